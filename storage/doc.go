@@ -1,0 +1,14 @@
+// Package storage defines the identity provider's domain types, the small
+// per-aggregate interfaces that backends implement, and the sentinel errors
+// they return.
+//
+// Backends (storage/memory, storage/postgres) import this package, never the
+// reverse. Every backend must pass the conformance suite in
+// storage/storagetest, which pins the semantics documented here: single-use
+// authorization codes, refresh-token rotation with family revocation on reuse,
+// exact failure counters under concurrency, and audit rows written in the same
+// transaction as the action they record.
+//
+// All times are UTC. Secrets (refresh tokens, session IDs, codes, client
+// secrets) are never stored; only their SHA-256 hashes are.
+package storage

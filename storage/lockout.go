@@ -1,0 +1,54 @@
+package storage
+
+import "time"
+
+// LockoutPolicy decides how long an account stays locked after its Nth
+// consecutive failure. Both backends apply it inside the same atomic update
+// that increments the counter, so concurrent failures cannot skip a step.
+type LockoutPolicy struct {
+	// BackoffAfter: from this many failures on, each further attempt must
+	// wait a growing delay (BackoffBase doubled per failure, capped at
+	// BackoffMax). Attempts during the delay are refused without a check.
+	BackoffAfter int
+	BackoffBase  time.Duration
+	BackoffMax   time.Duration
+	// LockAfter: from this many failures on, the account is locked for
+	// LockFor after every failure.
+	LockAfter int
+	LockFor   time.Duration
+	// MaxFailures: the hard cap. Reaching it locks the account until a
+	// password reset or an administrator unlocks it.
+	MaxFailures int
+}
+
+// DefaultLockoutPolicy: backoff from the 5th failure, 15-minute locks from
+// the 20th, a permanent lock at 100 (NIST SP 800-63B §5.2.2).
+func DefaultLockoutPolicy() LockoutPolicy {
+	return LockoutPolicy{
+		BackoffAfter: 5, BackoffBase: time.Second, BackoffMax: time.Minute,
+		LockAfter: 20, LockFor: 15 * time.Minute,
+		MaxFailures: 100,
+	}
+}
+
+// permanent is how far a hard lock reaches; far enough to mean "until
+// someone acts", near enough to fit every backend's timestamp type.
+const permanent = 100 * 365 * 24 * time.Hour
+
+// LockedUntil returns the end of the lock that failures consecutive failures
+// earn at now, or the zero time when they earn none.
+func (p LockoutPolicy) LockedUntil(failures int, now time.Time) time.Time {
+	switch {
+	case p.MaxFailures > 0 && failures >= p.MaxFailures:
+		return now.Add(permanent)
+	case p.LockAfter > 0 && failures >= p.LockAfter:
+		return now.Add(p.LockFor)
+	case p.BackoffAfter > 0 && failures >= p.BackoffAfter:
+		d := p.BackoffBase
+		for i := p.BackoffAfter; i < failures && d < p.BackoffMax; i++ {
+			d *= 2
+		}
+		return now.Add(min(d, p.BackoffMax))
+	}
+	return time.Time{}
+}

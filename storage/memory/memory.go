@@ -1,0 +1,311 @@
+// Package memory is the embedded storage backend: mutex-guarded maps with the
+// same semantics as storage/postgres. It backs `make run` and fast tests; its
+// state dies with the process, so it serves exactly one replica.
+package memory
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/storage"
+)
+
+// Store implements storage.Store in memory. One mutex guards everything:
+// every method is a short critical section, which makes each one atomic and
+// its audit write part of the same "transaction".
+type Store struct {
+	mu            sync.Mutex
+	now           func() time.Time
+	orgs          map[string]storage.Organization // by ID
+	users         map[string]storage.User         // by ID
+	memberships   map[[2]string]storage.Membership
+	clients       map[string]storage.Client
+	authRequests  map[string]storage.AuthRequest
+	codes         map[string]string // code hash → auth request ID
+	grants        map[string]storage.Grant
+	refreshTokens map[string]storage.RefreshToken
+	revokedJTIs   map[string]time.Time
+	sessions      map[string]storage.Session
+	keys          map[string]storage.SigningKey
+	audit         []storage.AuditEvent
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// New returns an empty store. now is used only to stamp rows that callers do
+// not stamp themselves (created/updated times); nil means time.Now.
+func New(now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{
+		now:           now,
+		orgs:          map[string]storage.Organization{},
+		users:         map[string]storage.User{},
+		memberships:   map[[2]string]storage.Membership{},
+		clients:       map[string]storage.Client{},
+		authRequests:  map[string]storage.AuthRequest{},
+		codes:         map[string]string{},
+		grants:        map[string]storage.Grant{},
+		refreshTokens: map[string]storage.RefreshToken{},
+		revokedJTIs:   map[string]time.Time{},
+		sessions:      map[string]storage.Session{},
+		keys:          map[string]storage.SigningKey{},
+	}
+}
+
+// Close implements storage.Store.
+func (s *Store) Close() {}
+
+func (s *Store) stamp() time.Time { return s.now().UTC() }
+
+// appendAudit must be called with s.mu held.
+func (s *Store) appendAudit(ev storage.AuditEvent) {
+	if ev.Type == "" {
+		return
+	}
+	if ev.ID == "" {
+		ev.ID = random.ID()
+	}
+	if ev.Time.IsZero() {
+		ev.Time = s.stamp()
+	}
+	ev.Details = cloneMap(ev.Details)
+	s.audit = append(s.audit, ev)
+}
+
+func cloneMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]string, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// --- Organizations ---
+
+func (s *Store) UpsertOrganization(_ context.Context, o storage.Organization, ev storage.AuditEvent) (storage.Organization, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.stamp()
+	for id, existing := range s.orgs {
+		if existing.Slug == o.Slug {
+			existing.Name = o.Name
+			existing.UpdatedAt = now
+			s.orgs[id] = existing
+			s.appendAudit(ev)
+			return existing, nil
+		}
+	}
+	if o.ID == "" {
+		o.ID = random.ID()
+	}
+	o.CreatedAt, o.UpdatedAt = now, now
+	s.orgs[o.ID] = o
+	s.appendAudit(ev)
+	return o, nil
+}
+
+func (s *Store) OrganizationByID(_ context.Context, id string) (storage.Organization, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orgs[id]
+	if !ok {
+		return o, storage.ErrNotFound
+	}
+	return o, nil
+}
+
+func (s *Store) OrganizationBySlug(_ context.Context, slug string) (storage.Organization, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range s.orgs {
+		if o.Slug == slug {
+			return o, nil
+		}
+	}
+	return storage.Organization{}, storage.ErrNotFound
+}
+
+// --- Users ---
+
+func (s *Store) CreateUser(_ context.Context, u storage.User, ev storage.AuditEvent) (storage.User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u.Email = strings.ToLower(u.Email)
+	for _, existing := range s.users {
+		if existing.Email == u.Email {
+			return storage.User{}, storage.ErrConflict
+		}
+	}
+	if u.ID == "" {
+		u.ID = random.ID()
+	}
+	now := s.stamp()
+	u.CreatedAt, u.UpdatedAt = now, now
+	s.users[u.ID] = u
+	s.appendAudit(ev)
+	return u, nil
+}
+
+func (s *Store) UserByID(_ context.Context, id string) (storage.User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[id]
+	if !ok {
+		return u, storage.ErrNotFound
+	}
+	return u, nil
+}
+
+func (s *Store) UserByEmail(_ context.Context, email string) (storage.User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	email = strings.ToLower(email)
+	for _, u := range s.users {
+		if u.Email == email {
+			return u, nil
+		}
+	}
+	return storage.User{}, storage.ErrNotFound
+}
+
+func (s *Store) UpdateProfile(_ context.Context, id, name string, verified bool, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[id]
+	if !ok {
+		return storage.ErrNotFound
+	}
+	u.Name, u.EmailVerified, u.UpdatedAt = name, verified, s.stamp()
+	s.users[id] = u
+	s.appendAudit(ev)
+	return nil
+}
+
+func (s *Store) SetPassword(_ context.Context, id, hash string, now time.Time, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[id]
+	if !ok {
+		return storage.ErrNotFound
+	}
+	u.PasswordHash, u.FailedLogins, u.LockedUntil, u.UpdatedAt = hash, 0, time.Time{}, s.stamp()
+	s.users[id] = u
+	s.revokeUserLocked(id, now)
+	s.appendAudit(ev)
+	return nil
+}
+
+func (s *Store) SetDisabled(_ context.Context, id string, disabled bool, now time.Time, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[id]
+	if !ok {
+		return storage.ErrNotFound
+	}
+	u.Disabled, u.UpdatedAt = disabled, s.stamp()
+	s.users[id] = u
+	if disabled {
+		s.revokeUserLocked(id, now)
+	}
+	s.appendAudit(ev)
+	return nil
+}
+
+// revokeUserLocked ends every session and grant of a user; s.mu held.
+func (s *Store) revokeUserLocked(userID string, now time.Time) {
+	for h, sess := range s.sessions {
+		if sess.UserID == userID && sess.RevokedAt.IsZero() {
+			sess.RevokedAt = now
+			s.sessions[h] = sess
+		}
+	}
+	for id, g := range s.grants {
+		if g.UserID == userID && g.RevokedAt.IsZero() {
+			g.RevokedAt = now
+			s.grants[id] = g
+		}
+	}
+}
+
+// --- Memberships ---
+
+func (s *Store) UpsertMembership(_ context.Context, m storage.Membership, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.users[m.UserID]; !ok {
+		return storage.ErrNotFound
+	}
+	if _, ok := s.orgs[m.OrgID]; !ok {
+		return storage.ErrNotFound
+	}
+	key := [2]string{m.UserID, m.OrgID}
+	now := s.stamp()
+	if old, ok := s.memberships[key]; ok {
+		m.CreatedAt = old.CreatedAt
+	} else {
+		m.CreatedAt = now
+	}
+	m.UpdatedAt = now
+	s.memberships[key] = m
+	s.appendAudit(ev)
+	return nil
+}
+
+func (s *Store) MembershipsByUser(_ context.Context, userID string) ([]storage.Membership, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []storage.Membership
+	for k, m := range s.memberships {
+		if k[0] == userID {
+			out = append(out, m)
+		}
+	}
+	slices.SortFunc(out, func(a, b storage.Membership) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out, nil
+}
+
+// --- Logins ---
+
+func (s *Store) LoginFailed(_ context.Context, userID string, p storage.LockoutPolicy, now time.Time, ev storage.AuditEvent) (storage.User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[userID]
+	if !ok {
+		return u, storage.ErrNotFound
+	}
+	u.FailedLogins++
+	u.LockedUntil = p.LockedUntil(u.FailedLogins, now)
+	u.UpdatedAt = s.stamp()
+	s.users[userID] = u
+	s.appendAudit(ev)
+	return u, nil
+}
+
+func (s *Store) LoginSucceeded(_ context.Context, userID, newHash string, sess storage.Session, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[userID]
+	if !ok {
+		return storage.ErrNotFound
+	}
+	u.FailedLogins, u.LockedUntil = 0, time.Time{}
+	if newHash != "" {
+		u.PasswordHash = newHash
+	}
+	u.UpdatedAt = s.stamp()
+	s.users[userID] = u
+	if sess.IDHash != "" {
+		s.sessions[sess.IDHash] = sess
+	}
+	s.appendAudit(ev)
+	return nil
+}

@@ -1,0 +1,446 @@
+package memory
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/optibid/idp/storage"
+)
+
+// --- Clients ---
+
+func (s *Store) UpsertClient(_ context.Context, c storage.Client, ev storage.AuditEvent) (storage.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.stamp()
+	if old, ok := s.clients[c.ID]; ok {
+		c.CreatedAt = old.CreatedAt
+	} else {
+		c.CreatedAt = now
+	}
+	c.UpdatedAt = now
+	s.clients[c.ID] = cloneClient(c)
+	s.appendAudit(ev)
+	return c, nil
+}
+
+func (s *Store) ClientByID(_ context.Context, id string) (storage.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.clients[id]
+	if !ok {
+		return c, storage.ErrNotFound
+	}
+	return cloneClient(c), nil
+}
+
+func (s *Store) ListClients(_ context.Context) ([]storage.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]storage.Client, 0, len(s.clients))
+	for _, c := range s.clients {
+		out = append(out, cloneClient(c))
+	}
+	slices.SortFunc(out, func(a, b storage.Client) int { return compare(a.ID, b.ID) })
+	return out, nil
+}
+
+func compare(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func cloneClient(c storage.Client) storage.Client {
+	c.RedirectURIs = slices.Clone(c.RedirectURIs)
+	c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
+	c.GrantTypes = slices.Clone(c.GrantTypes)
+	c.Scopes = slices.Clone(c.Scopes)
+	return c
+}
+
+// --- AuthRequests ---
+
+func (s *Store) CreateAuthRequest(_ context.Context, ar storage.AuthRequest) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.authRequests[ar.ID]; ok {
+		return storage.ErrConflict
+	}
+	if ar.CreatedAt.IsZero() {
+		ar.CreatedAt = s.stamp()
+	}
+	s.authRequests[ar.ID] = ar
+	return nil
+}
+
+func (s *Store) AuthRequestByID(_ context.Context, id string) (storage.AuthRequest, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ar, ok := s.authRequests[id]
+	if !ok || !s.stamp().Before(ar.ExpiresAt) {
+		return storage.AuthRequest{}, storage.ErrNotFound
+	}
+	return ar, nil
+}
+
+func (s *Store) CompleteAuthRequest(_ context.Context, id, userID string, authTime time.Time, amr []string, sessionHash string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ar, ok := s.authRequests[id]
+	if !ok || !s.stamp().Before(ar.ExpiresAt) {
+		return storage.ErrNotFound
+	}
+	if ar.CodeHash != "" {
+		return storage.ErrAlreadyUsed
+	}
+	ar.UserID, ar.AuthTime, ar.AMR, ar.SessionID, ar.Done = userID, authTime, slices.Clone(amr), sessionHash, true
+	s.authRequests[id] = ar
+	return nil
+}
+
+func (s *Store) SaveAuthCode(_ context.Context, id, codeHash string, expiresAt time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ar, ok := s.authRequests[id]
+	if !ok || !s.stamp().Before(ar.ExpiresAt) {
+		return storage.ErrNotFound
+	}
+	if ar.CodeHash != "" || !ar.Done {
+		return storage.ErrAlreadyUsed
+	}
+	ar.CodeHash, ar.CodeExpiresAt = codeHash, expiresAt
+	s.authRequests[id] = ar
+	s.codes[codeHash] = id
+	return nil
+}
+
+func (s *Store) RedeemCode(_ context.Context, codeHash, grantID string, grantExpiresAt, now time.Time, replayEv storage.AuditEvent) (storage.AuthRequest, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id, ok := s.codes[codeHash]
+	if !ok {
+		return storage.AuthRequest{}, storage.ErrNotFound
+	}
+	ar, ok := s.authRequests[id]
+	if !ok {
+		return storage.AuthRequest{}, storage.ErrNotFound
+	}
+	if !ar.RedeemedAt.IsZero() {
+		if g, ok := s.grants[ar.GrantID]; ok && g.RevokedAt.IsZero() {
+			g.RevokedAt = now
+			s.grants[ar.GrantID] = g
+		}
+		s.appendAudit(replayEv)
+		return storage.AuthRequest{}, storage.ErrAlreadyUsed
+	}
+	if !now.Before(ar.CodeExpiresAt) {
+		return storage.AuthRequest{}, storage.ErrExpired
+	}
+	ar.RedeemedAt, ar.GrantID = now, grantID
+	s.authRequests[id] = ar
+	s.grants[grantID] = storage.Grant{
+		ID: grantID, ClientID: ar.ClientID, UserID: ar.UserID, Scopes: slices.Clone(ar.Scopes),
+		AuthTime: ar.AuthTime, AMR: slices.Clone(ar.AMR), CreatedAt: now, ExpiresAt: grantExpiresAt,
+	}
+	return ar, nil
+}
+
+// --- Grants ---
+
+func (s *Store) IssueRefreshToken(_ context.Context, rt storage.RefreshToken, now time.Time, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.grants[rt.GrantID]
+	switch {
+	case !ok:
+		return storage.ErrNotFound
+	case !g.RevokedAt.IsZero():
+		return storage.ErrRevoked
+	case !now.Before(g.ExpiresAt):
+		return storage.ErrExpired
+	}
+	s.refreshTokens[rt.Hash] = rt
+	s.appendAudit(ev)
+	return nil
+}
+
+func (s *Store) GrantByID(_ context.Context, id string) (storage.Grant, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.grants[id]
+	if !ok {
+		return g, storage.ErrNotFound
+	}
+	return g, nil
+}
+
+func (s *Store) RefreshTokenByHash(_ context.Context, hash string) (storage.RefreshToken, storage.Grant, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rt, ok := s.refreshTokens[hash]
+	if !ok {
+		return rt, storage.Grant{}, storage.ErrNotFound
+	}
+	g, ok := s.grants[rt.GrantID]
+	if !ok {
+		return rt, g, storage.ErrNotFound
+	}
+	return rt, g, nil
+}
+
+func (s *Store) RotateRefreshToken(_ context.Context, oldHash string, next storage.RefreshToken, now time.Time, ev, reuseEv storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.refreshTokens[oldHash]
+	if !ok {
+		return storage.ErrNotFound
+	}
+	g, ok := s.grants[old.GrantID]
+	if !ok {
+		return storage.ErrNotFound
+	}
+	if !old.UsedAt.IsZero() {
+		if g.RevokedAt.IsZero() {
+			g.RevokedAt = now
+			s.grants[g.ID] = g
+		}
+		s.appendAudit(reuseEv)
+		return storage.ErrAlreadyUsed
+	}
+	if !g.RevokedAt.IsZero() {
+		return storage.ErrRevoked
+	}
+	if !now.Before(g.ExpiresAt) || !now.Before(old.ExpiresAt) {
+		return storage.ErrExpired
+	}
+	old.UsedAt = now
+	s.refreshTokens[oldHash] = old
+	next.GrantID = old.GrantID
+	s.refreshTokens[next.Hash] = next
+	s.appendAudit(ev)
+	return nil
+}
+
+func (s *Store) RevokeGrant(_ context.Context, id string, now time.Time, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.grants[id]
+	if !ok {
+		return storage.ErrNotFound
+	}
+	if g.RevokedAt.IsZero() {
+		g.RevokedAt = now
+		s.grants[id] = g
+	}
+	s.appendAudit(ev)
+	return nil
+}
+
+func (s *Store) RevokeAccessToken(_ context.Context, jti string, expiresAt time.Time, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.revokedJTIs[jti]; !ok {
+		s.revokedJTIs[jti] = expiresAt
+	}
+	s.appendAudit(ev)
+	return nil
+}
+
+func (s *Store) AccessTokenState(_ context.Context, jti, grantID string) (storage.AccessTokenState, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var st storage.AccessTokenState
+	_, st.Revoked = s.revokedJTIs[jti]
+	if grantID == "" {
+		return st, nil
+	}
+	g, ok := s.grants[grantID]
+	if !ok {
+		return st, storage.ErrNotFound
+	}
+	st.Grant = g
+	st.User = s.users[g.UserID]
+	return st, nil
+}
+
+// --- Sessions ---
+
+func (s *Store) SessionByHash(_ context.Context, hash string) (storage.Session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[hash]
+	if !ok {
+		return sess, storage.ErrNotFound
+	}
+	return sess, nil
+}
+
+func (s *Store) TouchSession(_ context.Context, hash string, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[hash]
+	if !ok {
+		return storage.ErrNotFound
+	}
+	sess.LastSeenAt = now
+	s.sessions[hash] = sess
+	return nil
+}
+
+func (s *Store) RevokeSession(_ context.Context, hash string, now time.Time, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[hash]
+	if !ok {
+		return storage.ErrNotFound
+	}
+	if sess.RevokedAt.IsZero() {
+		sess.RevokedAt = now
+		s.sessions[hash] = sess
+	}
+	s.appendAudit(ev)
+	return nil
+}
+
+// --- Keys ---
+
+func (s *Store) SigningKeys(_ context.Context) ([]storage.SigningKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.stamp()
+	var out []storage.SigningKey
+	for _, k := range s.keys {
+		if k.ExpiresAt.IsZero() || now.Before(k.ExpiresAt) {
+			out = append(out, k)
+		}
+	}
+	slices.SortFunc(out, func(a, b storage.SigningKey) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out, nil
+}
+
+func (s *Store) InitSigningKeys(_ context.Context, current, next storage.SigningKey, ev storage.AuditEvent) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range s.keys {
+		if k.Algorithm == current.Algorithm {
+			return false, nil
+		}
+	}
+	s.keys[current.ID] = current
+	s.keys[next.ID] = next
+	s.appendAudit(ev)
+	return true, nil
+}
+
+func (s *Store) RotateSigningKeys(_ context.Context, alg string, newNext storage.SigningKey, now, retiredUntil time.Time, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var cur, nxt *storage.SigningKey
+	for id := range s.keys {
+		k := s.keys[id]
+		if k.Algorithm != alg {
+			continue
+		}
+		switch k.State {
+		case storage.KeyCurrent:
+			cur = &k
+		case storage.KeyNext:
+			nxt = &k
+		}
+	}
+	if nxt == nil {
+		return storage.ErrNotFound
+	}
+	if cur != nil {
+		cur.State, cur.RetiredAt, cur.ExpiresAt = storage.KeyRetired, now, retiredUntil
+		s.keys[cur.ID] = *cur
+	}
+	nxt.State, nxt.ActivatedAt = storage.KeyCurrent, now
+	s.keys[nxt.ID] = *nxt
+	s.keys[newNext.ID] = newNext
+	s.appendAudit(ev)
+	return nil
+}
+
+// --- Audit ---
+
+func (s *Store) AppendAudit(_ context.Context, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.appendAudit(ev)
+	return nil
+}
+
+func (s *Store) ListAudit(_ context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []storage.AuditEvent
+	for i := len(s.audit) - 1; i >= 0; i-- { // newest first
+		ev := s.audit[i]
+		if (f.Type != "" && ev.Type != f.Type) || (f.ActorID != "" && ev.ActorID != f.ActorID) ||
+			(f.SubjectID != "" && ev.SubjectID != f.SubjectID) || (!f.Since.IsZero() && ev.Time.Before(f.Since)) {
+			continue
+		}
+		ev.Details = cloneMap(ev.Details)
+		out = append(out, ev)
+		if f.Limit > 0 && len(out) >= f.Limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// --- Maintenance ---
+
+func (s *Store) Ping(context.Context) error { return nil }
+
+func (s *Store) DeleteExpired(_ context.Context, now time.Time) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for id, ar := range s.authRequests {
+		if !now.Before(ar.ExpiresAt) {
+			delete(s.authRequests, id)
+			delete(s.codes, ar.CodeHash)
+			n++
+		}
+	}
+	for h, sess := range s.sessions {
+		if !now.Before(sess.ExpiresAt) {
+			delete(s.sessions, h)
+			n++
+		}
+	}
+	for h, rt := range s.refreshTokens {
+		if !now.Before(rt.ExpiresAt) {
+			delete(s.refreshTokens, h)
+			n++
+		}
+	}
+	for id, g := range s.grants {
+		if !now.Before(g.ExpiresAt) {
+			delete(s.grants, id)
+			n++
+		}
+	}
+	for jti, exp := range s.revokedJTIs {
+		if !now.Before(exp) {
+			delete(s.revokedJTIs, jti)
+			n++
+		}
+	}
+	for id, k := range s.keys {
+		if !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
+			delete(s.keys, id)
+			n++
+		}
+	}
+	return n, nil
+}
+

@@ -1,0 +1,288 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/storage"
+)
+
+// --- Organizations ---
+
+const orgCols = `id, slug, name, created_at, updated_at`
+
+func scanOrg(r pgx.Row) (storage.Organization, error) {
+	var o storage.Organization
+	err := r.Scan(&o.ID, &o.Slug, &o.Name, &o.CreatedAt, &o.UpdatedAt)
+	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
+	return o, translate(err)
+}
+
+func (s *Store) UpsertOrganization(ctx context.Context, o storage.Organization, ev storage.AuditEvent) (storage.Organization, error) {
+	if o.ID == "" {
+		o.ID = random.ID()
+	}
+	var out storage.Organization
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanOrg(tx.QueryRow(ctx, `INSERT INTO organizations (id, slug, name) VALUES ($1, $2, $3)
+			ON CONFLICT (slug) DO UPDATE SET name = excluded.name RETURNING `+orgCols, o.ID, o.Slug, o.Name))
+		if err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+	return out, err
+}
+
+func (s *Store) OrganizationByID(ctx context.Context, id string) (storage.Organization, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	return scanOrg(s.pool.QueryRow(ctx, `SELECT `+orgCols+` FROM organizations WHERE id = $1`, id))
+}
+
+func (s *Store) OrganizationBySlug(ctx context.Context, slug string) (storage.Organization, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	return scanOrg(s.pool.QueryRow(ctx, `SELECT `+orgCols+` FROM organizations WHERE slug = $1`, slug))
+}
+
+// --- Users ---
+
+const userCols = `u.id, u.email, u.name, u.password_hash, u.email_verified, u.disabled, u.failed_logins,
+	u.locked_until, u.created_at, u.updated_at`
+
+func userDest(u *storage.User, locked **time.Time) []any {
+	return []any{&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.EmailVerified, &u.Disabled, &u.FailedLogins,
+		locked, &u.CreatedAt, &u.UpdatedAt}
+}
+
+func fixUser(u *storage.User, locked *time.Time) {
+	u.LockedUntil = fromNull(locked)
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+}
+
+func scanUser(r pgx.Row) (storage.User, error) {
+	var u storage.User
+	var locked *time.Time
+	if err := r.Scan(userDest(&u, &locked)...); err != nil {
+		return u, translate(err)
+	}
+	fixUser(&u, locked)
+	return u, nil
+}
+
+func (s *Store) CreateUser(ctx context.Context, u storage.User, ev storage.AuditEvent) (storage.User, error) {
+	if u.ID == "" {
+		u.ID = random.ID()
+	}
+	var out storage.User
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanUser(tx.QueryRow(ctx, `INSERT INTO users AS u (id, email, name, password_hash, email_verified, disabled)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+userCols,
+			u.ID, strings.ToLower(u.Email), u.Name, u.PasswordHash, u.EmailVerified, u.Disabled))
+		if err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+	return out, err
+}
+
+func (s *Store) UserByID(ctx context.Context, id string) (storage.User, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users u WHERE u.id = $1`, id))
+}
+
+func (s *Store) UserByEmail(ctx context.Context, email string) (storage.User, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users u WHERE u.email = $1`, strings.ToLower(email)))
+}
+
+// execAudited runs one statement that must touch a row, plus ev, in a
+// transaction; no row affected gives ErrNotFound.
+func (s *Store) execAudited(ctx context.Context, ev storage.AuditEvent, sql string, args ...any) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return storage.ErrNotFound
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+}
+
+func (s *Store) UpdateProfile(ctx context.Context, id, name string, verified bool, ev storage.AuditEvent) error {
+	return s.execAudited(ctx, ev, `UPDATE users SET name = $2, email_verified = $3 WHERE id = $1`, id, name, verified)
+}
+
+func revokeUser(ctx context.Context, tx pgx.Tx, userID string, now time.Time) error {
+	if _, err := tx.Exec(ctx, `UPDATE user_sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`, userID, now); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `UPDATE grants SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`, userID, now)
+	return err
+}
+
+func (s *Store) SetPassword(ctx context.Context, id, hash string, now time.Time, ev storage.AuditEvent) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL WHERE id = $1`, id, hash)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return storage.ErrNotFound
+		}
+		if err := revokeUser(ctx, tx, id, now); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+}
+
+func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool, now time.Time, ev storage.AuditEvent) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE users SET disabled = $2 WHERE id = $1`, id, disabled)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return storage.ErrNotFound
+		}
+		if disabled {
+			if err := revokeUser(ctx, tx, id, now); err != nil {
+				return err
+			}
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+}
+
+// --- Memberships ---
+
+func (s *Store) UpsertMembership(ctx context.Context, m storage.Membership, ev storage.AuditEvent) error {
+	return s.execAudited(ctx, ev, `INSERT INTO user_organization_membership (user_id, org_id, role) VALUES ($1, $2, $3)
+		ON CONFLICT (user_id, org_id) DO UPDATE SET role = excluded.role`, m.UserID, m.OrgID, m.Role)
+}
+
+func (s *Store) MembershipsByUser(ctx context.Context, userID string) ([]storage.Membership, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `SELECT user_id, org_id, role, created_at, updated_at
+		FROM user_organization_membership WHERE user_id = $1 ORDER BY created_at, org_id`, userID)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Membership, error) {
+		var m storage.Membership
+		err := r.Scan(&m.UserID, &m.OrgID, &m.Role, &m.CreatedAt, &m.UpdatedAt)
+		m.CreatedAt, m.UpdatedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC()
+		return m, err
+	})
+	return out, translate(err)
+}
+
+// --- Logins ---
+
+// LoginFailed is one statement: increment, compute the lock from the new
+// count (the policy is evaluated in Go on the returned count inside the same
+// transaction, under the row lock the UPDATE holds), and audit.
+func (s *Store) LoginFailed(ctx context.Context, userID string, p storage.LockoutPolicy, now time.Time, ev storage.AuditEvent) (storage.User, error) {
+	var out storage.User
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var failures int
+		if err := tx.QueryRow(ctx, `UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins`,
+			userID).Scan(&failures); err != nil {
+			return err
+		}
+		var err error
+		out, err = scanUser(tx.QueryRow(ctx, `UPDATE users u SET locked_until = $2 WHERE u.id = $1 RETURNING `+userCols,
+			userID, nullTime(p.LockedUntil(failures, now))))
+		if err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+	return out, err
+}
+
+func (s *Store) LoginSucceeded(ctx context.Context, userID, newHash string, sess storage.Session, ev storage.AuditEvent) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE users SET failed_logins = 0, locked_until = NULL,
+			password_hash = CASE WHEN $2 = '' THEN password_hash ELSE $2 END WHERE id = $1`, userID, newHash)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return storage.ErrNotFound
+		}
+		if sess.IDHash != "" {
+			if _, err := tx.Exec(ctx, `INSERT INTO user_sessions (id_hash, user_id, auth_time, amr, created_at, last_seen_at, expires_at, ip, user_agent)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, sess.IDHash, sess.UserID, sess.AuthTime, strs(sess.AMR),
+				sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt, sess.IP, sess.UserAgent); err != nil {
+				return err
+			}
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+}
+
+// --- Clients ---
+
+const clientCols = `id, name, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes,
+	require_consent, id_token_signed_response_alg, created_at, updated_at`
+
+func scanClient(r pgx.Row) (storage.Client, error) {
+	var c storage.Client
+	err := r.Scan(&c.ID, &c.Name, &c.SecretHash, &c.RedirectURIs, &c.PostLogoutRedirectURIs, &c.GrantTypes,
+		&c.Scopes, &c.RequireConsent, &c.IDTokenSignedResponseAlg, &c.CreatedAt, &c.UpdatedAt)
+	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	return c, translate(err)
+}
+
+func (s *Store) UpsertClient(ctx context.Context, c storage.Client, ev storage.AuditEvent) (storage.Client, error) {
+	var out storage.Client
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanClient(tx.QueryRow(ctx, `INSERT INTO clients (id, name, secret_hash, redirect_uris,
+			post_logout_redirect_uris, grant_types, scopes, require_consent, id_token_signed_response_alg)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name, secret_hash = excluded.secret_hash,
+				redirect_uris = excluded.redirect_uris, post_logout_redirect_uris = excluded.post_logout_redirect_uris,
+				grant_types = excluded.grant_types, scopes = excluded.scopes, require_consent = excluded.require_consent,
+				id_token_signed_response_alg = excluded.id_token_signed_response_alg
+			RETURNING `+clientCols, c.ID, c.Name, c.SecretHash, strs(c.RedirectURIs), strs(c.PostLogoutRedirectURIs),
+			strs(c.GrantTypes), strs(c.Scopes), c.RequireConsent, c.IDTokenSignedResponseAlg))
+		if err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+	return out, err
+}
+
+func (s *Store) ClientByID(ctx context.Context, id string) (storage.Client, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	return scanClient(s.pool.QueryRow(ctx, `SELECT `+clientCols+` FROM clients WHERE id = $1`, id))
+}
+
+func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `SELECT `+clientCols+` FROM clients ORDER BY id`)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Client, error) { return scanClient(r) })
+	return out, translate(err)
+}

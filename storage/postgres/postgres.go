@@ -1,0 +1,316 @@
+// Package postgres is the production storage backend on PostgreSQL (pgx v5).
+//
+// Hot paths are single statements (CTEs that update, insert the audit row and
+// return in one round trip), so they are atomic without an explicit
+// transaction: code redemption, refresh rotation, failed-login counting.
+// Driver errors are translated to storage sentinels here and nowhere else.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/migrations"
+	"github.com/optibid/idp/storage"
+)
+
+// Config configures the PostgreSQL backend.
+type Config struct {
+	// DSN is a libpq connection string or URL.
+	DSN string `yaml:"dsn"`
+	// MaxConns caps the pool (default 20). A request that cannot get a
+	// connection within StatementTimeout fails with storage.ErrUnavailable
+	// (503) instead of queueing without bound.
+	MaxConns int32 `yaml:"max_conns"`
+	// StatementTimeout bounds every statement, waiting for a connection
+	// included (default 5s).
+	StatementTimeout time.Duration `yaml:"statement_timeout"`
+	// AutoMigrate applies pending migrations at start (default true).
+	AutoMigrate *bool `yaml:"auto_migrate"`
+}
+
+// Store implements storage.Store on a pgx pool.
+type Store struct {
+	pool    *pgxpool.Pool
+	timeout time.Duration
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// Open connects to PostgreSQL. It does not migrate; call Migrate.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	pc, err := pgxpool.ParseConfig(cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse dsn: %w", err)
+	}
+	pc.MaxConns = 20
+	if cfg.MaxConns > 0 {
+		pc.MaxConns = cfg.MaxConns
+	}
+	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	timeout := 5 * time.Second
+	if cfg.StatementTimeout > 0 {
+		timeout = cfg.StatementTimeout
+	}
+	return &Store{pool: pool, timeout: timeout}, nil
+}
+
+// Close releases the pool.
+func (s *Store) Close() { s.pool.Close() }
+
+// Pool exposes the pool for tests that inspect the schema directly.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+func (s *Store) migrator() (*goose.Provider, *sql.DB, error) {
+	db := stdlib.OpenDBFromPool(s.pool)
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithSessionLocker(locker))
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return p, db, nil
+}
+
+// Migrate applies pending migrations under a PostgreSQL advisory lock, so
+// several replicas may call it at once: one migrates, the others wait and
+// then find nothing to do.
+func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
+	p, db, err := s.migrator()
+	if err != nil {
+		return nil, fmt.Errorf("postgres: migrations: %w", err)
+	}
+	defer db.Close()
+	res, err := p.Up(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: migrate: %w", err)
+	}
+	for _, r := range res {
+		applied = append(applied, r.Source.Path)
+	}
+	return applied, nil
+}
+
+// MigrationStatus lists every known migration and whether it is applied.
+func (s *Store) MigrationStatus(ctx context.Context) ([]MigrationState, error) {
+	p, db, err := s.migrator()
+	if err != nil {
+		return nil, fmt.Errorf("postgres: migrations: %w", err)
+	}
+	defer db.Close()
+	st, err := p.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: migration status: %w", err)
+	}
+	out := make([]MigrationState, 0, len(st))
+	for _, m := range st {
+		out = append(out, MigrationState{Version: m.Source.Version, Path: m.Source.Path,
+			Applied: m.State == goose.StateApplied, AppliedAt: m.AppliedAt})
+	}
+	return out, nil
+}
+
+// MigrationState is one line of `migrate status`.
+type MigrationState struct {
+	Version   int64
+	Path      string
+	Applied   bool
+	AppliedAt time.Time
+}
+
+// Ping implements storage.Maintenance: reachable and no pending migration.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var pending int
+	err := s.pool.QueryRow(ctx, `SELECT $1::bigint - coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied`,
+		latestVersion()).Scan(&pending)
+	if err != nil {
+		return translate(err)
+	}
+	if pending > 0 {
+		return fmt.Errorf("%w: %d migrations pending", storage.ErrUnavailable, pending)
+	}
+	return nil
+}
+
+func latestVersion() int64 {
+	entries, _ := migrations.FS.ReadDir(".")
+	var v int64
+	for _, e := range entries {
+		var n int64
+		if _, err := fmt.Sscanf(e.Name(), "%05d_", &n); err == nil && n > v {
+			v = n
+		}
+	}
+	return v
+}
+
+// ctx bounds every call so that an exhausted pool or a stalled server
+// surfaces as ErrUnavailable rather than a hung request.
+func (s *Store) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// translate maps driver errors to storage sentinels, keeping the cause.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return storage.ErrNotFound
+	}
+	for _, sentinel := range []error{storage.ErrNotFound, storage.ErrConflict, storage.ErrAlreadyUsed,
+		storage.ErrExpired, storage.ErrRevoked, storage.ErrUnavailable} {
+		if errors.Is(err, sentinel) {
+			return err
+		}
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505":
+			return fmt.Errorf("%w: %s", storage.ErrConflict, pgErr.ConstraintName)
+		case "23503":
+			return fmt.Errorf("%w: %s", storage.ErrNotFound, pgErr.ConstraintName)
+		}
+		return fmt.Errorf("postgres: %w", err)
+	}
+	return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
+}
+
+// tx runs fn in a transaction, translating errors.
+func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	return translate(pgx.BeginFunc(ctx, s.pool, fn))
+}
+
+// exec runs one statement and returns the rows affected.
+func (s *Store) exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, sql, args...)
+	return tag.RowsAffected(), translate(err)
+}
+
+// --- audit helpers ---
+
+const auditCols = `id, time, type, actor_id, subject_id, org_id, client_id, ip, user_agent, request_id, details`
+
+// auditValues returns "$n, …, $n+10" for the 11 audit columns.
+func auditValues(n int) string {
+	out := ""
+	for i := range 11 {
+		if i > 0 {
+			out += ", "
+		}
+		out += fmt.Sprintf("$%d", n+i)
+	}
+	return out
+}
+
+func auditArgs(ev storage.AuditEvent, now time.Time) []any {
+	if ev.ID == "" {
+		ev.ID = random.ID()
+	}
+	if ev.Time.IsZero() {
+		ev.Time = now
+	}
+	details := []byte("{}")
+	if len(ev.Details) > 0 {
+		details, _ = json.Marshal(ev.Details)
+	}
+	return []any{ev.ID, ev.Time.UTC(), ev.Type, ev.ActorID, ev.SubjectID, ev.OrgID, ev.ClientID,
+		ev.IP, ev.UserAgent, ev.RequestID, details}
+}
+
+// insertAudit writes ev inside tx; an event without a type is not written.
+func insertAudit(ctx context.Context, tx pgx.Tx, ev storage.AuditEvent) error {
+	if ev.Type == "" {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO audit_log (`+auditCols+`) VALUES (`+auditValues(1)+`)`, auditArgs(ev, time.Now())...)
+	return err
+}
+
+// AppendAudit implements storage.Audit.
+func (s *Store) AppendAudit(ctx context.Context, ev storage.AuditEvent) error {
+	if ev.Type == "" {
+		return nil
+	}
+	_, err := s.exec(ctx, `INSERT INTO audit_log (`+auditCols+`) VALUES (`+auditValues(1)+`)`, auditArgs(ev, time.Now())...)
+	return err
+}
+
+// ListAudit implements storage.Audit, newest first.
+func (s *Store) ListAudit(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	limit := f.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+auditCols+` FROM audit_log
+		WHERE ($1 = '' OR type = $1) AND ($2 = '' OR actor_id = $2) AND ($3 = '' OR subject_id = $3)
+		  AND ($4::timestamptz IS NULL OR time >= $4)
+		ORDER BY time DESC, id LIMIT $5`, f.Type, f.ActorID, f.SubjectID, nullTime(f.Since), limit)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.AuditEvent, error) {
+		var ev storage.AuditEvent
+		var details []byte
+		err := r.Scan(&ev.ID, &ev.Time, &ev.Type, &ev.ActorID, &ev.SubjectID, &ev.OrgID, &ev.ClientID,
+			&ev.IP, &ev.UserAgent, &ev.RequestID, &details)
+		if err == nil && string(details) != "{}" {
+			err = json.Unmarshal(details, &ev.Details)
+		}
+		ev.Time = ev.Time.UTC()
+		return ev, err
+	})
+	return out, translate(err)
+}
+
+// --- NULL helpers: the domain uses zero values, SQL uses NULL ---
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC()
+}
+
+func fromNull(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func strs(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,414 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/optibid/idp/storage"
+)
+
+// --- AuthRequests ---
+
+const arCols = `id, client_id, redirect_uri, state, nonce, scopes, response_type, response_mode, code_challenge,
+	code_challenge_method, prompt, max_age, login_hint, hint_subject, acr_values, ui_locales, browser_hash, user_id,
+	auth_time, amr, session_hash, done, coalesce(code_hash, ''), code_expires_at, redeemed_at, grant_id, created_at, expires_at`
+
+func scanAR(r pgx.Row) (storage.AuthRequest, error) {
+	var a storage.AuthRequest
+	var authTime, codeExp, redeemed *time.Time
+	err := r.Scan(&a.ID, &a.ClientID, &a.RedirectURI, &a.State, &a.Nonce, &a.Scopes, &a.ResponseType, &a.ResponseMode,
+		&a.CodeChallenge, &a.CodeChallengeMethod, &a.Prompt, &a.MaxAge, &a.LoginHint, &a.HintSubject, &a.ACRValues,
+		&a.UILocales, &a.BrowserHash, &a.UserID, &authTime, &a.AMR, &a.SessionID, &a.Done, &a.CodeHash, &codeExp,
+		&redeemed, &a.GrantID, &a.CreatedAt, &a.ExpiresAt)
+	if err != nil {
+		return a, translate(err)
+	}
+	a.AuthTime, a.CodeExpiresAt, a.RedeemedAt = fromNull(authTime), fromNull(codeExp), fromNull(redeemed)
+	a.CreatedAt, a.ExpiresAt = a.CreatedAt.UTC(), a.ExpiresAt.UTC()
+	return a, nil
+}
+
+func (s *Store) CreateAuthRequest(ctx context.Context, a storage.AuthRequest) error {
+	if a.CreatedAt.IsZero() {
+		a.CreatedAt = time.Now().UTC()
+	}
+	_, err := s.exec(ctx, `INSERT INTO auth_requests (id, client_id, redirect_uri, state, nonce, scopes, response_type,
+		response_mode, code_challenge, code_challenge_method, prompt, max_age, login_hint, hint_subject, acr_values,
+		ui_locales, browser_hash, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+		a.ID, a.ClientID, a.RedirectURI, a.State, a.Nonce, strs(a.Scopes), a.ResponseType, a.ResponseMode,
+		a.CodeChallenge, a.CodeChallengeMethod, strs(a.Prompt), a.MaxAge, a.LoginHint, a.HintSubject,
+		strs(a.ACRValues), strs(a.UILocales), a.BrowserHash, a.CreatedAt, a.ExpiresAt)
+	return err
+}
+
+func (s *Store) AuthRequestByID(ctx context.Context, id string) (storage.AuthRequest, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	return scanAR(s.pool.QueryRow(ctx, `SELECT `+arCols+` FROM auth_requests WHERE id = $1 AND expires_at > now()`, id))
+}
+
+// arState explains why a conditional update on an auth request touched no
+// row: unknown/expired, or already carrying a code.
+func (s *Store) arState(ctx context.Context, id string) error {
+	var one int
+	if err := s.pool.QueryRow(ctx, `SELECT 1 FROM auth_requests WHERE id = $1 AND expires_at > now()`, id).Scan(&one); err != nil {
+		return translate(err)
+	}
+	return storage.ErrAlreadyUsed
+}
+
+func (s *Store) CompleteAuthRequest(ctx context.Context, id, userID string, authTime time.Time, amr []string, sessionHash string) error {
+	n, err := s.exec(ctx, `UPDATE auth_requests SET user_id = $2, auth_time = $3, amr = $4, session_hash = $5, done = true
+		WHERE id = $1 AND expires_at > now() AND code_hash IS NULL`, id, userID, authTime, strs(amr), sessionHash)
+	if err != nil || n == 1 {
+		return err
+	}
+	return s.arState(ctx, id)
+}
+
+func (s *Store) SaveAuthCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error {
+	n, err := s.exec(ctx, `UPDATE auth_requests SET code_hash = $2, code_expires_at = $3
+		WHERE id = $1 AND expires_at > now() AND done AND code_hash IS NULL`, id, codeHash, expiresAt)
+	if err != nil || n == 1 {
+		return err
+	}
+	return s.arState(ctx, id)
+}
+
+// RedeemCode: the winning path is one statement (mark redeemed + create the
+// grant). Losers fall through to a transaction that tells replay (revoke
+// the first redemption's grant) from expiry and unknown codes.
+func (s *Store) RedeemCode(ctx context.Context, codeHash, grantID string, grantExpiresAt, now time.Time, replayEv storage.AuditEvent) (storage.AuthRequest, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	ar, err := scanAR(s.pool.QueryRow(ctx, `WITH r AS (
+			UPDATE auth_requests SET redeemed_at = $2, grant_id = $3
+			WHERE code_hash = $1 AND redeemed_at IS NULL AND code_expires_at > $2
+			RETURNING *),
+		g AS (INSERT INTO grants (id, client_id, user_id, scopes, auth_time, amr, created_at, expires_at)
+			SELECT $3, client_id, user_id, scopes, auth_time, amr, $2, $4 FROM r)
+		SELECT `+arCols+` FROM r`, codeHash, now, grantID, grantExpiresAt))
+	if !errors.Is(err, storage.ErrNotFound) {
+		return ar, err
+	}
+	// The replay path must commit its revocation before reporting the
+	// replay, so the sentinel travels in outcome, not as fn's error (which
+	// would roll the transaction back).
+	var outcome error
+	err = translate(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var redeemed *time.Time
+		var firstGrant string
+		if err := tx.QueryRow(ctx, `SELECT redeemed_at, grant_id FROM auth_requests WHERE code_hash = $1 FOR UPDATE`,
+			codeHash).Scan(&redeemed, &firstGrant); err != nil {
+			return err
+		}
+		if redeemed == nil {
+			outcome = storage.ErrExpired
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`, firstGrant, now); err != nil {
+			return err
+		}
+		outcome = storage.ErrAlreadyUsed
+		return insertAudit(ctx, tx, replayEv)
+	}))
+	if err != nil {
+		return storage.AuthRequest{}, err
+	}
+	return storage.AuthRequest{}, outcome
+}
+
+// --- Grants and refresh tokens ---
+
+const grantCols = `g.id, g.client_id, g.user_id, g.scopes, g.auth_time, g.amr, g.created_at, g.expires_at, g.revoked_at`
+
+func grantDest(g *storage.Grant, revoked **time.Time) []any {
+	return []any{&g.ID, &g.ClientID, &g.UserID, &g.Scopes, &g.AuthTime, &g.AMR, &g.CreatedAt, &g.ExpiresAt, revoked}
+}
+
+func fixGrant(g *storage.Grant, revoked *time.Time) {
+	g.RevokedAt = fromNull(revoked)
+	g.AuthTime, g.CreatedAt, g.ExpiresAt = g.AuthTime.UTC(), g.CreatedAt.UTC(), g.ExpiresAt.UTC()
+}
+
+func (s *Store) GrantByID(ctx context.Context, id string) (storage.Grant, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var g storage.Grant
+	var revoked *time.Time
+	if err := s.pool.QueryRow(ctx, `SELECT `+grantCols+` FROM grants g WHERE g.id = $1`, id).Scan(grantDest(&g, &revoked)...); err != nil {
+		return g, translate(err)
+	}
+	fixGrant(&g, revoked)
+	return g, nil
+}
+
+func (s *Store) IssueRefreshToken(ctx context.Context, rt storage.RefreshToken, now time.Time, ev storage.AuditEvent) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		var revoked *time.Time
+		var exp time.Time
+		if err := tx.QueryRow(ctx, `SELECT revoked_at, expires_at FROM grants WHERE id = $1 FOR SHARE`, rt.GrantID).Scan(&revoked, &exp); err != nil {
+			return err
+		}
+		if revoked != nil {
+			return storage.ErrRevoked
+		}
+		if !now.Before(exp) {
+			return storage.ErrExpired
+		}
+		if err := insertRT(ctx, tx, rt); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+}
+
+func insertRT(ctx context.Context, tx pgx.Tx, rt storage.RefreshToken) error {
+	_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, grant_id, client_id, user_id, scopes, auth_time, amr, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, rt.Hash, rt.GrantID, rt.ClientID, rt.UserID, strs(rt.Scopes),
+		rt.AuthTime, strs(rt.AMR), rt.CreatedAt, rt.ExpiresAt)
+	return err
+}
+
+func (s *Store) RefreshTokenByHash(ctx context.Context, hash string) (storage.RefreshToken, storage.Grant, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var rt storage.RefreshToken
+	var g storage.Grant
+	var used, revoked *time.Time
+	dest := append([]any{&rt.Hash, &rt.GrantID, &rt.ClientID, &rt.UserID, &rt.Scopes, &rt.AuthTime, &rt.AMR,
+		&rt.CreatedAt, &rt.ExpiresAt, &used}, grantDest(&g, &revoked)...)
+	err := s.pool.QueryRow(ctx, `SELECT r.hash, r.grant_id, r.client_id, r.user_id, r.scopes, r.auth_time, r.amr,
+		r.created_at, r.expires_at, r.used_at, `+grantCols+`
+		FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.hash = $1`, hash).Scan(dest...)
+	if err != nil {
+		return rt, g, translate(err)
+	}
+	rt.UsedAt = fromNull(used)
+	rt.AuthTime, rt.CreatedAt, rt.ExpiresAt = rt.AuthTime.UTC(), rt.CreatedAt.UTC(), rt.ExpiresAt.UTC()
+	fixGrant(&g, revoked)
+	return rt, g, nil
+}
+
+// RotateRefreshToken: the winning path is one statement (mark used, insert
+// the successor, audit). Losers fall through to a transaction that revokes
+// the family on reuse.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next storage.RefreshToken, now time.Time, ev, reuseEv storage.AuditEvent) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	args := append([]any{oldHash, now, next.Hash, next.Scopes, next.AuthTime, strs(next.AMR), next.ExpiresAt},
+		auditArgs(ev, now)...)
+	var rotated int
+	err := s.pool.QueryRow(ctx, `WITH u AS (
+			UPDATE refresh_tokens r SET used_at = $2 FROM grants g
+			WHERE r.hash = $1 AND r.used_at IS NULL AND r.expires_at > $2
+			  AND g.id = r.grant_id AND g.revoked_at IS NULL AND g.expires_at > $2
+			RETURNING r.grant_id, r.client_id, r.user_id),
+		n AS (INSERT INTO refresh_tokens (hash, grant_id, client_id, user_id, scopes, auth_time, amr, created_at, expires_at)
+			SELECT $3, grant_id, client_id, user_id, $4, $5, $6, $2, $7 FROM u RETURNING 1),
+		a AS (INSERT INTO audit_log (`+auditCols+`) SELECT `+auditValues(8)+` FROM u WHERE $10 <> '')
+		SELECT count(*) FROM n`, args...).Scan(&rotated)
+	if err != nil || rotated == 1 {
+		return translate(err)
+	}
+	var outcome error // see RedeemCode: sentinels must not roll back
+	err = translate(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var used, revoked *time.Time
+		var grantID string
+		var rtExp, gExp time.Time
+		if err := tx.QueryRow(ctx, `SELECT r.used_at, r.expires_at, g.id, g.revoked_at, g.expires_at
+			FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.hash = $1 FOR UPDATE OF g`,
+			oldHash).Scan(&used, &rtExp, &grantID, &revoked, &gExp); err != nil {
+			return err
+		}
+		switch {
+		case used != nil:
+			if _, err := tx.Exec(ctx, `UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`, grantID, now); err != nil {
+				return err
+			}
+			outcome = storage.ErrAlreadyUsed
+			return insertAudit(ctx, tx, reuseEv)
+		case revoked != nil:
+			outcome = storage.ErrRevoked
+		default:
+			outcome = storage.ErrExpired
+		}
+		return nil
+	}))
+	if err != nil {
+		return err
+	}
+	return outcome
+}
+
+func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time, ev storage.AuditEvent) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE grants SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1`, id, now)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return storage.ErrNotFound
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+}
+
+func (s *Store) RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time, ev storage.AuditEvent) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2)
+			ON CONFLICT (jti) DO NOTHING`, jti, expiresAt); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+}
+
+func (s *Store) AccessTokenState(ctx context.Context, jti, grantID string) (storage.AccessTokenState, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var st storage.AccessTokenState
+	if grantID == "" {
+		err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $1)`, jti).Scan(&st.Revoked)
+		return st, translate(err)
+	}
+	var revoked, locked *time.Time
+	dest := append([]any{&st.Revoked}, grantDest(&st.Grant, &revoked)...)
+	dest = append(dest, userDest(&st.User, &locked)...)
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $1), `+grantCols+`, `+userCols+`
+		FROM grants g JOIN users u ON u.id = g.user_id WHERE g.id = $2`, jti, grantID).Scan(dest...)
+	if err != nil {
+		return st, translate(err)
+	}
+	fixGrant(&st.Grant, revoked)
+	fixUser(&st.User, locked)
+	return st, nil
+}
+
+// --- Sessions ---
+
+func (s *Store) SessionByHash(ctx context.Context, hash string) (storage.Session, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var ss storage.Session
+	var revoked *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT id_hash, user_id, auth_time, amr, created_at, last_seen_at, expires_at, revoked_at, ip, user_agent
+		FROM user_sessions WHERE id_hash = $1`, hash).Scan(&ss.IDHash, &ss.UserID, &ss.AuthTime, &ss.AMR, &ss.CreatedAt,
+		&ss.LastSeenAt, &ss.ExpiresAt, &revoked, &ss.IP, &ss.UserAgent)
+	if err != nil {
+		return ss, translate(err)
+	}
+	ss.RevokedAt = fromNull(revoked)
+	ss.AuthTime, ss.CreatedAt, ss.LastSeenAt, ss.ExpiresAt = ss.AuthTime.UTC(), ss.CreatedAt.UTC(), ss.LastSeenAt.UTC(), ss.ExpiresAt.UTC()
+	return ss, nil
+}
+
+func (s *Store) TouchSession(ctx context.Context, hash string, now time.Time) error {
+	n, err := s.exec(ctx, `UPDATE user_sessions SET last_seen_at = $2 WHERE id_hash = $1`, hash, now)
+	if err == nil && n == 0 {
+		return storage.ErrNotFound
+	}
+	return err
+}
+
+func (s *Store) RevokeSession(ctx context.Context, hash string, now time.Time, ev storage.AuditEvent) error {
+	return s.execAudited(ctx, ev, `UPDATE user_sessions SET revoked_at = coalesce(revoked_at, $2) WHERE id_hash = $1`, hash, now)
+}
+
+// --- Keys ---
+
+func (s *Store) SigningKeys(ctx context.Context) ([]storage.SigningKey, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `SELECT id, algorithm, state, private_key_sealed, created_at, activated_at, retired_at, expires_at
+		FROM signing_keys WHERE expires_at IS NULL OR expires_at > now() ORDER BY created_at, id`)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.SigningKey, error) {
+		var k storage.SigningKey
+		var act, ret, exp *time.Time
+		err := r.Scan(&k.ID, &k.Algorithm, &k.State, &k.PrivateKeySealed, &k.CreatedAt, &act, &ret, &exp)
+		k.CreatedAt, k.ActivatedAt, k.RetiredAt, k.ExpiresAt = k.CreatedAt.UTC(), fromNull(act), fromNull(ret), fromNull(exp)
+		return k, err
+	})
+	return out, translate(err)
+}
+
+func insertKey(ctx context.Context, tx pgx.Tx, k storage.SigningKey) error {
+	_, err := tx.Exec(ctx, `INSERT INTO signing_keys (id, algorithm, state, private_key_sealed, created_at, activated_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`, k.ID, k.Algorithm, k.State, k.PrivateKeySealed, k.CreatedAt, nullTime(k.ActivatedAt))
+	return err
+}
+
+// InitSigningKeys serializes concurrent first starts with a transaction-level
+// advisory lock keyed on the algorithm.
+func (s *Store) InitSigningKeys(ctx context.Context, current, next storage.SigningKey, ev storage.AuditEvent) (bool, error) {
+	stored := false
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('optibid_signing_keys_' || $1))`, current.Algorithm); err != nil {
+			return err
+		}
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM signing_keys WHERE algorithm = $1)`, current.Algorithm).Scan(&exists); err != nil || exists {
+			return err
+		}
+		if err := insertKey(ctx, tx, current); err != nil {
+			return err
+		}
+		if err := insertKey(ctx, tx, next); err != nil {
+			return err
+		}
+		stored = true
+		return insertAudit(ctx, tx, ev)
+	})
+	return stored, err
+}
+
+func (s *Store) RotateSigningKeys(ctx context.Context, alg string, newNext storage.SigningKey, now, retiredUntil time.Time, ev storage.AuditEvent) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('optibid_signing_keys_' || $1))`, alg); err != nil {
+			return err
+		}
+		var nextID string
+		if err := tx.QueryRow(ctx, `SELECT id FROM signing_keys WHERE algorithm = $1 AND state = 'next'`, alg).Scan(&nextID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET state = 'retired', retired_at = $2, expires_at = $3
+			WHERE algorithm = $1 AND state = 'current'`, alg, now, retiredUntil); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET state = 'current', activated_at = $2 WHERE id = $1`, nextID, now); err != nil {
+			return err
+		}
+		if err := insertKey(ctx, tx, newNext); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+}
+
+// --- Maintenance ---
+
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
+	var total int64
+	for _, q := range []string{
+		`DELETE FROM auth_requests WHERE expires_at <= $1`,
+		`DELETE FROM user_sessions WHERE expires_at <= $1`,
+		`DELETE FROM refresh_tokens WHERE expires_at <= $1`,
+		`DELETE FROM grants WHERE expires_at <= $1`,
+		`DELETE FROM revoked_access_tokens WHERE expires_at <= $1`,
+		`DELETE FROM signing_keys WHERE expires_at <= $1`,
+	} {
+		n, err := s.exec(ctx, q, now)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}

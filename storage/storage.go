@@ -1,0 +1,176 @@
+package storage
+
+import (
+	"context"
+	"time"
+)
+
+// Every mutating method that records a security event takes the AuditEvent
+// to write and commits it in the same transaction as the change: either both
+// land or neither does. Backends fill AuditEvent.ID when it is empty.
+
+// Organizations stores tenants.
+type Organizations interface {
+	// UpsertOrganization creates the organization or updates its name,
+	// keyed by slug, and returns the stored row.
+	UpsertOrganization(ctx context.Context, o Organization, ev AuditEvent) (Organization, error)
+	OrganizationByID(ctx context.Context, id string) (Organization, error)
+	OrganizationBySlug(ctx context.Context, slug string) (Organization, error)
+}
+
+// Users stores accounts.
+type Users interface {
+	// CreateUser stores a new user; ErrConflict when the email is taken.
+	CreateUser(ctx context.Context, u User, ev AuditEvent) (User, error)
+	UserByID(ctx context.Context, id string) (User, error)
+	// UserByEmail looks the user up by lower-cased email.
+	UserByEmail(ctx context.Context, email string) (User, error)
+	// UpdateProfile changes name and email-verified state.
+	UpdateProfile(ctx context.Context, id, name string, emailVerified bool, ev AuditEvent) error
+	// SetPassword replaces the password hash, clears the lockout, and
+	// revokes every session and grant of the user: a password change must
+	// log out every other holder of the old credentials.
+	SetPassword(ctx context.Context, id, hash string, now time.Time, ev AuditEvent) error
+	// SetDisabled disables or enables the user; disabling revokes every
+	// session and grant.
+	SetDisabled(ctx context.Context, id string, disabled bool, now time.Time, ev AuditEvent) error
+}
+
+// Memberships stores user ↔ organization roles.
+type Memberships interface {
+	UpsertMembership(ctx context.Context, m Membership, ev AuditEvent) error
+	MembershipsByUser(ctx context.Context, userID string) ([]Membership, error)
+}
+
+// Logins records the outcome of password checks.
+type Logins interface {
+	// LoginFailed atomically increments the user's consecutive-failure
+	// counter, applies the lockout policy to the new count, writes ev and
+	// returns the updated user. N concurrent calls raise the counter by
+	// exactly N.
+	LoginFailed(ctx context.Context, userID string, p LockoutPolicy, now time.Time, ev AuditEvent) (User, error)
+	// LoginSucceeded resets the counter and lock, replaces the password
+	// hash when newHash is not empty (transparent rehash), stores the new
+	// SSO session and writes ev.
+	LoginSucceeded(ctx context.Context, userID, newHash string, s Session, ev AuditEvent) error
+}
+
+// Clients stores relying parties.
+type Clients interface {
+	// UpsertClient creates or replaces the client keyed by ID.
+	UpsertClient(ctx context.Context, c Client, ev AuditEvent) (Client, error)
+	ClientByID(ctx context.Context, id string) (Client, error)
+	ListClients(ctx context.Context) ([]Client, error)
+}
+
+// AuthRequests stores /authorize transactions and their codes.
+type AuthRequests interface {
+	CreateAuthRequest(ctx context.Context, ar AuthRequest) error
+	// AuthRequestByID returns ErrNotFound for unknown or expired requests.
+	AuthRequestByID(ctx context.Context, id string) (AuthRequest, error)
+	// CompleteAuthRequest records the authenticated user; it fails with
+	// ErrNotFound when the request is unknown or expired and with
+	// ErrAlreadyUsed when a code was already issued for it.
+	CompleteAuthRequest(ctx context.Context, id, userID string, authTime time.Time, amr []string, sessionHash string) error
+	// SaveAuthCode stores the hash of the code issued for a completed
+	// request. A request gets at most one code (ErrAlreadyUsed otherwise).
+	SaveAuthCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error
+	// RedeemCode atomically marks the code redeemed and creates the grant
+	// (token family) grantID, valid until grantExpiresAt, from the request's
+	// user, client, scopes, auth time and AMR. Exactly one of any number of
+	// concurrent calls succeeds. When the code was already redeemed it
+	// revokes the grant of that first redemption, writes replayEv and
+	// returns ErrAlreadyUsed; past its expiry it returns ErrExpired; unknown
+	// codes give ErrNotFound.
+	RedeemCode(ctx context.Context, codeHash, grantID string, grantExpiresAt, now time.Time, replayEv AuditEvent) (AuthRequest, error)
+}
+
+// AccessTokenState is what introspection and userinfo need to know about a
+// JWT access token, read in one round trip.
+type AccessTokenState struct {
+	Revoked bool  // the jti is on the revocation list
+	Grant   Grant // zero for client_credentials tokens
+	User    User  // zero for client_credentials tokens
+}
+
+// Grants stores token families and refresh tokens.
+type Grants interface {
+	// IssueRefreshToken stores the first refresh token of an active grant
+	// (ErrRevoked or ErrExpired otherwise) and writes ev.
+	IssueRefreshToken(ctx context.Context, rt RefreshToken, now time.Time, ev AuditEvent) error
+	GrantByID(ctx context.Context, id string) (Grant, error)
+	// RefreshTokenByHash returns the token and its grant whatever their
+	// state; callers decide (see RotateRefreshToken for reuse handling).
+	RefreshTokenByHash(ctx context.Context, hash string) (RefreshToken, Grant, error)
+	// RotateRefreshToken marks oldHash used and stores next in the same
+	// grant, but only if oldHash is unused and the grant active. Exactly one
+	// of any number of concurrent rotations of one token succeeds. A token
+	// that was already used is reuse: the whole grant is revoked, reuseEv
+	// written, and ErrAlreadyUsed returned. An inactive grant gives
+	// ErrRevoked or ErrExpired.
+	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, now time.Time, ev, reuseEv AuditEvent) error
+	// RevokeGrant revokes the family (idempotent) and writes ev.
+	RevokeGrant(ctx context.Context, id string, now time.Time, ev AuditEvent) error
+	// RevokeAccessToken puts a JWT ID on the revocation list until
+	// expiresAt (idempotent) and writes ev.
+	RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time, ev AuditEvent) error
+	// AccessTokenState reads, in one round trip, whether jti is revoked and
+	// (when grantID is not empty) the grant and its user.
+	AccessTokenState(ctx context.Context, jti, grantID string) (AccessTokenState, error)
+}
+
+// Sessions stores SSO sessions (created by Logins.LoginSucceeded).
+type Sessions interface {
+	// SessionByHash returns the session whatever its state.
+	SessionByHash(ctx context.Context, hash string) (Session, error)
+	// TouchSession records activity for the idle timeout.
+	TouchSession(ctx context.Context, hash string, now time.Time) error
+	// RevokeSession ends the session (idempotent) and writes ev.
+	RevokeSession(ctx context.Context, hash string, now time.Time, ev AuditEvent) error
+}
+
+// Keys stores signing keys.
+type Keys interface {
+	// SigningKeys returns every key that is not past its ExpiresAt.
+	SigningKeys(ctx context.Context) ([]SigningKey, error)
+	// InitSigningKeys stores current and next for their algorithm unless a
+	// key of that algorithm exists already (several replicas may start at
+	// once; exactly one set wins). It reports whether it stored them.
+	InitSigningKeys(ctx context.Context, current, next SigningKey, ev AuditEvent) (bool, error)
+	// RotateSigningKeys, for one algorithm: current → retired (published
+	// until retiredUntil), next → current, newNext stored as next.
+	RotateSigningKeys(ctx context.Context, alg string, newNext SigningKey, now, retiredUntil time.Time, ev AuditEvent) error
+}
+
+// Audit is the append-only security log.
+type Audit interface {
+	AppendAudit(ctx context.Context, ev AuditEvent) error
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+}
+
+// Maintenance covers health and clean-up.
+type Maintenance interface {
+	// Ping reports whether the backend is reachable and its schema current.
+	Ping(ctx context.Context) error
+	// DeleteExpired removes auth requests, sessions, refresh tokens, grants,
+	// revoked-token entries and keys whose lifetime ended before now. Audit
+	// rows are never deleted.
+	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
+}
+
+// Store is everything a backend provides. Consumers should depend on the
+// smaller interfaces above.
+type Store interface {
+	Organizations
+	Users
+	Memberships
+	Logins
+	Clients
+	AuthRequests
+	Grants
+	Sessions
+	Keys
+	Audit
+	Maintenance
+	Close()
+}

@@ -1,0 +1,212 @@
+package storage
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// Organization is a tenant: an enterprise signed up to the platform.
+type Organization struct {
+	ID        string
+	Slug      string
+	Name      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// User is a person who can sign in. Email is stored lower-cased and is unique.
+type User struct {
+	ID            string
+	Email         string
+	Name          string
+	PasswordHash  string // PHC string (argon2id) or a legacy bcrypt hash
+	EmailVerified bool
+	Disabled      bool
+	// FailedLogins counts consecutive failed password attempts; a success
+	// resets it. LockedUntil is zero when the account is not locked.
+	FailedLogins int
+	LockedUntil  time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Locked reports whether the account refuses logins at now.
+func (u User) Locked(now time.Time) bool { return now.Before(u.LockedUntil) }
+
+// Membership ties a user to an organization with a role.
+type Membership struct {
+	UserID    string
+	OrgID     string
+	Role      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Client is a registered relying party.
+type Client struct {
+	ID   string
+	Name string
+	// SecretHash is the hex SHA-256 of the client secret; empty for public
+	// clients, which must use PKCE.
+	SecretHash             string
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	GrantTypes             []string
+	Scopes                 []string // extra scopes beyond the standard OIDC ones
+	RequireConsent         bool
+	// IDTokenSignedResponseAlg overrides the provider's default signing
+	// algorithm for this client ("RS256" or "ES256"); empty means default.
+	IDTokenSignedResponseAlg string
+	CreatedAt                time.Time
+	UpdatedAt                time.Time
+}
+
+// Public reports whether the client has no secret.
+func (c Client) Public() bool { return c.SecretHash == "" }
+
+// AuthRequest is one /authorize transaction, from the request to the code
+// redemption. It is bound to the browser that started it by BrowserHash.
+type AuthRequest struct {
+	ID                  string
+	ClientID            string
+	RedirectURI         string
+	State               string
+	Nonce               string
+	Scopes              []string
+	ResponseType        string
+	ResponseMode        string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Prompt              []string
+	MaxAge              *int64 // seconds; nil when absent
+	LoginHint           string
+	HintSubject         string // subject of a verified id_token_hint
+	ACRValues           []string
+	UILocales           []string
+	BrowserHash         string
+	// Set when the user has authenticated (Done).
+	UserID    string
+	AuthTime  time.Time
+	AMR       []string
+	SessionID string // hash of the SSO session that completed it
+	Done      bool
+	// Code state: hash of the issued code, its expiry, and once redeemed the
+	// grant created from it (so a replay can revoke that grant).
+	CodeHash      string
+	CodeExpiresAt time.Time
+	RedeemedAt    time.Time
+	GrantID       string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+}
+
+// Grant is the family of tokens issued from one code redemption: every
+// refresh token rotated from it and every access token minted from them.
+// Revoking the grant kills the whole family.
+type Grant struct {
+	ID        string
+	ClientID  string
+	UserID    string
+	Scopes    []string
+	AuthTime  time.Time
+	AMR       []string
+	CreatedAt time.Time
+	// ExpiresAt is the absolute end of the family: no refresh token of it
+	// lives past this time, however often it is rotated.
+	ExpiresAt time.Time
+	RevokedAt time.Time
+}
+
+// Active reports whether the grant may still be used at now.
+func (g Grant) Active(now time.Time) bool {
+	return g.RevokedAt.IsZero() && now.Before(g.ExpiresAt)
+}
+
+// RefreshToken is one member of a grant's rotation chain. Only the hash of
+// the token is stored.
+type RefreshToken struct {
+	Hash      string
+	GrantID   string
+	ClientID  string
+	UserID    string
+	Scopes    []string
+	AuthTime  time.Time
+	AMR       []string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // set when rotated; presenting it again is reuse
+}
+
+// Session is a browser's single-sign-on session.
+type Session struct {
+	IDHash     string
+	UserID     string
+	AuthTime   time.Time
+	AMR        []string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time // absolute timeout
+	RevokedAt  time.Time
+	IP         string
+	UserAgent  string
+}
+
+// SigningKeyState is where a key is in its life cycle.
+type SigningKeyState string
+
+// Key life cycle: next (published, not signing) → current (signing) →
+// retired (published until every token it signed has expired).
+const (
+	KeyNext    SigningKeyState = "next"
+	KeyCurrent SigningKeyState = "current"
+	KeyRetired SigningKeyState = "retired"
+)
+
+// SigningKey is a token-signing key pair. The private key is sealed
+// (AES-GCM) before it reaches storage.
+type SigningKey struct {
+	ID               string // kid
+	Algorithm        string // RS256, ES256
+	State            SigningKeyState
+	PrivateKeySealed []byte // sealed PKCS#8 DER
+	CreatedAt        time.Time
+	ActivatedAt      time.Time
+	RetiredAt        time.Time
+	// ExpiresAt: when a retired key leaves the JWKS. Zero while not retired.
+	ExpiresAt time.Time
+}
+
+// AuditEvent is one append-only row of the audit log. It must never contain
+// a secret (password, token, code, session ID).
+type AuditEvent struct {
+	ID        string
+	Time      time.Time
+	Type      string
+	ActorID   string // user or client that acted; empty for anonymous
+	SubjectID string // user the event is about, when different
+	OrgID     string
+	ClientID  string
+	IP        string
+	UserAgent string
+	RequestID string
+	Details   map[string]string
+}
+
+// AuditFilter selects audit rows; zero fields match everything.
+type AuditFilter struct {
+	Type      string
+	ActorID   string
+	SubjectID string
+	Since     time.Time
+	Limit     int
+}
+
+// HashSecret returns the hex SHA-256 of a high-entropy secret. It is the one
+// way every backend and caller derives the stored form of codes, refresh
+// tokens, session IDs and client secrets; a slow hash would buy nothing for
+// 256-bit random values and would cost the token hot path.
+func HashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
