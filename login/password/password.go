@@ -1,0 +1,157 @@
+// Package password hashes and verifies passwords: argon2id in PHC format for
+// every new hash, bcrypt accepted for hashes imported from the old system
+// (and flagged for rehashing), and a bounded pool so that a flood of login
+// attempts queues briefly and is then shed instead of exhausting the CPU.
+package password
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Params are argon2id cost parameters. The defaults are OWASP's
+// (m=19 MiB, t=2, p=1).
+type Params struct {
+	MemoryKiB   uint32 `yaml:"memory_kib"`
+	Iterations  uint32 `yaml:"iterations"`
+	Parallelism uint8  `yaml:"parallelism"`
+}
+
+// DefaultParams are OWASP's argon2id recommendation.
+func DefaultParams() Params { return Params{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1} }
+
+// ErrBusy: every hashing slot stayed taken for the whole wait; the caller
+// should answer 429 with Retry-After.
+var ErrBusy = errors.New("password: hashing pool busy")
+
+// ErrMalformedHash: the stored hash is in no format we know.
+var ErrMalformedHash = errors.New("password: malformed hash")
+
+// Hasher hashes and verifies through a bounded pool.
+type Hasher struct {
+	params Params
+	slots  chan struct{}
+	wait   time.Duration
+	dummy  string // hash of a random password, verified for unknown users
+}
+
+// NewHasher returns a Hasher allowing concurrency parallel hashes; a request
+// waits at most wait for a slot.
+func NewHasher(p Params, concurrency int, wait time.Duration) *Hasher {
+	if concurrency < 1 {
+		concurrency = 1
+	}
+	h := &Hasher{params: p, slots: make(chan struct{}, concurrency), wait: wait}
+	h.dummy = h.hash(randomBytes(16))
+	return h
+}
+
+func randomBytes(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return string(b)
+}
+
+// Normalize is the one form in which passwords are hashed: Unicode NFKC
+// (NIST SP 800-63B §5.1.1.2), so that the same password typed on two
+// keyboards matches.
+func Normalize(pw string) string { return norm.NFKC.String(pw) }
+
+func (h *Hasher) acquire(ctx context.Context) error {
+	t := time.NewTimer(h.wait)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-t.C:
+		return ErrBusy
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *Hasher) release() { <-h.slots }
+
+// Hash returns the PHC-format argon2id hash of pw.
+func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
+	if err := h.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer h.release()
+	return h.hash(Normalize(pw)), nil
+}
+
+func (h *Hasher) hash(pw string) string {
+	salt := []byte(randomBytes(16))
+	p := h.params
+	key := argon2.IDKey([]byte(pw), salt, p.Iterations, p.MemoryKiB, p.Parallelism, 32)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Iterations, p.Parallelism,
+		b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+// Verify checks pw against hash. needsRehash is true when the hash is not
+// argon2id with the current parameters (a bcrypt import, or old costs).
+// An empty hash (unknown user, no password set) costs the same as a real
+// check and never matches, so timing does not reveal which accounts exist.
+func (h *Hasher) Verify(ctx context.Context, hash, pw string) (ok, needsRehash bool, err error) {
+	if err := h.acquire(ctx); err != nil {
+		return false, false, err
+	}
+	defer h.release()
+	pw = Normalize(pw)
+	if hash == "" {
+		_, _, _ = h.verifyArgon(h.dummy, pw)
+		return false, false, nil
+	}
+	if strings.HasPrefix(hash, "$2a$") || strings.HasPrefix(hash, "$2b$") || strings.HasPrefix(hash, "$2y$") {
+		// bcrypt silently ignores bytes past 72: refuse longer passwords
+		// rather than accept a prefix match.
+		if len(pw) > 72 {
+			return false, false, nil
+		}
+		err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw))
+		if errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
+			return false, false, nil
+		}
+		if err != nil {
+			return false, false, fmt.Errorf("%w: %w", ErrMalformedHash, err)
+		}
+		return true, true, nil
+	}
+	ok, stale, err := h.verifyArgon(hash, pw)
+	return ok, ok && stale, err
+}
+
+func (h *Hasher) verifyArgon(hash, pw string) (ok, stale bool, err error) {
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false, false, ErrMalformedHash
+	}
+	var version int
+	var p Params
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return false, false, ErrMalformedHash
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Iterations, &p.Parallelism); err != nil ||
+		p.MemoryKiB == 0 || p.MemoryKiB > 1<<22 || p.Iterations == 0 || p.Iterations > 64 || p.Parallelism == 0 {
+		return false, false, ErrMalformedHash
+	}
+	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
+	want, err2 := base64.RawStdEncoding.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(want) < 16 || len(want) > 128 {
+		return false, false, ErrMalformedHash
+	}
+	got := argon2.IDKey([]byte(pw), salt, p.Iterations, p.MemoryKiB, p.Parallelism, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1, p != h.params, nil
+}

@@ -1,0 +1,105 @@
+package keys_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"testing"
+	"time"
+
+	"github.com/optibid/idp/internal/seal"
+	"github.com/optibid/idp/provider/keys"
+	"github.com/optibid/idp/storage"
+	"github.com/optibid/idp/storage/memory"
+)
+
+var ctx = context.Background()
+
+func box(t *testing.T, b byte) *seal.Box {
+	s, err := seal.New(bytes.Repeat([]byte{b}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestLifecycle(t *testing.T) {
+	store := memory.New(nil)
+	m, err := keys.New(ctx, store, box(t, 1), keys.Config{Algorithms: []string{"ES256"}, RetiredFor: time.Hour}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// RS256 is always added; each algorithm publishes current + next.
+	if got := len(m.KeySet()); got != 4 {
+		t.Fatalf("published %d keys, want 4", got)
+	}
+	if _, ok := m.SigningKey("RS256").Key().(*rsa.PrivateKey); !ok {
+		t.Fatal("RS256 key is not RSA")
+	}
+	if _, ok := m.SigningKey("ES256").Key().(*ecdsa.PrivateKey); !ok {
+		t.Fatal("ES256 key is not ECDSA")
+	}
+	if m.SigningKey("PS512").SignatureAlgorithm() != "RS256" {
+		t.Fatal("unknown alg must fall back to RS256")
+	}
+	for _, k := range m.KeySet() {
+		switch k.Key().(type) {
+		case *rsa.PublicKey, *ecdsa.PublicKey:
+		default:
+			t.Fatalf("JWKS exposes a non-public key: %T", k.Key())
+		}
+	}
+	old := m.SigningKey("ES256").ID()
+	published := map[string]bool{}
+	for _, k := range m.KeySet() {
+		published[k.ID()] = true
+	}
+	if err := m.Rotate(ctx, "ES256", storage.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	now := m.SigningKey("ES256").ID()
+	if now == old || !published[now] {
+		t.Fatalf("new current %s must differ from %s and have been published before it signs", now, old)
+	}
+	ids := map[string]bool{}
+	for _, k := range m.KeySet() {
+		if ids[k.ID()] {
+			t.Fatalf("duplicate kid %s", k.ID())
+		}
+		ids[k.ID()] = true
+	}
+	if !ids[old] || len(ids) != 5 {
+		t.Fatalf("retired key must stay published: %v", ids)
+	}
+	if err := m.Rotate(ctx, "HS256", storage.AuditEvent{}); err == nil {
+		t.Fatal("rotating an unconfigured algorithm must fail")
+	}
+	evs, _ := store.ListAudit(ctx, storage.AuditFilter{Type: "signing_keys_rotated"})
+	if len(evs) != 1 {
+		t.Fatalf("audit rows: %d", len(evs))
+	}
+	// A second replica on the same store adopts the same keys and, with a
+	// wrong encryption key, refuses to start.
+	m2, err := keys.New(ctx, store, box(t, 1), keys.Config{Algorithms: []string{"ES256"}, RetiredFor: time.Hour}, nil)
+	if err != nil || m2.SigningKey("ES256").ID() != now {
+		t.Fatalf("second replica: %v", err)
+	}
+	if _, err := keys.New(ctx, store, box(t, 2), keys.Config{}, nil); err == nil {
+		t.Fatal("wrong encryption key accepted")
+	}
+}
+
+// Private keys are stored sealed, never in plain PKCS#8.
+func TestSealedAtRest(t *testing.T) {
+	store := memory.New(nil)
+	if _, err := keys.New(ctx, store, box(t, 1), keys.Config{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := store.SigningKeys(ctx)
+	for _, k := range stored {
+		if bytes.Contains(k.PrivateKeySealed, []byte{0x30, 0x82}) && len(k.PrivateKeySealed) > 0 && k.PrivateKeySealed[0] == 0x30 {
+			t.Fatal("private key stored as plain DER")
+		}
+	}
+}
