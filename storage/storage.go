@@ -81,8 +81,8 @@ type AuthRequests interface {
 	// concurrent calls succeeds. When the code was already redeemed it
 	// revokes the grant of that first redemption, writes replayEv and
 	// returns ErrAlreadyUsed; past its expiry it returns ErrExpired; unknown
-	// codes give ErrNotFound.
-	RedeemCode(ctx context.Context, codeHash, grantID string, grantExpiresAt, now time.Time, replayEv AuditEvent) (AuthRequest, error)
+	// codes give ErrNotFound. ev is written with a successful redemption.
+	RedeemCode(ctx context.Context, codeHash, grantID string, grantExpiresAt, now time.Time, ev, replayEv AuditEvent) (AuthRequest, error)
 }
 
 // AccessTokenState is what introspection and userinfo need to know about a
@@ -93,15 +93,24 @@ type AccessTokenState struct {
 	User    User  // zero for client_credentials tokens
 }
 
+// RefreshTokenState is a refresh token with what the refresh path must
+// check: its grant (family) and its user.
+type RefreshTokenState struct {
+	Token RefreshToken
+	Grant Grant
+	User  User
+}
+
 // Grants stores token families and refresh tokens.
 type Grants interface {
 	// IssueRefreshToken stores the first refresh token of an active grant
 	// (ErrRevoked or ErrExpired otherwise) and writes ev.
 	IssueRefreshToken(ctx context.Context, rt RefreshToken, now time.Time, ev AuditEvent) error
 	GrantByID(ctx context.Context, id string) (Grant, error)
-	// RefreshTokenByHash returns the token and its grant whatever their
-	// state; callers decide (see RotateRefreshToken for reuse handling).
-	RefreshTokenByHash(ctx context.Context, hash string) (RefreshToken, Grant, error)
+	// RefreshTokenByHash returns the token, its grant and its user, in one
+	// round trip, whatever their state; callers decide (see
+	// RotateRefreshToken for reuse handling).
+	RefreshTokenByHash(ctx context.Context, hash string) (RefreshTokenState, error)
 	// RotateRefreshToken marks oldHash used and stores next in the same
 	// grant, but only if oldHash is unused and the grant active. Exactly one
 	// of any number of concurrent rotations of one token succeeds. A token

@@ -120,7 +120,7 @@ func (s *Store) SaveAuthCode(_ context.Context, id, codeHash string, expiresAt t
 	return nil
 }
 
-func (s *Store) RedeemCode(_ context.Context, codeHash, grantID string, grantExpiresAt, now time.Time, replayEv storage.AuditEvent) (storage.AuthRequest, error) {
+func (s *Store) RedeemCode(_ context.Context, codeHash, grantID string, grantExpiresAt, now time.Time, ev, replayEv storage.AuditEvent) (storage.AuthRequest, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id, ok := s.codes[codeHash]
@@ -148,6 +148,7 @@ func (s *Store) RedeemCode(_ context.Context, codeHash, grantID string, grantExp
 		ID: grantID, ClientID: ar.ClientID, UserID: ar.UserID, Scopes: slices.Clone(ar.Scopes),
 		AuthTime: ar.AuthTime, AMR: slices.Clone(ar.AMR), CreatedAt: now, ExpiresAt: grantExpiresAt,
 	}
+	s.appendAudit(ev)
 	return ar, nil
 }
 
@@ -180,18 +181,21 @@ func (s *Store) GrantByID(_ context.Context, id string) (storage.Grant, error) {
 	return g, nil
 }
 
-func (s *Store) RefreshTokenByHash(_ context.Context, hash string) (storage.RefreshToken, storage.Grant, error) {
+func (s *Store) RefreshTokenByHash(_ context.Context, hash string) (storage.RefreshTokenState, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rt, ok := s.refreshTokens[hash]
-	if !ok {
-		return rt, storage.Grant{}, storage.ErrNotFound
+	var st storage.RefreshTokenState
+	var ok bool
+	if st.Token, ok = s.refreshTokens[hash]; !ok {
+		return st, storage.ErrNotFound
 	}
-	g, ok := s.grants[rt.GrantID]
-	if !ok {
-		return rt, g, storage.ErrNotFound
+	if st.Grant, ok = s.grants[st.Token.GrantID]; !ok {
+		return st, storage.ErrNotFound
 	}
-	return rt, g, nil
+	if st.User, ok = s.users[st.Grant.UserID]; !ok {
+		return st, storage.ErrNotFound
+	}
+	return st, nil
 }
 
 func (s *Store) RotateRefreshToken(_ context.Context, oldHash string, next storage.RefreshToken, now time.Time, ev, reuseEv storage.AuditEvent) error {

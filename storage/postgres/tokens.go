@@ -82,16 +82,18 @@ func (s *Store) SaveAuthCode(ctx context.Context, id, codeHash string, expiresAt
 // RedeemCode: the winning path is one statement (mark redeemed + create the
 // grant). Losers fall through to a transaction that tells replay (revoke
 // the first redemption's grant) from expiry and unknown codes.
-func (s *Store) RedeemCode(ctx context.Context, codeHash, grantID string, grantExpiresAt, now time.Time, replayEv storage.AuditEvent) (storage.AuthRequest, error) {
+func (s *Store) RedeemCode(ctx context.Context, codeHash, grantID string, grantExpiresAt, now time.Time, ev, replayEv storage.AuditEvent) (storage.AuthRequest, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
+	args := append([]any{codeHash, now, grantID, grantExpiresAt}, auditArgs(ev, now)...)
 	ar, err := scanAR(s.pool.QueryRow(ctx, `WITH r AS (
 			UPDATE auth_requests SET redeemed_at = $2, grant_id = $3
 			WHERE code_hash = $1 AND redeemed_at IS NULL AND code_expires_at > $2
 			RETURNING *),
 		g AS (INSERT INTO grants (id, client_id, user_id, scopes, auth_time, amr, created_at, expires_at)
-			SELECT $3, client_id, user_id, scopes, auth_time, amr, $2, $4 FROM r)
-		SELECT `+arCols+` FROM r`, codeHash, now, grantID, grantExpiresAt))
+			SELECT $3, client_id, user_id, scopes, auth_time, amr, $2, $4 FROM r),
+		a AS (INSERT INTO audit_log (`+auditCols+`) SELECT `+auditValues(5)+` FROM r WHERE $7 <> '')
+		SELECT `+arCols+` FROM r`, args...))
 	if !errors.Is(err, storage.ErrNotFound) {
 		return ar, err
 	}
@@ -174,24 +176,27 @@ func insertRT(ctx context.Context, tx pgx.Tx, rt storage.RefreshToken) error {
 	return err
 }
 
-func (s *Store) RefreshTokenByHash(ctx context.Context, hash string) (storage.RefreshToken, storage.Grant, error) {
+func (s *Store) RefreshTokenByHash(ctx context.Context, hash string) (storage.RefreshTokenState, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	var rt storage.RefreshToken
-	var g storage.Grant
-	var used, revoked *time.Time
+	var st storage.RefreshTokenState
+	rt := &st.Token
+	var used, revoked, locked *time.Time
 	dest := append([]any{&rt.Hash, &rt.GrantID, &rt.ClientID, &rt.UserID, &rt.Scopes, &rt.AuthTime, &rt.AMR,
-		&rt.CreatedAt, &rt.ExpiresAt, &used}, grantDest(&g, &revoked)...)
+		&rt.CreatedAt, &rt.ExpiresAt, &used}, grantDest(&st.Grant, &revoked)...)
+	dest = append(dest, userDest(&st.User, &locked)...)
 	err := s.pool.QueryRow(ctx, `SELECT r.hash, r.grant_id, r.client_id, r.user_id, r.scopes, r.auth_time, r.amr,
-		r.created_at, r.expires_at, r.used_at, `+grantCols+`
-		FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.hash = $1`, hash).Scan(dest...)
+		r.created_at, r.expires_at, r.used_at, `+grantCols+`, `+userCols+`
+		FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id JOIN users u ON u.id = g.user_id
+		WHERE r.hash = $1`, hash).Scan(dest...)
 	if err != nil {
-		return rt, g, translate(err)
+		return st, translate(err)
 	}
 	rt.UsedAt = fromNull(used)
 	rt.AuthTime, rt.CreatedAt, rt.ExpiresAt = rt.AuthTime.UTC(), rt.CreatedAt.UTC(), rt.ExpiresAt.UTC()
-	fixGrant(&g, revoked)
-	return rt, g, nil
+	fixGrant(&st.Grant, revoked)
+	fixUser(&st.User, locked)
+	return st, nil
 }
 
 // RotateRefreshToken: the winning path is one statement (mark used, insert

@@ -317,7 +317,7 @@ func testCodeConcurrent(t *testing.T, s storage.Store) {
 		go func() {
 			defer wg.Done()
 			gid := fmt.Sprintf("g%d-%s", i, random.ID())
-			_, err := s.RedeemCode(ctx, storage.HashSecret(code), gid, now().Add(time.Hour), now(), ev("code_replayed"))
+			_, err := s.RedeemCode(ctx, storage.HashSecret(code), gid, now().Add(time.Hour), now(), ev("code_redeemed"), ev("code_replayed"))
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -347,7 +347,7 @@ func testCodeReplay(t *testing.T, s storage.Store) {
 	ar, code := completedRequest(t, s, u, time.Minute)
 	gid := random.ID()
 	at := now()
-	got, err := s.RedeemCode(ctx, storage.HashSecret(code), gid, at.Add(time.Hour), at, ev("code_replayed"))
+	got, err := s.RedeemCode(ctx, storage.HashSecret(code), gid, at.Add(time.Hour), at, ev("code_redeemed"), ev("code_replayed"))
 	must(t, err)
 	if got.ID != ar.ID || got.UserID != u.ID || got.GrantID != gid || got.CodeChallenge != "cc" || *got.MaxAge != 60 {
 		t.Fatalf("redeemed request: %+v", got)
@@ -360,7 +360,7 @@ func testCodeReplay(t *testing.T, s storage.Store) {
 	rt := storage.RefreshToken{Hash: storage.HashSecret("rt"), GrantID: gid, ClientID: "web", UserID: u.ID,
 		Scopes: g.Scopes, AuthTime: at, CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
 	must(t, s.IssueRefreshToken(ctx, rt, at, ev("tokens_issued")))
-	if _, err := s.RedeemCode(ctx, storage.HashSecret(code), random.ID(), at.Add(time.Hour), at, ev("code_replayed")); !errors.Is(err, storage.ErrAlreadyUsed) {
+	if _, err := s.RedeemCode(ctx, storage.HashSecret(code), random.ID(), at.Add(time.Hour), at, ev("code_redeemed"), ev("code_replayed")); !errors.Is(err, storage.ErrAlreadyUsed) {
 		t.Fatalf("replay: want ErrAlreadyUsed, got %v", err)
 	}
 	g, _ = s.GrantByID(ctx, gid)
@@ -370,10 +370,13 @@ func testCodeReplay(t *testing.T, s storage.Store) {
 	if n := auditCount(t, s, "code_replayed"); n != 1 {
 		t.Fatalf("code_replayed audit = %d", n)
 	}
+	if n := auditCount(t, s, "code_redeemed"); n != 1 {
+		t.Fatalf("code_redeemed audit = %d", n)
+	}
 	if err := s.IssueRefreshToken(ctx, storage.RefreshToken{Hash: "x", GrantID: gid, ExpiresAt: at.Add(time.Hour), CreatedAt: at, AuthTime: at}, at, storage.AuditEvent{}); !errors.Is(err, storage.ErrRevoked) {
 		t.Fatalf("refresh token on revoked grant: want ErrRevoked, got %v", err)
 	}
-	if _, err := s.RedeemCode(ctx, storage.HashSecret("unknown"), random.ID(), at, at, storage.AuditEvent{}); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := s.RedeemCode(ctx, storage.HashSecret("unknown"), random.ID(), at, at, storage.AuditEvent{}, storage.AuditEvent{}); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("unknown code: want ErrNotFound, got %v", err)
 	}
 }
@@ -382,7 +385,7 @@ func testCodeExpiry(t *testing.T, s storage.Store) {
 	u := newUser(t, s)
 	_, code := completedRequest(t, s, u, time.Second)
 	later := now().Add(2 * time.Second)
-	if _, err := s.RedeemCode(ctx, storage.HashSecret(code), random.ID(), later.Add(time.Hour), later, storage.AuditEvent{}); !errors.Is(err, storage.ErrExpired) {
+	if _, err := s.RedeemCode(ctx, storage.HashSecret(code), random.ID(), later.Add(time.Hour), later, storage.AuditEvent{}, storage.AuditEvent{}); !errors.Is(err, storage.ErrExpired) {
 		t.Fatalf("expired code: want ErrExpired, got %v", err)
 	}
 }
@@ -394,7 +397,7 @@ func grantWithToken(t *testing.T, s storage.Store) (storage.Grant, string) {
 	_, code := completedRequest(t, s, u, time.Minute)
 	at := now()
 	gid := random.ID()
-	_, err := s.RedeemCode(ctx, storage.HashSecret(code), gid, at.Add(time.Hour), at, storage.AuditEvent{})
+	_, err := s.RedeemCode(ctx, storage.HashSecret(code), gid, at.Add(time.Hour), at, storage.AuditEvent{}, storage.AuditEvent{})
 	must(t, err)
 	tok := random.Token(32)
 	must(t, s.IssueRefreshToken(ctx, storage.RefreshToken{Hash: storage.HashSecret(tok), GrantID: gid, ClientID: "web",
@@ -414,20 +417,20 @@ func nextToken(g storage.Grant) (storage.RefreshToken, string) {
 
 func testRefreshRotation(t *testing.T, s storage.Store) {
 	g, tok := grantWithToken(t, s)
-	rt, gotG, err := s.RefreshTokenByHash(ctx, storage.HashSecret(tok))
+	st, err := s.RefreshTokenByHash(ctx, storage.HashSecret(tok))
 	must(t, err)
-	if rt.GrantID != g.ID || gotG.ID != g.ID || !rt.UsedAt.IsZero() || rt.AMR[0] != "pwd" {
-		t.Fatalf("lookup: %+v %+v", rt, gotG)
+	if rt := st.Token; rt.GrantID != g.ID || st.Grant.ID != g.ID || !rt.UsedAt.IsZero() || rt.AMR[0] != "pwd" || st.User.ID != g.UserID {
+		t.Fatalf("lookup: %+v", st)
 	}
 	next, nextTok := nextToken(g)
 	must(t, s.RotateRefreshToken(ctx, storage.HashSecret(tok), next, now(), ev("token_refreshed"), ev("refresh_reuse")))
-	rt, _, err = s.RefreshTokenByHash(ctx, storage.HashSecret(nextTok))
+	st, err = s.RefreshTokenByHash(ctx, storage.HashSecret(nextTok))
 	must(t, err)
-	if rt.GrantID != g.ID || rt.Scopes[0] != "openid" || len(rt.Scopes) != 1 {
-		t.Fatalf("successor: %+v", rt)
+	if rt := st.Token; rt.GrantID != g.ID || rt.Scopes[0] != "openid" || len(rt.Scopes) != 1 {
+		t.Fatalf("successor: %+v", st.Token)
 	}
-	old, _, _ := s.RefreshTokenByHash(ctx, storage.HashSecret(tok))
-	if old.UsedAt.IsZero() {
+	old, _ := s.RefreshTokenByHash(ctx, storage.HashSecret(tok))
+	if old.Token.UsedAt.IsZero() {
 		t.Fatal("rotated token not marked used")
 	}
 	// Reuse of the rotated token: family revoked, successor dead too.
@@ -445,7 +448,7 @@ func testRefreshRotation(t *testing.T, s storage.Store) {
 	if n := auditCount(t, s, "token_refreshed"); n != 1 {
 		t.Fatalf("token_refreshed audit = %d", n)
 	}
-	if _, _, err := s.RefreshTokenByHash(ctx, "nope"); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := s.RefreshTokenByHash(ctx, "nope"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("unknown token: want ErrNotFound, got %v", err)
 	}
 }
@@ -696,7 +699,7 @@ func testDeleteExpired(t *testing.T, s storage.Store) {
 	if n < 4 {
 		t.Fatalf("deleted %d rows, want at least request, grant, token, jtis", n)
 	}
-	if _, _, err := s.RefreshTokenByHash(ctx, storage.HashSecret(tok)); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := s.RefreshTokenByHash(ctx, storage.HashSecret(tok)); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("expired refresh token still there: %v", err)
 	}
 	if _, err := s.GrantByID(ctx, g.ID); !errors.Is(err, storage.ErrNotFound) {

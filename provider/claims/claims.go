@@ -1,0 +1,42 @@
+// Package claims turns a user and the granted scopes into OpenID Connect
+// claims. Pure functions, no I/O: the same input always gives the same
+// claims, which golden-file tests pin.
+package claims
+
+import (
+	"slices"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/optibid/idp/storage"
+)
+
+// Userinfo fills the standard claims that scopes grant: sub always, name
+// with `profile`, email and email_verified with `email`.
+func Userinfo(info *oidc.UserInfo, u storage.User, scopes []string) {
+	info.Subject = u.ID
+	if slices.Contains(scopes, oidc.ScopeProfile) {
+		info.Name = u.Name
+		info.UpdatedAt = oidc.FromTime(u.UpdatedAt)
+	}
+	if slices.Contains(scopes, oidc.ScopeEmail) {
+		info.Email = u.Email
+		info.EmailVerified = oidc.Bool(u.EmailVerified)
+	}
+}
+
+// Introspection fills an RFC 7662 response for an active user token.
+func Introspection(resp *oidc.IntrospectionResponse, u storage.User, g storage.Grant, jti string) {
+	info := new(oidc.UserInfo)
+	Userinfo(info, u, g.Scopes)
+	resp.SetUserInfo(info)
+	resp.Subject = u.ID
+	resp.Scope = g.Scopes
+	resp.ClientID = g.ClientID
+	resp.Audience = []string{g.ClientID}
+	resp.TokenType = oidc.BearerToken
+	resp.AuthTime = oidc.FromTime(g.AuthTime)
+	resp.AuthenticationMethodsReferences = g.AMR
+	resp.JWTID = jti
+	resp.Username = u.Email
+}

@@ -1,0 +1,63 @@
+package claims_test
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/optibid/idp/provider/claims"
+	"github.com/optibid/idp/storage"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+var (
+	at   = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	user = storage.User{ID: "u1", Email: "ada@example.com", Name: "Ada Lovelace", EmailVerified: true, UpdatedAt: at}
+)
+
+func golden(t *testing.T, name string, v any) {
+	t.Helper()
+	got, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", name+".golden.json")
+	if *update {
+		if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if string(want) != string(got)+"\n" {
+		t.Fatalf("%s changed:\n%s\nwant:\n%s", name, got, want)
+	}
+}
+
+func TestUserinfo(t *testing.T) {
+	for name, scopes := range map[string][]string{
+		"userinfo_openid":               {"openid"},
+		"userinfo_openid_profile_email": {"openid", "profile", "email"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			info := new(oidc.UserInfo)
+			claims.Userinfo(info, user, scopes)
+			golden(t, name, info)
+		})
+	}
+}
+
+func TestIntrospection(t *testing.T) {
+	resp := new(oidc.IntrospectionResponse)
+	claims.Introspection(resp, user, storage.Grant{ClientID: "web", Scopes: []string{"openid", "email"}, AuthTime: at, AMR: []string{"pwd"}}, "g.1.x")
+	resp.Active = true
+	golden(t, "introspection_user", resp)
+}
