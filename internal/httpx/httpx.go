@@ -1,0 +1,153 @@
+// Package httpx holds the HTTP plumbing shared by the provider and the login
+// screens: request IDs, security headers, body limits, route metrics, the
+// browser-binding cookie, and client-IP extraction.
+package httpx
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/optibid/idp/internal/random"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	clientIPKey
+)
+
+// RequestID returns the request's ID (set by Middleware), or "".
+func RequestID(ctx context.Context) string {
+	s, _ := ctx.Value(requestIDKey).(string)
+	return s
+}
+
+// ClientIP returns the remote address of the request (set by Middleware).
+func ClientIP(ctx context.Context) string {
+	s, _ := ctx.Value(clientIPKey).(string)
+	return s
+}
+
+// LogHandler wraps a slog handler so that every record logged with a
+// request context carries request_id.
+type LogHandler struct{ slog.Handler }
+
+// Handle implements slog.Handler.
+func (h LogHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := RequestID(ctx); id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// WithAttrs implements slog.Handler.
+func (h LogHandler) WithAttrs(a []slog.Attr) slog.Handler { return LogHandler{h.Handler.WithAttrs(a)} }
+
+// WithGroup implements slog.Handler.
+func (h LogHandler) WithGroup(n string) slog.Handler { return LogHandler{h.Handler.WithGroup(n)} }
+
+// Metrics are the HTTP-level Prometheus series.
+type Metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// NewMetrics registers the HTTP series on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "optibid_http_requests_total",
+			Help: "HTTP requests by route and status."}, []string{"route", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "optibid_http_request_duration_seconds",
+			Help: "HTTP request latency by route.", Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}},
+			[]string{"route", "method"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+// MaxBody is the largest request body any endpoint reads (forms, tokens).
+const MaxBody = 64 << 10
+
+// Middleware is the outermost wrapper of every route: it assigns a request
+// ID, caps the body, sets the headers every response needs, recovers from
+// panics as a plain 500 without detail, and records metrics.
+func Middleware(m *Metrics, hsts bool) mux.MiddlewareFunc {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			id := random.ID()
+			ip, _, err := net.SplitHostPort(r.RemoteAddr)
+			if err != nil {
+				ip = r.RemoteAddr
+			}
+			ctx := context.WithValue(context.WithValue(r.Context(), requestIDKey, id), clientIPKey, ip)
+			r = r.WithContext(ctx)
+			r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+			h := w.Header()
+			h.Set("X-Request-Id", id)
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("Referrer-Policy", "no-referrer")
+			h.Set("X-Frame-Options", "DENY")
+			if hsts {
+				h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+			}
+			sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+			defer func() {
+				if p := recover(); p != nil {
+					slog.ErrorContext(ctx, "panic serving request", "panic", p, "path", r.URL.Path)
+					if !sw.wrote {
+						http.Error(sw, "internal error", http.StatusInternalServerError)
+					}
+				}
+				route := "unmatched"
+				if cr := mux.CurrentRoute(r); cr != nil {
+					if t, err := cr.GetPathTemplate(); err == nil {
+						route = t
+					}
+				}
+				if m != nil {
+					m.requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
+					m.duration.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
+				}
+			}()
+			next.ServeHTTP(sw, r)
+		})
+	}
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// PageCSP is the Content-Security-Policy of every HTML page: same-origin
+// assets only, no framing, forms post only to us.
+const PageCSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// NoStore marks a response as uncacheable (token responses, pages with
+// per-user data).
+func NoStore(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+}

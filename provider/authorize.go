@@ -1,0 +1,252 @@
+package provider
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/optibid/idp/internal/httpx"
+	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/storage"
+)
+
+// singleValued are the authorization parameters that must not repeat
+// (RFC 6749 §3.1).
+var singleValued = []string{"response_type", "response_mode", "scope", "state", "nonce", "code_challenge",
+	"code_challenge_method", "prompt", "max_age", "id_token_hint", "login_hint", "request", "request_uri",
+	"display", "ui_locales", "claims_locales", "acr_values"}
+
+// pkceChallenge is a base64url S256 challenge: 43 characters (RFC 7636 §4.2
+// allows 43–128 for the method's output space).
+var pkceChallenge = regexp.MustCompile(`^[A-Za-z0-9_-]{43,128}$`)
+
+// authorize validates an authorization request and sends the browser to
+// the login screens. Until client and redirect URI are verified nothing is
+// redirected anywhere: the user sees an error page. After that, errors go
+// back to the client with state and iss.
+func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
+	ctx := op.ContextWithIssuer(r.Context(), p.cfg.Issuer)
+	if err := r.ParseForm(); err != nil {
+		p.errorPage(w, r, http.StatusBadRequest, "The sign-in request could not be read.")
+		return
+	}
+	form := r.Form
+	if len(form["client_id"]) > 1 || len(form["redirect_uri"]) > 1 {
+		p.errorPage(w, r, http.StatusBadRequest, "The sign-in request is invalid: a parameter was repeated.")
+		return
+	}
+	c, err := p.clients.get(ctx, form.Get("client_id"))
+	if errors.Is(err, storage.ErrNotFound) {
+		p.errorPage(w, r, http.StatusBadRequest, "The application that sent you here is not registered.")
+		return
+	}
+	if err != nil {
+		slog.ErrorContext(ctx, "authorize: load client", "error", err)
+		p.errorPage(w, r, http.StatusServiceUnavailable, "Sign-in is temporarily unavailable. Please try again shortly.")
+		return
+	}
+	redirectURI := form.Get("redirect_uri")
+	if redirectURI == "" || op.ValidateAuthReqRedirectURI(c, redirectURI, oidc.ResponseTypeCode) != nil {
+		p.errorPage(w, r, http.StatusBadRequest, "The application's return address is not registered, so you cannot be sent back to it.")
+		return
+	}
+	state := form.Get("state")
+	fail := func(code, desc string) {
+		http.Redirect(w, r, p.errorURL(redirectURI, state, code, desc), http.StatusFound)
+	}
+
+	for _, k := range singleValued {
+		if len(form[k]) > 1 {
+			fail("invalid_request", "parameter "+k+" is repeated")
+			return
+		}
+	}
+	switch {
+	case form.Get("request") != "":
+		fail("request_not_supported", "request objects are not supported")
+		return
+	case form.Get("request_uri") != "":
+		fail("request_uri_not_supported", "request_uri is not supported")
+		return
+	}
+	req, err := op.ParseAuthorizeRequest(r, p.op.Decoder())
+	if err != nil {
+		fail("invalid_request", "malformed authorization parameters")
+		return
+	}
+	switch req.ResponseType {
+	case "":
+		fail("invalid_request", "response_type is required")
+		return
+	case oidc.ResponseTypeCode:
+	default:
+		fail("unsupported_response_type", "only response_type=code is supported")
+		return
+	}
+	if req.ResponseMode != "" && req.ResponseMode != oidc.ResponseModeQuery {
+		fail("invalid_request", "only response_mode=query is supported")
+		return
+	}
+	if !slices.Contains(req.Scopes, oidc.ScopeOpenID) {
+		fail("invalid_scope", "the openid scope is required")
+		return
+	}
+	for _, s := range req.Scopes {
+		if !c.scopeAllowed(s) {
+			fail("invalid_scope", "scope not allowed for this client")
+			return
+		}
+	}
+	if req.MaxAge, err = op.ValidateAuthReqPrompt(req.Prompt, req.MaxAge); err != nil {
+		fail("invalid_request", "prompt=none cannot be combined with other values")
+		return
+	}
+	if msg := checkPKCE(c, req); msg != "" {
+		fail("invalid_request", msg)
+		return
+	}
+	hintSubject, err := op.ValidateAuthReqIDTokenHint(ctx, req.IDTokenHint, p.op.IDTokenHintVerifier(ctx))
+	if err != nil {
+		fail("login_required", "id_token_hint is invalid")
+		return
+	}
+	browser := p.cookies.EnsureBrowserID(w, r)
+	ar, err := p.storage.CreateAuthRequest(withBrowserHash(ctx, httpx.BrowserHash(browser)), req, hintSubject)
+	if err != nil {
+		fail("temporarily_unavailable", "try again shortly")
+		return
+	}
+	http.Redirect(w, r, p.cfg.LoginPath+"?id="+url.QueryEscape(ar.GetID()), http.StatusFound)
+}
+
+// checkPKCE returns why the request's PKCE parameters are unacceptable, or
+// "". Public clients must send an S256 challenge; nobody may use plain.
+func checkPKCE(c *client, req *oidc.AuthRequest) string {
+	if req.CodeChallenge == "" {
+		switch {
+		case req.CodeChallengeMethod != "":
+			return "code_challenge_method without code_challenge"
+		case c.Public():
+			return "PKCE (code_challenge with S256) is required for this client"
+		}
+		return ""
+	}
+	if req.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
+		return "code_challenge_method must be S256"
+	}
+	if !pkceChallenge.MatchString(req.CodeChallenge) {
+		return "code_challenge is malformed"
+	}
+	return ""
+}
+
+// callback issues the code once the login screens are done with an auth
+// request, to the browser that started it only.
+func (p *Provider) callback(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ar, err := p.store.AuthRequestByID(ctx, r.URL.Query().Get("id"))
+	if errors.Is(err, storage.ErrNotFound) {
+		p.errorPage(w, r, http.StatusBadRequest, "This sign-in link is no longer valid. Return to the application and sign in again.")
+		return
+	}
+	if err != nil {
+		slog.ErrorContext(ctx, "callback: load auth request", "error", err)
+		p.errorPage(w, r, http.StatusServiceUnavailable, "Sign-in is temporarily unavailable. Please try again shortly.")
+		return
+	}
+	if ar.BrowserHash == "" || httpx.BrowserHash(p.cookies.BrowserID(r)) != ar.BrowserHash {
+		p.errorPage(w, r, http.StatusForbidden, "This sign-in was started in another browser. Return to the application and sign in again here.")
+		return
+	}
+	if !ar.Done {
+		http.Redirect(w, r, p.cfg.LoginPath+"?id="+url.QueryEscape(ar.ID), http.StatusFound)
+		return
+	}
+	if ok, err := p.sessionAlive(r, ar.SessionID); err != nil || !ok {
+		if err != nil {
+			slog.ErrorContext(ctx, "callback: load session", "error", err)
+		}
+		http.Redirect(w, r, p.errorURL(ar.RedirectURI, ar.State, "login_required", "the session has ended"), http.StatusFound)
+		return
+	}
+	code := random.Token(32)
+	err = p.store.SaveAuthCode(ctx, ar.ID, storage.HashSecret(code), p.now().UTC().Add(p.cfg.CodeTTL))
+	if errors.Is(err, storage.ErrAlreadyUsed) || errors.Is(err, storage.ErrNotFound) {
+		p.errorPage(w, r, http.StatusBadRequest, "This sign-in was already completed. Return to the application.")
+		return
+	}
+	if err != nil {
+		slog.ErrorContext(ctx, "callback: save code", "error", err)
+		p.errorPage(w, r, http.StatusServiceUnavailable, "Sign-in is temporarily unavailable. Please try again shortly.")
+		return
+	}
+	u, _ := url.Parse(ar.RedirectURI) // validated at /authorize
+	q := u.Query()
+	q.Set("code", code)
+	if ar.State != "" {
+		q.Set("state", ar.State)
+	}
+	q.Set("iss", p.cfg.Issuer)
+	u.RawQuery = q.Encode()
+	httpx.NoStore(w)
+	http.Redirect(w, r, u.String(), http.StatusFound)
+}
+
+func (p *Provider) sessionAlive(r *http.Request, hash string) (bool, error) {
+	s, err := p.store.SessionByHash(r.Context(), hash)
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return s.RevokedAt.IsZero() && p.now().Before(s.ExpiresAt), nil
+}
+
+// errorURL builds an error response to a verified redirect URI, with state
+// and the RFC 9207 iss parameter.
+func (p *Provider) errorURL(redirectURI, state, code, desc string) string {
+	u, err := url.Parse(redirectURI)
+	if err != nil {
+		return p.cfg.Issuer
+	}
+	q := u.Query()
+	q.Set("error", code)
+	if desc != "" {
+		q.Set("error_description", cleanDescription(desc))
+	}
+	if state != "" {
+		q.Set("state", state)
+	}
+	q.Set("iss", p.cfg.Issuer)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// ErrorRedirectURL is the authorization error response for an auth request
+// (login_required, consent_required, access_denied), for the login screens.
+func (p *Provider) ErrorRedirectURL(ar storage.AuthRequest, code, desc string) string {
+	return p.errorURL(ar.RedirectURI, ar.State, code, desc)
+}
+
+// cleanDescription keeps error_description to printable ASCII without the
+// characters RFC 6749 §5.2 excludes, and short.
+func cleanDescription(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= 0x20 && r <= 0x7e && r != '"' && r != '\\' {
+			b.WriteRune(r)
+		}
+		if b.Len() >= 200 {
+			break
+		}
+	}
+	return b.String()
+}

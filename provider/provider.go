@@ -1,0 +1,257 @@
+package provider
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/cors"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/optibid/idp/internal/httpx"
+	"github.com/optibid/idp/provider/keys"
+	"github.com/optibid/idp/storage"
+)
+
+// Config configures the provider. Durations are validated by cmd.
+type Config struct {
+	Issuer string
+	// AccessTokenTTL: lifetime of JWT access tokens (default 15m).
+	AccessTokenTTL time.Duration
+	// IDTokenTTL: lifetime of ID tokens (default 1h).
+	IDTokenTTL time.Duration
+	// RefreshTokenTTL: lifetime of each refresh token; every rotation
+	// starts a new one, capped by RefreshFamilyTTL (default 30 days).
+	RefreshTokenTTL time.Duration
+	// RefreshFamilyTTL: absolute lifetime of a grant and every refresh token
+	// rotated from it (default 90 days).
+	RefreshFamilyTTL time.Duration
+	// CodeTTL: lifetime of an authorization code (default 60s).
+	CodeTTL time.Duration
+	// AuthRequestTTL: how long a user has to finish logging in (default 30m).
+	AuthRequestTTL time.Duration
+	// SigningAlg: default signing algorithm for ID and access tokens,
+	// RS256 (default) or ES256; clients may override it.
+	SigningAlg string
+	// CORSAllowedOrigins: origins allowed to call the token, userinfo,
+	// introspection, revocation, JWKS and discovery endpoints from a
+	// browser. Empty allows none. /authorize never sends CORS headers.
+	CORSAllowedOrigins []string
+	// LoginPath is where /authorize sends the browser (default /login).
+	LoginPath string
+}
+
+func (c *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.AccessTokenTTL, 15*time.Minute)
+	def(&c.IDTokenTTL, time.Hour)
+	def(&c.RefreshTokenTTL, 30*24*time.Hour)
+	def(&c.RefreshFamilyTTL, 90*24*time.Hour)
+	def(&c.CodeTTL, time.Minute)
+	def(&c.AuthRequestTTL, 30*time.Minute)
+	if c.SigningAlg == "" {
+		c.SigningAlg = "RS256"
+	}
+	if c.LoginPath == "" {
+		c.LoginPath = "/login"
+	}
+}
+
+// Store is the storage the provider uses.
+type Store interface {
+	storage.Users
+	storage.Clients
+	storage.AuthRequests
+	storage.Grants
+	storage.Sessions
+	storage.Audit
+	storage.Maintenance
+}
+
+// ErrorPage renders a friendly HTML error page (supplied by package login,
+// so that every page a person sees comes from one set of templates).
+type ErrorPage func(w http.ResponseWriter, r *http.Request, status int, message string)
+
+// Deps are the provider's collaborators.
+type Deps struct {
+	Store     Store
+	Keys      *keys.Manager
+	ErrorPage ErrorPage
+	Cookies   httpx.Cookies
+	Registry  prometheus.Registerer
+	Now       func() time.Time
+}
+
+// Provider is the OpenID Provider.
+type Provider struct {
+	cfg       Config
+	store     Store
+	keys      *keys.Manager
+	clients   *clientCache
+	op        *op.Provider
+	storage   *opStorage
+	errorPage ErrorPage
+	cookies   httpx.Cookies
+	now       func() time.Time
+	metrics   *metrics
+	discovery []byte
+	cors      *cors.Cors
+}
+
+// New builds the provider.
+func New(cfg Config, d Deps) (*Provider, error) {
+	cfg.setDefaults()
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	p := &Provider{cfg: cfg, store: d.Store, keys: d.Keys, errorPage: d.ErrorPage, cookies: d.Cookies, now: d.Now,
+		clients: newClientCache(d.Store, cfg, d.Now), metrics: newMetrics(d.Registry)}
+	p.storage = &opStorage{p: p}
+	issuerURL, err := url.Parse(cfg.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("provider: issuer: %w", err)
+	}
+	opCfg := &op.Config{
+		// The engine uses CryptoKey only for opaque tokens, which we never
+		// issue (every client gets JWT access tokens); derive it from the
+		// issuer so it is stable but not a usable secret for anything.
+		CryptoKey:                sha256.Sum256([]byte("optibid-unused-opaque-token-key:" + cfg.Issuer)),
+		DefaultLogoutRedirectURI: cfg.Issuer + "/logged-out",
+		CodeMethodS256:           true,
+		AuthMethodPost:           true,
+		GrantTypeRefreshToken:    true,
+		SupportedScopes:          []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess},
+		SupportedClaims: []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp",
+			"at_hash", "name", "email", "email_verified", "updated_at"},
+	}
+	corsOpts := &cors.Options{
+		AllowedOrigins: cfg.CORSAllowedOrigins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders: []string{"Authorization", "Content-Type"},
+		MaxAge:         600,
+	}
+	var opts []op.Option
+	if issuerURL.Scheme == "http" {
+		opts = append(opts, op.WithAllowInsecure())
+	}
+	opts = append(opts, op.WithCORSOptions(corsOpts))
+	p.op, err = op.NewProvider(opCfg, p.storage, op.StaticIssuer(cfg.Issuer), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("provider: %w", err)
+	}
+	p.cors = cors.New(*corsOpts)
+	if p.discovery, err = p.buildDiscovery(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Register mounts the provider's endpoints on r. The engine serves token,
+// introspection, revocation, userinfo and JWKS behind our response filter;
+// /authorize, its callback and discovery are ours. /end_session is served
+// by package login.
+func (p *Provider) Register(r *mux.Router) {
+	r.Handle("/.well-known/openid-configuration", p.cors.Handler(http.HandlerFunc(p.serveDiscovery))).Methods(http.MethodGet, http.MethodHead, http.MethodOptions)
+	r.HandleFunc("/authorize", p.authorize).Methods(http.MethodGet, http.MethodPost)
+	r.HandleFunc("/authorize/callback", p.callback).Methods(http.MethodGet)
+	tokenish := p.oauthFilter(p.op)
+	r.Handle("/oauth/token", p.tokenContext(tokenish)).Methods(http.MethodPost, http.MethodOptions)
+	r.Handle("/oauth/introspect", tokenish).Methods(http.MethodPost, http.MethodOptions)
+	r.Handle("/revoke", tokenish).Methods(http.MethodPost, http.MethodOptions)
+	r.Handle("/userinfo", tokenish).Methods(http.MethodGet, http.MethodPost, http.MethodOptions)
+	r.Handle("/keys", p.op).Methods(http.MethodGet, http.MethodHead, http.MethodOptions)
+}
+
+// Ready reports whether the store is reachable and migrated (for /readyz).
+func (p *Provider) Ready(ctx context.Context) error { return p.store.Ping(ctx) }
+
+// Clients gives other packages cached, read-only access to clients.
+func (p *Provider) Clients() ClientReader { return p.clients }
+
+// ClientReader reads clients through the cache.
+type ClientReader interface {
+	Client(ctx context.Context, id string) (storage.Client, error)
+}
+
+// IDTokenHint verifies an id_token_hint signed by us (expired hints are
+// accepted, as OIDC RP-initiated logout allows) and returns its subject and
+// authorized party.
+func (p *Provider) IDTokenHint(ctx context.Context, hint string) (subject, clientID string, err error) {
+	ctx = op.ContextWithIssuer(ctx, p.cfg.Issuer)
+	claims, err := op.VerifyIDTokenHint[*oidc.IDTokenClaims](ctx, hint, p.op.IDTokenHintVerifier(ctx))
+	if err != nil && claims == nil {
+		return "", "", fmt.Errorf("provider: id_token_hint: %w", err)
+	}
+	if err != nil {
+		var expired op.IDTokenHintExpiredError
+		if !errors.As(err, &expired) {
+			return "", "", fmt.Errorf("provider: id_token_hint: %w", err)
+		}
+	}
+	return claims.GetSubject(), claims.GetAuthorizedParty(), nil
+}
+
+// CallbackURL is where login sends the browser when the user is done.
+func (p *Provider) CallbackURL(id string) string {
+	return p.cfg.Issuer + "/authorize/callback?id=" + url.QueryEscape(id)
+}
+
+func (p *Provider) buildDiscovery() ([]byte, error) {
+	ctx := op.ContextWithIssuer(context.Background(), p.cfg.Issuer)
+	d := op.CreateDiscoveryConfig(ctx, p.op, p.storage)
+	d.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
+	d.ResponseModesSupported = []string{string(oidc.ResponseModeQuery)}
+	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials}
+	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
+	d.RequestParameterSupported = false
+	d.RequestURIParameterSupported = false
+	d.EndSessionEndpoint = p.cfg.Issuer + "/end_session"
+	d.ClaimsParameterSupported = false
+	d.SubjectTypesSupported = []string{"public"}
+	d.IDTokenSigningAlgValuesSupported = algs(p.keys)
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	m["authorization_response_iss_parameter_supported"] = true // RFC 9207
+	delete(m, "device_authorization_endpoint")
+	delete(m, "check_session_iframe")
+	for k, v := range m { // drop empty lists the engine leaves in
+		if l, ok := v.([]any); ok && len(l) == 0 {
+			delete(m, k)
+		}
+	}
+	return json.Marshal(m)
+}
+
+func algs(k *keys.Manager) []string {
+	var out []string
+	for _, a := range k.Algorithms() {
+		out = append(out, string(a))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(p.discovery)
+}
