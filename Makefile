@@ -1,0 +1,37 @@
+# OptiBid Identity. `make help` lists the targets.
+GO       ?= go
+BIN      := bin/optibid-idp
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+CONFIG   ?= configs/dev.yaml
+PKGS     := ./...
+
+.PHONY: help run test bench lint fmt build migrate clean
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-8s %s\n", $$1, $$2}'
+
+run: ## start the provider on the embedded default (memory store, demo data)
+	$(GO) run ./cmd/optibid-idp serve --config $(CONFIG)
+
+test: ## run every test, PostgreSQL and browser ones included
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+
+bench: ## Go benchmarks and the loopback load generator (see docs/benchmarks.md)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./provider/... ./login/password/...
+	$(GO) run ./cmd/loadgen
+
+lint: ## go vet and gofmt check
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+fmt: ## format the code
+	gofmt -w $$(git ls-files '*.go')
+
+build: ## build bin/optibid-idp
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/optibid-idp
+
+migrate: ## apply PostgreSQL migrations (CONFIG=file with storage.type postgres)
+	$(GO) run ./cmd/optibid-idp migrate up --config $(CONFIG)
+
+clean: ## remove build output
+	rm -rf bin coverage.out

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/internal/seal"
+	"github.com/optibid/idp/login/password"
+	"github.com/optibid/idp/provider/keys"
+	"github.com/optibid/idp/storage"
+)
+
+const adminUsage = `usage: optibid-idp admin --config FILE <command>
+
+  org create    --slug S --name N
+  user create   --email E --name N [--org SLUG --role owner|admin|member|viewer] (password from --password-env VAR or one line on stdin)
+  client create --id ID --name N [--public] [--redirect-uri U]… [--post-logout-redirect-uri U]…
+                [--grant-type G]… [--scope S]… [--consent] [--alg RS256|ES256]   (prints a generated secret once)
+  keys rotate   [--alg RS256|ES256]`
+
+// multi is a repeatable string flag.
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+// admin runs management commands against the configured store. Each
+// change is audited with actor "cli".
+func admin(args []string, stdout io.Writer) error {
+	cfg, rest, err := configFlag("admin", args)
+	if err != nil {
+		return err
+	}
+	if len(rest) < 2 {
+		return errors.New(adminUsage)
+	}
+	if cfg.Storage.Type == "memory" {
+		return errors.New("admin: storage.type is memory; admin commands need the shared PostgreSQL store")
+	}
+	ctx := context.Background()
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	ev := func(typ string, d map[string]string) storage.AuditEvent {
+		return storage.AuditEvent{Type: typ, Time: time.Now().UTC(), ActorID: "cli", Details: d}
+	}
+	fs := flag.NewFlagSet("admin "+rest[0]+" "+rest[1], flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	out := json.NewEncoder(stdout)
+	out.SetIndent("", "  ")
+	switch rest[0] + " " + rest[1] {
+	case "org create":
+		slug, name := fs.String("slug", "", ""), fs.String("name", "", "")
+		if err := fs.Parse(rest[2:]); err != nil {
+			return err
+		}
+		b := Bootstrap{Organizations: []BootstrapOrg{{Slug: *slug, Name: *name}}}
+		if err := b.validate(); err != nil {
+			return err
+		}
+		o, err := store.UpsertOrganization(ctx, storage.Organization{Slug: *slug, Name: *name}, ev("organization_upserted", map[string]string{"slug": *slug}))
+		if err != nil {
+			return err
+		}
+		return out.Encode(map[string]any{"id": o.ID, "slug": o.Slug, "name": o.Name})
+	case "user create":
+		email, name, org, role := fs.String("email", "", ""), fs.String("name", "", ""), fs.String("org", "", ""), fs.String("role", "member", "")
+		pwEnv := fs.String("password-env", "", "")
+		if err := fs.Parse(rest[2:]); err != nil {
+			return err
+		}
+		pw := os.Getenv(*pwEnv)
+		if *pwEnv == "" {
+			line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+			if err != nil && line == "" {
+				return errors.New("admin user create: give the password on stdin or with --password-env")
+			}
+			pw = strings.TrimRight(line, "\r\n")
+		}
+		b := Bootstrap{Users: []BootstrapUser{{Email: *email, Password: pw, Name: *name, Role: *role}}}
+		if *org != "" {
+			o, err := store.OrganizationBySlug(ctx, *org)
+			if err != nil {
+				return fmt.Errorf("admin user create: organization %q: %w", *org, err)
+			}
+			b.Organizations = []BootstrapOrg{{Slug: o.Slug, Name: o.Name}}
+			b.Users[0].Organization = o.Slug
+		}
+		if err := b.validate(); err != nil {
+			return err
+		}
+		h := password.NewHasher(cfg.Passwords.Argon2, 1, time.Minute)
+		if err := applyBootstrap(ctx, store, h, b, time.Now); err != nil {
+			return err
+		}
+		u, err := store.UserByEmail(ctx, *email)
+		if err != nil {
+			return err
+		}
+		return out.Encode(map[string]any{"id": u.ID, "email": u.Email, "name": u.Name})
+	case "client create":
+		id, name, alg := fs.String("id", "", ""), fs.String("name", "", ""), fs.String("alg", "", "")
+		public, consent := fs.Bool("public", false, ""), fs.Bool("consent", false, "")
+		var redirects, logouts, grants, scopes multi
+		fs.Var(&redirects, "redirect-uri", "")
+		fs.Var(&logouts, "post-logout-redirect-uri", "")
+		fs.Var(&grants, "grant-type", "")
+		fs.Var(&scopes, "scope", "")
+		if err := fs.Parse(rest[2:]); err != nil {
+			return err
+		}
+		c := BootstrapClient{ID: *id, Name: *name, RedirectURIs: redirects, PostLogoutRedirectURIs: logouts, GrantTypes: grants,
+			Scopes: scopes, RequireConsent: *consent, IDTokenSignedAlg: *alg}
+		if !*public {
+			c.Secret = random.Token(32)
+		}
+		if len(c.GrantTypes) == 0 {
+			c.GrantTypes = []string{"authorization_code", "refresh_token"}
+		}
+		if err := (Bootstrap{Clients: []BootstrapClient{c}}).validate(); err != nil {
+			return err
+		}
+		if err := applyBootstrap(ctx, store, nil, Bootstrap{Clients: []BootstrapClient{c}}, time.Now); err != nil {
+			return err
+		}
+		res := map[string]any{"id": c.ID, "name": c.Name, "public": *public, "redirect_uris": c.RedirectURIs, "grant_types": c.GrantTypes}
+		if c.Secret != "" {
+			res["secret"] = c.Secret // shown once; only its hash is stored
+		}
+		return out.Encode(res)
+	case "keys rotate":
+		alg := fs.String("alg", "", "")
+		if err := fs.Parse(rest[2:]); err != nil {
+			return err
+		}
+		encKey, _ := seal.ParseKey(cfg.Keys.EncryptionKey)
+		box, err := seal.New(encKey)
+		if err != nil {
+			return err
+		}
+		m, err := keys.New(ctx, store, box, keys.Config{Algorithms: cfg.Keys.Algorithms,
+			RetiredFor: max(cfg.Tokens.IDTokenTTL, cfg.Tokens.AccessTokenTTL) + 5*time.Minute}, time.Now)
+		if err != nil {
+			return err
+		}
+		if err := m.Rotate(ctx, *alg, storage.AuditEvent{ActorID: "cli"}); err != nil {
+			return err
+		}
+		var kids []string
+		for _, k := range m.KeySet() {
+			kids = append(kids, string(k.Algorithm())+":"+k.ID())
+		}
+		return out.Encode(map[string]any{"rotated": *alg, "published": kids})
+	}
+	return fmt.Errorf("unknown admin command %q\n%s", rest[0]+" "+rest[1], adminUsage)
+}

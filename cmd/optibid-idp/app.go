@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/optibid/idp/internal/httpx"
+	"github.com/optibid/idp/internal/seal"
+	"github.com/optibid/idp/login"
+	"github.com/optibid/idp/login/password"
+	"github.com/optibid/idp/login/web"
+	"github.com/optibid/idp/provider"
+	"github.com/optibid/idp/provider/keys"
+	"github.com/optibid/idp/storage"
+	"github.com/optibid/idp/storage/memory"
+	"github.com/optibid/idp/storage/postgres"
+)
+
+// App is one assembled provider process: store, keys, provider, login
+// screens and the router. serve runs it; end-to-end tests run it
+// in-process.
+type App struct {
+	cfg      *Config
+	Store    storage.Store
+	Keys     *keys.Manager
+	Provider *provider.Provider
+	Handler  http.Handler
+	now      func() time.Time
+	ready    atomic.Bool
+}
+
+// openStore opens the configured backend, migrating PostgreSQL when
+// storage.postgres.auto_migrate allows (the default).
+func openStore(ctx context.Context, cfg *Config) (storage.Store, error) {
+	if cfg.Storage.Type == "memory" {
+		return memory.New(nil), nil
+	}
+	pg, err := postgres.Open(ctx, cfg.Storage.Postgres)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Storage.Postgres.AutoMigrate == nil || *cfg.Storage.Postgres.AutoMigrate {
+		applied, err := pg.Migrate(ctx)
+		if err != nil {
+			pg.Close()
+			return nil, err
+		}
+		for _, m := range applied {
+			slog.InfoContext(ctx, "migration applied", "file", m)
+		}
+	}
+	return pg, nil
+}
+
+// NewApp assembles the process. now may be nil (time.Now).
+func NewApp(ctx context.Context, cfg *Config, now func() time.Time) (*App, error) {
+	if now == nil {
+		now = time.Now
+	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, Store: store, now: now}
+	if err := a.build(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	a.ready.Store(true)
+	return a, nil
+}
+
+func (a *App) build(ctx context.Context) error {
+	cfg := a.cfg
+	encKey, _ := seal.ParseKey(cfg.Keys.EncryptionKey) // validated
+	csrfKey, _ := seal.ParseKey(cfg.Sessions.CSRFKey)
+	box, err := seal.New(encKey)
+	if err != nil {
+		return err
+	}
+	hasher := password.NewHasher(cfg.Passwords.Argon2, cfg.Passwords.MaxConcurrentHashes, cfg.Passwords.QueueWait)
+	if err := applyBootstrap(ctx, a.Store, hasher, cfg.Bootstrap, a.now); err != nil {
+		return err
+	}
+	// A retired key must stay published until every token it signed has
+	// expired: the longest-lived signed token is the ID token.
+	retired := max(cfg.Tokens.IDTokenTTL, cfg.Tokens.AccessTokenTTL) + 5*time.Minute
+	a.Keys, err = keys.New(ctx, a.Store, box, keys.Config{Algorithms: cfg.Keys.Algorithms, RetiredFor: retired,
+		ReloadInterval: cfg.Keys.ReloadInterval}, a.now)
+	if err != nil {
+		return err
+	}
+	templates, err := web.Load("")
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cookies := httpx.Cookies{Secure: strings.HasPrefix(cfg.Issuer, "https://")}
+	var screens *login.Handler
+	errorPage := func(w http.ResponseWriter, r *http.Request, status int, msg string) { screens.Error(w, r, status, msg) }
+	a.Provider, err = provider.New(provider.Config{
+		Issuer: cfg.Issuer, AccessTokenTTL: cfg.Tokens.AccessTokenTTL, IDTokenTTL: cfg.Tokens.IDTokenTTL,
+		RefreshTokenTTL: cfg.Tokens.RefreshTokenTTL, RefreshFamilyTTL: cfg.Tokens.RefreshFamilyTTL,
+		CodeTTL: cfg.Tokens.CodeTTL, AuthRequestTTL: cfg.Tokens.AuthRequestTTL, SigningAlg: cfg.Tokens.SigningAlg,
+		CORSAllowedOrigins: cfg.HTTP.CORSAllowedOrigins,
+	}, provider.Deps{Store: a.Store, Keys: a.Keys, ErrorPage: errorPage, Cookies: cookies, Registry: reg, Now: a.now})
+	if err != nil {
+		return err
+	}
+	screens, err = login.New(login.Config{
+		Issuer: cfg.Issuer, SessionIdleTimeout: cfg.Sessions.IdleTimeout, SessionAbsoluteTimeout: cfg.Sessions.AbsoluteTimeout,
+		CSRFKey: csrfKey,
+		Lockout: storage.LockoutPolicy{BackoffAfter: cfg.Lockout.BackoffAfter, BackoffBase: time.Second,
+			BackoffMax: cfg.Lockout.BackoffMax, LockAfter: cfg.Lockout.LockAfter, LockFor: cfg.Lockout.LockFor,
+			MaxFailures: cfg.Lockout.MaxFailures},
+	}, login.Deps{Store: a.Store, Clients: a.Provider.Clients(), Hasher: hasher, Templates: templates, Cookies: cookies,
+		CallbackURL: a.Provider.CallbackURL, ErrorRedirectURL: a.Provider.ErrorRedirectURL,
+		IDTokenHint: a.Provider.IDTokenHint, Registry: reg, Now: a.now})
+	if err != nil {
+		return err
+	}
+	mw := httpx.Middleware(httpx.NewMetrics(reg), cookies.Secure)
+	r := mux.NewRouter()
+	r.Use(mw)
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	r.HandleFunc("/readyz", a.readyz)
+	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	a.Provider.Register(r)
+	screens.Register(r)
+	r.NotFoundHandler = mw(http.HandlerFunc(notFound))
+	r.MethodNotAllowedHandler = mw(http.HandlerFunc(methodNotAllowed))
+	a.Handler = r
+	return nil
+}
+
+// readyz: ready to take traffic (not draining, store reachable and
+// migrated).
+func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if !a.ready.Load() {
+		http.Error(w, "draining", http.StatusServiceUnavailable)
+		return
+	}
+	if err := a.Provider.Ready(ctx); err != nil {
+		slog.WarnContext(ctx, "not ready", "error", err)
+		w.Header().Set("Retry-After", "2")
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+func jsonError(w http.ResponseWriter, status int, code string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": code})
+}
+
+func notFound(w http.ResponseWriter, _ *http.Request) { jsonError(w, http.StatusNotFound, "not_found") }
+
+func methodNotAllowed(w http.ResponseWriter, _ *http.Request) {
+	jsonError(w, http.StatusMethodNotAllowed, "method_not_allowed")
+}
+
+// Run keeps the background work going until ctx ends: key reloads (so
+// rotations made on other replicas arrive) and expiry clean-up.
+func (a *App) Run(ctx context.Context) {
+	go a.Keys.Run(ctx)
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := a.Store.DeleteExpired(ctx, a.now().UTC())
+			if err != nil && !errors.Is(err, context.Canceled) {
+				slog.WarnContext(ctx, "clean-up failed", "error", err)
+			} else if n > 0 {
+				slog.InfoContext(ctx, "expired rows removed", "rows", n)
+			}
+		}
+	}
+}
+
+// Drain marks the process not ready, so load balancers stop sending it new
+// requests before shutdown.
+func (a *App) Drain() { a.ready.Store(false) }
+
+// Close releases the store.
+func (a *App) Close() { a.Store.Close() }
+
+// Banner describes a development start: where to go and how to sign in.
+func (a *App) Banner() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nOptiBid Identity is running at %s (storage: %s)\n", a.cfg.Issuer, a.cfg.Storage.Type)
+	fmt.Fprintf(&b, "  discovery: %s/.well-known/openid-configuration\n", a.cfg.Issuer)
+	for _, o := range a.cfg.Bootstrap.Organizations {
+		fmt.Fprintf(&b, "  organization: %s (%s)\n", o.Name, o.Slug)
+	}
+	for _, u := range a.cfg.Bootstrap.Users {
+		fmt.Fprintf(&b, "  user: %s / password %s (%s of %s)\n", u.Email, u.Password, u.Role, u.Organization)
+	}
+	for _, c := range a.cfg.Bootstrap.Clients {
+		kind := "public"
+		if c.Secret != "" {
+			kind = "confidential, secret " + c.Secret
+		}
+		fmt.Fprintf(&b, "  client: %s (%s; grants %s)\n", c.ID, kind, strings.Join(c.GrantTypes, ", "))
+	}
+	for _, c := range a.cfg.Bootstrap.Clients {
+		if c.Secret != "" && len(c.RedirectURIs) > 0 {
+			fmt.Fprintf(&b, "  try it: %s/authorize?client_id=%s&redirect_uri=%s&response_type=code&scope=openid%%20profile%%20email&state=demo\n",
+				a.cfg.Issuer, c.ID, c.RedirectURIs[0])
+			break
+		}
+	}
+	return b.String()
+}

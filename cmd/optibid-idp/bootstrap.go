@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/optibid/idp/login/password"
+	"github.com/optibid/idp/storage"
+)
+
+// applyBootstrap creates or updates the organizations, users and clients
+// declared in config. It is idempotent: an unchanged declaration writes
+// nothing (and audits nothing), so a YAML file can declare clients
+// GitOps-style and every replica may apply it at start.
+func applyBootstrap(ctx context.Context, s storage.Store, h *password.Hasher, b Bootstrap, now func() time.Time) error {
+	ev := func(typ string, details map[string]string) storage.AuditEvent {
+		return storage.AuditEvent{Type: typ, Time: now().UTC(), ActorID: "bootstrap", Details: details}
+	}
+	orgs := map[string]storage.Organization{}
+	for _, o := range b.Organizations {
+		existing, err := s.OrganizationBySlug(ctx, o.Slug)
+		if err == nil && existing.Name == o.Name {
+			orgs[o.Slug] = existing
+			continue
+		}
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("bootstrap: organization %s: %w", o.Slug, err)
+		}
+		stored, err := s.UpsertOrganization(ctx, storage.Organization{Slug: o.Slug, Name: o.Name}, ev("organization_upserted", map[string]string{"slug": o.Slug}))
+		if err != nil {
+			return fmt.Errorf("bootstrap: organization %s: %w", o.Slug, err)
+		}
+		orgs[o.Slug] = stored
+	}
+	for _, u := range b.Users {
+		if err := bootstrapUser(ctx, s, h, u, orgs, now, ev); err != nil {
+			return fmt.Errorf("bootstrap: user %s: %w", u.Email, err)
+		}
+	}
+	for _, c := range b.Clients {
+		want := storage.Client{ID: c.ID, Name: c.Name, RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
+			GrantTypes: c.GrantTypes, Scopes: c.Scopes, RequireConsent: c.RequireConsent, IDTokenSignedResponseAlg: c.IDTokenSignedAlg}
+		if c.Secret != "" {
+			want.SecretHash = storage.HashSecret(c.Secret)
+		}
+		existing, err := s.ClientByID(ctx, c.ID)
+		if err == nil && sameClient(existing, want) {
+			continue
+		}
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("bootstrap: client %s: %w", c.ID, err)
+		}
+		if _, err := s.UpsertClient(ctx, want, ev("client_upserted", map[string]string{"client_id": c.ID})); err != nil {
+			return fmt.Errorf("bootstrap: client %s: %w", c.ID, err)
+		}
+	}
+	return nil
+}
+
+func bootstrapUser(ctx context.Context, s storage.Store, h *password.Hasher, u BootstrapUser, orgs map[string]storage.Organization,
+	now func() time.Time, ev func(string, map[string]string) storage.AuditEvent) error {
+	email := strings.ToLower(u.Email)
+	existing, err := s.UserByEmail(ctx, email)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		hash, err := h.Hash(ctx, u.Password)
+		if err != nil {
+			return err
+		}
+		existing, err = s.CreateUser(ctx, storage.User{Email: email, Name: u.Name, PasswordHash: hash, EmailVerified: true},
+			ev("user_created", map[string]string{"email": email}))
+		if err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	default:
+		if existing.Name != u.Name {
+			if err := s.UpdateProfile(ctx, existing.ID, u.Name, existing.EmailVerified, ev("user_updated", nil)); err != nil {
+				return err
+			}
+		}
+		if ok, _, _ := h.Verify(ctx, existing.PasswordHash, u.Password); !ok {
+			hash, err := h.Hash(ctx, u.Password)
+			if err != nil {
+				return err
+			}
+			if err := s.SetPassword(ctx, existing.ID, hash, now().UTC(), ev("password_changed", map[string]string{"by": "bootstrap"})); err != nil {
+				return err
+			}
+		}
+	}
+	if u.Organization == "" {
+		return nil
+	}
+	org := orgs[u.Organization]
+	ms, err := s.MembershipsByUser(ctx, existing.ID)
+	if err != nil {
+		return err
+	}
+	if slices.ContainsFunc(ms, func(m storage.Membership) bool { return m.OrgID == org.ID && m.Role == u.Role }) {
+		return nil
+	}
+	return s.UpsertMembership(ctx, storage.Membership{UserID: existing.ID, OrgID: org.ID, Role: u.Role},
+		ev("membership_upserted", map[string]string{"org": u.Organization, "role": u.Role}))
+}
+
+func sameClient(a, b storage.Client) bool {
+	return a.Name == b.Name && a.SecretHash == b.SecretHash && slices.Equal(a.RedirectURIs, b.RedirectURIs) &&
+		slices.Equal(a.PostLogoutRedirectURIs, b.PostLogoutRedirectURIs) && slices.Equal(a.GrantTypes, b.GrantTypes) &&
+		slices.Equal(a.Scopes, b.Scopes) && a.RequireConsent == b.RequireConsent && a.IDTokenSignedResponseAlg == b.IDTokenSignedResponseAlg
+}

@@ -1,0 +1,419 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/optibid/idp/internal/seal"
+	"github.com/optibid/idp/login/password"
+	"github.com/optibid/idp/provider/keys"
+	"github.com/optibid/idp/storage/postgres"
+)
+
+// Config is the whole configuration file. Every key is documented in
+// configs/dev.yaml and configs/production.example.yaml.
+type Config struct {
+	Issuer    string          `yaml:"issuer"`
+	HTTP      HTTPConfig      `yaml:"http"`
+	Log       LogConfig       `yaml:"log"`
+	Storage   StorageConfig   `yaml:"storage"`
+	Keys      KeysConfig      `yaml:"keys"`
+	Tokens    TokensConfig    `yaml:"tokens"`
+	Sessions  SessionsConfig  `yaml:"sessions"`
+	Passwords PasswordsConfig `yaml:"passwords"`
+	Lockout   LockoutConfig   `yaml:"lockout"`
+	Bootstrap Bootstrap       `yaml:"bootstrap"`
+}
+
+type HTTPConfig struct {
+	Addr               string        `yaml:"addr"`
+	CORSAllowedOrigins []string      `yaml:"cors_allowed_origins"`
+	ShutdownTimeout    time.Duration `yaml:"shutdown_timeout"`
+}
+
+type LogConfig struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+type StorageConfig struct {
+	Type     string          `yaml:"type"`
+	Postgres postgres.Config `yaml:"postgres"`
+}
+
+type KeysConfig struct {
+	EncryptionKey  string        `yaml:"encryption_key"`
+	Algorithms     []string      `yaml:"algorithms"`
+	ReloadInterval time.Duration `yaml:"reload_interval"`
+}
+
+type TokensConfig struct {
+	SigningAlg       string        `yaml:"signing_alg"`
+	AccessTokenTTL   time.Duration `yaml:"access_token_ttl"`
+	IDTokenTTL       time.Duration `yaml:"id_token_ttl"`
+	RefreshTokenTTL  time.Duration `yaml:"refresh_token_ttl"`
+	RefreshFamilyTTL time.Duration `yaml:"refresh_family_ttl"`
+	CodeTTL          time.Duration `yaml:"code_ttl"`
+	AuthRequestTTL   time.Duration `yaml:"auth_request_ttl"`
+}
+
+type SessionsConfig struct {
+	IdleTimeout     time.Duration `yaml:"idle_timeout"`
+	AbsoluteTimeout time.Duration `yaml:"absolute_timeout"`
+	CSRFKey         string        `yaml:"csrf_key"`
+}
+
+type PasswordsConfig struct {
+	Argon2              password.Params `yaml:"argon2"`
+	MaxConcurrentHashes int             `yaml:"max_concurrent_hashes"`
+	QueueWait           time.Duration   `yaml:"queue_wait"`
+}
+
+type LockoutConfig struct {
+	BackoffAfter int           `yaml:"backoff_after"`
+	BackoffMax   time.Duration `yaml:"backoff_max"`
+	LockAfter    int           `yaml:"lock_after"`
+	LockFor      time.Duration `yaml:"lock_for"`
+	MaxFailures  int           `yaml:"max_failures"`
+}
+
+// Bootstrap declares objects created or updated at every start.
+type Bootstrap struct {
+	Organizations []BootstrapOrg    `yaml:"organizations"`
+	Users         []BootstrapUser   `yaml:"users"`
+	Clients       []BootstrapClient `yaml:"clients"`
+}
+
+type BootstrapOrg struct {
+	Slug string `yaml:"slug"`
+	Name string `yaml:"name"`
+}
+
+type BootstrapUser struct {
+	Email        string `yaml:"email"`
+	Password     string `yaml:"password"`
+	Name         string `yaml:"name"`
+	Organization string `yaml:"organization"`
+	Role         string `yaml:"role"`
+}
+
+type BootstrapClient struct {
+	ID                     string   `yaml:"id"`
+	Secret                 string   `yaml:"secret"`
+	Name                   string   `yaml:"name"`
+	RedirectURIs           []string `yaml:"redirect_uris"`
+	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`
+	GrantTypes             []string `yaml:"grant_types"`
+	Scopes                 []string `yaml:"scopes"`
+	RequireConsent         bool     `yaml:"require_consent"`
+	IDTokenSignedAlg       string   `yaml:"id_token_signed_response_alg"`
+}
+
+// LoadConfig reads a YAML file (unknown keys are errors), applies
+// environment overrides, fills defaults and validates.
+func LoadConfig(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	var c Config
+	dec := yaml.NewDecoder(strings.NewReader(string(raw)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	c.applyEnv()
+	c.setDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// applyEnv lets secrets and per-deployment values come from the
+// environment; ${VAR} in secret fields is expanded too.
+func (c *Config) applyEnv() {
+	for env, dst := range map[string]*string{
+		"OPTIBID_ISSUER":             &c.Issuer,
+		"OPTIBID_HTTP_ADDR":          &c.HTTP.Addr,
+		"OPTIBID_DATABASE_URL":       &c.Storage.Postgres.DSN,
+		"OPTIBID_KEY_ENCRYPTION_KEY": &c.Keys.EncryptionKey,
+		"OPTIBID_CSRF_KEY":           &c.Sessions.CSRFKey,
+	} {
+		if v := os.Getenv(env); v != "" {
+			*dst = v
+		}
+	}
+	c.Storage.Postgres.DSN = os.ExpandEnv(c.Storage.Postgres.DSN)
+	c.Keys.EncryptionKey = os.ExpandEnv(c.Keys.EncryptionKey)
+	c.Sessions.CSRFKey = os.ExpandEnv(c.Sessions.CSRFKey)
+	for i := range c.Bootstrap.Users {
+		c.Bootstrap.Users[i].Password = os.ExpandEnv(c.Bootstrap.Users[i].Password)
+	}
+	for i := range c.Bootstrap.Clients {
+		c.Bootstrap.Clients[i].Secret = os.ExpandEnv(c.Bootstrap.Clients[i].Secret)
+	}
+}
+
+func (c *Config) setDefaults() {
+	c.Issuer = strings.TrimSuffix(c.Issuer, "/")
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	dur := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	num := func(n *int, v int) {
+		if *n == 0 {
+			*n = v
+		}
+	}
+	def(&c.HTTP.Addr, ":8080")
+	dur(&c.HTTP.ShutdownTimeout, 30*time.Second)
+	def(&c.Log.Level, "info")
+	def(&c.Log.Format, "json")
+	def(&c.Storage.Type, "memory")
+	if len(c.Keys.Algorithms) == 0 {
+		c.Keys.Algorithms = []string{"RS256", "ES256"}
+	}
+	dur(&c.Keys.ReloadInterval, 30*time.Second)
+	def(&c.Tokens.SigningAlg, "RS256")
+	dur(&c.Tokens.AccessTokenTTL, 15*time.Minute)
+	dur(&c.Tokens.IDTokenTTL, time.Hour)
+	dur(&c.Tokens.RefreshTokenTTL, 30*24*time.Hour)
+	dur(&c.Tokens.RefreshFamilyTTL, 90*24*time.Hour)
+	dur(&c.Tokens.CodeTTL, time.Minute)
+	dur(&c.Tokens.AuthRequestTTL, 30*time.Minute)
+	dur(&c.Sessions.IdleTimeout, time.Hour)
+	dur(&c.Sessions.AbsoluteTimeout, 12*time.Hour)
+	if c.Passwords.Argon2 == (password.Params{}) {
+		c.Passwords.Argon2 = password.DefaultParams()
+	}
+	num(&c.Passwords.MaxConcurrentHashes, runtime.NumCPU())
+	dur(&c.Passwords.QueueWait, 2*time.Second)
+	num(&c.Lockout.BackoffAfter, 5)
+	dur(&c.Lockout.BackoffMax, time.Minute)
+	num(&c.Lockout.LockAfter, 20)
+	dur(&c.Lockout.LockFor, 15*time.Minute)
+	num(&c.Lockout.MaxFailures, 100)
+	for i := range c.Bootstrap.Users {
+		def(&c.Bootstrap.Users[i].Role, "member")
+	}
+	for i := range c.Bootstrap.Clients {
+		if len(c.Bootstrap.Clients[i].GrantTypes) == 0 {
+			c.Bootstrap.Clients[i].GrantTypes = []string{"authorization_code", "refresh_token"}
+		}
+	}
+}
+
+// Validate checks every value and names the first bad key.
+func (c *Config) Validate() error {
+	bad := func(key, format string, a ...any) error {
+		return fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, a...))
+	}
+	u, err := url.Parse(c.Issuer)
+	switch {
+	case c.Issuer == "":
+		return bad("issuer", "is required (or set OPTIBID_ISSUER)")
+	case err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "":
+		return bad("issuer", "%q must be an absolute URL without query or fragment", c.Issuer)
+	case u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname())):
+		return bad("issuer", "%q must use https (http is allowed on localhost only)", c.Issuer)
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
+		return bad("http.addr", "%q is not host:port", c.HTTP.Addr)
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		return bad("log.level", "%q must be debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		return bad("log.format", "%q must be json or text", c.Log.Format)
+	}
+	switch c.Storage.Type {
+	case "memory":
+	case "postgres":
+		if c.Storage.Postgres.DSN == "" {
+			return bad("storage.postgres.dsn", "is required when storage.type is postgres (or set OPTIBID_DATABASE_URL)")
+		}
+	default:
+		return bad("storage.type", "%q must be memory or postgres", c.Storage.Type)
+	}
+	if _, err := seal.ParseKey(c.Keys.EncryptionKey); err != nil {
+		return bad("keys.encryption_key", "%v (32 random bytes, base64; or set OPTIBID_KEY_ENCRYPTION_KEY)", err)
+	}
+	for i, a := range c.Keys.Algorithms {
+		if !slices.Contains(keys.Supported, a) {
+			return bad(fmt.Sprintf("keys.algorithms[%d]", i), "%q must be one of %v", a, keys.Supported)
+		}
+	}
+	if !slices.Contains(c.Keys.Algorithms, c.Tokens.SigningAlg) && c.Tokens.SigningAlg != "RS256" {
+		return bad("tokens.signing_alg", "%q must be listed in keys.algorithms", c.Tokens.SigningAlg)
+	}
+	if _, err := seal.ParseKey(c.Sessions.CSRFKey); err != nil {
+		return bad("sessions.csrf_key", "%v (32 random bytes, base64; or set OPTIBID_CSRF_KEY)", err)
+	}
+	for key, d := range map[string]time.Duration{
+		"tokens.access_token_ttl": c.Tokens.AccessTokenTTL, "tokens.id_token_ttl": c.Tokens.IDTokenTTL,
+		"tokens.refresh_token_ttl": c.Tokens.RefreshTokenTTL, "tokens.refresh_family_ttl": c.Tokens.RefreshFamilyTTL,
+		"tokens.auth_request_ttl": c.Tokens.AuthRequestTTL, "sessions.idle_timeout": c.Sessions.IdleTimeout,
+		"sessions.absolute_timeout": c.Sessions.AbsoluteTimeout, "lockout.lock_for": c.Lockout.LockFor,
+	} {
+		if d < 0 {
+			return bad(key, "must be positive")
+		}
+	}
+	if c.Tokens.CodeTTL < time.Second || c.Tokens.CodeTTL > 10*time.Minute {
+		return bad("tokens.code_ttl", "%s must be between 1s and 10m (RFC 6749 §4.1.2)", c.Tokens.CodeTTL)
+	}
+	if c.Tokens.AccessTokenTTL > 24*time.Hour {
+		return bad("tokens.access_token_ttl", "%s is longer than a day", c.Tokens.AccessTokenTTL)
+	}
+	if c.Lockout.MaxFailures > 100 || c.Lockout.MaxFailures < c.Lockout.LockAfter || c.Lockout.LockAfter < c.Lockout.BackoffAfter {
+		return bad("lockout", "need backoff_after ≤ lock_after ≤ max_failures ≤ 100 (NIST SP 800-63B §5.2.2)")
+	}
+	if p := c.Passwords.Argon2; p.MemoryKiB < 1024 || p.Iterations < 1 || p.Parallelism < 1 {
+		return bad("passwords.argon2", "memory_kib ≥ 1024, iterations ≥ 1 and parallelism ≥ 1 are required")
+	}
+	return c.Bootstrap.validate()
+}
+
+var roles = []string{"owner", "admin", "member", "viewer"}
+
+func (b Bootstrap) validate() error {
+	slugs := map[string]bool{}
+	for i, o := range b.Organizations {
+		key := fmt.Sprintf("bootstrap.organizations[%d]", i)
+		if !validSlug(o.Slug) {
+			return fmt.Errorf("config: %s.slug: %q must be lower-case letters, digits and dashes", key, o.Slug)
+		}
+		if o.Name == "" {
+			return fmt.Errorf("config: %s.name: is required", key)
+		}
+		slugs[o.Slug] = true
+	}
+	for i, u := range b.Users {
+		key := fmt.Sprintf("bootstrap.users[%d]", i)
+		if !strings.Contains(u.Email, "@") {
+			return fmt.Errorf("config: %s.email: %q is not an email address", key, u.Email)
+		}
+		if len([]rune(u.Password)) < 8 {
+			return fmt.Errorf("config: %s.password: must be at least 8 characters", key)
+		}
+		if u.Organization != "" && !slugs[u.Organization] {
+			return fmt.Errorf("config: %s.organization: %q is not declared in bootstrap.organizations", key, u.Organization)
+		}
+		if !slices.Contains(roles, u.Role) {
+			return fmt.Errorf("config: %s.role: %q must be one of %v", key, u.Role, roles)
+		}
+	}
+	ids := map[string]bool{}
+	for i, c := range b.Clients {
+		key := fmt.Sprintf("bootstrap.clients[%d]", i)
+		if c.ID == "" || ids[c.ID] {
+			return fmt.Errorf("config: %s.id: must be set and unique", key)
+		}
+		ids[c.ID] = true
+		if c.Secret != "" && len(c.Secret) < 32 {
+			return fmt.Errorf("config: %s.secret: must be at least 32 characters (or absent for a public client)", key)
+		}
+		for j, g := range c.GrantTypes {
+			if !slices.Contains([]string{"authorization_code", "refresh_token", "client_credentials"}, g) {
+				return fmt.Errorf("config: %s.grant_types[%d]: %q must be authorization_code, refresh_token or client_credentials", key, j, g)
+			}
+			if g == "client_credentials" && c.Secret == "" {
+				return fmt.Errorf("config: %s.grant_types[%d]: client_credentials needs a secret", key, j)
+			}
+		}
+		if slices.Contains(c.GrantTypes, "authorization_code") && len(c.RedirectURIs) == 0 {
+			return fmt.Errorf("config: %s.redirect_uris: at least one is required for authorization_code", key)
+		}
+		for j, r := range c.RedirectURIs {
+			if err := ValidateRedirectURI(r); err != nil {
+				return fmt.Errorf("config: %s.redirect_uris[%d]: %v", key, j, err)
+			}
+		}
+		for j, r := range c.PostLogoutRedirectURIs {
+			if err := ValidateRedirectURI(r); err != nil {
+				return fmt.Errorf("config: %s.post_logout_redirect_uris[%d]: %v", key, j, err)
+			}
+		}
+		if c.IDTokenSignedAlg != "" && !slices.Contains(keys.Supported, c.IDTokenSignedAlg) {
+			return fmt.Errorf("config: %s.id_token_signed_response_alg: %q must be one of %v", key, c.IDTokenSignedAlg, keys.Supported)
+		}
+	}
+	return nil
+}
+
+func validSlug(s string) bool {
+	if s == "" || len(s) > 63 || s[0] == '-' {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidateRedirectURI decides what may be registered as a redirect URI:
+// https; http on a loopback address only (RFC 8252 §7.3); or a private-use
+// scheme for native apps (RFC 8252 §7.1). Never javascript:, data: and
+// friends, fragments, wildcards or user info (RFC 9700 §2.1, §4.1.3).
+func ValidateRedirectURI(raw string) error {
+	if strings.ContainsAny(raw, "*\\ \t\r\n") {
+		return errors.New("must not contain wildcards, backslashes or white space")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		return fmt.Errorf("%q is not an absolute URI", raw)
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != u.Scheme {
+		return fmt.Errorf("%q: scheme must be lower case", raw)
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Errorf("%q must not contain a fragment", raw)
+	}
+	if u.User != nil {
+		return fmt.Errorf("%q must not contain user info", raw)
+	}
+	switch scheme {
+	case "https":
+		if u.Host == "" {
+			return fmt.Errorf("%q has no host", raw)
+		}
+	case "http":
+		if !isLoopbackHost(u.Hostname()) {
+			return fmt.Errorf("%q: http is allowed on loopback addresses only; use https", raw)
+		}
+	case "javascript", "data", "vbscript", "file", "blob", "about", "ftp", "ws", "wss":
+		return fmt.Errorf("%q: scheme %s is not allowed", raw, scheme)
+	default:
+		if !strings.Contains(scheme, ".") {
+			return fmt.Errorf("%q: private-use schemes must be reverse domain names (RFC 8252 §7.1)", raw)
+		}
+	}
+	return nil
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,230 @@
+package login
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/optibid/idp/internal/httpx"
+	"github.com/optibid/idp/login/password"
+	"github.com/optibid/idp/login/web"
+	"github.com/optibid/idp/storage"
+)
+
+// Config configures the login screens.
+type Config struct {
+	Issuer string
+	// SessionIdleTimeout ends an SSO session unused this long (default 1h).
+	SessionIdleTimeout time.Duration
+	// SessionAbsoluteTimeout ends every SSO session this long after login
+	// (default 12h).
+	SessionAbsoluteTimeout time.Duration
+	Lockout                storage.LockoutPolicy
+	// CSRFKey keys the CSRF tokens (32 bytes).
+	CSRFKey []byte
+}
+
+// Store is the storage the login screens use.
+type Store interface {
+	storage.Users
+	storage.Logins
+	storage.Sessions
+	storage.AuthRequests
+	storage.Audit
+}
+
+// ClientReader reads registered clients (through the provider's cache).
+type ClientReader interface {
+	Client(ctx context.Context, id string) (storage.Client, error)
+}
+
+// Deps are the login screens' collaborators. The three functions come from
+// the provider.
+type Deps struct {
+	Store     Store
+	Clients   ClientReader
+	Hasher    *password.Hasher
+	Templates *web.Templates
+	Cookies   httpx.Cookies
+	// CallbackURL is where to send the browser once an auth request is done.
+	CallbackURL func(authRequestID string) string
+	// ErrorRedirectURL is the authorization error response for a request.
+	ErrorRedirectURL func(ar storage.AuthRequest, code, description string) string
+	// IDTokenHint verifies an id_token_hint (expired ones accepted).
+	IDTokenHint func(ctx context.Context, hint string) (subject, clientID string, err error)
+	Registry    prometheus.Registerer
+	Now         func() time.Time
+}
+
+// Handler serves the login screens.
+type Handler struct {
+	cfg Config
+	Deps
+	origin  string
+	metrics *metrics
+}
+
+// New returns the login handler.
+func New(cfg Config, d Deps) (*Handler, error) {
+	if cfg.SessionIdleTimeout <= 0 {
+		cfg.SessionIdleTimeout = time.Hour
+	}
+	if cfg.SessionAbsoluteTimeout <= 0 {
+		cfg.SessionAbsoluteTimeout = 12 * time.Hour
+	}
+	if cfg.Lockout == (storage.LockoutPolicy{}) {
+		cfg.Lockout = storage.DefaultLockoutPolicy()
+	}
+	if len(cfg.CSRFKey) < 32 {
+		return nil, errors.New("login: CSRF key must be at least 32 bytes")
+	}
+	u, err := url.Parse(cfg.Issuer)
+	if err != nil || u.Host == "" {
+		return nil, errors.New("login: issuer must be an absolute URL")
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return &Handler{cfg: cfg, Deps: d, origin: u.Scheme + "://" + u.Host, metrics: newMetrics(d.Registry)}, nil
+}
+
+// Register mounts the screens on r.
+func (h *Handler) Register(r *mux.Router) {
+	r.HandleFunc("/login", h.loginPage).Methods(http.MethodGet)
+	r.HandleFunc("/login", h.loginSubmit).Methods(http.MethodPost)
+	r.HandleFunc("/consent", h.consentPage).Methods(http.MethodGet)
+	r.HandleFunc("/consent", h.consentSubmit).Methods(http.MethodPost)
+	r.HandleFunc("/end_session", h.logoutPage).Methods(http.MethodGet)
+	r.HandleFunc("/end_session", h.logoutSubmit).Methods(http.MethodPost)
+	r.HandleFunc("/logged-out", h.loggedOut).Methods(http.MethodGet)
+	r.PathPrefix("/static/").Handler(h.Templates.Static()).Methods(http.MethodGet, http.MethodHead)
+}
+
+func (h *Handler) now() time.Time { return h.Now().UTC() }
+
+// render writes a page with the headers every page carries.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
+	body, err := h.Templates.Render(page, data)
+	if err != nil {
+		slog.ErrorContext(r.Context(), "render page", "page", page, "error", err)
+		status = http.StatusInternalServerError
+		body = []byte("<!doctype html><title>Error</title><p>Something went wrong. Please try again.</p>")
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Content-Security-Policy", httpx.PageCSP)
+	httpx.NoStore(w)
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// Error renders the friendly error page: fixed text, never err.Error(),
+// with the request ID so support can find the log line.
+func (h *Handler) Error(w http.ResponseWriter, r *http.Request, status int, message string) {
+	h.render(w, r, status, "error", map[string]any{"Message": message, "RequestID": httpx.RequestID(r.Context())})
+}
+
+const unavailable = "Sign-in is temporarily unavailable. Please try again shortly."
+
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
+	slog.ErrorContext(r.Context(), what, "error", err)
+	h.Error(w, r, http.StatusServiceUnavailable, unavailable)
+}
+
+// --- CSRF ---
+
+// csrfToken binds a form to this browser: HMAC of the browser ID.
+func (h *Handler) csrfToken(browserID string) string {
+	m := hmac.New(sha256.New, h.cfg.CSRFKey)
+	m.Write([]byte("csrf:" + browserID))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// checkForm parses a POST and verifies the CSRF token and, when the
+// browser sends one, that Origin is ours.
+func (h *Handler) checkForm(w http.ResponseWriter, r *http.Request) bool {
+	if err := r.ParseForm(); err != nil {
+		h.Error(w, r, http.StatusBadRequest, "The form could not be read. Please go back and try again.")
+		return false
+	}
+	if o := r.Header.Get("Origin"); o != "" && o != h.origin {
+		h.Error(w, r, http.StatusForbidden, "This form was sent from another site and was refused.")
+		return false
+	}
+	browser := h.Cookies.BrowserID(r)
+	token := r.PostForm.Get("csrf")
+	if browser == "" || token == "" || !hmac.Equal([]byte(token), []byte(h.csrfToken(browser))) {
+		h.Error(w, r, http.StatusForbidden, "Your form expired or was sent from another site. Please go back, reload the page and try again.")
+		return false
+	}
+	return true
+}
+
+// --- auth requests ---
+
+// authRequest loads the auth request named by id and checks that this
+// browser started it; on failure it has written the error page.
+func (h *Handler) authRequest(w http.ResponseWriter, r *http.Request, id string) (storage.AuthRequest, bool) {
+	ar, err := h.Store.AuthRequestByID(r.Context(), id)
+	if errors.Is(err, storage.ErrNotFound) {
+		h.Error(w, r, http.StatusBadRequest, "This sign-in link is no longer valid. Return to the application and sign in again.")
+		return ar, false
+	}
+	if err != nil {
+		h.fail(w, r, "load auth request", err)
+		return ar, false
+	}
+	if ar.BrowserHash == "" || httpx.BrowserHash(h.Cookies.BrowserID(r)) != ar.BrowserHash {
+		h.Error(w, r, http.StatusForbidden, "This sign-in was started in another browser. Return to the application and sign in again here.")
+		return ar, false
+	}
+	return ar, true
+}
+
+func needsConsent(ar storage.AuthRequest, c storage.Client) bool {
+	return c.RequireConsent || slices.Contains(ar.Prompt, "consent")
+}
+
+// finish completes the auth request for the session and sends the browser
+// to the callback (303: the next request is a GET, whatever this one was).
+func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, s storage.Session) {
+	err := h.Store.CompleteAuthRequest(r.Context(), ar.ID, s.UserID, s.AuthTime, s.AMR, s.IDHash)
+	if errors.Is(err, storage.ErrAlreadyUsed) || errors.Is(err, storage.ErrNotFound) {
+		h.Error(w, r, http.StatusBadRequest, "This sign-in was already completed. Return to the application.")
+		return
+	}
+	if err != nil {
+		h.fail(w, r, "complete auth request", err)
+		return
+	}
+	http.Redirect(w, r, h.CallbackURL(ar.ID), http.StatusSeeOther)
+}
+
+// metrics are the login screens' Prometheus series.
+type metrics struct {
+	logins   *prometheus.CounterVec
+	lockouts prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "optibid_logins_total",
+			Help: "Password logins by result."}, []string{"result"}),
+		lockouts: prometheus.NewCounter(prometheus.CounterOpts{Name: "optibid_account_lockouts_total",
+			Help: "Accounts locked after repeated failures."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.logins, m.lockouts)
+	}
+	return m
+}

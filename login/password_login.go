@@ -1,0 +1,211 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/optibid/idp/internal/httpx"
+	"github.com/optibid/idp/login/password"
+	"github.com/optibid/idp/storage"
+)
+
+// badCredentials is the one answer to every failed password login: unknown
+// email, wrong password, locked or disabled account all read the same, so
+// the form reveals nothing about which accounts exist or their state.
+const badCredentials = "The email or password is incorrect, or the account cannot sign in right now."
+
+type loginData struct {
+	ID, CSRF, Email, ClientName, Error string
+}
+
+// loginPage continues an auth request: silently with a live session when
+// the request allows it, else by showing the form (or, for prompt=none,
+// by answering login_required).
+func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ar, ok := h.authRequest(w, r, r.URL.Query().Get("id"))
+	if !ok {
+		return
+	}
+	c, err := h.Clients.Client(ctx, ar.ClientID)
+	if err != nil {
+		h.fail(w, r, "load client", err)
+		return
+	}
+	s, _, live, err := h.currentSession(ctx, r)
+	if err != nil {
+		h.fail(w, r, "load session", err)
+		return
+	}
+	reusable := live && !slices.Contains(ar.Prompt, "login") && (ar.HintSubject == "" || ar.HintSubject == s.UserID) &&
+		(ar.MaxAge == nil || h.now().Sub(s.AuthTime) <= time.Duration(*ar.MaxAge)*time.Second)
+	silent := slices.Contains(ar.Prompt, "none")
+	switch {
+	case silent && !reusable:
+		http.Redirect(w, r, h.ErrorRedirectURL(ar, "login_required", "the user must sign in"), http.StatusFound)
+	case silent && needsConsent(ar, c):
+		http.Redirect(w, r, h.ErrorRedirectURL(ar, "consent_required", "the user must grant consent"), http.StatusFound)
+	case reusable && needsConsent(ar, c):
+		_ = h.Store.TouchSession(ctx, s.IDHash, h.now())
+		http.Redirect(w, r, "/consent?id="+ar.ID, http.StatusFound)
+	case reusable:
+		_ = h.Store.TouchSession(ctx, s.IDHash, h.now())
+		h.finish(w, r, ar, s)
+	default:
+		browser := h.Cookies.EnsureBrowserID(w, r)
+		h.render(w, r, http.StatusOK, "login", loginData{ID: ar.ID, CSRF: h.csrfToken(browser), Email: ar.LoginHint, ClientName: c.Name})
+	}
+}
+
+func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	if !h.checkForm(w, r) {
+		return
+	}
+	ctx := r.Context()
+	ar, ok := h.authRequest(w, r, r.PostForm.Get("id"))
+	if !ok {
+		return
+	}
+	c, err := h.Clients.Client(ctx, ar.ClientID)
+	if err != nil {
+		h.fail(w, r, "load client", err)
+		return
+	}
+	email := strings.TrimSpace(strings.ToLower(r.PostForm.Get("email")))
+	pw := r.PostForm.Get("password")
+	again := func(status int, msg string) {
+		h.render(w, r, status, "login", loginData{ID: ar.ID, CSRF: r.PostForm.Get("csrf"), Email: email, ClientName: c.Name, Error: msg})
+	}
+	u, err := h.checkPassword(ctx, email, pw)
+	switch {
+	case errors.Is(err, password.ErrBusy):
+		h.metrics.logins.WithLabelValues("shed").Inc()
+		w.Header().Set("Retry-After", "2")
+		again(http.StatusTooManyRequests, "Too many sign-in attempts right now. Please wait a moment and try again.")
+		return
+	case errors.Is(err, errBadCredentials):
+		again(http.StatusUnauthorized, badCredentials)
+		return
+	case err != nil:
+		h.fail(w, r, "password login", err)
+		return
+	}
+	// Success: a brand-new session, the old one (if any) ended.
+	if old := h.Cookies.Get(r, sessionCookie); old != "" {
+		_ = h.Store.RevokeSession(ctx, storage.HashSecret(old), h.now(), storage.AuditEvent{})
+	}
+	s, raw := h.newSession(r, u.ID, []string{"pwd"})
+	newHash := ""
+	if u.needsRehash {
+		if newHash, err = h.Hasher.Hash(ctx, pw); err != nil {
+			newHash = "" // keep the old hash; rehash on a later login
+		}
+	}
+	if err := h.Store.LoginSucceeded(ctx, u.ID, newHash, s, h.audit(r, "login_succeeded", u.ID, ar.ClientID, nil)); err != nil {
+		h.fail(w, r, "record login", err)
+		return
+	}
+	h.metrics.logins.WithLabelValues("success").Inc()
+	h.setSessionCookie(w, raw)
+	if needsConsent(ar, c) {
+		http.Redirect(w, r, "/consent?id="+ar.ID, http.StatusSeeOther)
+		return
+	}
+	h.finish(w, r, ar, s)
+}
+
+var errBadCredentials = errors.New("login: bad credentials")
+
+type checkedUser struct {
+	storage.User
+	needsRehash bool
+}
+
+// checkPassword verifies email and password with the same work whatever
+// the outcome (a dummy hash for unknown, locked and disabled accounts), and
+// records failures against the lockout policy.
+func (h *Handler) checkPassword(ctx context.Context, email, pw string) (checkedUser, error) {
+	if len(email) > 254 || len(pw) > 1024 {
+		_, _, err := h.Hasher.Verify(ctx, "", "")
+		if err != nil {
+			return checkedUser{}, err
+		}
+		return checkedUser{}, errBadCredentials
+	}
+	u, err := h.Store.UserByEmail(ctx, email)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return checkedUser{}, err
+	}
+	found := err == nil
+	now := h.now()
+	refused := found && (u.Disabled || u.Locked(now))
+	hash := u.PasswordHash
+	if !found || refused {
+		hash = ""
+	}
+	ok, rehash, err := h.Hasher.Verify(ctx, hash, pw)
+	if errors.Is(err, password.ErrBusy) || errors.Is(err, context.Canceled) {
+		return checkedUser{}, err
+	}
+	if err != nil { // malformed stored hash: a failure, and worth a log line
+		slog.ErrorContext(ctx, "stored password hash unreadable", "user_id", u.ID, "error", err)
+		ok = false
+	}
+	switch {
+	case !found:
+		h.metrics.logins.WithLabelValues("unknown_user").Inc()
+		return checkedUser{}, h.Store.AppendAudit(ctx, h.auditCtx(ctx, "login_failed", "", "", map[string]string{"reason": "unknown_user"}))
+	case refused:
+		reason := "locked"
+		if u.Disabled {
+			reason = "disabled"
+		}
+		h.metrics.logins.WithLabelValues(reason).Inc()
+		if err := h.Store.AppendAudit(ctx, h.auditCtx(ctx, "login_refused", u.ID, "", map[string]string{"reason": reason})); err != nil {
+			return checkedUser{}, err
+		}
+		return checkedUser{}, errBadCredentials
+	case !ok:
+		h.metrics.logins.WithLabelValues("bad_password").Inc()
+		after, err := h.Store.LoginFailed(ctx, u.ID, h.cfg.Lockout, now, h.auditCtx(ctx, "login_failed", u.ID, "", map[string]string{"reason": "bad_password"}))
+		if err != nil {
+			return checkedUser{}, err
+		}
+		if after.FailedLogins == h.cfg.Lockout.LockAfter || after.FailedLogins == h.cfg.Lockout.MaxFailures {
+			h.metrics.lockouts.Inc()
+			_ = h.Store.AppendAudit(ctx, h.auditCtx(ctx, "account_locked", u.ID, "", map[string]string{
+				"failures": itoa(after.FailedLogins), "until": after.LockedUntil.Format(time.RFC3339)}))
+		}
+		return checkedUser{}, errBadCredentials
+	}
+	return checkedUser{User: u, needsRehash: rehash}, nil
+}
+
+func (h *Handler) audit(r *http.Request, typ, actor, clientID string, details map[string]string) storage.AuditEvent {
+	ev := h.auditCtx(r.Context(), typ, actor, clientID, details)
+	ev.UserAgent = truncate(r.UserAgent(), 256)
+	return ev
+}
+
+func (h *Handler) auditCtx(ctx context.Context, typ, actor, clientID string, details map[string]string) storage.AuditEvent {
+	return storage.AuditEvent{Type: typ, Time: h.now(), ActorID: actor, SubjectID: actor, ClientID: clientID,
+		IP: httpx.ClientIP(ctx), RequestID: httpx.RequestID(ctx), Details: details}
+}
+
+func clientIP(r *http.Request) string { return httpx.ClientIP(r.Context()) }
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; n > 0; n /= 10 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+	}
+	return string(b)
+}
