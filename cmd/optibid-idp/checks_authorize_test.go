@@ -1,0 +1,311 @@
+package main
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Tests named TestCheckNN… automate item NN of ../shared/CHECKS.md.
+
+// errorPageOnly asserts the response is our error page, not a redirect.
+func errorPageOnly(t *testing.T, resp *http.Response, body string) {
+	t.Helper()
+	if resp.Header.Get("Location") != "" || isRedirect(resp.StatusCode) {
+		t.Fatalf("redirected to %q; want an error page", resp.Header.Get("Location"))
+	}
+	if resp.StatusCode < 400 || resp.StatusCode >= 500 || !strings.Contains(body, "We could not continue") {
+		t.Fatalf("want friendly 4xx page, got %d: %.200s", resp.StatusCode, body)
+	}
+}
+
+// CHECKS 1–3, 5: only exact, registered redirect URIs; anything else is an
+// error page and no Location.
+func TestCheck01to03RedirectURIExact(t *testing.T) {
+	e := newEnv(t, "memory")
+	b := e.browser()
+	bad := []string{
+		rpCallback + "x", rpCallback + "/", "https://rp.example/CB", "HTTPS://RP.EXAMPLE/cb", "https://RP.example/cb",
+		rpCallback + "?a=1", rpCallback + "#f", "https://rp.example/..;/cb", "https://rp.example/cb/../cb",
+		"https://rp.example@evil.example/cb", "https://rp.example.evil.example/cb", "https://rp.example:8443/cb",
+		"https://evil.example/cb", "javascript:alert(1)", "JaVaScRiPt:alert(1)", "data:text/html,x",
+		"http://rp.example/cb", "https://rp.example/cb%2F", "https://rp.example/%63b", " " + rpCallback, rpCallback + "\t",
+	}
+	for _, uri := range bad {
+		t.Run(uri, func(t *testing.T) {
+			resp, body := b.get(e.authURL(map[string]string{"redirect_uri": uri}))
+			errorPageOnly(t, resp, body)
+		})
+	}
+	t.Run("missing with two registered", func(t *testing.T) {
+		resp, body := b.get(e.authURL(map[string]string{"redirect_uri": ""}))
+		errorPageOnly(t, resp, body)
+	})
+	t.Run("unknown client", func(t *testing.T) {
+		resp, body := b.get(e.authURL(map[string]string{"client_id": "nobody"}))
+		errorPageOnly(t, resp, body)
+	})
+	t.Run("registered second URI works", func(t *testing.T) {
+		resp, _ := b.get(e.authURL(map[string]string{"redirect_uri": "https://rp.example/cb2"}))
+		if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), "/login?id=") {
+			t.Fatalf("%d %s", resp.StatusCode, resp.Header.Get("Location"))
+		}
+	})
+}
+
+// CHECKS 4: loopback redirect URIs of native clients match on any port,
+// but not with added path/query or user-info tricks.
+func TestCheck04Loopback(t *testing.T) {
+	e := newEnv(t, "memory")
+	b := e.browser()
+	_, challenge := pkce()
+	try := func(uri string) *http.Response {
+		resp, _ := b.get(e.authURL(map[string]string{"client_id": "native", "redirect_uri": uri,
+			"code_challenge": challenge, "code_challenge_method": "S256"}))
+		return resp
+	}
+	for _, ok := range []string{"http://127.0.0.1/cb", "http://127.0.0.1:51234/cb", "http://127.0.0.1:8/cb"} {
+		if resp := try(ok); !strings.HasPrefix(resp.Header.Get("Location"), "/login?id=") {
+			t.Errorf("%s: rejected (%d)", ok, resp.StatusCode)
+		}
+	}
+	for _, bad := range []string{"http://127.0.0.1:5000/cb?x=1", "http://127.0.0.1:5000/cb/x", "http://localhost@evil.example/cb",
+		"http://127.0.0.1.evil.example/cb", "https://evil.example/cb"} {
+		if resp := try(bad); resp.Header.Get("Location") != "" {
+			t.Errorf("%s: accepted, redirected to %s", bad, resp.Header.Get("Location"))
+		}
+	}
+}
+
+// CHECKS 5: dangerous redirect URIs cannot even be registered.
+func TestCheck05RegistrationRefused(t *testing.T) {
+	for _, uri := range []string{"JaVaScRiPt:alert(1)", "javascript:alert(1)", "data:text/html,x", "http://rp.example/cb",
+		"https://rp.example/cb#frag", "https://*.rp.example/cb", "https://user@rp.example/cb", "vbscript:x", "file:///etc/passwd",
+		"myapp:/cb", "https://rp.example/c b", "relative/cb"} {
+		if err := ValidateRedirectURI(uri); err == nil {
+			t.Errorf("%q accepted", uri)
+		}
+	}
+	for _, uri := range []string{"https://rp.example/cb", "http://127.0.0.1/cb", "http://[::1]:8080/cb", "http://localhost/cb", "com.example.app:/cb"} {
+		if err := ValidateRedirectURI(uri); err != nil {
+			t.Errorf("%q refused: %v", uri, err)
+		}
+	}
+}
+
+// clientError asserts a redirect to the client with error, state and iss.
+func clientError(t *testing.T, e *env, resp *http.Response, wantErr string) {
+	t.Helper()
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("want 302 to client, got %d", resp.StatusCode)
+	}
+	u, _ := url.Parse(resp.Header.Get("Location"))
+	q := u.Query()
+	if u.Host != "rp.example" || q.Get("error") != wantErr || q.Get("state") != "st-1" || q.Get("iss") != e.issuer {
+		t.Fatalf("want error=%s with state and iss, got %s", wantErr, u)
+	}
+	if strings.ContainsAny(q.Get("error_description"), "\r\n\t") {
+		t.Fatal("control characters in error_description")
+	}
+}
+
+// CHECKS 6–11, 14: errors after client and redirect URI are verified go
+// back to the client with state and iss; only code is supported.
+func TestCheck06to11AuthorizeErrors(t *testing.T) {
+	e := newEnv(t, "memory")
+	b := e.browser()
+	cases := []struct {
+		name   string
+		params map[string]string
+		err    string
+	}{
+		{"bad scope", map[string]string{"scope": "openid admin:everything"}, "invalid_scope"},
+		{"no openid", map[string]string{"scope": "profile"}, "invalid_scope"},
+		{"no response_type", map[string]string{"response_type": ""}, "invalid_request"},
+		{"token", map[string]string{"response_type": "token"}, "unsupported_response_type"},
+		{"id_token token", map[string]string{"response_type": "id_token token"}, "unsupported_response_type"},
+		{"code id_token", map[string]string{"response_type": "code id_token"}, "unsupported_response_type"},
+		{"form_post", map[string]string{"response_mode": "form_post"}, "invalid_request"},
+		{"fragment", map[string]string{"response_mode": "fragment"}, "invalid_request"},
+		{"prompt none+login", map[string]string{"prompt": "none login"}, "invalid_request"},
+		{"request object", map[string]string{"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported"},
+		{"request_uri", map[string]string{"request_uri": "https://evil.example/r"}, "request_uri_not_supported"},
+		{"bad id_token_hint", map[string]string{"id_token_hint": "not-a-jwt"}, "login_required"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, _ := b.get(e.authURL(tc.params))
+			clientError(t, e, resp, tc.err)
+		})
+	}
+	t.Run("duplicated state", func(t *testing.T) {
+		resp, _ := b.get(e.authURL(nil) + "&state=again")
+		if u, _ := url.Parse(resp.Header.Get("Location")); u == nil || u.Query().Get("error") != "invalid_request" {
+			t.Fatalf("got %d %s", resp.StatusCode, resp.Header.Get("Location"))
+		}
+	})
+	for _, dup := range []string{"&client_id=web2", "&redirect_uri=" + url.QueryEscape(rpCallback)} {
+		resp, body := b.get(e.authURL(nil) + dup)
+		errorPageOnly(t, resp, body)
+	}
+	t.Run("metadata", func(t *testing.T) {
+		_, body := b.get("/.well-known/openid-configuration")
+		for _, want := range []string{`"authorization_response_iss_parameter_supported":true`, `"code_challenge_methods_supported":["S256"]`,
+			`"response_types_supported":["code"]`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("discovery lacks %s", want)
+			}
+		}
+	})
+	t.Run("no CORS on authorize", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodGet, e.authURL(nil), nil)
+		req.Header.Set("Origin", "https://evil.example")
+		resp, _ := b.do(req)
+		if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Fatal("authorize sent Access-Control-Allow-Origin")
+		}
+	})
+}
+
+// CHECKS 9: extra parameters, reordering and POST /authorize all work.
+func TestCheck09LenientParsing(t *testing.T) {
+	e := newEnv(t, "memory")
+	b := e.browser()
+	u := e.authURL(map[string]string{"extra": "foobar"})
+	if resp, _ := b.get(u); !strings.HasPrefix(resp.Header.Get("Location"), "/login?id=") {
+		t.Fatalf("extra param: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	form, _ := url.ParseQuery(strings.SplitN(u, "?", 2)[1])
+	req, _ := http.NewRequest(http.MethodPost, e.issuer+"/authorize", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp, _ := b.do(req); !strings.HasPrefix(resp.Header.Get("Location"), "/login?id=") {
+		t.Fatalf("POST /authorize: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// CHECKS 12, 13: the credentials POST answers 303 (never 307), and every
+// page carries the security headers.
+func TestCheck12to13PostRedirectAndHeaders(t *testing.T) {
+	e := newEnv(t, "memory")
+	b := e.browser()
+	resp, page := b.authorize(e.authURL(nil))
+	for k, want := range map[string]string{"X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
+		"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"} {
+		if got := resp.Header.Get(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	csp := resp.Header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("CSP: %q", csp)
+	}
+	if strings.Contains(page, "http://") && !strings.Contains(page, e.issuer) && strings.Contains(page, "<script") {
+		t.Error("page loads third-party assets or scripts")
+	}
+	resp, _ = b.submitLogin(page, userEmail, userPassword)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login POST answered %d, want 303", resp.StatusCode)
+	}
+}
+
+// CHECKS 15–19: prompt and hints.
+func TestCheck15to19PromptAndHints(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			b := e.browser()
+			_, ch := pkce()
+			p := func(extra map[string]string) map[string]string {
+				m := map[string]string{"code_challenge": ch, "code_challenge_method": "S256"}
+				for k, v := range extra {
+					m[k] = v
+				}
+				return m
+			}
+			// 15: no session → login_required, no HTML.
+			resp, body := b.follow(b.get(e.authURL(p(map[string]string{"prompt": "none"}))))
+			if u := b.clientRedirect(resp, body); u.Query().Get("error") != "login_required" || u.Query().Get("iss") != e.issuer {
+				t.Fatalf("prompt=none without session: %s", u)
+			}
+			first := b.login(e.authURL(p(nil)), userEmail, userPassword)
+			if first.Query().Get("code") == "" {
+				t.Fatal("no code")
+			}
+			// 16: with session → silent code for the same user.
+			resp, body = b.follow(b.get(e.authURL(p(map[string]string{"prompt": "none"}))))
+			if u := b.clientRedirect(resp, body); u.Query().Get("code") == "" {
+				t.Fatalf("prompt=none with session: %s", u)
+			}
+			// 16: prompt=login → the form again.
+			resp, page := b.authorize(e.authURL(p(map[string]string{"prompt": "login"})))
+			if resp.StatusCode != 200 || !strings.Contains(page, `name="password"`) {
+				t.Fatalf("prompt=login did not show the form: %d", resp.StatusCode)
+			}
+			// 17: max_age=10000 → silent; max_age=1 after 2s → login.
+			resp, body = b.follow(b.get(e.authURL(p(map[string]string{"max_age": "10000"}))))
+			if u := b.clientRedirect(resp, body); u.Query().Get("code") == "" {
+				t.Fatalf("max_age=10000: %s", u)
+			}
+			e.clock.offset = 2 * time.Second
+			resp, page = b.authorize(e.authURL(p(map[string]string{"max_age": "1"})))
+			if resp.StatusCode != 200 || !strings.Contains(page, `name="password"`) {
+				t.Fatalf("max_age=1 after 2s did not ask to sign in: %d", resp.StatusCode)
+			}
+			// 19: display, login_hint, ui_locales, claims_locales, acr_values.
+			resp, page = b.authorize(e.authURL(p(map[string]string{"prompt": "login", "display": "page", "login_hint": "hint@example.com",
+				"ui_locales": "de-CH en", "claims_locales": "en", "acr_values": "urn:mace:incommon:iap:silver"})))
+			if resp.StatusCode != 200 || !strings.Contains(page, `value="hint@example.com"`) {
+				t.Fatalf("hints: %d", resp.StatusCode)
+			}
+		})
+	}
+}
+
+// CHECKS 22–24: PKCE.
+func TestCheck22to24PKCE(t *testing.T) {
+	e := newEnv(t, "memory")
+	b := e.browser()
+	t.Run("public client without challenge", func(t *testing.T) {
+		resp, _ := b.get(e.authURL(map[string]string{"client_id": "native", "redirect_uri": "http://127.0.0.1/cb"}))
+		u, _ := url.Parse(resp.Header.Get("Location"))
+		if u.Query().Get("error") != "invalid_request" {
+			t.Fatalf("got %s", u)
+		}
+	})
+	for _, tc := range []struct{ name, challenge, method string }{
+		{"plain", strings.Repeat("a", 43), "plain"}, {"no method", strings.Repeat("a", 43), ""},
+		{"short challenge", "abc", "S256"}, {"method only", "", "S256"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, _ := b.get(e.authURL(map[string]string{"code_challenge": tc.challenge, "code_challenge_method": tc.method}))
+			clientError(t, e, resp, "invalid_request")
+		})
+	}
+	verifierCases := []struct {
+		name     string
+		verifier func(good string) string
+	}{
+		{"wrong", func(string) string { return strings.Repeat("w", 64) }},
+		{"missing", func(string) string { return "" }},
+		{"42 chars", func(g string) string { return g[:42] }},
+		{"129 chars", func(g string) string { return g + strings.Repeat("x", 129-len(g)) }},
+	}
+	for _, tc := range verifierCases {
+		t.Run("verifier "+tc.name, func(t *testing.T) {
+			code, good := e.codeFor(e.browser(), nil)
+			resp, body := e.exchange(code, tc.verifier(good))
+			if resp.StatusCode != 400 || !(strings.Contains(body, "invalid_grant") || strings.Contains(body, "invalid_request")) {
+				t.Fatalf("%d %s", resp.StatusCode, body)
+			}
+		})
+	}
+	t.Run("verifier without challenge (downgrade)", func(t *testing.T) {
+		u := e.browser().login(e.authURL(nil), userEmail, userPassword)
+		resp, body := e.exchange(u.Query().Get("code"), strings.Repeat("v", 64))
+		if resp.StatusCode != 400 {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+	})
+}
