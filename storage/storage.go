@@ -103,8 +103,10 @@ type RefreshTokenState struct {
 
 // Grants stores token families and refresh tokens.
 type Grants interface {
-	// IssueRefreshToken stores the first refresh token of an active grant
-	// (ErrRevoked or ErrExpired otherwise) and writes ev.
+	// IssueRefreshToken stores the first refresh token of a grant and
+	// writes ev; ErrNotFound when the grant does not exist. It does not
+	// refuse a grant revoked meanwhile (by a replay of its code): the token
+	// is stored dead, since every use checks the grant.
 	IssueRefreshToken(ctx context.Context, rt RefreshToken, now time.Time, ev AuditEvent) error
 	GrantByID(ctx context.Context, id string) (Grant, error)
 	// RefreshTokenByHash returns the token, its grant and its user, in one

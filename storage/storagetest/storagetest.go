@@ -373,8 +373,13 @@ func testCodeReplay(t *testing.T, s storage.Store) {
 	if n := auditCount(t, s, "code_redeemed"); n != 1 {
 		t.Fatalf("code_redeemed audit = %d", n)
 	}
-	if err := s.IssueRefreshToken(ctx, storage.RefreshToken{Hash: "x", GrantID: gid, ExpiresAt: at.Add(time.Hour), CreatedAt: at, AuthTime: at}, at, storage.AuditEvent{}); !errors.Is(err, storage.ErrRevoked) {
-		t.Fatalf("refresh token on revoked grant: want ErrRevoked, got %v", err)
+	// A token issued to the revoked grant is stored dead: it cannot rotate.
+	must(t, s.IssueRefreshToken(ctx, storage.RefreshToken{Hash: "x", GrantID: gid, ExpiresAt: at.Add(time.Hour), CreatedAt: at, AuthTime: at}, at, storage.AuditEvent{}))
+	if err := s.RotateRefreshToken(ctx, "x", storage.RefreshToken{Hash: "y", ExpiresAt: at.Add(time.Hour), CreatedAt: at, AuthTime: at}, at, storage.AuditEvent{}, storage.AuditEvent{}); !errors.Is(err, storage.ErrRevoked) {
+		t.Fatalf("rotating a token of a revoked grant: want ErrRevoked, got %v", err)
+	}
+	if err := s.IssueRefreshToken(ctx, storage.RefreshToken{Hash: "z", GrantID: "nope", ExpiresAt: at.Add(time.Hour), CreatedAt: at, AuthTime: at}, at, storage.AuditEvent{}); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("refresh token for unknown grant: want ErrNotFound, got %v", err)
 	}
 	if _, err := s.RedeemCode(ctx, storage.HashSecret("unknown"), random.ID(), at, at, storage.AuditEvent{}, storage.AuditEvent{}); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("unknown code: want ErrNotFound, got %v", err)
