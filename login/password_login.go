@@ -159,7 +159,10 @@ func (h *Handler) checkPassword(ctx context.Context, email, pw string) (checkedU
 	switch {
 	case !found:
 		h.metrics.logins.WithLabelValues("unknown_user").Inc()
-		return checkedUser{}, h.Store.AppendAudit(ctx, h.auditCtx(ctx, "login_failed", "", "", map[string]string{"reason": "unknown_user"}))
+		if err := h.Store.AppendAudit(ctx, h.auditCtx(ctx, "login_failed", "", "", map[string]string{"reason": "unknown_user"})); err != nil {
+			return checkedUser{}, err
+		}
+		return checkedUser{}, errBadCredentials
 	case refused:
 		reason := "locked"
 		if u.Disabled {

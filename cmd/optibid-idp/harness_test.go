@@ -318,3 +318,5 @@ func (e *env) exchange(code, verifier string) (*http.Response, string) {
 	return e.postToken("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
 		"redirect_uri": {rpCallback}, "code_verifier": {verifier}}, "web", webSecret)
 }
+
+func httptestRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
