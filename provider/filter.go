@@ -2,6 +2,7 @@ package provider
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -47,7 +48,11 @@ func (b *bufferWriter) Write(p []byte) (int, error) { return b.body.Write(p) }
 func (p *Provider) oauthFilter(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		bw := &bufferWriter{header: http.Header{}, status: http.StatusOK}
-		next.ServeHTTP(bw, r)
+		f := &failure{}
+		next.ServeHTTP(bw, r.WithContext(context.WithValue(r.Context(), failureKey{}, f)))
+		if f.get() {
+			bw.status = http.StatusServiceUnavailable
+		}
 		for k, v := range bw.header {
 			if k != "Content-Length" {
 				w.Header()[k] = v

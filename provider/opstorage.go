@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -52,12 +53,31 @@ func audit(ctx context.Context, typ, actor, subject, clientID string, details ma
 		IP: httpx.ClientIP(ctx), RequestID: httpx.RequestID(ctx), Details: details}
 }
 
-// internal logs err and returns the error clients see for a failure that
-// is ours: server_error, which the response filter turns into 503.
+// internal logs err, marks the request as failed on our side, and returns
+// server_error. The engine re-wraps some storage errors (a failed refresh
+// lookup becomes invalid_grant, a failed introspection active=false), so
+// the mark, not the error type, is what the response filter trusts to
+// answer 503: a client must never discard a good token because our
+// database blinked.
 func internal(ctx context.Context, what string, err error) *oidc.Error {
 	slog.ErrorContext(ctx, what, "error", err)
+	if f, ok := ctx.Value(failureKey{}).(*failure); ok {
+		f.set()
+	}
 	return oidc.ErrServerError().WithDescription("temporarily unavailable")
 }
+
+type failureKey struct{}
+
+// failure records, per request, that storage failed underneath the engine.
+type failure struct {
+	mu     sync.Mutex
+	failed bool
+}
+
+func (f *failure) set() { f.mu.Lock(); f.failed = true; f.mu.Unlock() }
+
+func (f *failure) get() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.failed }
 
 // --- auth requests and codes ---
 

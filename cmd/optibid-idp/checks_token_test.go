@@ -410,7 +410,10 @@ func TestCheck37to41TokensAndKeys(t *testing.T) {
 	if err := verify(newTok.IDToken, after); err != nil {
 		t.Fatalf("post-rotation token: %v", err)
 	}
-	oldKid := func(jwt string) string { s, _ := jose.ParseSigned(jwt, []jose.SignatureAlgorithm{jose.RS256, jose.ES256}); return s.Signatures[0].Header.KeyID }
+	oldKid := func(jwt string) string {
+		s, _ := jose.ParseSigned(jwt, []jose.SignatureAlgorithm{jose.RS256, jose.ES256})
+		return s.Signatures[0].Header.KeyID
+	}
 	if oldKid(newTok.IDToken) == oldKid(tok.IDToken) {
 		t.Fatal("rotation did not change the signing key")
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -128,8 +129,13 @@ func LoadConfig(path string) (*Config, error) {
 	var c Config
 	dec := yaml.NewDecoder(strings.NewReader(string(raw)))
 	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+	if err := dec.Decode(&c); errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config %s: the file is empty", path)
+	} else if err != nil {
+		// yaml reports several problems on several lines; the contract is
+		// one line.
+		msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+		return nil, fmt.Errorf("config %s: %s", path, msg)
 	}
 	c.applyEnv()
 	c.setDefaults()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -320,3 +321,7 @@ func (e *env) exchange(code, verifier string) (*http.Response, string) {
 }
 
 func httptestRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
+
+func httptestUnstarted() *httptest.Server { return httptest.NewUnstartedServer(nil) }
+
+func decodeJSON(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -441,4 +441,3 @@ func (s *Store) DeleteExpired(_ context.Context, now time.Time) (int64, error) {
 	}
 	return n, nil
 }
-
