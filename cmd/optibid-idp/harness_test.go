@@ -78,7 +78,7 @@ func testConfig(issuer, storageType, dsn string) *Config {
 
 // env is one provider running in-process on loopback.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	app    *App
 	srv    *httptest.Server
 	issuer string
@@ -96,7 +96,7 @@ var backends = []string{"memory", "postgres"}
 
 // newEnv starts a provider on store ("memory" or "postgres"); mutate may
 // adjust the config before start.
-func newEnv(t *testing.T, store string, mutate ...func(*Config)) *env {
+func newEnv(t testing.TB, store string, mutate ...func(*Config)) *env {
 	t.Helper()
 	dsn := ""
 	if store == "postgres" {
@@ -114,7 +114,7 @@ func newEnv(t *testing.T, store string, mutate ...func(*Config)) *env {
 	return startOn(t, srv, cfg)
 }
 
-func startOn(t *testing.T, srv *httptest.Server, cfg *Config) *env {
+func startOn(t testing.TB, srv *httptest.Server, cfg *Config) *env {
 	t.Helper()
 	clk := &clock{}
 	app, err := NewApp(context.Background(), cfg, clk.now)
@@ -131,7 +131,7 @@ func startOn(t *testing.T, srv *httptest.Server, cfg *Config) *env {
 // browser is a user agent: a cookie jar and no automatic redirects, so
 // each step of the flow can be inspected.
 type browser struct {
-	t *testing.T
+	t testing.TB
 	c *http.Client
 	e *env
 }

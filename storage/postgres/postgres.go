@@ -39,6 +39,9 @@ type Config struct {
 	StatementTimeout time.Duration `yaml:"statement_timeout"`
 	// AutoMigrate applies pending migrations at start (default true).
 	AutoMigrate *bool `yaml:"auto_migrate"`
+	// Tracer observes every statement (benchmarks count round trips with
+	// it); not configurable from YAML.
+	Tracer pgx.QueryTracer `yaml:"-"`
 }
 
 // Store implements storage.Store on a pgx pool.
@@ -60,6 +63,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pc.MaxConns = cfg.MaxConns
 	}
 	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	pc.ConnConfig.Tracer = cfg.Tracer
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)

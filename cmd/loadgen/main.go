@@ -1,0 +1,442 @@
+// Command loadgen measures the provider over loopback: it builds
+// optibid-idp, starts it pinned to CPU 0 (where taskset exists), pins
+// itself to CPU 1, and drives each scenario for a fixed time with a fixed
+// number of workers, reporting req/s and p50/p99 latency as a Markdown
+// table. With -store postgres it starts a throwaway PostgreSQL cluster.
+//
+//	go run ./cmd/loadgen [-store memory,postgres] [-duration 5s] [-workers 8]
+//
+// Traffic goes to 127.0.0.1 only; every loop is bounded by -duration and
+// -max-requests.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/optibid/idp/internal/pgcluster"
+)
+
+func main() {
+	stores := flag.String("store", "memory,postgres", "comma-separated storage types")
+	duration := flag.Duration("duration", 5*time.Second, "time per scenario")
+	workers := flag.Int("workers", 8, "concurrent clients")
+	maxReq := flag.Int("max-requests", 500000, "upper bound of requests per scenario")
+	only := flag.String("only", "", "run only scenarios whose name contains this")
+	flag.Parse()
+	if err := pin(); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+	if err := run(strings.Split(*stores, ","), *duration, *workers, *maxReq, *only); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+// pin re-executes the load generator on CPU 1 when taskset exists, so the
+// server (on CPU 0) and the load do not share a core.
+func pin() error {
+	if os.Getenv("LOADGEN_PINNED") != "" || runtime.NumCPU() < 2 {
+		return nil
+	}
+	ts, err := exec.LookPath("taskset")
+	if err != nil {
+		return nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	env := append(os.Environ(), "LOADGEN_PINNED=1")
+	return syscall.Exec(ts, append([]string{"taskset", "-c", "1", self}, os.Args[1:]...), env)
+}
+
+func run(stores []string, d time.Duration, workers, maxReq int, only string) error {
+	dir, err := os.MkdirTemp("", "optibid-loadgen-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "optibid-idp")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/optibid-idp").CombinedOutput(); err != nil {
+		return fmt.Errorf("build: %v: %s", err, out)
+	}
+	host, _ := os.Hostname()
+	pinned := "not pinned (no taskset)"
+	if os.Getenv("LOADGEN_PINNED") != "" {
+		pinned = "server on CPU 0, load on CPU 1"
+	}
+	fmt.Printf("# loadgen: %d workers, %s per scenario, Go %s, %s, host %s, %s\n\n",
+		workers, d, runtime.Version(), pinned, host, time.Now().UTC().Format(time.RFC3339))
+	for _, store := range stores {
+		if err := runStore(dir, bin, strings.TrimSpace(store), d, workers, maxReq, only); err != nil {
+			return fmt.Errorf("%s: %w", store, err)
+		}
+	}
+	return nil
+}
+
+func randomKey() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+const (
+	webSecret = "loadgen-web-secret-0123456789abcdefghijklmn"
+	svcSecret = "loadgen-svc-secret-0123456789abcdefghijklmn"
+	email     = "load@example.com"
+	pw        = "load test password 1"
+	callback  = "https://rp.example/cb"
+)
+
+func runStore(dir, bin, store string, d time.Duration, workers, maxReq int, only string) error {
+	dsn := ""
+	if store == "postgres" {
+		cl, err := pgcluster.Start()
+		if err != nil {
+			return err
+		}
+		defer cl.Stop()
+		if dsn, err = pgcluster.NewDatabase(context.Background(), cl.DSN()); err != nil {
+			return err
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	issuer := "http://" + addr
+	cfgPath := filepath.Join(dir, store+".yaml")
+	cfg := fmt.Sprintf(`issuer: %s
+http: {addr: "%s"}
+log: {level: error}
+storage: {type: %s, postgres: {dsn: "%s", max_conns: 16}}
+keys: {encryption_key: "%s"}
+sessions: {csrf_key: "%s"}
+lockout: {backoff_after: 90, lock_after: 95, max_failures: 100}
+bootstrap:
+  organizations: [{slug: load, name: Load}]
+  users: [{email: %s, password: "%s", organization: load, role: member}]
+  clients:
+    - {id: web, secret: "%s", redirect_uris: ["%s"], grant_types: [authorization_code, refresh_token], id_token_signed_response_alg: ES256}
+    - {id: web-rs, secret: "%s", redirect_uris: ["%s"], grant_types: [authorization_code, refresh_token], id_token_signed_response_alg: RS256}
+    - {id: svc-es, secret: "%s", grant_types: [client_credentials], id_token_signed_response_alg: ES256}
+    - {id: svc-rs, secret: "%s", grant_types: [client_credentials], id_token_signed_response_alg: RS256}
+`, issuer, addr, store, dsn, randomKey(), randomKey(), email, pw, webSecret, callback, webSecret, callback, svcSecret, svcSecret)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	args := []string{bin, "serve", "--config", cfgPath}
+	if ts, err := exec.LookPath("taskset"); err == nil && runtime.NumCPU() >= 2 {
+		args = append([]string{ts, "-c", "0"}, args...)
+	}
+	srv := exec.Command(args[0], args[1:]...)
+	srv.Stderr = io.Discard
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = srv.Process.Signal(syscall.SIGTERM); _ = srv.Wait() }()
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if err := waitReady(c, issuer); err != nil {
+		return err
+	}
+	fmt.Printf("## %s store\n\n| scenario | req/s | req/s per server CPU-second | p50 | p99 | errors |\n|---|---:|---:|---:|---:|---:|\n", store)
+	tok, err := login(issuer, "web")
+	if err != nil {
+		return fmt.Errorf("login: %w", err)
+	}
+	form := func(v url.Values) string { return v.Encode() }
+	scenarios := []struct {
+		name string
+		req  func(worker int, state *string) (*http.Request, error)
+		// next, when set, extracts the state for the following request
+		next func(body []byte, state *string)
+		// prepare gives each worker its initial state
+		prepare func() (string, error)
+	}{
+		{name: "discovery", req: func(int, *string) (*http.Request, error) {
+			return http.NewRequest(http.MethodGet, issuer+"/.well-known/openid-configuration", nil)
+		}},
+		{name: "jwks", req: func(int, *string) (*http.Request, error) { return http.NewRequest(http.MethodGet, issuer+"/keys", nil) }},
+		{name: "client_credentials ES256", req: func(int, *string) (*http.Request, error) {
+			return tokenReq(issuer+"/oauth/token", form(url.Values{"grant_type": {"client_credentials"}}), "svc-es", svcSecret)
+		}},
+		{name: "client_credentials RS256", req: func(int, *string) (*http.Request, error) {
+			return tokenReq(issuer+"/oauth/token", form(url.Values{"grant_type": {"client_credentials"}}), "svc-rs", svcSecret)
+		}},
+		{name: "introspection (user token)", req: func(int, *string) (*http.Request, error) {
+			return tokenReq(issuer+"/oauth/introspect", form(url.Values{"token": {tok.AccessToken}}), "web", webSecret)
+		}},
+		{name: "refresh ES256", prepare: func() (string, error) { t, err := login(issuer, "web"); return t.RefreshToken, err },
+			req: func(_ int, rt *string) (*http.Request, error) {
+				return tokenReq(issuer+"/oauth/token", form(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {*rt}}), "web", webSecret)
+			}, next: nextRefresh},
+		{name: "refresh RS256", prepare: func() (string, error) { t, err := login(issuer, "web-rs"); return t.RefreshToken, err },
+			req: func(_ int, rt *string) (*http.Request, error) {
+				return tokenReq(issuer+"/oauth/token", form(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {*rt}}), "web-rs", webSecret)
+			}, next: nextRefresh},
+		{name: "password login (argon2id)", prepare: func() (string, error) { return loginForm(issuer) },
+			req: func(_ int, st *string) (*http.Request, error) {
+				parts := strings.SplitN(*st, "\n", 2)
+				r, err := http.NewRequest(http.MethodPost, issuer+"/login", strings.NewReader(parts[1]))
+				if err == nil {
+					r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					r.Header.Set("Cookie", parts[0])
+				}
+				return r, err
+			}},
+	}
+	for _, s := range scenarios {
+		if !strings.Contains(s.name, only) {
+			continue
+		}
+		states := make([]string, workers)
+		if s.prepare != nil {
+			for i := range states {
+				if states[i], err = s.prepare(); err != nil {
+					return fmt.Errorf("%s: prepare: %w", s.name, err)
+				}
+			}
+		}
+		cpu0 := cpuSeconds(srv.Process.Pid)
+		res := drive(c, workers, d, maxReq, states, s.req, s.next)
+		perCore := "n/a"
+		if used := cpuSeconds(srv.Process.Pid) - cpu0; used > 0 {
+			perCore = fmt.Sprintf("%.0f", float64(res.ok)/used)
+		}
+		fmt.Printf("| %s | %.0f | %s | %s | %s | %d |\n", s.name, res.rps, perCore, ms(res.p50), ms(res.p99), res.errors)
+	}
+	fmt.Println()
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+func nextRefresh(body []byte, rt *string) {
+	var t struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if json.Unmarshal(body, &t) == nil && t.RefreshToken != "" {
+		*rt = t.RefreshToken
+	}
+}
+
+func tokenReq(u, body, client, secret string) (*http.Request, error) {
+	r, err := http.NewRequest(http.MethodPost, u, strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.SetBasicAuth(client, secret)
+	return r, nil
+}
+
+type result struct {
+	ok       int
+	rps      float64
+	p50, p99 time.Duration
+	errors   int
+}
+
+// drive runs workers until d passes or maxReq requests were sent.
+func drive(c *http.Client, workers int, d time.Duration, maxReq int, states []string,
+	mk func(int, *string) (*http.Request, error), next func([]byte, *string)) result {
+	var mu sync.Mutex
+	var lat []time.Duration
+	errs, sent := 0, 0
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				mu.Lock()
+				if sent >= maxReq {
+					mu.Unlock()
+					return
+				}
+				sent++
+				mu.Unlock()
+				req, err := mk(w, &states[w])
+				t0 := time.Now()
+				var resp *http.Response
+				if err == nil {
+					resp, err = c.Do(req)
+				}
+				var body []byte
+				if err == nil {
+					body, _ = io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode >= 400 {
+						err = errors.New(resp.Status)
+					}
+				}
+				el := time.Since(t0)
+				mu.Lock()
+				if err != nil {
+					errs++
+				} else {
+					lat = append(lat, el)
+				}
+				mu.Unlock()
+				if err == nil && next != nil {
+					next(body, &states[w])
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	total := time.Since(start)
+	slices.Sort(lat)
+	r := result{ok: len(lat), errors: errs, rps: float64(len(lat)) / total.Seconds()}
+	if n := len(lat); n > 0 {
+		r.p50, r.p99 = lat[n/2], lat[min(n-1, n*99/100)]
+	}
+	return r
+}
+
+// cpuSeconds is the user+system CPU time of a process so far (Linux), or 0.
+func cpuSeconds(pid int) float64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may contain spaces) start after ')'.
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	var utime, stime float64
+	fmt.Sscan(f[11], &utime)
+	fmt.Sscan(f[12], &stime)
+	return (utime + stime) / 100 // USER_HZ is 100 on Linux
+}
+
+func waitReady(c *http.Client, issuer string) error {
+	for i := 0; i < 300; i++ {
+		if resp, err := c.Get(issuer + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return errors.New("server did not become ready")
+}
+
+var fieldRE = regexp.MustCompile(`name="(id|csrf)" value="([^"]*)"`)
+
+// browser is a cookie-keeping client that does not follow redirects.
+func browser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// loginPage starts a flow for client and returns the login form's fields.
+func loginPage(b *http.Client, issuer, client string) (url.Values, error) {
+	q := url.Values{"client_id": {client}, "redirect_uri": {callback}, "response_type": {"code"},
+		"scope": {"openid email offline_access"}, "state": {"s"}}
+	resp, err := b.Get(issuer + "/authorize?" + q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	resp, err = b.Get(issuer + resp.Header.Get("Location"))
+	if err != nil {
+		return nil, err
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	f := url.Values{"email": {email}, "password": {pw}}
+	for _, m := range fieldRE.FindAllStringSubmatch(string(page), -1) {
+		f.Set(m[1], m[2])
+	}
+	if f.Get("csrf") == "" {
+		return nil, fmt.Errorf("no login form (%d)", resp.StatusCode)
+	}
+	return f, nil
+}
+
+// loginForm prepares a repeatable login POST: cookies, newline, body.
+func loginForm(issuer string) (string, error) {
+	b := browser()
+	f, err := loginPage(b, issuer, "web")
+	if err != nil {
+		return "", err
+	}
+	u, _ := url.Parse(issuer)
+	var cookies []string
+	for _, c := range b.Jar.Cookies(u) {
+		cookies = append(cookies, c.Name+"="+c.Value)
+	}
+	return strings.Join(cookies, "; ") + "\n" + f.Encode(), nil
+}
+
+type tokens struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+// login runs a full code flow for client and returns its tokens.
+func login(issuer, client string) (tokens, error) {
+	b := browser()
+	f, err := loginPage(b, issuer, client)
+	if err != nil {
+		return tokens{}, err
+	}
+	resp, err := b.PostForm(issuer+"/login", f)
+	if err != nil {
+		return tokens{}, err
+	}
+	resp.Body.Close()
+	resp, err = b.Get(resp.Header.Get("Location"))
+	if err != nil {
+		return tokens{}, err
+	}
+	resp.Body.Close()
+	back, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || back.Query().Get("code") == "" {
+		return tokens{}, fmt.Errorf("no code: %s", resp.Header.Get("Location"))
+	}
+	req, _ := tokenReq(issuer+"/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {back.Query().Get("code")},
+		"redirect_uri": {callback}}.Encode(), client, webSecret)
+	resp, err = b.Do(req)
+	if err != nil {
+		return tokens{}, err
+	}
+	defer resp.Body.Close()
+	var t tokens
+	if err := json.NewDecoder(resp.Body).Decode(&t); err != nil || t.RefreshToken == "" {
+		return t, fmt.Errorf("token response %d", resp.StatusCode)
+	}
+	return t, nil
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/optibid/idp/login/password"
+)
+
+// Handler-level benchmarks of the hot paths, in process (no network): the
+// cost of our code and the engine's. Setup uses the loopback harness. On
+// PostgreSQL each reports sql/op, the round trips per request.
+//
+//	go test -run '^$' -bench . -benchmem ./cmd/optibid-idp
+
+// queryCounter counts statements sent to PostgreSQL.
+type queryCounter struct{ n atomic.Int64 }
+
+func (q *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	q.n.Add(1)
+	return ctx
+}
+func (q *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func benchEnv(b *testing.B, store string, mutate ...func(*Config)) (*env, *queryCounter) {
+	b.Helper()
+	qc := &queryCounter{}
+	e := newEnv(b, store, append(mutate, func(c *Config) { c.Storage.Postgres.Tracer = qc })...)
+	return e, qc
+}
+
+// serveBench runs one request through the handler and fails on an unexpected
+// status.
+func serveBench(b *testing.B, h http.Handler, req *http.Request, want int) {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != want {
+		b.Fatalf("%s %s: %d %s", req.Method, req.URL.Path, rec.Code, rec.Body.String())
+	}
+}
+
+func formReq(path string, form url.Values, client, secret string) *http.Request {
+	req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1"+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if secret != "" {
+		req.SetBasicAuth(client, secret)
+	}
+	return req
+}
+
+func reportSQL(b *testing.B, qc *queryCounter, before int64) {
+	b.ReportMetric(float64(qc.n.Load()-before)/float64(b.N), "sql/op")
+}
+
+func BenchmarkClientCredentials(b *testing.B) {
+	for _, store := range []string{"memory", "postgres"} {
+		for _, alg := range []string{"ES256", "RS256"} {
+			b.Run(store+"/"+alg, func(b *testing.B) {
+				e, qc := benchEnv(b, store, func(c *Config) { c.Bootstrap.Clients[4].IDTokenSignedAlg = alg })
+				form := url.Values{"grant_type": {"client_credentials"}, "scope": {"market:view"}}
+				serveBench(b, e.app.Handler, formReq("/oauth/token", form, "svc", svcSecret), 200) // warm the client cache
+				before := qc.n.Load()
+				b.ResetTimer()
+				for b.Loop() {
+					serveBench(b, e.app.Handler, formReq("/oauth/token", form, "svc", svcSecret), 200)
+				}
+				reportSQL(b, qc, before)
+			})
+		}
+	}
+}
+
+// userTokens logs in through the loopback harness and returns tokens.
+func userTokens(b *testing.B, e *env) tokenResponse {
+	b.Helper()
+	code, v := e.codeFor(e.browser(), nil)
+	_, body := e.exchange(code, v)
+	var tr tokenResponse
+	if err := decodeJSON([]byte(body), &tr); err != nil || tr.RefreshToken == "" {
+		b.Fatalf("tokens: %s", body)
+	}
+	return tr
+}
+
+func BenchmarkIntrospection(b *testing.B) {
+	for _, store := range []string{"memory", "postgres"} {
+		b.Run(store, func(b *testing.B) {
+			e, qc := benchEnv(b, store)
+			tok := userTokens(b, e)
+			form := url.Values{"token": {tok.AccessToken}}
+			serveBench(b, e.app.Handler, formReq("/oauth/introspect", form, "web", webSecret), 200)
+			before := qc.n.Load()
+			b.ResetTimer()
+			for b.Loop() {
+				serveBench(b, e.app.Handler, formReq("/oauth/introspect", form, "web", webSecret), 200)
+			}
+			reportSQL(b, qc, before)
+		})
+	}
+}
+
+// BenchmarkRefresh rotates a refresh token; each refresh signs an access
+// token and an ID token, so the client's algorithm dominates.
+func BenchmarkRefresh(b *testing.B) {
+	for _, v := range []struct{ store, alg string }{{"memory", "ES256"}, {"memory", "RS256"}, {"postgres", "ES256"}, {"postgres", "RS256"}} {
+		b.Run(v.store+"/"+v.alg, func(b *testing.B) {
+			e, qc := benchEnv(b, v.store, func(c *Config) { c.Bootstrap.Clients[0].IDTokenSignedAlg = v.alg })
+			rt := userTokens(b, e).RefreshToken
+			before := qc.n.Load()
+			b.ResetTimer()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				e.app.Handler.ServeHTTP(rec, formReq("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, "web", webSecret))
+				var tr tokenResponse
+				if rec.Code != 200 || decodeJSON(rec.Body.Bytes(), &tr) != nil {
+					b.Fatalf("refresh: %d %s", rec.Code, rec.Body.String())
+				}
+				rt = tr.RefreshToken
+			}
+			reportSQL(b, qc, before)
+		})
+	}
+}
+
+func BenchmarkDiscoveryAndJWKS(b *testing.B) {
+	e, _ := benchEnv(b, "memory")
+	for _, path := range []string{"/.well-known/openid-configuration", "/keys"} {
+		b.Run(strings.Trim(path, "/."), func(b *testing.B) {
+			for b.Loop() {
+				serveBench(b, e.app.Handler, httptest.NewRequest(http.MethodGet, "http://127.0.0.1"+path, nil), 200)
+			}
+		})
+	}
+}
+
+// BenchmarkPasswordLogin posts the login form with production argon2id
+// parameters: the hash dominates.
+func BenchmarkPasswordLogin(b *testing.B) {
+	e, _ := benchEnv(b, "memory", func(c *Config) { c.Passwords.Argon2 = password.DefaultParams() })
+	br := e.browser()
+	_, page := br.authorize(e.authURL(nil))
+	f := hidden(page)
+	f.Set("email", userEmail)
+	f.Set("password", userPassword)
+	u, _ := url.Parse(e.issuer)
+	b.ResetTimer()
+	for b.Loop() {
+		req := formReq("/login", f, "", "")
+		for _, c := range br.c.Jar.Cookies(u) {
+			req.AddCookie(c)
+		}
+		serveBench(b, e.app.Handler, req, http.StatusSeeOther)
+	}
+}
