@@ -16,8 +16,8 @@ run: ## start the provider on the embedded default (memory store, demo data)
 test: ## run every test, PostgreSQL and browser ones included
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 
-bench: ## Go benchmarks and the loopback load generator (see docs/benchmarks.md)
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./provider/... ./login/password/...
+bench: ## Go benchmarks and the loopback load generator (figures: docs/benchmarks.md)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./cmd/optibid-idp ./login/password
 	$(GO) run ./cmd/loadgen
 
 lint: ## go vet and gofmt check
