@@ -21,13 +21,8 @@ type consentData struct {
 // consentRequest loads what both consent handlers need: the request (for
 // this browser), its client and the live session.
 func (h *Handler) consentRequest(w http.ResponseWriter, r *http.Request, id string) (storage.AuthRequest, storage.Client, storage.Session, storage.User, bool) {
-	ar, ok := h.authRequest(w, r, id)
+	ar, c, ok := h.requestAndClient(w, r, id)
 	if !ok {
-		return ar, storage.Client{}, storage.Session{}, storage.User{}, false
-	}
-	c, err := h.Clients.Client(r.Context(), ar.ClientID)
-	if err != nil {
-		h.fail(w, r, "load client", err)
 		return ar, c, storage.Session{}, storage.User{}, false
 	}
 	s, u, live, err := h.currentSession(r.Context(), r)

@@ -191,6 +191,21 @@ func (h *Handler) authRequest(w http.ResponseWriter, r *http.Request, id string)
 	return ar, true
 }
 
+// requestAndClient loads the auth request (for this browser) and its
+// client; on failure it has written the error page.
+func (h *Handler) requestAndClient(w http.ResponseWriter, r *http.Request, id string) (storage.AuthRequest, storage.Client, bool) {
+	ar, ok := h.authRequest(w, r, id)
+	if !ok {
+		return ar, storage.Client{}, false
+	}
+	c, err := h.Clients.Client(r.Context(), ar.ClientID)
+	if err != nil {
+		h.fail(w, r, "load client", err)
+		return ar, c, false
+	}
+	return ar, c, true
+}
+
 func needsConsent(ar storage.AuthRequest, c storage.Client) bool {
 	return c.RequireConsent || slices.Contains(ar.Prompt, "consent")
 }

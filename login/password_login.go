@@ -28,13 +28,8 @@ type loginData struct {
 // by answering login_required).
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	ar, ok := h.authRequest(w, r, r.URL.Query().Get("id"))
+	ar, c, ok := h.requestAndClient(w, r, r.URL.Query().Get("id"))
 	if !ok {
-		return
-	}
-	c, err := h.Clients.Client(ctx, ar.ClientID)
-	if err != nil {
-		h.fail(w, r, "load client", err)
 		return
 	}
 	s, _, live, err := h.currentSession(ctx, r)
@@ -67,13 +62,8 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	ar, ok := h.authRequest(w, r, r.PostForm.Get("id"))
+	ar, c, ok := h.requestAndClient(w, r, r.PostForm.Get("id"))
 	if !ok {
-		return
-	}
-	c, err := h.Clients.Client(ctx, ar.ClientID)
-	if err != nil {
-		h.fail(w, r, "load client", err)
 		return
 	}
 	email := strings.TrimSpace(strings.ToLower(r.PostForm.Get("email")))

@@ -305,25 +305,25 @@ func testAuthRequestLifecycle(t *testing.T, s storage.Store) {
 	}
 }
 
-func testCodeConcurrent(t *testing.T, s storage.Store) {
-	u := newUser(t, s)
-	_, code := completedRequest(t, s, u, time.Minute)
+// race runs attempt 50 times in parallel and checks that exactly one
+// succeeds and the other 49 report ErrAlreadyUsed; it returns the index of
+// the winner.
+func race(t *testing.T, attempt func(i int) error) int {
+	t.Helper()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	wins, reused := 0, 0
-	var winGrant string
+	winner, wins, reused := -1, 0, 0
 	for i := range 50 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			gid := fmt.Sprintf("g%d-%s", i, random.ID())
-			_, err := s.RedeemCode(ctx, storage.HashSecret(code), gid, now().Add(time.Hour), now(), ev("code_redeemed"), ev("code_replayed"))
+			err := attempt(i)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
 			case err == nil:
 				wins++
-				winGrant = gid
+				winner = i
 			case errors.Is(err, storage.ErrAlreadyUsed):
 				reused++
 			default:
@@ -335,7 +335,21 @@ func testCodeConcurrent(t *testing.T, s storage.Store) {
 	if wins != 1 || reused != 49 {
 		t.Fatalf("wins=%d reused=%d, want exactly 1 and 49", wins, reused)
 	}
-	g, err := s.GrantByID(ctx, winGrant)
+	return winner
+}
+
+func testCodeConcurrent(t *testing.T, s storage.Store) {
+	u := newUser(t, s)
+	_, code := completedRequest(t, s, u, time.Minute)
+	gids := make([]string, 50)
+	for i := range gids {
+		gids[i] = fmt.Sprintf("g%d-%s", i, random.ID())
+	}
+	winner := race(t, func(i int) error {
+		_, err := s.RedeemCode(ctx, storage.HashSecret(code), gids[i], now().Add(time.Hour), now(), ev("code_redeemed"), ev("code_replayed"))
+		return err
+	})
+	g, err := s.GrantByID(ctx, gids[winner])
 	must(t, err)
 	if g.RevokedAt.IsZero() {
 		t.Fatal("concurrent replays must revoke the grant of the winning redemption")
@@ -460,33 +474,12 @@ func testRefreshRotation(t *testing.T, s storage.Store) {
 
 func testRefreshConcurrent(t *testing.T, s storage.Store) {
 	g, tok := grantWithToken(t, s)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	wins, reused := 0, 0
-	for range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			next, _ := nextToken(g)
-			err := s.RotateRefreshToken(ctx, storage.HashSecret(tok), next, now(), ev("token_refreshed"), ev("refresh_reuse"))
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				wins++
-			case errors.Is(err, storage.ErrAlreadyUsed):
-				reused++
-			default:
-				t.Errorf("unexpected error: %v", err)
-			}
-		}()
-	}
-	wg.Wait()
 	// The documented rule: no grace period. Exactly one rotation wins; every
 	// other presentation of the same token is reuse and revokes the family.
-	if wins != 1 || reused != 49 {
-		t.Fatalf("wins=%d reused=%d, want 1 and 49", wins, reused)
-	}
+	race(t, func(int) error {
+		next, _ := nextToken(g)
+		return s.RotateRefreshToken(ctx, storage.HashSecret(tok), next, now(), ev("token_refreshed"), ev("refresh_reuse"))
+	})
 	got, err := s.GrantByID(ctx, g.ID)
 	must(t, err)
 	if got.RevokedAt.IsZero() {
