@@ -102,7 +102,7 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	templates, err := web.Load("")
+	templates, err := web.Load(cfg.UI.ThemeDir)
 	if err != nil {
 		return err
 	}

@@ -309,3 +309,41 @@ func TestCheck22to24PKCE(t *testing.T) {
 		}
 	})
 }
+
+// CHECKS 18, 20: id_token_hint with prompt=none is silent for the signed-in
+// user and login_required for another; the code flow works without nonce.
+func TestCheck18and20HintAndNonce(t *testing.T) {
+	e := newEnv(t, "memory")
+	idToken := func(b *browser, email string, params map[string]string) string {
+		verifier, ch := pkce()
+		p := map[string]string{"code_challenge": ch, "code_challenge_method": "S256"}
+		for k, v := range params {
+			p[k] = v
+		}
+		u := b.login(e.authURL(p), email, userPassword)
+		_, body := e.exchange(u.Query().Get("code"), verifier)
+		return decode(t, body).IDToken
+	}
+	ada := e.browser()
+	adaToken := idToken(ada, userEmail, map[string]string{"nonce": ""}) // 20: no nonce
+	if _, has := claimsOf(t, adaToken)["nonce"]; has {
+		t.Fatal("nonce in an ID token of a request without one")
+	}
+	bobToken := idToken(e.browser(), "bob@example.com", nil)
+	_, ch := pkce()
+	silent := func(hint string) string {
+		resp, body := ada.follow(ada.get(e.authURL(map[string]string{"prompt": "none", "id_token_hint": hint,
+			"code_challenge": ch, "code_challenge_method": "S256"})))
+		u := ada.clientRedirect(resp, body)
+		if u.Query().Get("code") != "" {
+			return "code"
+		}
+		return u.Query().Get("error")
+	}
+	if got := silent(adaToken); got != "code" {
+		t.Fatalf("own hint: %s", got)
+	}
+	if got := silent(bobToken); got != "login_required" {
+		t.Fatalf("other user's hint: %s", got)
+	}
+}

@@ -32,6 +32,7 @@ type Config struct {
 	Sessions  SessionsConfig  `yaml:"sessions"`
 	Passwords PasswordsConfig `yaml:"passwords"`
 	Lockout   LockoutConfig   `yaml:"lockout"`
+	UI        UIConfig        `yaml:"ui"`
 	Bootstrap Bootstrap       `yaml:"bootstrap"`
 }
 
@@ -39,6 +40,10 @@ type HTTPConfig struct {
 	Addr               string        `yaml:"addr"`
 	CORSAllowedOrigins []string      `yaml:"cors_allowed_origins"`
 	ShutdownTimeout    time.Duration `yaml:"shutdown_timeout"`
+}
+
+type UIConfig struct {
+	ThemeDir string `yaml:"theme_dir"`
 }
 
 type LogConfig struct {
