@@ -13,7 +13,7 @@ help: ## list the targets
 run: ## start the provider on the embedded default (memory store, demo data)
 	$(GO) run ./cmd/optibid-idp serve --config $(CONFIG)
 
-test: ## run every test, PostgreSQL and browser ones included
+test: ## run every test, the PostgreSQL ones included
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 
 bench: ## Go benchmarks and the loopback load generator (figures: docs/benchmarks.md)
