@@ -1,0 +1,46 @@
+package password_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/optibid/idp/login/password"
+)
+
+// CHECKS 44: 7 characters rejected; 8 with MFA, 15 without; 64 characters
+// and Unicode fine; no composition rules; breached passwords rejected.
+func TestPolicy(t *testing.T) {
+	p := password.DefaultPolicy()
+	cases := []struct {
+		pw     string
+		hasMFA bool
+		ok     bool
+	}{
+		{"Zq8#vK2", true, false},              // 7 characters
+		{"vole-kiwi", true, true},             // 9 with MFA: fine
+		{"vole-kiwi", false, false},           // password-only needs 15
+		{"orbit lantern velvet", false, true}, // no digits, no symbols: fine
+		{strings.Repeat("ωκεανός-", 8), false, true}, // 64 Unicode characters
+		{"password1234", true, false},
+		{"password1234567", false, false},
+		{"qwertyuiopasdfgh", false, false},
+		{"aaaaaaaaaaaaaaaa", false, false},
+		{strings.Repeat("x", 129), false, false},
+		{"optibid-acme-ada", false, false}, // built from the context words
+		{"AdaLovelace-1984!", false, false},
+		{"adalovelace1234", false, false},
+		{"ada-likes-orbit-lanterns", false, true}, // a context word inside a phrase is fine
+		{"nul\x00inside-the-password", false, false},
+	}
+	for _, tc := range cases {
+		err := p.Check(tc.pw, tc.hasMFA, "ada@acme.example", "Ada Lovelace", "optibid acme")
+		if (err == nil) != tc.ok {
+			t.Errorf("Check(%q, mfa=%v) = %v, want ok=%v", tc.pw, tc.hasMFA, err, tc.ok)
+		}
+		var pe *password.PolicyError
+		if err != nil && (!errors.Is(err, password.ErrPolicy) || !errors.As(err, &pe) || pe.Reason == "") {
+			t.Errorf("error is not a PolicyError with a reason: %v", err)
+		}
+	}
+}
