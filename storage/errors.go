@@ -19,6 +19,9 @@ var (
 	ErrExpired = errors.New("storage: expired")
 	// ErrRevoked: the object (grant, session) was revoked.
 	ErrRevoked = errors.New("storage: revoked")
+	// ErrMismatch: a code or secret did not match (the attempt was
+	// counted).
+	ErrMismatch = errors.New("storage: does not match")
 	// ErrUnavailable: the backend could not be reached or timed out. Callers
 	// must fail closed and map it to 503.
 	ErrUnavailable = errors.New("storage: unavailable")

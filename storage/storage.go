@@ -16,6 +16,14 @@ type Organizations interface {
 	UpsertOrganization(ctx context.Context, o Organization, ev AuditEvent) (Organization, error)
 	OrganizationByID(ctx context.Context, id string) (Organization, error)
 	OrganizationBySlug(ctx context.Context, slug string) (Organization, error)
+	// SetMFAPolicy sets "off", "optional" or "required".
+	SetMFAPolicy(ctx context.Context, orgID, policy string, ev AuditEvent) error
+	// AddDomain records a domain of an organization (upsert); a domain
+	// belongs to one organization only (ErrConflict).
+	AddDomain(ctx context.Context, d OrganizationDomain, ev AuditEvent) error
+	// OrganizationByVerifiedDomain finds the organization that verified the
+	// (lower-case) domain.
+	OrganizationByVerifiedDomain(ctx context.Context, domain string) (Organization, error)
 }
 
 // Users stores accounts.
@@ -34,6 +42,8 @@ type Users interface {
 	// SetDisabled disables or enables the user; disabling revokes every
 	// session and grant.
 	SetDisabled(ctx context.Context, id string, disabled bool, now time.Time, ev AuditEvent) error
+	// SetPhone sets the user's phone number and whether it is verified.
+	SetPhone(ctx context.Context, id, phone string, verified bool, ev AuditEvent) error
 }
 
 // Memberships stores user ↔ organization roles.
@@ -75,6 +85,10 @@ type AuthRequests interface {
 	// SaveAuthCode stores the hash of the code issued for a completed
 	// request. A request gets at most one code (ErrAlreadyUsed otherwise).
 	SaveAuthCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error
+	// SetPendingLogin records that userID passed the first factor(s) amr
+	// and still owes a second one; ErrNotFound for unknown or expired
+	// requests, ErrAlreadyUsed once a code was issued.
+	SetPendingLogin(ctx context.Context, id, userID string, amr []string, at time.Time) error
 	// RedeemCode atomically marks the code redeemed and creates the grant
 	// (token family) grantID, valid until grantExpiresAt, from the request's
 	// user, client, scopes, auth time and AMR. Exactly one of any number of
@@ -138,6 +152,49 @@ type Sessions interface {
 	TouchSession(ctx context.Context, hash string, now time.Time) error
 	// RevokeSession ends the session (idempotent) and writes ev.
 	RevokeSession(ctx context.Context, hash string, now time.Time, ev AuditEvent) error
+	// SessionsByUser lists the user's sessions that are neither revoked nor
+	// past their absolute expiry at now, newest first.
+	SessionsByUser(ctx context.Context, userID string, now time.Time) ([]Session, error)
+}
+
+// ActionTokens stores email-link tokens.
+type ActionTokens interface {
+	CreateActionToken(ctx context.Context, t ActionToken, ev AuditEvent) error
+	// ConsumeActionToken atomically marks the token used and returns it:
+	// ErrNotFound for unknown hashes or another purpose, ErrExpired past
+	// its expiry, ErrAlreadyUsed the second time. Of any number of
+	// concurrent calls exactly one succeeds.
+	ConsumeActionToken(ctx context.Context, hash, purpose string, now time.Time) (ActionToken, error)
+}
+
+// MFA stores second factors.
+type MFA interface {
+	// SaveTOTP stores a (new, unconfirmed) TOTP secret, replacing any
+	// previous one, and writes ev.
+	SaveTOTP(ctx context.Context, t TOTP, ev AuditEvent) error
+	TOTPByUser(ctx context.Context, userID string) (TOTP, error)
+	// ConfirmTOTP marks the secret confirmed with the code of step.
+	ConfirmTOTP(ctx context.Context, userID string, step int64, now time.Time, ev AuditEvent) error
+	// UseTOTPStep atomically accepts step if it is later than every step
+	// accepted before (ErrAlreadyUsed otherwise: a replayed code).
+	UseTOTPStep(ctx context.Context, userID string, step int64) error
+	DeleteTOTP(ctx context.Context, userID string, ev AuditEvent) error
+	// ReplaceBackupCodes stores a new set of code hashes, deleting the old.
+	ReplaceBackupCodes(ctx context.Context, userID string, hashes []string, now time.Time, ev AuditEvent) error
+	// UseBackupCode atomically marks an unused code used (ErrNotFound when
+	// none matches) and writes ev.
+	UseBackupCode(ctx context.Context, userID, hash string, now time.Time, ev AuditEvent) error
+	BackupCodesRemaining(ctx context.Context, userID string) (int, error)
+	// CreateOTPChallenge stores a sent SMS or email code.
+	CreateOTPChallenge(ctx context.Context, c OTPChallenge, ev AuditEvent) error
+	// VerifyOTPChallenge checks a code against challenge id of the auth
+	// request, atomically: ErrNotFound (unknown, other request),
+	// ErrExpired, ErrAlreadyUsed (used, or maxAttempts reached), ErrMismatch
+	// (wrong code; the attempt is counted); nil marks it used.
+	VerifyOTPChallenge(ctx context.Context, id, authRequestID, codeHash string, maxAttempts int, now time.Time) error
+	// CountOTPChallenges counts codes sent to the user since since (send
+	// rate limit).
+	CountOTPChallenges(ctx context.Context, userID string, since time.Time) (int, error)
 }
 
 // Keys stores signing keys.
@@ -180,6 +237,8 @@ type Store interface {
 	AuthRequests
 	Grants
 	Sessions
+	ActionTokens
+	MFA
 	Keys
 	Audit
 	Maintenance

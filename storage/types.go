@@ -8,9 +8,12 @@ import (
 
 // Organization is a tenant: an enterprise signed up to the platform.
 type Organization struct {
-	ID        string
-	Slug      string
-	Name      string
+	ID   string
+	Slug string
+	Name string
+	// MFAPolicy: "off", "optional" (default) or "required" (members must
+	// enroll a second factor at their next login).
+	MFAPolicy string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -22,6 +25,9 @@ type User struct {
 	Name          string
 	PasswordHash  string // PHC string (argon2id) or a legacy bcrypt hash
 	EmailVerified bool
+	// Phone is E.164; SMS codes go only to a verified phone.
+	Phone         string
+	PhoneVerified bool
 	Disabled      bool
 	// FailedLogins counts consecutive failed password attempts; a success
 	// resets it. LockedUntil is zero when the account is not locked.
@@ -55,6 +61,10 @@ type Client struct {
 	GrantTypes             []string
 	Scopes                 []string // extra scopes beyond the standard OIDC ones
 	RequireConsent         bool
+	// RequireMFA: every login for this client needs a second factor.
+	RequireMFA bool
+	// RequireVerifiedEmail: users must have verified their email address.
+	RequireVerifiedEmail bool
 	// IDTokenSignedResponseAlg overrides the provider's default signing
 	// algorithm for this client ("RS256" or "ES256"); empty means default.
 	IDTokenSignedResponseAlg string
@@ -91,6 +101,11 @@ type AuthRequest struct {
 	AMR       []string
 	SessionID string // hash of the SSO session that completed it
 	Done      bool
+	// A login in progress: the password was right, a second factor is
+	// still due. Only the browser that started the request can continue it.
+	PendingUserID string
+	PendingAMR    []string
+	PendingAt     time.Time
 	// Code state: hash of the issued code, its expiry, and once redeemed the
 	// grant created from it (so a replay can revoke that grant).
 	CodeHash      string
@@ -150,6 +165,56 @@ type Session struct {
 	RevokedAt  time.Time
 	IP         string
 	UserAgent  string
+}
+
+// OrganizationDomain is an email domain an organization has proven it
+// owns; users registering with it join the organization.
+type OrganizationDomain struct {
+	OrgID      string
+	Domain     string
+	VerifiedAt time.Time
+}
+
+// Action-token purposes.
+const (
+	PurposeVerifyEmail   = "verify_email"
+	PurposeResetPassword = "reset_password"
+)
+
+// ActionToken is a single-use, expiring token sent by email (verification
+// and password-reset links). Only its hash is stored.
+type ActionToken struct {
+	Hash      string
+	Purpose   string
+	UserID    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time
+}
+
+// TOTP is a user's authenticator-app secret, sealed at rest. LastStep is
+// the last time step accepted, so a code is never accepted twice.
+type TOTP struct {
+	UserID       string
+	SecretSealed []byte
+	ConfirmedAt  time.Time // zero while enrollment is pending
+	LastStep     int64
+	CreatedAt    time.Time
+}
+
+// OTPChallenge is a one-time code sent by SMS or email for one login
+// transaction (auth request). Only the code's hash is stored.
+type OTPChallenge struct {
+	ID            string
+	AuthRequestID string
+	UserID        string
+	Channel       string // "sms" or "email"
+	Destination   string
+	CodeHash      string
+	Attempts      int
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	UsedAt        time.Time
 }
 
 // SigningKeyState is where a key is in its life cycle.

@@ -32,6 +32,11 @@ type Store struct {
 	sessions      map[string]storage.Session
 	keys          map[string]storage.SigningKey
 	audit         []storage.AuditEvent
+	domains       map[string]storage.OrganizationDomain
+	actionTokens  map[string]storage.ActionToken
+	totp          map[string]storage.TOTP
+	backupCodes   map[string]map[string]time.Time // user → code hash → used at
+	otp           map[string]storage.OTPChallenge
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -55,6 +60,11 @@ func New(now func() time.Time) *Store {
 		revokedJTIs:   map[string]time.Time{},
 		sessions:      map[string]storage.Session{},
 		keys:          map[string]storage.SigningKey{},
+		domains:       map[string]storage.OrganizationDomain{},
+		actionTokens:  map[string]storage.ActionToken{},
+		totp:          map[string]storage.TOTP{},
+		backupCodes:   map[string]map[string]time.Time{},
+		otp:           map[string]storage.OTPChallenge{},
 	}
 }
 
@@ -106,6 +116,9 @@ func (s *Store) UpsertOrganization(_ context.Context, o storage.Organization, ev
 	}
 	if o.ID == "" {
 		o.ID = random.ID()
+	}
+	if o.MFAPolicy == "" {
+		o.MFAPolicy = "optional"
 	}
 	o.CreatedAt, o.UpdatedAt = now, now
 	s.orgs[o.ID] = o

@@ -433,6 +433,18 @@ func (s *Store) DeleteExpired(_ context.Context, now time.Time) (int64, error) {
 			n++
 		}
 	}
+	for h, t := range s.actionTokens {
+		if !now.Before(t.ExpiresAt) {
+			delete(s.actionTokens, h)
+			n++
+		}
+	}
+	for id, c := range s.otp {
+		if !now.Before(c.ExpiresAt) {
+			delete(s.otp, id)
+			n++
+		}
+	}
 	for id, k := range s.keys {
 		if !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
 			delete(s.keys, id)

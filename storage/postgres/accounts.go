@@ -13,11 +13,11 @@ import (
 
 // --- Organizations ---
 
-const orgCols = `id, slug, name, created_at, updated_at`
+const orgCols = `id, slug, name, mfa_policy, created_at, updated_at`
 
 func scanOrg(r pgx.Row) (storage.Organization, error) {
 	var o storage.Organization
-	err := r.Scan(&o.ID, &o.Slug, &o.Name, &o.CreatedAt, &o.UpdatedAt)
+	err := r.Scan(&o.ID, &o.Slug, &o.Name, &o.MFAPolicy, &o.CreatedAt, &o.UpdatedAt)
 	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
 	return o, translate(err)
 }
@@ -53,12 +53,12 @@ func (s *Store) OrganizationBySlug(ctx context.Context, slug string) (storage.Or
 
 // --- Users ---
 
-const userCols = `u.id, u.email, u.name, u.password_hash, u.email_verified, u.disabled, u.failed_logins,
-	u.locked_until, u.created_at, u.updated_at`
+const userCols = `u.id, u.email, u.name, u.password_hash, u.email_verified, u.phone, u.phone_verified, u.disabled,
+	u.failed_logins, u.locked_until, u.created_at, u.updated_at`
 
 func userDest(u *storage.User, locked **time.Time) []any {
-	return []any{&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.EmailVerified, &u.Disabled, &u.FailedLogins,
-		locked, &u.CreatedAt, &u.UpdatedAt}
+	return []any{&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.EmailVerified, &u.Phone, &u.PhoneVerified, &u.Disabled,
+		&u.FailedLogins, locked, &u.CreatedAt, &u.UpdatedAt}
 }
 
 func fixUser(u *storage.User, locked *time.Time) {
@@ -239,12 +239,12 @@ func (s *Store) LoginSucceeded(ctx context.Context, userID, newHash string, sess
 // --- Clients ---
 
 const clientCols = `id, name, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes,
-	require_consent, id_token_signed_response_alg, created_at, updated_at`
+	require_consent, require_mfa, require_verified_email, id_token_signed_response_alg, created_at, updated_at`
 
 func scanClient(r pgx.Row) (storage.Client, error) {
 	var c storage.Client
 	err := r.Scan(&c.ID, &c.Name, &c.SecretHash, &c.RedirectURIs, &c.PostLogoutRedirectURIs, &c.GrantTypes,
-		&c.Scopes, &c.RequireConsent, &c.IDTokenSignedResponseAlg, &c.CreatedAt, &c.UpdatedAt)
+		&c.Scopes, &c.RequireConsent, &c.RequireMFA, &c.RequireVerifiedEmail, &c.IDTokenSignedResponseAlg, &c.CreatedAt, &c.UpdatedAt)
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	return c, translate(err)
 }
@@ -254,14 +254,16 @@ func (s *Store) UpsertClient(ctx context.Context, c storage.Client, ev storage.A
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var err error
 		out, err = scanClient(tx.QueryRow(ctx, `INSERT INTO clients (id, name, secret_hash, redirect_uris,
-			post_logout_redirect_uris, grant_types, scopes, require_consent, id_token_signed_response_alg)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			post_logout_redirect_uris, grant_types, scopes, require_consent, id_token_signed_response_alg,
+			require_mfa, require_verified_email)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 			ON CONFLICT (id) DO UPDATE SET name = excluded.name, secret_hash = excluded.secret_hash,
 				redirect_uris = excluded.redirect_uris, post_logout_redirect_uris = excluded.post_logout_redirect_uris,
 				grant_types = excluded.grant_types, scopes = excluded.scopes, require_consent = excluded.require_consent,
-				id_token_signed_response_alg = excluded.id_token_signed_response_alg
+				id_token_signed_response_alg = excluded.id_token_signed_response_alg,
+				require_mfa = excluded.require_mfa, require_verified_email = excluded.require_verified_email
 			RETURNING `+clientCols, c.ID, c.Name, c.SecretHash, strs(c.RedirectURIs), strs(c.PostLogoutRedirectURIs),
-			strs(c.GrantTypes), strs(c.Scopes), c.RequireConsent, c.IDTokenSignedResponseAlg))
+			strs(c.GrantTypes), strs(c.Scopes), c.RequireConsent, c.IDTokenSignedResponseAlg, c.RequireMFA, c.RequireVerifiedEmail))
 		if err != nil {
 			return err
 		}

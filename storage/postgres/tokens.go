@@ -14,19 +14,20 @@ import (
 
 const arCols = `id, client_id, redirect_uri, state, nonce, scopes, response_type, response_mode, code_challenge,
 	code_challenge_method, prompt, max_age, login_hint, hint_subject, acr_values, ui_locales, browser_hash, user_id,
-	auth_time, amr, session_hash, done, coalesce(code_hash, ''), code_expires_at, redeemed_at, grant_id, created_at, expires_at`
+	auth_time, amr, session_hash, done, coalesce(code_hash, ''), code_expires_at, redeemed_at, grant_id, created_at, expires_at,
+	pending_user_id, pending_amr, pending_at`
 
 func scanAR(r pgx.Row) (storage.AuthRequest, error) {
 	var a storage.AuthRequest
-	var authTime, codeExp, redeemed *time.Time
+	var authTime, codeExp, redeemed, pending *time.Time
 	err := r.Scan(&a.ID, &a.ClientID, &a.RedirectURI, &a.State, &a.Nonce, &a.Scopes, &a.ResponseType, &a.ResponseMode,
 		&a.CodeChallenge, &a.CodeChallengeMethod, &a.Prompt, &a.MaxAge, &a.LoginHint, &a.HintSubject, &a.ACRValues,
 		&a.UILocales, &a.BrowserHash, &a.UserID, &authTime, &a.AMR, &a.SessionID, &a.Done, &a.CodeHash, &codeExp,
-		&redeemed, &a.GrantID, &a.CreatedAt, &a.ExpiresAt)
+		&redeemed, &a.GrantID, &a.CreatedAt, &a.ExpiresAt, &a.PendingUserID, &a.PendingAMR, &pending)
 	if err != nil {
 		return a, translate(err)
 	}
-	a.AuthTime, a.CodeExpiresAt, a.RedeemedAt = fromNull(authTime), fromNull(codeExp), fromNull(redeemed)
+	a.AuthTime, a.CodeExpiresAt, a.RedeemedAt, a.PendingAt = fromNull(authTime), fromNull(codeExp), fromNull(redeemed), fromNull(pending)
 	a.CreatedAt, a.ExpiresAt = a.CreatedAt.UTC(), a.ExpiresAt.UTC()
 	return a, nil
 }
@@ -397,6 +398,8 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		`DELETE FROM grants WHERE expires_at <= $1`,
 		`DELETE FROM revoked_access_tokens WHERE expires_at <= $1`,
 		`DELETE FROM signing_keys WHERE expires_at <= $1`,
+		`DELETE FROM action_tokens WHERE expires_at <= $1`,
+		`DELETE FROM otp_challenges WHERE expires_at <= $1`,
 	} {
 		n, err := s.exec(ctx, q, now)
 		if err != nil {

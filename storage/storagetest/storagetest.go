@@ -42,6 +42,12 @@ func Run(t *testing.T, newStore NewStore) {
 		{"SigningKeysInitOnceConcurrent", testSigningKeysConcurrent},
 		{"AuditAppendAndFilter", testAudit},
 		{"DeleteExpired", testDeleteExpired},
+		{"OrgPolicyAndDomains", testOrgPolicyAndDomains},
+		{"PhonePendingSessions", testPhonePendingSessions},
+		{"ActionTokens", testActionTokens},
+		{"TOTP", testTOTP},
+		{"BackupCodes", testBackupCodes},
+		{"OTPChallenges", testOTPChallenges},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -161,13 +167,14 @@ func testMemberships(t *testing.T, s storage.Store) {
 
 func testClients(t *testing.T, s storage.Store) {
 	c := storage.Client{ID: "web", Name: "Web", SecretHash: storage.HashSecret("s"), RedirectURIs: []string{"https://rp/cb"},
-		GrantTypes: []string{"authorization_code"}, Scopes: []string{"org"}, RequireConsent: true, IDTokenSignedResponseAlg: "ES256"}
+		GrantTypes: []string{"authorization_code"}, Scopes: []string{"org"}, RequireConsent: true, IDTokenSignedResponseAlg: "ES256",
+		RequireMFA: true, RequireVerifiedEmail: true}
 	_, err := s.UpsertClient(ctx, c, ev("client_upserted"))
 	must(t, err)
 	got, err := s.ClientByID(ctx, "web")
 	must(t, err)
 	if got.SecretHash != c.SecretHash || got.RedirectURIs[0] != "https://rp/cb" || !got.RequireConsent ||
-		got.IDTokenSignedResponseAlg != "ES256" || len(got.PostLogoutRedirectURIs) != 0 {
+		got.IDTokenSignedResponseAlg != "ES256" || len(got.PostLogoutRedirectURIs) != 0 || !got.RequireMFA || !got.RequireVerifiedEmail {
 		t.Fatalf("client round trip: %+v", got)
 	}
 	c.RedirectURIs = []string{"https://rp/cb2"}
