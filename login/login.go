@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/optibid/idp/internal/httpx"
+	"github.com/optibid/idp/login/mfa"
+	"github.com/optibid/idp/login/notify"
 	"github.com/optibid/idp/login/password"
 	"github.com/optibid/idp/login/web"
 	"github.com/optibid/idp/storage"
@@ -32,14 +34,33 @@ type Config struct {
 	Lockout                storage.LockoutPolicy
 	// CSRFKey keys the CSRF tokens (32 bytes).
 	CSRFKey []byte
+	// Registration: "open", "invite_only" or "disabled".
+	Registration   string
+	PasswordPolicy password.Policy
+	// EmailVerificationTTL: lifetime of verification links (default 24h).
+	EmailVerificationTTL time.Duration
+	// PasswordResetTTL: lifetime of reset links (default 1h, at most 1h).
+	PasswordResetTTL time.Duration
+	// OTPTTL: lifetime of SMS and email codes (default 5m).
+	OTPTTL time.Duration
+	// OTPMaxAttempts: wrong guesses a code tolerates (default 5).
+	OTPMaxAttempts int
+	// OTPSendLimit: codes a user may be sent per 15 minutes (default 5).
+	OTPSendLimit int
+	// ProductName labels emails and authenticator entries.
+	ProductName string
 }
 
 // Store is the storage the login screens use.
 type Store interface {
+	storage.Organizations
+	storage.Memberships
 	storage.Users
 	storage.Logins
 	storage.Sessions
 	storage.AuthRequests
+	storage.ActionTokens
+	storage.MFA
 	storage.Audit
 }
 
@@ -54,6 +75,9 @@ type Deps struct {
 	Store     Store
 	Clients   ClientReader
 	Hasher    *password.Hasher
+	TOTP      *mfa.TOTP
+	Email     notify.EmailSender
+	SMS       notify.SMSSender // nil: no SMS codes
 	Templates *web.Templates
 	Cookies   httpx.Cookies
 	// CallbackURL is where to send the browser once an auth request is done.
@@ -85,6 +109,33 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	if cfg.Lockout == (storage.LockoutPolicy{}) {
 		cfg.Lockout = storage.DefaultLockoutPolicy()
 	}
+	if cfg.PasswordPolicy == (password.Policy{}) {
+		cfg.PasswordPolicy = password.DefaultPolicy()
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.EmailVerificationTTL, 24*time.Hour)
+	def(&cfg.PasswordResetTTL, time.Hour)
+	def(&cfg.OTPTTL, 5*time.Minute)
+	cfg.PasswordResetTTL = min(cfg.PasswordResetTTL, time.Hour)
+	if cfg.OTPMaxAttempts <= 0 {
+		cfg.OTPMaxAttempts = 5
+	}
+	if cfg.OTPSendLimit <= 0 {
+		cfg.OTPSendLimit = 5
+	}
+	if cfg.Registration == "" {
+		cfg.Registration = "open"
+	}
+	if cfg.ProductName == "" {
+		cfg.ProductName = "OptiBid"
+	}
+	if d.Email == nil || d.TOTP == nil {
+		return nil, errors.New("login: an email sender and TOTP are required")
+	}
 	if len(cfg.CSRFKey) < 32 {
 		return nil, errors.New("login: CSRF key must be at least 32 bytes")
 	}
@@ -107,6 +158,19 @@ func (h *Handler) Register(r *mux.Router) {
 	r.HandleFunc("/end_session", h.logoutPage).Methods(http.MethodGet)
 	r.HandleFunc("/end_session", h.logoutSubmit).Methods(http.MethodPost)
 	r.HandleFunc("/logged-out", h.loggedOut).Methods(http.MethodGet)
+	r.HandleFunc("/login/mfa", h.mfaPage).Methods(http.MethodGet)
+	r.HandleFunc("/login/mfa", h.mfaSubmit).Methods(http.MethodPost)
+	r.HandleFunc("/login/mfa/send", h.mfaSend).Methods(http.MethodPost)
+	r.HandleFunc("/login/mfa/enroll", h.enrollPage).Methods(http.MethodGet)
+	r.HandleFunc("/login/mfa/enroll", h.enrollSubmit).Methods(http.MethodPost)
+	r.HandleFunc("/register", h.registerPage).Methods(http.MethodGet)
+	r.HandleFunc("/register", h.registerSubmit).Methods(http.MethodPost)
+	r.HandleFunc("/verify-email", h.verifyEmail).Methods(http.MethodGet)
+	r.HandleFunc("/forgot", h.forgotPage).Methods(http.MethodGet)
+	r.HandleFunc("/forgot", h.forgotSubmit).Methods(http.MethodPost)
+	r.HandleFunc("/reset", h.resetPage).Methods(http.MethodGet)
+	r.HandleFunc("/reset", h.resetSubmit).Methods(http.MethodPost)
+	h.registerAccount(r)
 	r.PathPrefix("/static/").Handler(h.Templates.Static()).Methods(http.MethodGet, http.MethodHead)
 }
 
@@ -198,6 +262,9 @@ func (h *Handler) requestAndClient(w http.ResponseWriter, r *http.Request, id st
 	if !ok {
 		return ar, storage.Client{}, false
 	}
+	if ar.ClientID == accountClient {
+		return ar, storage.Client{ID: accountClient, Name: "your " + h.cfg.ProductName + " account"}, true
+	}
 	c, err := h.Clients.Client(r.Context(), ar.ClientID)
 	if err != nil {
 		h.fail(w, r, "load client", err)
@@ -220,6 +287,10 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ar storage.Auth
 	}
 	if err != nil {
 		h.fail(w, r, "complete auth request", err)
+		return
+	}
+	if ar.ClientID == accountClient {
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, h.CallbackURL(ar.ID), http.StatusSeeOther)

@@ -21,6 +21,7 @@ const badCredentials = "The email or password is incorrect, or the account canno
 
 type loginData struct {
 	ID, CSRF, Email, ClientName, Error string
+	CanRegister                        bool
 }
 
 // loginPage continues an auth request: silently with a live session when
@@ -32,7 +33,7 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s, _, live, err := h.currentSession(ctx, r)
+	s, u, live, err := h.currentSession(ctx, r)
 	if err != nil {
 		h.fail(w, r, "load session", err)
 		return
@@ -40,20 +41,32 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 	reusable := live && !slices.Contains(ar.Prompt, "login") && (ar.HintSubject == "" || ar.HintSubject == s.UserID) &&
 		(ar.MaxAge == nil || h.now().Sub(s.AuthTime) <= time.Duration(*ar.MaxAge)*time.Second)
 	silent := slices.Contains(ar.Prompt, "none")
+	if !reusable {
+		if silent {
+			http.Redirect(w, r, h.ErrorRedirectURL(ar, "login_required", "the user must sign in"), http.StatusFound)
+			return
+		}
+		browser := h.Cookies.EnsureBrowserID(w, r)
+		h.render(w, r, http.StatusOK, "login", loginData{ID: ar.ID, CSRF: h.csrfToken(browser), Email: ar.LoginHint,
+			ClientName: c.Name, CanRegister: h.cfg.Registration == "open"})
+		return
+	}
+	// Step-up: the session lacks a second factor that this request needs.
+	need, _, _, err := h.mfaRequired(ctx, ar, c, u)
+	if err != nil {
+		h.fail(w, r, "mfa decision", err)
+		return
+	}
 	switch {
-	case silent && !reusable:
-		http.Redirect(w, r, h.ErrorRedirectURL(ar, "login_required", "the user must sign in"), http.StatusFound)
+	case need && !slices.Contains(s.AMR, "mfa") && silent:
+		http.Redirect(w, r, h.ErrorRedirectURL(ar, "interaction_required", "a second factor is required"), http.StatusFound)
+	case need && !slices.Contains(s.AMR, "mfa"):
+		h.toSecondFactor(w, r, ar, s.UserID, s.AMR)
 	case silent && needsConsent(ar, c):
 		http.Redirect(w, r, h.ErrorRedirectURL(ar, "consent_required", "the user must grant consent"), http.StatusFound)
-	case reusable && needsConsent(ar, c):
-		_ = h.Store.TouchSession(ctx, s.IDHash, h.now())
-		http.Redirect(w, r, "/consent?id="+ar.ID, http.StatusFound)
-	case reusable:
-		_ = h.Store.TouchSession(ctx, s.IDHash, h.now())
-		h.finish(w, r, ar, s)
 	default:
-		browser := h.Cookies.EnsureBrowserID(w, r)
-		h.render(w, r, http.StatusOK, "login", loginData{ID: ar.ID, CSRF: h.csrfToken(browser), Email: ar.LoginHint, ClientName: c.Name})
+		_ = h.Store.TouchSession(ctx, s.IDHash, h.now())
+		h.continueRequest(w, r, ar, c, u, s)
 	}
 }
 
@@ -85,28 +98,7 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "password login", err)
 		return
 	}
-	// Success: a brand-new session, the old one (if any) ended.
-	if old := h.Cookies.Get(r, sessionCookie); old != "" {
-		_ = h.Store.RevokeSession(ctx, storage.HashSecret(old), h.now(), storage.AuditEvent{})
-	}
-	s, raw := h.newSession(r, u.ID, []string{"pwd"})
-	newHash := ""
-	if u.needsRehash {
-		if newHash, err = h.Hasher.Hash(ctx, pw); err != nil {
-			newHash = "" // keep the old hash; rehash on a later login
-		}
-	}
-	if err := h.Store.LoginSucceeded(ctx, u.ID, newHash, s, h.audit(r, "login_succeeded", u.ID, ar.ClientID, nil)); err != nil {
-		h.fail(w, r, "record login", err)
-		return
-	}
-	h.metrics.logins.WithLabelValues("success").Inc()
-	h.setSessionCookie(w, raw)
-	if needsConsent(ar, c) {
-		http.Redirect(w, r, "/consent?id="+ar.ID, http.StatusSeeOther)
-		return
-	}
-	h.finish(w, r, ar, s)
+	h.afterPassword(w, r, ar, c, u, pw)
 }
 
 var errBadCredentials = errors.New("login: bad credentials")

@@ -275,3 +275,23 @@ func HashSecret(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(sum[:])
 }
+
+// Authentication context classes we assert in ID tokens (acr), derived
+// from the methods used (amr, RFC 8176).
+const (
+	ACRPassword = "urn:optibid:acr:pwd"
+	ACRMFA      = "urn:optibid:acr:mfa"
+)
+
+// ACRFor returns the acr that the methods amr achieve ("" for none).
+func ACRFor(amr []string) string {
+	for _, m := range amr {
+		if m == "mfa" {
+			return ACRMFA
+		}
+	}
+	if len(amr) > 0 {
+		return ACRPassword
+	}
+	return ""
+}

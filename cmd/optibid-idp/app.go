@@ -19,6 +19,8 @@ import (
 	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/internal/seal"
 	"github.com/optibid/idp/login"
+	"github.com/optibid/idp/login/mfa"
+	"github.com/optibid/idp/login/notify"
 	"github.com/optibid/idp/login/password"
 	"github.com/optibid/idp/login/web"
 	"github.com/optibid/idp/provider"
@@ -37,8 +39,10 @@ type App struct {
 	Keys     *keys.Manager
 	Provider *provider.Provider
 	Handler  http.Handler
-	now      func() time.Time
-	ready    atomic.Bool
+	// Outbox is the development sender (dev_mode only), else nil.
+	Outbox *notify.Outbox
+	now    func() time.Time
+	ready  atomic.Bool
 }
 
 // openStore opens the configured backend, migrating PostgreSQL when
@@ -102,6 +106,10 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	emailSender, smsSender, outbox, err := senders(cfg)
+	if err != nil {
+		return err
+	}
 	templates, err := web.Load(cfg.UI.ThemeDir)
 	if err != nil {
 		return err
@@ -122,11 +130,14 @@ func (a *App) build(ctx context.Context) error {
 	}
 	screens, err = login.New(login.Config{
 		Issuer: cfg.Issuer, SessionIdleTimeout: cfg.Sessions.IdleTimeout, SessionAbsoluteTimeout: cfg.Sessions.AbsoluteTimeout,
-		CSRFKey: csrfKey,
+		CSRFKey: csrfKey, Registration: cfg.Accounts.Registration, PasswordPolicy: cfg.Accounts.PasswordPolicy,
+		EmailVerificationTTL: cfg.Accounts.EmailVerificationTTL, PasswordResetTTL: cfg.Accounts.PasswordResetTTL,
+		OTPTTL: cfg.MFA.OTPTTL, OTPMaxAttempts: cfg.MFA.OTPMaxAttempts, OTPSendLimit: cfg.MFA.OTPSendLimit, ProductName: cfg.MFA.IssuerName,
 		Lockout: storage.LockoutPolicy{BackoffAfter: cfg.Lockout.BackoffAfter, BackoffBase: time.Second,
 			BackoffMax: cfg.Lockout.BackoffMax, LockAfter: cfg.Lockout.LockAfter, LockFor: cfg.Lockout.LockFor,
 			MaxFailures: cfg.Lockout.MaxFailures},
 	}, login.Deps{Store: a.Store, Clients: a.Provider.Clients(), Hasher: hasher, Templates: templates, Cookies: cookies,
+		TOTP: mfa.NewTOTP(cfg.MFA.IssuerName, box), Email: emailSender, SMS: smsSender,
 		CallbackURL: a.Provider.CallbackURL, ErrorRedirectURL: a.Provider.ErrorRedirectURL,
 		IDTokenHint: a.Provider.IDTokenHint, Registry: reg, Now: a.now})
 	if err != nil {
@@ -140,10 +151,43 @@ func (a *App) build(ctx context.Context) error {
 	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	a.Provider.Register(r)
 	screens.Register(r)
+	if outbox != nil {
+		r.Handle("/dev/outbox", outbox).Methods(http.MethodGet)
+		a.Outbox = outbox
+	}
 	r.NotFoundHandler = mw(http.HandlerFunc(notFound))
 	r.MethodNotAllowedHandler = mw(http.HandlerFunc(methodNotAllowed))
 	a.Handler = r
 	return nil
+}
+
+// senders builds the configured email and SMS senders (validated config).
+func senders(cfg *Config) (notify.EmailSender, notify.SMSSender, *notify.Outbox, error) {
+	var outbox *notify.Outbox
+	if cfg.DevMode {
+		outbox = notify.NewOutbox(100)
+	}
+	var email notify.EmailSender
+	var err error
+	switch cfg.Notify.Email.Type {
+	case "smtp":
+		email, err = notify.NewSMTP(cfg.Notify.Email.SMTP)
+	case "sendgrid":
+		email, err = notify.NewSendGrid(cfg.Notify.Email.SendGrid, nil)
+	default:
+		email = outbox
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var sms notify.SMSSender
+	switch cfg.Notify.SMS.Type {
+	case "twilio":
+		sms, err = notify.NewTwilio(cfg.Notify.SMS.Twilio, nil)
+	case "outbox":
+		sms = outbox
+	}
+	return email, sms, outbox, err
 }
 
 // readyz: ready to take traffic (not draining, store reachable and

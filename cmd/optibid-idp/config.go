@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/optibid/idp/internal/seal"
+	"github.com/optibid/idp/login/notify"
 	"github.com/optibid/idp/login/password"
 	"github.com/optibid/idp/provider/keys"
 	"github.com/optibid/idp/storage/postgres"
@@ -33,13 +34,49 @@ type Config struct {
 	Passwords PasswordsConfig `yaml:"passwords"`
 	Lockout   LockoutConfig   `yaml:"lockout"`
 	UI        UIConfig        `yaml:"ui"`
-	Bootstrap Bootstrap       `yaml:"bootstrap"`
+	Accounts  AccountsConfig  `yaml:"accounts"`
+	MFA       MFAConfig       `yaml:"mfa"`
+	Notify    NotifyConfig    `yaml:"notify"`
+	// DevMode enables development conveniences (the outbox senders and the
+	// /dev/outbox page). Never in production.
+	DevMode   bool      `yaml:"dev_mode"`
+	Bootstrap Bootstrap `yaml:"bootstrap"`
 }
 
 type HTTPConfig struct {
 	Addr               string        `yaml:"addr"`
 	CORSAllowedOrigins []string      `yaml:"cors_allowed_origins"`
 	ShutdownTimeout    time.Duration `yaml:"shutdown_timeout"`
+}
+
+type AccountsConfig struct {
+	Registration         string          `yaml:"registration"`
+	PasswordPolicy       password.Policy `yaml:"password_policy"`
+	EmailVerificationTTL time.Duration   `yaml:"email_verification_ttl"`
+	PasswordResetTTL     time.Duration   `yaml:"password_reset_ttl"`
+}
+
+type MFAConfig struct {
+	IssuerName     string        `yaml:"issuer_name"`
+	OTPTTL         time.Duration `yaml:"otp_ttl"`
+	OTPMaxAttempts int           `yaml:"otp_max_attempts"`
+	OTPSendLimit   int           `yaml:"otp_send_limit"`
+}
+
+type NotifyConfig struct {
+	Email EmailConfig `yaml:"email"`
+	SMS   SMSConfig   `yaml:"sms"`
+}
+
+type EmailConfig struct {
+	Type     string                `yaml:"type"`
+	SMTP     notify.SMTPConfig     `yaml:"smtp"`
+	SendGrid notify.SendGridConfig `yaml:"sendgrid"`
+}
+
+type SMSConfig struct {
+	Type   string              `yaml:"type"`
+	Twilio notify.TwilioConfig `yaml:"twilio"`
 }
 
 type UIConfig struct {
@@ -170,6 +207,16 @@ func (c *Config) applyEnv() {
 	for i := range c.Bootstrap.Users {
 		c.Bootstrap.Users[i].Password = os.ExpandEnv(c.Bootstrap.Users[i].Password)
 	}
+	for env, dst := range map[string]*string{
+		"OPTIBID_SMTP_PASSWORD":     &c.Notify.Email.SMTP.Password,
+		"OPTIBID_SENDGRID_API_KEY":  &c.Notify.Email.SendGrid.APIKey,
+		"OPTIBID_TWILIO_AUTH_TOKEN": &c.Notify.SMS.Twilio.AuthToken,
+	} {
+		if v := os.Getenv(env); v != "" {
+			*dst = v
+		}
+		*dst = os.ExpandEnv(*dst)
+	}
 	for i := range c.Bootstrap.Clients {
 		c.Bootstrap.Clients[i].Secret = os.ExpandEnv(c.Bootstrap.Clients[i].Secret)
 	}
@@ -223,6 +270,21 @@ func (c *Config) setDefaults() {
 	for i := range c.Bootstrap.Users {
 		def(&c.Bootstrap.Users[i].Role, "member")
 	}
+	def(&c.Accounts.Registration, "open")
+	if c.Accounts.PasswordPolicy == (password.Policy{}) {
+		c.Accounts.PasswordPolicy = password.DefaultPolicy()
+	}
+	dur(&c.Accounts.EmailVerificationTTL, 24*time.Hour)
+	dur(&c.Accounts.PasswordResetTTL, time.Hour)
+	def(&c.MFA.IssuerName, "OptiBid")
+	dur(&c.MFA.OTPTTL, 5*time.Minute)
+	num(&c.MFA.OTPMaxAttempts, 5)
+	num(&c.MFA.OTPSendLimit, 5)
+	if c.DevMode {
+		def(&c.Notify.Email.Type, "outbox")
+		def(&c.Notify.SMS.Type, "outbox")
+	}
+	def(&c.Notify.SMS.Type, "none")
 	for i := range c.Bootstrap.Clients {
 		if len(c.Bootstrap.Clients[i].GrantTypes) == 0 {
 			c.Bootstrap.Clients[i].GrantTypes = []string{"authorization_code", "refresh_token"}
@@ -294,6 +356,49 @@ func (c *Config) Validate() error {
 	}
 	if c.Lockout.MaxFailures > 100 || c.Lockout.MaxFailures < c.Lockout.LockAfter || c.Lockout.LockAfter < c.Lockout.BackoffAfter {
 		return bad("lockout", "need backoff_after ≤ lock_after ≤ max_failures ≤ 100 (NIST SP 800-63B §5.2.2)")
+	}
+	if !slices.Contains([]string{"open", "invite_only", "disabled"}, c.Accounts.Registration) {
+		return bad("accounts.registration", "%q must be open, invite_only or disabled", c.Accounts.Registration)
+	}
+	if p := c.Accounts.PasswordPolicy; p.MinLength < 8 || p.MinLengthWithoutMFA < p.MinLength || p.MaxLength < p.MinLengthWithoutMFA || p.MaxLength > 1024 {
+		return bad("accounts.password_policy", "need 8 ≤ min_length ≤ min_length_without_mfa ≤ max_length ≤ 1024")
+	}
+	if c.Accounts.PasswordResetTTL > time.Hour {
+		return bad("accounts.password_reset_ttl", "%s is longer than 1h", c.Accounts.PasswordResetTTL)
+	}
+	if c.MFA.OTPTTL > 10*time.Minute || c.MFA.OTPMaxAttempts > 10 {
+		return bad("mfa", "otp_ttl ≤ 10m and otp_max_attempts ≤ 10 (NIST SP 800-63B §5.1.3)")
+	}
+	switch c.Notify.Email.Type {
+	case "smtp":
+		if _, err := notify.NewSMTP(c.Notify.Email.SMTP); err != nil {
+			return bad("notify.email.smtp", "%v", err)
+		}
+	case "sendgrid":
+		if _, err := notify.NewSendGrid(c.Notify.Email.SendGrid, nil); err != nil {
+			return bad("notify.email.sendgrid", "%v", err)
+		}
+	case "outbox":
+		if !c.DevMode {
+			return bad("notify.email.type", "outbox needs dev_mode: true (it is not for production)")
+		}
+	case "":
+		return bad("notify.email.type", "is required: smtp or sendgrid (outbox in dev_mode)")
+	default:
+		return bad("notify.email.type", "%q must be smtp, sendgrid or outbox", c.Notify.Email.Type)
+	}
+	switch c.Notify.SMS.Type {
+	case "twilio":
+		if _, err := notify.NewTwilio(c.Notify.SMS.Twilio, nil); err != nil {
+			return bad("notify.sms.twilio", "%v", err)
+		}
+	case "outbox":
+		if !c.DevMode {
+			return bad("notify.sms.type", "outbox needs dev_mode: true (it is not for production)")
+		}
+	case "none":
+	default:
+		return bad("notify.sms.type", "%q must be twilio, none or outbox", c.Notify.SMS.Type)
 	}
 	if p := c.Passwords.Argon2; p.MemoryKiB < 1024 || p.Iterations < 1 || p.Parallelism < 1 {
 		return bad("passwords.argon2", "memory_kib ≥ 1024, iterations ≥ 1 and parallelism ≥ 1 are required")

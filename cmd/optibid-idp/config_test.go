@@ -15,6 +15,8 @@ func TestShippedConfigsLoad(t *testing.T) {
 	t.Setenv("OPTIBID_CSRF_KEY", key32())
 	t.Setenv("OPTIBID_ADMIN_PASSWORD", "a very long admin password")
 	t.Setenv("TRADING_WEB_CLIENT_SECRET", strings.Repeat("s", 43))
+	t.Setenv("OPTIBID_SMTP_PASSWORD", "smtp-secret")
+	t.Setenv("OPTIBID_TWILIO_AUTH_TOKEN", "twilio-secret")
 	for _, f := range []string{"dev.yaml", "production.example.yaml"} {
 		t.Run(f, func(t *testing.T) {
 			cfg, err := LoadConfig(filepath.Join("..", "..", "configs", f))

@@ -47,6 +47,7 @@ func key32() string {
 func testConfig(issuer, storageType, dsn string) *Config {
 	c := &Config{
 		Issuer:   issuer,
+		DevMode:  true, // outbox senders: tests read the mail the provider sends
 		HTTP:     HTTPConfig{Addr: "127.0.0.1:0"},
 		Storage:  StorageConfig{Type: storageType},
 		Keys:     KeysConfig{EncryptionKey: key32()},

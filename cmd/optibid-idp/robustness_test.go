@@ -249,6 +249,7 @@ func TestAdminCLI(t *testing.T) {
 storage: {type: postgres, postgres: {dsn: "`+e.cfg.Storage.Postgres.DSN+`"}}
 keys: {encryption_key: "`+e.cfg.Keys.EncryptionKey+`"}
 sessions: {csrf_key: "`+e.cfg.Sessions.CSRFKey+`"}
+dev_mode: true
 `), 0o600)
 	t.Setenv("NEW_PW", "a long enough password")
 	var out bytes.Buffer

@@ -23,6 +23,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 	os.WriteFile(cfg, []byte(`issuer: http://`+addr+`
 http: {addr: "`+addr+`", shutdown_timeout: 5s}
 log: {level: error}
+dev_mode: true
 keys: {encryption_key: "`+key32()+`"}
 sessions: {csrf_key: "`+key32()+`"}
 passwords: {argon2: {memory_kib: 1024, iterations: 1, parallelism: 1}}

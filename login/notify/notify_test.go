@@ -46,7 +46,7 @@ func (s *mailSession) Auth(string) (sasl.Server, error) {
 	}), nil
 }
 func (s *mailSession) Mail(from string, _ *smtp.MailOptions) error { s.m.from = from; return nil }
-func (s *mailSession) Rcpt(string, *smtp.RcptOptions) error       { return nil }
+func (s *mailSession) Rcpt(string, *smtp.RcptOptions) error        { return nil }
 func (s *mailSession) Data(r io.Reader) error {
 	b, _ := io.ReadAll(r)
 	s.m.mu.Lock()

@@ -17,10 +17,10 @@ func TestPolicy(t *testing.T) {
 		hasMFA bool
 		ok     bool
 	}{
-		{"Zq8#vK2", true, false},              // 7 characters
-		{"vole-kiwi", true, true},             // 9 with MFA: fine
-		{"vole-kiwi", false, false},           // password-only needs 15
-		{"orbit lantern velvet", false, true}, // no digits, no symbols: fine
+		{"Zq8#vK2", true, false},                     // 7 characters
+		{"vole-kiwi", true, true},                    // 9 with MFA: fine
+		{"vole-kiwi", false, false},                  // password-only needs 15
+		{"orbit lantern velvet", false, true},        // no digits, no symbols: fine
 		{strings.Repeat("ωκεανός-", 8), false, true}, // 64 Unicode characters
 		{"password1234", true, false},
 		{"password1234567", false, false},

@@ -16,7 +16,8 @@ import (
 var embedded embed.FS
 
 // Pages are the templates every deployment must have.
-var Pages = []string{"login", "consent", "logout", "loggedout", "error"}
+var Pages = []string{"login", "consent", "logout", "loggedout", "mfa", "enroll", "backupcodes", "register", "notice",
+	"forgot", "reset", "account", "error"}
 
 // Templates is the parsed set of pages plus the static file server.
 type Templates struct {

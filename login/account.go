@@ -1,0 +1,373 @@
+package login
+
+import (
+	"errors"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/optibid/idp/internal/httpx"
+	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/login/mfa"
+	"github.com/optibid/idp/login/password"
+	"github.com/optibid/idp/storage"
+)
+
+// accountClient is the built-in pseudo-client of the account page: its
+// auth requests run the same login screens and end at /account instead of
+// a code.
+const accountClient = "_account"
+
+// recentAuth: changes to factors and the password need a sign-in this
+// recent (or the current password).
+const recentAuth = 15 * time.Minute
+
+func (h *Handler) registerAccount(r *mux.Router) {
+	r.HandleFunc("/account", h.accountPage).Methods(http.MethodGet)
+	r.HandleFunc("/account/signin", h.accountSignin).Methods(http.MethodGet)
+	r.HandleFunc("/account/profile", h.accountProfile).Methods(http.MethodPost)
+	r.HandleFunc("/account/password", h.accountPassword).Methods(http.MethodPost)
+	r.HandleFunc("/account/totp", h.accountTOTPPage).Methods(http.MethodGet)
+	r.HandleFunc("/account/totp", h.accountTOTPConfirm).Methods(http.MethodPost)
+	r.HandleFunc("/account/totp/remove", h.accountTOTPRemove).Methods(http.MethodPost)
+	r.HandleFunc("/account/backup-codes", h.accountBackupCodes).Methods(http.MethodPost)
+	r.HandleFunc("/account/phone", h.accountPhone).Methods(http.MethodPost)
+	r.HandleFunc("/account/phone/verify", h.accountPhoneVerify).Methods(http.MethodPost)
+	r.HandleFunc("/account/sessions/end", h.accountEndSession).Methods(http.MethodPost)
+}
+
+// accountSignin starts an internal login for the account page; fresh=1
+// asks for the password even with a live session (re-authentication).
+func (h *Handler) accountSignin(w http.ResponseWriter, r *http.Request) {
+	now := h.now()
+	ar := storage.AuthRequest{ID: random.ID(), ClientID: accountClient, RedirectURI: h.cfg.Issuer + "/account", Scopes: []string{"openid"},
+		ResponseType: "code", BrowserHash: httpx.BrowserHash(h.Cookies.EnsureBrowserID(w, r)), CreatedAt: now, ExpiresAt: now.Add(30 * time.Minute)}
+	if r.URL.Query().Get("fresh") == "1" {
+		ar.Prompt = []string{"login"}
+	}
+	if err := h.Store.CreateAuthRequest(r.Context(), ar); err != nil {
+		h.fail(w, r, "account sign-in", err)
+		return
+	}
+	http.Redirect(w, r, "/login?id="+ar.ID, http.StatusFound)
+}
+
+// accountSession returns the live session or sends the browser to sign in.
+func (h *Handler) accountSession(w http.ResponseWriter, r *http.Request) (storage.Session, storage.User, bool) {
+	s, u, live, err := h.currentSession(r.Context(), r)
+	if err != nil {
+		h.fail(w, r, "load session", err)
+		return s, u, false
+	}
+	if !live {
+		http.Redirect(w, r, "/account/signin", http.StatusSeeOther)
+		return s, u, false
+	}
+	return s, u, true
+}
+
+type sessionView struct {
+	storage.Session
+	Ref string
+}
+
+type accountData struct {
+	CSRF, Error, Notice, Current, PhoneChallenge string
+	User                                         storage.User
+	TOTP                                         bool
+	BackupLeft                                   int
+	Sessions                                     []sessionView
+	Events                                       []storage.AuditEvent
+}
+
+func (h *Handler) accountView(w http.ResponseWriter, r *http.Request, s storage.Session, u storage.User, status int, d accountData) {
+	ctx := r.Context()
+	f, err := h.factorsOf(ctx, u)
+	if err != nil {
+		h.fail(w, r, "account", err)
+		return
+	}
+	sessions, err := h.Store.SessionsByUser(ctx, u.ID, h.now())
+	if err != nil {
+		h.fail(w, r, "account", err)
+		return
+	}
+	// Only this user's own events: everything they did, and everything done to them.
+	events, err := h.Store.ListAudit(ctx, storage.AuditFilter{SubjectID: u.ID, Limit: 20})
+	if err != nil {
+		h.fail(w, r, "account", err)
+		return
+	}
+	d.CSRF, d.User, d.TOTP, d.BackupLeft, d.Current, d.Events = h.csrfToken(h.Cookies.BrowserID(r)), u, f.totp, f.backup, s.IDHash, events
+	for _, ss := range sessions {
+		d.Sessions = append(d.Sessions, sessionView{Session: ss, Ref: ss.IDHash[:16]})
+	}
+	h.render(w, r, status, "account", d)
+}
+
+func (h *Handler) accountPage(w http.ResponseWriter, r *http.Request) {
+	s, u, ok := h.accountSession(w, r)
+	if !ok {
+		return
+	}
+	h.accountView(w, r, s, u, http.StatusOK, accountData{})
+}
+
+// accountForm checks CSRF and the session for an account POST.
+func (h *Handler) accountForm(w http.ResponseWriter, r *http.Request) (storage.Session, storage.User, bool) {
+	if !h.checkForm(w, r) {
+		return storage.Session{}, storage.User{}, false
+	}
+	return h.accountSession(w, r)
+}
+
+// checkCurrentPassword re-authenticates a sensitive change.
+func (h *Handler) checkCurrentPassword(r *http.Request, u storage.User, pw string) (bool, error) {
+	ok, _, err := h.Hasher.Verify(r.Context(), u.PasswordHash, pw)
+	if errors.Is(err, password.ErrMalformedHash) {
+		return false, nil
+	}
+	return ok, err
+}
+
+func (h *Handler) accountProfile(w http.ResponseWriter, r *http.Request) {
+	s, u, ok := h.accountForm(w, r)
+	if !ok {
+		return
+	}
+	name := strings.TrimSpace(r.PostForm.Get("name"))
+	if name == "" || len(name) > 200 {
+		h.accountView(w, r, s, u, http.StatusBadRequest, accountData{Error: "Enter your name."})
+		return
+	}
+	if err := h.Store.UpdateProfile(r.Context(), u.ID, name, u.EmailVerified, h.audit(r, "profile_updated", u.ID, "", nil)); err != nil {
+		h.fail(w, r, "profile", err)
+		return
+	}
+	u.Name = name
+	h.accountView(w, r, s, u, http.StatusOK, accountData{Notice: "Saved."})
+}
+
+// accountPassword changes the password: the current one is required, and
+// every session (this one included) and refresh token is revoked; this
+// browser gets a fresh session.
+func (h *Handler) accountPassword(w http.ResponseWriter, r *http.Request) {
+	s, u, ok := h.accountForm(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	good, err := h.checkCurrentPassword(r, u, r.PostForm.Get("current"))
+	if err != nil {
+		h.fail(w, r, "password check", err)
+		return
+	}
+	if !good {
+		if _, err := h.Store.LoginFailed(ctx, u.ID, h.cfg.Lockout, h.now(), h.audit(r, "password_change_failed", u.ID, "", nil)); err != nil {
+			h.fail(w, r, "password check", err)
+			return
+		}
+		h.accountView(w, r, s, u, http.StatusUnauthorized, accountData{Error: "The current password is not right."})
+		return
+	}
+	f, err := h.factorsOf(ctx, u)
+	if err != nil {
+		h.fail(w, r, "password", err)
+		return
+	}
+	pw := r.PostForm.Get("new")
+	if err := h.cfg.PasswordPolicy.Check(pw, f.any(), u.Email, u.Name); err != nil {
+		var pe *password.PolicyError
+		if !errors.As(err, &pe) {
+			h.fail(w, r, "password policy", err)
+			return
+		}
+		h.accountView(w, r, s, u, http.StatusBadRequest, accountData{Error: pe.Reason})
+		return
+	}
+	hash, err := h.Hasher.Hash(ctx, pw)
+	if err != nil {
+		h.fail(w, r, "password hash", err)
+		return
+	}
+	if err := h.Store.SetPassword(ctx, u.ID, hash, h.now(), h.audit(r, "password_changed", u.ID, "", nil)); err != nil {
+		h.fail(w, r, "password", err)
+		return
+	}
+	s, ok = h.startSession(w, r, u, s.AMR, "", "")
+	if !ok {
+		return
+	}
+	h.accountView(w, r, s, u, http.StatusOK, accountData{Notice: "Password changed. Every other session was signed out."})
+}
+
+// requireRecent sends the user to sign in again when their session is
+// older than recentAuth.
+func (h *Handler) requireRecent(w http.ResponseWriter, r *http.Request, s storage.Session) bool {
+	if h.now().Sub(s.AuthTime) <= recentAuth {
+		return true
+	}
+	http.Redirect(w, r, "/account/signin?fresh=1", http.StatusSeeOther)
+	return false
+}
+
+func (h *Handler) accountTOTPPage(w http.ResponseWriter, r *http.Request) {
+	s, u, ok := h.accountSession(w, r)
+	if !ok || !h.requireRecent(w, r, s) {
+		return
+	}
+	h.renderEnroll(w, r, u, enrollData{Action: "/account/totp", Reason: "Add a second step to your sign-in."}, http.StatusOK)
+}
+
+func (h *Handler) accountTOTPConfirm(w http.ResponseWriter, r *http.Request) {
+	s, u, ok := h.accountForm(w, r)
+	if !ok || !h.requireRecent(w, r, s) {
+		return
+	}
+	codes, err := h.confirmTOTP(r, u, r.PostForm.Get("code"))
+	if err != nil && isWrongCode(err) {
+		h.renderEnroll(w, r, u, enrollData{Action: "/account/totp", Error: "That code is not right. Scan the new code and try again.",
+			Reason: "Add a second step to your sign-in."}, http.StatusUnauthorized)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, "confirm totp", err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "backupcodes", map[string]any{"Codes": codes, "Next": "/account"})
+}
+
+func (h *Handler) accountTOTPRemove(w http.ResponseWriter, r *http.Request) {
+	s, u, ok := h.accountForm(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	good, err := h.checkCurrentPassword(r, u, r.PostForm.Get("password"))
+	if err != nil {
+		h.fail(w, r, "password check", err)
+		return
+	}
+	if !good {
+		_, _ = h.Store.LoginFailed(ctx, u.ID, h.cfg.Lockout, h.now(), h.audit(r, "reauth_failed", u.ID, "", nil))
+		h.accountView(w, r, s, u, http.StatusUnauthorized, accountData{Error: "The password is not right."})
+		return
+	}
+	if err := h.Store.DeleteTOTP(ctx, u.ID, h.audit(r, "totp_removed", u.ID, "", nil)); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		h.fail(w, r, "remove totp", err)
+		return
+	}
+	if err := h.Store.ReplaceBackupCodes(ctx, u.ID, nil, h.now(), storage.AuditEvent{}); err != nil {
+		h.fail(w, r, "remove backup codes", err)
+		return
+	}
+	h.accountView(w, r, s, u, http.StatusOK, accountData{Notice: "The authenticator app was removed."})
+}
+
+func (h *Handler) accountBackupCodes(w http.ResponseWriter, r *http.Request) {
+	s, u, ok := h.accountForm(w, r)
+	if !ok || !h.requireRecent(w, r, s) {
+		return
+	}
+	codes, hashes := mfa.NewBackupCodes()
+	if err := h.Store.ReplaceBackupCodes(r.Context(), u.ID, hashes, h.now(), h.audit(r, "backup_codes_generated", u.ID, "", nil)); err != nil {
+		h.fail(w, r, "backup codes", err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "backupcodes", map[string]any{"Codes": codes, "Next": "/account"})
+}
+
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+// accountPhone (password required) stores an unverified number and texts
+// it a code; the number is used for sign-in only once verified.
+func (h *Handler) accountPhone(w http.ResponseWriter, r *http.Request) {
+	s, u, ok := h.accountForm(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	phone := strings.ReplaceAll(strings.TrimSpace(r.PostForm.Get("phone")), " ", "")
+	if h.SMS == nil {
+		h.accountView(w, r, s, u, http.StatusBadRequest, accountData{Error: "Text messages are not available."})
+		return
+	}
+	if !e164.MatchString(phone) {
+		h.accountView(w, r, s, u, http.StatusBadRequest, accountData{Error: "Enter the number in international format, like +41791234567."})
+		return
+	}
+	good, err := h.checkCurrentPassword(r, u, r.PostForm.Get("password"))
+	if err != nil {
+		h.fail(w, r, "password check", err)
+		return
+	}
+	if !good {
+		_, _ = h.Store.LoginFailed(ctx, u.ID, h.cfg.Lockout, h.now(), h.audit(r, "reauth_failed", u.ID, "", nil))
+		h.accountView(w, r, s, u, http.StatusUnauthorized, accountData{Error: "The password is not right."})
+		return
+	}
+	if err := h.Store.SetPhone(ctx, u.ID, phone, false, h.audit(r, "phone_added", u.ID, "", nil)); err != nil {
+		h.fail(w, r, "phone", err)
+		return
+	}
+	u.Phone, u.PhoneVerified = phone, false
+	id, err := h.sendCode(r, u, "phone:"+s.IDHash, "sms")
+	if err != nil {
+		h.accountView(w, r, s, u, http.StatusServiceUnavailable, accountData{Error: "We could not send a text message right now. Try again later."})
+		return
+	}
+	h.accountView(w, r, s, u, http.StatusOK, accountData{PhoneChallenge: id, Notice: "We texted you a code."})
+}
+
+func (h *Handler) accountPhoneVerify(w http.ResponseWriter, r *http.Request) {
+	s, u, ok := h.accountForm(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	id := r.PostForm.Get("challenge")
+	err := h.Store.VerifyOTPChallenge(ctx, id, "phone:"+s.IDHash, mfa.HashOTPCode(id, r.PostForm.Get("code")), h.cfg.OTPMaxAttempts, h.now())
+	if isWrongCode(err) {
+		h.accountView(w, r, s, u, http.StatusUnauthorized, accountData{PhoneChallenge: id, Error: wrongCode})
+		return
+	}
+	if err != nil {
+		h.fail(w, r, "verify phone", err)
+		return
+	}
+	if err := h.Store.SetPhone(ctx, u.ID, u.Phone, true, h.audit(r, "phone_verified", u.ID, "", nil)); err != nil {
+		h.fail(w, r, "verify phone", err)
+		return
+	}
+	u.PhoneVerified = true
+	h.accountView(w, r, s, u, http.StatusOK, accountData{Notice: "Your phone is verified."})
+}
+
+// accountEndSession signs out another of the user's own sessions.
+func (h *Handler) accountEndSession(w http.ResponseWriter, r *http.Request) {
+	s, u, ok := h.accountForm(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	sessions, err := h.Store.SessionsByUser(ctx, u.ID, h.now())
+	if err != nil {
+		h.fail(w, r, "sessions", err)
+		return
+	}
+	ref := r.PostForm.Get("session")
+	i := slices.IndexFunc(sessions, func(x storage.Session) bool { return len(ref) == 16 && strings.HasPrefix(x.IDHash, ref) })
+	if i < 0 {
+		h.accountView(w, r, s, u, http.StatusNotFound, accountData{Error: "That session has already ended."})
+		return
+	}
+	if err := h.Store.RevokeSession(ctx, sessions[i].IDHash, h.now(), h.audit(r, "session_ended", u.ID, "", nil)); err != nil {
+		h.fail(w, r, "end session", err)
+		return
+	}
+	h.accountView(w, r, s, u, http.StatusOK, accountData{Notice: "That session was signed out."})
+}

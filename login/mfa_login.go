@@ -1,0 +1,359 @@
+package login
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/login/mfa"
+	"github.com/optibid/idp/login/notify"
+	"github.com/optibid/idp/storage"
+)
+
+type mfaData struct {
+	ID, CSRF, Error, Notice string
+	HasTOTP, HasBackup      bool
+	Phone, Email            string
+	Challenge, Channel      string
+}
+
+// pendingLogin loads an auth request with a login waiting for its second
+// factor, for this browser, and the user; on failure the page is written.
+func (h *Handler) pendingLogin(w http.ResponseWriter, r *http.Request, id string) (storage.AuthRequest, storage.Client, storage.User, bool) {
+	ar, c, ok := h.requestAndClient(w, r, id)
+	if !ok {
+		return ar, c, storage.User{}, false
+	}
+	if ar.PendingUserID == "" || h.now().Sub(ar.PendingAt) > pendingTTL {
+		// No password step behind this request (or too long ago): start over.
+		http.Redirect(w, r, "/login?id="+ar.ID, http.StatusSeeOther)
+		return ar, c, storage.User{}, false
+	}
+	u, err := h.Store.UserByID(r.Context(), ar.PendingUserID)
+	if err != nil {
+		h.fail(w, r, "load user", err)
+		return ar, c, u, false
+	}
+	if u.Disabled || u.Locked(h.now()) {
+		h.Error(w, r, http.StatusForbidden, badCredentials)
+		return ar, c, u, false
+	}
+	return ar, c, u, true
+}
+
+func (h *Handler) mfaData(r *http.Request, ar storage.AuthRequest, f factors) mfaData {
+	d := mfaData{ID: ar.ID, CSRF: h.csrfToken(h.Cookies.BrowserID(r)), HasTOTP: f.totp, HasBackup: f.backup > 0}
+	u, _ := h.Store.UserByID(r.Context(), ar.PendingUserID)
+	if f.phone {
+		d.Phone = maskPhone(u.Phone)
+	}
+	if f.email {
+		d.Email = maskEmail(u.Email)
+	}
+	return d
+}
+
+func (h *Handler) mfaPage(w http.ResponseWriter, r *http.Request) {
+	ar, c, u, ok := h.pendingLogin(w, r, r.URL.Query().Get("id"))
+	if !ok {
+		return
+	}
+	_, byPolicy, f, err := h.mfaRequired(r.Context(), ar, c, u)
+	if err != nil {
+		h.fail(w, r, "mfa decision", err)
+		return
+	}
+	if !f.totp && !f.phone && f.backup == 0 {
+		// Required, and nothing enrolled: enrollment is the second step.
+		if byPolicy || !f.email {
+			http.Redirect(w, r, "/login/mfa/enroll?id="+ar.ID, http.StatusSeeOther)
+			return
+		}
+	}
+	h.render(w, r, http.StatusOK, "mfa", h.mfaData(r, ar, f))
+}
+
+const wrongCode = "That code is not right, or was already used. Try again."
+
+func (h *Handler) mfaSubmit(w http.ResponseWriter, r *http.Request) {
+	if !h.checkForm(w, r) {
+		return
+	}
+	ctx := r.Context()
+	ar, c, u, ok := h.pendingLogin(w, r, r.PostForm.Get("id"))
+	if !ok {
+		return
+	}
+	code, now := r.PostForm.Get("code"), h.now()
+	var method string
+	var err error
+	switch r.PostForm.Get("method") {
+	case "totp":
+		method, err = "otp", h.checkTOTP(ctx, u.ID, code, now)
+	case "backup":
+		method, err = "otp", h.Store.UseBackupCode(ctx, u.ID, mfa.HashBackupCode(code), now, h.audit(r, "backup_code_used", u.ID, ar.ClientID, nil))
+	case "otp":
+		method = "otp"
+		if r.PostForm.Get("channel") == "sms" {
+			method = "sms"
+		}
+		challenge := r.PostForm.Get("challenge")
+		err = h.Store.VerifyOTPChallenge(ctx, challenge, ar.ID, mfa.HashOTPCode(challenge, code), h.cfg.OTPMaxAttempts, now)
+	default:
+		h.Error(w, r, http.StatusBadRequest, "The form could not be read. Please go back and try again.")
+		return
+	}
+	if err != nil && !isWrongCode(err) {
+		h.fail(w, r, "check second factor", err)
+		return
+	}
+	if err != nil {
+		// Wrong second factors count towards the same lockout as passwords.
+		after, lerr := h.Store.LoginFailed(ctx, u.ID, h.cfg.Lockout, now, h.audit(r, "mfa_failed", u.ID, ar.ClientID, map[string]string{"method": method}))
+		if lerr != nil {
+			h.fail(w, r, "record mfa failure", lerr)
+			return
+		}
+		h.metrics.logins.WithLabelValues("bad_second_factor").Inc()
+		if after.Locked(now) {
+			h.Error(w, r, http.StatusForbidden, badCredentials)
+			return
+		}
+		_, _, f, _ := h.mfaRequired(ctx, ar, c, u)
+		d := h.mfaData(r, ar, f)
+		d.Error = wrongCode
+		if r.PostForm.Get("method") == "otp" {
+			d.Challenge, d.Channel = r.PostForm.Get("challenge"), r.PostForm.Get("channel")
+		}
+		h.render(w, r, http.StatusUnauthorized, "mfa", d)
+		return
+	}
+	amr := append(slices.Clone(ar.PendingAMR), method, "mfa")
+	h.completeLogin(w, r, ar, c, u, slices.Compact(amr), "")
+}
+
+// isWrongCode: the failure is the user's (wrong, reused, expired code).
+func isWrongCode(err error) bool {
+	return errors.Is(err, mfa.ErrInvalidCode) || errors.Is(err, storage.ErrAlreadyUsed) || errors.Is(err, storage.ErrMismatch) ||
+		errors.Is(err, storage.ErrExpired) || errors.Is(err, storage.ErrNotFound)
+}
+
+// checkTOTP accepts a code once: the store refuses a time step already used.
+func (h *Handler) checkTOTP(ctx context.Context, userID, code string, now time.Time) error {
+	t, err := h.Store.TOTPByUser(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if t.ConfirmedAt.IsZero() {
+		return storage.ErrNotFound
+	}
+	step, err := h.TOTP.Check(t.SecretSealed, userID, code, now)
+	if err != nil {
+		return err
+	}
+	return h.Store.UseTOTPStep(ctx, userID, step)
+}
+
+// mfaSend texts or emails a code for this login transaction.
+func (h *Handler) mfaSend(w http.ResponseWriter, r *http.Request) {
+	if !h.checkForm(w, r) {
+		return
+	}
+	ar, c, u, ok := h.pendingLogin(w, r, r.PostForm.Get("id"))
+	if !ok {
+		return
+	}
+	_, _, f, err := h.mfaRequired(r.Context(), ar, c, u)
+	if err != nil {
+		h.fail(w, r, "mfa decision", err)
+		return
+	}
+	d := h.mfaData(r, ar, f)
+	channel := r.PostForm.Get("channel")
+	if (channel == "sms" && !f.phone) || (channel == "email" && !f.email) || (channel != "sms" && channel != "email") {
+		d.Error = "That method is not available for your account."
+		h.render(w, r, http.StatusBadRequest, "mfa", d)
+		return
+	}
+	id, err := h.sendCode(r, u, ar.ID, channel)
+	switch {
+	case errors.Is(err, errTooManyCodes):
+		d.Error = "Too many codes were sent. Wait a few minutes, or use another method."
+		h.render(w, r, http.StatusTooManyRequests, "mfa", d)
+		return
+	case err != nil:
+		slog.WarnContext(r.Context(), "sending code failed", "channel", channel, "error", err)
+		d.Error = "We could not send the code right now. Try another method."
+		h.render(w, r, http.StatusServiceUnavailable, "mfa", d)
+		return
+	}
+	d.Challenge, d.Channel = id, channel
+	d.Notice = "We sent a six-digit code. It is valid for 5 minutes."
+	h.render(w, r, http.StatusOK, "mfa", d)
+}
+
+var errTooManyCodes = errors.New("login: too many codes sent")
+
+// sendCode creates a challenge bound to transaction and sends its code.
+// Sending is rate-limited per user; a failed send fails closed.
+func (h *Handler) sendCode(r *http.Request, u storage.User, transaction, channel string) (string, error) {
+	ctx, now := r.Context(), h.now()
+	n, err := h.Store.CountOTPChallenges(ctx, u.ID, now.Add(-15*time.Minute))
+	if err != nil {
+		return "", err
+	}
+	if n >= h.cfg.OTPSendLimit {
+		return "", errTooManyCodes
+	}
+	id, code := random.ID(), mfa.NewOTPCode()
+	dest := u.Email
+	if channel == "sms" {
+		dest = u.Phone
+	}
+	c := storage.OTPChallenge{ID: id, AuthRequestID: transaction, UserID: u.ID, Channel: channel, Destination: dest,
+		CodeHash: mfa.HashOTPCode(id, code), CreatedAt: now, ExpiresAt: now.Add(h.cfg.OTPTTL)}
+	if err := h.Store.CreateOTPChallenge(ctx, c, h.audit(r, "otp_sent", u.ID, "", map[string]string{"channel": channel})); err != nil {
+		return "", err
+	}
+	body := code + " is your " + h.cfg.ProductName + " verification code. It expires in " + h.cfg.OTPTTL.String() + ". Never share it."
+	if channel == "sms" {
+		err = h.SMS.SendSMS(ctx, notify.SMS{To: dest, Body: body})
+	} else {
+		err = h.Email.SendEmail(ctx, notify.Email{To: dest, Subject: "Your " + h.cfg.ProductName + " verification code", Text: body})
+	}
+	if err != nil {
+		_ = h.Store.AppendAudit(ctx, h.audit(r, "otp_send_failed", u.ID, "", map[string]string{"channel": channel}))
+		return "", err
+	}
+	return id, nil
+}
+
+type enrollData struct {
+	ID, CSRF, Error, QR, Secret, Action, Reason string
+}
+
+// enrollPage starts TOTP enrollment inside a login, when a second factor
+// is required and the user has none yet.
+func (h *Handler) enrollPage(w http.ResponseWriter, r *http.Request) {
+	ar, _, u, ok := h.pendingLogin(w, r, r.URL.Query().Get("id"))
+	if !ok {
+		return
+	}
+	h.renderEnroll(w, r, u, enrollData{ID: ar.ID, Action: "/login/mfa/enroll",
+		Reason: "Your organization requires a second step when you sign in."}, http.StatusOK)
+}
+
+// renderEnroll makes a fresh secret, stores it unconfirmed and shows it.
+func (h *Handler) renderEnroll(w http.ResponseWriter, r *http.Request, u storage.User, d enrollData, status int) {
+	if t, err := h.Store.TOTPByUser(r.Context(), u.ID); err == nil && !t.ConfirmedAt.IsZero() {
+		h.Error(w, r, http.StatusConflict, "An authenticator app is already set up for this account.")
+		return
+	}
+	e, err := h.TOTP.Enroll(u.ID, u.Email)
+	if err != nil {
+		h.fail(w, r, "totp enroll", err)
+		return
+	}
+	if err := h.Store.SaveTOTP(r.Context(), storage.TOTP{UserID: u.ID, SecretSealed: e.Sealed, CreatedAt: h.now()},
+		h.audit(r, "totp_enrollment_started", u.ID, "", nil)); err != nil {
+		h.fail(w, r, "save totp", err)
+		return
+	}
+	d.CSRF, d.QR, d.Secret = h.csrfToken(h.Cookies.BrowserID(r)), base64.StdEncoding.EncodeToString(e.QRPNG), e.Secret
+	h.render(w, r, status, "enroll", d)
+}
+
+// confirmTOTP checks the first code of a pending enrollment and makes the
+// first set of backup codes.
+func (h *Handler) confirmTOTP(r *http.Request, u storage.User, code string) ([]string, error) {
+	ctx, now := r.Context(), h.now()
+	t, err := h.Store.TOTPByUser(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !t.ConfirmedAt.IsZero() {
+		return nil, storage.ErrAlreadyUsed
+	}
+	step, err := h.TOTP.Check(t.SecretSealed, u.ID, code, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.Store.ConfirmTOTP(ctx, u.ID, step, now, h.audit(r, "totp_enrolled", u.ID, "", nil)); err != nil {
+		return nil, err
+	}
+	codes, hashes := mfa.NewBackupCodes()
+	if err := h.Store.ReplaceBackupCodes(ctx, u.ID, hashes, now, h.audit(r, "backup_codes_generated", u.ID, "", nil)); err != nil {
+		return nil, err
+	}
+	return codes, nil
+}
+
+func (h *Handler) enrollSubmit(w http.ResponseWriter, r *http.Request) {
+	if !h.checkForm(w, r) {
+		return
+	}
+	ar, c, u, ok := h.pendingLogin(w, r, r.PostForm.Get("id"))
+	if !ok {
+		return
+	}
+	codes, err := h.confirmTOTP(r, u, r.PostForm.Get("code"))
+	if err != nil && isWrongCode(err) {
+		h.renderEnroll(w, r, u, enrollData{ID: ar.ID, Action: "/login/mfa/enroll", Error: "That code is not right. Scan the new code and try again.",
+			Reason: "Your organization requires a second step when you sign in."}, http.StatusUnauthorized)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, "confirm totp", err)
+		return
+	}
+	amr := slices.Compact(append(slices.Clone(ar.PendingAMR), "otp", "mfa"))
+	s, ok := h.startSession(w, r, u, amr, "", ar.ClientID)
+	if !ok {
+		return
+	}
+	// The codes are shown once; the page's link continues the login. The
+	// request is completed here only when nothing else is due: consent and
+	// the email check run on their own pages against the new session.
+	var next string
+	switch {
+	case needsConsent(ar, c):
+		next = "/consent?id=" + ar.ID
+	case c.RequireVerifiedEmail && !u.EmailVerified:
+		next = "/login?id=" + ar.ID
+	default:
+		if err := h.Store.CompleteAuthRequest(r.Context(), ar.ID, s.UserID, s.AuthTime, s.AMR, s.IDHash); err != nil {
+			h.fail(w, r, "complete auth request", err)
+			return
+		}
+		next = h.CallbackURL(ar.ID)
+		if ar.ClientID == accountClient {
+			next = "/account"
+		}
+	}
+	h.render(w, r, http.StatusOK, "backupcodes", map[string]any{"Codes": codes, "Next": next})
+}
+
+func maskPhone(p string) string {
+	if len(p) <= 4 {
+		return p
+	}
+	return "•••• " + p[len(p)-4:]
+}
+
+func maskEmail(e string) string {
+	at := -1
+	for i := range e {
+		if e[i] == '@' {
+			at = i
+		}
+	}
+	if at <= 1 {
+		return e
+	}
+	return e[:1] + "•••" + e[at:]
+}
