@@ -10,12 +10,6 @@ import (
 	"github.com/optibid/idp/storage"
 )
 
-// ACR values we assert: one factor, or more than one.
-const (
-	ACRPassword = "urn:optibid:acr:pwd"
-	ACRMFA      = "urn:optibid:acr:mfa"
-)
-
 // pendingTTL bounds the time between the first and the second factor.
 const pendingTTL = 10 * time.Minute
 
@@ -53,7 +47,7 @@ func (h *Handler) mfaRequired(ctx context.Context, ar storage.AuthRequest, c sto
 	if f, err = h.factorsOf(ctx, u); err != nil {
 		return false, false, f, err
 	}
-	byPolicy = c.RequireMFA || slices.Contains(ar.ACRValues, ACRMFA) || slices.Contains(ar.ACRValues, "mfa")
+	byPolicy = c.RequireMFA || slices.Contains(ar.ACRValues, storage.ACRMFA) || slices.Contains(ar.ACRValues, "mfa")
 	if !byPolicy {
 		ms, err := h.Store.MembershipsByUser(ctx, u.ID)
 		if err != nil {

@@ -222,6 +222,7 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 	d.ClaimsParameterSupported = false
 	d.SubjectTypesSupported = []string{"public"}
 	d.IDTokenSigningAlgValuesSupported = algs(p.keys)
+	d.ACRValuesSupported = []string{storage.ACRPassword, storage.ACRMFA}
 	raw, err := json.Marshal(d)
 	if err != nil {
 		return nil, err
