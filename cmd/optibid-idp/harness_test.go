@@ -175,7 +175,7 @@ func (b *browser) abs(u string) string {
 	return u
 }
 
-var hiddenRE = regexp.MustCompile(`name="(id|csrf|client_id|post_logout_redirect_uri|state)" value="([^"]*)"`)
+var hiddenRE = regexp.MustCompile(`type="hidden" name="([^"]+)" value="([^"]*)"`)
 
 // hidden returns a page's hidden form fields.
 func hidden(page string) url.Values {

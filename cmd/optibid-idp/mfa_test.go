@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+
+	"github.com/optibid/idp/login/mfa"
+	"github.com/optibid/idp/storage"
+)
+
+var (
+	secretRE = regexp.MustCompile(`<code class="secret">([A-Z2-7]+)</code>`)
+	codesRE  = regexp.MustCompile(`<li><code>([A-Z2-7-]{19})</code></li>`)
+	nextRE   = regexp.MustCompile(`<a class="button" href="([^"]+)">I saved them`)
+)
+
+// accountSignIn signs b in to the account page with a password.
+func (b *browser) accountSignIn(email, pw string) string {
+	b.t.Helper()
+	resp, _ := b.get("/account/signin")
+	_, page := b.get(resp.Header.Get("Location"))
+	resp, page = b.follow(b.submitLogin(page, email, pw))
+	if resp.StatusCode != 200 || !strings.Contains(page, "Your account") {
+		b.t.Fatalf("account sign-in: %d %.300s", resp.StatusCode, page)
+	}
+	return page
+}
+
+// enrollTOTP sets up TOTP from the account page and returns the secret and
+// backup codes.
+func (e *env) enrollTOTP(b *browser) (string, []string) {
+	e.t.Helper()
+	b.accountSignIn(userEmail, userPassword)
+	_, page := b.get("/account/totp")
+	m := secretRE.FindStringSubmatch(page)
+	if m == nil {
+		e.t.Fatalf("no secret on the enrollment page: %.300s", page)
+	}
+	code, _ := totp.GenerateCode(m[1], e.clock.now())
+	resp, page := b.fill(page, "/account/totp", map[string]string{"code": code})
+	var codes []string
+	for _, c := range codesRE.FindAllStringSubmatch(page, -1) {
+		codes = append(codes, c[1])
+	}
+	if resp.StatusCode != 200 || len(codes) != mfa.BackupCodeCount {
+		e.t.Fatalf("confirm: %d, %d codes", resp.StatusCode, len(codes))
+	}
+	return m[1], codes
+}
+
+// toMFA runs the password step and returns the MFA page.
+func (e *env) toMFA(b *browser, params map[string]string) (string, string) {
+	e.t.Helper()
+	verifier, ch := pkce()
+	p := map[string]string{"code_challenge": ch, "code_challenge_method": "S256"}
+	for k, v := range params {
+		p[k] = v
+	}
+	_, page := b.authorize(e.authURL(p))
+	resp, _ := b.submitLogin(page, userEmail, userPassword)
+	if loc := resp.Header.Get("Location"); !strings.HasPrefix(loc, "/login/mfa?id=") {
+		e.t.Fatalf("password step led to %d %q, want the MFA step", resp.StatusCode, loc)
+	}
+	_, page = b.get(resp.Header.Get("Location"))
+	return page, verifier
+}
+
+// Enroll TOTP → sign in with TOTP (amr, acr); replayed codes, backup codes
+// once, failures counted (CHECKS 51, 52).
+func TestTOTPJourney(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			ctx := context.Background()
+			secret, backup := e.enrollTOTP(e.browser())
+			e.clock.offset = 30 * time.Second // the next time step: the enrollment code is spent
+			b := e.browser()
+			mfaPage, verifier := e.toMFA(b, nil)
+			code, _ := totp.GenerateCode(secret, e.clock.now())
+			resp, body := b.follow(b.fill(mfaPage, "/login/mfa", map[string]string{"method": "totp", "code": code}))
+			tok := e.tokensFrom(b.clientRedirect(resp, body), verifier)
+			c := claimsOf(t, tok.IDToken)
+			amr := strings.Join(func() []string {
+				var s []string
+				for _, v := range c["amr"].([]any) {
+					s = append(s, v.(string))
+				}
+				return s
+			}(), " ")
+			if amr != "pwd otp mfa" || c["acr"] != storage.ACRMFA {
+				t.Fatalf("amr %q acr %v", amr, c["acr"])
+			}
+			// The same code again (another browser, same step): refused.
+			b2 := e.browser()
+			mfaPage, _ = e.toMFA(b2, nil)
+			resp, body = b2.fill(mfaPage, "/login/mfa", map[string]string{"method": "totp", "code": code})
+			if resp.StatusCode != 401 || !strings.Contains(body, "not right") {
+				t.Fatalf("replayed TOTP: %d", resp.StatusCode)
+			}
+			if u, _ := e.app.Store.UserByEmail(ctx, userEmail); u.FailedLogins != 1 {
+				t.Fatalf("wrong second factor not counted: %d", u.FailedLogins)
+			}
+			// ±2 steps: refused.
+			old, _ := totp.GenerateCode(secret, e.clock.now().Add(-60*time.Second))
+			resp, _ = b2.fill(mfaPage, "/login/mfa", map[string]string{"method": "totp", "code": old})
+			if resp.StatusCode != 401 {
+				t.Fatal("code from two steps ago accepted")
+			}
+			// A backup code works once.
+			resp, body = b2.follow(b2.fill(mfaPage, "/login/mfa", map[string]string{"method": "backup", "code": strings.ToLower(backup[3])}))
+			if u := b2.clientRedirect(resp, body); u.Query().Get("code") == "" {
+				t.Fatalf("backup code refused: %s", u)
+			}
+			b3 := e.browser()
+			mfaPage, _ = e.toMFA(b3, nil)
+			if resp, _ := b3.fill(mfaPage, "/login/mfa", map[string]string{"method": "backup", "code": backup[3]}); resp.StatusCode != 401 {
+				t.Fatal("backup code accepted twice")
+			}
+			if u, _ := e.app.Store.UserByEmail(ctx, userEmail); u.FailedLogins != 0 {
+				// the backup-code login succeeded after the two failures and reset the count; one more failure since
+				if u.FailedLogins != 1 {
+					t.Fatalf("failures %d", u.FailedLogins)
+				}
+			}
+			if n, _ := e.app.Store.BackupCodesRemaining(ctx, failures(t, e, userEmail).ID); n != 9 {
+				t.Fatalf("backup codes left %d", n)
+			}
+		})
+	}
+}
+
+// CHECKS 51, F6: 50 parallel submissions of one TOTP code: exactly one login.
+func TestTOTPParallel(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			secret, _ := e.enrollTOTP(e.browser())
+			e.clock.offset = 30 * time.Second
+			type attempt struct {
+				b    *browser
+				page string
+			}
+			var attempts []attempt
+			for range 50 {
+				b := e.browser()
+				page, _ := e.toMFA(b, nil)
+				attempts = append(attempts, attempt{b, page})
+			}
+			code, _ := totp.GenerateCode(secret, e.clock.now())
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			ok := 0
+			for _, a := range attempts {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					resp, _ := a.b.fill(a.page, "/login/mfa", map[string]string{"method": "totp", "code": code})
+					if isRedirect(resp.StatusCode) {
+						mu.Lock()
+						ok++
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			if ok != 1 {
+				t.Fatalf("%d logins with one TOTP code, want exactly 1", ok)
+			}
+		})
+	}
+}
+
+// Org policy "required": a member without a factor enrolls during login.
+func TestOrgRequiresMFA(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			ctx := context.Background()
+			acme, _ := e.app.Store.OrganizationBySlug(ctx, "acme")
+			if err := e.app.Store.SetMFAPolicy(ctx, acme.ID, "required", storage.AuditEvent{}); err != nil {
+				t.Fatal(err)
+			}
+			b := e.browser()
+			verifier, ch := pkce()
+			_, page := b.authorize(e.authURL(map[string]string{"code_challenge": ch, "code_challenge_method": "S256"}))
+			resp, _ := b.submitLogin(page, "bob@example.com", userPassword)
+			resp, page = b.follow(resp, "")
+			if !strings.Contains(page, "Set up two-step verification") {
+				t.Fatalf("no forced enrollment: %d %.200s", resp.StatusCode, page)
+			}
+			secret := secretRE.FindStringSubmatch(page)[1]
+			code, _ := totp.GenerateCode(secret, e.clock.now())
+			_, page = b.fill(page, "/login/mfa/enroll", map[string]string{"code": code})
+			next := nextRE.FindStringSubmatch(page)
+			if next == nil {
+				t.Fatalf("no backup codes page: %.300s", page)
+			}
+			resp, body := b.follow(b.get(htmlUnescape(next[1])))
+			tok := e.tokensFrom(b.clientRedirect(resp, body), verifier)
+			if claimsOf(t, tok.IDToken)["acr"] != storage.ACRMFA {
+				t.Fatal("acr after forced enrollment")
+			}
+		})
+	}
+}
+
+// CHECKS 54: after the password step nothing yields a code before the
+// second factor: not the callback, not consent, not a second tab.
+func TestNoStepSkipping(t *testing.T) {
+	e := newEnv(t, "memory")
+	e.enrollTOTP(e.browser())
+	b := e.browser()
+	mfaPage, _ := e.toMFA(b, nil)
+	id := hidden(mfaPage).Get("id")
+	for _, u := range []string{"/authorize/callback?id=" + id, "/consent?id=" + id, "/login?id=" + id} {
+		resp, body := b.follow(b.get(u))
+		if strings.Contains(resp.Header.Get("Location"), "code=") || strings.Contains(body, "code=") {
+			t.Fatalf("%s yielded a code", u)
+		}
+	}
+	// A second tab in the same browser starts its own request: password
+	// again, then the MFA step again.
+	resp, page := b.authorize(e.authURL(nil))
+	if resp.StatusCode != 200 || !strings.Contains(page, `name="password"`) {
+		t.Fatalf("second tab: %d", resp.StatusCode)
+	}
+	// Another browser cannot touch the pending request.
+	if resp, _ := e.browser().get("/login/mfa?id=" + id); resp.StatusCode != 403 {
+		t.Fatalf("pending request in another browser: %d", resp.StatusCode)
+	}
+}
+
+// Step-up: acr_values asks for MFA on a password-only session.
+func TestStepUp(t *testing.T) {
+	e := newEnv(t, "memory")
+	e.enrollTOTP(e.browser())
+	// Sign in once with both factors; then a request asking for MFA is silent,
+	// while bob (password only) is stepped up.
+	b := e.browser()
+	b.login(e.authURL(nil), "bob@example.com", userPassword)
+	_, ch := pkce()
+	resp, _ := b.follow(b.get(e.authURL(map[string]string{"acr_values": storage.ACRMFA, "code_challenge": ch, "code_challenge_method": "S256"})))
+	_ = resp
+	resp, _ = b.get(e.authURL(map[string]string{"acr_values": storage.ACRMFA, "code_challenge": ch, "code_challenge_method": "S256"}))
+	resp, _ = b.get(resp.Header.Get("Location"))
+	if loc := resp.Header.Get("Location"); !strings.HasPrefix(loc, "/login/mfa?id=") {
+		t.Fatalf("password-only session with acr_values mfa: %d %q", resp.StatusCode, loc)
+	}
+	resp, _ = b.follow(b.get(e.authURL(map[string]string{"prompt": "none", "acr_values": storage.ACRMFA, "code_challenge": ch, "code_challenge_method": "S256"})))
+	if u, _ := url.Parse(resp.Header.Get("Location")); u.Query().Get("error") != "interaction_required" {
+		t.Fatalf("prompt=none step-up: %s", resp.Header.Get("Location"))
+	}
+}
+
