@@ -36,10 +36,24 @@ func linkIn(t testing.TB, body string) string {
 	return l
 }
 
-// fill posts a page's form (hidden fields plus values) to action.
+// formRE finds forms and the action they post to.
+var formRE = regexp.MustCompile(`(?s)<form method="post" action="([^"]+)"[^>]*>(.*?)</form>`)
+
+// fill posts the first form of page that posts to action: its hidden
+// fields plus values. (A page may hold several forms; their fields must
+// not mix.)
 func (b *browser) fill(page, action string, values map[string]string) (*http.Response, string) {
 	b.t.Helper()
-	f := hidden(page)
+	f := url.Values{}
+	for _, m := range formRE.FindAllStringSubmatch(page, -1) {
+		if htmlUnescape(m[1]) == action {
+			f = hidden(m[2])
+			break
+		}
+	}
+	if f.Get("csrf") == "" {
+		b.t.Fatalf("no form posting to %s on the page: %.300s", action, page)
+	}
 	for k, v := range values {
 		f.Set(k, v)
 	}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/optibid/idp/login/notify"
+)
+
+// twilio is an in-process server speaking Twilio's Messages API.
+type twilio struct {
+	mu   sync.Mutex
+	sent []string // bodies
+	down bool
+}
+
+func (tw *twilio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	user, pass, _ := r.BasicAuth()
+	if r.URL.Path != "/2010-04-01/Accounts/ACtest/Messages.json" || user != "ACtest" || pass != "twilio-token" {
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	if tw.down {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	r.ParseForm()
+	tw.sent = append(tw.sent, r.PostForm.Get("To")+" "+r.PostForm.Get("Body"))
+	w.WriteHeader(http.StatusCreated)
+}
+
+var smsCodeRE = regexp.MustCompile(`(\d{6}) is your`)
+
+func (tw *twilio) lastCode(t *testing.T) string {
+	t.Helper()
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	if len(tw.sent) == 0 {
+		t.Fatal("no SMS sent")
+	}
+	m := smsCodeRE.FindStringSubmatch(tw.sent[len(tw.sent)-1])
+	if m == nil {
+		t.Fatalf("no code in %q", tw.sent[len(tw.sent)-1])
+	}
+	return m[1]
+}
+
+// Phone verified from the account page, then an SMS login with the code
+// taken from the Twilio server; codes are bound to their transaction; a
+// down provider fails closed (CHECKS 53, F9).
+func TestSMSLogin(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			tw := &twilio{}
+			srv := httptest.NewServer(tw)
+			defer srv.Close()
+			e := newEnv(t, backend, func(c *Config) {
+				c.Notify.SMS = SMSConfig{Type: "twilio", Twilio: notify.TwilioConfig{AccountSID: "ACtest", AuthToken: "twilio-token",
+					From: "+15550000000", BaseURL: srv.URL}}
+			})
+			b := e.browser()
+			page := b.accountSignIn(userEmail, userPassword)
+			resp, page := b.fill(page, "/account/phone", map[string]string{"phone": "+41791234567", "password": "wrong password!"})
+			if resp.StatusCode != 401 {
+				t.Fatal("phone change without the password")
+			}
+			_, page = b.fill(page, "/account/phone", map[string]string{"phone": "+41 79 123 45 67", "password": userPassword})
+			if !strings.Contains(page, "Code we texted") {
+				t.Fatalf("no phone challenge: %.300s", page)
+			}
+			resp, page = b.fill(page, "/account/phone/verify", map[string]string{"code": tw.lastCode(t)})
+			if resp.StatusCode != 200 || !strings.Contains(page, "Your phone is verified") {
+				t.Fatalf("verify phone: %d", resp.StatusCode)
+			}
+
+			// Transaction A asks for a code; transaction B asks for its own.
+			a := e.browser()
+			pageA, verifierA := e.toMFA(a, nil)
+			_, pageA = a.fill(pageA, "/login/mfa/send", map[string]string{"channel": "sms"})
+			codeA := tw.lastCode(t)
+			bb := e.browser()
+			pageB, _ := e.toMFA(bb, nil)
+			_, pageB = bb.fill(pageB, "/login/mfa/send", map[string]string{"channel": "sms"})
+			if resp, _ := bb.fill(pageB, "/login/mfa", map[string]string{"code": codeA}); resp.StatusCode != 401 {
+				t.Fatal("code of transaction A accepted in B")
+			}
+			// A's challenge cannot be replayed in B either.
+			f := hidden(pageB)
+			f.Set("challenge", hidden(pageA).Get("challenge"))
+			f.Set("code", codeA)
+			if resp, _ := bb.post("/login/mfa", f); resp.StatusCode != 401 {
+				t.Fatal("challenge of transaction A accepted in B")
+			}
+			resp, body := a.follow(a.fill(pageA, "/login/mfa", map[string]string{"code": codeA}))
+			tok := e.tokensFrom(a.clientRedirect(resp, body), verifierA)
+			if amr := claimsOf(t, tok.IDToken)["amr"].([]any); len(amr) != 3 || amr[1] != "sms" {
+				t.Fatalf("amr %v", amr)
+			}
+			// Send limit, and a provider outage fails closed with other methods offered.
+			tw.mu.Lock()
+			tw.down = true
+			tw.mu.Unlock()
+			c := e.browser()
+			pageC, _ := e.toMFA(c, nil)
+			resp, body = c.fill(pageC, "/login/mfa/send", map[string]string{"channel": "sms"})
+			if resp.StatusCode != 503 || !strings.Contains(body, "Try another method") || strings.Contains(resp.Header.Get("Location"), "code=") {
+				t.Fatalf("SMS outage: %d", resp.StatusCode)
+			}
+		})
+	}
+}
+
+// Email codes, and the send limit per user.
+func TestEmailCodeAndSendLimit(t *testing.T) {
+	e := newEnv(t, "memory")
+	e.enrollTOTP(e.browser()) // ada has MFA; her email is verified by bootstrap
+	b := e.browser()
+	page, verifier := e.toMFA(b, nil)
+	_, page = b.fill(page, "/login/mfa/send", map[string]string{"channel": "email"})
+	code := smsCodeRE.FindStringSubmatch(e.mailTo(userEmail, "verification code"))[1]
+	resp, body := b.follow(b.fill(page, "/login/mfa", map[string]string{"code": code}))
+	e.tokensFrom(b.clientRedirect(resp, body), verifier)
+	limited := false
+	for range 6 {
+		c := e.browser()
+		p, _ := e.toMFA(c, nil)
+		if resp, _ := c.fill(p, "/login/mfa/send", map[string]string{"channel": "email"}); resp.StatusCode == 429 {
+			limited = true
+			break
+		}
+	}
+	if !limited {
+		t.Fatal("no send limit")
+	}
+}
