@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 CONFIG   ?= configs/dev.yaml
 PKGS     := ./...
 
-.PHONY: help run test bench lint fmt build migrate clean
+.PHONY: help run test bench lint fmt build migrate screenshots clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-8s %s\n", $$1, $$2}'
@@ -13,7 +13,7 @@ help: ## list the targets
 run: ## start the provider on the embedded default (memory store, demo data)
 	$(GO) run ./cmd/optibid-idp serve --config $(CONFIG)
 
-test: ## run every test, the PostgreSQL ones included
+test: ## run every test, the PostgreSQL and browser ones included
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 
 bench: ## Go benchmarks and the loopback load generator (figures: docs/benchmarks.md)
@@ -32,6 +32,9 @@ build: ## build bin/optibid-idp
 
 migrate: ## apply PostgreSQL migrations (CONFIG=file with storage.type postgres)
 	$(GO) run ./cmd/optibid-idp migrate up --config $(CONFIG)
+
+screenshots: ## refresh docs/screenshots from the browser journey (needs chromium)
+	OPTIBID_SCREENSHOTS=docs/screenshots $(GO) test -count=1 -run TestBrowserJourney ./cmd/optibid-idp
 
 clean: ## remove build output
 	rm -rf bin coverage.out

@@ -214,14 +214,22 @@ func (h *Handler) csrfToken(browserID string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// checkForm parses a POST and verifies the CSRF token and, when the
-// browser sends one, that Origin is ours.
+// checkForm parses a POST and verifies the CSRF token and where the form
+// came from.
+//
+// Our pages send Referrer-Policy: no-referrer, and under that policy
+// browsers send "Origin: null" with every form POST, same-origin ones
+// included. So Origin alone cannot tell; Sec-Fetch-Site, which pages
+// cannot forge, does: a foreign Origin, a cross-site or same-site fetch, or
+// a null Origin without Sec-Fetch-Site: same-origin are refused.
 func (h *Handler) checkForm(w http.ResponseWriter, r *http.Request) bool {
 	if err := r.ParseForm(); err != nil {
 		h.Error(w, r, http.StatusBadRequest, "The form could not be read. Please go back and try again.")
 		return false
 	}
-	if o := r.Header.Get("Origin"); o != "" && o != h.origin {
+	origin, site := r.Header.Get("Origin"), r.Header.Get("Sec-Fetch-Site")
+	if (origin != "" && origin != "null" && origin != h.origin) || (site != "" && site != "same-origin" && site != "none") ||
+		(origin == "null" && site != "same-origin") {
 		h.Error(w, r, http.StatusForbidden, "This form was sent from another site and was refused.")
 		return false
 	}

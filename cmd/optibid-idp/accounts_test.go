@@ -184,7 +184,9 @@ func TestPasswordReset(t *testing.T) {
 				return body
 			}
 			known, unknown := forgot(userEmail), forgot("nobody@example.com")
-			norm := func(s string) string { return strings.NewReplacer(userEmail, "X", "nobody@example.com", "X").Replace(hiddenID(s)) }
+			norm := func(s string) string {
+				return strings.NewReplacer(userEmail, "X", "nobody@example.com", "X").Replace(hiddenID(s))
+			}
 			if norm(known) != norm(unknown) || !strings.Contains(known, "Check your email") {
 				t.Fatalf("forgot answers differ for known and unknown emails:\n%s\n---\n%s", norm(known), norm(unknown))
 			}

@@ -372,6 +372,17 @@ func TestCheck59CSRF(t *testing.T) {
 	if resp, _ := b.do(req); resp.StatusCode != 403 {
 		t.Fatalf("foreign Origin: %d", resp.StatusCode)
 	}
+	for _, hdr := range []map[string]string{{"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
+		{"Origin": "null", "Sec-Fetch-Site": "cross-site"}} {
+		req, _ := http.NewRequest(http.MethodPost, e.issuer+"/login", strings.NewReader(f.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		if resp, _ := b.do(req); resp.StatusCode != 403 {
+			t.Fatalf("%v: %d", hdr, resp.StatusCode)
+		}
+	}
 	other := e.browser() // another browser's token is worthless here
 	_, otherPage := other.authorize(e.authURL(nil))
 	f.Set("csrf", hidden(otherPage).Get("csrf"))

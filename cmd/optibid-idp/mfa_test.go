@@ -258,4 +258,3 @@ func TestStepUp(t *testing.T) {
 		t.Fatalf("prompt=none step-up: %s", resp.Header.Get("Location"))
 	}
 }
-

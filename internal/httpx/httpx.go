@@ -142,8 +142,13 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 // PageCSP is the Content-Security-Policy of every HTML page: same-origin
-// assets only, no framing, forms post only to us.
-const PageCSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+// assets only, no scripts, no framing.
+//
+// No form-action: browsers apply it to every redirect that follows a form
+// submission, and a sign-in form ends in a redirect to the client's
+// redirect URI, which is never 'self'. With form-action 'self' no login
+// could complete in a real browser.
+const PageCSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
 
 // NoStore marks a response as uncacheable (token responses, pages with
 // per-user data).
