@@ -49,22 +49,35 @@ func (h *Handler) mfaRequired(ctx context.Context, ar storage.AuthRequest, c sto
 	}
 	byPolicy = c.RequireMFA || slices.Contains(ar.ACRValues, storage.ACRMFA) || slices.Contains(ar.ACRValues, "mfa")
 	if !byPolicy {
-		ms, err := h.Store.MembershipsByUser(ctx, u.ID)
+		p, err := h.orgPolicy(ctx, u.ID)
 		if err != nil {
 			return false, false, f, err
 		}
-		for _, m := range ms {
-			o, err := h.Store.OrganizationByID(ctx, m.OrgID)
-			if err != nil {
-				return false, false, f, err
-			}
-			if o.MFAPolicy == "required" {
-				byPolicy = true
-				break
-			}
-		}
+		byPolicy = p.mfa
 	}
 	return byPolicy || f.any(), byPolicy, f, nil
+}
+
+// orgRules is what the user's organizations demand of every login.
+type orgRules struct{ mfa, verifiedEmail bool }
+
+// orgPolicy combines the policies of every organization the user is a
+// member of: the strictest wins.
+func (h *Handler) orgPolicy(ctx context.Context, userID string) (orgRules, error) {
+	var p orgRules
+	ms, err := h.Store.MembershipsByUser(ctx, userID)
+	if err != nil {
+		return p, err
+	}
+	for _, m := range ms {
+		o, err := h.Store.OrganizationByID(ctx, m.OrgID)
+		if err != nil {
+			return p, err
+		}
+		p.mfa = p.mfa || o.MFAPolicy == "required"
+		p.verifiedEmail = p.verifiedEmail || o.RequireVerifiedEmail
+	}
+	return p, nil
 }
 
 // afterPassword continues a login whose password was right: straight to
@@ -131,10 +144,17 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u storage
 // continueRequest finishes an auth request for a live session: email
 // verification when the client requires it, consent when due, then back.
 func (h *Handler) continueRequest(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, c storage.Client, u storage.User, s storage.Session) {
-	if c.RequireVerifiedEmail && !u.EmailVerified {
-		h.render(w, r, http.StatusForbidden, "notice", notice{Title: "Verify your email first",
-			Message: c.Name + " needs a verified email address. Open the link we sent to " + u.Email + ", then sign in again."})
-		return
+	if !u.EmailVerified {
+		p, err := h.orgPolicy(r.Context(), u.ID)
+		if err != nil {
+			h.fail(w, r, "org policy", err)
+			return
+		}
+		if c.RequireVerifiedEmail || p.verifiedEmail {
+			h.render(w, r, http.StatusForbidden, "notice", notice{Title: "Verify your email first",
+				Message: c.Name + " needs a verified email address. Open the link we sent to " + u.Email + ", then sign in again."})
+			return
+		}
 	}
 	if needsConsent(ar, c) {
 		http.Redirect(w, r, "/consent?id="+ar.ID, http.StatusSeeOther)

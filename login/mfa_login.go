@@ -323,7 +323,7 @@ func (h *Handler) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case needsConsent(ar, c):
 		next = "/consent?id=" + ar.ID
-	case c.RequireVerifiedEmail && !u.EmailVerified:
+	case !u.EmailVerified:
 		next = "/login?id=" + ar.ID
 	default:
 		if err := h.Store.CompleteAuthRequest(r.Context(), ar.ID, s.UserID, s.AuthTime, s.AMR, s.IDHash); err != nil {

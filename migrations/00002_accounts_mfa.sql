@@ -5,6 +5,7 @@
 -- +goose Up
 ALTER TABLE organizations ADD COLUMN mfa_policy text NOT NULL DEFAULT 'optional'
     CHECK (mfa_policy IN ('off', 'optional', 'required'));
+ALTER TABLE organizations ADD COLUMN require_verified_email boolean NOT NULL DEFAULT false;
 
 CREATE TABLE organization_domains (
     domain      text PRIMARY KEY CHECK (domain = lower(domain)),

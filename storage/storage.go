@@ -18,6 +18,8 @@ type Organizations interface {
 	OrganizationBySlug(ctx context.Context, slug string) (Organization, error)
 	// SetMFAPolicy sets "off", "optional" or "required".
 	SetMFAPolicy(ctx context.Context, orgID, policy string, ev AuditEvent) error
+	// SetEmailPolicy sets whether members need a verified email.
+	SetEmailPolicy(ctx context.Context, orgID string, requireVerified bool, ev AuditEvent) error
 	// AddDomain records a domain of an organization (upsert); a domain
 	// belongs to one organization only (ErrConflict).
 	AddDomain(ctx context.Context, d OrganizationDomain, ev AuditEvent) error

@@ -14,8 +14,11 @@ type Organization struct {
 	// MFAPolicy: "off", "optional" (default) or "required" (members must
 	// enroll a second factor at their next login).
 	MFAPolicy string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// RequireVerifiedEmail: members must verify their email address before
+	// any client gets a code for them.
+	RequireVerifiedEmail bool
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
 }
 
 // User is a person who can sign in. Email is stored lower-cased and is unique.

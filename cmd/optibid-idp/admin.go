@@ -21,10 +21,11 @@ import (
 
 const adminUsage = `usage: optibid-idp admin --config FILE <command>
 
-  org create    --slug S --name N
+  org create    --slug S --name N [--mfa off|optional|required] [--require-verified-email]
   user create   --email E --name N [--org SLUG --role owner|admin|member|viewer] (password from --password-env VAR or one line on stdin)
   client create --id ID --name N [--public] [--redirect-uri U]… [--post-logout-redirect-uri U]…
-                [--grant-type G]… [--scope S]… [--consent] [--alg RS256|ES256]   (prints a generated secret once)
+                [--grant-type G]… [--scope S]… [--consent] [--require-mfa] [--require-verified-email]
+                [--alg RS256|ES256]   (prints a generated secret once)
   keys rotate   [--alg RS256|ES256]`
 
 // multi is a repeatable string flag.
@@ -52,28 +53,29 @@ func admin(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer store.Close()
-	ev := func(typ string, d map[string]string) storage.AuditEvent {
-		return storage.AuditEvent{Type: typ, Time: time.Now().UTC(), ActorID: "cli", Details: d}
-	}
 	fs := flag.NewFlagSet("admin "+rest[0]+" "+rest[1], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	out := json.NewEncoder(stdout)
 	out.SetIndent("", "  ")
 	switch rest[0] + " " + rest[1] {
 	case "org create":
-		slug, name := fs.String("slug", "", ""), fs.String("name", "", "")
+		slug, name, mfaPolicy := fs.String("slug", "", ""), fs.String("name", "", ""), fs.String("mfa", "", "")
+		verified := fs.Bool("require-verified-email", false, "")
 		if err := fs.Parse(rest[2:]); err != nil {
 			return err
 		}
-		b := Bootstrap{Organizations: []BootstrapOrg{{Slug: *slug, Name: *name}}}
+		b := Bootstrap{Organizations: []BootstrapOrg{{Slug: *slug, Name: *name, MFA: *mfaPolicy, RequireVerifiedEmail: *verified}}}
 		if err := b.validate(); err != nil {
 			return err
 		}
-		o, err := store.UpsertOrganization(ctx, storage.Organization{Slug: *slug, Name: *name}, ev("organization_upserted", map[string]string{"slug": *slug}))
+		if err := applyBootstrap(ctx, store, nil, b, time.Now); err != nil {
+			return err
+		}
+		o, err := store.OrganizationBySlug(ctx, *slug)
 		if err != nil {
 			return err
 		}
-		return out.Encode(map[string]any{"id": o.ID, "slug": o.Slug, "name": o.Name})
+		return out.Encode(map[string]any{"id": o.ID, "slug": o.Slug, "name": o.Name, "mfa": o.MFAPolicy, "require_verified_email": o.RequireVerifiedEmail})
 	case "user create":
 		email, name, org, role := fs.String("email", "", ""), fs.String("name", "", ""), fs.String("org", "", ""), fs.String("role", "member", "")
 		pwEnv := fs.String("password-env", "", "")
@@ -112,6 +114,7 @@ func admin(args []string, stdout io.Writer) error {
 	case "client create":
 		id, name, alg := fs.String("id", "", ""), fs.String("name", "", ""), fs.String("alg", "", "")
 		public, consent := fs.Bool("public", false, ""), fs.Bool("consent", false, "")
+		requireMFA, requireVerified := fs.Bool("require-mfa", false, ""), fs.Bool("require-verified-email", false, "")
 		var redirects, logouts, grants, scopes multi
 		fs.Var(&redirects, "redirect-uri", "")
 		fs.Var(&logouts, "post-logout-redirect-uri", "")
@@ -121,7 +124,7 @@ func admin(args []string, stdout io.Writer) error {
 			return err
 		}
 		c := BootstrapClient{ID: *id, Name: *name, RedirectURIs: redirects, PostLogoutRedirectURIs: logouts, GrantTypes: grants,
-			Scopes: scopes, RequireConsent: *consent, IDTokenSignedAlg: *alg}
+			Scopes: scopes, RequireConsent: *consent, IDTokenSignedAlg: *alg, RequireMFA: *requireMFA, RequireVerifiedEmail: *requireVerified}
 		if !*public {
 			c.Secret = random.Token(32)
 		}

@@ -20,17 +20,12 @@ func applyBootstrap(ctx context.Context, s storage.Store, h *password.Hasher, b 
 	ev := func(typ string, details map[string]string) storage.AuditEvent {
 		return storage.AuditEvent{Type: typ, Time: now().UTC(), ActorID: "bootstrap", Details: details}
 	}
+	if h == nil && len(b.Users) > 0 {
+		return errors.New("bootstrap: users need a password hasher")
+	}
 	orgs := map[string]storage.Organization{}
 	for _, o := range b.Organizations {
-		existing, err := s.OrganizationBySlug(ctx, o.Slug)
-		if err == nil && existing.Name == o.Name {
-			orgs[o.Slug] = existing
-			continue
-		}
-		if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("bootstrap: organization %s: %w", o.Slug, err)
-		}
-		stored, err := s.UpsertOrganization(ctx, storage.Organization{Slug: o.Slug, Name: o.Name}, ev("organization_upserted", map[string]string{"slug": o.Slug}))
+		stored, err := bootstrapOrg(ctx, s, o, ev)
 		if err != nil {
 			return fmt.Errorf("bootstrap: organization %s: %w", o.Slug, err)
 		}
@@ -43,7 +38,8 @@ func applyBootstrap(ctx context.Context, s storage.Store, h *password.Hasher, b 
 	}
 	for _, c := range b.Clients {
 		want := storage.Client{ID: c.ID, Name: c.Name, RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
-			GrantTypes: c.GrantTypes, Scopes: c.Scopes, RequireConsent: c.RequireConsent, IDTokenSignedResponseAlg: c.IDTokenSignedAlg}
+			GrantTypes: c.GrantTypes, Scopes: c.Scopes, RequireConsent: c.RequireConsent, IDTokenSignedResponseAlg: c.IDTokenSignedAlg,
+			RequireMFA: c.RequireMFA, RequireVerifiedEmail: c.RequireVerifiedEmail}
 		if c.Secret != "" {
 			want.SecretHash = storage.HashSecret(c.Secret)
 		}
@@ -59,6 +55,38 @@ func applyBootstrap(ctx context.Context, s storage.Store, h *password.Hasher, b 
 		}
 	}
 	return nil
+}
+
+// bootstrapOrg creates or updates one organization and its policies,
+// writing only what changed.
+func bootstrapOrg(ctx context.Context, s storage.Store, o BootstrapOrg, ev func(string, map[string]string) storage.AuditEvent) (storage.Organization, error) {
+	stored, err := s.OrganizationBySlug(ctx, o.Slug)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return stored, err
+	}
+	if err != nil || stored.Name != o.Name {
+		if stored, err = s.UpsertOrganization(ctx, storage.Organization{Slug: o.Slug, Name: o.Name},
+			ev("organization_upserted", map[string]string{"slug": o.Slug})); err != nil {
+			return stored, err
+		}
+	}
+	mfaPolicy := o.MFA
+	if mfaPolicy == "" {
+		mfaPolicy = "optional"
+	}
+	if stored.MFAPolicy != mfaPolicy {
+		if err := s.SetMFAPolicy(ctx, stored.ID, mfaPolicy, ev("mfa_policy_changed", map[string]string{"slug": o.Slug, "mfa": mfaPolicy})); err != nil {
+			return stored, err
+		}
+		stored.MFAPolicy = mfaPolicy
+	}
+	if stored.RequireVerifiedEmail != o.RequireVerifiedEmail {
+		if err := s.SetEmailPolicy(ctx, stored.ID, o.RequireVerifiedEmail, ev("email_policy_changed", map[string]string{"slug": o.Slug})); err != nil {
+			return stored, err
+		}
+		stored.RequireVerifiedEmail = o.RequireVerifiedEmail
+	}
+	return stored, nil
 }
 
 func bootstrapUser(ctx context.Context, s storage.Store, h *password.Hasher, u BootstrapUser, orgs map[string]storage.Organization,
@@ -112,5 +140,6 @@ func bootstrapUser(ctx context.Context, s storage.Store, h *password.Hasher, u B
 func sameClient(a, b storage.Client) bool {
 	return a.Name == b.Name && a.SecretHash == b.SecretHash && slices.Equal(a.RedirectURIs, b.RedirectURIs) &&
 		slices.Equal(a.PostLogoutRedirectURIs, b.PostLogoutRedirectURIs) && slices.Equal(a.GrantTypes, b.GrantTypes) &&
-		slices.Equal(a.Scopes, b.Scopes) && a.RequireConsent == b.RequireConsent && a.IDTokenSignedResponseAlg == b.IDTokenSignedResponseAlg
+		slices.Equal(a.Scopes, b.Scopes) && a.RequireConsent == b.RequireConsent && a.IDTokenSignedResponseAlg == b.IDTokenSignedResponseAlg &&
+		a.RequireMFA == b.RequireMFA && a.RequireVerifiedEmail == b.RequireVerifiedEmail
 }

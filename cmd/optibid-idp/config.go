@@ -139,6 +139,9 @@ type Bootstrap struct {
 type BootstrapOrg struct {
 	Slug string `yaml:"slug"`
 	Name string `yaml:"name"`
+	// MFA: off | optional (default) | required.
+	MFA                  string `yaml:"mfa"`
+	RequireVerifiedEmail bool   `yaml:"require_verified_email"`
 }
 
 type BootstrapUser struct {
@@ -158,6 +161,8 @@ type BootstrapClient struct {
 	GrantTypes             []string `yaml:"grant_types"`
 	Scopes                 []string `yaml:"scopes"`
 	RequireConsent         bool     `yaml:"require_consent"`
+	RequireMFA             bool     `yaml:"require_mfa"`
+	RequireVerifiedEmail   bool     `yaml:"require_verified_email"`
 	IDTokenSignedAlg       string   `yaml:"id_token_signed_response_alg"`
 }
 
@@ -417,6 +422,9 @@ func (b Bootstrap) validate() error {
 		}
 		if o.Name == "" {
 			return fmt.Errorf("config: %s.name: is required", key)
+		}
+		if o.MFA != "" && !slices.Contains([]string{"off", "optional", "required"}, o.MFA) {
+			return fmt.Errorf("config: %s.mfa: %q must be off, optional or required", key, o.MFA)
 		}
 		slugs[o.Slug] = true
 	}

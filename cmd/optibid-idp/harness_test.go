@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/optibid/idp/storage"
 	"io"
 	"log/slog"
 	"net/http"
@@ -326,3 +327,7 @@ func httptestRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder
 func httptestUnstarted() *httptest.Server { return httptest.NewUnstartedServer(nil) }
 
 func decodeJSON(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func auditNone() storage.AuditEvent { return storage.AuditEvent{} }
+
+func auditFilterAll() storage.AuditFilter { return storage.AuditFilter{} }

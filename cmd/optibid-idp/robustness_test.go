@@ -254,7 +254,7 @@ dev_mode: true
 	t.Setenv("NEW_PW", "a long enough password")
 	var out bytes.Buffer
 	for _, args := range [][]string{
-		{"org", "create", "--slug", "globex", "--name", "Globex"},
+		{"org", "create", "--slug", "globex", "--name", "Globex", "--mfa", "required"},
 		{"user", "create", "--email", "carol@example.com", "--name", "Carol", "--org", "globex", "--role", "admin", "--password-env", "NEW_PW"},
 		{"client", "create", "--id", "cli-made", "--name", "Made by CLI", "--redirect-uri", "https://made.example/cb"},
 		{"keys", "rotate", "--alg", "ES256"},

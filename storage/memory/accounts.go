@@ -27,6 +27,19 @@ func (s *Store) SetMFAPolicy(_ context.Context, orgID, policy string, ev storage
 	return nil
 }
 
+func (s *Store) SetEmailPolicy(_ context.Context, orgID string, requireVerified bool, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orgs[orgID]
+	if !ok {
+		return storage.ErrNotFound
+	}
+	o.RequireVerifiedEmail, o.UpdatedAt = requireVerified, s.stamp()
+	s.orgs[orgID] = o
+	s.appendAudit(ev)
+	return nil
+}
+
 func (s *Store) AddDomain(_ context.Context, d storage.OrganizationDomain, ev storage.AuditEvent) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -16,6 +16,10 @@ func (s *Store) SetMFAPolicy(ctx context.Context, orgID, policy string, ev stora
 	return s.execAudited(ctx, ev, `UPDATE organizations SET mfa_policy = $2 WHERE id = $1`, orgID, policy)
 }
 
+func (s *Store) SetEmailPolicy(ctx context.Context, orgID string, requireVerified bool, ev storage.AuditEvent) error {
+	return s.execAudited(ctx, ev, `UPDATE organizations SET require_verified_email = $2 WHERE id = $1`, orgID, requireVerified)
+}
+
 func (s *Store) AddDomain(ctx context.Context, d storage.OrganizationDomain, ev storage.AuditEvent) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO organization_domains (domain, org_id, verified_at) VALUES ($1, $2, $3)
@@ -34,7 +38,7 @@ func (s *Store) AddDomain(ctx context.Context, d storage.OrganizationDomain, ev 
 func (s *Store) OrganizationByVerifiedDomain(ctx context.Context, domain string) (storage.Organization, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	return scanOrg(s.pool.QueryRow(ctx, `SELECT o.id, o.slug, o.name, o.mfa_policy, o.created_at, o.updated_at
+	return scanOrg(s.pool.QueryRow(ctx, `SELECT o.id, o.slug, o.name, o.mfa_policy, o.require_verified_email, o.created_at, o.updated_at
 		FROM organization_domains d JOIN organizations o ON o.id = d.org_id
 		WHERE d.domain = $1 AND d.verified_at IS NOT NULL`, strings.ToLower(domain)))
 }

@@ -20,6 +20,13 @@ func testOrgPolicyAndDomains(t *testing.T, s storage.Store) {
 	if got, _ := s.OrganizationByID(ctx, a.ID); got.MFAPolicy != "required" {
 		t.Fatalf("policy %q", got.MFAPolicy)
 	}
+	must(t, s.SetEmailPolicy(ctx, a.ID, true, ev("email_policy_changed")))
+	if got, _ := s.OrganizationByID(ctx, a.ID); !got.RequireVerifiedEmail || got.MFAPolicy != "required" {
+		t.Fatalf("email policy: %+v", got)
+	}
+	if err := s.SetEmailPolicy(ctx, "nope", true, storage.AuditEvent{}); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("unknown org: %v", err)
+	}
 	if err := s.SetMFAPolicy(ctx, "nope", "off", storage.AuditEvent{}); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("unknown org: %v", err)
 	}
