@@ -258,3 +258,24 @@ func TestStepUp(t *testing.T) {
 		t.Fatalf("prompt=none step-up: %s", resp.Header.Get("Location"))
 	}
 }
+
+// CHECKS 49: a password reset does not bypass the second factor.
+func TestResetKeepsMFA(t *testing.T) {
+	e := newEnv(t, "memory")
+	e.enrollTOTP(e.browser())
+	b := e.browser()
+	_, page := b.get("/forgot")
+	b.fill(page, "/forgot", map[string]string{"email": userEmail})
+	_, page = b.get(linkIn(t, e.mailTo(userEmail, "Reset your password")))
+	if resp, body := b.fill(page, "/reset", map[string]string{"password": newPassword}); resp.StatusCode != 200 {
+		t.Fatalf("reset: %d %.200s", resp.StatusCode, body)
+	}
+	if tt, err := e.app.Store.TOTPByUser(context.Background(), failures(t, e, userEmail).ID); err != nil || tt.ConfirmedAt.IsZero() {
+		t.Fatal("reset removed the authenticator")
+	}
+	_, page = b.authorize(e.authURL(nil))
+	resp, _ := b.submitLogin(page, userEmail, newPassword)
+	if !strings.HasPrefix(resp.Header.Get("Location"), "/login/mfa?id=") {
+		t.Fatalf("sign-in after reset skipped the second factor: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
