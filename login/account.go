@@ -125,13 +125,37 @@ func (h *Handler) accountForm(w http.ResponseWriter, r *http.Request) (storage.S
 	return h.accountSession(w, r)
 }
 
-// checkCurrentPassword re-authenticates a sensitive change.
-func (h *Handler) checkCurrentPassword(r *http.Request, u storage.User, pw string) (bool, error) {
+// reauth checks the current password for a sensitive change. A wrong one
+// counts towards the lockout like a failed sign-in; on any failure the
+// account page is written with the reason and false returned.
+func (h *Handler) reauth(w http.ResponseWriter, r *http.Request, s storage.Session, u storage.User, pw, what string) bool {
 	ok, _, err := h.Hasher.Verify(r.Context(), u.PasswordHash, pw)
-	if errors.Is(err, password.ErrMalformedHash) {
-		return false, nil
+	if err != nil && !errors.Is(err, password.ErrMalformedHash) {
+		h.fail(w, r, "password check", err)
+		return false
 	}
-	return ok, err
+	if ok {
+		return true
+	}
+	if _, err := h.Store.LoginFailed(r.Context(), u.ID, h.cfg.Lockout, h.now(), h.audit(r, "reauth_failed", u.ID, "", map[string]string{"for": what})); err != nil {
+		h.fail(w, r, "password check", err)
+		return false
+	}
+	h.accountView(w, r, s, u, http.StatusUnauthorized, accountData{Error: "The password is not right."})
+	return false
+}
+
+// policyReason returns the words of a password-policy refusal, or "" and
+// the error when the check itself failed.
+func policyReason(err error) (string, error) {
+	var pe *password.PolicyError
+	if err == nil {
+		return "", nil
+	}
+	if errors.As(err, &pe) {
+		return pe.Reason, nil
+	}
+	return "", err
 }
 
 func (h *Handler) accountProfile(w http.ResponseWriter, r *http.Request) {
@@ -161,17 +185,7 @@ func (h *Handler) accountPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	good, err := h.checkCurrentPassword(r, u, r.PostForm.Get("current"))
-	if err != nil {
-		h.fail(w, r, "password check", err)
-		return
-	}
-	if !good {
-		if _, err := h.Store.LoginFailed(ctx, u.ID, h.cfg.Lockout, h.now(), h.audit(r, "password_change_failed", u.ID, "", nil)); err != nil {
-			h.fail(w, r, "password check", err)
-			return
-		}
-		h.accountView(w, r, s, u, http.StatusUnauthorized, accountData{Error: "The current password is not right."})
+	if !h.reauth(w, r, s, u, r.PostForm.Get("current"), "password_change") {
 		return
 	}
 	f, err := h.factorsOf(ctx, u)
@@ -180,13 +194,13 @@ func (h *Handler) accountPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pw := r.PostForm.Get("new")
-	if err := h.cfg.PasswordPolicy.Check(pw, f.any(), u.Email, u.Name); err != nil {
-		var pe *password.PolicyError
-		if !errors.As(err, &pe) {
-			h.fail(w, r, "password policy", err)
-			return
-		}
-		h.accountView(w, r, s, u, http.StatusBadRequest, accountData{Error: pe.Reason})
+	reason, err := policyReason(h.cfg.PasswordPolicy.Check(pw, f.any(), u.Email, u.Name))
+	if err != nil {
+		h.fail(w, r, "password policy", err)
+		return
+	}
+	if reason != "" {
+		h.accountView(w, r, s, u, http.StatusBadRequest, accountData{Error: reason})
 		return
 	}
 	hash, err := h.Hasher.Hash(ctx, pw)
@@ -247,14 +261,7 @@ func (h *Handler) accountTOTPRemove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	good, err := h.checkCurrentPassword(r, u, r.PostForm.Get("password"))
-	if err != nil {
-		h.fail(w, r, "password check", err)
-		return
-	}
-	if !good {
-		_, _ = h.Store.LoginFailed(ctx, u.ID, h.cfg.Lockout, h.now(), h.audit(r, "reauth_failed", u.ID, "", nil))
-		h.accountView(w, r, s, u, http.StatusUnauthorized, accountData{Error: "The password is not right."})
+	if !h.reauth(w, r, s, u, r.PostForm.Get("password"), "totp_remove") {
 		return
 	}
 	if err := h.Store.DeleteTOTP(ctx, u.ID, h.audit(r, "totp_removed", u.ID, "", nil)); err != nil && !errors.Is(err, storage.ErrNotFound) {
@@ -300,14 +307,7 @@ func (h *Handler) accountPhone(w http.ResponseWriter, r *http.Request) {
 		h.accountView(w, r, s, u, http.StatusBadRequest, accountData{Error: "Enter the number in international format, like +41791234567."})
 		return
 	}
-	good, err := h.checkCurrentPassword(r, u, r.PostForm.Get("password"))
-	if err != nil {
-		h.fail(w, r, "password check", err)
-		return
-	}
-	if !good {
-		_, _ = h.Store.LoginFailed(ctx, u.ID, h.cfg.Lockout, h.now(), h.audit(r, "reauth_failed", u.ID, "", nil))
-		h.accountView(w, r, s, u, http.StatusUnauthorized, accountData{Error: "The password is not right."})
+	if !h.reauth(w, r, s, u, r.PostForm.Get("password"), "phone_change") {
 		return
 	}
 	if err := h.Store.SetPhone(ctx, u.ID, phone, false, h.audit(r, "phone_added", u.ID, "", nil)); err != nil {

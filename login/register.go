@@ -9,7 +9,6 @@ import (
 
 	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/login/notify"
-	"github.com/optibid/idp/login/password"
 	"github.com/optibid/idp/storage"
 )
 
@@ -70,14 +69,12 @@ func (h *Handler) registerSubmit(w http.ResponseWriter, r *http.Request) {
 		d.Error = "The company name is too long."
 	}
 	if d.Error == "" {
-		if err := h.cfg.PasswordPolicy.Check(f.Get("password"), false, d.Email, d.Name, d.Company); err != nil {
-			var pe *password.PolicyError
-			if !errors.As(err, &pe) {
-				h.fail(w, r, "password policy", err)
-				return
-			}
-			d.Error = pe.Reason
+		reason, err := policyReason(h.cfg.PasswordPolicy.Check(f.Get("password"), false, d.Email, d.Name, d.Company))
+		if err != nil {
+			h.fail(w, r, "password policy", err)
+			return
 		}
+		d.Error = reason
 	}
 	if d.Error != "" {
 		h.render(w, r, http.StatusBadRequest, "register", d)

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/optibid/idp/internal/random"
-	"github.com/optibid/idp/login/password"
 	"github.com/optibid/idp/storage"
 )
 
@@ -85,12 +84,12 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pw := r.PostForm.Get("password")
-	if err := h.cfg.PasswordPolicy.Check(pw, f.any(), u.Email, u.Name); err != nil {
-		var pe *password.PolicyError
-		if !errors.As(err, &pe) {
-			h.fail(w, r, "password policy", err)
-			return
-		}
+	reason, err := policyReason(h.cfg.PasswordPolicy.Check(pw, f.any(), u.Email, u.Name))
+	if err != nil {
+		h.fail(w, r, "password policy", err)
+		return
+	}
+	if reason != "" {
 		// The link was used up by this try: hand the page a fresh one with
 		// the same deadline, so a weak first choice does not cost a new email.
 		tok := random.Token(32)
@@ -99,7 +98,7 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, "reset", err)
 			return
 		}
-		h.render(w, r, http.StatusBadRequest, "reset", map[string]string{"CSRF": r.PostForm.Get("csrf"), "Token": tok, "Error": pe.Reason})
+		h.render(w, r, http.StatusBadRequest, "reset", map[string]string{"CSRF": r.PostForm.Get("csrf"), "Token": tok, "Error": reason})
 		return
 	}
 	hash, err := h.Hasher.Hash(ctx, pw)
