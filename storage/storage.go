@@ -199,6 +199,27 @@ type MFA interface {
 	CountOTPChallenges(ctx context.Context, userID string, since time.Time) (int, error)
 }
 
+// Federation stores upstream connections, linked identities and the state
+// of trips upstream.
+type Federation interface {
+	UpsertConnection(ctx context.Context, c Connection, ev AuditEvent) error
+	ConnectionByID(ctx context.Context, id string) (Connection, error)
+	ListConnections(ctx context.Context) ([]Connection, error)
+	CreateFederationState(ctx context.Context, s FederationState) error
+	// ConsumeFederationState atomically marks the state used and returns
+	// it: ErrNotFound, ErrExpired, or ErrAlreadyUsed the second time.
+	ConsumeFederationState(ctx context.Context, stateHash string, now time.Time) (FederationState, error)
+	IdentityByUpstream(ctx context.Context, connectionID, issuer, subject string) (FederatedIdentity, error)
+	// LinkIdentity links an upstream identity to an existing user
+	// (ErrConflict when that upstream identity is linked already).
+	LinkIdentity(ctx context.Context, fi FederatedIdentity, ev AuditEvent) error
+	// ProvisionFederatedUser creates the user, their membership (when m is
+	// not nil) and the link in one transaction (just-in-time provisioning).
+	ProvisionFederatedUser(ctx context.Context, u User, m *Membership, fi FederatedIdentity, ev AuditEvent) (User, error)
+	// TouchIdentity records a login through the link and its latest email.
+	TouchIdentity(ctx context.Context, fi FederatedIdentity, now time.Time) error
+}
+
 // Keys stores signing keys.
 type Keys interface {
 	// SigningKeys returns every key that is not past its ExpiresAt.
@@ -241,6 +262,7 @@ type Store interface {
 	Sessions
 	ActionTokens
 	MFA
+	Federation
 	Keys
 	Audit
 	Maintenance

@@ -109,6 +109,9 @@ type AuthRequest struct {
 	PendingUserID string
 	PendingAMR    []string
 	PendingAt     time.Time
+	// Connection is the upstream the client asked for (the connection
+	// authorization parameter), or "".
+	Connection string
 	// Code state: hash of the issued code, its expiry, and once redeemed the
 	// grant created from it (so a replay can revoke that grant).
 	CodeHash      string
@@ -215,6 +218,53 @@ type OTPChallenge struct {
 	Destination   string
 	CodeHash      string
 	Attempts      int
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	UsedAt        time.Time
+}
+
+// Connection is an upstream identity provider. OrgID empty: offered to
+// everyone; else it belongs to that organization, whose verified domains
+// route to it and whose members it provisions.
+type Connection struct {
+	ID           string
+	Type         string // oidc, okta, google, azuread, auth0
+	Name         string // the button label
+	OrgID        string
+	Config       []byte // the preset's JSON configuration (no secrets)
+	SecretSealed []byte
+	Enabled      bool
+	// LinkByEmail allows linking to an existing local account by email,
+	// only when the upstream asserts email_verified and the email's domain
+	// is a verified domain of the connection's organization.
+	LinkByEmail bool
+	DefaultRole string
+	RoleMapping map[string]string // upstream group → role
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// FederatedIdentity links an upstream identity to a local user, forever
+// keyed by (connection, issuer, subject).
+type FederatedIdentity struct {
+	ConnectionID string
+	Issuer       string
+	Subject      string
+	UserID       string
+	Email        string
+	CreatedAt    time.Time
+	LastLoginAt  time.Time
+}
+
+// FederationState is one trip upstream: single use, bound to the auth
+// request and to the browser that started it.
+type FederationState struct {
+	StateHash     string
+	ConnectionID  string
+	AuthRequestID string
+	Nonce         string
+	CodeVerifier  string
+	BrowserHash   string
 	CreatedAt     time.Time
 	ExpiresAt     time.Time
 	UsedAt        time.Time

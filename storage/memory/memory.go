@@ -37,6 +37,9 @@ type Store struct {
 	totp          map[string]storage.TOTP
 	backupCodes   map[string]map[string]time.Time // user → code hash → used at
 	otp           map[string]storage.OTPChallenge
+	connections   map[string]storage.Connection
+	identities    map[identityKey]storage.FederatedIdentity
+	ssoStates     map[string]storage.FederationState
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -65,6 +68,9 @@ func New(now func() time.Time) *Store {
 		totp:          map[string]storage.TOTP{},
 		backupCodes:   map[string]map[string]time.Time{},
 		otp:           map[string]storage.OTPChallenge{},
+		connections:   map[string]storage.Connection{},
+		identities:    map[identityKey]storage.FederatedIdentity{},
+		ssoStates:     map[string]storage.FederationState{},
 	}
 }
 

@@ -445,6 +445,12 @@ func (s *Store) DeleteExpired(_ context.Context, now time.Time) (int64, error) {
 			n++
 		}
 	}
+	for h, st := range s.ssoStates {
+		if !now.Before(st.ExpiresAt) {
+			delete(s.ssoStates, h)
+			n++
+		}
+	}
 	for id, k := range s.keys {
 		if !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
 			delete(s.keys, id)

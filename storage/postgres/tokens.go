@@ -15,7 +15,7 @@ import (
 const arCols = `id, client_id, redirect_uri, state, nonce, scopes, response_type, response_mode, code_challenge,
 	code_challenge_method, prompt, max_age, login_hint, hint_subject, acr_values, ui_locales, browser_hash, user_id,
 	auth_time, amr, session_hash, done, coalesce(code_hash, ''), code_expires_at, redeemed_at, grant_id, created_at, expires_at,
-	pending_user_id, pending_amr, pending_at`
+	pending_user_id, pending_amr, pending_at, connection`
 
 func scanAR(r pgx.Row) (storage.AuthRequest, error) {
 	var a storage.AuthRequest
@@ -23,7 +23,7 @@ func scanAR(r pgx.Row) (storage.AuthRequest, error) {
 	err := r.Scan(&a.ID, &a.ClientID, &a.RedirectURI, &a.State, &a.Nonce, &a.Scopes, &a.ResponseType, &a.ResponseMode,
 		&a.CodeChallenge, &a.CodeChallengeMethod, &a.Prompt, &a.MaxAge, &a.LoginHint, &a.HintSubject, &a.ACRValues,
 		&a.UILocales, &a.BrowserHash, &a.UserID, &authTime, &a.AMR, &a.SessionID, &a.Done, &a.CodeHash, &codeExp,
-		&redeemed, &a.GrantID, &a.CreatedAt, &a.ExpiresAt, &a.PendingUserID, &a.PendingAMR, &pending)
+		&redeemed, &a.GrantID, &a.CreatedAt, &a.ExpiresAt, &a.PendingUserID, &a.PendingAMR, &pending, &a.Connection)
 	if err != nil {
 		return a, translate(err)
 	}
@@ -38,11 +38,11 @@ func (s *Store) CreateAuthRequest(ctx context.Context, a storage.AuthRequest) er
 	}
 	_, err := s.exec(ctx, `INSERT INTO auth_requests (id, client_id, redirect_uri, state, nonce, scopes, response_type,
 		response_mode, code_challenge, code_challenge_method, prompt, max_age, login_hint, hint_subject, acr_values,
-		ui_locales, browser_hash, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+		ui_locales, browser_hash, created_at, expires_at, connection)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 		a.ID, a.ClientID, a.RedirectURI, a.State, a.Nonce, strs(a.Scopes), a.ResponseType, a.ResponseMode,
 		a.CodeChallenge, a.CodeChallengeMethod, strs(a.Prompt), a.MaxAge, a.LoginHint, a.HintSubject,
-		strs(a.ACRValues), strs(a.UILocales), a.BrowserHash, a.CreatedAt, a.ExpiresAt)
+		strs(a.ACRValues), strs(a.UILocales), a.BrowserHash, a.CreatedAt, a.ExpiresAt, a.Connection)
 	return err
 }
 
@@ -400,6 +400,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		`DELETE FROM signing_keys WHERE expires_at <= $1`,
 		`DELETE FROM action_tokens WHERE expires_at <= $1`,
 		`DELETE FROM otp_challenges WHERE expires_at <= $1`,
+		`DELETE FROM sso_state WHERE expires_at <= $1`,
 	} {
 		n, err := s.exec(ctx, q, now)
 		if err != nil {

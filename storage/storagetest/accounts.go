@@ -55,11 +55,12 @@ func testPhonePendingSessions(t *testing.T, s storage.Store) {
 		t.Fatalf("pending after code: %v", err)
 	}
 	at := now()
-	fresh := storage.AuthRequest{ID: random.ID(), ClientID: "web", RedirectURI: "x", ResponseType: "code", BrowserHash: "b", CreatedAt: at, ExpiresAt: at.Add(time.Minute)}
+	fresh := storage.AuthRequest{ID: random.ID(), ClientID: "web", RedirectURI: "x", ResponseType: "code", BrowserHash: "b", CreatedAt: at,
+		ExpiresAt: at.Add(time.Minute), Connection: "acme-okta"}
 	must(t, s.CreateAuthRequest(ctx, fresh))
 	must(t, s.SetPendingLogin(ctx, fresh.ID, u.ID, []string{"pwd"}, at))
 	got, _ := s.AuthRequestByID(ctx, fresh.ID)
-	if got.PendingUserID != u.ID || got.PendingAMR[0] != "pwd" || !got.PendingAt.Equal(at) || got.Done {
+	if got.PendingUserID != u.ID || got.PendingAMR[0] != "pwd" || !got.PendingAt.Equal(at) || got.Done || got.Connection != "acme-okta" {
 		t.Fatalf("pending: %+v", got)
 	}
 	for i, exp := range []time.Duration{time.Hour, 2 * time.Hour, -time.Minute} {

@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"TOTP", testTOTP},
 		{"BackupCodes", testBackupCodes},
 		{"OTPChallenges", testOTPChallenges},
+		{"Federation", testFederation},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,93 @@
+package storagetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/storage"
+)
+
+func testFederation(t *testing.T, s storage.Store) {
+	org, _ := s.UpsertOrganization(ctx, storage.Organization{Slug: "fed", Name: "Fed"}, storage.AuditEvent{})
+	c := storage.Connection{ID: "acme-okta", Type: "okta", Name: "Acme Okta", OrgID: org.ID, Config: []byte(`{"domain":"acme.okta.com"}`),
+		SecretSealed: []byte("sealed"), Enabled: true, LinkByEmail: true, DefaultRole: "member", RoleMapping: map[string]string{"idp-admins": "admin"}}
+	must(t, s.UpsertConnection(ctx, c, ev("connection_upserted")))
+	must(t, s.UpsertConnection(ctx, storage.Connection{ID: "google", Type: "google", Name: "Google", Enabled: true, DefaultRole: "member"}, storage.AuditEvent{}))
+	got, err := s.ConnectionByID(ctx, "acme-okta")
+	must(t, err)
+	if got.OrgID != org.ID || string(got.SecretSealed) != "sealed" || got.RoleMapping["idp-admins"] != "admin" || !got.LinkByEmail ||
+		string(got.Config) != `{"domain": "acme.okta.com"}` && string(got.Config) != `{"domain":"acme.okta.com"}` {
+		t.Fatalf("connection: %+v", got)
+	}
+	all, _ := s.ListConnections(ctx)
+	if len(all) != 2 || all[1].OrgID != "" {
+		t.Fatalf("list: %+v", all)
+	}
+	if _, err := s.ConnectionByID(ctx, "nope"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatal(err)
+	}
+
+	at := now()
+	st := storage.FederationState{StateHash: storage.HashSecret(random.ID()), ConnectionID: "acme-okta", AuthRequestID: "ar", Nonce: "n",
+		CodeVerifier: "v", BrowserHash: "b", CreatedAt: at, ExpiresAt: at.Add(10 * time.Minute)}
+	must(t, s.CreateFederationState(ctx, st))
+	race(t, func(int) error { _, err := s.ConsumeFederationState(ctx, st.StateHash, at); return err })
+	expired := st
+	expired.StateHash = storage.HashSecret(random.ID())
+	expired.ExpiresAt = at.Add(-time.Second)
+	must(t, s.CreateFederationState(ctx, expired))
+	if _, err := s.ConsumeFederationState(ctx, expired.StateHash, at); !errors.Is(err, storage.ErrExpired) {
+		t.Fatalf("expired state: %v", err)
+	}
+	if _, err := s.ConsumeFederationState(ctx, "nope", at); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("unknown state: %v", err)
+	}
+
+	fi := storage.FederatedIdentity{ConnectionID: "acme-okta", Issuer: "https://acme.okta.com", Subject: "00u1", Email: "jit@acme.example"}
+	u, err := s.ProvisionFederatedUser(ctx, storage.User{Email: "JIT@acme.example", Name: "Jit", EmailVerified: true},
+		&storage.Membership{OrgID: org.ID, Role: "admin"}, fi, ev("user_provisioned"))
+	must(t, err)
+	if u.ID == "" || u.Email != "jit@acme.example" || u.PasswordHash != "" {
+		t.Fatalf("provisioned user: %+v", u)
+	}
+	link, err := s.IdentityByUpstream(ctx, "acme-okta", "https://acme.okta.com", "00u1")
+	must(t, err)
+	if link.UserID != u.ID {
+		t.Fatalf("link %+v", link)
+	}
+	if ms, _ := s.MembershipsByUser(ctx, u.ID); len(ms) != 1 || ms[0].Role != "admin" {
+		t.Fatalf("membership %+v", ms)
+	}
+	// A second provisioning of the same upstream identity, or of a taken
+	// email, changes nothing.
+	fi2 := fi
+	fi2.Subject = "00u2"
+	if _, err := s.ProvisionFederatedUser(ctx, storage.User{Email: "jit@acme.example"}, nil, fi2, storage.AuditEvent{}); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("taken email: %v", err)
+	}
+	if _, err := s.IdentityByUpstream(ctx, "acme-okta", "https://acme.okta.com", "00u2"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatal("failed provisioning left a link behind")
+	}
+	if _, err := s.ProvisionFederatedUser(ctx, storage.User{Email: "other@acme.example"}, nil, fi, storage.AuditEvent{}); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("linked identity provisioned twice: %v", err)
+	}
+	if _, err := s.UserByEmail(ctx, "other@acme.example"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatal("failed provisioning left a user behind")
+	}
+	existing := newUser(t, s)
+	fi2.UserID = existing.ID
+	must(t, s.LinkIdentity(ctx, fi2, ev("identity_linked")))
+	if err := s.LinkIdentity(ctx, fi2, storage.AuditEvent{}); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("double link: %v", err)
+	}
+	fi2.Email = "new@acme.example"
+	must(t, s.TouchIdentity(ctx, fi2, at))
+	if got, _ := s.IdentityByUpstream(ctx, "acme-okta", "https://acme.okta.com", "00u2"); got.Email != "new@acme.example" || got.UserID != existing.ID {
+		t.Fatalf("touch: %+v", got)
+	}
+	if n := auditCount(t, s, "user_provisioned"); n != 1 {
+		t.Fatalf("user_provisioned rows %d", n)
+	}
+}
