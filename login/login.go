@@ -61,6 +61,7 @@ type Store interface {
 	storage.AuthRequests
 	storage.ActionTokens
 	storage.MFA
+	storage.Federation
 	storage.Audit
 }
 
@@ -72,14 +73,16 @@ type ClientReader interface {
 // Deps are the login screens' collaborators. The three functions come from
 // the provider.
 type Deps struct {
-	Store     Store
-	Clients   ClientReader
-	Hasher    *password.Hasher
-	TOTP      *mfa.TOTP
-	Email     notify.EmailSender
-	SMS       notify.SMSSender // nil: no SMS codes
-	Templates *web.Templates
-	Cookies   httpx.Cookies
+	Store   Store
+	Clients ClientReader
+	Hasher  *password.Hasher
+	TOTP    *mfa.TOTP
+	Email   notify.EmailSender
+	SMS     notify.SMSSender // nil: no SMS codes
+	// Connectors builds upstream connectors; nil disables federation.
+	Connectors Connectors
+	Templates  *web.Templates
+	Cookies    httpx.Cookies
 	// CallbackURL is where to send the browser once an auth request is done.
 	CallbackURL func(authRequestID string) string
 	// ErrorRedirectURL is the authorization error response for a request.
@@ -171,6 +174,7 @@ func (h *Handler) Register(r *mux.Router) {
 	r.HandleFunc("/reset", h.resetPage).Methods(http.MethodGet)
 	r.HandleFunc("/reset", h.resetSubmit).Methods(http.MethodPost)
 	h.registerAccount(r)
+	h.registerFederation(r)
 	r.PathPrefix("/static/").Handler(h.Templates.Static()).Methods(http.MethodGet, http.MethodHead)
 }
 

@@ -22,6 +22,7 @@ const badCredentials = "The email or password is incorrect, or the account canno
 type loginData struct {
 	ID, CSRF, Email, ClientName, Error string
 	CanRegister                        bool
+	Buttons                            []button
 }
 
 // loginPage continues an auth request: silently with a live session when
@@ -46,9 +47,21 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, h.ErrorRedirectURL(ar, "login_required", "the user must sign in"), http.StatusFound)
 			return
 		}
+		// The client named a connection, or the hint's domain has one.
+		conn := ar.Connection
+		if conn == "" {
+			if conn, err = h.homeRealm(ctx, strings.ToLower(ar.LoginHint)); err != nil {
+				h.fail(w, r, "home realm", err)
+				return
+			}
+		}
+		if conn != "" {
+			http.Redirect(w, r, federatedURL(conn, ar.ID, ar.LoginHint), http.StatusFound)
+			return
+		}
 		browser := h.Cookies.EnsureBrowserID(w, r)
 		h.render(w, r, http.StatusOK, "login", loginData{ID: ar.ID, CSRF: h.csrfToken(browser), Email: ar.LoginHint,
-			ClientName: c.Name, CanRegister: h.cfg.Registration == "open"})
+			ClientName: c.Name, CanRegister: h.cfg.Registration == "open", Buttons: h.buttons(ctx)})
 		return
 	}
 	// Step-up: the session lacks a second factor that this request needs.
@@ -81,8 +94,18 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	email := strings.TrimSpace(strings.ToLower(r.PostForm.Get("email")))
 	pw := r.PostForm.Get("password")
+	// Home-realm discovery: an email of an organization with its own
+	// identity provider goes there, not to a password check.
+	if conn, err := h.homeRealm(ctx, email); err != nil {
+		h.fail(w, r, "home realm", err)
+		return
+	} else if conn != "" {
+		http.Redirect(w, r, federatedURL(conn, ar.ID, email), http.StatusSeeOther)
+		return
+	}
 	again := func(status int, msg string) {
-		h.render(w, r, status, "login", loginData{ID: ar.ID, CSRF: r.PostForm.Get("csrf"), Email: email, ClientName: c.Name, Error: msg})
+		h.render(w, r, status, "login", loginData{ID: ar.ID, CSRF: r.PostForm.Get("csrf"), Email: email, ClientName: c.Name, Error: msg,
+			CanRegister: h.cfg.Registration == "open", Buttons: h.buttons(ctx)})
 	}
 	u, err := h.checkPassword(ctx, email, pw)
 	switch {

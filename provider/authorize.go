@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -20,7 +21,7 @@ import (
 // singleValued are the authorization parameters that must not repeat
 // (RFC 6749 §3.1).
 var singleValued = []string{"response_type", "response_mode", "scope", "state", "nonce", "code_challenge",
-	"code_challenge_method", "prompt", "max_age", "id_token_hint", "login_hint", "request", "request_uri",
+	"code_challenge_method", "prompt", "max_age", "id_token_hint", "login_hint", "request", "request_uri", "connection",
 	"display", "ui_locales", "claims_locales", "acr_values"}
 
 // pkceChallenge is a base64url S256 challenge: 43 characters (RFC 7636 §4.2
@@ -118,7 +119,9 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	browser := p.cookies.EnsureBrowserID(w, r)
-	ar, err := p.storage.CreateAuthRequest(withBrowserHash(ctx, httpx.BrowserHash(browser)), req, hintSubject)
+	ctx = withBrowserHash(ctx, httpx.BrowserHash(browser))
+	ctx = context.WithValue(ctx, connectionKey{}, form.Get("connection")) // an upstream the client asks for (validated by login)
+	ar, err := p.storage.CreateAuthRequest(ctx, req, hintSubject)
 	if err != nil {
 		fail("temporarily_unavailable", "try again shortly")
 		return

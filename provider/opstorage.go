@@ -91,6 +91,7 @@ func (s *opStorage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest
 		Prompt: req.Prompt, LoginHint: req.LoginHint, HintSubject: hintSubject, ACRValues: req.ACRValues,
 		BrowserHash: browserHashFrom(ctx), CreatedAt: now, ExpiresAt: now.Add(s.p.cfg.AuthRequestTTL),
 	}
+	ar.Connection, _ = ctx.Value(connectionKey{}).(string)
 	for _, l := range req.UILocales {
 		ar.UILocales = append(ar.UILocales, l.String())
 	}
@@ -105,6 +106,8 @@ func (s *opStorage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest
 }
 
 type browserKey struct{}
+
+type connectionKey struct{}
 
 func withBrowserHash(ctx context.Context, h string) context.Context {
 	return context.WithValue(ctx, browserKey{}, h)

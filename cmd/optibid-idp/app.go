@@ -98,6 +98,9 @@ func (a *App) build(ctx context.Context) error {
 	if err := applyBootstrap(ctx, a.Store, hasher, cfg.Bootstrap, a.now); err != nil {
 		return err
 	}
+	if err := bootstrapConnections(ctx, a.Store, box, cfg.Federation.Connections, a.now); err != nil {
+		return err
+	}
 	// A retired key must stay published until every token it signed has
 	// expired: the longest-lived signed token is the ID token.
 	retired := max(cfg.Tokens.IDTokenTTL, cfg.Tokens.AccessTokenTTL) + 5*time.Minute
@@ -138,6 +141,7 @@ func (a *App) build(ctx context.Context) error {
 			MaxFailures: cfg.Lockout.MaxFailures},
 	}, login.Deps{Store: a.Store, Clients: a.Provider.Clients(), Hasher: hasher, Templates: templates, Cookies: cookies,
 		TOTP: mfa.NewTOTP(cfg.MFA.IssuerName, box), Email: emailSender, SMS: smsSender,
+		Connectors:  newConnectors(box, cfg.Issuer, cfg.Federation.Timeout),
 		CallbackURL: a.Provider.CallbackURL, ErrorRedirectURL: a.Provider.ErrorRedirectURL,
 		IDTokenHint: a.Provider.IDTokenHint, Registry: reg, Now: a.now})
 	if err != nil {

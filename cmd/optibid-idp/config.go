@@ -24,19 +24,20 @@ import (
 // Config is the whole configuration file. Every key is documented in
 // configs/dev.yaml and configs/production.example.yaml.
 type Config struct {
-	Issuer    string          `yaml:"issuer"`
-	HTTP      HTTPConfig      `yaml:"http"`
-	Log       LogConfig       `yaml:"log"`
-	Storage   StorageConfig   `yaml:"storage"`
-	Keys      KeysConfig      `yaml:"keys"`
-	Tokens    TokensConfig    `yaml:"tokens"`
-	Sessions  SessionsConfig  `yaml:"sessions"`
-	Passwords PasswordsConfig `yaml:"passwords"`
-	Lockout   LockoutConfig   `yaml:"lockout"`
-	UI        UIConfig        `yaml:"ui"`
-	Accounts  AccountsConfig  `yaml:"accounts"`
-	MFA       MFAConfig       `yaml:"mfa"`
-	Notify    NotifyConfig    `yaml:"notify"`
+	Issuer     string           `yaml:"issuer"`
+	HTTP       HTTPConfig       `yaml:"http"`
+	Log        LogConfig        `yaml:"log"`
+	Storage    StorageConfig    `yaml:"storage"`
+	Keys       KeysConfig       `yaml:"keys"`
+	Tokens     TokensConfig     `yaml:"tokens"`
+	Sessions   SessionsConfig   `yaml:"sessions"`
+	Passwords  PasswordsConfig  `yaml:"passwords"`
+	Lockout    LockoutConfig    `yaml:"lockout"`
+	UI         UIConfig         `yaml:"ui"`
+	Accounts   AccountsConfig   `yaml:"accounts"`
+	MFA        MFAConfig        `yaml:"mfa"`
+	Notify     NotifyConfig     `yaml:"notify"`
+	Federation FederationConfig `yaml:"federation"`
 	// DevMode enables development conveniences (the outbox senders and the
 	// /dev/outbox page). Never in production.
 	DevMode   bool      `yaml:"dev_mode"`
@@ -77,6 +78,36 @@ type EmailConfig struct {
 type SMSConfig struct {
 	Type   string              `yaml:"type"`
 	Twilio notify.TwilioConfig `yaml:"twilio"`
+}
+
+type FederationConfig struct {
+	// Timeout bounds every call to an upstream (default 10s).
+	Timeout     time.Duration      `yaml:"timeout"`
+	Connections []ConnectionConfig `yaml:"connections"`
+}
+
+// ConnectionConfig declares an upstream identity provider.
+type ConnectionConfig struct {
+	ID           string `yaml:"id"`
+	Type         string `yaml:"type"` // oidc, okta, google, azuread, auth0
+	Name         string `yaml:"name"`
+	Organization string `yaml:"organization"` // slug; empty: offered to everyone
+	ClientID     string `yaml:"client_id" json:"client_id"`
+	ClientSecret string `yaml:"client_secret"`
+	Disabled     bool   `yaml:"disabled"`
+	LinkByEmail  bool   `yaml:"link_by_email"`
+	DefaultRole  string `yaml:"default_role"`
+	// RoleMapping maps upstream groups to roles.
+	RoleMapping map[string]string `yaml:"role_mapping"`
+	// Preset settings (see configs/production.example.yaml).
+	Issuer              string   `yaml:"issuer" json:"issuer,omitempty"`
+	Domain              string   `yaml:"domain" json:"domain,omitempty"`
+	AuthorizationServer string   `yaml:"authorization_server" json:"authorization_server,omitempty"`
+	Tenant              string   `yaml:"tenant" json:"tenant,omitempty"`
+	AllowedTenants      []string `yaml:"allowed_tenants" json:"allowed_tenants,omitempty"`
+	HostedDomain        string   `yaml:"hosted_domain" json:"hosted_domain,omitempty"`
+	BaseURL             string   `yaml:"base_url" json:"base_url,omitempty"`
+	GroupsClaim         string   `yaml:"groups_claim" json:"groups_claim,omitempty"`
 }
 
 type UIConfig struct {
@@ -212,6 +243,9 @@ func (c *Config) applyEnv() {
 	for i := range c.Bootstrap.Users {
 		c.Bootstrap.Users[i].Password = os.ExpandEnv(c.Bootstrap.Users[i].Password)
 	}
+	for i := range c.Federation.Connections {
+		c.Federation.Connections[i].ClientSecret = os.ExpandEnv(c.Federation.Connections[i].ClientSecret)
+	}
 	for env, dst := range map[string]*string{
 		"OPTIBID_SMTP_PASSWORD":     &c.Notify.Email.SMTP.Password,
 		"OPTIBID_SENDGRID_API_KEY":  &c.Notify.Email.SendGrid.APIKey,
@@ -290,6 +324,10 @@ func (c *Config) setDefaults() {
 		def(&c.Notify.SMS.Type, "outbox")
 	}
 	def(&c.Notify.SMS.Type, "none")
+	dur(&c.Federation.Timeout, 10*time.Second)
+	for i := range c.Federation.Connections {
+		def(&c.Federation.Connections[i].DefaultRole, "member")
+	}
 	for i := range c.Bootstrap.Clients {
 		if len(c.Bootstrap.Clients[i].GrantTypes) == 0 {
 			c.Bootstrap.Clients[i].GrantTypes = []string{"authorization_code", "refresh_token"}
@@ -404,6 +442,9 @@ func (c *Config) Validate() error {
 	case "none":
 	default:
 		return bad("notify.sms.type", "%q must be twilio, none or outbox", c.Notify.SMS.Type)
+	}
+	if err := c.validateConnections(); err != nil {
+		return err
 	}
 	if p := c.Passwords.Argon2; p.MemoryKiB < 1024 || p.Iterations < 1 || p.Parallelism < 1 {
 		return bad("passwords.argon2", "memory_kib ≥ 1024, iterations ≥ 1 and parallelism ≥ 1 are required")

@@ -331,3 +331,5 @@ func decodeJSON(b []byte, v any) error { return json.Unmarshal(b, v) }
 func auditNone() storage.AuditEvent { return storage.AuditEvent{} }
 
 func auditFilterAll() storage.AuditFilter { return storage.AuditFilter{} }
+
+func pgtestDSN(t testing.TB) string { return pgtest.DSN(t) }

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/optibid/idp/federation"
+	"github.com/optibid/idp/federation/auth0"
+	"github.com/optibid/idp/federation/azuread"
+	"github.com/optibid/idp/federation/google"
+	"github.com/optibid/idp/federation/oidc"
+	"github.com/optibid/idp/federation/okta"
+	"github.com/optibid/idp/internal/seal"
+	"github.com/optibid/idp/storage"
+)
+
+// connectorTypes builds a connector from a stored connection's type and
+// JSON configuration: the registry of pluggable upstreams.
+var connectorTypes = map[string]func(cfg []byte, secret, redirect string, hc *http.Client) (federation.Connector, error){
+	"oidc": func(cfg []byte, secret, redirect string, hc *http.Client) (federation.Connector, error) {
+		var c ConnectionConfig
+		if err := json.Unmarshal(cfg, &c); err != nil {
+			return nil, err
+		}
+		return oidc.New(oidc.Config{Issuer: c.Issuer, ClientID: c.ClientID, ClientSecret: secret, RedirectURL: redirect,
+			GroupsClaim: c.GroupsClaim, HTTPClient: hc})
+	},
+	"okta": func(cfg []byte, secret, redirect string, hc *http.Client) (federation.Connector, error) {
+		var c okta.Config
+		if err := json.Unmarshal(cfg, &c); err != nil {
+			return nil, err
+		}
+		return okta.New(c, secret, redirect, hc)
+	},
+	"google": func(cfg []byte, secret, redirect string, hc *http.Client) (federation.Connector, error) {
+		var c google.Config
+		if err := json.Unmarshal(cfg, &c); err != nil {
+			return nil, err
+		}
+		return google.New(c, secret, redirect, hc)
+	},
+	"azuread": func(cfg []byte, secret, redirect string, hc *http.Client) (federation.Connector, error) {
+		var c azuread.Config
+		if err := json.Unmarshal(cfg, &c); err != nil {
+			return nil, err
+		}
+		return azuread.New(c, secret, redirect, hc)
+	},
+	"auth0": func(cfg []byte, secret, redirect string, hc *http.Client) (federation.Connector, error) {
+		var c auth0.Config
+		if err := json.Unmarshal(cfg, &c); err != nil {
+			return nil, err
+		}
+		return auth0.New(c, secret, redirect, hc)
+	},
+}
+
+// connectors builds and caches connectors; a changed connection (new
+// UpdatedAt) gets a new connector.
+type connectors struct {
+	box      *seal.Box
+	redirect string
+	client   *http.Client
+
+	mu    sync.Mutex
+	cache map[string]cachedConnector
+}
+
+type cachedConnector struct {
+	updated time.Time
+	c       federation.Connector
+}
+
+func newConnectors(box *seal.Box, issuer string, timeout time.Duration) *connectors {
+	return &connectors{box: box, redirect: issuer + "/federation/callback", client: &http.Client{Timeout: timeout},
+		cache: map[string]cachedConnector{}}
+}
+
+func (cs *connectors) Connector(_ context.Context, conn storage.Connection) (federation.Connector, error) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if c, ok := cs.cache[conn.ID]; ok && c.updated.Equal(conn.UpdatedAt) {
+		return c.c, nil
+	}
+	build, ok := connectorTypes[conn.Type]
+	if !ok {
+		return nil, fmt.Errorf("connection %s: unknown type %q", conn.ID, conn.Type)
+	}
+	secret := ""
+	if len(conn.SecretSealed) > 0 {
+		b, err := cs.box.Open(conn.SecretSealed, []byte("connection:"+conn.ID))
+		if err != nil {
+			return nil, fmt.Errorf("connection %s: secret: %w", conn.ID, err)
+		}
+		secret = string(b)
+	}
+	c, err := build(conn.Config, secret, cs.redirect, cs.client)
+	if err != nil {
+		return nil, fmt.Errorf("connection %s: %w", conn.ID, err)
+	}
+	cs.cache[conn.ID] = cachedConnector{updated: conn.UpdatedAt, c: c}
+	return c, nil
+}
+
+// validateConnections checks the declared connections, building each one
+// (without network) so that configuration mistakes stop the start.
+func (c *Config) validateConnections() error {
+	ids := map[string]bool{}
+	orgs := map[string]bool{}
+	for _, o := range c.Bootstrap.Organizations {
+		orgs[o.Slug] = true
+	}
+	for i, cc := range c.Federation.Connections {
+		key := fmt.Sprintf("federation.connections[%d]", i)
+		if !validSlug(cc.ID) || ids[cc.ID] {
+			return fmt.Errorf("config: %s.id: %q must be a unique lower-case slug", key, cc.ID)
+		}
+		ids[cc.ID] = true
+		build, ok := connectorTypes[cc.Type]
+		if !ok {
+			return fmt.Errorf("config: %s.type: %q must be oidc, okta, google, azuread or auth0", key, cc.Type)
+		}
+		if cc.Name == "" || cc.ClientID == "" {
+			return fmt.Errorf("config: %s: name and client_id are required", key)
+		}
+		if cc.Organization != "" && !orgs[cc.Organization] {
+			return fmt.Errorf("config: %s.organization: %q is not declared in bootstrap.organizations", key, cc.Organization)
+		}
+		if !slices.Contains(roles, cc.DefaultRole) {
+			return fmt.Errorf("config: %s.default_role: %q must be one of %v", key, cc.DefaultRole, roles)
+		}
+		for g, r := range cc.RoleMapping {
+			if !slices.Contains(roles, r) {
+				return fmt.Errorf("config: %s.role_mapping[%s]: %q must be one of %v", key, g, r, roles)
+			}
+		}
+		if _, err := build(presetJSON(cc), cc.ClientSecret, c.Issuer+"/federation/callback", nil); err != nil {
+			return fmt.Errorf("config: %s: %v", key, err)
+		}
+	}
+	return nil
+}
+
+// presetJSON is the stored (secret-free) configuration of a connection.
+func presetJSON(cc ConnectionConfig) []byte {
+	b, _ := json.Marshal(map[string]any{"issuer": cc.Issuer, "domain": cc.Domain, "authorization_server": cc.AuthorizationServer,
+		"tenant": cc.Tenant, "allowed_tenants": cc.AllowedTenants, "hosted_domain": cc.HostedDomain, "base_url": cc.BaseURL,
+		"groups_claim": cc.GroupsClaim, "client_id": cc.ClientID})
+	return b
+}
+
+// bootstrapConnections stores the declared connections, secrets sealed.
+func bootstrapConnections(ctx context.Context, s storage.Store, box *seal.Box, ccs []ConnectionConfig, now func() time.Time) error {
+	for _, cc := range ccs {
+		conn := storage.Connection{ID: cc.ID, Type: cc.Type, Name: cc.Name, Config: presetJSON(cc), Enabled: !cc.Disabled,
+			LinkByEmail: cc.LinkByEmail, DefaultRole: cc.DefaultRole, RoleMapping: cc.RoleMapping}
+		if cc.Organization != "" {
+			o, err := s.OrganizationBySlug(ctx, cc.Organization)
+			if err != nil {
+				return fmt.Errorf("bootstrap: connection %s: %w", cc.ID, err)
+			}
+			conn.OrgID = o.ID
+		}
+		if cc.ClientSecret != "" {
+			conn.SecretSealed = box.Seal([]byte(cc.ClientSecret), []byte("connection:"+cc.ID))
+		}
+		if err := s.UpsertConnection(ctx, conn, storage.AuditEvent{Type: "connection_upserted", Time: now().UTC(), ActorID: "bootstrap",
+			Details: map[string]string{"connection": cc.ID}}); err != nil {
+			return fmt.Errorf("bootstrap: connection %s: %w", cc.ID, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,294 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/optibid/idp/storage"
+)
+
+const fedSecret = "federation-secret-0123456789abcdefghijklm"
+
+// federatedPair starts an upstream provider (our own, on "localhost", so its
+// cookies stay apart from the downstream's on 127.0.0.1) and a downstream
+// provider with a connection "up" to it, owned by organization acme.
+func federatedPair(t *testing.T, store string, mutate ...func(*Config)) (up, down *env) {
+	t.Helper()
+	up = newEnv(t, "memory", func(c *Config) {
+		// Served as http://localhost:port, so its cookies stay apart.
+		c.Issuer = strings.Replace(c.Issuer, "127.0.0.1", "localhost", 1)
+		c.Bootstrap.Users = append(c.Bootstrap.Users, BootstrapUser{Email: "eve@upstream.example", Password: userPassword, Name: "Eve Upstream", Role: "member"})
+	})
+	srv := httptestUnstarted()
+	downIssuer := "http://" + srv.Listener.Addr().String()
+	if _, err := up.app.Store.UpsertClient(context.Background(), storage.Client{ID: "down", Name: "Downstream", SecretHash: storage.HashSecret(fedSecret),
+		RedirectURIs: []string{downIssuer + "/federation/callback"}, GrantTypes: []string{"authorization_code"}}, storage.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	dsn := ""
+	if store == "postgres" {
+		dsn = pgtestDSN(t)
+	}
+	cfg := testConfig(downIssuer, store, dsn)
+	cfg.Federation.Connections = []ConnectionConfig{{ID: "up", Type: "oidc", Name: "Upstream Corp", Organization: "acme", Issuer: up.issuer,
+		ClientID: "down", ClientSecret: fedSecret, RoleMapping: map[string]string{"idp-admins": "admin"}}}
+	for _, m := range mutate {
+		m(cfg)
+	}
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return up, startOn(t, srv, cfg)
+}
+
+// as returns the same browser (cookies) acting on another provider.
+func (b *browser) as(e *env) *browser { return &browser{t: b.t, c: b.c, e: e} }
+
+// walk follows redirects across the two providers (resolving relative
+// locations) and returns the first response that leaves them, with the
+// URLs it visited.
+func (b *browser) walk(resp *http.Response, hosts ...string) (*http.Response, string, []string) {
+	b.t.Helper()
+	var visited []string
+	body := ""
+	for i := 0; i < 20 && isRedirect(resp.StatusCode); i++ {
+		loc, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		ours := false
+		for _, h := range hosts {
+			ours = ours || loc.Host == h
+		}
+		if !ours {
+			return resp, body, visited
+		}
+		visited = append(visited, loc.String())
+		req, _ := http.NewRequest(http.MethodGet, loc.String(), nil)
+		r, err := b.c.Do(req)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		resp, body = r, string(raw)
+	}
+	return resp, body, visited
+}
+
+func hostOf(issuer string) string { u, _ := url.Parse(issuer); return u.Host }
+
+// federatedLogin signs in upstream as email and returns the final
+// response (a redirect to the client, or an error page) and the visited URLs.
+func federatedLogin(t *testing.T, up, down *env, b *browser, authURL, email string) (*http.Response, string, []string) {
+	t.Helper()
+	_, page := b.authorize(authURL)
+	id := hidden(page).Get("id")
+	if !strings.Contains(page, "/login/federated/up?id="+id) {
+		t.Fatalf("no button for the connection: %.400s", page)
+	}
+	resp, _ := b.get("/login/federated/up?id=" + id)
+	hosts := []string{hostOf(up.issuer), hostOf(down.issuer)}
+	resp, page, visited := b.walk(resp, hosts...)
+	if resp.StatusCode != 200 || !strings.Contains(page, `name="password"`) {
+		t.Fatalf("upstream login page: %d %.300s", resp.StatusCode, page)
+	}
+	resp, _ = b.as(up).submitLogin(page, email, userPassword)
+	resp, body, more := b.walk(resp, hosts...)
+	return resp, body, append(visited, more...)
+}
+
+// Sign in through an upstream OP: JIT provisioning, amr fed, a second
+// login reuses the link; state, browser and replay rules hold (CHECKS 60).
+func TestFederatedLogin(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			up, down := federatedPair(t, backend)
+			ctx := context.Background()
+			b := down.browser()
+			verifier, ch := pkce()
+			auth := down.authURL(map[string]string{"code_challenge": ch, "code_challenge_method": "S256"})
+			resp, body, visited := federatedLogin(t, up, down, b, auth, "eve@upstream.example")
+			tok := down.tokensFrom(b.clientRedirect(resp, body), verifier)
+			c := claimsOf(t, tok.IDToken)
+			if c["email"] != "eve@upstream.example" || c["amr"].([]any)[0] != "fed" {
+				t.Fatalf("claims %v", c)
+			}
+			eve, err := down.app.Store.UserByEmail(ctx, "eve@upstream.example")
+			if err != nil || eve.PasswordHash != "" || c["sub"] != eve.ID {
+				t.Fatalf("JIT user %+v %v", eve, err)
+			}
+			acme, _ := down.app.Store.OrganizationBySlug(ctx, "acme")
+			if ms, _ := down.app.Store.MembershipsByUser(ctx, eve.ID); len(ms) != 1 || ms[0].OrgID != acme.ID || ms[0].Role != "member" {
+				t.Fatalf("membership %+v", ms)
+			}
+			// The callback cannot be replayed.
+			var callback string
+			for _, v := range visited {
+				if strings.Contains(v, "/federation/callback") {
+					callback = v
+				}
+			}
+			if resp, _ := b.get(callback); resp.StatusCode != 400 {
+				t.Fatalf("replayed state: %d", resp.StatusCode)
+			}
+			// A second login reuses the link (no second user).
+			b2 := down.browser()
+			resp, body, _ = federatedLogin(t, up, down, b2, down.authURL(map[string]string{"code_challenge": ch, "code_challenge_method": "S256"}), "eve@upstream.example")
+			if u := b2.clientRedirect(resp, body); u.Query().Get("code") == "" {
+				t.Fatalf("second login: %s", u)
+			}
+			if evs, _ := down.app.Store.ListAudit(ctx, storage.AuditFilter{Type: "user_provisioned"}); len(evs) != 1 {
+				t.Fatalf("provisioned %d times", len(evs))
+			}
+			// Tampered state, and a state from another browser.
+			if resp, _ := b.get("/federation/callback?state=forged&code=x"); resp.StatusCode != 400 {
+				t.Fatalf("tampered state: %d", resp.StatusCode)
+			}
+			a := down.browser()
+			_, page := a.authorize(down.authURL(nil))
+			resp, _ = a.get("/login/federated/up?id=" + hidden(page).Get("id"))
+			start, _ := url.Parse(resp.Header.Get("Location"))
+			if resp, _ := down.browser().get("/federation/callback?code=x&state=" + url.QueryEscape(start.Query().Get("state"))); resp.StatusCode != 403 {
+				t.Fatalf("state from another browser: %d", resp.StatusCode)
+			}
+		})
+	}
+}
+
+// CHECKS 61: no linking to an existing account by email unless the
+// connection allows it, the upstream verified the email, and its domain is
+// verified by the connection's organization.
+func TestFederatedLinking(t *testing.T) {
+	up, down := federatedPair(t, "memory")
+	ctx := context.Background()
+	try := func() (*http.Response, string) {
+		b := down.browser()
+		resp, body, _ := federatedLogin(t, up, down, b, down.authURL(nil), userEmail) // ada exists on both sides
+		return resp, body
+	}
+	if resp, body := try(); resp.StatusCode != 409 || !strings.Contains(body, "already exists") {
+		t.Fatalf("link without permission: %d", resp.StatusCode)
+	}
+	conn, _ := down.app.Store.ConnectionByID(ctx, "up")
+	conn.LinkByEmail = true
+	if err := down.app.Store.UpsertConnection(ctx, conn, storage.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := try(); resp.StatusCode != 409 {
+		t.Fatalf("link with an unverified domain: %d", resp.StatusCode)
+	}
+	acme, _ := down.app.Store.OrganizationBySlug(ctx, "acme")
+	if err := down.app.Store.AddDomain(ctx, storage.OrganizationDomain{OrgID: acme.ID, Domain: "example.com", VerifiedAt: time.Now()}, storage.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	// With the domain verified, the password form of example.com users goes
+	// upstream (home-realm discovery); the link is made once.
+	resp, body := try()
+	if u := (&browser{t: t}).clientRedirect(resp, body); u.Query().Get("code") == "" {
+		t.Fatalf("verified link: %s", u)
+	}
+	ada, _ := down.app.Store.UserByEmail(ctx, userEmail)
+	upAda, _ := up.app.Store.UserByEmail(ctx, userEmail)
+	if link, err := down.app.Store.IdentityByUpstream(ctx, "up", up.issuer, upAda.ID); err != nil || link.UserID != ada.ID {
+		t.Fatalf("link %+v %v", link, err)
+	}
+	// Unverified upstream email: never linked.
+	if err := up.app.Store.UpdateProfile(ctx, mustUser(t, up, "bob@example.com").ID, "Bob", false, storage.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	b := down.browser()
+	resp, body, _ = federatedLogin(t, up, down, b, down.authURL(nil), "bob@example.com")
+	if resp.StatusCode != 409 {
+		t.Fatalf("unverified email linked: %d %.200s", resp.StatusCode, body)
+	}
+}
+
+func mustUser(t *testing.T, e *env, email string) storage.User {
+	u, err := e.app.Store.UserByEmail(context.Background(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// Home-realm discovery, MFA after federation, disabled connections and a
+// down upstream (CHECKS 62, F8).
+func TestFederationRules(t *testing.T) {
+	up, down := federatedPair(t, "memory")
+	ctx := context.Background()
+	acme, _ := down.app.Store.OrganizationBySlug(ctx, "acme")
+	if err := down.app.Store.AddDomain(ctx, storage.OrganizationDomain{OrgID: acme.ID, Domain: "upstream.example", VerifiedAt: time.Now()}, storage.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	b := down.browser()
+	_, page := b.authorize(down.authURL(nil))
+	resp, _ := b.submitLogin(page, "eve@upstream.example", "")
+	if loc := resp.Header.Get("Location"); !strings.HasPrefix(loc, "/login/federated/up?id=") || !strings.Contains(loc, "hint=eve%40upstream.example") {
+		t.Fatalf("home-realm discovery: %d %s", resp.StatusCode, loc)
+	}
+	hb := down.browser()
+	resp, _ = hb.get(down.authURL(map[string]string{"login_hint": "eve@upstream.example"}))
+	resp, _ = hb.get(resp.Header.Get("Location"))
+	if !strings.HasPrefix(resp.Header.Get("Location"), "/login/federated/up?id=") {
+		t.Fatalf("login_hint home realm: %s", resp.Header.Get("Location"))
+	}
+
+	// The organization requires MFA and the upstream shows none: enroll.
+	if err := down.app.Store.SetMFAPolicy(ctx, acme.ID, "required", storage.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	mb := down.browser()
+	resp, page, _ = federatedLoginByButton(t, up, down, mb)
+	if !strings.Contains(page, "Set up two-step verification") {
+		t.Fatalf("MFA after federation: %d %.200s", resp.StatusCode, page)
+	}
+
+	// A disabled connection neither starts nor finishes a login.
+	db := down.browser()
+	_, page = db.authorize(down.authURL(nil))
+	resp, _ = db.get("/login/federated/up?id=" + hidden(page).Get("id"))
+	state, _ := url.Parse(resp.Header.Get("Location"))
+	conn, _ := down.app.Store.ConnectionByID(ctx, "up")
+	conn.Enabled = false
+	if err := down.app.Store.UpsertConnection(ctx, conn, storage.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := db.get("/federation/callback?code=x&state=" + url.QueryEscape(state.Query().Get("state"))); resp.StatusCode != 403 {
+		t.Fatalf("callback on a disabled connection: %d", resp.StatusCode)
+	}
+	if resp, _ := db.get("/login/federated/up?id=" + hidden(page).Get("id")); resp.StatusCode != 400 {
+		t.Fatalf("start on a disabled connection: %d", resp.StatusCode)
+	}
+
+	// Upstream down: a friendly error, and local login still works.
+	if err := down.app.Store.SetMFAPolicy(ctx, acme.ID, "optional", storage.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	conn.Enabled = true
+	down.app.Store.UpsertConnection(ctx, conn, storage.AuditEvent{})
+	up.srv.Close()
+	xb := down.browser()
+	_, page = xb.authorize(down.authURL(nil))
+	start := time.Now()
+	resp, body := xb.get("/login/federated/up?id=" + hidden(page).Get("id"))
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "not responding") || time.Since(start) > 5*time.Second {
+		t.Fatalf("upstream down: %d after %v", resp.StatusCode, time.Since(start))
+	}
+	if u := down.browser().login(down.authURL(map[string]string{"client_id": "web2", "redirect_uri": "https://other.example/cb"}), "bob@example.com", userPassword); u.Query().Get("code") == "" {
+		t.Fatal("local login broken while the upstream is down")
+	}
+	if evs, _ := down.app.Store.ListAudit(ctx, storage.AuditFilter{Type: "federation_failed"}); len(evs) < 3 {
+		t.Fatalf("federation failures audited: %d", len(evs))
+	}
+}
+
+func federatedLoginByButton(t *testing.T, up, down *env, b *browser) (*http.Response, string, []string) {
+	return federatedLogin(t, up, down, b, down.authURL(nil), "eve@upstream.example")
+}

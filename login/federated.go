@@ -1,0 +1,309 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/optibid/idp/federation"
+	"github.com/optibid/idp/internal/httpx"
+	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/storage"
+)
+
+// Connectors resolves a stored connection to a working connector.
+type Connectors interface {
+	Connector(ctx context.Context, c storage.Connection) (federation.Connector, error)
+}
+
+// federationStateTTL bounds a trip upstream.
+const federationStateTTL = 10 * time.Minute
+
+func (h *Handler) registerFederation(r *mux.Router) {
+	r.HandleFunc("/login/federated/{connection}", h.federatedStart).Methods(http.MethodGet)
+	r.HandleFunc("/federation/callback", h.federatedCallback).Methods(http.MethodGet)
+}
+
+type button struct{ ID, Name string }
+
+// buttons lists every enabled connection as a sign-in option; the
+// connections of organizations are also reached by email domain
+// (home-realm discovery).
+func (h *Handler) buttons(ctx context.Context) []button {
+	if h.Connectors == nil {
+		return nil
+	}
+	all, err := h.Store.ListConnections(ctx)
+	if err != nil {
+		slog.WarnContext(ctx, "list connections", "error", err)
+		return nil
+	}
+	var out []button
+	for _, c := range all {
+		if c.Enabled {
+			out = append(out, button{c.ID, c.Name})
+		}
+	}
+	return out
+}
+
+// homeRealm finds the enabled connection of the organization that verified
+// the email's domain (home-realm discovery), or "".
+func (h *Handler) homeRealm(ctx context.Context, email string) (string, error) {
+	at := strings.LastIndexByte(email, '@')
+	if h.Connectors == nil || at < 0 {
+		return "", nil
+	}
+	org, err := h.Store.OrganizationByVerifiedDomain(ctx, email[at+1:])
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	all, err := h.Store.ListConnections(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range all {
+		if c.Enabled && c.OrgID == org.ID {
+			return c.ID, nil
+		}
+	}
+	return "", nil
+}
+
+func federatedURL(connection, authRequest, hint string) string {
+	u := "/login/federated/" + url.PathEscape(connection) + "?id=" + url.QueryEscape(authRequest)
+	if hint != "" {
+		u += "&hint=" + url.QueryEscape(hint)
+	}
+	return u
+}
+
+// federatedStart sends the browser upstream with fresh state, nonce and
+// PKCE verifier, stored single-use and bound to this browser and request.
+func (h *Handler) federatedStart(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ar, _, ok := h.requestAndClient(w, r, r.URL.Query().Get("id"))
+	if !ok {
+		return
+	}
+	conn, err := h.Store.ConnectionByID(ctx, mux.Vars(r)["connection"])
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		h.Error(w, r, http.StatusBadRequest, "That sign-in option is not available.")
+		return
+	case err != nil:
+		h.fail(w, r, "load connection", err)
+		return
+	case !conn.Enabled:
+		h.federationFailed(w, r, conn, "", "connection_disabled", nil, http.StatusBadRequest, "That sign-in option is not available.")
+		return
+	}
+	c, err := h.Connectors.Connector(ctx, conn)
+	if err != nil {
+		h.fail(w, r, "build connector", err)
+		return
+	}
+	state, nonce, verifier := random.Token(32), random.Token(32), random.Token(32)
+	now := h.now()
+	if err := h.Store.CreateFederationState(ctx, storage.FederationState{StateHash: storage.HashSecret(state), ConnectionID: conn.ID,
+		AuthRequestID: ar.ID, Nonce: nonce, CodeVerifier: verifier, BrowserHash: ar.BrowserHash, CreatedAt: now,
+		ExpiresAt: now.Add(federationStateTTL)}); err != nil {
+		h.fail(w, r, "federation state", err)
+		return
+	}
+	to, err := c.AuthURL(ctx, federation.Request{State: state, Nonce: nonce, CodeChallenge: zoidc.NewSHACodeChallenge(verifier),
+		LoginHint: r.URL.Query().Get("hint")})
+	if err != nil {
+		h.federationFailed(w, r, conn, "", "upstream_unavailable", err, http.StatusBadGateway,
+			"The sign-in service of "+conn.Name+" is not responding. Try again later, or sign in another way.")
+		return
+	}
+	http.Redirect(w, r, to, http.StatusFound)
+}
+
+// federationFailed answers a friendly page, logs the cause and audits it.
+// Nothing about any account has changed when it is called.
+func (h *Handler) federationFailed(w http.ResponseWriter, r *http.Request, conn storage.Connection, userID, reason string, cause error, status int, msg string) {
+	slog.WarnContext(r.Context(), "federated sign-in failed", "connection", conn.ID, "reason", reason, "error", cause)
+	_ = h.Store.AppendAudit(r.Context(), h.audit(r, "federation_failed", userID, "", map[string]string{"connection": conn.ID, "reason": reason}))
+	h.Error(w, r, status, msg)
+}
+
+// federatedCallback receives the upstream's answer.
+func (h *Handler) federatedCallback(w http.ResponseWriter, r *http.Request) {
+	ctx, q := r.Context(), r.URL.Query()
+	st, err := h.Store.ConsumeFederationState(ctx, storage.HashSecret(q.Get("state")), h.now())
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrExpired) || errors.Is(err, storage.ErrAlreadyUsed) {
+			h.federationFailed(w, r, storage.Connection{}, "", "bad_state", err, http.StatusBadRequest,
+				"This sign-in could not be completed. Return to the application and sign in again.")
+			return
+		}
+		h.fail(w, r, "federation state", err)
+		return
+	}
+	conn, err := h.Store.ConnectionByID(ctx, st.ConnectionID)
+	if err != nil {
+		h.fail(w, r, "load connection", err)
+		return
+	}
+	// The answer must come back to the browser that went upstream.
+	if st.BrowserHash == "" || httpx.BrowserHash(h.Cookies.BrowserID(r)) != st.BrowserHash {
+		h.federationFailed(w, r, conn, "", "other_browser", nil, http.StatusForbidden,
+			"This sign-in was started in another browser. Return to the application and sign in again here.")
+		return
+	}
+	if !conn.Enabled {
+		h.federationFailed(w, r, conn, "", "connection_disabled", nil, http.StatusForbidden, "That sign-in option is not available.")
+		return
+	}
+	if e := q.Get("error"); e != "" {
+		h.federationFailed(w, r, conn, "", "upstream_error", errors.New(e), http.StatusBadRequest,
+			conn.Name+" did not sign you in. Return to the application and try again.")
+		return
+	}
+	ar, c, ok := h.requestAndClient(w, r, st.AuthRequestID)
+	if !ok {
+		return
+	}
+	conr, err := h.Connectors.Connector(ctx, conn)
+	if err != nil {
+		h.fail(w, r, "build connector", err)
+		return
+	}
+	id, err := conr.Exchange(ctx, q.Get("code"), st.CodeVerifier, st.Nonce)
+	switch {
+	case errors.Is(err, federation.ErrNotAllowed):
+		h.federationFailed(w, r, conn, "", "not_allowed", err, http.StatusForbidden, "Your account at "+conn.Name+" may not sign in here.")
+		return
+	case errors.Is(err, federation.ErrInvalidToken):
+		h.federationFailed(w, r, conn, "", "invalid_token", err, http.StatusBadRequest,
+			"The answer from "+conn.Name+" could not be verified. Return to the application and sign in again.")
+		return
+	case err != nil:
+		h.federationFailed(w, r, conn, "", "upstream_unavailable", err, http.StatusBadGateway,
+			"The sign-in service of "+conn.Name+" is not responding. Try again later, or sign in another way.")
+		return
+	}
+	u, msg, err := h.resolveFederatedUser(r, conn, id)
+	if err != nil {
+		h.fail(w, r, "federated user", err)
+		return
+	}
+	if msg != "" {
+		h.federationFailed(w, r, conn, "", "not_linked", nil, http.StatusConflict, msg)
+		return
+	}
+	if u.Disabled || u.Locked(h.now()) {
+		h.federationFailed(w, r, conn, u.ID, "account_refused", nil, http.StatusForbidden, badCredentials)
+		return
+	}
+	amr := []string{"fed"}
+	upstreamMFA := slices.ContainsFunc(id.AMR, func(m string) bool { return m == "mfa" || m == "otp" || m == "hwk" || m == "swk" })
+	if upstreamMFA {
+		amr = append(amr, "mfa")
+	}
+	_ = h.Store.AppendAudit(ctx, h.audit(r, "federated_login", u.ID, ar.ClientID, map[string]string{"connection": conn.ID}))
+	need, _, _, err := h.mfaRequired(ctx, ar, c, u)
+	if err != nil {
+		h.fail(w, r, "mfa decision", err)
+		return
+	}
+	if need && !upstreamMFA {
+		h.toSecondFactor(w, r, ar, u.ID, amr)
+		return
+	}
+	h.completeLogin(w, r, ar, c, u, amr, "")
+}
+
+var roleRank = map[string]int{"viewer": 1, "member": 2, "admin": 3, "owner": 4}
+
+// resolveFederatedUser finds or creates the local user for an upstream
+// identity. Links are made by (connection, issuer, subject) only; by email
+// only when the connection allows it, the upstream asserts email_verified,
+// and the email's domain is a verified domain of the connection's
+// organization. msg, when set, is why the sign-in was refused (nothing was
+// changed).
+func (h *Handler) resolveFederatedUser(r *http.Request, conn storage.Connection, id federation.Identity) (storage.User, string, error) {
+	ctx, now := r.Context(), h.now()
+	fi := storage.FederatedIdentity{ConnectionID: conn.ID, Issuer: id.Issuer, Subject: id.Subject, Email: id.Email}
+	link, err := h.Store.IdentityByUpstream(ctx, conn.ID, id.Issuer, id.Subject)
+	switch {
+	case err == nil:
+		u, err := h.Store.UserByID(ctx, link.UserID)
+		if err != nil {
+			return u, "", err
+		}
+		_ = h.Store.TouchIdentity(ctx, fi, now)
+		if id.Name != "" && id.Name != u.Name {
+			if err := h.Store.UpdateProfile(ctx, u.ID, id.Name, u.EmailVerified, h.audit(r, "profile_updated", u.ID, "", map[string]string{"by": conn.ID})); err != nil {
+				return u, "", err
+			}
+			u.Name = id.Name
+		}
+		return u, "", nil
+	case !errors.Is(err, storage.ErrNotFound):
+		return storage.User{}, "", err
+	}
+	if id.Email == "" {
+		return storage.User{}, conn.Name + " did not share an email address, so no account could be set up.", nil
+	}
+	existing, err := h.Store.UserByEmail(ctx, id.Email)
+	switch {
+	case err == nil:
+		ok, err := h.mayLinkByEmail(ctx, conn, id)
+		if err != nil {
+			return existing, "", err
+		}
+		if !ok {
+			return existing, "An account with this email address already exists. Sign in with your password; " +
+				conn.Name + " cannot be used for it.", nil
+		}
+		fi.UserID = existing.ID
+		if err := h.Store.LinkIdentity(ctx, fi, h.audit(r, "identity_linked", existing.ID, "", map[string]string{"connection": conn.ID})); err != nil {
+			return existing, "", err
+		}
+		return existing, "", nil
+	case !errors.Is(err, storage.ErrNotFound):
+		return storage.User{}, "", err
+	}
+	var m *storage.Membership
+	if conn.OrgID != "" {
+		role := conn.DefaultRole
+		for _, g := range id.Groups {
+			if mapped, ok := conn.RoleMapping[g]; ok && roleRank[mapped] > roleRank[role] {
+				role = mapped
+			}
+		}
+		m = &storage.Membership{OrgID: conn.OrgID, Role: role}
+	}
+	u, err := h.Store.ProvisionFederatedUser(ctx, storage.User{Email: id.Email, Name: id.Name, EmailVerified: id.EmailVerified}, m, fi,
+		h.audit(r, "user_provisioned", "", "", map[string]string{"connection": conn.ID}))
+	if errors.Is(err, storage.ErrConflict) { // a concurrent first login won
+		return h.resolveFederatedUser(r, conn, id)
+	}
+	return u, "", err
+}
+
+// mayLinkByEmail: never on an unverified or foreign-domain email.
+func (h *Handler) mayLinkByEmail(ctx context.Context, conn storage.Connection, id federation.Identity) (bool, error) {
+	if !conn.LinkByEmail || !id.EmailVerified || conn.OrgID == "" {
+		return false, nil
+	}
+	org, err := h.Store.OrganizationByVerifiedDomain(ctx, id.Email[strings.LastIndexByte(id.Email, '@')+1:])
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil && org.ID == conn.OrgID, err
+}
