@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -99,14 +100,13 @@ func TestCheck42NoEnumeration(t *testing.T) {
 	}
 }
 
-// hiddenID blanks the per-request auth request ID in a page.
+// hiddenID blanks the per-request auth request ID in a page (the form
+// field and the registration link).
 func hiddenID(page string) string {
-	if i := strings.Index(page, `name="id" value="`); i >= 0 {
-		j := strings.Index(page[i+17:], `"`)
-		return page[:i+17] + page[i+17+j:]
-	}
-	return page
+	return authRequestIDRE.ReplaceAllString(page, "${1}")
 }
+
+var authRequestIDRE = regexp.MustCompile(`(name="id" value="|/register\?id=)[0-9a-f]{32}`)
 
 // CHECKS 46–48: exact counters under concurrency, lockout at exactly the
 // threshold, soft (timed) lockout, success resets, and a locked account
