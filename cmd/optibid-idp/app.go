@@ -141,7 +141,7 @@ func (a *App) build(ctx context.Context) error {
 			MaxFailures: cfg.Lockout.MaxFailures},
 	}, login.Deps{Store: a.Store, Clients: a.Provider.Clients(), Hasher: hasher, Templates: templates, Cookies: cookies,
 		TOTP: mfa.NewTOTP(cfg.MFA.IssuerName, box), Email: emailSender, SMS: smsSender,
-		Connectors:  newConnectors(box, cfg.Issuer, cfg.Federation.Timeout),
+		Connectors:  newConnectors(box, cfg.Issuer, cfg.Federation.Timeout, cfg.Federation.AllowPrivateNetworks),
 		CallbackURL: a.Provider.CallbackURL, ErrorRedirectURL: a.Provider.ErrorRedirectURL,
 		IDTokenHint: a.Provider.IDTokenHint, Registry: reg, Now: a.now})
 	if err != nil {

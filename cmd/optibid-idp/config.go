@@ -82,8 +82,12 @@ type SMSConfig struct {
 
 type FederationConfig struct {
 	// Timeout bounds every call to an upstream (default 10s).
-	Timeout     time.Duration      `yaml:"timeout"`
-	Connections []ConnectionConfig `yaml:"connections"`
+	Timeout time.Duration `yaml:"timeout"`
+	// AllowPrivateNetworks lets upstream traffic reach loopback and private
+	// addresses (development and tests only; off, every upstream URL, and
+	// every URL its discovery announces, must resolve to a public address).
+	AllowPrivateNetworks bool               `yaml:"allow_private_networks"`
+	Connections          []ConnectionConfig `yaml:"connections"`
 }
 
 // ConnectionConfig declares an upstream identity provider.

@@ -15,6 +15,7 @@ import (
 	"github.com/optibid/idp/federation/google"
 	"github.com/optibid/idp/federation/oidc"
 	"github.com/optibid/idp/federation/okta"
+	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/internal/seal"
 	"github.com/optibid/idp/storage"
 )
@@ -76,8 +77,8 @@ type cachedConnector struct {
 	c       federation.Connector
 }
 
-func newConnectors(box *seal.Box, issuer string, timeout time.Duration) *connectors {
-	return &connectors{box: box, redirect: issuer + "/federation/callback", client: &http.Client{Timeout: timeout},
+func newConnectors(box *seal.Box, issuer string, timeout time.Duration, allowPrivate bool) *connectors {
+	return &connectors{box: box, redirect: issuer + "/federation/callback", client: httpx.OutboundClient(timeout, allowPrivate),
 		cache: map[string]cachedConnector{}}
 }
 

@@ -27,7 +27,7 @@ func federatedPair(t *testing.T, store string, mutate ...func(*Config)) (up, dow
 	srv := httptestUnstarted()
 	downIssuer := "http://" + srv.Listener.Addr().String()
 	if _, err := up.app.Store.UpsertClient(context.Background(), storage.Client{ID: "down", Name: "Downstream", SecretHash: storage.HashSecret(fedSecret),
-		RedirectURIs: []string{downIssuer + "/federation/callback"}, GrantTypes: []string{"authorization_code"}}, storage.AuditEvent{}); err != nil {
+		RedirectURIs: []string{downIssuer + "/federation/callback"}, GrantTypes: []string{"authorization_code"}, Scopes: []string{"groups"}}, storage.AuditEvent{}); err != nil {
 		t.Fatal(err)
 	}
 	dsn := ""
@@ -291,4 +291,41 @@ func TestFederationRules(t *testing.T) {
 
 func federatedLoginByButton(t *testing.T, up, down *env, b *browser) (*http.Response, string, []string) {
 	return federatedLogin(t, up, down, b, down.authURL(nil), "eve@upstream.example")
+}
+
+// CHECKS 64: with the egress guard on (the default), an upstream on an
+// internal address is never contacted.
+func TestFederationEgressGuard(t *testing.T) {
+	up, down := federatedPair(t, "memory", func(c *Config) { c.Federation.AllowPrivateNetworks = false })
+	b := down.browser()
+	_, page := b.authorize(down.authURL(nil))
+	resp, body := b.get("/login/federated/up?id=" + hidden(page).Get("id"))
+	if resp.StatusCode != http.StatusBadGateway || leak(body) {
+		t.Fatalf("internal upstream: %d", resp.StatusCode)
+	}
+	_, metrics := up.browser().get("/metrics")
+	if strings.Contains(metrics, `route="/.well-known/openid-configuration"`) {
+		t.Fatal("the upstream was contacted")
+	}
+}
+
+// The presets end to end against an upstream with their issuer shapes
+// (Azure AD's tid/oid and Google's hd claims are covered against an
+// in-process OP in federation/oidc).
+func TestFederationPresets(t *testing.T) {
+	for _, typ := range []string{"okta", "auth0", "google"} {
+		t.Run(typ, func(t *testing.T) {
+			up, down := federatedPair(t, "memory", func(c *Config) {
+				c.Federation.Connections[0].Type = typ
+				if typ == "auth0" {
+					c.Federation.Connections[0].Issuer += "/" // Auth0 issuers end with a slash
+				}
+			})
+			b := down.browser()
+			resp, body, _ := federatedLogin(t, up, down, b, down.authURL(nil), "eve@upstream.example")
+			if u := b.clientRedirect(resp, body); u.Query().Get("code") == "" {
+				t.Fatalf("%s: %s", typ, u)
+			}
+		})
+	}
 }

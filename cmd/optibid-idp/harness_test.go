@@ -47,12 +47,14 @@ func key32() string {
 // testConfig is a complete configuration for an in-process provider.
 func testConfig(issuer, storageType, dsn string) *Config {
 	c := &Config{
-		Issuer:   issuer,
-		DevMode:  true, // outbox senders: tests read the mail the provider sends
-		HTTP:     HTTPConfig{Addr: "127.0.0.1:0"},
-		Storage:  StorageConfig{Type: storageType},
-		Keys:     KeysConfig{EncryptionKey: key32()},
-		Sessions: SessionsConfig{CSRFKey: key32()},
+		Issuer:  issuer,
+		DevMode: true, // outbox senders: tests read the mail the provider sends
+		// Upstream providers in the tests run on loopback.
+		Federation: FederationConfig{AllowPrivateNetworks: true},
+		HTTP:       HTTPConfig{Addr: "127.0.0.1:0"},
+		Storage:    StorageConfig{Type: storageType},
+		Keys:       KeysConfig{EncryptionKey: key32()},
+		Sessions:   SessionsConfig{CSRFKey: key32()},
 		// Cheap hashing keeps the suite fast; production parameters are
 		// benchmarked separately.
 		Passwords: PasswordsConfig{Argon2: password.Params{MemoryKiB: 1024, Iterations: 1, Parallelism: 1}, MaxConcurrentHashes: 8},
