@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/optibid/idp/federation/oidc/oidctest"
 	"io"
 	"net/http"
 	"net/url"
@@ -325,6 +326,79 @@ func TestFederationPresets(t *testing.T) {
 			resp, body, _ := federatedLogin(t, up, down, b, down.authURL(nil), "eve@upstream.example")
 			if u := b.clientRedirect(resp, body); u.Query().Get("code") == "" {
 				t.Fatalf("%s: %s", typ, u)
+			}
+		})
+	}
+}
+
+// The Azure AD (multi-tenant) and Google (hosted domain) presets end to
+// end, against an in-process OP that issues their claim shapes.
+func TestFederationClaimShapes(t *testing.T) {
+	const tenant = "11111111-2222-3333-4444-555555555555"
+	cases := []struct {
+		name  string
+		conn  func(op *oidctest.Server) ConnectionConfig
+		setup func(op *oidctest.Server)
+		good  map[string]any
+		bad   map[string]any
+	}{
+		{"azuread", func(op *oidctest.Server) ConnectionConfig {
+			return ConnectionConfig{Type: "azuread", Tenant: "organizations", AllowedTenants: []string{tenant}, BaseURL: op.URL}
+		}, func(op *oidctest.Server) { op.Issuer = op.URL + "/{tenantid}/v2.0" },
+			map[string]any{"tid": tenant, "oid": "o-1", "email": "fiona@contoso.example", "email_verified": nil},
+			map[string]any{"tid": "99999999-2222-3333-4444-555555555555", "oid": "o-1", "email": "mal@evil.example"}},
+		{"google", func(op *oidctest.Server) ConnectionConfig {
+			return ConnectionConfig{Type: "google", HostedDomain: "contoso.example", Issuer: op.URL}
+		}, func(*oidctest.Server) {},
+			map[string]any{"hd": "contoso.example", "email": "fiona@contoso.example"},
+			map[string]any{"email": "mal@contoso.example"}}, // no hd: a consumer account
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			op := oidctest.New(t)
+			op.Set(tc.setup)
+			srv := httptestUnstarted()
+			cfg := testConfig("http://"+srv.Listener.Addr().String(), "memory", "")
+			cc := tc.conn(op)
+			cc.ID, cc.Name, cc.Organization, cc.ClientID, cc.ClientSecret, cc.DefaultRole = "corp", "Contoso", "acme", op.ClientID, op.ClientSecret, "member"
+			cfg.Federation.Connections = []ConnectionConfig{cc}
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			down := startOn(t, srv, cfg)
+			claimsFor := func(extra map[string]any) {
+				op.Set(func(s *oidctest.Server) {
+					s.Claims = func(nonce string) map[string]any {
+						m := s.Good(nonce, extra)
+						if tid, ok := extra["tid"].(string); ok {
+							m["iss"] = s.URL + "/" + tid + "/v2.0"
+						}
+						return m
+					}
+				})
+			}
+			run := func() (*http.Response, string) {
+				b := down.browser()
+				_, page := b.authorize(down.authURL(nil))
+				resp, _ := b.get("/login/federated/corp?id=" + hidden(page).Get("id"))
+				resp, body, _ := b.walk(resp, hostOf(op.URL), hostOf(down.issuer))
+				return resp, body
+			}
+			claimsFor(tc.good)
+			resp, body := run()
+			if u := (&browser{t: t}).clientRedirect(resp, body); u.Query().Get("code") == "" {
+				t.Fatalf("good identity: %s", u)
+			}
+			if _, err := down.app.Store.UserByEmail(context.Background(), "fiona@contoso.example"); err != nil {
+				t.Fatal("not provisioned")
+			}
+			claimsFor(tc.bad)
+			resp, body = run()
+			if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "may not sign in here") {
+				t.Fatalf("refused identity: %d %.200s", resp.StatusCode, body)
+			}
+			if _, err := down.app.Store.UserByEmail(context.Background(), "mal@evil.example"); err == nil {
+				t.Fatal("refused identity was provisioned")
 			}
 		})
 	}
