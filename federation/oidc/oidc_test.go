@@ -60,7 +60,10 @@ func TestExchangeVerifies(t *testing.T) {
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	cases := map[string]func(){
 		"bad signature": func() { claims(u, nil); u.Set(func(s *oidctest.Server) { s.SignWith = other }) },
-		"wrong issuer":  func() { u.Set(func(s *oidctest.Server) { s.SignWith = nil }); claims(u, map[string]any{"iss": "https://evil.example"}) },
+		"wrong issuer": func() {
+			u.Set(func(s *oidctest.Server) { s.SignWith = nil })
+			claims(u, map[string]any{"iss": "https://evil.example"})
+		},
 		"wrong aud":     func() { claims(u, map[string]any{"aud": "someone-else"}) },
 		"wrong nonce":   func() { claims(u, map[string]any{"nonce": "other"}) },
 		"no nonce":      func() { claims(u, map[string]any{"nonce": nil}) },
@@ -96,7 +99,9 @@ func TestUserinfoFallback(t *testing.T) {
 	if err != nil || id.Email != "ada@acme.example" || !id.EmailVerified || id.Name != "Ada From Userinfo" {
 		t.Fatalf("%+v %v", id, err)
 	}
-	u.Set(func(s *oidctest.Server) { s.Userinfo = map[string]any{"sub": "someone-else", "email": "evil@x.example"} })
+	u.Set(func(s *oidctest.Server) {
+		s.Userinfo = map[string]any{"sub": "someone-else", "email": "evil@x.example"}
+	})
 	if id, _ := c.Exchange(ctx, "good-code", "v", "n1"); id.Email != "" {
 		t.Fatal("userinfo of another subject used")
 	}
