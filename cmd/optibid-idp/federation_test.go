@@ -139,11 +139,19 @@ func TestFederatedLogin(t *testing.T) {
 			if resp, _ := b.get(callback); resp.StatusCode != 400 {
 				t.Fatalf("replayed state: %d", resp.StatusCode)
 			}
-			// A second login reuses the link (no second user).
+			// A second login reuses the link (no second user) and refreshes
+			// the profile from the upstream.
+			upEve := mustUser(t, up, "eve@upstream.example")
+			if err := up.app.Store.UpdateProfile(ctx, upEve.ID, "Eve Renamed", true, storage.AuditEvent{}); err != nil {
+				t.Fatal(err)
+			}
 			b2 := down.browser()
 			resp, body, _ = federatedLogin(t, up, down, b2, down.authURL(map[string]string{"code_challenge": ch, "code_challenge_method": "S256"}), "eve@upstream.example")
 			if u := b2.clientRedirect(resp, body); u.Query().Get("code") == "" {
 				t.Fatalf("second login: %s", u)
+			}
+			if got := mustUser(t, down, "eve@upstream.example"); got.Name != "Eve Renamed" {
+				t.Fatalf("profile not refreshed: %q", got.Name)
 			}
 			if evs, _ := down.app.Store.ListAudit(ctx, storage.AuditFilter{Type: "user_provisioned"}); len(evs) != 1 {
 				t.Fatalf("provisioned %d times", len(evs))
@@ -360,7 +368,8 @@ func TestFederationClaimShapes(t *testing.T) {
 			srv := httptestUnstarted()
 			cfg := testConfig("http://"+srv.Listener.Addr().String(), "memory", "")
 			cc := tc.conn(op)
-			cc.ID, cc.Name, cc.Organization, cc.ClientID, cc.ClientSecret, cc.DefaultRole = "corp", "Contoso", "acme", op.ClientID, op.ClientSecret, "member"
+			cc.ID, cc.Name, cc.Organization, cc.ClientID, cc.ClientSecret, cc.DefaultRole = "corp", "Contoso", "acme", op.ClientID, op.ClientSecret, "viewer"
+			cc.RoleMapping = map[string]string{"idp-admins": "admin"} // the OP sends groups ["idp-admins"]
 			cfg.Federation.Connections = []ConnectionConfig{cc}
 			if err := cfg.Validate(); err != nil {
 				t.Fatal(err)
@@ -389,8 +398,19 @@ func TestFederationClaimShapes(t *testing.T) {
 			if u := (&browser{t: t}).clientRedirect(resp, body); u.Query().Get("code") == "" {
 				t.Fatalf("good identity: %s", u)
 			}
-			if _, err := down.app.Store.UserByEmail(context.Background(), "fiona@contoso.example"); err != nil {
+			fiona, err := down.app.Store.UserByEmail(context.Background(), "fiona@contoso.example")
+			if err != nil {
 				t.Fatal("not provisioned")
+			}
+			if ms, _ := down.app.Store.MembershipsByUser(context.Background(), fiona.ID); len(ms) != 1 || ms[0].Role != "admin" {
+				t.Fatalf("group → role mapping: %+v", ms)
+			}
+			// The client may name the connection: straight upstream.
+			nb := down.browser()
+			resp, _ = nb.get(down.authURL(map[string]string{"connection": "corp"}))
+			resp, _ = nb.get(resp.Header.Get("Location"))
+			if !strings.HasPrefix(resp.Header.Get("Location"), "/login/federated/corp?id=") {
+				t.Fatalf("connection parameter: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 			}
 			claimsFor(tc.bad)
 			resp, body = run()
