@@ -401,61 +401,33 @@ func (s *Store) Ping(context.Context) error { return nil }
 func (s *Store) DeleteExpired(_ context.Context, now time.Time) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var n int64
-	for id, ar := range s.authRequests {
-		if !now.Before(ar.ExpiresAt) {
-			delete(s.authRequests, id)
+	over := func(t time.Time) bool { return !now.Before(t) }
+	n := deleteWhere(s.authRequests, func(ar storage.AuthRequest) bool {
+		if over(ar.ExpiresAt) {
 			delete(s.codes, ar.CodeHash)
-			n++
+			return true
 		}
-	}
-	for h, sess := range s.sessions {
-		if !now.Before(sess.ExpiresAt) {
-			delete(s.sessions, h)
-			n++
-		}
-	}
-	for h, rt := range s.refreshTokens {
-		if !now.Before(rt.ExpiresAt) {
-			delete(s.refreshTokens, h)
-			n++
-		}
-	}
-	for id, g := range s.grants {
-		if !now.Before(g.ExpiresAt) {
-			delete(s.grants, id)
-			n++
-		}
-	}
-	for jti, exp := range s.revokedJTIs {
-		if !now.Before(exp) {
-			delete(s.revokedJTIs, jti)
-			n++
-		}
-	}
-	for h, t := range s.actionTokens {
-		if !now.Before(t.ExpiresAt) {
-			delete(s.actionTokens, h)
-			n++
-		}
-	}
-	for id, c := range s.otp {
-		if !now.Before(c.ExpiresAt) {
-			delete(s.otp, id)
-			n++
-		}
-	}
-	for h, st := range s.ssoStates {
-		if !now.Before(st.ExpiresAt) {
-			delete(s.ssoStates, h)
-			n++
-		}
-	}
-	for id, k := range s.keys {
-		if !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
-			delete(s.keys, id)
-			n++
-		}
-	}
+		return false
+	})
+	n += deleteWhere(s.sessions, func(x storage.Session) bool { return over(x.ExpiresAt) })
+	n += deleteWhere(s.refreshTokens, func(x storage.RefreshToken) bool { return over(x.ExpiresAt) })
+	n += deleteWhere(s.grants, func(x storage.Grant) bool { return over(x.ExpiresAt) })
+	n += deleteWhere(s.revokedJTIs, over)
+	n += deleteWhere(s.actionTokens, func(x storage.ActionToken) bool { return over(x.ExpiresAt) })
+	n += deleteWhere(s.otp, func(x storage.OTPChallenge) bool { return over(x.ExpiresAt) })
+	n += deleteWhere(s.ssoStates, func(x storage.FederationState) bool { return over(x.ExpiresAt) })
+	n += deleteWhere(s.keys, func(k storage.SigningKey) bool { return !k.ExpiresAt.IsZero() && over(k.ExpiresAt) })
 	return n, nil
+}
+
+// deleteWhere removes the entries of m that expired says are over.
+func deleteWhere[K comparable, V any](m map[K]V, expired func(V) bool) int64 {
+	var n int64
+	for k, v := range m {
+		if expired(v) {
+			delete(m, k)
+			n++
+		}
+	}
+	return n
 }
