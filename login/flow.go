@@ -144,6 +144,9 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u storage
 // continueRequest finishes an auth request for a live session: email
 // verification when the client requires it, consent when due, then back.
 func (h *Handler) continueRequest(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, c storage.Client, u storage.User, s storage.Session) {
+	if !h.chooseOrg(w, r, &ar, c, u) {
+		return
+	}
 	if !u.EmailVerified {
 		p, err := h.orgPolicy(r.Context(), u.ID)
 		if err != nil {

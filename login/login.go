@@ -175,6 +175,7 @@ func (h *Handler) Register(r *mux.Router) {
 	r.HandleFunc("/reset", h.resetSubmit).Methods(http.MethodPost)
 	h.registerAccount(r)
 	h.registerFederation(r)
+	r.HandleFunc("/login/org", h.orgSubmit).Methods(http.MethodPost)
 	r.PathPrefix("/static/").Handler(h.Templates.Static()).Methods(http.MethodGet, http.MethodHead)
 }
 

@@ -323,8 +323,8 @@ func (h *Handler) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case needsConsent(ar, c):
 		next = "/consent?id=" + ar.ID
-	case !u.EmailVerified:
-		next = "/login?id=" + ar.ID
+	case !u.EmailVerified, wantsOrg(ar.Scopes):
+		next = "/login?id=" + ar.ID // resumes with the new session: email rule, organization choice
 	default:
 		if err := h.Store.CompleteAuthRequest(r.Context(), ar.ID, s.UserID, s.AuthTime, s.AMR, s.IDHash); err != nil {
 			h.fail(w, r, "complete auth request", err)

@@ -21,7 +21,7 @@ import (
 // singleValued are the authorization parameters that must not repeat
 // (RFC 6749 §3.1).
 var singleValued = []string{"response_type", "response_mode", "scope", "state", "nonce", "code_challenge",
-	"code_challenge_method", "prompt", "max_age", "id_token_hint", "login_hint", "request", "request_uri", "connection",
+	"code_challenge_method", "prompt", "max_age", "id_token_hint", "login_hint", "request", "request_uri", "connection", "organization",
 	"display", "ui_locales", "claims_locales", "acr_values"}
 
 // pkceChallenge is a base64url S256 challenge: 43 characters (RFC 7636 §4.2
@@ -121,12 +121,29 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	browser := p.cookies.EnsureBrowserID(w, r)
 	ctx = withBrowserHash(ctx, httpx.BrowserHash(browser))
 	ctx = context.WithValue(ctx, connectionKey{}, form.Get("connection")) // an upstream the client asks for (validated by login)
+	ctx = context.WithValue(ctx, orgKey{}, requestedOrg(form.Get("organization"), req.Scopes))
 	ar, err := p.storage.CreateAuthRequest(ctx, req, hintSubject)
 	if err != nil {
 		fail("temporarily_unavailable", "try again shortly")
 		return
 	}
 	http.Redirect(w, r, p.cfg.LoginPath+"?id="+url.QueryEscape(ar.GetID()), http.StatusFound)
+}
+
+type orgKey struct{}
+
+// requestedOrg is the organization slug the client asks for: the
+// organization parameter, or an org:<slug> scope.
+func requestedOrg(param string, scopes []string) string {
+	if param != "" {
+		return param
+	}
+	for _, s := range scopes {
+		if slug, ok := strings.CutPrefix(s, "org:"); ok && slug != "" {
+			return slug
+		}
+	}
+	return ""
 }
 
 // checkPKCE returns why the request's PKCE parameters are unacceptable, or

@@ -5,12 +5,14 @@ import (
 	"crypto/subtle"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/optibid/idp/provider/claims"
 	"github.com/optibid/idp/storage"
 )
 
@@ -179,6 +181,11 @@ func (c *client) scopeAllowed(scope string) bool {
 		return true
 	case oidc.ScopeOfflineAccess:
 		return c.hasGrant(oidc.GrantTypeRefreshToken)
+	case claims.ScopeOrg:
+		return true // the user's own organization: every client may ask
+	}
+	if strings.HasPrefix(scope, claims.ScopeOrg+":") && len(scope) > 4 {
+		return true
 	}
 	return c.IsScopeAllowed(scope)
 }

@@ -92,6 +92,7 @@ func (s *opStorage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest
 		BrowserHash: browserHashFrom(ctx), CreatedAt: now, ExpiresAt: now.Add(s.p.cfg.AuthRequestTTL),
 	}
 	ar.Connection, _ = ctx.Value(connectionKey{}).(string)
+	ar.OrgRequest, _ = ctx.Value(orgKey{}).(string)
 	for _, l := range req.UILocales {
 		ar.UILocales = append(ar.UILocales, l.String())
 	}
@@ -153,7 +154,15 @@ func (s *opStorage) AuthRequestByCode(ctx context.Context, code string) (op.Auth
 		_ = s.p.store.RevokeGrant(ctx, grantID, now, storage.AuditEvent{})
 		return nil, oidc.ErrInvalidGrant().WithDescription("invalid code")
 	}
-	return &authRequest{AuthRequest: ar, user: &u}, nil
+	req := &authRequest{AuthRequest: ar, user: &u}
+	if ar.OrgID != "" {
+		st, err := s.p.store.AccessTokenState(ctx, "", grantID) // the grant's organization and the user's role, in one query
+		if err != nil {
+			return nil, internal(ctx, "load organization", err)
+		}
+		req.org = st.Org
+	}
+	return req, nil
 }
 
 // SaveAuthCode is not used: our callback mints codes itself.
@@ -422,16 +431,20 @@ func (s *opStorage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, strin
 
 func (s *opStorage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
 	var u *storage.User
+	var org storage.OrgRole
 	switch r := req.(type) {
 	case *authRequest:
-		u = r.user
+		u, org = r.user, r.org
 	case *refreshRequest:
-		u = &r.User
+		u, org = &r.User, r.Org
 	}
 	if u == nil {
 		return internal(ctx, "userinfo from request", errors.New("no user on request"))
 	}
 	claims.Userinfo(info, *u, scopes)
+	for k, v := range claims.Org(req.GetScopes(), org) {
+		info.AppendClaims(k, v)
+	}
 	return nil
 }
 
@@ -443,6 +456,9 @@ func (s *opStorage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInf
 		return err
 	}
 	claims.Userinfo(info, st.User, st.Grant.Scopes)
+	for k, v := range claims.Org(st.Grant.Scopes, st.Org) {
+		info.AppendClaims(k, v)
+	}
 	return nil
 }
 
@@ -497,6 +513,14 @@ func (s *opStorage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.In
 		return errInactive
 	}
 	claims.Introspection(resp, st.User, st.Grant, tokenID)
+	if extra := claims.Org(st.Grant.Scopes, st.Org); extra != nil {
+		if resp.Claims == nil {
+			resp.Claims = map[string]any{}
+		}
+		for k, v := range extra {
+			resp.Claims[k] = v
+		}
+	}
 	return nil
 }
 
@@ -508,10 +532,21 @@ func (s *opStorage) GetPrivateClaimsFromScopes(context.Context, string, string, 
 // GetPrivateClaimsFromRequest adds the RFC 9068 `scope` claim to access
 // tokens.
 func (s *opStorage) GetPrivateClaimsFromRequest(_ context.Context, req op.TokenRequest, _ []string) (map[string]any, error) {
+	out := map[string]any{}
 	if sc := req.GetScopes(); len(sc) > 0 {
-		return map[string]any{"scope": strings.Join(sc, " ")}, nil
+		out["scope"] = strings.Join(sc, " ")
 	}
-	return nil, nil
+	var org storage.OrgRole
+	switch r := req.(type) {
+	case *authRequest:
+		org = r.org
+	case *refreshRequest:
+		org = r.Org
+	}
+	for k, v := range claims.Org(req.GetScopes(), org) {
+		out[k] = v
+	}
+	return out, nil
 }
 
 // GetKeyByIDAndClientID serves private_key_jwt and the JWT bearer grant,

@@ -18,6 +18,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/optibid/idp/internal/httpx"
+	"github.com/optibid/idp/provider/claims"
 	"github.com/optibid/idp/provider/keys"
 	"github.com/optibid/idp/storage"
 )
@@ -133,9 +134,9 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		CodeMethodS256:           true,
 		AuthMethodPost:           true,
 		GrantTypeRefreshToken:    true,
-		SupportedScopes:          []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess},
+		SupportedScopes:          []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess, claims.ScopeOrg},
 		SupportedClaims: []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp",
-			"at_hash", "name", "email", "email_verified", "updated_at"},
+			"at_hash", "name", "email", "email_verified", "updated_at", "org", "permissions"},
 	}
 	corsOpts := &cors.Options{
 		AllowedOrigins: cfg.CORSAllowedOrigins,

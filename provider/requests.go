@@ -15,6 +15,7 @@ import (
 type authRequest struct {
 	storage.AuthRequest
 	user *storage.User
+	org  storage.OrgRole
 }
 
 var _ op.AuthRequest = (*authRequest)(nil)

@@ -87,6 +87,8 @@ type AuthRequests interface {
 	// SaveAuthCode stores the hash of the code issued for a completed
 	// request. A request gets at most one code (ErrAlreadyUsed otherwise).
 	SaveAuthCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error
+	// SetAuthRequestOrg records the organization chosen for the login.
+	SetAuthRequestOrg(ctx context.Context, id, orgID string) error
 	// SetPendingLogin records that userID passed the first factor(s) amr
 	// and still owes a second one; ErrNotFound for unknown or expired
 	// requests, ErrAlreadyUsed once a code was issued.
@@ -104,9 +106,10 @@ type AuthRequests interface {
 // AccessTokenState is what introspection and userinfo need to know about a
 // JWT access token, read in one round trip.
 type AccessTokenState struct {
-	Revoked bool  // the jti is on the revocation list
-	Grant   Grant // zero for client_credentials tokens
-	User    User  // zero for client_credentials tokens
+	Revoked bool    // the jti is on the revocation list
+	Grant   Grant   // zero for client_credentials tokens
+	User    User    // zero for client_credentials tokens
+	Org     OrgRole // the grant's organization and current role, if any
 }
 
 // RefreshTokenState is a refresh token with what the refresh path must
@@ -115,6 +118,15 @@ type RefreshTokenState struct {
 	Token RefreshToken
 	Grant Grant
 	User  User
+	// Org is the grant's organization and the user's current role in it
+	// (zero when the grant has none, or the membership has ended).
+	Org OrgRole
+}
+
+// OrgRole is an organization with the user's role in it.
+type OrgRole struct {
+	Org  Organization
+	Role string
 }
 
 // Grants stores token families and refresh tokens.

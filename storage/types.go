@@ -112,6 +112,11 @@ type AuthRequest struct {
 	// Connection is the upstream the client asked for (the connection
 	// authorization parameter), or "".
 	Connection string
+	// OrgRequest is the organization slug the client asked for
+	// (organization parameter or org:<slug> scope); OrgID the one chosen
+	// at login ("" for none).
+	OrgRequest string
+	OrgID      string
 	// Code state: hash of the issued code, its expiry, and once redeemed the
 	// grant created from it (so a replay can revoke that grant).
 	CodeHash      string
@@ -129,6 +134,7 @@ type Grant struct {
 	ID        string
 	ClientID  string
 	UserID    string
+	OrgID     string // the organization of the login, "" for none
 	Scopes    []string
 	AuthTime  time.Time
 	AMR       []string

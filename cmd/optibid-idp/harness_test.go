@@ -335,3 +335,13 @@ func auditNone() storage.AuditEvent { return storage.AuditEvent{} }
 func auditFilterAll() storage.AuditFilter { return storage.AuditFilter{} }
 
 func pgtestDSN(t testing.TB) string { return pgtest.DSN(t) }
+
+func httpNewRequest(method, u, bearer string) (*http.Request, error) {
+	req, err := http.NewRequest(method, u, nil)
+	if err == nil && bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	return req, err
+}
+
+var ioCopy = io.Copy

@@ -5,9 +5,11 @@ package claims
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
+	"github.com/optibid/idp/provider/roles"
 	"github.com/optibid/idp/storage"
 )
 
@@ -22,6 +24,27 @@ func Userinfo(info *oidc.UserInfo, u storage.User, scopes []string) {
 	if slices.Contains(scopes, oidc.ScopeEmail) {
 		info.Email = u.Email
 		info.EmailVerified = oidc.Bool(u.EmailVerified)
+	}
+}
+
+// WantsOrg reports whether scopes ask for organization claims: "org", or
+// "org:<slug>" naming the organization.
+func WantsOrg(scopes []string) bool {
+	return slices.ContainsFunc(scopes, func(s string) bool { return s == ScopeOrg || strings.HasPrefix(s, ScopeOrg+":") })
+}
+
+// ScopeOrg asks for the org and permissions claims.
+const ScopeOrg = "org"
+
+// Org returns the org and permissions claims for the organization of the
+// login, when the scopes ask for them and the user is (still) a member.
+func Org(scopes []string, o storage.OrgRole) map[string]any {
+	if !WantsOrg(scopes) || o.Org.ID == "" || o.Role == "" {
+		return nil
+	}
+	return map[string]any{
+		"org":         map[string]string{"id": o.Org.ID, "slug": o.Org.Slug, "name": o.Org.Name, "role": o.Role},
+		"permissions": roles.Permissions(o.Role),
 	}
 }
 

@@ -61,3 +61,17 @@ func TestIntrospection(t *testing.T) {
 	resp.Active = true
 	golden(t, "introspection_user", resp)
 }
+
+func TestOrg(t *testing.T) {
+	o := storage.OrgRole{Org: storage.Organization{ID: "o1", Slug: "acme", Name: "Acme Energy"}, Role: "member"}
+	golden(t, "org_member", claims.Org([]string{"openid", "org"}, o))
+	if claims.Org([]string{"openid"}, o) != nil {
+		t.Fatal("org claims without the org scope")
+	}
+	if claims.Org([]string{"org:acme"}, o) == nil {
+		t.Fatal("org:<slug> scope must carry the claims")
+	}
+	if claims.Org([]string{"org"}, storage.OrgRole{Org: o.Org}) != nil {
+		t.Fatal("org claims without a membership")
+	}
+}

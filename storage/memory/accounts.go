@@ -95,6 +95,31 @@ func (s *Store) SetPendingLogin(_ context.Context, id, userID string, amr []stri
 	return nil
 }
 
+// orgRoleLocked returns an organization with the user's role in it; s.mu
+// held. Zero when either is gone.
+func (s *Store) orgRoleLocked(userID, orgID string) storage.OrgRole {
+	m, ok := s.memberships[[2]string{userID, orgID}]
+	if orgID == "" || !ok {
+		return storage.OrgRole{}
+	}
+	return storage.OrgRole{Org: s.orgs[orgID], Role: m.Role}
+}
+
+func (s *Store) SetAuthRequestOrg(_ context.Context, id, orgID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ar, ok := s.authRequests[id]
+	if !ok || !s.stamp().Before(ar.ExpiresAt) {
+		return storage.ErrNotFound
+	}
+	if ar.CodeHash != "" {
+		return storage.ErrAlreadyUsed
+	}
+	ar.OrgID = orgID
+	s.authRequests[id] = ar
+	return nil
+}
+
 func (s *Store) SessionsByUser(_ context.Context, userID string, now time.Time) ([]storage.Session, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

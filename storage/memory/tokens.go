@@ -145,7 +145,7 @@ func (s *Store) RedeemCode(_ context.Context, codeHash, grantID string, grantExp
 	ar.RedeemedAt, ar.GrantID = now, grantID
 	s.authRequests[id] = ar
 	s.grants[grantID] = storage.Grant{
-		ID: grantID, ClientID: ar.ClientID, UserID: ar.UserID, Scopes: slices.Clone(ar.Scopes),
+		ID: grantID, ClientID: ar.ClientID, UserID: ar.UserID, OrgID: ar.OrgID, Scopes: slices.Clone(ar.Scopes),
 		AuthTime: ar.AuthTime, AMR: slices.Clone(ar.AMR), CreatedAt: now, ExpiresAt: grantExpiresAt,
 	}
 	s.appendAudit(ev)
@@ -189,6 +189,7 @@ func (s *Store) RefreshTokenByHash(_ context.Context, hash string) (storage.Refr
 	if st.User, ok = s.users[st.Grant.UserID]; !ok {
 		return st, storage.ErrNotFound
 	}
+	st.Org = s.orgRoleLocked(st.Grant.UserID, st.Grant.OrgID)
 	return st, nil
 }
 
@@ -264,6 +265,7 @@ func (s *Store) AccessTokenState(_ context.Context, jti, grantID string) (storag
 	}
 	st.Grant = g
 	st.User = s.users[g.UserID]
+	st.Org = s.orgRoleLocked(g.UserID, g.OrgID)
 	return st, nil
 }
 

@@ -58,6 +58,14 @@ func (s *Store) SetPendingLogin(ctx context.Context, id, userID string, amr []st
 	return s.arState(ctx, id)
 }
 
+func (s *Store) SetAuthRequestOrg(ctx context.Context, id, orgID string) error {
+	n, err := s.exec(ctx, `UPDATE auth_requests SET org_id = $2 WHERE id = $1 AND expires_at > now() AND code_hash IS NULL`, id, orgID)
+	if err != nil || n == 1 {
+		return err
+	}
+	return s.arState(ctx, id)
+}
+
 func (s *Store) SessionsByUser(ctx context.Context, userID string, now time.Time) ([]storage.Session, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()

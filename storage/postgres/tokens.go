@@ -15,7 +15,7 @@ import (
 const arCols = `id, client_id, redirect_uri, state, nonce, scopes, response_type, response_mode, code_challenge,
 	code_challenge_method, prompt, max_age, login_hint, hint_subject, acr_values, ui_locales, browser_hash, user_id,
 	auth_time, amr, session_hash, done, coalesce(code_hash, ''), code_expires_at, redeemed_at, grant_id, created_at, expires_at,
-	pending_user_id, pending_amr, pending_at, connection`
+	pending_user_id, pending_amr, pending_at, connection, org_request, org_id`
 
 func scanAR(r pgx.Row) (storage.AuthRequest, error) {
 	var a storage.AuthRequest
@@ -23,7 +23,7 @@ func scanAR(r pgx.Row) (storage.AuthRequest, error) {
 	err := r.Scan(&a.ID, &a.ClientID, &a.RedirectURI, &a.State, &a.Nonce, &a.Scopes, &a.ResponseType, &a.ResponseMode,
 		&a.CodeChallenge, &a.CodeChallengeMethod, &a.Prompt, &a.MaxAge, &a.LoginHint, &a.HintSubject, &a.ACRValues,
 		&a.UILocales, &a.BrowserHash, &a.UserID, &authTime, &a.AMR, &a.SessionID, &a.Done, &a.CodeHash, &codeExp,
-		&redeemed, &a.GrantID, &a.CreatedAt, &a.ExpiresAt, &a.PendingUserID, &a.PendingAMR, &pending, &a.Connection)
+		&redeemed, &a.GrantID, &a.CreatedAt, &a.ExpiresAt, &a.PendingUserID, &a.PendingAMR, &pending, &a.Connection, &a.OrgRequest, &a.OrgID)
 	if err != nil {
 		return a, translate(err)
 	}
@@ -38,11 +38,11 @@ func (s *Store) CreateAuthRequest(ctx context.Context, a storage.AuthRequest) er
 	}
 	_, err := s.exec(ctx, `INSERT INTO auth_requests (id, client_id, redirect_uri, state, nonce, scopes, response_type,
 		response_mode, code_challenge, code_challenge_method, prompt, max_age, login_hint, hint_subject, acr_values,
-		ui_locales, browser_hash, created_at, expires_at, connection)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
+		ui_locales, browser_hash, created_at, expires_at, connection, org_request)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
 		a.ID, a.ClientID, a.RedirectURI, a.State, a.Nonce, strs(a.Scopes), a.ResponseType, a.ResponseMode,
 		a.CodeChallenge, a.CodeChallengeMethod, strs(a.Prompt), a.MaxAge, a.LoginHint, a.HintSubject,
-		strs(a.ACRValues), strs(a.UILocales), a.BrowserHash, a.CreatedAt, a.ExpiresAt, a.Connection)
+		strs(a.ACRValues), strs(a.UILocales), a.BrowserHash, a.CreatedAt, a.ExpiresAt, a.Connection, a.OrgRequest)
 	return err
 }
 
@@ -91,8 +91,8 @@ func (s *Store) RedeemCode(ctx context.Context, codeHash, grantID string, grantE
 			UPDATE auth_requests SET redeemed_at = $2, grant_id = $3
 			WHERE code_hash = $1 AND redeemed_at IS NULL AND code_expires_at > $2
 			RETURNING *),
-		g AS (INSERT INTO grants (id, client_id, user_id, scopes, auth_time, amr, created_at, expires_at)
-			SELECT $3, client_id, user_id, scopes, auth_time, amr, $2, $4 FROM r),
+		g AS (INSERT INTO grants (id, client_id, user_id, scopes, auth_time, amr, created_at, expires_at, org_id)
+			SELECT $3, client_id, user_id, scopes, auth_time, amr, $2, $4, org_id FROM r),
 		a AS (INSERT INTO audit_log (`+auditCols+`) SELECT `+auditValues(5)+` FROM r WHERE $7 <> '')
 		SELECT `+arCols+` FROM r`, args...))
 	if !errors.Is(err, storage.ErrNotFound) {
@@ -127,10 +127,21 @@ func (s *Store) RedeemCode(ctx context.Context, codeHash, grantID string, grantE
 
 // --- Grants and refresh tokens ---
 
-const grantCols = `g.id, g.client_id, g.user_id, g.scopes, g.auth_time, g.amr, g.created_at, g.expires_at, g.revoked_at`
+const grantCols = `g.id, g.client_id, g.user_id, g.org_id, g.scopes, g.auth_time, g.amr, g.created_at, g.expires_at, g.revoked_at`
+
+// orgRoleCols reads the grant's organization and the user's role in it
+// (joined with orgRoleJoin), NULL-safe.
+const orgRoleCols = `coalesce(o.id, ''), coalesce(o.slug, ''), coalesce(o.name, ''), coalesce(o.mfa_policy, ''), coalesce(m.role, '')`
+
+const orgRoleJoin = `LEFT JOIN user_organization_membership m ON m.user_id = g.user_id AND m.org_id = g.org_id
+		LEFT JOIN organizations o ON o.id = m.org_id`
+
+func orgRoleDest(o *storage.OrgRole) []any {
+	return []any{&o.Org.ID, &o.Org.Slug, &o.Org.Name, &o.Org.MFAPolicy, &o.Role}
+}
 
 func grantDest(g *storage.Grant, revoked **time.Time) []any {
-	return []any{&g.ID, &g.ClientID, &g.UserID, &g.Scopes, &g.AuthTime, &g.AMR, &g.CreatedAt, &g.ExpiresAt, revoked}
+	return []any{&g.ID, &g.ClientID, &g.UserID, &g.OrgID, &g.Scopes, &g.AuthTime, &g.AMR, &g.CreatedAt, &g.ExpiresAt, revoked}
 }
 
 func fixGrant(g *storage.Grant, revoked *time.Time) {
@@ -175,9 +186,10 @@ func (s *Store) RefreshTokenByHash(ctx context.Context, hash string) (storage.Re
 	dest := append([]any{&rt.Hash, &rt.GrantID, &rt.ClientID, &rt.UserID, &rt.Scopes, &rt.AuthTime, &rt.AMR,
 		&rt.CreatedAt, &rt.ExpiresAt, &used}, grantDest(&st.Grant, &revoked)...)
 	dest = append(dest, userDest(&st.User, &locked)...)
+	dest = append(dest, orgRoleDest(&st.Org)...)
 	err := s.pool.QueryRow(ctx, `SELECT r.hash, r.grant_id, r.client_id, r.user_id, r.scopes, r.auth_time, r.amr,
-		r.created_at, r.expires_at, r.used_at, `+grantCols+`, `+userCols+`
-		FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id JOIN users u ON u.id = g.user_id
+		r.created_at, r.expires_at, r.used_at, `+grantCols+`, `+userCols+`, `+orgRoleCols+`
+		FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id JOIN users u ON u.id = g.user_id `+orgRoleJoin+`
 		WHERE r.hash = $1`, hash).Scan(dest...)
 	if err != nil {
 		return st, translate(err)
@@ -274,8 +286,9 @@ func (s *Store) AccessTokenState(ctx context.Context, jti, grantID string) (stor
 	var revoked, locked *time.Time
 	dest := append([]any{&st.Revoked}, grantDest(&st.Grant, &revoked)...)
 	dest = append(dest, userDest(&st.User, &locked)...)
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $1), `+grantCols+`, `+userCols+`
-		FROM grants g JOIN users u ON u.id = g.user_id WHERE g.id = $2`, jti, grantID).Scan(dest...)
+	dest = append(dest, orgRoleDest(&st.Org)...)
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $1), `+grantCols+`, `+userCols+`, `+orgRoleCols+`
+		FROM grants g JOIN users u ON u.id = g.user_id `+orgRoleJoin+` WHERE g.id = $2`, jti, grantID).Scan(dest...)
 	if err != nil {
 		return st, translate(err)
 	}

@@ -207,3 +207,45 @@ func testOTPChallenges(t *testing.T, s storage.Store) {
 		t.Fatalf("count %d", n)
 	}
 }
+
+func testLoginOrg(t *testing.T, s storage.Store) {
+	u := newUser(t, s)
+	org, _ := s.UpsertOrganization(ctx, storage.Organization{Slug: "trading", Name: "Trading"}, storage.AuditEvent{})
+	must(t, s.UpsertMembership(ctx, storage.Membership{UserID: u.ID, OrgID: org.ID, Role: "member"}, storage.AuditEvent{}))
+	at := now()
+	ar := storage.AuthRequest{ID: random.ID(), ClientID: "web", RedirectURI: "x", ResponseType: "code", BrowserHash: "b", OrgRequest: "trading",
+		Scopes: []string{"openid", "org"}, CreatedAt: at, ExpiresAt: at.Add(time.Minute)}
+	must(t, s.CreateAuthRequest(ctx, ar))
+	must(t, s.SetAuthRequestOrg(ctx, ar.ID, org.ID))
+	got, _ := s.AuthRequestByID(ctx, ar.ID)
+	if got.OrgRequest != "trading" || got.OrgID != org.ID {
+		t.Fatalf("auth request org: %+v", got)
+	}
+	must(t, s.CompleteAuthRequest(ctx, ar.ID, u.ID, at, []string{"pwd"}, "sess"))
+	code := random.Token(32)
+	must(t, s.SaveAuthCode(ctx, ar.ID, storage.HashSecret(code), at.Add(time.Minute)))
+	if err := s.SetAuthRequestOrg(ctx, ar.ID, "other"); !errors.Is(err, storage.ErrAlreadyUsed) {
+		t.Fatalf("org change after the code: %v", err)
+	}
+	gid := random.ID()
+	_, err := s.RedeemCode(ctx, storage.HashSecret(code), gid, at.Add(time.Hour), at, storage.AuditEvent{}, storage.AuditEvent{})
+	must(t, err)
+	tok := random.Token(32)
+	must(t, s.IssueRefreshToken(ctx, storage.RefreshToken{Hash: storage.HashSecret(tok), GrantID: gid, ClientID: "web", UserID: u.ID,
+		AuthTime: at, CreatedAt: at, ExpiresAt: at.Add(time.Hour)}, at, storage.AuditEvent{}))
+	st, err := s.RefreshTokenByHash(ctx, storage.HashSecret(tok))
+	must(t, err)
+	if st.Grant.OrgID != org.ID || st.Org.Org.Slug != "trading" || st.Org.Role != "member" {
+		t.Fatalf("refresh state org: %+v", st.Org)
+	}
+	// A role change reaches the next refresh; so does the end of membership.
+	must(t, s.UpsertMembership(ctx, storage.Membership{UserID: u.ID, OrgID: org.ID, Role: "admin"}, storage.AuditEvent{}))
+	if st, _ := s.RefreshTokenByHash(ctx, storage.HashSecret(tok)); st.Org.Role != "admin" {
+		t.Fatalf("role after change: %q", st.Org.Role)
+	}
+	at2, err := s.AccessTokenState(ctx, "jti", gid)
+	must(t, err)
+	if at2.Org.Org.ID != org.ID || at2.Org.Role != "admin" {
+		t.Fatalf("access token state org: %+v", at2.Org)
+	}
+}

@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"BackupCodes", testBackupCodes},
 		{"OTPChallenges", testOTPChallenges},
 		{"Federation", testFederation},
+		{"LoginOrganization", testLoginOrg},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
