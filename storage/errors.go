@@ -19,6 +19,9 @@ var (
 	ErrExpired = errors.New("storage: expired")
 	// ErrRevoked: the object (grant, session) was revoked.
 	ErrRevoked = errors.New("storage: revoked")
+	// ErrLastOwner: the change would leave an organization without an
+	// owner.
+	ErrLastOwner = errors.New("storage: an organization needs an owner")
 	// ErrMismatch: a code or secret did not match (the attempt was
 	// counted).
 	ErrMismatch = errors.New("storage: does not match")

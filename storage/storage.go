@@ -26,6 +26,8 @@ type Organizations interface {
 	// OrganizationByVerifiedDomain finds the organization that verified the
 	// (lower-case) domain.
 	OrganizationByVerifiedDomain(ctx context.Context, domain string) (Organization, error)
+	// DomainsOf lists an organization's domains.
+	DomainsOf(ctx context.Context, orgID string) ([]OrganizationDomain, error)
 }
 
 // Users stores accounts.
@@ -52,6 +54,12 @@ type Users interface {
 type Memberships interface {
 	UpsertMembership(ctx context.Context, m Membership, ev AuditEvent) error
 	MembershipsByUser(ctx context.Context, userID string) ([]Membership, error)
+	// MembersOf lists an organization's memberships, oldest first.
+	MembersOf(ctx context.Context, orgID string) ([]Membership, error)
+	// SetMemberRole changes a member's role, or removes the member when
+	// role is empty, atomically refusing (ErrLastOwner) to leave the
+	// organization without an owner; ErrNotFound when not a member.
+	SetMemberRole(ctx context.Context, orgID, userID, role string, ev AuditEvent) error
 }
 
 // Logins records the outcome of password checks.

@@ -322,8 +322,11 @@ type AuditFilter struct {
 	Type      string
 	ActorID   string
 	SubjectID string
+	OrgID     string
 	Since     time.Time
-	Limit     int
+	// Before pages backwards: only rows older than this time.
+	Before time.Time
+	Limit  int
 }
 
 // HashSecret returns the hex SHA-256 of a high-entropy secret. It is the one

@@ -55,6 +55,19 @@ func (s *Store) AddDomain(_ context.Context, d storage.OrganizationDomain, ev st
 	return nil
 }
 
+func (s *Store) DomainsOf(_ context.Context, orgID string) ([]storage.OrganizationDomain, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []storage.OrganizationDomain
+	for _, d := range s.domains {
+		if d.OrgID == orgID {
+			out = append(out, d)
+		}
+	}
+	slices.SortFunc(out, func(a, b storage.OrganizationDomain) int { return strings.Compare(a.Domain, b.Domain) })
+	return out, nil
+}
+
 func (s *Store) OrganizationByVerifiedDomain(_ context.Context, domain string) (storage.Organization, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -279,6 +279,48 @@ func (s *Store) UpsertMembership(_ context.Context, m storage.Membership, ev sto
 	return nil
 }
 
+func (s *Store) MembersOf(_ context.Context, orgID string) ([]storage.Membership, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []storage.Membership
+	for k, m := range s.memberships {
+		if k[1] == orgID {
+			out = append(out, m)
+		}
+	}
+	slices.SortFunc(out, func(a, b storage.Membership) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out, nil
+}
+
+func (s *Store) SetMemberRole(_ context.Context, orgID, userID, role string, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := [2]string{userID, orgID}
+	m, ok := s.memberships[key]
+	if !ok {
+		return storage.ErrNotFound
+	}
+	if m.Role == "owner" && role != "owner" {
+		owners := 0
+		for k, x := range s.memberships {
+			if k[1] == orgID && x.Role == "owner" {
+				owners++
+			}
+		}
+		if owners <= 1 {
+			return storage.ErrLastOwner
+		}
+	}
+	if role == "" {
+		delete(s.memberships, key)
+	} else {
+		m.Role, m.UpdatedAt = role, s.stamp()
+		s.memberships[key] = m
+	}
+	s.appendAudit(ev)
+	return nil
+}
+
 func (s *Store) MembershipsByUser(_ context.Context, userID string) ([]storage.Membership, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

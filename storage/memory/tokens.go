@@ -384,7 +384,8 @@ func (s *Store) ListAudit(_ context.Context, f storage.AuditFilter) ([]storage.A
 	for i := len(s.audit) - 1; i >= 0; i-- { // newest first
 		ev := s.audit[i]
 		if (f.Type != "" && ev.Type != f.Type) || (f.ActorID != "" && ev.ActorID != f.ActorID) ||
-			(f.SubjectID != "" && ev.SubjectID != f.SubjectID) || (!f.Since.IsZero() && ev.Time.Before(f.Since)) {
+			(f.SubjectID != "" && ev.SubjectID != f.SubjectID) || (!f.Since.IsZero() && ev.Time.Before(f.Since)) ||
+			(f.OrgID != "" && ev.OrgID != f.OrgID) || (!f.Before.IsZero() && !ev.Time.Before(f.Before)) {
 			continue
 		}
 		ev.Details = cloneMap(ev.Details)

@@ -174,6 +174,55 @@ func (s *Store) UpsertMembership(ctx context.Context, m storage.Membership, ev s
 		ON CONFLICT (user_id, org_id) DO UPDATE SET role = excluded.role`, m.UserID, m.OrgID, m.Role)
 }
 
+func (s *Store) MembersOf(ctx context.Context, orgID string) ([]storage.Membership, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `SELECT user_id, org_id, role, created_at, updated_at
+		FROM user_organization_membership WHERE org_id = $1 ORDER BY created_at, user_id`, orgID)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Membership, error) {
+		var m storage.Membership
+		err := r.Scan(&m.UserID, &m.OrgID, &m.Role, &m.CreatedAt, &m.UpdatedAt)
+		m.CreatedAt, m.UpdatedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC()
+		return m, err
+	})
+	return out, translate(err)
+}
+
+// SetMemberRole locks the organization's owners first, so two concurrent
+// demotions cannot both pass the last-owner check.
+func (s *Store) SetMemberRole(ctx context.Context, orgID, userID, role string, ev storage.AuditEvent) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT user_id FROM user_organization_membership WHERE org_id = $1 AND role = 'owner' ORDER BY user_id FOR UPDATE`, orgID)
+		if err != nil {
+			return err
+		}
+		owners, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		var current string
+		if err := tx.QueryRow(ctx, `SELECT role FROM user_organization_membership WHERE org_id = $1 AND user_id = $2 FOR UPDATE`,
+			orgID, userID).Scan(&current); err != nil {
+			return err
+		}
+		if current == "owner" && role != "owner" && len(owners) <= 1 {
+			return storage.ErrLastOwner
+		}
+		if role == "" {
+			_, err = tx.Exec(ctx, `DELETE FROM user_organization_membership WHERE org_id = $1 AND user_id = $2`, orgID, userID)
+		} else {
+			_, err = tx.Exec(ctx, `UPDATE user_organization_membership SET role = $3 WHERE org_id = $1 AND user_id = $2`, orgID, userID, role)
+		}
+		if err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+}
+
 func (s *Store) MembershipsByUser(ctx context.Context, userID string) ([]storage.Membership, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()

@@ -35,6 +35,23 @@ func (s *Store) AddDomain(ctx context.Context, d storage.OrganizationDomain, ev 
 	})
 }
 
+func (s *Store) DomainsOf(ctx context.Context, orgID string) ([]storage.OrganizationDomain, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `SELECT org_id, domain, verified_at FROM organization_domains WHERE org_id = $1 ORDER BY domain`, orgID)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.OrganizationDomain, error) {
+		var d storage.OrganizationDomain
+		var v *time.Time
+		err := r.Scan(&d.OrgID, &d.Domain, &v)
+		d.VerifiedAt = fromNull(v)
+		return d, err
+	})
+	return out, translate(err)
+}
+
 func (s *Store) OrganizationByVerifiedDomain(ctx context.Context, domain string) (storage.Organization, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()

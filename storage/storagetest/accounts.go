@@ -249,3 +249,54 @@ func testLoginOrg(t *testing.T, s storage.Store) {
 		t.Fatalf("access token state org: %+v", at2.Org)
 	}
 }
+
+func testMembersAndOwners(t *testing.T, s storage.Store) {
+	org, _ := s.UpsertOrganization(ctx, storage.Organization{Slug: "owners", Name: "Owners"}, storage.AuditEvent{})
+	a, b := newUser(t, s), newUser(t, s)
+	must(t, s.UpsertMembership(ctx, storage.Membership{UserID: a.ID, OrgID: org.ID, Role: "owner"}, storage.AuditEvent{}))
+	must(t, s.UpsertMembership(ctx, storage.Membership{UserID: b.ID, OrgID: org.ID, Role: "member"}, storage.AuditEvent{}))
+	if ms, _ := s.MembersOf(ctx, org.ID); len(ms) != 2 || ms[0].UserID != a.ID {
+		t.Fatalf("members: %+v", ms)
+	}
+	if err := s.SetMemberRole(ctx, org.ID, a.ID, "admin", storage.AuditEvent{}); !errors.Is(err, storage.ErrLastOwner) {
+		t.Fatalf("demoting the last owner: %v", err)
+	}
+	if err := s.SetMemberRole(ctx, org.ID, a.ID, "", storage.AuditEvent{}); !errors.Is(err, storage.ErrLastOwner) {
+		t.Fatalf("removing the last owner: %v", err)
+	}
+	must(t, s.SetMemberRole(ctx, org.ID, b.ID, "owner", ev("role_changed")))
+	// Two owners demote each other at once: exactly one succeeds.
+	errs := make(chan error, 2)
+	go func() { errs <- s.SetMemberRole(ctx, org.ID, a.ID, "member", storage.AuditEvent{}) }()
+	go func() { errs <- s.SetMemberRole(ctx, org.ID, b.ID, "member", storage.AuditEvent{}) }()
+	e1, e2 := <-errs, <-errs
+	if (e1 == nil) == (e2 == nil) {
+		t.Fatalf("concurrent demotions: %v / %v", e1, e2)
+	}
+	owners := 0
+	ms, _ := s.MembersOf(ctx, org.ID)
+	for _, m := range ms {
+		if m.Role == "owner" {
+			owners++
+		}
+	}
+	if owners != 1 {
+		t.Fatalf("owners left: %d", owners)
+	}
+	if err := s.SetMemberRole(ctx, org.ID, "nobody", "member", storage.AuditEvent{}); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("non-member: %v", err)
+	}
+	must(t, s.AddDomain(ctx, storage.OrganizationDomain{OrgID: org.ID, Domain: "b.example"}, storage.AuditEvent{}))
+	must(t, s.AddDomain(ctx, storage.OrganizationDomain{OrgID: org.ID, Domain: "a.example", VerifiedAt: now()}, storage.AuditEvent{}))
+	if ds, _ := s.DomainsOf(ctx, org.ID); len(ds) != 2 || ds[0].Domain != "a.example" || ds[0].VerifiedAt.IsZero() || !ds[1].VerifiedAt.IsZero() {
+		t.Fatalf("domains: %+v", ds)
+	}
+	must(t, s.AppendAudit(ctx, storage.AuditEvent{Type: "x", OrgID: org.ID, Time: now().Add(-time.Minute)}))
+	must(t, s.AppendAudit(ctx, storage.AuditEvent{Type: "x", OrgID: "other", Time: now()}))
+	if evs, _ := s.ListAudit(ctx, storage.AuditFilter{OrgID: org.ID}); len(evs) != 1 {
+		t.Fatalf("audit by org: %d", len(evs))
+	}
+	if evs, _ := s.ListAudit(ctx, storage.AuditFilter{Type: "x", Before: now().Add(-30 * time.Second)}); len(evs) != 1 || evs[0].OrgID != org.ID {
+		t.Fatalf("audit before: %+v", evs)
+	}
+}

@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"OTPChallenges", testOTPChallenges},
 		{"Federation", testFederation},
 		{"LoginOrganization", testLoginOrg},
+		{"MembersAndOwners", testMembersAndOwners},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
