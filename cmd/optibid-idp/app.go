@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -24,6 +26,7 @@ import (
 	"github.com/optibid/idp/login/password"
 	"github.com/optibid/idp/login/web"
 	"github.com/optibid/idp/provider"
+	adminapi "github.com/optibid/idp/provider/admin"
 	"github.com/optibid/idp/provider/keys"
 	"github.com/optibid/idp/storage"
 	"github.com/optibid/idp/storage/memory"
@@ -41,8 +44,10 @@ type App struct {
 	Handler  http.Handler
 	// Outbox is the development sender (dev_mode only), else nil.
 	Outbox *notify.Outbox
-	now    func() time.Time
-	ready  atomic.Bool
+	// resolver looks up DNS TXT records for domain verification.
+	resolver adminapi.Resolver
+	now      func() time.Time
+	ready    atomic.Bool
 }
 
 // openStore opens the configured backend, migrating PostgreSQL when
@@ -70,6 +75,11 @@ func openStore(ctx context.Context, cfg *Config) (storage.Store, error) {
 
 // NewApp assembles the process. now may be nil (time.Now).
 func NewApp(ctx context.Context, cfg *Config, now func() time.Time) (*App, error) {
+	return newApp(ctx, cfg, now, net.DefaultResolver)
+}
+
+// newApp assembles the process with its DNS resolver (tests pass their own).
+func newApp(ctx context.Context, cfg *Config, now func() time.Time, resolver adminapi.Resolver) (*App, error) {
 	if now == nil {
 		now = time.Now
 	}
@@ -77,7 +87,7 @@ func NewApp(ctx context.Context, cfg *Config, now func() time.Time) (*App, error
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, Store: store, now: now}
+	a := &App{cfg: cfg, Store: store, now: now, resolver: resolver}
 	if err := a.build(ctx); err != nil {
 		store.Close()
 		return nil, err
@@ -155,6 +165,8 @@ func (a *App) build(ctx context.Context) error {
 	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	a.Provider.Register(r)
 	screens.Register(r)
+	domainKey := sha256.Sum256(append([]byte("optibid-domain-verification:"), encKey...))
+	adminapi.New(adminapi.Deps{Store: a.Store, Authenticate: a.Provider.AccessTokenUser, Resolver: a.resolver, DomainKey: domainKey[:], Now: a.now}).Register(r)
 	if outbox != nil {
 		r.Handle("/dev/outbox", outbox).Methods(http.MethodGet)
 		a.Outbox = outbox

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,6 +89,7 @@ type env struct {
 	issuer string
 	cfg    *Config
 	clock  *clock
+	dns    *testDNS
 }
 
 // clock is a settable time source shared by the app.
@@ -121,7 +123,8 @@ func newEnv(t testing.TB, store string, mutate ...func(*Config)) *env {
 func startOn(t testing.TB, srv *httptest.Server, cfg *Config) *env {
 	t.Helper()
 	clk := &clock{}
-	app, err := NewApp(context.Background(), cfg, clk.now)
+	dns := &testDNS{records: map[string][]string{}}
+	app, err := newApp(context.Background(), cfg, clk.now, dns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +132,26 @@ func startOn(t testing.TB, srv *httptest.Server, cfg *Config) *env {
 	srv.Config.MaxHeaderBytes = 8 << 10
 	srv.Start()
 	t.Cleanup(func() { srv.Close(); app.Close() })
-	return &env{t: t, app: app, srv: srv, issuer: cfg.Issuer, cfg: cfg, clock: clk}
+	return &env{t: t, app: app, srv: srv, issuer: cfg.Issuer, cfg: cfg, clock: clk, dns: dns}
+}
+
+// testDNS answers TXT lookups from a map: tests publish records there and
+// no query leaves the process.
+type testDNS struct {
+	mu      sync.Mutex
+	records map[string][]string
+}
+
+func (d *testDNS) LookupTXT(_ context.Context, name string) ([]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.records[name], nil
+}
+
+func (d *testDNS) publish(name, value string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.records[name] = append(d.records[name], value)
 }
 
 // browser is a user agent: a cookie jar and no automatic redirects, so

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/gorilla/mux"
+	"gopkg.in/yaml.v3"
+
+	adminapi "github.com/optibid/idp/provider/admin"
+	"github.com/optibid/idp/storage"
+)
+
+// api calls the management API with a bearer token.
+func (e *env) api(method, path, token string, body any) (int, map[string]any) {
+	e.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = strings.NewReader(string(b))
+	}
+	req, _ := http.NewRequest(method, e.issuer+"/api/v1"+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]any{}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// tokenOf logs email in and returns an access token.
+func (e *env) tokenOf(email string) string {
+	e.t.Helper()
+	verifier, ch := pkce()
+	u := e.browser().login(e.authURL(map[string]string{"code_challenge": ch, "code_challenge_method": "S256"}), email, userPassword)
+	_, body := e.exchange(u.Query().Get("code"), verifier)
+	return decode(e.t.(*testing.T), body).AccessToken
+}
+
+// adminEnv: acme (ada owner, bob member) and globex (carol owner).
+func adminEnv(t *testing.T, backend string) (*env, storage.Organization, storage.Organization) {
+	e := newEnv(t, backend, func(c *Config) {
+		c.Bootstrap.Organizations = append(c.Bootstrap.Organizations, BootstrapOrg{Slug: "globex", Name: "Globex"})
+		c.Bootstrap.Users = append(c.Bootstrap.Users, BootstrapUser{Email: "carol@globex.example", Password: userPassword, Name: "Carol", Organization: "globex", Role: "owner"})
+	})
+	acme, _ := e.app.Store.OrganizationBySlug(context.Background(), "acme")
+	globex, _ := e.app.Store.OrganizationBySlug(context.Background(), "globex")
+	return e, acme, globex
+}
+
+// The OpenAPI file and the router describe the same API.
+func TestAdminOpenAPIMatchesRoutes(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(adminapi.OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var spec []string
+	for p, ops := range doc.Paths {
+		for m := range ops {
+			if m != "parameters" {
+				spec = append(spec, strings.ToUpper(m)+" /api/v1"+p)
+			}
+		}
+	}
+	r := mux.NewRouter()
+	adminapi.New(adminapi.Deps{}).Register(r)
+	var routes []string
+	_ = r.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		tpl, err1 := route.GetPathTemplate()
+		methods, err2 := route.GetMethods()
+		if err1 == nil && err2 == nil {
+			for _, m := range methods {
+				routes = append(routes, m+" "+tpl)
+			}
+		}
+		return nil
+	})
+	sort.Strings(spec)
+	sort.Strings(routes)
+	if !slices.Equal(spec, routes) {
+		t.Fatalf("openapi.yaml and router differ:\nspec:   %v\nrouter: %v", spec, routes)
+	}
+}
+
+var pathParam = regexp.MustCompile(`\{[a-z]+\}`)
+
+// CHECKS 63: org A's admin gets 404 for every org B route, and for guessed
+// IDs, on every backend.
+func TestAdminTenantIsolation(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]any `yaml:"paths"`
+	}
+	_ = yaml.Unmarshal(adminapi.OpenAPI, &doc)
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e, _, globex := adminEnv(t, backend)
+			ada := e.tokenOf(userEmail) // owner of acme, not a member of globex
+			carol := mustUser(t, e, "carol@globex.example")
+			for p, ops := range doc.Paths {
+				if !strings.HasPrefix(p, "/orgs/{org}") {
+					continue
+				}
+				for m := range ops {
+					if m == "parameters" {
+						continue
+					}
+					for _, orgID := range []string{globex.ID, "0123456789abcdef0123456789abcdef"} {
+						path := strings.Replace(p, "{org}", orgID, 1)
+						path = strings.Replace(path, "{user}", carol.ID, 1)
+						path = pathParam.ReplaceAllString(path, "globex.example")
+						status, body := e.api(strings.ToUpper(m), path, ada, map[string]string{})
+						if status != http.StatusNotFound {
+							t.Errorf("%s %s with another tenant's token: %d %v", strings.ToUpper(m), path, status, body)
+						}
+					}
+				}
+			}
+			// And nothing changed in globex.
+			if ms, _ := e.app.Store.MembersOf(context.Background(), globex.ID); len(ms) != 1 || ms[0].Role != "owner" {
+				t.Fatalf("globex members changed: %+v", ms)
+			}
+		})
+	}
+}
+
+func TestAdminAPI(t *testing.T) {
+	e, acme, _ := adminEnv(t, "memory")
+	ctx := context.Background()
+	ada, bob := e.tokenOf(userEmail), e.tokenOf("bob@example.com")
+	bobUser := mustUser(t, e, "bob@example.com")
+	org := "/orgs/" + acme.ID
+
+	if status, _ := e.api("GET", "/me", "", nil); status != 401 {
+		t.Fatalf("no token: %d", status)
+	}
+	if status, _ := e.api("GET", "/me", "garbage", nil); status != 401 {
+		t.Fatalf("garbage token: %d", status)
+	}
+	_, cc := e.postToken("/oauth/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"market:view"}}, "svc", svcSecret)
+	if status, _ := e.api("GET", "/me", decode(t, cc).AccessToken, nil); status != 401 {
+		t.Fatalf("client token: %d", status)
+	}
+	if status, me := e.api("GET", "/me", ada, nil); status != 200 || me["email"] != userEmail {
+		t.Fatalf("me: %d %v", status, me)
+	}
+	if status, body := e.api("GET", org, bob, nil); status != 200 || body["role"] != "member" {
+		t.Fatalf("get org: %d %v", status, body)
+	}
+	if status, _ := e.api("PATCH", org, bob, map[string]string{"name": "Hijacked"}); status != 403 {
+		t.Fatalf("member renames org: %d", status)
+	}
+	if status, body := e.api("PATCH", org, ada, map[string]any{"name": "Acme Energy Ltd", "mfa": "required"}); status != 200 ||
+		body["org"].(map[string]any)["mfa"] != "required" {
+		t.Fatalf("owner patches org: %d %v", status, body)
+	}
+	if status, body := e.api("GET", org+"/members", bob, nil); status != 200 || len(body["members"].([]any)) != 2 {
+		t.Fatalf("members: %d %v", status, body)
+	}
+	// Roles: nobody grants above their own; the last owner stays.
+	if status, _ := e.api("PATCH", org+"/members/"+bobUser.ID, bob, map[string]string{"role": "owner"}); status != 403 {
+		t.Fatalf("member promotes self: %d", status)
+	}
+	if status, _ := e.api("PATCH", org+"/members/"+mustUser(t, e, userEmail).ID, ada, map[string]string{"role": "admin"}); status != 409 {
+		t.Fatalf("last owner demoted: %d", status)
+	}
+	if status, _ := e.api("PATCH", org+"/members/"+bobUser.ID, ada, map[string]string{"role": "admin"}); status != 200 {
+		t.Fatalf("owner makes bob admin: %d", status)
+	}
+	if status, _ := e.api("POST", org+"/members", ada, map[string]string{"email": "carol@globex.example", "role": "viewer"}); status != 201 {
+		t.Fatalf("add member: %d", status)
+	}
+	carol := mustUser(t, e, "carol@globex.example")
+	if status, _ := e.api("DELETE", org+"/members/"+carol.ID, ada, nil); status != 204 {
+		t.Fatalf("remove member: %d", status)
+	}
+	// Domains: claim, publish the TXT record, verify.
+	status, d := e.api("POST", org+"/domains", ada, map[string]string{"domain": "Acme.Example"})
+	if status != 201 || d["verified"] != false {
+		t.Fatalf("claim domain: %d %v", status, d)
+	}
+	rec := d["record"].(map[string]any)
+	if status, _ := e.api("POST", org+"/domains/acme.example/verify", ada, nil); status != 422 {
+		t.Fatalf("verify without the record: %d", status)
+	}
+	e.dns.publish(rec["name"].(string), rec["value"].(string))
+	if status, d := e.api("POST", org+"/domains/acme.example/verify", ada, nil); status != 200 || d["verified"] != true {
+		t.Fatalf("verify: %d %v", status, d)
+	}
+	if o, err := e.app.Store.OrganizationByVerifiedDomain(ctx, "acme.example"); err != nil || o.ID != acme.ID {
+		t.Fatalf("domain not verified in the store: %v", err)
+	}
+	if status, _ := e.api("POST", org+"/domains", ada, map[string]string{"domain": "not a domain"}); status != 400 {
+		t.Fatalf("bad domain: %d", status)
+	}
+	// Audit: the organization's events, paged; members without audit:read get 403.
+	if status, _ := e.api("GET", org+"/audit", bob, nil); status != 200 {
+		// bob is admin now, and admins may read the audit log
+		t.Fatalf("admin audit: %d", status)
+	}
+	status, page := e.api("GET", org+"/audit?limit=2", ada, nil)
+	evs, _ := page["events"].([]any)
+	if status != 200 || len(evs) != 2 || page["next_before"] == nil {
+		t.Fatalf("audit page: %d %v", status, page)
+	}
+	status, page2 := e.api("GET", org+"/audit?limit=100&before="+url.QueryEscape(page["next_before"].(string)), ada, nil)
+	if status != 200 || len(page2["events"].([]any)) < 5 {
+		t.Fatalf("audit next page: %d %d events", status, len(page2["events"].([]any)))
+	}
+	for _, ev := range append(evs, page2["events"].([]any)...) {
+		if ev.(map[string]any)["org_id"] != acme.ID {
+			t.Fatalf("foreign event in the org's audit: %v", ev)
+		}
+	}
+	if status, _ := e.api("PATCH", org, ada, "not an object"); status != 400 {
+		t.Fatalf("bad body: %d", status)
+	}
+	// A revoked token stops working.
+	if r, _ := e.postToken("/revoke", url.Values{"token": {ada}, "token_type_hint": {"access_token"}}, "web", webSecret); r.StatusCode != 200 {
+		t.Fatal("revoke")
+	}
+	if status, _ := e.api("GET", "/me", ada, nil); status != 401 {
+		t.Fatalf("revoked token: %d", status)
+	}
+}

@@ -1,0 +1,257 @@
+// Package admin is the management API (JSON over HTTP under /api/v1,
+// described in openapi.yaml beside this file). Callers authenticate with
+// access tokens from this provider; every route below /orgs/{org} is
+// allowed by the caller's permissions in that organization, and for an
+// organization the caller does not belong to, every route answers 404, as
+// for one that does not exist (tenant isolation).
+package admin
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/optibid/idp/internal/httpx"
+	"github.com/optibid/idp/provider/roles"
+	"github.com/optibid/idp/storage"
+)
+
+// OpenAPI is the API's description.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
+
+// Store is what the API reads and changes.
+type Store interface {
+	storage.Organizations
+	storage.Memberships
+	storage.Users
+	storage.Audit
+}
+
+// Resolver looks up DNS TXT records (net.Resolver in production, a map in
+// tests).
+type Resolver interface {
+	LookupTXT(ctx context.Context, name string) ([]string, error)
+}
+
+// Deps are the API's collaborators.
+type Deps struct {
+	Store Store
+	// Authenticate turns a bearer access token into the calling user.
+	Authenticate func(ctx context.Context, token string) (userID string, err error)
+	Resolver     Resolver
+	// DomainKey keys the domain-verification values (32 bytes).
+	DomainKey []byte
+	Now       func() time.Time
+}
+
+// Handler serves the API.
+type Handler struct{ Deps }
+
+// New returns the API.
+func New(d Deps) *Handler {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return &Handler{d}
+}
+
+// Register mounts the routes under /api/v1.
+func (h *Handler) Register(r *mux.Router) {
+	api := r.PathPrefix("/api/v1").Subrouter()
+	api.HandleFunc("/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(OpenAPI)
+	}).Methods(http.MethodGet)
+	api.Handle("/me", h.user(h.me)).Methods(http.MethodGet)
+	org := func(perm string, f orgHandler) http.Handler { return h.user(h.inOrg(perm, f)) }
+	api.Handle("/orgs/{org}", org(roles.OrgRead, h.getOrg)).Methods(http.MethodGet)
+	api.Handle("/orgs/{org}", org(roles.OrgUpdate, h.patchOrg)).Methods(http.MethodPatch)
+	api.Handle("/orgs/{org}/members", org(roles.MembersRead, h.listMembers)).Methods(http.MethodGet)
+	api.Handle("/orgs/{org}/members", org(roles.MembersInvite, h.addMember)).Methods(http.MethodPost)
+	api.Handle("/orgs/{org}/members/{user}", org(roles.RolesAssign, h.setRole)).Methods(http.MethodPatch)
+	api.Handle("/orgs/{org}/members/{user}", org(roles.MembersRemove, h.removeMember)).Methods(http.MethodDelete)
+	api.Handle("/orgs/{org}/domains", org(roles.OrgRead, h.listDomains)).Methods(http.MethodGet)
+	api.Handle("/orgs/{org}/domains", org(roles.DomainsManage, h.addDomain)).Methods(http.MethodPost)
+	api.Handle("/orgs/{org}/domains/{domain}/verify", org(roles.DomainsManage, h.verifyDomain)).Methods(http.MethodPost)
+	api.Handle("/orgs/{org}/audit", org(roles.AuditRead, h.audit)).Methods(http.MethodGet)
+}
+
+// --- responses ---
+
+type apiError struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	httpx.NoStore(w)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func fail(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, apiError{code, msg})
+}
+
+func (h *Handler) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
+	slog.ErrorContext(r.Context(), "admin api: "+what, "error", err)
+	w.Header().Set("Retry-After", "2")
+	fail(w, http.StatusServiceUnavailable, "unavailable", "The service is temporarily unavailable.")
+}
+
+func notFound(w http.ResponseWriter) { fail(w, http.StatusNotFound, "not_found", "No such object.") }
+
+// --- authentication and authorization ---
+
+type caller struct {
+	user storage.User
+}
+
+type userHandler func(w http.ResponseWriter, r *http.Request, c caller)
+
+// user authenticates the bearer token.
+func (h *Handler) user(f userHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="optibid-admin"`)
+			fail(w, http.StatusUnauthorized, "unauthorized", "A bearer access token is required.")
+			return
+		}
+		id, err := h.Authenticate(r.Context(), token)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="optibid-admin", error="invalid_token"`)
+			fail(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid or expired.")
+			return
+		}
+		u, err := h.Store.UserByID(r.Context(), id)
+		if err != nil || u.Disabled {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="optibid-admin", error="invalid_token"`)
+			fail(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid or expired.")
+			return
+		}
+		f(w, r, caller{user: u})
+	})
+}
+
+type orgHandler func(w http.ResponseWriter, r *http.Request, c caller, org storage.Organization, role string)
+
+// inOrg resolves {org} among the caller's memberships: 404 when the caller
+// is not a member (whether or not it exists), 403 without perm.
+func (h *Handler) inOrg(perm string, f orgHandler) userHandler {
+	return func(w http.ResponseWriter, r *http.Request, c caller) {
+		orgID := mux.Vars(r)["org"]
+		ms, err := h.Store.MembershipsByUser(r.Context(), c.user.ID)
+		if err != nil {
+			h.internal(w, r, "memberships", err)
+			return
+		}
+		i := slices.IndexFunc(ms, func(m storage.Membership) bool { return m.OrgID == orgID })
+		if i < 0 {
+			notFound(w)
+			return
+		}
+		if !roles.Has(ms[i].Role, perm) {
+			fail(w, http.StatusForbidden, "forbidden", "Your role does not allow this ("+perm+").")
+			return
+		}
+		org, err := h.Store.OrganizationByID(r.Context(), orgID)
+		if err != nil {
+			h.internal(w, r, "organization", err)
+			return
+		}
+		f(w, r, c, org, ms[i].Role)
+	}
+}
+
+func (h *Handler) audit(w http.ResponseWriter, r *http.Request, c caller, org storage.Organization, _ string) {
+	q := r.URL.Query()
+	f := storage.AuditFilter{OrgID: org.ID, Type: q.Get("type"), SubjectID: q.Get("user"), Limit: 100}
+	if n, err := strconv.Atoi(q.Get("limit")); err == nil && n > 0 && n <= 1000 {
+		f.Limit = n
+	}
+	for name, dst := range map[string]*time.Time{"since": &f.Since, "before": &f.Before} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				fail(w, http.StatusBadRequest, "invalid_request", name+" must be an RFC 3339 time.")
+				return
+			}
+			*dst = t
+		}
+	}
+	evs, err := h.Store.ListAudit(r.Context(), f)
+	if err != nil {
+		h.internal(w, r, "audit", err)
+		return
+	}
+	views := make([]auditView, 0, len(evs))
+	for _, ev := range evs {
+		views = append(views, auditView{ev.ID, ev.Time.Format(time.RFC3339Nano), ev.Type, ev.ActorID, ev.SubjectID, ev.OrgID, ev.ClientID,
+			ev.IP, ev.UserAgent, ev.RequestID, ev.Details})
+	}
+	out := map[string]any{"events": views}
+	if len(evs) == f.Limit {
+		out["next_before"] = evs[len(evs)-1].Time.Format(time.RFC3339Nano)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// auditView is an audit row as the API shows it.
+type auditView struct {
+	ID        string            `json:"id"`
+	Time      string            `json:"time"`
+	Type      string            `json:"type"`
+	ActorID   string            `json:"actor_id"`
+	SubjectID string            `json:"subject_id,omitempty"`
+	OrgID     string            `json:"org_id"`
+	ClientID  string            `json:"client_id,omitempty"`
+	IP        string            `json:"ip,omitempty"`
+	UserAgent string            `json:"user_agent,omitempty"`
+	RequestID string            `json:"request_id,omitempty"`
+	Details   map[string]string `json:"details,omitempty"`
+}
+
+// event is an audit row for a change made through the API.
+func (h *Handler) event(r *http.Request, typ string, c caller, org storage.Organization, subject string, details map[string]string) storage.AuditEvent {
+	return storage.AuditEvent{Type: typ, Time: h.Now().UTC(), ActorID: c.user.ID, SubjectID: subject, OrgID: org.ID,
+		IP: httpx.ClientIP(r.Context()), UserAgent: r.UserAgent(), RequestID: httpx.RequestID(r.Context()), Details: details}
+}
+
+// decode reads a small JSON body strictly.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		fail(w, http.StatusUnsupportedMediaType, "invalid_request", "Send application/json.")
+		return false
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		fail(w, http.StatusBadRequest, "invalid_request", "The JSON body could not be read.")
+		return false
+	}
+	return true
+}
+
+// DomainRecord is the DNS TXT record that proves control of a domain for
+// an organization: a name under the domain and a value keyed by the
+// server, bound to both.
+func (h *Handler) DomainRecord(orgID, domain string) (name, value string) {
+	m := hmac.New(sha256.New, h.DomainKey)
+	m.Write([]byte(orgID + "\x00" + domain))
+	return "_optibid-verification." + domain, "optibid-domain-verification=" + base64.RawURLEncoding.EncodeToString(m.Sum(nil))[:32]
+}

@@ -1,0 +1,312 @@
+package admin
+
+import (
+	"errors"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/optibid/idp/provider/roles"
+	"github.com/optibid/idp/storage"
+)
+
+type orgView struct {
+	ID                   string `json:"id"`
+	Slug                 string `json:"slug"`
+	Name                 string `json:"name"`
+	MFA                  string `json:"mfa"`
+	RequireVerifiedEmail bool   `json:"require_verified_email"`
+}
+
+func viewOrg(o storage.Organization) orgView {
+	return orgView{o.ID, o.Slug, o.Name, o.MFAPolicy, o.RequireVerifiedEmail}
+}
+
+func (h *Handler) me(w http.ResponseWriter, r *http.Request, c caller) {
+	ms, err := h.Store.MembershipsByUser(r.Context(), c.user.ID)
+	if err != nil {
+		h.internal(w, r, "memberships", err)
+		return
+	}
+	type mv struct {
+		Org  orgView `json:"org"`
+		Role string  `json:"role"`
+	}
+	var out []mv
+	for _, m := range ms {
+		o, err := h.Store.OrganizationByID(r.Context(), m.OrgID)
+		if err != nil {
+			h.internal(w, r, "organization", err)
+			return
+		}
+		out = append(out, mv{viewOrg(o), m.Role})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": c.user.ID, "email": c.user.Email, "name": c.user.Name, "memberships": out})
+}
+
+func (h *Handler) getOrg(w http.ResponseWriter, _ *http.Request, _ caller, o storage.Organization, role string) {
+	writeJSON(w, http.StatusOK, map[string]any{"org": viewOrg(o), "role": role, "permissions": roles.Permissions(role)})
+}
+
+func (h *Handler) patchOrg(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, role string) {
+	var body struct {
+		Name                 *string `json:"name"`
+		MFA                  *string `json:"mfa"`
+		RequireVerifiedEmail *bool   `json:"require_verified_email"`
+	}
+	if !decode(w, r, &body) {
+		return
+	}
+	ctx := r.Context()
+	if body.Name != nil {
+		name := strings.TrimSpace(*body.Name)
+		if name == "" || len(name) > 200 {
+			fail(w, http.StatusBadRequest, "invalid_request", "name must be 1 to 200 characters.")
+			return
+		}
+		var err error
+		if o, err = h.Store.UpsertOrganization(ctx, storage.Organization{Slug: o.Slug, Name: name}, h.event(r, "organization_updated", c, o, "", nil)); err != nil {
+			h.internal(w, r, "update organization", err)
+			return
+		}
+	}
+	if body.MFA != nil || body.RequireVerifiedEmail != nil {
+		if !roles.Has(role, roles.MFAPolicyManage) {
+			fail(w, http.StatusForbidden, "forbidden", "Your role does not allow this ("+roles.MFAPolicyManage+").")
+			return
+		}
+	}
+	if body.MFA != nil {
+		if !slices.Contains([]string{"off", "optional", "required"}, *body.MFA) {
+			fail(w, http.StatusBadRequest, "invalid_request", "mfa must be off, optional or required.")
+			return
+		}
+		if err := h.Store.SetMFAPolicy(ctx, o.ID, *body.MFA, h.event(r, "mfa_policy_changed", c, o, "", map[string]string{"mfa": *body.MFA})); err != nil {
+			h.internal(w, r, "mfa policy", err)
+			return
+		}
+		o.MFAPolicy = *body.MFA
+	}
+	if body.RequireVerifiedEmail != nil {
+		if err := h.Store.SetEmailPolicy(ctx, o.ID, *body.RequireVerifiedEmail, h.event(r, "email_policy_changed", c, o, "", nil)); err != nil {
+			h.internal(w, r, "email policy", err)
+			return
+		}
+		o.RequireVerifiedEmail = *body.RequireVerifiedEmail
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"org": viewOrg(o)})
+}
+
+type memberView struct {
+	UserID string `json:"user_id"`
+	Email  string `json:"email"`
+	Name   string `json:"name"`
+	Role   string `json:"role"`
+}
+
+func (h *Handler) listMembers(w http.ResponseWriter, r *http.Request, _ caller, o storage.Organization, _ string) {
+	ms, err := h.Store.MembersOf(r.Context(), o.ID)
+	if err != nil {
+		h.internal(w, r, "members", err)
+		return
+	}
+	out := []memberView{}
+	for _, m := range ms {
+		u, err := h.Store.UserByID(r.Context(), m.UserID)
+		if err != nil {
+			h.internal(w, r, "member", err)
+			return
+		}
+		out = append(out, memberView{u.ID, u.Email, u.Name, m.Role})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"members": out})
+}
+
+// mayGrant: nobody grants a role above their own.
+func mayGrant(own, role string) bool {
+	return roles.Rank(role) > 0 && roles.Rank(role) <= roles.Rank(own)
+}
+
+func (h *Handler) addMember(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, own string) {
+	var body struct {
+		Email string `json:"email"`
+		Role  string `json:"role"`
+	}
+	if !decode(w, r, &body) {
+		return
+	}
+	if !mayGrant(own, body.Role) {
+		fail(w, http.StatusForbidden, "forbidden", "You cannot grant the role "+body.Role+".")
+		return
+	}
+	u, err := h.Store.UserByEmail(r.Context(), strings.ToLower(strings.TrimSpace(body.Email)))
+	if errors.Is(err, storage.ErrNotFound) {
+		fail(w, http.StatusNotFound, "not_found", "No account has that email; invite the person instead.")
+		return
+	}
+	if err != nil {
+		h.internal(w, r, "user", err)
+		return
+	}
+	if ms, _ := h.Store.MembersOf(r.Context(), o.ID); slices.ContainsFunc(ms, func(m storage.Membership) bool { return m.UserID == u.ID }) {
+		fail(w, http.StatusConflict, "conflict", "That person is already a member.")
+		return
+	}
+	if err := h.Store.UpsertMembership(r.Context(), storage.Membership{UserID: u.ID, OrgID: o.ID, Role: body.Role},
+		h.event(r, "member_added", c, o, u.ID, map[string]string{"role": body.Role})); err != nil {
+		h.internal(w, r, "add member", err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, memberView{u.ID, u.Email, u.Name, body.Role})
+}
+
+// member finds {user} among the organization's members (404 otherwise).
+func (h *Handler) member(w http.ResponseWriter, r *http.Request, o storage.Organization) (storage.Membership, bool) {
+	ms, err := h.Store.MembersOf(r.Context(), o.ID)
+	if err != nil {
+		h.internal(w, r, "members", err)
+		return storage.Membership{}, false
+	}
+	i := slices.IndexFunc(ms, func(m storage.Membership) bool { return m.UserID == mux.Vars(r)["user"] })
+	if i < 0 {
+		notFound(w)
+		return storage.Membership{}, false
+	}
+	return ms[i], true
+}
+
+func (h *Handler) setRole(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, own string) {
+	m, ok := h.member(w, r, o)
+	if !ok {
+		return
+	}
+	var body struct {
+		Role string `json:"role"`
+	}
+	if !decode(w, r, &body) {
+		return
+	}
+	if !mayGrant(own, body.Role) || !mayGrant(own, m.Role) {
+		fail(w, http.StatusForbidden, "forbidden", "You cannot change a role above your own.")
+		return
+	}
+	h.changeRole(w, r, c, o, m, body.Role)
+}
+
+func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, own string) {
+	m, ok := h.member(w, r, o)
+	if !ok {
+		return
+	}
+	if !mayGrant(own, m.Role) && m.UserID != c.user.ID {
+		fail(w, http.StatusForbidden, "forbidden", "You cannot remove a member whose role is above your own.")
+		return
+	}
+	h.changeRole(w, r, c, o, m, "")
+}
+
+func (h *Handler) changeRole(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, m storage.Membership, role string) {
+	typ := "member_role_changed"
+	if role == "" {
+		typ = "member_removed"
+	}
+	err := h.Store.SetMemberRole(r.Context(), o.ID, m.UserID, role, h.event(r, typ, c, o, m.UserID, map[string]string{"from": m.Role, "to": role}))
+	switch {
+	case errors.Is(err, storage.ErrLastOwner):
+		fail(w, http.StatusConflict, "last_owner", "An organization needs an owner: make someone else owner first.")
+	case errors.Is(err, storage.ErrNotFound):
+		notFound(w)
+	case err != nil:
+		h.internal(w, r, "change role", err)
+	case role == "":
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"user_id": m.UserID, "role": role})
+	}
+}
+
+var domainRE = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+
+type domainView struct {
+	Domain   string `json:"domain"`
+	Verified bool   `json:"verified"`
+	Record   struct {
+		Type  string `json:"type"`
+		Name  string `json:"name"`
+		Value string `json:"value"`
+	} `json:"record"`
+}
+
+func (h *Handler) viewDomain(d storage.OrganizationDomain) domainView {
+	v := domainView{Domain: d.Domain, Verified: !d.VerifiedAt.IsZero()}
+	v.Record.Type = "TXT"
+	v.Record.Name, v.Record.Value = h.DomainRecord(d.OrgID, d.Domain)
+	return v
+}
+
+func (h *Handler) listDomains(w http.ResponseWriter, r *http.Request, _ caller, o storage.Organization, _ string) {
+	ds, err := h.Store.DomainsOf(r.Context(), o.ID)
+	if err != nil {
+		h.internal(w, r, "domains", err)
+		return
+	}
+	out := []domainView{}
+	for _, d := range ds {
+		out = append(out, h.viewDomain(d))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"domains": out})
+}
+
+func (h *Handler) addDomain(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, _ string) {
+	var body struct {
+		Domain string `json:"domain"`
+	}
+	if !decode(w, r, &body) {
+		return
+	}
+	d := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(body.Domain), "."))
+	if len(d) > 253 || !domainRE.MatchString(d) {
+		fail(w, http.StatusBadRequest, "invalid_request", "That is not a domain name.")
+		return
+	}
+	err := h.Store.AddDomain(r.Context(), storage.OrganizationDomain{OrgID: o.ID, Domain: d}, h.event(r, "domain_added", c, o, "", map[string]string{"domain": d}))
+	if errors.Is(err, storage.ErrConflict) {
+		fail(w, http.StatusConflict, "conflict", "That domain belongs to another organization.")
+		return
+	}
+	if err != nil {
+		h.internal(w, r, "add domain", err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, h.viewDomain(storage.OrganizationDomain{OrgID: o.ID, Domain: d}))
+}
+
+// verifyDomain looks the TXT record up and marks the domain verified.
+func (h *Handler) verifyDomain(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, _ string) {
+	ds, err := h.Store.DomainsOf(r.Context(), o.ID)
+	if err != nil {
+		h.internal(w, r, "domains", err)
+		return
+	}
+	i := slices.IndexFunc(ds, func(d storage.OrganizationDomain) bool { return d.Domain == mux.Vars(r)["domain"] })
+	if i < 0 {
+		notFound(w)
+		return
+	}
+	d := ds[i]
+	name, want := h.DomainRecord(o.ID, d.Domain)
+	txts, err := h.Resolver.LookupTXT(r.Context(), name)
+	if err != nil || !slices.Contains(txts, want) {
+		fail(w, http.StatusUnprocessableEntity, "not_verified", "The TXT record "+name+" does not hold the expected value yet.")
+		return
+	}
+	d.VerifiedAt = h.Now().UTC()
+	if err := h.Store.AddDomain(r.Context(), d, h.event(r, "domain_verified", c, o, "", map[string]string{"domain": d.Domain})); err != nil {
+		h.internal(w, r, "verify domain", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h.viewDomain(d))
+}
