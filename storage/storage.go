@@ -135,6 +135,10 @@ type RefreshTokenState struct {
 type OrgRole struct {
 	Org  Organization
 	Role string
+	// Features are the organization's feature settings (its plan is in
+	// Org.Plan), read with the grant so that entitlement claims cost no
+	// extra round trip.
+	Features map[string]FeatureSetting
 }
 
 // Grants stores token families and refresh tokens.
@@ -240,6 +244,23 @@ type Federation interface {
 	TouchIdentity(ctx context.Context, fi FederatedIdentity, now time.Time) error
 }
 
+// Entitlements stores the feature catalogue and organizations' settings.
+type Entitlements interface {
+	UpsertFeature(ctx context.Context, f FeatureDefinition, ev AuditEvent) error
+	ListFeatures(ctx context.Context) ([]FeatureDefinition, error)
+	OrgFeatureSettings(ctx context.Context, orgID string) (map[string]FeatureSetting, error)
+	// ApplyFeatureSettings writes settings for an organization in one
+	// transaction, with a change-log row per feature (the setting before and
+	// after), the template application when templateID is set, and ev.
+	ApplyFeatureSettings(ctx context.Context, orgID string, writes map[string]FeatureSetting, actorID, templateID string, now time.Time, ev AuditEvent) error
+	FeatureChanges(ctx context.Context, orgID string, limit int) ([]FeatureChange, error)
+	UpsertTemplate(ctx context.Context, t FeatureTemplate, ev AuditEvent) error
+	TemplateByID(ctx context.Context, id string) (FeatureTemplate, error)
+	ListTemplates(ctx context.Context) ([]FeatureTemplate, error)
+	TemplateApplications(ctx context.Context, orgID string) ([]TemplateApplication, error)
+	SetPlan(ctx context.Context, orgID, plan string, ev AuditEvent) error
+}
+
 // Keys stores signing keys.
 type Keys interface {
 	// SigningKeys returns every key that is not past its ExpiresAt.
@@ -283,6 +304,7 @@ type Store interface {
 	ActionTokens
 	MFA
 	Federation
+	Entitlements
 	Keys
 	Audit
 	Maintenance

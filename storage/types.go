@@ -17,8 +17,10 @@ type Organization struct {
 	// RequireVerifiedEmail: members must verify their email address before
 	// any client gets a code for them.
 	RequireVerifiedEmail bool
-	CreatedAt            time.Time
-	UpdatedAt            time.Time
+	// Plan: free, professional or enterprise; decides default features.
+	Plan      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // User is a person who can sign in. Email is stored lower-cased and is unique.
@@ -274,6 +276,46 @@ type FederationState struct {
 	CreatedAt     time.Time
 	ExpiresAt     time.Time
 	UsedAt        time.Time
+}
+
+// FeatureDefinition is one feature of the catalogue (see
+// provider/entitlements for the rules). Config is JSON.
+type FeatureDefinition struct {
+	Key, Name, Description, Category string
+	Plans, Requires, Conflicts       []string
+	Config                           []byte
+	CreatedAt, UpdatedAt             time.Time
+}
+
+// FeatureSetting is an organization's override of one feature. Config is
+// JSON.
+type FeatureSetting struct {
+	Enabled   bool
+	Config    []byte
+	ChangedBy string
+	UpdatedAt time.Time
+}
+
+// FeatureChange is one row of the change log: a feature's setting before
+// and after (nil: none).
+type FeatureChange struct {
+	ID, OrgID, FeatureKey, ActorID, TemplateID string
+	Before, After                              *FeatureSetting
+	ChangedAt                                  time.Time
+}
+
+// FeatureTemplate is a named bundle of settings. Features is JSON:
+// key → {"enabled": bool, "config": {...}}.
+type FeatureTemplate struct {
+	ID, Name, Description string
+	Features              []byte
+	CreatedAt, UpdatedAt  time.Time
+}
+
+// TemplateApplication records that a template was applied to an org.
+type TemplateApplication struct {
+	ID, OrgID, TemplateID, AppliedBy string
+	AppliedAt                        time.Time
 }
 
 // SigningKeyState is where a key is in its life cycle.

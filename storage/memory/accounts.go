@@ -115,7 +115,7 @@ func (s *Store) orgRoleLocked(userID, orgID string) storage.OrgRole {
 	if orgID == "" || !ok {
 		return storage.OrgRole{}
 	}
-	return storage.OrgRole{Org: s.orgs[orgID], Role: m.Role}
+	return storage.OrgRole{Org: s.orgs[orgID], Role: m.Role, Features: s.orgFeaturesLocked(orgID)}
 }
 
 func (s *Store) SetAuthRequestOrg(_ context.Context, id, orgID string) error {

@@ -40,6 +40,11 @@ type Store struct {
 	connections   map[string]storage.Connection
 	identities    map[identityKey]storage.FederatedIdentity
 	ssoStates     map[string]storage.FederationState
+	features      map[string]storage.FeatureDefinition
+	orgFeatures   map[string]map[string]storage.FeatureSetting
+	featureLog    []storage.FeatureChange
+	templates     map[string]storage.FeatureTemplate
+	applications  []storage.TemplateApplication
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -71,6 +76,9 @@ func New(now func() time.Time) *Store {
 		connections:   map[string]storage.Connection{},
 		identities:    map[identityKey]storage.FederatedIdentity{},
 		ssoStates:     map[string]storage.FederationState{},
+		features:      map[string]storage.FeatureDefinition{},
+		orgFeatures:   map[string]map[string]storage.FeatureSetting{},
+		templates:     map[string]storage.FeatureTemplate{},
 	}
 }
 
@@ -125,6 +133,9 @@ func (s *Store) UpsertOrganization(_ context.Context, o storage.Organization, ev
 	}
 	if o.MFAPolicy == "" {
 		o.MFAPolicy = "optional"
+	}
+	if o.Plan == "" {
+		o.Plan = "free"
 	}
 	o.CreatedAt, o.UpdatedAt = now, now
 	s.orgs[o.ID] = o

@@ -13,11 +13,11 @@ import (
 
 // --- Organizations ---
 
-const orgCols = `id, slug, name, mfa_policy, require_verified_email, created_at, updated_at`
+const orgCols = `id, slug, name, mfa_policy, require_verified_email, plan, created_at, updated_at`
 
 func scanOrg(r pgx.Row) (storage.Organization, error) {
 	var o storage.Organization
-	err := r.Scan(&o.ID, &o.Slug, &o.Name, &o.MFAPolicy, &o.RequireVerifiedEmail, &o.CreatedAt, &o.UpdatedAt)
+	err := r.Scan(&o.ID, &o.Slug, &o.Name, &o.MFAPolicy, &o.RequireVerifiedEmail, &o.Plan, &o.CreatedAt, &o.UpdatedAt)
 	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
 	return o, translate(err)
 }

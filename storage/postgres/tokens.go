@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -131,14 +132,27 @@ const grantCols = `g.id, g.client_id, g.user_id, g.org_id, g.scopes, g.auth_time
 
 // orgRoleCols reads the grant's organization and the user's role in it
 // (joined with orgRoleJoin), NULL-safe.
-const orgRoleCols = `coalesce(o.id, ''), coalesce(o.slug, ''), coalesce(o.name, ''), coalesce(o.mfa_policy, ''), coalesce(m.role, '')`
+var orgRoleCols = `coalesce(o.id, ''), coalesce(o.slug, ''), coalesce(o.name, ''), coalesce(o.mfa_policy, ''), coalesce(o.plan, ''),
+	coalesce(m.role, ''), ` + sprintf(featuresAgg, "o.id")
 
 const orgRoleJoin = `LEFT JOIN user_organization_membership m ON m.user_id = g.user_id AND m.org_id = g.org_id
 		LEFT JOIN organizations o ON o.id = m.org_id`
 
-func orgRoleDest(o *storage.OrgRole) []any {
-	return []any{&o.Org.ID, &o.Org.Slug, &o.Org.Name, &o.Org.MFAPolicy, &o.Role}
+func orgRoleDest(o *storage.OrgRole, features *[]byte) []any {
+	return []any{&o.Org.ID, &o.Org.Slug, &o.Org.Name, &o.Org.MFAPolicy, &o.Org.Plan, &o.Role, features}
 }
+
+// fixOrgRole decodes the aggregated feature settings.
+func fixOrgRole(o *storage.OrgRole, features []byte) error {
+	if o.Org.ID == "" {
+		return nil
+	}
+	var err error
+	o.Features, err = decodeSettings(features)
+	return err
+}
+
+func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }
 
 func grantDest(g *storage.Grant, revoked **time.Time) []any {
 	return []any{&g.ID, &g.ClientID, &g.UserID, &g.OrgID, &g.Scopes, &g.AuthTime, &g.AMR, &g.CreatedAt, &g.ExpiresAt, revoked}
@@ -186,7 +200,8 @@ func (s *Store) RefreshTokenByHash(ctx context.Context, hash string) (storage.Re
 	dest := append([]any{&rt.Hash, &rt.GrantID, &rt.ClientID, &rt.UserID, &rt.Scopes, &rt.AuthTime, &rt.AMR,
 		&rt.CreatedAt, &rt.ExpiresAt, &used}, grantDest(&st.Grant, &revoked)...)
 	dest = append(dest, userDest(&st.User, &locked)...)
-	dest = append(dest, orgRoleDest(&st.Org)...)
+	var features []byte
+	dest = append(dest, orgRoleDest(&st.Org, &features)...)
 	err := s.pool.QueryRow(ctx, `SELECT r.hash, r.grant_id, r.client_id, r.user_id, r.scopes, r.auth_time, r.amr,
 		r.created_at, r.expires_at, r.used_at, `+grantCols+`, `+userCols+`, `+orgRoleCols+`
 		FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id JOIN users u ON u.id = g.user_id `+orgRoleJoin+`
@@ -198,7 +213,7 @@ func (s *Store) RefreshTokenByHash(ctx context.Context, hash string) (storage.Re
 	rt.AuthTime, rt.CreatedAt, rt.ExpiresAt = rt.AuthTime.UTC(), rt.CreatedAt.UTC(), rt.ExpiresAt.UTC()
 	fixGrant(&st.Grant, revoked)
 	fixUser(&st.User, locked)
-	return st, nil
+	return st, fixOrgRole(&st.Org, features)
 }
 
 // RotateRefreshToken: the winning path is one statement (mark used, insert
@@ -286,7 +301,8 @@ func (s *Store) AccessTokenState(ctx context.Context, jti, grantID string) (stor
 	var revoked, locked *time.Time
 	dest := append([]any{&st.Revoked}, grantDest(&st.Grant, &revoked)...)
 	dest = append(dest, userDest(&st.User, &locked)...)
-	dest = append(dest, orgRoleDest(&st.Org)...)
+	var features []byte
+	dest = append(dest, orgRoleDest(&st.Org, &features)...)
 	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $1), `+grantCols+`, `+userCols+`, `+orgRoleCols+`
 		FROM grants g JOIN users u ON u.id = g.user_id `+orgRoleJoin+` WHERE g.id = $2`, jti, grantID).Scan(dest...)
 	if err != nil {
@@ -294,7 +310,7 @@ func (s *Store) AccessTokenState(ctx context.Context, jti, grantID string) (stor
 	}
 	fixGrant(&st.Grant, revoked)
 	fixUser(&st.User, locked)
-	return st, nil
+	return st, fixOrgRole(&st.Org, features)
 }
 
 // --- Sessions ---

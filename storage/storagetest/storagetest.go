@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Federation", testFederation},
 		{"LoginOrganization", testLoginOrg},
 		{"MembersAndOwners", testMembersAndOwners},
+		{"Entitlements", testEntitlements},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
