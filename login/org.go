@@ -9,10 +9,10 @@ import (
 	"github.com/optibid/idp/storage"
 )
 
-// wantsOrg reports whether the scopes ask for organization claims ("org"
-// or "org:<slug>", the provider's claim contract).
+// wantsOrg reports whether the scopes ask for organization claims ("org",
+// "org:<slug>" or "entitlements", the provider's claim contract).
 func wantsOrg(scopes []string) bool {
-	return slices.ContainsFunc(scopes, func(s string) bool { return s == "org" || strings.HasPrefix(s, "org:") })
+	return slices.ContainsFunc(scopes, func(s string) bool { return s == "org" || s == "entitlements" || strings.HasPrefix(s, "org:") })
 }
 
 type orgChoice struct{ ID, Name, Slug, Role string }

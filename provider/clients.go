@@ -181,7 +181,7 @@ func (c *client) scopeAllowed(scope string) bool {
 		return true
 	case oidc.ScopeOfflineAccess:
 		return c.hasGrant(oidc.GrantTypeRefreshToken)
-	case claims.ScopeOrg:
+	case claims.ScopeOrg, claims.ScopeEntitlements:
 		return true // the user's own organization: every client may ask
 	}
 	if strings.HasPrefix(scope, claims.ScopeOrg+":") && len(scope) > 4 {

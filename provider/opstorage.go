@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -442,7 +443,7 @@ func (s *opStorage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserI
 		return internal(ctx, "userinfo from request", errors.New("no user on request"))
 	}
 	claims.Userinfo(info, *u, scopes)
-	for k, v := range claims.Org(req.GetScopes(), org) {
+	for k, v := range s.orgClaims(req.GetScopes(), org) {
 		info.AppendClaims(k, v)
 	}
 	return nil
@@ -456,7 +457,7 @@ func (s *opStorage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInf
 		return err
 	}
 	claims.Userinfo(info, st.User, st.Grant.Scopes)
-	for k, v := range claims.Org(st.Grant.Scopes, st.Org) {
+	for k, v := range s.orgClaims(st.Grant.Scopes, st.Org) {
 		info.AppendClaims(k, v)
 	}
 	return nil
@@ -520,8 +521,26 @@ func (s *opStorage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.In
 		for k, v := range extra {
 			resp.Claims[k] = v
 		}
+		// Introspection gets the full set: every enabled feature with its
+		// configuration.
+		if slices.Contains(st.Grant.Scopes, claims.ScopeEntitlements) {
+			resp.Claims["entitlements"] = s.p.entitlementsFor(st.Org)
+		}
 	}
 	return nil
+}
+
+// orgClaims are the organization claims the scopes ask for: org and
+// permissions, and the compact entitlements.
+func (s *opStorage) orgClaims(scopes []string, org storage.OrgRole) map[string]any {
+	out := claims.Org(scopes, org)
+	if ent := claims.Entitlements(scopes, s.p.entitlementsFor(org)); ent != nil {
+		if out == nil {
+			out = map[string]any{}
+		}
+		maps.Copy(out, ent)
+	}
+	return out
 }
 
 // GetPrivateClaimsFromScopes is unused: GetPrivateClaimsFromRequest wins.
@@ -543,7 +562,7 @@ func (s *opStorage) GetPrivateClaimsFromRequest(_ context.Context, req op.TokenR
 	case *refreshRequest:
 		org = r.Org
 	}
-	for k, v := range claims.Org(req.GetScopes(), org) {
+	for k, v := range s.orgClaims(req.GetScopes(), org) {
 		out[k] = v
 	}
 	return out, nil

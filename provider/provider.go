@@ -80,6 +80,7 @@ type Store interface {
 	storage.Sessions
 	storage.Audit
 	storage.Maintenance
+	ListFeatures(ctx context.Context) ([]storage.FeatureDefinition, error)
 }
 
 // ErrorPage renders a friendly HTML error page (supplied by package login,
@@ -110,6 +111,12 @@ type Provider struct {
 	metrics   *metrics
 	discovery []byte
 	cors      *cors.Cors
+	features  struct {
+		featureCatalogue
+		store interface {
+			ListFeatures(ctx context.Context) ([]storage.FeatureDefinition, error)
+		}
+	}
 }
 
 // New builds the provider.
@@ -121,6 +128,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	p := &Provider{cfg: cfg, store: d.Store, keys: d.Keys, errorPage: d.ErrorPage, cookies: d.Cookies, now: d.Now,
 		clients: newClientCache(d.Store, cfg, d.Now), metrics: newMetrics(d.Registry)}
 	p.storage = &opStorage{p: p}
+	p.features.store = d.Store
 	issuerURL, err := url.Parse(cfg.Issuer)
 	if err != nil {
 		return nil, fmt.Errorf("provider: issuer: %w", err)
@@ -134,9 +142,9 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		CodeMethodS256:           true,
 		AuthMethodPost:           true,
 		GrantTypeRefreshToken:    true,
-		SupportedScopes:          []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess, claims.ScopeOrg},
+		SupportedScopes:          []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess, claims.ScopeOrg, claims.ScopeEntitlements},
 		SupportedClaims: []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp",
-			"at_hash", "name", "email", "email_verified", "updated_at", "org", "permissions"},
+			"at_hash", "name", "email", "email_verified", "updated_at", "org", "permissions", "entitlements"},
 	}
 	corsOpts := &cors.Options{
 		AllowedOrigins: cfg.CORSAllowedOrigins,

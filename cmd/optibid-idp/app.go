@@ -166,7 +166,11 @@ func (a *App) build(ctx context.Context) error {
 	a.Provider.Register(r)
 	screens.Register(r)
 	domainKey := sha256.Sum256(append([]byte("optibid-domain-verification:"), encKey...))
-	adminapi.New(adminapi.Deps{Store: a.Store, Authenticate: a.Provider.AccessTokenUser, Resolver: a.resolver, DomainKey: domainKey[:], Now: a.now}).Register(r)
+	if err := a.Provider.ReloadFeatures(ctx); err != nil {
+		return err
+	}
+	adminapi.New(adminapi.Deps{Store: a.Store, Authenticate: a.Provider.AccessTokenUser, Resolver: a.resolver, DomainKey: domainKey[:],
+		Catalogue: a.Provider.Catalogue, ToSettings: provider.SettingsFromStorage, Now: a.now}).Register(r)
 	if outbox != nil {
 		r.Handle("/dev/outbox", outbox).Methods(http.MethodGet)
 		a.Outbox = outbox
@@ -242,10 +246,14 @@ func (a *App) Run(ctx context.Context) {
 	go a.Keys.Run(ctx)
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
+	features := time.NewTicker(30 * time.Second)
+	defer features.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-features.C:
+			_ = a.Provider.ReloadFeatures(ctx) // other replicas' catalogue changes; a failure keeps the old one
 		case <-t.C:
 			n, err := a.Store.DeleteExpired(ctx, a.now().UTC())
 			if err != nil && !errors.Is(err, context.Canceled) {

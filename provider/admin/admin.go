@@ -23,6 +23,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/optibid/idp/internal/httpx"
+	"github.com/optibid/idp/provider/entitlements"
 	"github.com/optibid/idp/provider/roles"
 	"github.com/optibid/idp/storage"
 )
@@ -38,6 +39,7 @@ type Store interface {
 	storage.Memberships
 	storage.Users
 	storage.Audit
+	storage.Entitlements
 }
 
 // Resolver looks up DNS TXT records (net.Resolver in production, a map in
@@ -54,7 +56,11 @@ type Deps struct {
 	Resolver     Resolver
 	// DomainKey keys the domain-verification values (32 bytes).
 	DomainKey []byte
-	Now       func() time.Time
+	// Catalogue is the feature catalogue; ToSettings converts stored
+	// settings to the rules' form.
+	Catalogue  func() entitlements.Catalogue
+	ToSettings func(map[string]storage.FeatureSetting) map[string]entitlements.Setting
+	Now        func() time.Time
 }
 
 // Handler serves the API.
@@ -87,6 +93,10 @@ func (h *Handler) Register(r *mux.Router) {
 	api.Handle("/orgs/{org}/domains", org(roles.DomainsManage, h.addDomain)).Methods(http.MethodPost)
 	api.Handle("/orgs/{org}/domains/{domain}/verify", org(roles.DomainsManage, h.verifyDomain)).Methods(http.MethodPost)
 	api.Handle("/orgs/{org}/audit", org(roles.AuditRead, h.audit)).Methods(http.MethodGet)
+	api.Handle("/orgs/{org}/features", org(roles.FeaturesRead, h.listFeatures)).Methods(http.MethodGet)
+	api.Handle("/orgs/{org}/features/changes", org(roles.FeaturesRead, h.featureChanges)).Methods(http.MethodGet)
+	api.Handle("/orgs/{org}/features/{feature}", org(roles.FeaturesManage, h.setFeature)).Methods(http.MethodPut)
+	api.Handle("/orgs/{org}/templates/{template}/apply", org(roles.TemplatesApply, h.applyTemplate)).Methods(http.MethodPost)
 }
 
 // --- responses ---

@@ -17,12 +17,13 @@ type orgView struct {
 	ID                   string `json:"id"`
 	Slug                 string `json:"slug"`
 	Name                 string `json:"name"`
+	Plan                 string `json:"plan"`
 	MFA                  string `json:"mfa"`
 	RequireVerifiedEmail bool   `json:"require_verified_email"`
 }
 
 func viewOrg(o storage.Organization) orgView {
-	return orgView{o.ID, o.Slug, o.Name, o.MFAPolicy, o.RequireVerifiedEmail}
+	return orgView{o.ID, o.Slug, o.Name, o.Plan, o.MFAPolicy, o.RequireVerifiedEmail}
 }
 
 func (h *Handler) me(w http.ResponseWriter, r *http.Request, c caller) {
@@ -54,6 +55,7 @@ func (h *Handler) getOrg(w http.ResponseWriter, _ *http.Request, _ caller, o sto
 func (h *Handler) patchOrg(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, role string) {
 	var body struct {
 		Name                 *string `json:"name"`
+		Plan                 *string `json:"plan"`
 		MFA                  *string `json:"mfa"`
 		RequireVerifiedEmail *bool   `json:"require_verified_email"`
 	}
@@ -72,6 +74,21 @@ func (h *Handler) patchOrg(w http.ResponseWriter, r *http.Request, c caller, o s
 			h.internal(w, r, "update organization", err)
 			return
 		}
+	}
+	if body.Plan != nil {
+		if !roles.Has(role, roles.BillingManage) {
+			fail(w, http.StatusForbidden, "forbidden", "Your role does not allow this ("+roles.BillingManage+").")
+			return
+		}
+		if !slices.Contains([]string{"free", "professional", "enterprise"}, *body.Plan) {
+			fail(w, http.StatusBadRequest, "invalid_request", "plan must be free, professional or enterprise.")
+			return
+		}
+		if err := h.Store.SetPlan(ctx, o.ID, *body.Plan, h.event(r, "plan_changed", c, o, "", map[string]string{"plan": *body.Plan})); err != nil {
+			h.internal(w, r, "plan", err)
+			return
+		}
+		o.Plan = *body.Plan
 	}
 	if body.MFA != nil || body.RequireVerifiedEmail != nil {
 		if !roles.Has(role, roles.MFAPolicyManage) {

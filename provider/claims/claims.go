@@ -9,6 +9,7 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
+	"github.com/optibid/idp/provider/entitlements"
 	"github.com/optibid/idp/provider/roles"
 	"github.com/optibid/idp/storage"
 )
@@ -27,19 +28,34 @@ func Userinfo(info *oidc.UserInfo, u storage.User, scopes []string) {
 	}
 }
 
-// WantsOrg reports whether scopes ask for organization claims: "org", or
-// "org:<slug>" naming the organization.
+// WantsOrg reports whether scopes ask for organization claims: "org",
+// "org:<slug>" naming the organization, or "entitlements" (which are an
+// organization's).
 func WantsOrg(scopes []string) bool {
-	return slices.ContainsFunc(scopes, func(s string) bool { return s == ScopeOrg || strings.HasPrefix(s, ScopeOrg+":") })
+	return slices.ContainsFunc(scopes, func(s string) bool {
+		return s == ScopeOrg || s == ScopeEntitlements || strings.HasPrefix(s, ScopeOrg+":")
+	})
 }
 
-// ScopeOrg asks for the org and permissions claims.
-const ScopeOrg = "org"
+// Scopes asking for organization claims.
+const (
+	ScopeOrg          = "org"
+	ScopeEntitlements = "entitlements"
+)
+
+// Entitlements returns the compact entitlements claim when the scopes ask
+// for it.
+func Entitlements(scopes []string, effective map[string]map[string]any) map[string]any {
+	if !slices.Contains(scopes, ScopeEntitlements) || effective == nil {
+		return nil
+	}
+	return map[string]any{"entitlements": entitlements.Claim(effective)}
+}
 
 // Org returns the org and permissions claims for the organization of the
 // login, when the scopes ask for them and the user is (still) a member.
 func Org(scopes []string, o storage.OrgRole) map[string]any {
-	if !WantsOrg(scopes) || o.Org.ID == "" || o.Role == "" {
+	if !slices.ContainsFunc(scopes, func(s string) bool { return s == ScopeOrg || strings.HasPrefix(s, ScopeOrg+":") }) || o.Org.ID == "" || o.Role == "" {
 		return nil
 	}
 	return map[string]any{

@@ -169,3 +169,23 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// Check validates a whole state (after a template is applied): every
+// enabled feature has its dependencies enabled and no conflict enabled.
+func (c Catalogue) Check(plan string, settings map[string]Setting) error {
+	on := c.Effective(plan, settings)
+	for _, key := range sortedKeys(on) {
+		f := c[key]
+		for _, r := range f.Requires {
+			if _, ok := on[r]; !ok {
+				return &RuleError{Feature: key, Other: r, Reason: "requires"}
+			}
+		}
+		for other := range on {
+			if other != key && (slices.Contains(f.Conflicts, other) || slices.Contains(c[other].Conflicts, key)) {
+				return &RuleError{Feature: key, Other: other, Reason: "conflicts"}
+			}
+		}
+	}
+	return nil
+}
