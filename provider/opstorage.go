@@ -443,7 +443,7 @@ func (s *opStorage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserI
 		return internal(ctx, "userinfo from request", errors.New("no user on request"))
 	}
 	claims.Userinfo(info, *u, scopes)
-	for k, v := range s.orgClaims(req.GetScopes(), org) {
+	for k, v := range claims.ForIDToken(s.orgClaims(req.GetScopes(), org)) {
 		info.AppendClaims(k, v)
 	}
 	return nil

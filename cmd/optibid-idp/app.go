@@ -292,7 +292,7 @@ func (a *App) Banner() string {
 	}
 	for _, c := range a.cfg.Bootstrap.Clients {
 		if c.Secret != "" && len(c.RedirectURIs) > 0 {
-			fmt.Fprintf(&b, "  try it: %s/authorize?client_id=%s&redirect_uri=%s&response_type=code&scope=openid%%20profile%%20email&state=demo\n",
+			fmt.Fprintf(&b, "  try it: %s/authorize?client_id=%s&redirect_uri=%s&response_type=code&scope=openid%%20profile%%20email%%20org%%20entitlements&state=demo\n",
 				a.cfg.Issuer, c.ID, c.RedirectURIs[0])
 			break
 		}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -22,6 +24,9 @@ func applyBootstrap(ctx context.Context, s storage.Store, h *password.Hasher, b 
 	}
 	if h == nil && len(b.Users) > 0 {
 		return errors.New("bootstrap: users need a password hasher")
+	}
+	if err := bootstrapFeatures(ctx, s, b, ev); err != nil {
+		return err
 	}
 	orgs := map[string]storage.Organization{}
 	for _, o := range b.Organizations {
@@ -79,6 +84,16 @@ func bootstrapOrg(ctx context.Context, s storage.Store, o BootstrapOrg, ev func(
 			return stored, err
 		}
 		stored.MFAPolicy = mfaPolicy
+	}
+	plan := o.Plan
+	if plan == "" {
+		plan = "free"
+	}
+	if stored.Plan != plan {
+		if err := s.SetPlan(ctx, stored.ID, plan, ev("plan_changed", map[string]string{"slug": o.Slug, "plan": plan})); err != nil {
+			return stored, err
+		}
+		stored.Plan = plan
 	}
 	if stored.RequireVerifiedEmail != o.RequireVerifiedEmail {
 		if err := s.SetEmailPolicy(ctx, stored.ID, o.RequireVerifiedEmail, ev("email_policy_changed", map[string]string{"slug": o.Slug})); err != nil {
@@ -142,4 +157,78 @@ func sameClient(a, b storage.Client) bool {
 		slices.Equal(a.PostLogoutRedirectURIs, b.PostLogoutRedirectURIs) && slices.Equal(a.GrantTypes, b.GrantTypes) &&
 		slices.Equal(a.Scopes, b.Scopes) && a.RequireConsent == b.RequireConsent && a.IDTokenSignedResponseAlg == b.IDTokenSignedResponseAlg &&
 		a.RequireMFA == b.RequireMFA && a.RequireVerifiedEmail == b.RequireVerifiedEmail
+}
+
+// bootstrapFeatures writes the declared feature catalogue and templates,
+// skipping the ones stored unchanged. Features not declared are left alone:
+// the catalogue may also be managed through the API.
+func bootstrapFeatures(ctx context.Context, s storage.Store, b Bootstrap, ev func(string, map[string]string) storage.AuditEvent) error {
+	if len(b.Features) == 0 && len(b.Templates) == 0 {
+		return nil
+	}
+	stored, err := s.ListFeatures(ctx)
+	if err != nil {
+		return fmt.Errorf("bootstrap: features: %w", err)
+	}
+	byKey := map[string]storage.FeatureDefinition{}
+	for _, f := range stored {
+		byKey[f.Key] = f
+	}
+	for _, f := range b.Features {
+		cfg, err := json.Marshal(f.Config)
+		if err != nil {
+			return fmt.Errorf("bootstrap: feature %s: config: %w", f.Key, err)
+		}
+		if f.Config == nil {
+			cfg = nil
+		}
+		want := storage.FeatureDefinition{Key: f.Key, Name: f.Name, Description: f.Description, Category: f.Category,
+			Plans: f.Plans, Requires: f.Requires, Conflicts: f.Conflicts, Config: cfg}
+		if old, ok := byKey[f.Key]; ok && sameFeature(old, want) {
+			continue
+		}
+		if err := s.UpsertFeature(ctx, want, ev("feature_defined", map[string]string{"feature": f.Key})); err != nil {
+			return fmt.Errorf("bootstrap: feature %s: %w", f.Key, err)
+		}
+	}
+	for _, t := range b.Templates {
+		features, err := json.Marshal(t.Features)
+		if err != nil {
+			return fmt.Errorf("bootstrap: template %s: %w", t.ID, err)
+		}
+		want := storage.FeatureTemplate{ID: t.ID, Name: t.Name, Description: t.Description, Features: features}
+		old, err := s.TemplateByID(ctx, t.ID)
+		if err == nil && old.Name == want.Name && old.Description == want.Description && jsonEqual(old.Features, want.Features) {
+			continue
+		}
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("bootstrap: template %s: %w", t.ID, err)
+		}
+		if err := s.UpsertTemplate(ctx, want, ev("template_defined", map[string]string{"template": t.ID})); err != nil {
+			return fmt.Errorf("bootstrap: template %s: %w", t.ID, err)
+		}
+	}
+	return nil
+}
+
+func sameFeature(a, b storage.FeatureDefinition) bool {
+	return a.Name == b.Name && a.Description == b.Description && a.Category == b.Category &&
+		slices.Equal(norm(a.Plans), norm(b.Plans)) && slices.Equal(norm(a.Requires), norm(b.Requires)) &&
+		slices.Equal(norm(a.Conflicts), norm(b.Conflicts)) && jsonEqual(a.Config, b.Config)
+}
+
+func norm(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Sorted(slices.Values(s))
+}
+
+// jsonEqual compares two JSON documents by value (PostgreSQL's jsonb
+// reorders keys); empty and null are equal.
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	_ = json.Unmarshal(a, &x)
+	_ = json.Unmarshal(b, &y)
+	return reflect.DeepEqual(x, y)
 }

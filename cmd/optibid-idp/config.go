@@ -169,11 +169,18 @@ type Bootstrap struct {
 	Organizations []BootstrapOrg    `yaml:"organizations"`
 	Users         []BootstrapUser   `yaml:"users"`
 	Clients       []BootstrapClient `yaml:"clients"`
+	// Features is the platform's feature catalogue; Templates are named
+	// bundles of feature settings an org admin can apply.
+	Features  []BootstrapFeature  `yaml:"features"`
+	Templates []BootstrapTemplate `yaml:"templates"`
 }
 
 type BootstrapOrg struct {
 	Slug string `yaml:"slug"`
 	Name string `yaml:"name"`
+	// Plan: free (default) | professional | enterprise; it selects the
+	// features on by default.
+	Plan string `yaml:"plan"`
 	// MFA: off | optional (default) | required.
 	MFA                  string `yaml:"mfa"`
 	RequireVerifiedEmail bool   `yaml:"require_verified_email"`
@@ -185,6 +192,33 @@ type BootstrapUser struct {
 	Name         string `yaml:"name"`
 	Organization string `yaml:"organization"`
 	Role         string `yaml:"role"`
+}
+
+type BootstrapFeature struct {
+	Key         string `yaml:"key"`
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	Category    string `yaml:"category"`
+	// Plans whose organizations have the feature on unless they turn it off.
+	Plans []string `yaml:"plans"`
+	// Requires and Conflicts name other features' keys.
+	Requires  []string `yaml:"requires"`
+	Conflicts []string `yaml:"conflicts"`
+	// Config is the default configuration (small values reach tokens).
+	Config map[string]any `yaml:"config"`
+}
+
+type BootstrapTemplate struct {
+	ID          string `yaml:"id"`
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	// Features: key → {enabled, config}.
+	Features map[string]BootstrapSetting `yaml:"features"`
+}
+
+type BootstrapSetting struct {
+	Enabled bool           `yaml:"enabled" json:"enabled"`
+	Config  map[string]any `yaml:"config" json:"config,omitempty"`
 }
 
 type BootstrapClient struct {
@@ -471,6 +505,9 @@ func (b Bootstrap) validate() error {
 		if o.MFA != "" && !slices.Contains([]string{"off", "optional", "required"}, o.MFA) {
 			return fmt.Errorf("config: %s.mfa: %q must be off, optional or required", key, o.MFA)
 		}
+		if o.Plan != "" && !slices.Contains(plans, o.Plan) {
+			return fmt.Errorf("config: %s.plan: %q must be one of %v", key, o.Plan, plans)
+		}
 		slugs[o.Slug] = true
 	}
 	for i, u := range b.Users {
@@ -487,6 +524,9 @@ func (b Bootstrap) validate() error {
 		if !slices.Contains(roles, u.Role) {
 			return fmt.Errorf("config: %s.role: %q must be one of %v", key, u.Role, roles)
 		}
+	}
+	if err := b.validateFeatures(); err != nil {
+		return err
 	}
 	ids := map[string]bool{}
 	for i, c := range b.Clients {
@@ -524,6 +564,64 @@ func (b Bootstrap) validate() error {
 		}
 	}
 	return nil
+}
+
+// plans are the organization plans features are included in.
+var plans = []string{"free", "professional", "enterprise"}
+
+func (b Bootstrap) validateFeatures() error {
+	keys := map[string]bool{}
+	for i, f := range b.Features {
+		if !validFeatureKey(f.Key) || keys[f.Key] {
+			return fmt.Errorf("config: bootstrap.features[%d].key: %q must be unique, lower-case letters, digits, '_', '-', '.' or ':'", i, f.Key)
+		}
+		keys[f.Key] = true
+	}
+	for i, f := range b.Features {
+		key := fmt.Sprintf("bootstrap.features[%d]", i)
+		if f.Name == "" {
+			return fmt.Errorf("config: %s.name: is required", key)
+		}
+		for _, p := range f.Plans {
+			if !slices.Contains(plans, p) {
+				return fmt.Errorf("config: %s.plans: %q must be one of %v", key, p, plans)
+			}
+		}
+		for _, r := range slices.Concat(f.Requires, f.Conflicts) {
+			if !keys[r] || r == f.Key {
+				return fmt.Errorf("config: %s: %q in requires/conflicts is not another declared feature", key, r)
+			}
+		}
+	}
+	ids := map[string]bool{}
+	for i, t := range b.Templates {
+		key := fmt.Sprintf("bootstrap.templates[%d]", i)
+		if !validSlug(t.ID) || ids[t.ID] {
+			return fmt.Errorf("config: %s.id: %q must be a unique slug", key, t.ID)
+		}
+		ids[t.ID] = true
+		if t.Name == "" || len(t.Features) == 0 {
+			return fmt.Errorf("config: %s: name and features are required", key)
+		}
+		for k := range t.Features {
+			if !keys[k] {
+				return fmt.Errorf("config: %s.features: %q is not a declared feature", key, k)
+			}
+		}
+	}
+	return nil
+}
+
+func validFeatureKey(s string) bool {
+	if s == "" || len(s) > 100 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("_-.:", r)) {
+			return false
+		}
+	}
+	return true
 }
 
 func validSlug(s string) bool {

@@ -22,9 +22,13 @@ func TestOrgClaims(t *testing.T) {
 			_, body := e.exchange(code, v)
 			tok := decode(t, body)
 			org, _ := claimsOf(t, tok.IDToken)["org"].(map[string]any)
-			perms, _ := claimsOf(t, tok.IDToken)["permissions"].([]any)
+			perms, _ := claimsOf(t, tok.AccessToken)["permissions"].([]any)
 			if org["slug"] != "acme" || org["role"] != "owner" || len(perms) < 25 {
-				t.Fatalf("id token org %v, %d permissions", org, len(perms))
+				t.Fatalf("id token org %v, access token %d permissions", org, len(perms))
+			}
+			// The ID token keeps its 4 KB budget: the role, not the list.
+			if claimsOf(t, tok.IDToken)["permissions"] != nil {
+				t.Fatal("permissions in the ID token")
 			}
 			if at := claimsOf(t, tok.AccessToken); at["org"] == nil || at["permissions"] == nil {
 				t.Fatalf("access token lacks org claims: %v", at)

@@ -79,3 +79,27 @@ func Introspection(resp *oidc.IntrospectionResponse, u storage.User, g storage.G
 	resp.JWTID = jti
 	resp.Username = u.Email
 }
+
+// ForIDToken trims organization claims for the ID token, which has a 4 KB
+// budget: it travels through browsers and often ends up in a cookie. The
+// org claim names the role (the permissions follow from it) and the
+// entitlements claim keeps the enabled feature keys; the permissions list
+// and feature configuration are authorization data for APIs and stay in
+// the access token, userinfo and introspection. With 100 features of
+// realistic key length the ID token is about 3.5 KB (see
+// TestEntitlementsTokenBudget); with them it would be over 5 KB.
+func ForIDToken(orgClaims map[string]any) map[string]any {
+	out := make(map[string]any, len(orgClaims))
+	for k, v := range orgClaims {
+		switch k {
+		case "permissions":
+		case "entitlements":
+			if ent, ok := v.(map[string]any); ok {
+				out[k] = map[string]any{"features": ent["features"]}
+			}
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}

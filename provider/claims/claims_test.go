@@ -3,6 +3,7 @@ package claims_test
 import (
 	"encoding/json"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -73,5 +74,23 @@ func TestOrg(t *testing.T) {
 	}
 	if claims.Org([]string{"org"}, storage.OrgRole{Org: o.Org}) != nil {
 		t.Fatal("org claims without a membership")
+	}
+}
+
+// The entitlements claim in access token and userinfo (keys and small
+// configuration), and the ID token's trimmed organization claims.
+func TestEntitlementsShapes(t *testing.T) {
+	o := storage.OrgRole{Org: storage.Organization{ID: "o1", Slug: "acme", Name: "Acme Energy", Plan: "professional"}, Role: "viewer"}
+	effective := map[string]map[string]any{"market.view": nil, "bids.day_ahead": {"max_bid_mw": 50}, "reports.export": {}}
+	scopes := []string{"openid", "org", "entitlements"}
+	full := claims.Org(scopes, o)
+	maps.Copy(full, claims.Entitlements(scopes, effective))
+	golden(t, "org_entitlements", full)
+	golden(t, "org_entitlements_id_token", claims.ForIDToken(full))
+	if claims.Entitlements([]string{"openid", "org"}, effective) != nil {
+		t.Fatal("entitlements without the scope")
+	}
+	if _, ok := full["permissions"]; !ok {
+		t.Fatal("ForIDToken must not change its argument")
 	}
 }

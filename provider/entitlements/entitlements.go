@@ -6,6 +6,7 @@
 package entitlements
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -144,14 +145,22 @@ func (c Catalogue) Apply(plan string, settings map[string]Setting, ch Change, ca
 }
 
 // Claim is the compact form for tokens: the sorted keys of the enabled
-// features, and the configuration of those that have one. (A list of keys
-// keeps an ID token of an organization with 100 features well under 4 KB.)
+// features, and their small configuration values (a value is small when its
+// JSON is at most SmallConfig bytes; larger ones, such as lists, are only
+// in introspection). A list of keys keeps an ID token of an organization
+// with 100 features under 4 KB.
 func Claim(effective map[string]map[string]any) map[string]any {
 	keys := sortedKeys(effective)
 	cfg := map[string]any{}
 	for _, k := range keys {
-		if len(effective[k]) > 0 {
-			cfg[k] = effective[k]
+		small := map[string]any{}
+		for name, v := range effective[k] {
+			if b, err := json.Marshal(v); err == nil && len(b) <= SmallConfig {
+				small[name] = v
+			}
+		}
+		if len(small) > 0 {
+			cfg[k] = small
 		}
 	}
 	out := map[string]any{"features": keys}
@@ -160,6 +169,10 @@ func Claim(effective map[string]map[string]any) map[string]any {
 	}
 	return out
 }
+
+// SmallConfig is the largest JSON encoding of a configuration value the
+// compact claim carries.
+const SmallConfig = 64
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/optibid/idp/provider/entitlements"
@@ -90,5 +91,25 @@ func TestClaimSize(t *testing.T) {
 	t.Logf("entitlements claim for 100 features: %d bytes", len(b))
 	if n := len(claim["features"].([]string)); n != 100 || len(b) > 1800 {
 		t.Fatalf("claim %d features, %d bytes", n, len(b))
+	}
+}
+
+// Only small configuration values reach the compact claim.
+func TestClaimSmallConfig(t *testing.T) {
+	long := strings.Repeat("x", entitlements.SmallConfig)
+	claim := entitlements.Claim(map[string]map[string]any{
+		"a": {"limit": 5, "formats": []string{"csv", "pdf"}, "note": long},
+		"b": {"note": long},
+		"c": nil,
+	})
+	cfg := claim["config"].(map[string]any)
+	if a := cfg["a"].(map[string]any); len(a) != 2 || a["limit"] != 5 || a["note"] != nil {
+		t.Fatalf("config of a: %v", a)
+	}
+	if _, ok := cfg["b"]; ok || len(cfg) != 1 {
+		t.Fatalf("config %v", cfg)
+	}
+	if keys := claim["features"].([]string); len(keys) != 3 {
+		t.Fatalf("features %v", keys)
 	}
 }
