@@ -274,6 +274,28 @@ type Keys interface {
 	RotateSigningKeys(ctx context.Context, alg string, newNext SigningKey, now, retiredUntil time.Time, ev AuditEvent) error
 }
 
+// Privacy serves data-subject requests: access (GDPR article 15) and
+// erasure (article 17).
+type Privacy interface {
+	// UserData reads everything stored about a user in one consistent
+	// snapshot; ErrNotFound for an unknown user.
+	UserData(ctx context.Context, userID string) (UserData, error)
+	// EraseUser deletes the user and everything tied to them (memberships,
+	// sessions, grants with their refresh tokens, so access tokens stop
+	// introspecting as active; MFA factors, federated identities,
+	// pending logins, dashboards, usage), and pseudonymizes the audit
+	// rows naming them: actor and subject become pseudonym, IP and user
+	// agent are cleared, and personal details (email, phone, name,
+	// login_hint) removed. The rows themselves stay. It refuses
+	// (ErrLastOwner) while the user is an organization's last owner.
+	// ev is written after the pseudonymization.
+	EraseUser(ctx context.Context, userID, pseudonym string, ev AuditEvent) error
+}
+
+// PersonalDetails are the audit detail keys that can hold personal data;
+// erasure removes them.
+var PersonalDetails = []string{"email", "phone", "name", "login_hint", "username", "destination", "sub", "subject"}
+
 // Audit is the append-only security log.
 type Audit interface {
 	AppendAudit(ctx context.Context, ev AuditEvent) error
@@ -307,6 +329,7 @@ type Store interface {
 	Entitlements
 	Keys
 	Audit
+	Privacy
 	Maintenance
 	Close()
 }

@@ -399,3 +399,23 @@ func ACRFor(amr []string) string {
 	}
 	return ""
 }
+
+// UserData is everything stored about one user, for a data-subject access
+// request (GDPR article 15). Secrets are here as stored (hashes, sealed
+// TOTP secret); the export leaves them out.
+type UserData struct {
+	User        User
+	Memberships []Membership
+	// Sessions and Grants include revoked and expired ones not yet
+	// cleaned up.
+	Sessions    []Session
+	Grants      []Grant
+	Identities  []FederatedIdentity
+	TOTP        *TOTP
+	BackupCodes int // unused
+	// Dashboards are the user's dashboard layouts, by organization ID.
+	Dashboards map[string][]byte
+	// Audit holds the rows naming the user as actor or subject, oldest
+	// first.
+	Audit []AuditEvent
+}

@@ -282,18 +282,20 @@ func (s *Store) ListAudit(ctx context.Context, f storage.AuditFilter) ([]storage
 	if err != nil {
 		return nil, translate(err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.AuditEvent, error) {
-		var ev storage.AuditEvent
-		var details []byte
-		err := r.Scan(&ev.ID, &ev.Time, &ev.Type, &ev.ActorID, &ev.SubjectID, &ev.OrgID, &ev.ClientID,
-			&ev.IP, &ev.UserAgent, &ev.RequestID, &details)
-		if err == nil && string(details) != "{}" {
-			err = json.Unmarshal(details, &ev.Details)
-		}
-		ev.Time = ev.Time.UTC()
-		return ev, err
-	})
+	out, err := pgx.CollectRows(rows, scanAudit)
 	return out, translate(err)
+}
+
+func scanAudit(r pgx.CollectableRow) (storage.AuditEvent, error) {
+	var ev storage.AuditEvent
+	var details []byte
+	err := r.Scan(&ev.ID, &ev.Time, &ev.Type, &ev.ActorID, &ev.SubjectID, &ev.OrgID, &ev.ClientID,
+		&ev.IP, &ev.UserAgent, &ev.RequestID, &details)
+	if err == nil && string(details) != "{}" {
+		err = json.Unmarshal(details, &ev.Details)
+	}
+	ev.Time = ev.Time.UTC()
+	return ev, err
 }
 
 // --- NULL helpers: the domain uses zero values, SQL uses NULL ---

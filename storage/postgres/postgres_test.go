@@ -90,10 +90,26 @@ func TestAuditLogImmutable(t *testing.T) {
 	if err := s.AppendAudit(ctx, storage.AuditEvent{Type: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{`UPDATE audit_log SET type = 'y'`, `DELETE FROM audit_log`, `TRUNCATE audit_log`} {
+	for _, q := range []string{`UPDATE audit_log SET type = 'y'`, `UPDATE audit_log SET ip = ''`, `DELETE FROM audit_log`, `TRUNCATE audit_log`} {
 		_, err := s.Pool().Exec(ctx, q)
 		if err == nil || !strings.Contains(err.Error(), "append-only") {
 			t.Fatalf("%s: want refusal, got %v", q, err)
+		}
+	}
+	// Even inside an erasure transaction, only the personal columns may
+	// change, and rows are never deleted.
+	for _, q := range []string{`UPDATE audit_log SET type = 'y'`, `UPDATE audit_log SET time = now() - interval '1 day'`, `DELETE FROM audit_log`} {
+		tx, err := s.Pool().Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, `SET LOCAL optibid.erasure = 'on'`); err != nil {
+			t.Fatal(err)
+		}
+		_, err = tx.Exec(ctx, q)
+		_ = tx.Rollback(ctx)
+		if err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Fatalf("erasure transaction, %s: want refusal, got %v", q, err)
 		}
 	}
 }

@@ -52,6 +52,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"LoginOrganization", testLoginOrg},
 		{"MembersAndOwners", testMembersAndOwners},
 		{"Entitlements", testEntitlements},
+		{"Privacy", testPrivacy},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
