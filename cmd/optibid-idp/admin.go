@@ -15,7 +15,9 @@ import (
 	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/internal/seal"
 	"github.com/optibid/idp/login/password"
+	adminapi "github.com/optibid/idp/provider/admin"
 	"github.com/optibid/idp/provider/keys"
+	"github.com/optibid/idp/provider/privacy"
 	"github.com/optibid/idp/storage"
 )
 
@@ -26,6 +28,9 @@ const adminUsage = `usage: optibid-idp admin --config FILE <command>
   client create --id ID --name N [--public] [--redirect-uri U]… [--post-logout-redirect-uri U]…
                 [--grant-type G]… [--scope S]… [--consent] [--require-mfa] [--require-verified-email]
                 [--alg RS256|ES256]   (prints a generated secret once)
+  user export   --email E                   everything stored about the user (GDPR access request), as JSON
+  user erase    --email E --confirm E       erase the user (GDPR erasure); audit rows stay, pseudonymized
+  audit export  [--org SLUG] [--type T] [--since RFC3339] [--limit N]   audit rows as JSON lines, newest first
   keys rotate   [--alg RS256|ES256]`
 
 // multi is a repeatable string flag.
@@ -111,6 +116,63 @@ func admin(args []string, stdout io.Writer) error {
 			return err
 		}
 		return out.Encode(map[string]any{"id": u.ID, "email": u.Email, "name": u.Name})
+	case "user export", "user erase":
+		email, confirm := fs.String("email", "", ""), fs.String("confirm", "", "")
+		if err := fs.Parse(rest[2:]); err != nil {
+			return err
+		}
+		u, err := store.UserByEmail(ctx, strings.ToLower(*email))
+		if err != nil {
+			return fmt.Errorf("admin %s: user %q: %w", strings.Join(rest[:2], " "), *email, err)
+		}
+		if rest[1] == "export" {
+			d, err := store.UserData(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			if err := store.AppendAudit(ctx, storage.AuditEvent{Type: "data_exported", Time: time.Now().UTC(), ActorID: "cli", SubjectID: u.ID}); err != nil {
+				return err
+			}
+			return out.Encode(privacy.Export(d, time.Now()))
+		}
+		if !strings.EqualFold(*confirm, u.Email) {
+			return errors.New("admin user erase: repeat the email with --confirm to erase the account")
+		}
+		pseudonym := privacy.Pseudonym()
+		if err := store.EraseUser(ctx, u.ID, pseudonym, storage.AuditEvent{Type: "user_erased", Time: time.Now().UTC(), ActorID: "cli",
+			SubjectID: pseudonym, Details: map[string]string{"by": "operator"}}); err != nil {
+			return fmt.Errorf("admin user erase: %w", err)
+		}
+		return out.Encode(map[string]any{"erased": true, "pseudonym": pseudonym})
+	case "audit export":
+		org, typ, since, limit := fs.String("org", "", ""), fs.String("type", "", ""), fs.String("since", "", ""), fs.Int("limit", 1000, "")
+		if err := fs.Parse(rest[2:]); err != nil {
+			return err
+		}
+		f := storage.AuditFilter{Type: *typ, Limit: *limit}
+		if *since != "" {
+			if f.Since, err = time.Parse(time.RFC3339, *since); err != nil {
+				return fmt.Errorf("admin audit export: --since: %w", err)
+			}
+		}
+		if *org != "" {
+			o, err := store.OrganizationBySlug(ctx, *org)
+			if err != nil {
+				return fmt.Errorf("admin audit export: organization %q: %w", *org, err)
+			}
+			f.OrgID = o.ID
+		}
+		evs, err := store.ListAudit(ctx, f)
+		if err != nil {
+			return err
+		}
+		lines := json.NewEncoder(stdout)
+		for _, ev := range evs {
+			if err := lines.Encode(adminapi.ViewAudit(ev)); err != nil {
+				return err
+			}
+		}
+		return nil
 	case "client create":
 		id, name, alg := fs.String("id", "", ""), fs.String("name", "", ""), fs.String("alg", "", "")
 		public, consent := fs.Bool("public", false, ""), fs.Bool("consent", false, "")

@@ -240,17 +240,25 @@ func TestCommands(t *testing.T) {
 	}
 }
 
-// The admin CLI works against PostgreSQL: org, user, client, key rotation.
-func TestAdminCLI(t *testing.T) {
-	e := newEnv(t, "postgres")
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "c.yaml")
-	os.WriteFile(cfgPath, []byte(`issuer: `+e.issuer+`
+// cliConfig writes a config file pointing the CLI at e's PostgreSQL store.
+func cliConfig(t *testing.T, e *env) string {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	err := os.WriteFile(path, []byte(`issuer: `+e.issuer+`
 storage: {type: postgres, postgres: {dsn: "`+e.cfg.Storage.Postgres.DSN+`"}}
 keys: {encryption_key: "`+e.cfg.Keys.EncryptionKey+`"}
 sessions: {csrf_key: "`+e.cfg.Sessions.CSRFKey+`"}
 dev_mode: true
 `), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// The admin CLI works against PostgreSQL: org, user, client, key rotation.
+func TestAdminCLI(t *testing.T) {
+	e := newEnv(t, "postgres")
+	cfgPath := cliConfig(t, e)
 	t.Setenv("NEW_PW", "a long enough password")
 	var out bytes.Buffer
 	for _, args := range [][]string{

@@ -40,6 +40,7 @@ type Store interface {
 	storage.Users
 	storage.Audit
 	storage.Entitlements
+	storage.Privacy
 }
 
 // Resolver looks up DNS TXT records (net.Resolver in production, a map in
@@ -82,6 +83,8 @@ func (h *Handler) Register(r *mux.Router) {
 		_, _ = w.Write(OpenAPI)
 	}).Methods(http.MethodGet)
 	api.Handle("/me", h.user(h.me)).Methods(http.MethodGet)
+	api.Handle("/me", h.user(h.eraseMe)).Methods(http.MethodDelete)
+	api.Handle("/me/export", h.user(h.exportMe)).Methods(http.MethodGet)
 	org := func(perm string, f orgHandler) http.Handler { return h.user(h.inOrg(perm, f)) }
 	api.Handle("/orgs/{org}", org(roles.OrgRead, h.getOrg)).Methods(http.MethodGet)
 	api.Handle("/orgs/{org}", org(roles.OrgUpdate, h.patchOrg)).Methods(http.MethodPatch)
@@ -209,10 +212,9 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request, c caller, org st
 		h.internal(w, r, "audit", err)
 		return
 	}
-	views := make([]auditView, 0, len(evs))
+	views := make([]AuditView, 0, len(evs))
 	for _, ev := range evs {
-		views = append(views, auditView{ev.ID, ev.Time.Format(time.RFC3339Nano), ev.Type, ev.ActorID, ev.SubjectID, ev.OrgID, ev.ClientID,
-			ev.IP, ev.UserAgent, ev.RequestID, ev.Details})
+		views = append(views, ViewAudit(ev))
 	}
 	out := map[string]any{"events": views}
 	if len(evs) == f.Limit {
@@ -221,8 +223,15 @@ func (h *Handler) audit(w http.ResponseWriter, r *http.Request, c caller, org st
 	writeJSON(w, http.StatusOK, out)
 }
 
-// auditView is an audit row as the API shows it.
-type auditView struct {
+// ViewAudit is an audit row as the API (and the CLI's audit export) shows
+// it.
+func ViewAudit(ev storage.AuditEvent) AuditView {
+	return AuditView{ev.ID, ev.Time.Format(time.RFC3339Nano), ev.Type, ev.ActorID, ev.SubjectID, ev.OrgID, ev.ClientID,
+		ev.IP, ev.UserAgent, ev.RequestID, ev.Details}
+}
+
+// AuditView is the JSON form of an audit row.
+type AuditView struct {
 	ID        string            `json:"id"`
 	Time      string            `json:"time"`
 	Type      string            `json:"type"`
