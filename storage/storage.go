@@ -274,6 +274,23 @@ type Keys interface {
 	RotateSigningKeys(ctx context.Context, alg string, newNext SigningKey, now, retiredUntil time.Time, ev AuditEvent) error
 }
 
+// Invitations to join an organization.
+type Invitations interface {
+	CreateInvitation(ctx context.Context, inv Invitation, ev AuditEvent) error
+	// InvitationsOf lists an organization's invitations, newest first.
+	InvitationsOf(ctx context.Context, orgID string) ([]Invitation, error)
+	// RevokeInvitation ends a pending invitation of the organization;
+	// ErrNotFound for one that is not (another org's included).
+	RevokeInvitation(ctx context.Context, orgID, id string, now time.Time, ev AuditEvent) error
+	// AcceptInvitation redeems the invitation with this token hash for
+	// the user, atomically: the invitation ends and the membership
+	// starts, or neither. ErrNotFound for an unknown token,
+	// ErrAlreadyUsed once accepted or revoked, ErrExpired after its
+	// time, ErrMismatch when the user's email is not the invited one,
+	// ErrConflict when the user is already a member.
+	AcceptInvitation(ctx context.Context, tokenHash string, u User, now time.Time, ev AuditEvent) (Invitation, error)
+}
+
 // Privacy serves data-subject requests: access (GDPR article 15) and
 // erasure (article 17).
 type Privacy interface {
@@ -329,6 +346,7 @@ type Store interface {
 	Entitlements
 	Keys
 	Audit
+	Invitations
 	Privacy
 	Maintenance
 	Close()

@@ -3,6 +3,7 @@ package storage
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"time"
 )
 
@@ -418,4 +419,33 @@ type UserData struct {
 	// Audit holds the rows naming the user as actor or subject, oldest
 	// first.
 	Audit []AuditEvent
+}
+
+// Invitation asks someone, by email, to join an organization with a role.
+// Only the hash of its token is stored. It is single use: accepting,
+// revoking or expiring ends it.
+type Invitation struct {
+	ID, OrgID, Email, Role, TokenHash, InvitedBy string
+	CreatedAt, ExpiresAt                         time.Time
+	AcceptedAt, RevokedAt                        time.Time
+	AcceptedBy                                   string
+}
+
+// Pending reports whether the invitation can still be accepted at now.
+func (i Invitation) Pending(now time.Time) bool {
+	return i.AcceptedAt.IsZero() && i.RevokedAt.IsZero() && now.Before(i.ExpiresAt)
+}
+
+// Acceptable applies the rules every backend checks before u accepts the
+// invitation at now (see Invitations.AcceptInvitation).
+func (i Invitation) Acceptable(u User, now time.Time) error {
+	switch {
+	case !i.AcceptedAt.IsZero() || !i.RevokedAt.IsZero():
+		return ErrAlreadyUsed
+	case !now.Before(i.ExpiresAt):
+		return ErrExpired
+	case !strings.EqualFold(i.Email, u.Email):
+		return ErrMismatch
+	}
+	return nil
 }

@@ -45,6 +45,7 @@ type Store struct {
 	featureLog    []storage.FeatureChange
 	templates     map[string]storage.FeatureTemplate
 	applications  []storage.TemplateApplication
+	invitations   map[string]storage.Invitation // by ID
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -78,6 +79,7 @@ func New(now func() time.Time) *Store {
 		ssoStates:     map[string]storage.FederationState{},
 		features:      map[string]storage.FeatureDefinition{},
 		orgFeatures:   map[string]map[string]storage.FeatureSetting{},
+		invitations:   map[string]storage.Invitation{},
 		templates:     map[string]storage.FeatureTemplate{},
 	}
 }

@@ -100,6 +100,7 @@ func (s *Store) EraseUser(_ context.Context, userID, pseudonym string, ev storag
 	deleteWhere(s.actionTokens, func(t storage.ActionToken) bool { return t.UserID == userID })
 	deleteWhere(s.otp, func(c storage.OTPChallenge) bool { return c.UserID == userID })
 	deleteWhere(s.identities, func(fi storage.FederatedIdentity) bool { return fi.UserID == userID })
+	deleteWhere(s.invitations, func(i storage.Invitation) bool { return i.AcceptedBy == userID || strings.EqualFold(i.Email, u.Email) })
 	delete(s.totp, userID)
 	delete(s.backupCodes, userID)
 	for i, a := range s.audit {

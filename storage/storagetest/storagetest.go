@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"MembersAndOwners", testMembersAndOwners},
 		{"Entitlements", testEntitlements},
 		{"Privacy", testPrivacy},
+		{"Invitations", testInvitations},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

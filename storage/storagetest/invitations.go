@@ -1,0 +1,88 @@
+package storagetest
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/storage"
+)
+
+func testInvitations(t *testing.T, s storage.Store) {
+	o, err := s.UpsertOrganization(ctx, storage.Organization{Slug: "inviting", Name: "Inviting"}, storage.AuditEvent{})
+	must(t, err)
+	other, err := s.UpsertOrganization(ctx, storage.Organization{Slug: "elsewhere", Name: "Elsewhere"}, storage.AuditEvent{})
+	must(t, err)
+	u := newUser(t, s)
+	stranger := newUser(t, s)
+	at := now()
+	invite := func(email string, ttl time.Duration) (storage.Invitation, string) {
+		tok := random.Token(32)
+		inv := storage.Invitation{ID: random.ID(), OrgID: o.ID, Email: email, Role: "member", TokenHash: storage.HashSecret(tok),
+			InvitedBy: "admin-1", CreatedAt: at, ExpiresAt: at.Add(ttl)}
+		must(t, s.CreateInvitation(ctx, inv, ev("invitation_created")))
+		return inv, tok
+	}
+	inv, tok := invite(u.Email, time.Hour)
+	list, err := s.InvitationsOf(ctx, o.ID)
+	must(t, err)
+	if len(list) != 1 || list[0].ID != inv.ID || !list[0].Pending(at) {
+		t.Fatalf("list: %+v", list)
+	}
+	// Someone else cannot use it; an unknown token is not found.
+	if _, err := s.AcceptInvitation(ctx, storage.HashSecret(tok), stranger, at, ev("invitation_accepted")); !errors.Is(err, storage.ErrMismatch) {
+		t.Fatalf("other email: want ErrMismatch, got %v", err)
+	}
+	if _, err := s.AcceptInvitation(ctx, storage.HashSecret("nope"), u, at, ev("invitation_accepted")); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("unknown token: %v", err)
+	}
+	// Exactly one of two concurrent acceptances wins.
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = s.AcceptInvitation(ctx, storage.HashSecret(tok), u, at, ev("invitation_accepted"))
+		}()
+	}
+	wg.Wait()
+	if (errs[0] == nil) == (errs[1] == nil) {
+		t.Fatalf("concurrent acceptances: %v, %v", errs[0], errs[1])
+	}
+	if ms, _ := s.MembershipsByUser(ctx, u.ID); len(ms) != 1 || ms[0].OrgID != o.ID || ms[0].Role != "member" {
+		t.Fatalf("membership: %+v", ms)
+	}
+	if _, err := s.AcceptInvitation(ctx, storage.HashSecret(tok), u, at, ev("invitation_accepted")); !errors.Is(err, storage.ErrAlreadyUsed) {
+		t.Fatalf("second use: %v", err)
+	}
+	if n := auditCount(t, s, "invitation_accepted"); n != 1 {
+		t.Fatalf("invitation_accepted audit = %d", n)
+	}
+	// Already a member: a second invitation cannot be accepted.
+	_, tok2 := invite(u.Email, time.Hour)
+	if _, err := s.AcceptInvitation(ctx, storage.HashSecret(tok2), u, at, ev("invitation_accepted")); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("already a member: %v", err)
+	}
+	// Expiry and revocation (not from another organization).
+	_, tok3 := invite(stranger.Email, time.Minute)
+	if _, err := s.AcceptInvitation(ctx, storage.HashSecret(tok3), stranger, at.Add(time.Minute), ev("invitation_accepted")); !errors.Is(err, storage.ErrExpired) {
+		t.Fatalf("expired: %v", err)
+	}
+	inv4, tok4 := invite(stranger.Email, time.Hour)
+	if err := s.RevokeInvitation(ctx, other.ID, inv4.ID, at, ev("invitation_revoked")); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("revoked through another org: %v", err)
+	}
+	must(t, s.RevokeInvitation(ctx, o.ID, inv4.ID, at, ev("invitation_revoked")))
+	if _, err := s.AcceptInvitation(ctx, storage.HashSecret(tok4), stranger, at, ev("invitation_accepted")); !errors.Is(err, storage.ErrAlreadyUsed) {
+		t.Fatalf("revoked: %v", err)
+	}
+	if err := s.RevokeInvitation(ctx, o.ID, inv4.ID, at, ev("invitation_revoked")); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("revoking twice: %v", err)
+	}
+	if ms, _ := s.MembershipsByUser(ctx, stranger.ID); len(ms) != 0 {
+		t.Fatalf("stranger became a member: %+v", ms)
+	}
+}
