@@ -53,11 +53,13 @@ func (e *env) tokenOf(email string) string {
 	return decode(e.t.(*testing.T), body).AccessToken
 }
 
-// adminEnv: acme (ada owner, bob member) and globex (carol owner).
+// adminEnv: acme (ada owner, bob member), globex (carol owner), and dave
+// in no organization.
 func adminEnv(t *testing.T, backend string) (*env, storage.Organization, storage.Organization) {
 	e := newEnv(t, backend, func(c *Config) {
 		c.Bootstrap.Organizations = append(c.Bootstrap.Organizations, BootstrapOrg{Slug: "globex", Name: "Globex"})
-		c.Bootstrap.Users = append(c.Bootstrap.Users, BootstrapUser{Email: "carol@globex.example", Password: userPassword, Name: "Carol", Organization: "globex", Role: "owner"})
+		c.Bootstrap.Users = append(c.Bootstrap.Users, BootstrapUser{Email: "carol@globex.example", Password: userPassword, Name: "Carol", Organization: "globex", Role: "owner"},
+			BootstrapUser{Email: "dave@example.com", Password: userPassword, Name: "Dave", Role: "member"})
 	})
 	acme, _ := e.app.Store.OrganizationBySlug(context.Background(), "acme")
 	globex, _ := e.app.Store.OrganizationBySlug(context.Background(), "globex")

@@ -55,6 +55,13 @@ type AccountsConfig struct {
 	PasswordPolicy       password.Policy `yaml:"password_policy"`
 	EmailVerificationTTL time.Duration   `yaml:"email_verification_ttl"`
 	PasswordResetTTL     time.Duration   `yaml:"password_reset_ttl"`
+	// InvitationTTL: how long an organization invitation can be accepted.
+	InvitationTTL time.Duration `yaml:"invitation_ttl"`
+	// InvitationURL is your application's page that accepts invitations:
+	// the mail links to it with ?invitation=<token>&organization=<slug>,
+	// and the page calls POST /api/v1/invitations/accept with the signed-in
+	// user's access token. Empty: the mail carries the code to paste.
+	InvitationURL string `yaml:"invitation_url"`
 }
 
 type MFAConfig struct {
@@ -353,6 +360,7 @@ func (c *Config) setDefaults() {
 	}
 	dur(&c.Accounts.EmailVerificationTTL, 24*time.Hour)
 	dur(&c.Accounts.PasswordResetTTL, time.Hour)
+	dur(&c.Accounts.InvitationTTL, 7*24*time.Hour)
 	def(&c.MFA.IssuerName, "OptiBid")
 	dur(&c.MFA.OTPTTL, 5*time.Minute)
 	num(&c.MFA.OTPMaxAttempts, 5)
@@ -443,6 +451,14 @@ func (c *Config) Validate() error {
 	}
 	if p := c.Accounts.PasswordPolicy; p.MinLength < 8 || p.MinLengthWithoutMFA < p.MinLength || p.MaxLength < p.MinLengthWithoutMFA || p.MaxLength > 1024 {
 		return bad("accounts.password_policy", "need 8 ≤ min_length ≤ min_length_without_mfa ≤ max_length ≤ 1024")
+	}
+	if c.Accounts.InvitationTTL > 30*24*time.Hour {
+		return bad("accounts.invitation_ttl", "%s is longer than 30 days", c.Accounts.InvitationTTL)
+	}
+	if u := c.Accounts.InvitationURL; u != "" {
+		if err := ValidateRedirectURI(u); err != nil {
+			return bad("accounts.invitation_url", "%v", err)
+		}
 	}
 	if c.Accounts.PasswordResetTTL > time.Hour {
 		return bad("accounts.password_reset_ttl", "%s is longer than 1h", c.Accounts.PasswordResetTTL)

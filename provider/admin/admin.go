@@ -41,6 +41,7 @@ type Store interface {
 	storage.Audit
 	storage.Entitlements
 	storage.Privacy
+	storage.Invitations
 }
 
 // Resolver looks up DNS TXT records (net.Resolver in production, a map in
@@ -62,6 +63,10 @@ type Deps struct {
 	Catalogue  func() entitlements.Catalogue
 	ToSettings func(map[string]storage.FeatureSetting) map[string]entitlements.Setting
 	Now        func() time.Time
+	// SendInvitation mails an invitation (nil: invitations are stored,
+	// not sent). InvitationTTL: DefaultInvitationTTL when zero.
+	SendInvitation func(ctx context.Context, inv Invitation) error
+	InvitationTTL  time.Duration
 }
 
 // Handler serves the API.
@@ -92,6 +97,10 @@ func (h *Handler) Register(r *mux.Router) {
 	api.Handle("/orgs/{org}/members", org(roles.MembersInvite, h.addMember)).Methods(http.MethodPost)
 	api.Handle("/orgs/{org}/members/{user}", org(roles.RolesAssign, h.setRole)).Methods(http.MethodPatch)
 	api.Handle("/orgs/{org}/members/{user}", org(roles.MembersRemove, h.removeMember)).Methods(http.MethodDelete)
+	api.Handle("/invitations/accept", h.user(h.acceptInvitation)).Methods(http.MethodPost)
+	api.Handle("/orgs/{org}/invitations", org(roles.InvitationsManage, h.listInvitations)).Methods(http.MethodGet)
+	api.Handle("/orgs/{org}/invitations", org(roles.InvitationsManage, h.invite)).Methods(http.MethodPost)
+	api.Handle("/orgs/{org}/invitations/{invitation}", org(roles.InvitationsManage, h.revokeInvitation)).Methods(http.MethodDelete)
 	api.Handle("/orgs/{org}/domains", org(roles.OrgRead, h.listDomains)).Methods(http.MethodGet)
 	api.Handle("/orgs/{org}/domains", org(roles.DomainsManage, h.addDomain)).Methods(http.MethodPost)
 	api.Handle("/orgs/{org}/domains/{domain}/verify", org(roles.DomainsManage, h.verifyDomain)).Methods(http.MethodPost)
