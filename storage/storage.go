@@ -16,6 +16,10 @@ type Organizations interface {
 	UpsertOrganization(ctx context.Context, o Organization, ev AuditEvent) (Organization, error)
 	OrganizationByID(ctx context.Context, id string) (Organization, error)
 	OrganizationBySlug(ctx context.Context, slug string) (Organization, error)
+	// DeleteOrganization removes it with everything that belongs to it
+	// (memberships, domains, invitations, its connections, feature
+	// settings and logs); ErrNotFound when there is none. Audit rows stay.
+	DeleteOrganization(ctx context.Context, orgID string, ev AuditEvent) error
 	// SetMFAPolicy sets "off", "optional" or "required".
 	SetMFAPolicy(ctx context.Context, orgID, policy string, ev AuditEvent) error
 	// SetEmailPolicy sets whether members need a verified email.
@@ -35,6 +39,8 @@ type Users interface {
 	// CreateUser stores a new user; ErrConflict when the email is taken.
 	CreateUser(ctx context.Context, u User, ev AuditEvent) (User, error)
 	UserByID(ctx context.Context, id string) (User, error)
+	// SetPlatformAdmin grants or withdraws the platform-admin role.
+	SetPlatformAdmin(ctx context.Context, userID string, on bool, ev AuditEvent) error
 	// UserByEmail looks the user up by lower-cased email.
 	UserByEmail(ctx context.Context, email string) (User, error)
 	// UpdateProfile changes name and email-verified state.

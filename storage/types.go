@@ -41,6 +41,8 @@ type User struct {
 	LockedUntil  time.Time
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// PlatformAdmin acts across organizations (granted with the CLI only).
+	PlatformAdmin bool
 }
 
 // Locked reports whether the account refuses logins at now.

@@ -325,3 +325,37 @@ func (s *Store) CountOTPChallenges(_ context.Context, userID string, since time.
 	}
 	return n, nil
 }
+
+func (s *Store) SetPlatformAdmin(_ context.Context, userID string, on bool, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[userID]
+	if !ok {
+		return storage.ErrNotFound
+	}
+	u.PlatformAdmin, u.UpdatedAt = on, s.stamp()
+	s.users[userID] = u
+	s.appendAudit(ev)
+	return nil
+}
+
+// DeleteOrganization mirrors PostgreSQL's cascades.
+func (s *Store) DeleteOrganization(_ context.Context, orgID string, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.orgs[orgID]; !ok {
+		return storage.ErrNotFound
+	}
+	delete(s.orgs, orgID)
+	delete(s.orgFeatures, orgID)
+	deleteWhere(s.memberships, func(m storage.Membership) bool { return m.OrgID == orgID })
+	deleteWhere(s.domains, func(d storage.OrganizationDomain) bool { return d.OrgID == orgID })
+	deleteWhere(s.invitations, func(i storage.Invitation) bool { return i.OrgID == orgID })
+	gone := map[string]bool{}
+	deleteWhere(s.connections, func(c storage.Connection) bool { gone[c.ID] = c.OrgID == orgID; return gone[c.ID] })
+	deleteWhere(s.identities, func(fi storage.FederatedIdentity) bool { return gone[fi.ConnectionID] })
+	s.featureLog = slices.DeleteFunc(s.featureLog, func(c storage.FeatureChange) bool { return c.OrgID == orgID })
+	s.applications = slices.DeleteFunc(s.applications, func(a storage.TemplateApplication) bool { return a.OrgID == orgID })
+	s.appendAudit(ev)
+	return nil
+}

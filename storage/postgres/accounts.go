@@ -54,11 +54,11 @@ func (s *Store) OrganizationBySlug(ctx context.Context, slug string) (storage.Or
 // --- Users ---
 
 const userCols = `u.id, u.email, u.name, u.password_hash, u.email_verified, u.phone, u.phone_verified, u.disabled,
-	u.failed_logins, u.locked_until, u.created_at, u.updated_at`
+	u.failed_logins, u.locked_until, u.created_at, u.updated_at, u.platform_admin`
 
 func userDest(u *storage.User, locked **time.Time) []any {
 	return []any{&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.EmailVerified, &u.Phone, &u.PhoneVerified, &u.Disabled,
-		&u.FailedLogins, locked, &u.CreatedAt, &u.UpdatedAt}
+		&u.FailedLogins, locked, &u.CreatedAt, &u.UpdatedAt, &u.PlatformAdmin}
 }
 
 func fixUser(u *storage.User, locked *time.Time) {
@@ -336,4 +336,15 @@ func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Client, error) { return scanClient(r) })
 	return out, translate(err)
+}
+
+func (s *Store) SetPlatformAdmin(ctx context.Context, userID string, on bool, ev storage.AuditEvent) error {
+	return s.execAudited(ctx, ev, `UPDATE users SET platform_admin = $2 WHERE id = $1`, userID, on)
+}
+
+// DeleteOrganization removes the organization; its memberships, domains,
+// invitations, connections, feature settings and logs go with it (foreign
+// keys). Audit rows keep its ID.
+func (s *Store) DeleteOrganization(ctx context.Context, orgID string, ev storage.AuditEvent) error {
+	return s.execAudited(ctx, ev, `DELETE FROM organizations WHERE id = $1`, orgID)
 }

@@ -103,3 +103,46 @@ func testPrivacy(t *testing.T, s storage.Store) {
 		t.Fatalf("erasing twice: %v", err)
 	}
 }
+
+// testOrgDeletion: deleting an organization takes what belongs to it and
+// leaves the members' accounts and the audit log; platform admins are
+// granted and withdrawn.
+func testOrgDeletion(t *testing.T, s storage.Store) {
+	o, err := s.UpsertOrganization(ctx, storage.Organization{Slug: "doomed", Name: "Doomed"}, storage.AuditEvent{})
+	must(t, err)
+	u := newUser(t, s)
+	must(t, s.UpsertMembership(ctx, storage.Membership{UserID: u.ID, OrgID: o.ID, Role: "owner"}, ev("member_added")))
+	must(t, s.AddDomain(ctx, storage.OrganizationDomain{OrgID: o.ID, Domain: "doomed.example", VerifiedAt: now()}, storage.AuditEvent{}))
+	must(t, s.CreateInvitation(ctx, storage.Invitation{ID: "inv-doomed", OrgID: o.ID, Email: "x@doomed.example", Role: "member",
+		TokenHash: storage.HashSecret("doomed"), CreatedAt: now(), ExpiresAt: now().Add(time.Hour)}, storage.AuditEvent{}))
+	must(t, s.DeleteOrganization(ctx, o.ID, storage.AuditEvent{Type: "organization_deleted", OrgID: o.ID}))
+	if _, err := s.OrganizationByID(ctx, o.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("organization after deletion: %v", err)
+	}
+	if ms, _ := s.MembershipsByUser(ctx, u.ID); len(ms) != 0 {
+		t.Fatalf("memberships after deletion: %+v", ms)
+	}
+	if _, err := s.OrganizationByVerifiedDomain(ctx, "doomed.example"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("domain after deletion: %v", err)
+	}
+	if list, _ := s.InvitationsOf(ctx, o.ID); len(list) != 0 {
+		t.Fatalf("invitations after deletion: %+v", list)
+	}
+	if _, err := s.UserByID(ctx, u.ID); err != nil {
+		t.Fatalf("member's account went with the organization: %v", err)
+	}
+	if evs, _ := s.ListAudit(ctx, storage.AuditFilter{OrgID: o.ID}); len(evs) == 0 {
+		t.Fatal("the organization's audit rows went with it")
+	}
+	if err := s.DeleteOrganization(ctx, o.ID, storage.AuditEvent{}); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("deleting twice: %v", err)
+	}
+	must(t, s.SetPlatformAdmin(ctx, u.ID, true, ev("platform_admin_granted")))
+	if got, _ := s.UserByID(ctx, u.ID); !got.PlatformAdmin {
+		t.Fatal("platform admin not stored")
+	}
+	must(t, s.SetPlatformAdmin(ctx, u.ID, false, ev("platform_admin_withdrawn")))
+	if got, _ := s.UserByEmail(ctx, u.Email); got.PlatformAdmin {
+		t.Fatal("platform admin not withdrawn")
+	}
+}

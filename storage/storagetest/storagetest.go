@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Entitlements", testEntitlements},
 		{"Privacy", testPrivacy},
 		{"Invitations", testInvitations},
+		{"OrgDeletionPlatformAdmin", testOrgDeletion},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
