@@ -16,6 +16,9 @@ type Organizations interface {
 	UpsertOrganization(ctx context.Context, o Organization, ev AuditEvent) (Organization, error)
 	OrganizationByID(ctx context.Context, id string) (Organization, error)
 	OrganizationBySlug(ctx context.Context, slug string) (Organization, error)
+	// CreateOrganization creates o with ownerID as its owner in one
+	// transaction; ErrConflict when the slug is taken.
+	CreateOrganization(ctx context.Context, o Organization, ownerID string, ev AuditEvent) (Organization, error)
 	// DeleteOrganization removes it with everything that belongs to it
 	// (memberships, domains, invitations, its connections, feature
 	// settings and logs); ErrNotFound when there is none. Audit rows stay.

@@ -28,6 +28,7 @@ const adminUsage = `usage: optibid-idp admin --config FILE <command>
   client create --id ID --name N [--public] [--redirect-uri U]… [--post-logout-redirect-uri U]…
                 [--grant-type G]… [--scope S]… [--consent] [--require-mfa] [--require-verified-email]
                 [--alg RS256|ES256]   (prints a generated secret once)
+  user platform-admin --email E [--revoke]  grant (or withdraw) the platform-admin role
   user export   --email E                   everything stored about the user (GDPR access request), as JSON
   user erase    --email E --confirm E       erase the user (GDPR erasure); audit rows stay, pseudonymized
   audit export  [--org SLUG] [--type T] [--since RFC3339] [--limit N]   audit rows as JSON lines, newest first
@@ -116,6 +117,23 @@ func admin(args []string, stdout io.Writer) error {
 			return err
 		}
 		return out.Encode(map[string]any{"id": u.ID, "email": u.Email, "name": u.Name})
+	case "user platform-admin":
+		email, revoke := fs.String("email", "", ""), fs.Bool("revoke", false, "")
+		if err := fs.Parse(rest[2:]); err != nil {
+			return err
+		}
+		u, err := store.UserByEmail(ctx, strings.ToLower(*email))
+		if err != nil {
+			return fmt.Errorf("admin user platform-admin: user %q: %w", *email, err)
+		}
+		typ := "platform_admin_granted"
+		if *revoke {
+			typ = "platform_admin_withdrawn"
+		}
+		if err := store.SetPlatformAdmin(ctx, u.ID, !*revoke, storage.AuditEvent{Type: typ, Time: time.Now().UTC(), ActorID: "cli", SubjectID: u.ID}); err != nil {
+			return err
+		}
+		return out.Encode(map[string]any{"id": u.ID, "email": u.Email, "platform_admin": !*revoke})
 	case "user export", "user erase":
 		email, confirm := fs.String("email", "", ""), fs.String("confirm", "", "")
 		if err := fs.Parse(rest[2:]); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/optibid/idp/internal/seal"
 	"github.com/optibid/idp/login/notify"
 	"github.com/optibid/idp/login/password"
+	"github.com/optibid/idp/provider/entitlements"
 	"github.com/optibid/idp/provider/keys"
 	"github.com/optibid/idp/storage/postgres"
 )
@@ -521,8 +522,8 @@ func (b Bootstrap) validate() error {
 		if o.MFA != "" && !slices.Contains([]string{"off", "optional", "required"}, o.MFA) {
 			return fmt.Errorf("config: %s.mfa: %q must be off, optional or required", key, o.MFA)
 		}
-		if o.Plan != "" && !slices.Contains(plans, o.Plan) {
-			return fmt.Errorf("config: %s.plan: %q must be one of %v", key, o.Plan, plans)
+		if o.Plan != "" && !slices.Contains(entitlements.Plans, o.Plan) {
+			return fmt.Errorf("config: %s.plan: %q must be one of %v", key, o.Plan, entitlements.Plans)
 		}
 		slugs[o.Slug] = true
 	}
@@ -582,9 +583,6 @@ func (b Bootstrap) validate() error {
 	return nil
 }
 
-// plans are the organization plans features are included in.
-var plans = []string{"free", "professional", "enterprise"}
-
 func (b Bootstrap) validateFeatures() error {
 	keys := map[string]bool{}
 	for i, f := range b.Features {
@@ -599,8 +597,8 @@ func (b Bootstrap) validateFeatures() error {
 			return fmt.Errorf("config: %s.name: is required", key)
 		}
 		for _, p := range f.Plans {
-			if !slices.Contains(plans, p) {
-				return fmt.Errorf("config: %s.plans: %q must be one of %v", key, p, plans)
+			if !slices.Contains(entitlements.Plans, p) {
+				return fmt.Errorf("config: %s.plans: %q must be one of %v", key, p, entitlements.Plans)
 			}
 		}
 		for _, r := range slices.Concat(f.Requires, f.Conflicts) {

@@ -265,6 +265,7 @@ func TestAdminCLI(t *testing.T) {
 		{"org", "create", "--slug", "globex", "--name", "Globex", "--mfa", "required"},
 		{"user", "create", "--email", "carol@example.com", "--name", "Carol", "--org", "globex", "--role", "admin", "--password-env", "NEW_PW"},
 		{"client", "create", "--id", "cli-made", "--name", "Made by CLI", "--redirect-uri", "https://made.example/cb"},
+		{"user", "platform-admin", "--email", "carol@example.com"},
 		{"keys", "rotate", "--alg", "ES256"},
 	} {
 		out.Reset()
@@ -276,8 +277,8 @@ func TestAdminCLI(t *testing.T) {
 		t.Fatalf("keys rotate output: %s", out.String())
 	}
 	ctx := context.Background()
-	if _, err := e.app.Store.UserByEmail(ctx, "carol@example.com"); err != nil {
-		t.Fatal(err)
+	if u, err := e.app.Store.UserByEmail(ctx, "carol@example.com"); err != nil || !u.PlatformAdmin {
+		t.Fatalf("carol: %+v %v", u, err)
 	}
 	if c, err := e.app.Store.ClientByID(ctx, "cli-made"); err != nil || c.SecretHash == "" {
 		t.Fatalf("client: %+v %v", c, err)

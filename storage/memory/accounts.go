@@ -359,3 +359,22 @@ func (s *Store) DeleteOrganization(_ context.Context, orgID string, ev storage.A
 	s.appendAudit(ev)
 	return nil
 }
+
+func (s *Store) CreateOrganization(_ context.Context, o storage.Organization, ownerID string, ev storage.AuditEvent) (storage.Organization, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, existing := range s.orgs {
+		if existing.Slug == o.Slug {
+			return storage.Organization{}, storage.ErrConflict
+		}
+	}
+	if _, ok := s.users[ownerID]; !ok {
+		return storage.Organization{}, storage.ErrNotFound
+	}
+	now := s.stamp()
+	o = s.insertOrg(o, now)
+	s.memberships[[2]string{ownerID, o.ID}] = storage.Membership{UserID: ownerID, OrgID: o.ID, Role: "owner", CreatedAt: now, UpdatedAt: now}
+	ev.OrgID = o.ID
+	s.appendAudit(ev)
+	return o, nil
+}

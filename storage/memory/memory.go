@@ -130,6 +130,13 @@ func (s *Store) UpsertOrganization(_ context.Context, o storage.Organization, ev
 			return existing, nil
 		}
 	}
+	o = s.insertOrg(o, now)
+	s.appendAudit(ev)
+	return o, nil
+}
+
+// insertOrg stores a new organization with the schema's defaults.
+func (s *Store) insertOrg(o storage.Organization, now time.Time) storage.Organization {
 	if o.ID == "" {
 		o.ID = random.ID()
 	}
@@ -141,8 +148,7 @@ func (s *Store) UpsertOrganization(_ context.Context, o storage.Organization, ev
 	}
 	o.CreatedAt, o.UpdatedAt = now, now
 	s.orgs[o.ID] = o
-	s.appendAudit(ev)
-	return o, nil
+	return o
 }
 
 func (s *Store) OrganizationByID(_ context.Context, id string) (storage.Organization, error) {

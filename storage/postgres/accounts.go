@@ -348,3 +348,27 @@ func (s *Store) SetPlatformAdmin(ctx context.Context, userID string, on bool, ev
 func (s *Store) DeleteOrganization(ctx context.Context, orgID string, ev storage.AuditEvent) error {
 	return s.execAudited(ctx, ev, `DELETE FROM organizations WHERE id = $1`, orgID)
 }
+
+func (s *Store) CreateOrganization(ctx context.Context, o storage.Organization, ownerID string, ev storage.AuditEvent) (storage.Organization, error) {
+	if o.ID == "" {
+		o.ID = random.ID()
+	}
+	if o.Plan == "" {
+		o.Plan = "free"
+	}
+	var out storage.Organization
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanOrg(tx.QueryRow(ctx, `INSERT INTO organizations (id, slug, name, plan) VALUES ($1, $2, $3, $4) RETURNING `+orgCols,
+			o.ID, o.Slug, o.Name, o.Plan))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO user_organization_membership (user_id, org_id, role) VALUES ($1, $2, 'owner')`, ownerID, o.ID); err != nil {
+			return err
+		}
+		ev.OrgID = o.ID
+		return insertAudit(ctx, tx, ev)
+	})
+	return out, translate(err)
+}

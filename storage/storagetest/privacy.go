@@ -108,10 +108,21 @@ func testPrivacy(t *testing.T, s storage.Store) {
 // leaves the members' accounts and the audit log; platform admins are
 // granted and withdrawn.
 func testOrgDeletion(t *testing.T, s storage.Store) {
-	o, err := s.UpsertOrganization(ctx, storage.Organization{Slug: "doomed", Name: "Doomed"}, storage.AuditEvent{})
-	must(t, err)
 	u := newUser(t, s)
-	must(t, s.UpsertMembership(ctx, storage.Membership{UserID: u.ID, OrgID: o.ID, Role: "owner"}, ev("member_added")))
+	o, err := s.CreateOrganization(ctx, storage.Organization{Slug: "doomed", Name: "Doomed", Plan: "enterprise"}, u.ID, ev("organization_created"))
+	must(t, err)
+	if ms, _ := s.MembersOf(ctx, o.ID); len(ms) != 1 || ms[0].UserID != u.ID || ms[0].Role != "owner" || o.Plan != "enterprise" || o.MFAPolicy != "optional" {
+		t.Fatalf("created: %+v, members %+v", o, ms)
+	}
+	if _, err := s.CreateOrganization(ctx, storage.Organization{Slug: "doomed", Name: "Again"}, u.ID, storage.AuditEvent{}); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("taken slug: %v", err)
+	}
+	if _, err := s.CreateOrganization(ctx, storage.Organization{Slug: "orphan", Name: "Orphan"}, "no-such-user", storage.AuditEvent{}); err == nil {
+		t.Fatal("created with an unknown owner")
+	}
+	if _, err := s.OrganizationBySlug(ctx, "orphan"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("half-created organization: %v", err)
+	}
 	must(t, s.AddDomain(ctx, storage.OrganizationDomain{OrgID: o.ID, Domain: "doomed.example", VerifiedAt: now()}, storage.AuditEvent{}))
 	must(t, s.CreateInvitation(ctx, storage.Invitation{ID: "inv-doomed", OrgID: o.ID, Email: "x@doomed.example", Role: "member",
 		TokenHash: storage.HashSecret("doomed"), CreatedAt: now(), ExpiresAt: now().Add(time.Hour)}, storage.AuditEvent{}))

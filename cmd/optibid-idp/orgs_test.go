@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/optibid/idp/storage"
+)
+
+// Organization life cycle and the platform-admin role, on both stores.
+func TestPlatformAdminAndOrgLifecycle(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e, acme, globex := adminEnv(t, backend)
+			ctx := context.Background()
+			dave := mustUser(t, e, "dave@example.com")
+			if err := e.app.Store.SetPlatformAdmin(ctx, dave.ID, true, storage.AuditEvent{Type: "platform_admin_granted"}); err != nil {
+				t.Fatal(err)
+			}
+			ada, carol, pa := e.tokenOf(userEmail), e.tokenOf("carol@globex.example"), e.tokenOf("dave@example.com")
+			create := map[string]string{"slug": "initech", "name": "Initech", "plan": "enterprise", "owner_email": "carol@globex.example"}
+			if st, _ := e.api("POST", "/orgs", ada, create); st != http.StatusForbidden {
+				t.Fatalf("an org owner created an organization: %d", st)
+			}
+			for _, bad := range []map[string]string{
+				{"slug": "Bad Slug", "name": "x", "owner_email": "carol@globex.example"},
+				{"slug": "ok", "name": "x", "plan": "platinum", "owner_email": "carol@globex.example"},
+			} {
+				if st, _ := e.api("POST", "/orgs", pa, bad); st != http.StatusBadRequest {
+					t.Fatalf("bad create %v: %d", bad, st)
+				}
+			}
+			if st, _ := e.api("POST", "/orgs", pa, map[string]string{"slug": "x", "name": "x", "owner_email": "nobody@example.com"}); st != http.StatusUnprocessableEntity {
+				t.Fatalf("unknown owner: %d", st)
+			}
+			st, body := e.api("POST", "/orgs", pa, create)
+			if st != http.StatusCreated || body["plan"] != "enterprise" {
+				t.Fatalf("create: %d %v", st, body)
+			}
+			initech, _ := body["id"].(string)
+			if st, _ := e.api("POST", "/orgs", pa, create); st != http.StatusConflict {
+				t.Fatalf("taken slug: %d", st)
+			}
+			if _, me := e.api("GET", "/me", carol, nil); len(me["memberships"].([]any)) != 2 {
+				t.Fatalf("carol's memberships: %v", me)
+			}
+			// The platform admin acts in any organization; others still get 404.
+			if st, _ := e.api("GET", "/orgs/"+globex.ID+"/members", pa, nil); st != http.StatusOK {
+				t.Fatalf("platform admin reading another org: %d", st)
+			}
+			if st, _ := e.api("GET", "/orgs/0123456789abcdef0123456789abcdef", pa, nil); st != http.StatusNotFound {
+				t.Fatalf("platform admin, unknown org: %d", st)
+			}
+			if st, _ := e.api("GET", "/orgs/"+initech, ada, nil); st != http.StatusNotFound {
+				t.Fatalf("ada sees initech: %d", st)
+			}
+			// Only a platform admin can vouch for a domain without DNS.
+			for _, tok := range []string{ada, pa} {
+				org := acme.ID
+				if tok == pa {
+					org = globex.ID
+				}
+				e.api("POST", "/orgs/"+org+"/domains", tok, map[string]string{"domain": "vouched-" + org[:6] + ".example"})
+				st, _ := e.api("POST", "/orgs/"+org+"/domains/vouched-"+org[:6]+".example/verify?force=1", tok, map[string]string{})
+				if (tok == pa) != (st == http.StatusOK) || (tok == ada && st != http.StatusUnprocessableEntity) {
+					t.Fatalf("forced verification (platform admin %v): %d", tok == pa, st)
+				}
+			}
+			// Deletion: members may not, the owner may with the slug.
+			if st, _ := e.api("DELETE", "/orgs/"+acme.ID, e.tokenOf("bob@example.com"), map[string]string{"confirm": "acme"}); st != http.StatusForbidden {
+				t.Fatalf("a member deleted the org: %d", st)
+			}
+			if st, _ := e.api("DELETE", "/orgs/"+initech, carol, map[string]string{"confirm": "acme"}); st != http.StatusBadRequest {
+				t.Fatalf("delete with a wrong confirmation: %d", st)
+			}
+			if st, _ := e.api("DELETE", "/orgs/"+initech, carol, map[string]string{"confirm": "initech"}); st != http.StatusNoContent {
+				t.Fatalf("delete: %d", st)
+			}
+			if st, _ := e.api("GET", "/orgs/"+initech, pa, nil); st != http.StatusNotFound {
+				t.Fatalf("deleted org: %d", st)
+			}
+			if evs, _ := e.app.Store.ListAudit(ctx, storage.AuditFilter{OrgID: initech, Type: "organization_deleted"}); len(evs) != 1 || evs[0].ActorID != mustUser(t, e, "carol@globex.example").ID {
+				t.Fatalf("deletion audit: %+v", evs)
+			}
+		})
+	}
+}
