@@ -90,6 +90,11 @@ type Clients interface {
 	UpsertClient(ctx context.Context, c Client, ev AuditEvent) (Client, error)
 	ClientByID(ctx context.Context, id string) (Client, error)
 	ListClients(ctx context.Context) ([]Client, error)
+	// ClientsOf lists the clients an organization registered.
+	ClientsOf(ctx context.Context, orgID string) ([]Client, error)
+	// DeleteClient removes the client and revokes its grants, so its
+	// refresh tokens die and its access tokens stop introspecting.
+	DeleteClient(ctx context.Context, id string, now time.Time, ev AuditEvent) error
 }
 
 // AuthRequests stores /authorize transactions and their codes.

@@ -61,6 +61,9 @@ type Membership struct {
 type Client struct {
 	ID   string
 	Name string
+	// OrgID is the organization that registered it through the API; ""
+	// for platform clients (config, CLI). It is set at creation only.
+	OrgID string
 	// SecretHash is the hex SHA-256 of the client secret; empty for public
 	// clients, which must use PKCE.
 	SecretHash             string

@@ -15,7 +15,7 @@ func (s *Store) UpsertClient(_ context.Context, c storage.Client, ev storage.Aud
 	defer s.mu.Unlock()
 	now := s.stamp()
 	if old, ok := s.clients[c.ID]; ok {
-		c.CreatedAt = old.CreatedAt
+		c.CreatedAt, c.OrgID = old.CreatedAt, old.OrgID // the owner is set at creation only
 	} else {
 		c.CreatedAt = now
 	}
@@ -433,4 +433,34 @@ func deleteWhere[K comparable, V any](m map[K]V, expired func(V) bool) int64 {
 		}
 	}
 	return n
+}
+
+func (s *Store) ClientsOf(_ context.Context, orgID string) ([]storage.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []storage.Client
+	for _, c := range s.clients {
+		if c.OrgID == orgID && orgID != "" {
+			out = append(out, cloneClient(c))
+		}
+	}
+	slices.SortFunc(out, func(a, b storage.Client) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out, nil
+}
+
+func (s *Store) DeleteClient(_ context.Context, id string, now time.Time, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.clients[id]; !ok {
+		return storage.ErrNotFound
+	}
+	delete(s.clients, id)
+	for gid, g := range s.grants {
+		if g.ClientID == id && g.RevokedAt.IsZero() {
+			g.RevokedAt = now
+			s.grants[gid] = g
+		}
+	}
+	s.appendAudit(ev)
+	return nil
 }

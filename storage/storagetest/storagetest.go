@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Privacy", testPrivacy},
 		{"Invitations", testInvitations},
 		{"OrgDeletionPlatformAdmin", testOrgDeletion},
+		{"OrgClients", testOrgClients},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
