@@ -197,3 +197,14 @@ func (c *client) signingAlg() string {
 	}
 	return c.cfg.SigningAlg
 }
+
+// forget drops a cached client, so a change made on this replica (deleted
+// client, new secret) applies at once; other replicas follow within ttl.
+func (c *clientCache) forget(id string) {
+	c.mu.Lock()
+	delete(c.entries, id)
+	c.mu.Unlock()
+}
+
+// ForgetClient drops the cached copy of a client that was just changed.
+func (p *Provider) ForgetClient(id string) { p.clients.forget(id) }

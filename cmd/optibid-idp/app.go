@@ -171,7 +171,8 @@ func (a *App) build(ctx context.Context) error {
 	}
 	adminapi.New(adminapi.Deps{Store: a.Store, Authenticate: a.Provider.AccessTokenUser, Resolver: a.resolver, DomainKey: domainKey[:],
 		Catalogue: a.Provider.Catalogue, ToSettings: provider.SettingsFromStorage, Now: a.now,
-		SendInvitation: invitationMailer(emailSender, cfg.MFA.IssuerName, cfg.Accounts.InvitationURL), InvitationTTL: cfg.Accounts.InvitationTTL}).Register(r)
+		SendInvitation: invitationMailer(emailSender, cfg.MFA.IssuerName, cfg.Accounts.InvitationURL), InvitationTTL: cfg.Accounts.InvitationTTL,
+		ClientChanged: a.Provider.ForgetClient}).Register(r)
 	if outbox != nil {
 		r.Handle("/dev/outbox", outbox).Methods(http.MethodGet)
 		a.Outbox = outbox

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/optibid/idp/provider/registration"
 	"net/http"
 	"net/url"
 	"strings"
@@ -84,12 +85,12 @@ func TestCheck05RegistrationRefused(t *testing.T) {
 	for _, uri := range []string{"JaVaScRiPt:alert(1)", "javascript:alert(1)", "data:text/html,x", "http://rp.example/cb",
 		"https://rp.example/cb#frag", "https://*.rp.example/cb", "https://user@rp.example/cb", "vbscript:x", "file:///etc/passwd",
 		"myapp:/cb", "https://rp.example/c b", "relative/cb"} {
-		if err := ValidateRedirectURI(uri); err == nil {
+		if err := registration.ValidateRedirectURI(uri); err == nil {
 			t.Errorf("%q accepted", uri)
 		}
 	}
 	for _, uri := range []string{"https://rp.example/cb", "http://127.0.0.1/cb", "http://[::1]:8080/cb", "http://localhost/cb", "com.example.app:/cb"} {
-		if err := ValidateRedirectURI(uri); err != nil {
+		if err := registration.ValidateRedirectURI(uri); err != nil {
 			t.Errorf("%q refused: %v", uri, err)
 		}
 	}

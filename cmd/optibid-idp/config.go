@@ -19,6 +19,7 @@ import (
 	"github.com/optibid/idp/login/password"
 	"github.com/optibid/idp/provider/entitlements"
 	"github.com/optibid/idp/provider/keys"
+	"github.com/optibid/idp/provider/registration"
 	"github.com/optibid/idp/storage/postgres"
 )
 
@@ -393,7 +394,7 @@ func (c *Config) Validate() error {
 		return bad("issuer", "is required (or set OPTIBID_ISSUER)")
 	case err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "":
 		return bad("issuer", "%q must be an absolute URL without query or fragment", c.Issuer)
-	case u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname())):
+	case u.Scheme != "https" && !(u.Scheme == "http" && registration.IsLoopbackHost(u.Hostname())):
 		return bad("issuer", "%q must use https (http is allowed on localhost only)", c.Issuer)
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
@@ -457,7 +458,7 @@ func (c *Config) Validate() error {
 		return bad("accounts.invitation_ttl", "%s is longer than 30 days", c.Accounts.InvitationTTL)
 	}
 	if u := c.Accounts.InvitationURL; u != "" {
-		if err := ValidateRedirectURI(u); err != nil {
+		if err := registration.ValidateRedirectURI(u); err != nil {
 			return bad("accounts.invitation_url", "%v", err)
 		}
 	}
@@ -567,12 +568,12 @@ func (b Bootstrap) validate() error {
 			return fmt.Errorf("config: %s.redirect_uris: at least one is required for authorization_code", key)
 		}
 		for j, r := range c.RedirectURIs {
-			if err := ValidateRedirectURI(r); err != nil {
+			if err := registration.ValidateRedirectURI(r); err != nil {
 				return fmt.Errorf("config: %s.redirect_uris[%d]: %v", key, j, err)
 			}
 		}
 		for j, r := range c.PostLogoutRedirectURIs {
-			if err := ValidateRedirectURI(r); err != nil {
+			if err := registration.ValidateRedirectURI(r); err != nil {
 				return fmt.Errorf("config: %s.post_logout_redirect_uris[%d]: %v", key, j, err)
 			}
 		}
@@ -648,53 +649,4 @@ func validSlug(s string) bool {
 		}
 	}
 	return true
-}
-
-// ValidateRedirectURI decides what may be registered as a redirect URI:
-// https; http on a loopback address only (RFC 8252 §7.3); or a private-use
-// scheme for native apps (RFC 8252 §7.1). Never javascript:, data: and
-// friends, fragments, wildcards or user info (RFC 9700 §2.1, §4.1.3).
-func ValidateRedirectURI(raw string) error {
-	if strings.ContainsAny(raw, "*\\ \t\r\n") {
-		return errors.New("must not contain wildcards, backslashes or white space")
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" {
-		return fmt.Errorf("%q is not an absolute URI", raw)
-	}
-	scheme := strings.ToLower(u.Scheme)
-	if scheme != u.Scheme {
-		return fmt.Errorf("%q: scheme must be lower case", raw)
-	}
-	if u.Fragment != "" || strings.Contains(raw, "#") {
-		return fmt.Errorf("%q must not contain a fragment", raw)
-	}
-	if u.User != nil {
-		return fmt.Errorf("%q must not contain user info", raw)
-	}
-	switch scheme {
-	case "https":
-		if u.Host == "" {
-			return fmt.Errorf("%q has no host", raw)
-		}
-	case "http":
-		if !isLoopbackHost(u.Hostname()) {
-			return fmt.Errorf("%q: http is allowed on loopback addresses only; use https", raw)
-		}
-	case "javascript", "data", "vbscript", "file", "blob", "about", "ftp", "ws", "wss":
-		return fmt.Errorf("%q: scheme %s is not allowed", raw, scheme)
-	default:
-		if !strings.Contains(scheme, ".") {
-			return fmt.Errorf("%q: private-use schemes must be reverse domain names (RFC 8252 §7.1)", raw)
-		}
-	}
-	return nil
-}
-
-func isLoopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }

@@ -43,6 +43,7 @@ type Store interface {
 	storage.Entitlements
 	storage.Privacy
 	storage.Invitations
+	storage.Clients
 }
 
 // Resolver looks up DNS TXT records (net.Resolver in production, a map in
@@ -68,6 +69,9 @@ type Deps struct {
 	// not sent). InvitationTTL: DefaultInvitationTTL when zero.
 	SendInvitation func(ctx context.Context, inv Invitation) error
 	InvitationTTL  time.Duration
+	// ClientChanged drops a client from the provider's cache after a
+	// change (nil: none).
+	ClientChanged func(clientID string)
 }
 
 // Handler serves the API.
@@ -104,6 +108,10 @@ func (h *Handler) Register(r *mux.Router) {
 	api.Handle("/orgs/{org}/invitations", org(roles.InvitationsManage, h.listInvitations)).Methods(http.MethodGet)
 	api.Handle("/orgs/{org}/invitations", org(roles.InvitationsManage, h.invite)).Methods(http.MethodPost)
 	api.Handle("/orgs/{org}/invitations/{invitation}", org(roles.InvitationsManage, h.revokeInvitation)).Methods(http.MethodDelete)
+	api.Handle("/orgs/{org}/clients", org(roles.ClientsRead, h.listClients)).Methods(http.MethodGet)
+	api.Handle("/orgs/{org}/clients", org(roles.ClientsManage, h.createClient)).Methods(http.MethodPost)
+	api.Handle("/orgs/{org}/clients/{client}", org(roles.ClientsManage, h.deleteClient)).Methods(http.MethodDelete)
+	api.Handle("/orgs/{org}/clients/{client}/secret", org(roles.ClientsManage, h.rotateSecret)).Methods(http.MethodPost)
 	api.Handle("/orgs/{org}/domains", org(roles.OrgRead, h.listDomains)).Methods(http.MethodGet)
 	api.Handle("/orgs/{org}/domains", org(roles.DomainsManage, h.addDomain)).Methods(http.MethodPost)
 	api.Handle("/orgs/{org}/domains/{domain}/verify", org(roles.DomainsManage, h.verifyDomain)).Methods(http.MethodPost)

@@ -1,0 +1,62 @@
+// Package registration holds the rules for registering a relying party,
+// shared by the config loader, the CLI and the management API: one place
+// decides what a redirect URI may be.
+package registration
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+)
+
+// ValidateRedirectURI decides what may be registered as a redirect URI:
+// https; http on a loopback address only (RFC 8252 §7.3); or a private-use
+// scheme for native apps (RFC 8252 §7.1). Never javascript:, data: and
+// friends, fragments, wildcards or user info (RFC 9700 §2.1, §4.1.3).
+func ValidateRedirectURI(raw string) error {
+	if strings.ContainsAny(raw, "*\\ \t\r\n") {
+		return errors.New("must not contain wildcards, backslashes or white space")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		return fmt.Errorf("%q is not an absolute URI", raw)
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != u.Scheme {
+		return fmt.Errorf("%q: scheme must be lower case", raw)
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Errorf("%q must not contain a fragment", raw)
+	}
+	if u.User != nil {
+		return fmt.Errorf("%q must not contain user info", raw)
+	}
+	switch scheme {
+	case "https":
+		if u.Host == "" {
+			return fmt.Errorf("%q has no host", raw)
+		}
+	case "http":
+		if !IsLoopbackHost(u.Hostname()) {
+			return fmt.Errorf("%q: http is allowed on loopback addresses only; use https", raw)
+		}
+	case "javascript", "data", "vbscript", "file", "blob", "about", "ftp", "ws", "wss":
+		return fmt.Errorf("%q: scheme %s is not allowed", raw, scheme)
+	default:
+		if !strings.Contains(scheme, ".") {
+			return fmt.Errorf("%q: private-use schemes must be reverse domain names (RFC 8252 §7.1)", raw)
+		}
+	}
+	return nil
+}
+
+// IsLoopbackHost reports whether h names this machine (RFC 8252 §7.3).
+func IsLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
