@@ -288,6 +288,21 @@ type Keys interface {
 	RotateSigningKeys(ctx context.Context, alg string, newNext SigningKey, now, retiredUntil time.Time, ev AuditEvent) error
 }
 
+// Dashboards are the widget library, users' dashboard layouts and
+// feature usage counters.
+type Dashboards interface {
+	UpsertWidget(ctx context.Context, w Widget, ev AuditEvent) error
+	ListWidgets(ctx context.Context) ([]Widget, error)
+	// Dashboard returns the user's layout in the organization (JSON);
+	// ErrNotFound when they have none.
+	Dashboard(ctx context.Context, userID, orgID string) ([]byte, error)
+	SetDashboard(ctx context.Context, userID, orgID string, layout []byte, now time.Time) error
+	// RecordUsage adds n to the day's counter (one upsert).
+	RecordUsage(ctx context.Context, u UsageCount) error
+	// UsageOf lists an organization's counters for days in [since, until).
+	UsageOf(ctx context.Context, orgID string, since, until time.Time) ([]UsageCount, error)
+}
+
 // Invitations to join an organization.
 type Invitations interface {
 	CreateInvitation(ctx context.Context, inv Invitation, ev AuditEvent) error
@@ -360,6 +375,7 @@ type Store interface {
 	Entitlements
 	Keys
 	Audit
+	Dashboards
 	Invitations
 	Privacy
 	Maintenance

@@ -454,3 +454,19 @@ func (i Invitation) Acceptable(u User, now time.Time) error {
 	}
 	return nil
 }
+
+// Widget is a dashboard widget of the platform's library; it is offered
+// to an organization when every feature it requires is enabled there.
+type Widget struct {
+	Key, Name, Description string
+	RequiredFeatures       []string
+	Config                 []byte // JSON defaults
+}
+
+// UsageCount is how often a user of an organization used a feature on a
+// day (UTC). UserID is "" for usage not tied to a user.
+type UsageCount struct {
+	OrgID, UserID, FeatureKey string
+	Day                       time.Time
+	Count                     int64
+}

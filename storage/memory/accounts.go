@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -354,6 +355,8 @@ func (s *Store) DeleteOrganization(_ context.Context, orgID string, ev storage.A
 	gone := map[string]bool{}
 	deleteWhere(s.connections, func(c storage.Connection) bool { gone[c.ID] = c.OrgID == orgID; return gone[c.ID] })
 	deleteWhere(s.identities, func(fi storage.FederatedIdentity) bool { return gone[fi.ConnectionID] })
+	maps.DeleteFunc(s.dashboards, func(k [2]string, _ []byte) bool { return k[1] == orgID })
+	maps.DeleteFunc(s.usage, func(k storage.UsageCount, _ int64) bool { return k.OrgID == orgID })
 	s.featureLog = slices.DeleteFunc(s.featureLog, func(c storage.FeatureChange) bool { return c.OrgID == orgID })
 	s.applications = slices.DeleteFunc(s.applications, func(a storage.TemplateApplication) bool { return a.OrgID == orgID })
 	s.appendAudit(ev)

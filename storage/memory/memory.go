@@ -46,6 +46,9 @@ type Store struct {
 	templates     map[string]storage.FeatureTemplate
 	applications  []storage.TemplateApplication
 	invitations   map[string]storage.Invitation // by ID
+	widgets       map[string]storage.Widget
+	dashboards    map[[2]string][]byte         // user, org → layout
+	usage         map[storage.UsageCount]int64 // key with Count zero → count
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -80,6 +83,9 @@ func New(now func() time.Time) *Store {
 		features:      map[string]storage.FeatureDefinition{},
 		orgFeatures:   map[string]map[string]storage.FeatureSetting{},
 		invitations:   map[string]storage.Invitation{},
+		widgets:       map[string]storage.Widget{},
+		dashboards:    map[[2]string][]byte{},
+		usage:         map[storage.UsageCount]int64{},
 		templates:     map[string]storage.FeatureTemplate{},
 	}
 }

@@ -52,6 +52,14 @@ func (s *Store) UserData(_ context.Context, userID string) (storage.UserData, er
 			d.BackupCodes++
 		}
 	}
+	for k, layout := range s.dashboards {
+		if k[0] == userID {
+			if d.Dashboards == nil {
+				d.Dashboards = map[string][]byte{}
+			}
+			d.Dashboards[k[1]] = slices.Clone(layout)
+		}
+	}
 	for _, ev := range s.audit { // oldest first
 		if ev.ActorID == userID || ev.SubjectID == userID {
 			ev.Details = cloneMap(ev.Details)
@@ -101,6 +109,8 @@ func (s *Store) EraseUser(_ context.Context, userID, pseudonym string, ev storag
 	deleteWhere(s.otp, func(c storage.OTPChallenge) bool { return c.UserID == userID })
 	deleteWhere(s.identities, func(fi storage.FederatedIdentity) bool { return fi.UserID == userID })
 	deleteWhere(s.invitations, func(i storage.Invitation) bool { return i.AcceptedBy == userID || strings.EqualFold(i.Email, u.Email) })
+	maps.DeleteFunc(s.dashboards, func(k [2]string, _ []byte) bool { return k[0] == userID })
+	maps.DeleteFunc(s.usage, func(k storage.UsageCount, _ int64) bool { return k.UserID == userID })
 	delete(s.totp, userID)
 	delete(s.backupCodes, userID)
 	for i, a := range s.audit {

@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Invitations", testInvitations},
 		{"OrgDeletionPlatformAdmin", testOrgDeletion},
 		{"OrgClients", testOrgClients},
+		{"Dashboards", testDashboards},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
