@@ -55,12 +55,12 @@ func (e *env) tokenOf(email string) string {
 
 // adminEnv: acme (ada owner, bob member), globex (carol owner), and dave
 // in no organization.
-func adminEnv(t *testing.T, backend string) (*env, storage.Organization, storage.Organization) {
-	e := newEnv(t, backend, func(c *Config) {
+func adminEnv(t *testing.T, backend string, more ...func(*Config)) (*env, storage.Organization, storage.Organization) {
+	e := newEnv(t, backend, append([]func(*Config){func(c *Config) {
 		c.Bootstrap.Organizations = append(c.Bootstrap.Organizations, BootstrapOrg{Slug: "globex", Name: "Globex"})
 		c.Bootstrap.Users = append(c.Bootstrap.Users, BootstrapUser{Email: "carol@globex.example", Password: userPassword, Name: "Carol", Organization: "globex", Role: "owner"},
 			BootstrapUser{Email: "dave@example.com", Password: userPassword, Name: "Dave", Role: "member"})
-	})
+	}}, more...)...)
 	acme, _ := e.app.Store.OrganizationBySlug(context.Background(), "acme")
 	globex, _ := e.app.Store.OrganizationBySlug(context.Background(), "globex")
 	return e, acme, globex

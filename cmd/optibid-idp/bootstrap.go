@@ -163,7 +163,7 @@ func sameClient(a, b storage.Client) bool {
 // skipping the ones stored unchanged. Features not declared are left alone:
 // the catalogue may also be managed through the API.
 func bootstrapFeatures(ctx context.Context, s storage.Store, b Bootstrap, ev func(string, map[string]string) storage.AuditEvent) error {
-	if len(b.Features) == 0 && len(b.Templates) == 0 {
+	if len(b.Features) == 0 && len(b.Templates) == 0 && len(b.Widgets) == 0 {
 		return nil
 	}
 	stored, err := s.ListFeatures(ctx)
@@ -190,6 +190,9 @@ func bootstrapFeatures(ctx context.Context, s storage.Store, b Bootstrap, ev fun
 		if err := s.UpsertFeature(ctx, want, ev("feature_defined", map[string]string{"feature": f.Key})); err != nil {
 			return fmt.Errorf("bootstrap: feature %s: %w", f.Key, err)
 		}
+	}
+	if err := bootstrapWidgets(ctx, s, b.Widgets, ev); err != nil {
+		return err
 	}
 	for _, t := range b.Templates {
 		features, err := json.Marshal(t.Features)
@@ -231,4 +234,35 @@ func jsonEqual(a, b []byte) bool {
 	_ = json.Unmarshal(a, &x)
 	_ = json.Unmarshal(b, &y)
 	return reflect.DeepEqual(x, y)
+}
+
+// bootstrapWidgets writes the declared widget library, skipping widgets
+// stored unchanged.
+func bootstrapWidgets(ctx context.Context, s storage.Store, ws []BootstrapWidget, ev func(string, map[string]string) storage.AuditEvent) error {
+	if len(ws) == 0 {
+		return nil
+	}
+	stored, err := s.ListWidgets(ctx)
+	if err != nil {
+		return fmt.Errorf("bootstrap: widgets: %w", err)
+	}
+	byKey := map[string]storage.Widget{}
+	for _, w := range stored {
+		byKey[w.Key] = w
+	}
+	for _, w := range ws {
+		cfg, err := json.Marshal(w.Config)
+		if err != nil {
+			return fmt.Errorf("bootstrap: widget %s: config: %w", w.Key, err)
+		}
+		want := storage.Widget{Key: w.Key, Name: w.Name, Description: w.Description, RequiredFeatures: w.RequiredFeatures, Config: cfg}
+		if old, ok := byKey[w.Key]; ok && old.Name == want.Name && old.Description == want.Description &&
+			slices.Equal(norm(old.RequiredFeatures), norm(want.RequiredFeatures)) && jsonEqual(old.Config, want.Config) {
+			continue
+		}
+		if err := s.UpsertWidget(ctx, want, ev("widget_defined", map[string]string{"widget": w.Key})); err != nil {
+			return fmt.Errorf("bootstrap: widget %s: %w", w.Key, err)
+		}
+	}
+	return nil
 }

@@ -182,6 +182,17 @@ type Bootstrap struct {
 	// bundles of feature settings an org admin can apply.
 	Features  []BootstrapFeature  `yaml:"features"`
 	Templates []BootstrapTemplate `yaml:"templates"`
+	// Widgets is the dashboard widget library; a widget is offered to an
+	// organization when the features it requires are enabled there.
+	Widgets []BootstrapWidget `yaml:"widgets"`
+}
+
+type BootstrapWidget struct {
+	Key              string         `yaml:"key"`
+	Name             string         `yaml:"name"`
+	Description      string         `yaml:"description"`
+	RequiredFeatures []string       `yaml:"required_features"`
+	Config           map[string]any `yaml:"config"`
 }
 
 type BootstrapOrg struct {
@@ -605,6 +616,19 @@ func (b Bootstrap) validateFeatures() error {
 		for _, r := range slices.Concat(f.Requires, f.Conflicts) {
 			if !keys[r] || r == f.Key {
 				return fmt.Errorf("config: %s: %q in requires/conflicts is not another declared feature", key, r)
+			}
+		}
+	}
+	widgets := map[string]bool{}
+	for i, w := range b.Widgets {
+		key := fmt.Sprintf("bootstrap.widgets[%d]", i)
+		if !validFeatureKey(w.Key) || widgets[w.Key] || w.Name == "" {
+			return fmt.Errorf("config: %s: key (unique, like a feature key) and name are required", key)
+		}
+		widgets[w.Key] = true
+		for _, f := range w.RequiredFeatures {
+			if !keys[f] {
+				return fmt.Errorf("config: %s.required_features: %q is not a declared feature", key, f)
 			}
 		}
 	}

@@ -44,6 +44,7 @@ type Store interface {
 	storage.Privacy
 	storage.Invitations
 	storage.Clients
+	storage.Dashboards
 }
 
 // Resolver looks up DNS TXT records (net.Resolver in production, a map in
@@ -112,6 +113,11 @@ func (h *Handler) Register(r *mux.Router) {
 	api.Handle("/orgs/{org}/clients", org(roles.ClientsManage, h.createClient)).Methods(http.MethodPost)
 	api.Handle("/orgs/{org}/clients/{client}", org(roles.ClientsManage, h.deleteClient)).Methods(http.MethodDelete)
 	api.Handle("/orgs/{org}/clients/{client}/secret", org(roles.ClientsManage, h.rotateSecret)).Methods(http.MethodPost)
+	api.Handle("/orgs/{org}/widgets", org(roles.DashboardsPersonalize, h.listWidgets)).Methods(http.MethodGet)
+	api.Handle("/orgs/{org}/dashboard", org(roles.DashboardsPersonalize, h.getDashboard)).Methods(http.MethodGet)
+	api.Handle("/orgs/{org}/dashboard", org(roles.DashboardsPersonalize, h.putDashboard)).Methods(http.MethodPut)
+	api.Handle("/orgs/{org}/usage", org(roles.OrgRead, h.recordUsage)).Methods(http.MethodPost)
+	api.Handle("/orgs/{org}/usage", org(roles.UsageRead, h.usage)).Methods(http.MethodGet)
 	api.Handle("/orgs/{org}/domains", org(roles.OrgRead, h.listDomains)).Methods(http.MethodGet)
 	api.Handle("/orgs/{org}/domains", org(roles.DomainsManage, h.addDomain)).Methods(http.MethodPost)
 	api.Handle("/orgs/{org}/domains/{domain}/verify", org(roles.DomainsManage, h.verifyDomain)).Methods(http.MethodPost)
