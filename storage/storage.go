@@ -243,6 +243,9 @@ type Federation interface {
 	UpsertConnection(ctx context.Context, c Connection, ev AuditEvent) error
 	ConnectionByID(ctx context.Context, id string) (Connection, error)
 	ListConnections(ctx context.Context) ([]Connection, error)
+	// DeleteConnection removes a connection and the identities linked
+	// through it (the accounts stay); ErrNotFound when there is none.
+	DeleteConnection(ctx context.Context, id string, ev AuditEvent) error
 	CreateFederationState(ctx context.Context, s FederationState) error
 	// ConsumeFederationState atomically marks the state used and returns
 	// it: ErrNotFound, ErrExpired, or ErrAlreadyUsed the second time.

@@ -168,3 +168,15 @@ func (s *Store) TouchIdentity(_ context.Context, fi storage.FederatedIdentity, n
 	s.identities[k] = cur
 	return nil
 }
+
+func (s *Store) DeleteConnection(_ context.Context, id string, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.connections[id]; !ok {
+		return storage.ErrNotFound
+	}
+	delete(s.connections, id)
+	deleteWhere(s.identities, func(fi storage.FederatedIdentity) bool { return fi.ConnectionID == id })
+	s.appendAudit(ev)
+	return nil
+}

@@ -164,3 +164,7 @@ func (s *Store) TouchIdentity(ctx context.Context, fi storage.FederatedIdentity,
 	}
 	return err
 }
+
+func (s *Store) DeleteConnection(ctx context.Context, id string, ev storage.AuditEvent) error {
+	return s.execAudited(ctx, ev, `DELETE FROM connections WHERE id = $1`, id)
+}

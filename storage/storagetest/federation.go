@@ -90,4 +90,15 @@ func testFederation(t *testing.T, s storage.Store) {
 	if n := auditCount(t, s, "user_provisioned"); n != 1 {
 		t.Fatalf("user_provisioned rows %d", n)
 	}
+	// Deleting the connection unlinks its identities; the accounts stay.
+	must(t, s.DeleteConnection(ctx, "acme-okta", ev("connection_deleted")))
+	if _, err := s.IdentityByUpstream(ctx, "acme-okta", "https://acme.okta.com", "00u2"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("identity after its connection went: %v", err)
+	}
+	if _, err := s.UserByID(ctx, existing.ID); err != nil {
+		t.Fatalf("account went with the connection: %v", err)
+	}
+	if err := s.DeleteConnection(ctx, "acme-okta", storage.AuditEvent{}); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("deleting twice: %v", err)
+	}
 }
