@@ -119,6 +119,7 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	conns := newConnectors(box, cfg.Issuer, cfg.Federation.Timeout, cfg.Federation.AllowPrivateNetworks)
 	emailSender, smsSender, outbox, err := senders(cfg)
 	if err != nil {
 		return err
@@ -151,7 +152,7 @@ func (a *App) build(ctx context.Context) error {
 			MaxFailures: cfg.Lockout.MaxFailures},
 	}, login.Deps{Store: a.Store, Clients: a.Provider.Clients(), Hasher: hasher, Templates: templates, Cookies: cookies,
 		TOTP: mfa.NewTOTP(cfg.MFA.IssuerName, box), Email: emailSender, SMS: smsSender,
-		Connectors:  newConnectors(box, cfg.Issuer, cfg.Federation.Timeout, cfg.Federation.AllowPrivateNetworks),
+		Connectors:  conns,
 		CallbackURL: a.Provider.CallbackURL, ErrorRedirectURL: a.Provider.ErrorRedirectURL,
 		IDTokenHint: a.Provider.IDTokenHint, Registry: reg, Now: a.now})
 	if err != nil {
@@ -172,7 +173,7 @@ func (a *App) build(ctx context.Context) error {
 	adminapi.New(adminapi.Deps{Store: a.Store, Authenticate: a.Provider.AccessTokenUser, Resolver: a.resolver, DomainKey: domainKey[:],
 		Catalogue: a.Provider.Catalogue, ToSettings: provider.SettingsFromStorage, Now: a.now,
 		SendInvitation: invitationMailer(emailSender, cfg.MFA.IssuerName, cfg.Accounts.InvitationURL), InvitationTTL: cfg.Accounts.InvitationTTL,
-		ClientChanged: a.Provider.ForgetClient}).Register(r)
+		ClientChanged: a.Provider.ForgetClient, Connections: conns}).Register(r)
 	if outbox != nil {
 		r.Handle("/dev/outbox", outbox).Methods(http.MethodGet)
 		a.Outbox = outbox

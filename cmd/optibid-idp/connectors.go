@@ -108,6 +108,22 @@ func (cs *connectors) Connector(_ context.Context, conn storage.Connection) (fed
 	return c, nil
 }
 
+// Check builds a connector from settings without network: the management
+// API's test of a new connection.
+func (cs *connectors) Check(typ string, settings []byte, secret string) error {
+	build, ok := connectorTypes[typ]
+	if !ok {
+		return fmt.Errorf("type %q must be oidc, okta, google, azuread or auth0", typ)
+	}
+	_, err := build(settings, secret, cs.redirect, nil)
+	return err
+}
+
+// Seal encrypts a connection's client secret, bound to its ID.
+func (cs *connectors) Seal(connectionID, secret string) []byte {
+	return cs.box.Seal([]byte(secret), []byte("connection:"+connectionID))
+}
+
 // validateConnections checks the declared connections, building each one
 // (without network) so that configuration mistakes stop the start.
 func (c *Config) validateConnections() error {
@@ -168,7 +184,7 @@ func bootstrapConnections(ctx context.Context, s storage.Store, box *seal.Box, c
 			conn.OrgID = o.ID
 		}
 		if cc.ClientSecret != "" {
-			conn.SecretSealed = box.Seal([]byte(cc.ClientSecret), []byte("connection:"+cc.ID))
+			conn.SecretSealed = (&connectors{box: box}).Seal(cc.ID, cc.ClientSecret)
 		}
 		if err := s.UpsertConnection(ctx, conn, storage.AuditEvent{Type: "connection_upserted", Time: now().UTC(), ActorID: "bootstrap",
 			Details: map[string]string{"connection": cc.ID}}); err != nil {

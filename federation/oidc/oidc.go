@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -68,6 +70,9 @@ func New(cfg Config) (*Connector, error) {
 	if cfg.Issuer == "" || cfg.ClientID == "" || cfg.RedirectURL == "" {
 		return nil, errors.New("federation/oidc: issuer, client_id and redirect URL are required")
 	}
+	if err := checkIssuer(cfg.Issuer); err != nil {
+		return nil, err
+	}
 	if len(cfg.Scopes) == 0 {
 		cfg.Scopes = []string{"openid", "email", "profile"}
 	}
@@ -78,6 +83,23 @@ func New(cfg Config) (*Connector, error) {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
 	return &Connector{cfg: cfg}, nil
+}
+
+// checkIssuer accepts an absolute https URL without query or fragment
+// (http only on this machine, for development and tests).
+func checkIssuer(issuer string) error {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("federation/oidc: issuer %q must be an absolute URL without query, fragment or user info", issuer)
+	}
+	local := u.Hostname() == "localhost"
+	if ip := net.ParseIP(u.Hostname()); ip != nil && ip.IsLoopback() {
+		local = true
+	}
+	if u.Scheme != "https" && !(u.Scheme == "http" && local) {
+		return fmt.Errorf("federation/oidc: issuer %q must use https", issuer)
+	}
+	return nil
 }
 
 // discover reads the upstream's metadata once (under a bounded context).

@@ -45,6 +45,7 @@ type Store interface {
 	storage.Invitations
 	storage.Clients
 	storage.Dashboards
+	storage.Federation
 }
 
 // Resolver looks up DNS TXT records (net.Resolver in production, a map in
@@ -73,6 +74,7 @@ type Deps struct {
 	// ClientChanged drops a client from the provider's cache after a
 	// change (nil: none).
 	ClientChanged func(clientID string)
+	Connections   ConnectionRules
 }
 
 // Handler serves the API.
@@ -118,6 +120,9 @@ func (h *Handler) Register(r *mux.Router) {
 	api.Handle("/orgs/{org}/dashboard", org(roles.DashboardsPersonalize, h.putDashboard)).Methods(http.MethodPut)
 	api.Handle("/orgs/{org}/usage", org(roles.OrgRead, h.recordUsage)).Methods(http.MethodPost)
 	api.Handle("/orgs/{org}/usage", org(roles.UsageRead, h.usage)).Methods(http.MethodGet)
+	api.Handle("/orgs/{org}/connections", org(roles.ConnectionsManage, h.listConnections)).Methods(http.MethodGet)
+	api.Handle("/orgs/{org}/connections", org(roles.ConnectionsManage, h.createConnection)).Methods(http.MethodPost)
+	api.Handle("/orgs/{org}/connections/{connection}", org(roles.ConnectionsManage, h.deleteConnection)).Methods(http.MethodDelete)
 	api.Handle("/orgs/{org}/domains", org(roles.OrgRead, h.listDomains)).Methods(http.MethodGet)
 	api.Handle("/orgs/{org}/domains", org(roles.DomainsManage, h.addDomain)).Methods(http.MethodPost)
 	api.Handle("/orgs/{org}/domains/{domain}/verify", org(roles.DomainsManage, h.verifyDomain)).Methods(http.MethodPost)

@@ -1,0 +1,157 @@
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/storage"
+)
+
+// ConnectionRules check and seal an upstream connection's settings; the
+// connector registry lives with the application.
+type ConnectionRules interface {
+	// Check builds the connector (no network); the error says what is
+	// wrong with the settings.
+	Check(typ string, settings []byte, secret string) error
+	// Seal encrypts the client secret, bound to the connection ID.
+	Seal(connectionID, secret string) []byte
+}
+
+// connectionSettings are the preset's fields, stored as the connection's
+// (secret-free) configuration.
+type connectionSettings struct {
+	ClientID            string   `json:"client_id"`
+	Issuer              string   `json:"issuer,omitempty"`
+	Domain              string   `json:"domain,omitempty"`
+	AuthorizationServer string   `json:"authorization_server,omitempty"`
+	Tenant              string   `json:"tenant,omitempty"`
+	AllowedTenants      []string `json:"allowed_tenants,omitempty"`
+	HostedDomain        string   `json:"hosted_domain,omitempty"`
+	BaseURL             string   `json:"base_url,omitempty"`
+	GroupsClaim         string   `json:"groups_claim,omitempty"`
+}
+
+type connectionView struct {
+	ID          string            `json:"id"`
+	Type        string            `json:"type"`
+	Name        string            `json:"name"`
+	Enabled     bool              `json:"enabled"`
+	LinkByEmail bool              `json:"link_by_email"`
+	DefaultRole string            `json:"default_role"`
+	RoleMapping map[string]string `json:"role_mapping"`
+	Settings    json.RawMessage   `json:"settings"`
+	HasSecret   bool              `json:"has_secret"`
+	UpdatedAt   time.Time         `json:"updated_at"`
+}
+
+func viewConnection(c storage.Connection) connectionView {
+	m := c.RoleMapping
+	if m == nil {
+		m = map[string]string{}
+	}
+	return connectionView{c.ID, c.Type, c.Name, c.Enabled, c.LinkByEmail, c.DefaultRole, m, c.Config, len(c.SecretSealed) > 0, c.UpdatedAt}
+}
+
+func (h *Handler) listConnections(w http.ResponseWriter, r *http.Request, _ caller, o storage.Organization, _ string) {
+	all, err := h.Store.ListConnections(r.Context())
+	if err != nil {
+		h.internal(w, r, "connections", err)
+		return
+	}
+	out := []connectionView{}
+	for _, c := range all {
+		if c.OrgID == o.ID {
+			out = append(out, viewConnection(c))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"connections": out})
+}
+
+// createConnection adds an upstream identity provider for the
+// organization's members. Roles it provisions (default and mapped) stay
+// within the caller's own, so SSO cannot mint owners an admin could not.
+func (h *Handler) createConnection(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, own string) {
+	var body struct {
+		Type         string             `json:"type"`
+		Name         string             `json:"name"`
+		ClientSecret string             `json:"client_secret"`
+		Disabled     bool               `json:"disabled"`
+		LinkByEmail  bool               `json:"link_by_email"`
+		DefaultRole  string             `json:"default_role"`
+		RoleMapping  map[string]string  `json:"role_mapping"`
+		Settings     connectionSettings `json:"settings"`
+	}
+	if !decode(w, r, &body) {
+		return
+	}
+	body.Name = strings.TrimSpace(body.Name)
+	if body.Name == "" || len(body.Name) > 100 {
+		fail(w, http.StatusBadRequest, "invalid_request", "name (the sign-in button's label) must be 1 to 100 characters.")
+		return
+	}
+	if body.DefaultRole == "" {
+		body.DefaultRole = "member"
+	}
+	for _, role := range append([]string{body.DefaultRole}, mapValues(body.RoleMapping)...) {
+		if !mayGrant(own, role) {
+			fail(w, http.StatusForbidden, "forbidden", "The connection cannot grant the role "+role+".")
+			return
+		}
+	}
+	settings, _ := json.Marshal(body.Settings)
+	if err := h.Connections.Check(body.Type, settings, body.ClientSecret); err != nil {
+		fail(w, http.StatusBadRequest, "invalid_connection", "The connection settings are not usable: "+err.Error())
+		return
+	}
+	conn := storage.Connection{ID: random.ID(), Type: body.Type, Name: body.Name, OrgID: o.ID, Config: settings, Enabled: !body.Disabled,
+		LinkByEmail: body.LinkByEmail, DefaultRole: body.DefaultRole, RoleMapping: body.RoleMapping}
+	if body.ClientSecret != "" {
+		conn.SecretSealed = h.Connections.Seal(conn.ID, body.ClientSecret)
+	}
+	if err := h.Store.UpsertConnection(r.Context(), conn, h.event(r, "connection_created", c, o, "", map[string]string{"connection": conn.ID, "type": conn.Type})); err != nil {
+		h.internal(w, r, "create connection", err)
+		return
+	}
+	stored, err := h.Store.ConnectionByID(r.Context(), conn.ID)
+	if err != nil {
+		h.internal(w, r, "connection", err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, viewConnection(stored))
+}
+
+func mapValues(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+func (h *Handler) deleteConnection(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, _ string) {
+	id := mux.Vars(r)["connection"]
+	conn, err := h.Store.ConnectionByID(r.Context(), id)
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && conn.OrgID != o.ID) {
+		notFound(w)
+		return
+	}
+	if err != nil {
+		h.internal(w, r, "connection", err)
+		return
+	}
+	err = h.Store.DeleteConnection(r.Context(), id, h.event(r, "connection_deleted", c, o, "", map[string]string{"connection": id}))
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		notFound(w)
+	case err != nil:
+		h.internal(w, r, "delete connection", err)
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
