@@ -6,7 +6,6 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"strings"
 
 	"github.com/gorilla/mux"
 
@@ -70,42 +69,31 @@ func (h *Handler) setFeature(w http.ResponseWriter, r *http.Request, c caller, o
 	if !decode(w, r, &body) {
 		return
 	}
-	key := mux.Vars(r)["feature"]
-	settings, err := h.Store.OrgFeatureSettings(r.Context(), o.ID)
-	if err != nil {
-		h.internal(w, r, "features", err)
-		return
-	}
-	writes, err := h.Catalogue().Apply(o.Plan, h.ToSettings(settings), entitlements.Change{Key: key, Enabled: body.Enabled, Config: body.Config}, body.Cascade)
-	var re *entitlements.RuleError
-	if errors.As(err, &re) {
-		if re.Reason == "unknown" {
-			notFound(w)
-			return
-		}
-		ruleConflict(w, re)
-		return
-	}
-	h.writeSettings(w, r, c, o, writes, "")
+	ch := entitlements.Change{Key: mux.Vars(r)["feature"], Enabled: body.Enabled, Config: body.Config}
+	h.answerSettings(w, r, o, h.ChangeFeature(r.Context(), o, c.user.ID, ch, body.Cascade, h.event(r, "", c, o, "", nil)))
 }
 
-// writeSettings stores settings (with the change log) and answers the new
-// state.
-func (h *Handler) writeSettings(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, writes map[string]entitlements.Setting, templateID string) {
-	stored := make(map[string]storage.FeatureSetting, len(writes))
-	keys := slices.Sorted(maps.Keys(writes))
-	for k, s := range writes {
-		cfg, _ := json.Marshal(s.Config)
-		if s.Config == nil {
-			cfg = nil
-		}
-		stored[k] = storage.FeatureSetting{Enabled: s.Enabled, Config: cfg}
-	}
-	typ, details := "features_changed", map[string]string{"features": strings.Join(keys, ",")}
-	if templateID != "" {
-		typ, details["template"] = "template_applied", templateID
-	}
-	if err := h.Store.ApplyFeatureSettings(r.Context(), o.ID, stored, c.user.ID, templateID, h.Now().UTC(), h.event(r, typ, c, o, "", details)); err != nil {
+// applyTemplate writes a template's settings, if the resulting state keeps
+// every dependency and conflict rule.
+func (h *Handler) applyTemplate(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, _ string) {
+	h.answerSettings(w, r, o, h.ApplyTemplate(r.Context(), o, c.user.ID, mux.Vars(r)["template"], h.event(r, "", c, o, "", nil)))
+}
+
+// answerSettings maps the outcome of a settings write and answers the
+// new state.
+func (h *Handler) answerSettings(w http.ResponseWriter, r *http.Request, o storage.Organization, err error) {
+	var re *entitlements.RuleError
+	switch {
+	case errors.As(err, &re) && re.Reason == "unknown", errors.Is(err, storage.ErrNotFound):
+		notFound(w)
+		return
+	case errors.As(err, &re):
+		ruleConflict(w, re)
+		return
+	case errors.Is(err, ErrTemplateUnknownFeature):
+		fail(w, http.StatusConflict, "feature_rule", "The template names a feature the catalogue does not have.")
+		return
+	case err != nil:
 		h.internal(w, r, "write features", err)
 		return
 	}
@@ -115,45 +103,6 @@ func (h *Handler) writeSettings(w http.ResponseWriter, r *http.Request, c caller
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-// applyTemplate writes a template's settings, if the resulting state keeps
-// every dependency and conflict rule.
-func (h *Handler) applyTemplate(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, _ string) {
-	t, err := h.Store.TemplateByID(r.Context(), mux.Vars(r)["template"])
-	if errors.Is(err, storage.ErrNotFound) {
-		notFound(w)
-		return
-	}
-	if err != nil {
-		h.internal(w, r, "template", err)
-		return
-	}
-	var tpl map[string]entitlements.Setting
-	if err := json.Unmarshal(t.Features, &tpl); err != nil {
-		h.internal(w, r, "template", err)
-		return
-	}
-	settings, err := h.Store.OrgFeatureSettings(r.Context(), o.ID)
-	if err != nil {
-		h.internal(w, r, "features", err)
-		return
-	}
-	next := h.ToSettings(settings)
-	maps.Copy(next, tpl)
-	cat := h.Catalogue()
-	for k := range tpl {
-		if _, ok := cat[k]; !ok {
-			fail(w, http.StatusConflict, "feature_rule", "The template names an unknown feature: "+k+".")
-			return
-		}
-	}
-	var re *entitlements.RuleError
-	if err := cat.Check(o.Plan, next); errors.As(err, &re) {
-		ruleConflict(w, re)
-		return
-	}
-	h.writeSettings(w, r, c, o, tpl, t.ID)
 }
 
 func (h *Handler) featureChanges(w http.ResponseWriter, r *http.Request, _ caller, o storage.Organization, _ string) {
