@@ -32,6 +32,10 @@ const adminUsage = `usage: optibid-idp admin --config FILE <command>
   user export   --email E                   everything stored about the user (GDPR access request), as JSON
   user erase    --email E --confirm E       erase the user (GDPR erasure); audit rows stay, pseudonymized
   audit export  [--org SLUG] [--type T] [--since RFC3339] [--limit N]   audit rows as JSON lines, newest first
+  features list   [--org SLUG] [--table]  the catalogue (with the organization's state)
+  features set    --org SLUG --feature K --enable|--disable [--config JSON] [--cascade]
+  templates list  [--table]
+  templates apply --org SLUG --template ID
   keys rotate   [--alg RS256|ES256]`
 
 // multi is a repeatable string flag.
@@ -64,6 +68,8 @@ func admin(args []string, stdout io.Writer) error {
 	out := json.NewEncoder(stdout)
 	out.SetIndent("", "  ")
 	switch rest[0] + " " + rest[1] {
+	case "features list", "features set", "templates list", "templates apply":
+		return adminFeatures(ctx, store, rest[0]+" "+rest[1], rest[2:], stdout)
 	case "org create":
 		slug, name, mfaPolicy := fs.String("slug", "", ""), fs.String("name", "", ""), fs.String("mfa", "", "")
 		verified := fs.Bool("require-verified-email", false, "")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -222,5 +223,37 @@ func TestEntitlementsTokenBudget(t *testing.T) {
 	}
 	if n := qc.n.Load() - before; n > 2 {
 		t.Fatalf("refresh took %d SQL round trips", n)
+	}
+}
+
+// The CLI changes features and applies templates under the same rules.
+func TestFeaturesCLI(t *testing.T) {
+	e := newEnv(t, "postgres", testCatalogue)
+	cfgPath := cliConfig(t, e)
+	admin := func(args ...string) (string, error) {
+		var out strings.Builder
+		err := run(append([]string{"admin", "--config", cfgPath}, args...), &out, io.Discard)
+		return out.String(), err
+	}
+	out, err := admin("features", "list", "--org", "acme", "--table")
+	if err != nil || !strings.Contains(out, "KEY") || !strings.Contains(out, "bids.day_ahead") {
+		t.Fatalf("features list: %v\n%s", err, out)
+	}
+	if _, err := admin("features", "set", "--org", "acme", "--feature", "bids.auto", "--enable"); err == nil || !strings.Contains(err.Error(), "bids.day_ahead") {
+		t.Fatalf("dependency not enforced: %v", err)
+	}
+	out, err = admin("features", "set", "--org", "acme", "--feature", "bids.day_ahead", "--enable", "--config", `{"max_bid_mw": 5}`)
+	if err != nil || !strings.Contains(out, `"bids.day_ahead"`) || !strings.Contains(out, `"max_bid_mw": 5`) {
+		t.Fatalf("features set: %v\n%s", err, out)
+	}
+	if out, err = admin("templates", "list"); err != nil || !strings.Contains(out, `"cautious"`) {
+		t.Fatalf("templates list: %v\n%s", err, out)
+	}
+	if out, err = admin("templates", "apply", "--org", "acme", "--template", "cautious"); err != nil || !strings.Contains(out, "bids.manual_approval") {
+		t.Fatalf("templates apply: %v\n%s", err, out)
+	}
+	acme, _ := e.app.Store.OrganizationBySlug(context.Background(), "acme")
+	if apps, _ := e.app.Store.TemplateApplications(context.Background(), acme.ID); len(apps) != 1 || apps[0].AppliedBy != "cli" {
+		t.Fatalf("template log: %+v", apps)
 	}
 }

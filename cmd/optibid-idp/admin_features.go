@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/optibid/idp/provider"
+	adminapi "github.com/optibid/idp/provider/admin"
+	"github.com/optibid/idp/provider/entitlements"
+	"github.com/optibid/idp/storage"
+)
+
+// adminFeatures runs the features and templates commands. Changes go
+// through the same rules, change log and audit as the management API,
+// with actor "cli".
+func adminFeatures(ctx context.Context, store storage.Store, cmd string, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("admin "+cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	org, feature, template := fs.String("org", "", ""), fs.String("feature", "", ""), fs.String("template", "", "")
+	enable, disable, cascade := fs.Bool("enable", false, ""), fs.Bool("disable", false, ""), fs.Bool("cascade", false, "")
+	config, table := fs.String("config", "", ""), fs.Bool("table", false, "")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("admin %s: %w", cmd, err)
+	}
+	defs, err := store.ListFeatures(ctx)
+	if err != nil {
+		return err
+	}
+	cat := provider.FromStorage(defs)
+	h := adminapi.New(adminapi.Deps{Store: store, Catalogue: func() entitlements.Catalogue { return cat },
+		ToSettings: provider.SettingsFromStorage, Now: time.Now})
+	var o storage.Organization
+	if *org != "" {
+		if o, err = store.OrganizationBySlug(ctx, *org); err != nil {
+			return fmt.Errorf("admin %s: organization %q: %w", cmd, *org, err)
+		}
+	}
+	ev := storage.AuditEvent{Time: time.Now().UTC(), ActorID: "cli"}
+	switch cmd {
+	case "features list":
+		var settings map[string]storage.FeatureSetting
+		eff := map[string]map[string]any{}
+		if o.ID != "" {
+			if settings, err = store.OrgFeatureSettings(ctx, o.ID); err != nil {
+				return err
+			}
+			eff = cat.Effective(o.Plan, provider.SettingsFromStorage(settings))
+		}
+		rows := [][]string{{"KEY", "NAME", "PLANS", "REQUIRES", "CONFLICTS", "ENABLED"}}
+		var out []map[string]any
+		for _, d := range defs {
+			_, on := eff[d.Key]
+			state := "-"
+			if o.ID != "" {
+				state = fmt.Sprint(on)
+			}
+			rows = append(rows, []string{d.Key, d.Name, strings.Join(d.Plans, ","), strings.Join(d.Requires, ","), strings.Join(d.Conflicts, ","), state})
+			item := map[string]any{"key": d.Key, "name": d.Name, "category": d.Category, "plans": d.Plans, "requires": d.Requires, "conflicts": d.Conflicts}
+			if o.ID != "" {
+				item["enabled"] = on
+			}
+			out = append(out, item)
+		}
+		return printOut(stdout, *table, rows, out)
+	case "templates list":
+		ts, err := store.ListTemplates(ctx)
+		if err != nil {
+			return err
+		}
+		rows := [][]string{{"ID", "NAME", "FEATURES"}}
+		var out []map[string]any
+		for _, t := range ts {
+			var fs map[string]any
+			_ = json.Unmarshal(t.Features, &fs)
+			keys := make([]string, 0, len(fs))
+			for k := range fs {
+				keys = append(keys, k)
+			}
+			rows = append(rows, []string{t.ID, t.Name, strings.Join(keys, ",")})
+			out = append(out, map[string]any{"id": t.ID, "name": t.Name, "description": t.Description, "features": fs})
+		}
+		return printOut(stdout, *table, rows, out)
+	case "features set":
+		if o.ID == "" || *feature == "" || *enable == *disable {
+			return errors.New("admin features set: --org, --feature and one of --enable or --disable are required")
+		}
+		ch := entitlements.Change{Key: *feature, Enabled: *enable}
+		if *config != "" {
+			if err := json.Unmarshal([]byte(*config), &ch.Config); err != nil {
+				return fmt.Errorf("admin features set: --config must be a JSON object: %w", err)
+			}
+		}
+		err = h.ChangeFeature(ctx, o, "cli", ch, *cascade, ev)
+	case "templates apply":
+		if o.ID == "" || *template == "" {
+			return errors.New("admin templates apply: --org and --template are required")
+		}
+		err = h.ApplyTemplate(ctx, o, "cli", *template, ev)
+	}
+	if err != nil {
+		return fmt.Errorf("admin %s: %w", cmd, err)
+	}
+	settings, err := store.OrgFeatureSettings(ctx, o.ID)
+	if err != nil {
+		return err
+	}
+	return printOut(stdout, false, nil, map[string]any{"org": o.Slug,
+		"entitlements": entitlements.Claim(cat.Effective(o.Plan, provider.SettingsFromStorage(settings)))})
+}
+
+// printOut writes rows as an aligned table, or v as indented JSON.
+func printOut(w io.Writer, table bool, rows [][]string, v any) error {
+	if !table {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
