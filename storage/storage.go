@@ -25,6 +25,8 @@ type Organizations interface {
 	DeleteOrganization(ctx context.Context, orgID string, ev AuditEvent) error
 	// SetMFAPolicy sets "off", "optional" or "required".
 	SetMFAPolicy(ctx context.Context, orgID, policy string, ev AuditEvent) error
+	// SetOrgSettings replaces the organization's settings (a JSON object).
+	SetOrgSettings(ctx context.Context, orgID string, settings []byte, ev AuditEvent) error
 	// SetEmailPolicy sets whether members need a verified email.
 	SetEmailPolicy(ctx context.Context, orgID string, requireVerified bool, ev AuditEvent) error
 	// AddDomain records a domain of an organization (upsert); a domain

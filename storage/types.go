@@ -19,7 +19,9 @@ type Organization struct {
 	// any client gets a code for them.
 	RequireVerifiedEmail bool
 	// Plan: free, professional or enterprise; decides default features.
-	Plan      string
+	Plan string
+	// Settings is a free-form JSON object for the platform's apps.
+	Settings  []byte
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

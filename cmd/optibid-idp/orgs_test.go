@@ -86,3 +86,29 @@ func TestPlatformAdminAndOrgLifecycle(t *testing.T) {
 		})
 	}
 }
+
+// PATCH /orgs/{org}: settings round-trip, and a request with one
+// forbidden field changes nothing.
+func TestOrgPatchSettingsAllOrNothing(t *testing.T) {
+	e, acme, _ := adminEnv(t, "postgres")
+	ctx := context.Background()
+	ada := e.tokenOf(userEmail)
+	base := "/orgs/" + acme.ID
+	st, body := e.api("PATCH", base, ada, map[string]any{"settings": map[string]any{"timezone": "Europe/Oslo", "desks": 3}})
+	if st != http.StatusOK || jsonString(body["org"].(map[string]any)["settings"]) != `{"desks":3,"timezone":"Europe/Oslo"}` {
+		t.Fatalf("settings: %d %v", st, body)
+	}
+	if st, _ := e.api("PATCH", base, ada, map[string]any{"settings": []int{1}}); st != http.StatusBadRequest {
+		t.Fatalf("array settings: %d", st)
+	}
+	bob := mustUser(t, e, "bob@example.com")
+	if err := e.app.Store.SetMemberRole(ctx, acme.ID, bob.ID, "admin", storage.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := e.api("PATCH", base, e.tokenOf("bob@example.com"), map[string]any{"name": "Hijacked", "plan": "enterprise"}); st != http.StatusForbidden {
+		t.Fatalf("admin changed the plan: %d", st)
+	}
+	if o, _ := e.app.Store.OrganizationByID(ctx, acme.ID); o.Name != acme.Name || o.Plan != acme.Plan {
+		t.Fatalf("a refused request changed the organization: %+v", o)
+	}
+}

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"regexp"
@@ -15,16 +16,21 @@ import (
 )
 
 type orgView struct {
-	ID                   string `json:"id"`
-	Slug                 string `json:"slug"`
-	Name                 string `json:"name"`
-	Plan                 string `json:"plan"`
-	MFA                  string `json:"mfa"`
-	RequireVerifiedEmail bool   `json:"require_verified_email"`
+	ID                   string          `json:"id"`
+	Slug                 string          `json:"slug"`
+	Name                 string          `json:"name"`
+	Plan                 string          `json:"plan"`
+	MFA                  string          `json:"mfa"`
+	RequireVerifiedEmail bool            `json:"require_verified_email"`
+	Settings             json.RawMessage `json:"settings"`
 }
 
 func viewOrg(o storage.Organization) orgView {
-	return orgView{o.ID, o.Slug, o.Name, o.Plan, o.MFAPolicy, o.RequireVerifiedEmail}
+	settings := json.RawMessage(o.Settings)
+	if len(settings) == 0 {
+		settings = json.RawMessage(`{}`)
+	}
+	return orgView{o.ID, o.Slug, o.Name, o.Plan, o.MFAPolicy, o.RequireVerifiedEmail, settings}
 }
 
 func (h *Handler) me(w http.ResponseWriter, r *http.Request, c caller) {
@@ -54,67 +60,65 @@ func (h *Handler) getOrg(w http.ResponseWriter, _ *http.Request, _ caller, o sto
 	writeJSON(w, http.StatusOK, map[string]any{"org": viewOrg(o), "role": role, "permissions": roles.Permissions(role)})
 }
 
+// patchOrg checks every field and permission before writing any, so a
+// request is applied whole or not at all (short of a store failure).
 func (h *Handler) patchOrg(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, role string) {
 	var body struct {
-		Name                 *string `json:"name"`
-		Plan                 *string `json:"plan"`
-		MFA                  *string `json:"mfa"`
-		RequireVerifiedEmail *bool   `json:"require_verified_email"`
+		Name                 *string         `json:"name"`
+		Plan                 *string         `json:"plan"`
+		Settings             json.RawMessage `json:"settings"`
+		MFA                  *string         `json:"mfa"`
+		RequireVerifiedEmail *bool           `json:"require_verified_email"`
 	}
 	if !decode(w, r, &body) {
 		return
 	}
+	var settings map[string]any
+	need := func(perm string) bool { return roles.Has(role, perm) }
+	switch {
+	case body.Name != nil && (strings.TrimSpace(*body.Name) == "" || len(*body.Name) > 200):
+		fail(w, http.StatusBadRequest, "invalid_request", "name must be 1 to 200 characters.")
+	case body.Plan != nil && !slices.Contains(entitlements.Plans, *body.Plan):
+		fail(w, http.StatusBadRequest, "invalid_request", "plan must be free, professional or enterprise.")
+	case body.MFA != nil && !slices.Contains([]string{"off", "optional", "required"}, *body.MFA):
+		fail(w, http.StatusBadRequest, "invalid_request", "mfa must be off, optional or required.")
+	case body.Settings != nil && (len(body.Settings) > maxLayout || json.Unmarshal(body.Settings, &settings) != nil || settings == nil):
+		fail(w, http.StatusBadRequest, "invalid_request", "settings must be a JSON object of at most 16 KiB.")
+	case body.Plan != nil && !need(roles.BillingManage):
+		fail(w, http.StatusForbidden, "forbidden", "Your role does not allow this ("+roles.BillingManage+").")
+	case (body.MFA != nil || body.RequireVerifiedEmail != nil) && !need(roles.MFAPolicyManage):
+		fail(w, http.StatusForbidden, "forbidden", "Your role does not allow this ("+roles.MFAPolicyManage+").")
+	default:
+		h.applyOrgPatch(w, r, c, o, body.Name, body.Plan, body.MFA, body.RequireVerifiedEmail, body.Settings)
+	}
+}
+
+func (h *Handler) applyOrgPatch(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, name, plan, mfa *string,
+	verified *bool, settings json.RawMessage) {
 	ctx := r.Context()
-	if body.Name != nil {
-		name := strings.TrimSpace(*body.Name)
-		if name == "" || len(name) > 200 {
-			fail(w, http.StatusBadRequest, "invalid_request", "name must be 1 to 200 characters.")
-			return
-		}
-		var err error
-		if o, err = h.Store.UpsertOrganization(ctx, storage.Organization{Slug: o.Slug, Name: name}, h.event(r, "organization_updated", c, o, "", nil)); err != nil {
-			h.internal(w, r, "update organization", err)
-			return
-		}
+	var err error
+	if name != nil {
+		o, err = h.Store.UpsertOrganization(ctx, storage.Organization{Slug: o.Slug, Name: strings.TrimSpace(*name)}, h.event(r, "organization_updated", c, o, "", nil))
 	}
-	if body.Plan != nil {
-		if !roles.Has(role, roles.BillingManage) {
-			fail(w, http.StatusForbidden, "forbidden", "Your role does not allow this ("+roles.BillingManage+").")
-			return
-		}
-		if !slices.Contains(entitlements.Plans, *body.Plan) {
-			fail(w, http.StatusBadRequest, "invalid_request", "plan must be free, professional or enterprise.")
-			return
-		}
-		if err := h.Store.SetPlan(ctx, o.ID, *body.Plan, h.event(r, "plan_changed", c, o, "", map[string]string{"plan": *body.Plan})); err != nil {
-			h.internal(w, r, "plan", err)
-			return
-		}
-		o.Plan = *body.Plan
+	if err == nil && plan != nil {
+		err = h.Store.SetPlan(ctx, o.ID, *plan, h.event(r, "plan_changed", c, o, "", map[string]string{"plan": *plan}))
+		o.Plan = *plan
 	}
-	if body.MFA != nil || body.RequireVerifiedEmail != nil {
-		if !roles.Has(role, roles.MFAPolicyManage) {
-			fail(w, http.StatusForbidden, "forbidden", "Your role does not allow this ("+roles.MFAPolicyManage+").")
-			return
-		}
+	if err == nil && mfa != nil {
+		err = h.Store.SetMFAPolicy(ctx, o.ID, *mfa, h.event(r, "mfa_policy_changed", c, o, "", map[string]string{"mfa": *mfa}))
+		o.MFAPolicy = *mfa
 	}
-	if body.MFA != nil {
-		if !slices.Contains([]string{"off", "optional", "required"}, *body.MFA) {
-			fail(w, http.StatusBadRequest, "invalid_request", "mfa must be off, optional or required.")
-			return
-		}
-		if err := h.Store.SetMFAPolicy(ctx, o.ID, *body.MFA, h.event(r, "mfa_policy_changed", c, o, "", map[string]string{"mfa": *body.MFA})); err != nil {
-			h.internal(w, r, "mfa policy", err)
-			return
-		}
-		o.MFAPolicy = *body.MFA
+	if err == nil && verified != nil {
+		err = h.Store.SetEmailPolicy(ctx, o.ID, *verified, h.event(r, "email_policy_changed", c, o, "", nil))
+		o.RequireVerifiedEmail = *verified
 	}
-	if body.RequireVerifiedEmail != nil {
-		if err := h.Store.SetEmailPolicy(ctx, o.ID, *body.RequireVerifiedEmail, h.event(r, "email_policy_changed", c, o, "", nil)); err != nil {
-			h.internal(w, r, "email policy", err)
-			return
-		}
-		o.RequireVerifiedEmail = *body.RequireVerifiedEmail
+	if err == nil && settings != nil {
+		err = h.Store.SetOrgSettings(ctx, o.ID, settings, h.event(r, "org_settings_changed", c, o, "", nil))
+		o.Settings = settings
+	}
+	if err != nil {
+		h.internal(w, r, "update organization", err)
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"org": viewOrg(o)})
 }

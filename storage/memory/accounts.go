@@ -381,3 +381,16 @@ func (s *Store) CreateOrganization(_ context.Context, o storage.Organization, ow
 	s.appendAudit(ev)
 	return o, nil
 }
+
+func (s *Store) SetOrgSettings(_ context.Context, orgID string, settings []byte, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orgs[orgID]
+	if !ok {
+		return storage.ErrNotFound
+	}
+	o.Settings, o.UpdatedAt = slices.Clone(settings), s.stamp()
+	s.orgs[orgID] = o
+	s.appendAudit(ev)
+	return nil
+}

@@ -13,11 +13,11 @@ import (
 
 // --- Organizations ---
 
-const orgCols = `id, slug, name, mfa_policy, require_verified_email, plan, created_at, updated_at`
+const orgCols = `id, slug, name, mfa_policy, require_verified_email, plan, created_at, updated_at, settings`
 
 func scanOrg(r pgx.Row) (storage.Organization, error) {
 	var o storage.Organization
-	err := r.Scan(&o.ID, &o.Slug, &o.Name, &o.MFAPolicy, &o.RequireVerifiedEmail, &o.Plan, &o.CreatedAt, &o.UpdatedAt)
+	err := r.Scan(&o.ID, &o.Slug, &o.Name, &o.MFAPolicy, &o.RequireVerifiedEmail, &o.Plan, &o.CreatedAt, &o.UpdatedAt, &o.Settings)
 	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
 	return o, translate(err)
 }
@@ -398,4 +398,8 @@ func (s *Store) DeleteClient(ctx context.Context, id string, now time.Time, ev s
 		}
 		return insertAudit(ctx, tx, ev)
 	})
+}
+
+func (s *Store) SetOrgSettings(ctx context.Context, orgID string, settings []byte, ev storage.AuditEvent) error {
+	return s.execAudited(ctx, ev, `UPDATE organizations SET settings = $2 WHERE id = $1`, orgID, jsonOr(settings))
 }

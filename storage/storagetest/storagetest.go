@@ -122,6 +122,13 @@ func testOrganizations(t *testing.T, s storage.Store) {
 	if n := auditCount(t, s, "org_created"); n != 1 {
 		t.Fatalf("audit rows = %d, want 1", n)
 	}
+	must(t, s.SetOrgSettings(ctx, o.ID, []byte(`{"timezone": "Europe/Oslo", "limits": {"desks": 3}}`), ev("org_settings_changed")))
+	got, err = s.OrganizationBySlug(ctx, "acme")
+	must(t, err)
+	jsonEq(t, got.Settings, `{"timezone": "Europe/Oslo", "limits": {"desks": 3}}`)
+	if err := s.SetOrgSettings(ctx, "nope", []byte(`{}`), storage.AuditEvent{}); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("settings of an unknown org: %v", err)
+	}
 }
 
 func testUsers(t *testing.T, s storage.Store) {
