@@ -372,8 +372,10 @@ type AuditFilter struct {
 	Type      string
 	ActorID   string
 	SubjectID string
-	OrgID     string
-	Since     time.Time
+	// UserID matches rows naming the user as actor or subject.
+	UserID string
+	OrgID  string
+	Since  time.Time
 	// Before pages backwards: only rows older than this time.
 	Before time.Time
 	Limit  int

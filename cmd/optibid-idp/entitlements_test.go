@@ -138,6 +138,9 @@ func TestEntitlementsEndToEnd(t *testing.T) {
 			if st, body = e.api("POST", base+"/templates/cautious/apply", admin, nil); st != http.StatusOK {
 				t.Fatalf("apply template: %d %v", st, body)
 			}
+			if _, body = e.api("GET", base+"/templates", bob, nil); !strings.Contains(jsonString(body), `"id":"cautious"`) {
+				t.Fatalf("templates list: %v", body)
+			}
 			if st, _ = e.api("POST", base+"/templates/no-such/apply", admin, nil); st != http.StatusNotFound {
 				t.Fatalf("unknown template: %d", st)
 			}

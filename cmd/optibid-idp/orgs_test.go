@@ -83,6 +83,23 @@ func TestPlatformAdminAndOrgLifecycle(t *testing.T) {
 			if evs, _ := e.app.Store.ListAudit(ctx, storage.AuditFilter{OrgID: initech, Type: "organization_deleted"}); len(evs) != 1 || evs[0].ActorID != mustUser(t, e, "carol@globex.example").ID {
 				t.Fatalf("deletion audit: %+v", evs)
 			}
+			// The whole audit log is for platform admins, filtered by user as actor or subject.
+			if st, _ := e.api("GET", "/audit", ada, nil); st != http.StatusForbidden {
+				t.Fatalf("an org owner read the platform audit log: %d", st)
+			}
+			carolID := mustUser(t, e, "carol@globex.example").ID
+			_, body = e.api("GET", "/audit?user="+carolID+"&limit=1000", pa, nil)
+			types := map[string]bool{}
+			for _, ev := range body["events"].([]any) {
+				ev := ev.(map[string]any)
+				if ev["actor_id"] != carolID && ev["subject_id"] != carolID {
+					t.Fatalf("row not about carol: %v", ev)
+				}
+				types[ev["type"].(string)] = true
+			}
+			if !types["organization_created"] || !types["organization_deleted"] {
+				t.Fatalf("carol's rows: %v", types)
+			}
 		})
 	}
 }

@@ -103,6 +103,8 @@ func (h *Handler) Register(r *mux.Router) {
 	api.Handle("/orgs/{org}", org(roles.OrgUpdate, h.patchOrg)).Methods(http.MethodPatch)
 	api.Handle("/orgs/{org}", org(roles.OrgDelete, h.deleteOrg)).Methods(http.MethodDelete)
 	api.Handle("/orgs", h.user(h.createOrg)).Methods(http.MethodPost)
+	api.Handle("/audit", h.user(h.platformAudit)).Methods(http.MethodGet)
+	api.Handle("/orgs/{org}/templates", org(roles.FeaturesRead, h.listTemplates)).Methods(http.MethodGet)
 	api.Handle("/orgs/{org}/members", org(roles.MembersRead, h.listMembers)).Methods(http.MethodGet)
 	api.Handle("/orgs/{org}/members", org(roles.MembersInvite, h.addMember)).Methods(http.MethodPost)
 	api.Handle("/orgs/{org}/members/{user}", org(roles.RolesAssign, h.setRole)).Methods(http.MethodPatch)
@@ -231,9 +233,25 @@ func (h *Handler) inOrg(perm string, f orgHandler) userHandler {
 	}
 }
 
-func (h *Handler) audit(w http.ResponseWriter, r *http.Request, c caller, org storage.Organization, _ string) {
+func (h *Handler) audit(w http.ResponseWriter, r *http.Request, _ caller, org storage.Organization, _ string) {
+	h.auditQuery(w, r, org.ID)
+}
+
+// platformAudit queries across organizations (platform admins only); the
+// org parameter narrows it to one.
+func (h *Handler) platformAudit(w http.ResponseWriter, r *http.Request, c caller) {
+	if !c.user.PlatformAdmin {
+		fail(w, http.StatusForbidden, "forbidden", "Only platform administrators query the whole audit log.")
+		return
+	}
+	h.auditQuery(w, r, r.URL.Query().Get("org"))
+}
+
+// auditQuery answers one page of audit rows, newest first, filtered by
+// type, user (actor or subject) and time.
+func (h *Handler) auditQuery(w http.ResponseWriter, r *http.Request, orgID string) {
 	q := r.URL.Query()
-	f := storage.AuditFilter{OrgID: org.ID, Type: q.Get("type"), SubjectID: q.Get("user"), Limit: 100}
+	f := storage.AuditFilter{OrgID: orgID, Type: q.Get("type"), UserID: q.Get("user"), Limit: 100}
 	if n, err := strconv.Atoi(q.Get("limit")); err == nil && n > 0 && n <= 1000 {
 		f.Limit = n
 	}

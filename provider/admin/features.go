@@ -132,3 +132,23 @@ func (h *Handler) featureChanges(w http.ResponseWriter, r *http.Request, _ calle
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"changes": out})
 }
+
+// listTemplates shows the templates an organization can apply.
+func (h *Handler) listTemplates(w http.ResponseWriter, r *http.Request, _ caller, _ storage.Organization, _ string) {
+	ts, err := h.Store.ListTemplates(r.Context())
+	if err != nil {
+		h.internal(w, r, "templates", err)
+		return
+	}
+	type tv struct {
+		ID          string          `json:"id"`
+		Name        string          `json:"name"`
+		Description string          `json:"description,omitempty"`
+		Features    json.RawMessage `json:"features"`
+	}
+	out := make([]tv, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, tv{t.ID, t.Name, t.Description, t.Features})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"templates": out})
+}

@@ -385,7 +385,8 @@ func (s *Store) ListAudit(_ context.Context, f storage.AuditFilter) ([]storage.A
 		ev := s.audit[i]
 		if (f.Type != "" && ev.Type != f.Type) || (f.ActorID != "" && ev.ActorID != f.ActorID) ||
 			(f.SubjectID != "" && ev.SubjectID != f.SubjectID) || (!f.Since.IsZero() && ev.Time.Before(f.Since)) ||
-			(f.OrgID != "" && ev.OrgID != f.OrgID) || (!f.Before.IsZero() && !ev.Time.Before(f.Before)) {
+			(f.OrgID != "" && ev.OrgID != f.OrgID) || (!f.Before.IsZero() && !ev.Time.Before(f.Before)) ||
+			(f.UserID != "" && ev.ActorID != f.UserID && ev.SubjectID != f.UserID) {
 			continue
 		}
 		ev.Details = cloneMap(ev.Details)

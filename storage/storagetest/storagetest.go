@@ -708,6 +708,12 @@ func testAudit(t *testing.T, s storage.Store) {
 	if len(as) != 2 || len(since) != 2 || len(limited) != 1 || len(actor) != 0 {
 		t.Fatalf("filters: %d %d %d %d", len(as), len(since), len(limited), len(actor))
 	}
+	must(t, s.AppendAudit(ctx, storage.AuditEvent{Type: "c", ActorID: "u2"}))
+	asActor, _ := s.ListAudit(ctx, storage.AuditFilter{UserID: "u2"})
+	asNobody, _ := s.ListAudit(ctx, storage.AuditFilter{UserID: "u3"})
+	if len(asActor) != 4 || len(asNobody) != 0 {
+		t.Fatalf("user filter (actor or subject): %d, %d", len(asActor), len(asNobody))
+	}
 }
 
 func testDeleteExpired(t *testing.T, s storage.Store) {
