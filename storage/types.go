@@ -425,6 +425,8 @@ type UserData struct {
 	BackupCodes int // unused
 	// Dashboards are the user's dashboard layouts, by organization ID.
 	Dashboards map[string][]byte
+	// Usage are the user's feature usage counters.
+	Usage []UsageCount
 	// Audit holds the rows naming the user as actor or subject, oldest
 	// first.
 	Audit []AuditEvent

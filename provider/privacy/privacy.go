@@ -24,6 +24,7 @@ type Document struct {
 	Identities  []Identity        `json:"linked_identities"`
 	MFA         MFA               `json:"two_step_verification"`
 	Dashboards  map[string]any    `json:"dashboards,omitempty"`
+	Usage       []Usage           `json:"feature_usage"`
 	Events      []Event           `json:"security_events"`
 	Notes       map[string]string `json:"notes"`
 }
@@ -82,6 +83,13 @@ type MFA struct {
 	BackupCodesRemaining int       `json:"backup_codes_remaining"`
 }
 
+type Usage struct {
+	OrgID   string `json:"org_id"`
+	Feature string `json:"feature"`
+	Day     string `json:"day"`
+	Count   int64  `json:"count"`
+}
+
 type Event struct {
 	Time      time.Time         `json:"time"`
 	Type      string            `json:"type"`
@@ -100,7 +108,7 @@ func Export(d storage.UserData, now time.Time) Document {
 		ExportedAt: now.UTC(),
 		Account: Account{ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, Name: u.Name, Phone: u.Phone,
 			PhoneVerified: u.PhoneVerified, PasswordSet: u.PasswordHash != "", Disabled: u.Disabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt},
-		Memberships: []Membership{}, Sessions: []Session{}, Grants: []Grant{}, Identities: []Identity{}, Events: []Event{},
+		Memberships: []Membership{}, Sessions: []Session{}, Grants: []Grant{}, Identities: []Identity{}, Events: []Event{}, Usage: []Usage{},
 		MFA: MFA{BackupCodesRemaining: d.BackupCodes},
 		Notes: map[string]string{
 			"secrets":   "Password, authenticator secret, backup codes and token values are stored only as hashes or sealed, and are not included.",
@@ -133,6 +141,9 @@ func Export(d storage.UserData, now time.Time) Document {
 			}
 			doc.Dashboards[org] = v
 		}
+	}
+	for _, u := range d.Usage {
+		doc.Usage = append(doc.Usage, Usage{u.OrgID, u.FeatureKey, u.Day.Format(time.DateOnly), u.Count})
 	}
 	for _, ev := range d.Audit {
 		role := "subject"

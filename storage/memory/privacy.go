@@ -60,6 +60,13 @@ func (s *Store) UserData(_ context.Context, userID string) (storage.UserData, er
 			d.Dashboards[k[1]] = slices.Clone(layout)
 		}
 	}
+	for k, n := range s.usage {
+		if k.UserID == userID {
+			k.Count = n
+			d.Usage = append(d.Usage, k)
+		}
+	}
+	slices.SortFunc(d.Usage, func(a, b storage.UsageCount) int { return a.Day.Compare(b.Day) })
 	for _, ev := range s.audit { // oldest first
 		if ev.ActorID == userID || ev.SubjectID == userID {
 			ev.Details = cloneMap(ev.Details)

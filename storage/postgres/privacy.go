@@ -84,6 +84,13 @@ func (s *Store) UserData(ctx context.Context, userID string) (storage.UserData, 
 			}
 			d.Dashboards[string(x[0])] = x[1]
 		}
+		if d.Usage, err = collect(ctx, tx, func(r pgx.CollectableRow) (storage.UsageCount, error) {
+			var u storage.UsageCount
+			err := r.Scan(&u.OrgID, &u.UserID, &u.FeatureKey, &u.Day, &u.Count)
+			return u, err
+		}, `SELECT org_id, user_id, feature_key, day, count FROM feature_usage WHERE user_id = $1 ORDER BY day, feature_key`, userID); err != nil {
+			return err
+		}
 		d.Audit, err = collect(ctx, tx, scanAudit, `SELECT `+auditCols+` FROM audit_log WHERE actor_id = $1 OR subject_id = $1 ORDER BY time, id`, userID)
 		return err
 	})

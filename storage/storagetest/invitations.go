@@ -159,6 +159,9 @@ func testDashboards(t *testing.T, s storage.Store) {
 	d, err := s.UserData(ctx, u.ID)
 	must(t, err)
 	jsonEq(t, d.Dashboards[o.ID], `{"widgets":[{"key":"bids"}]}`)
+	if len(d.Usage) != 1 || d.Usage[0].Count != 6 || d.Usage[0].FeatureKey != "market.view" {
+		t.Fatalf("user data usage: %+v", d.Usage)
+	}
 	must(t, s.EraseUser(ctx, u.ID, "erased-dash", storage.AuditEvent{}))
 	if usage, _ := s.UsageOf(ctx, o.ID, day.AddDate(0, 0, -1), day.AddDate(0, 0, 2)); len(usage) != 1 || usage[0].UserID != "" {
 		t.Fatalf("usage after erasure: %+v", usage)
