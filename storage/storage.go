@@ -321,7 +321,8 @@ type Invitations interface {
 	// starts, or neither. ErrNotFound for an unknown token,
 	// ErrAlreadyUsed once accepted or revoked, ErrExpired after its
 	// time, ErrMismatch when the user's email is not the invited one,
-	// ErrConflict when the user is already a member.
+	// ErrConflict when the user is already a member. ev gets the
+	// invitation's organization.
 	AcceptInvitation(ctx context.Context, tokenHash string, u User, now time.Time, ev AuditEvent) (Invitation, error)
 }
 

@@ -77,6 +77,7 @@ func (s *Store) AcceptInvitation(_ context.Context, tokenHash string, u storage.
 		s.memberships[key] = storage.Membership{UserID: u.ID, OrgID: inv.OrgID, Role: inv.Role, CreatedAt: at, UpdatedAt: at}
 		inv.AcceptedAt, inv.AcceptedBy = now, u.ID
 		s.invitations[id] = inv
+		ev.OrgID = inv.OrgID // the caller cannot know it before the token is redeemed
 		s.appendAudit(ev)
 		return inv, nil
 	}

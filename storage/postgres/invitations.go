@@ -80,6 +80,7 @@ func (s *Store) AcceptInvitation(ctx context.Context, tokenHash string, u storag
 			return err
 		}
 		inv.AcceptedAt, inv.AcceptedBy = now, u.ID
+		ev.OrgID = inv.OrgID // the caller cannot know it before the token is redeemed
 		return insertAudit(ctx, tx, ev)
 	})
 	return inv, translate(err)
