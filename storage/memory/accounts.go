@@ -13,32 +13,11 @@ import (
 // --- organization MFA policy and domains ---
 
 func (s *Store) SetMFAPolicy(_ context.Context, orgID, policy string, ev storage.AuditEvent) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, ok := s.orgs[orgID]
-	if !ok {
-		return storage.ErrNotFound
-	}
-	if !slices.Contains([]string{"off", "optional", "required"}, policy) {
-		return storage.ErrConflict
-	}
-	o.MFAPolicy, o.UpdatedAt = policy, s.stamp()
-	s.orgs[orgID] = o
-	s.appendAudit(ev)
-	return nil
+	return s.updateOrg(orgID, ev, func(o *storage.Organization) error { o.MFAPolicy = policy; return nil })
 }
 
 func (s *Store) SetEmailPolicy(_ context.Context, orgID string, requireVerified bool, ev storage.AuditEvent) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, ok := s.orgs[orgID]
-	if !ok {
-		return storage.ErrNotFound
-	}
-	o.RequireVerifiedEmail, o.UpdatedAt = requireVerified, s.stamp()
-	s.orgs[orgID] = o
-	s.appendAudit(ev)
-	return nil
+	return s.updateOrg(orgID, ev, func(o *storage.Organization) error { o.RequireVerifiedEmail = requireVerified; return nil })
 }
 
 func (s *Store) AddDomain(_ context.Context, d storage.OrganizationDomain, ev storage.AuditEvent) error {
@@ -82,16 +61,7 @@ func (s *Store) OrganizationByVerifiedDomain(_ context.Context, domain string) (
 // --- users, auth requests, sessions ---
 
 func (s *Store) SetPhone(_ context.Context, id, phone string, verified bool, ev storage.AuditEvent) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, ok := s.users[id]
-	if !ok {
-		return storage.ErrNotFound
-	}
-	u.Phone, u.PhoneVerified, u.UpdatedAt = phone, verified, s.stamp()
-	s.users[id] = u
-	s.appendAudit(ev)
-	return nil
+	return s.updateUser(id, ev, func(u *storage.User) { u.Phone, u.PhoneVerified = phone, verified })
 }
 
 func (s *Store) SetPendingLogin(_ context.Context, id, userID string, amr []string, at time.Time) error {
@@ -328,16 +298,7 @@ func (s *Store) CountOTPChallenges(_ context.Context, userID string, since time.
 }
 
 func (s *Store) SetPlatformAdmin(_ context.Context, userID string, on bool, ev storage.AuditEvent) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, ok := s.users[userID]
-	if !ok {
-		return storage.ErrNotFound
-	}
-	u.PlatformAdmin, u.UpdatedAt = on, s.stamp()
-	s.users[userID] = u
-	s.appendAudit(ev)
-	return nil
+	return s.updateUser(userID, ev, func(u *storage.User) { u.PlatformAdmin = on })
 }
 
 // DeleteOrganization mirrors PostgreSQL's cascades.
@@ -383,14 +344,5 @@ func (s *Store) CreateOrganization(_ context.Context, o storage.Organization, ow
 }
 
 func (s *Store) SetOrgSettings(_ context.Context, orgID string, settings []byte, ev storage.AuditEvent) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, ok := s.orgs[orgID]
-	if !ok {
-		return storage.ErrNotFound
-	}
-	o.Settings, o.UpdatedAt = slices.Clone(settings), s.stamp()
-	s.orgs[orgID] = o
-	s.appendAudit(ev)
-	return nil
+	return s.updateOrg(orgID, ev, func(o *storage.Organization) error { o.Settings = slices.Clone(settings); return nil })
 }

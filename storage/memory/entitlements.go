@@ -150,17 +150,11 @@ func (s *Store) TemplateApplications(_ context.Context, orgID string) ([]storage
 }
 
 func (s *Store) SetPlan(_ context.Context, orgID, plan string, ev storage.AuditEvent) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, ok := s.orgs[orgID]
-	if !ok {
-		return storage.ErrNotFound
-	}
-	if !slices.Contains([]string{"free", "professional", "enterprise"}, plan) {
-		return storage.ErrConflict
-	}
-	o.Plan, o.UpdatedAt = plan, s.stamp()
-	s.orgs[orgID] = o
-	s.appendAudit(ev)
-	return nil
+	return s.updateOrg(orgID, ev, func(o *storage.Organization) error {
+		if !slices.Contains([]string{"free", "professional", "enterprise"}, plan) {
+			return storage.ErrConflict
+		}
+		o.Plan = plan
+		return nil
+	})
 }

@@ -96,6 +96,40 @@ func (s *Store) Close() {}
 func (s *Store) stamp() time.Time { return s.now().UTC() }
 
 // appendAudit must be called with s.mu held.
+// updateOrg is the shape of every simple organization setter: under the
+// lock, find it, change it, stamp it and write ev; nothing happens when
+// change fails.
+func (s *Store) updateOrg(orgID string, ev storage.AuditEvent, change func(*storage.Organization) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orgs[orgID]
+	if !ok {
+		return storage.ErrNotFound
+	}
+	if err := change(&o); err != nil {
+		return err
+	}
+	o.UpdatedAt = s.stamp()
+	s.orgs[orgID] = o
+	s.appendAudit(ev)
+	return nil
+}
+
+// updateUser is updateOrg for users.
+func (s *Store) updateUser(userID string, ev storage.AuditEvent, change func(*storage.User)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[userID]
+	if !ok {
+		return storage.ErrNotFound
+	}
+	change(&u)
+	u.UpdatedAt = s.stamp()
+	s.users[userID] = u
+	s.appendAudit(ev)
+	return nil
+}
+
 func (s *Store) appendAudit(ev storage.AuditEvent) {
 	if ev.Type == "" {
 		return
@@ -222,16 +256,7 @@ func (s *Store) UserByEmail(_ context.Context, email string) (storage.User, erro
 }
 
 func (s *Store) UpdateProfile(_ context.Context, id, name string, verified bool, ev storage.AuditEvent) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, ok := s.users[id]
-	if !ok {
-		return storage.ErrNotFound
-	}
-	u.Name, u.EmailVerified, u.UpdatedAt = name, verified, s.stamp()
-	s.users[id] = u
-	s.appendAudit(ev)
-	return nil
+	return s.updateUser(id, ev, func(u *storage.User) { u.Name, u.EmailVerified = name, verified })
 }
 
 func (s *Store) SetPassword(_ context.Context, id, hash string, now time.Time, ev storage.AuditEvent) error {

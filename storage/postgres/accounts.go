@@ -182,12 +182,7 @@ func (s *Store) MembersOf(ctx context.Context, orgID string) ([]storage.Membersh
 	if err != nil {
 		return nil, translate(err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Membership, error) {
-		var m storage.Membership
-		err := r.Scan(&m.UserID, &m.OrgID, &m.Role, &m.CreatedAt, &m.UpdatedAt)
-		m.CreatedAt, m.UpdatedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC()
-		return m, err
-	})
+	out, err := pgx.CollectRows(rows, scanMembership)
 	return out, translate(err)
 }
 
@@ -231,12 +226,7 @@ func (s *Store) MembershipsByUser(ctx context.Context, userID string) ([]storage
 	if err != nil {
 		return nil, translate(err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Membership, error) {
-		var m storage.Membership
-		err := r.Scan(&m.UserID, &m.OrgID, &m.Role, &m.CreatedAt, &m.UpdatedAt)
-		m.CreatedAt, m.UpdatedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC()
-		return m, err
-	})
+	out, err := pgx.CollectRows(rows, scanMembership)
 	return out, translate(err)
 }
 
@@ -402,4 +392,12 @@ func (s *Store) DeleteClient(ctx context.Context, id string, now time.Time, ev s
 
 func (s *Store) SetOrgSettings(ctx context.Context, orgID string, settings []byte, ev storage.AuditEvent) error {
 	return s.execAudited(ctx, ev, `UPDATE organizations SET settings = $2 WHERE id = $1`, orgID, jsonOr(settings))
+}
+
+// scanMembership reads user_id, org_id, role, created_at, updated_at.
+func scanMembership(r pgx.CollectableRow) (storage.Membership, error) {
+	var m storage.Membership
+	err := r.Scan(&m.UserID, &m.OrgID, &m.Role, &m.CreatedAt, &m.UpdatedAt)
+	m.CreatedAt, m.UpdatedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC()
+	return m, err
 }

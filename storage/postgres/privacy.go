@@ -21,11 +21,7 @@ func (s *Store) UserData(ctx context.Context, userID string) (storage.UserData, 
 		if d.User, err = scanUser(tx.QueryRow(ctx, `SELECT `+userCols+` FROM users u WHERE u.id = $1`, userID)); err != nil {
 			return err
 		}
-		if d.Memberships, err = collect(ctx, tx, func(r pgx.CollectableRow) (storage.Membership, error) {
-			var m storage.Membership
-			err := r.Scan(&m.UserID, &m.OrgID, &m.Role, &m.CreatedAt, &m.UpdatedAt)
-			return m, err
-		}, `SELECT user_id, org_id, role, created_at, updated_at FROM user_organization_membership WHERE user_id = $1 ORDER BY created_at`, userID); err != nil {
+		if d.Memberships, err = collect(ctx, tx, scanMembership, `SELECT user_id, org_id, role, created_at, updated_at FROM user_organization_membership WHERE user_id = $1 ORDER BY created_at`, userID); err != nil {
 			return err
 		}
 		if d.Sessions, err = collect(ctx, tx, func(r pgx.CollectableRow) (storage.Session, error) {
