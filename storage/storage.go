@@ -119,12 +119,15 @@ type AuthRequests interface {
 	SetPendingLogin(ctx context.Context, id, userID string, amr []string, at time.Time) error
 	// RedeemCode atomically marks the code redeemed and creates the grant
 	// (token family) grantID, valid until grantExpiresAt, from the request's
-	// user, client, scopes, auth time and AMR. Exactly one of any number of
-	// concurrent calls succeeds. When the code was already redeemed it
-	// revokes the grant of that first redemption, writes replayEv and
-	// returns ErrAlreadyUsed; past its expiry it returns ErrExpired; unknown
-	// codes give ErrNotFound. ev is written with a successful redemption.
-	RedeemCode(ctx context.Context, codeHash, grantID string, grantExpiresAt, now time.Time, ev, replayEv AuditEvent) (AuthRequest, error)
+	// user, client, scopes, resources, auth time and AMR, provided the code
+	// matches b (client, redirect URI, PKCE challenge). Exactly one of any
+	// number of concurrent calls succeeds. A request that does not match b
+	// gets ErrMismatch and leaves the code as it was, so a forged request
+	// cannot burn it. When a matching code was already redeemed it revokes
+	// the grant of that first redemption, writes replayEv and returns
+	// ErrAlreadyUsed; past its expiry it returns ErrExpired; unknown codes
+	// give ErrNotFound. ev is written with a successful redemption.
+	RedeemCode(ctx context.Context, codeHash string, b CodeBinding, grantID string, grantExpiresAt, now time.Time, ev, replayEv AuditEvent) (AuthRequest, error)
 }
 
 // AccessTokenState is what introspection and userinfo need to know about a
@@ -326,6 +329,28 @@ type Invitations interface {
 	AcceptInvitation(ctx context.Context, tokenHash string, u User, now time.Time, ev AuditEvent) (Invitation, error)
 }
 
+// APIs stores resource servers.
+type APIs interface {
+	// UpsertAPI creates or replaces the API keyed by its identifier. An
+	// identifier registered by another organization (or the platform) is
+	// ErrConflict; the owner is set at creation only.
+	UpsertAPI(ctx context.Context, a API, ev AuditEvent) (API, error)
+	ListAPIs(ctx context.Context) ([]API, error)
+	// DeleteAPI removes the API; ErrNotFound when there is none (or it
+	// belongs to another organization than orgID, "" meaning the platform).
+	DeleteAPI(ctx context.Context, identifier, orgID string, ev AuditEvent) error
+}
+
+// Consents stores what users granted clients.
+type Consents interface {
+	// ConsentOf returns the user's consent to the client; ErrNotFound
+	// when there is none.
+	ConsentOf(ctx context.Context, userID, clientID string) (Consent, error)
+	// GrantConsent adds scopes and resources to the user's consent for
+	// the client (a union) and writes ev.
+	GrantConsent(ctx context.Context, c Consent, ev AuditEvent) error
+}
+
 // Privacy serves data-subject requests: access (GDPR article 15) and
 // erasure (article 17).
 type Privacy interface {
@@ -384,6 +409,8 @@ type Store interface {
 	Dashboards
 	Invitations
 	Privacy
+	APIs
+	Consents
 	Maintenance
 	Close()
 }

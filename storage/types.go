@@ -81,8 +81,87 @@ type Client struct {
 	// IDTokenSignedResponseAlg overrides the provider's default signing
 	// algorithm for this client ("RS256" or "ES256"); empty means default.
 	IDTokenSignedResponseAlg string
-	CreatedAt                time.Time
-	UpdatedAt                time.Time
+	// FirstParty marks the operator's own applications (declared in config
+	// or with the CLI, never through the management API): only they may
+	// obtain a user's token for the management API, and their users are
+	// not asked for consent. Every other client's first grant of a scope
+	// set needs the user's consent.
+	FirstParty bool
+	// APIs lists the identifiers of the APIs that require an explicit
+	// grant (API.RequireGrant) which this client may request tokens for,
+	// and the APIs it may exchange a token for (token exchange).
+	APIs []string
+	// DefaultAPI is the identifier of the API a request that names none
+	// (no resource, no API scope) is for; "" means such tokens are for
+	// userinfo only.
+	DefaultAPI string
+	// ActsFor lists the identifiers of the APIs this client authenticates
+	// as: it may introspect tokens issued for them and exchange them.
+	ActsFor []string
+	// ServiceRole marks an organization's service account: a
+	// client_credentials client acting in OrgID with this role.
+	ServiceRole string
+	// AllowedOrigins are the browser origins (scheme://host[:port]) that
+	// may call the token, userinfo and revocation endpoints for this
+	// client (CORS), for single-page applications.
+	AllowedOrigins []string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// ServiceAccount reports whether the client is an organization's service
+// account.
+func (c Client) ServiceAccount() bool { return c.ServiceRole != "" && c.OrgID != "" }
+
+// API is a resource server: an OptiBid API (or an organization's own)
+// that accepts our access tokens. Identifier is the token's `aud` and the
+// RFC 8707 `resource` value that selects it.
+type API struct {
+	Identifier string
+	Name       string
+	// OrgID is the organization that registered it; "" for platform APIs
+	// (config, CLI, platform operators).
+	OrgID  string
+	Scopes []APIScope
+	// AccessTokenTTL overrides the provider's access-token lifetime for
+	// tokens of this API (0: the default).
+	AccessTokenTTL time.Duration
+	// SigningAlg signs its access tokens: "ES256" or "RS256" ("" is the
+	// provider's access-token default).
+	SigningAlg string
+	// Claims are the organization claims its tokens carry when the user
+	// granted them: any of "org", "permissions", "entitlements".
+	Claims []string
+	// RequireGrant: only clients listing it in Client.APIs may request
+	// tokens for it.
+	RequireGrant bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// APIScope is a permission an API defines, described for consent.
+type APIScope struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// Consent is what a user granted a client: the union of every scope
+// (and API) they agreed to.
+type Consent struct {
+	UserID    string
+	ClientID  string
+	Scopes    []string
+	Resources []string
+	UpdatedAt time.Time
+}
+
+// CodeBinding is what a code redemption must match: the client it was
+// issued to, the redirect URI of the authorization request and, for a
+// PKCE request, the S256 hash of the verifier ("" when none was sent).
+type CodeBinding struct {
+	ClientID      string
+	RedirectURI   string
+	CodeChallenge string
 }
 
 // Public reports whether the client has no secret.
@@ -127,6 +206,9 @@ type AuthRequest struct {
 	// at login ("" for none).
 	OrgRequest string
 	OrgID      string
+	// Resources are the identifiers of the APIs the tokens are for
+	// (RFC 8707 resource parameters and API scopes), checked at /authorize.
+	Resources []string
 	// Code state: hash of the issued code, its expiry, and once redeemed the
 	// grant created from it (so a replay can revoke that grant).
 	CodeHash      string
@@ -141,11 +223,13 @@ type AuthRequest struct {
 // refresh token rotated from it and every access token minted from them.
 // Revoking the grant kills the whole family.
 type Grant struct {
-	ID        string
-	ClientID  string
-	UserID    string
-	OrgID     string // the organization of the login, "" for none
-	Scopes    []string
+	ID       string
+	ClientID string
+	UserID   string
+	OrgID    string // the organization of the login, "" for none
+	Scopes   []string
+	// Resources are the APIs the grant's access tokens may be for.
+	Resources []string
 	AuthTime  time.Time
 	AMR       []string
 	CreatedAt time.Time

@@ -49,6 +49,8 @@ type Store struct {
 	widgets       map[string]storage.Widget
 	dashboards    map[[2]string][]byte         // user, org → layout
 	usage         map[storage.UsageCount]int64 // key with Count zero → count
+	apis          map[string]storage.API       // by identifier
+	consents      map[[2]string]storage.Consent
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -87,6 +89,8 @@ func New(now func() time.Time) *Store {
 		dashboards:    map[[2]string][]byte{},
 		usage:         map[storage.UsageCount]int64{},
 		templates:     map[string]storage.FeatureTemplate{},
+		apis:          map[string]storage.API{},
+		consents:      map[[2]string]storage.Consent{},
 	}
 }
 

@@ -118,6 +118,7 @@ func (s *Store) EraseUser(_ context.Context, userID, pseudonym string, ev storag
 	deleteWhere(s.invitations, func(i storage.Invitation) bool { return i.AcceptedBy == userID || strings.EqualFold(i.Email, u.Email) })
 	maps.DeleteFunc(s.dashboards, func(k [2]string, _ []byte) bool { return k[0] == userID })
 	maps.DeleteFunc(s.usage, func(k storage.UsageCount, _ int64) bool { return k.UserID == userID })
+	maps.DeleteFunc(s.consents, func(k [2]string, _ storage.Consent) bool { return k[0] == userID })
 	delete(s.totp, userID)
 	delete(s.backupCodes, userID)
 	for i, a := range s.audit {

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"time"
 
@@ -61,6 +62,9 @@ func cloneClient(c storage.Client) storage.Client {
 	c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
 	c.GrantTypes = slices.Clone(c.GrantTypes)
 	c.Scopes = slices.Clone(c.Scopes)
+	c.APIs = slices.Clone(c.APIs)
+	c.ActsFor = slices.Clone(c.ActsFor)
+	c.AllowedOrigins = slices.Clone(c.AllowedOrigins)
 	return c
 }
 
@@ -120,7 +124,7 @@ func (s *Store) SaveAuthCode(_ context.Context, id, codeHash string, expiresAt t
 	return nil
 }
 
-func (s *Store) RedeemCode(_ context.Context, codeHash, grantID string, grantExpiresAt, now time.Time, ev, replayEv storage.AuditEvent) (storage.AuthRequest, error) {
+func (s *Store) RedeemCode(_ context.Context, codeHash string, b storage.CodeBinding, grantID string, grantExpiresAt, now time.Time, ev, replayEv storage.AuditEvent) (storage.AuthRequest, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id, ok := s.codes[codeHash]
@@ -130,6 +134,9 @@ func (s *Store) RedeemCode(_ context.Context, codeHash, grantID string, grantExp
 	ar, ok := s.authRequests[id]
 	if !ok {
 		return storage.AuthRequest{}, storage.ErrNotFound
+	}
+	if (storage.CodeBinding{ClientID: ar.ClientID, RedirectURI: ar.RedirectURI, CodeChallenge: ar.CodeChallenge}) != b {
+		return storage.AuthRequest{}, storage.ErrMismatch
 	}
 	if !ar.RedeemedAt.IsZero() {
 		if g, ok := s.grants[ar.GrantID]; ok && g.RevokedAt.IsZero() {
@@ -145,7 +152,7 @@ func (s *Store) RedeemCode(_ context.Context, codeHash, grantID string, grantExp
 	ar.RedeemedAt, ar.GrantID = now, grantID
 	s.authRequests[id] = ar
 	s.grants[grantID] = storage.Grant{
-		ID: grantID, ClientID: ar.ClientID, UserID: ar.UserID, OrgID: ar.OrgID, Scopes: slices.Clone(ar.Scopes),
+		ID: grantID, ClientID: ar.ClientID, UserID: ar.UserID, OrgID: ar.OrgID, Scopes: slices.Clone(ar.Scopes), Resources: slices.Clone(ar.Resources),
 		AuthTime: ar.AuthTime, AMR: slices.Clone(ar.AMR), CreatedAt: now, ExpiresAt: grantExpiresAt,
 	}
 	s.appendAudit(ev)
@@ -456,6 +463,7 @@ func (s *Store) DeleteClient(_ context.Context, id string, now time.Time, ev sto
 		return storage.ErrNotFound
 	}
 	delete(s.clients, id)
+	maps.DeleteFunc(s.consents, func(k [2]string, _ storage.Consent) bool { return k[1] == id })
 	for gid, g := range s.grants {
 		if g.ClientID == id && g.RevokedAt.IsZero() {
 			g.RevokedAt = now

@@ -278,12 +278,14 @@ func (s *Store) LoginSucceeded(ctx context.Context, userID, newHash string, sess
 // --- Clients ---
 
 const clientCols = `id, name, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes,
-	require_consent, require_mfa, require_verified_email, id_token_signed_response_alg, created_at, updated_at, coalesce(org_id, '')`
+	require_consent, require_mfa, require_verified_email, id_token_signed_response_alg, created_at, updated_at, coalesce(org_id, ''),
+	first_party, apis, default_api, acts_for, service_role, allowed_origins`
 
 func scanClient(r pgx.Row) (storage.Client, error) {
 	var c storage.Client
 	err := r.Scan(&c.ID, &c.Name, &c.SecretHash, &c.RedirectURIs, &c.PostLogoutRedirectURIs, &c.GrantTypes,
-		&c.Scopes, &c.RequireConsent, &c.RequireMFA, &c.RequireVerifiedEmail, &c.IDTokenSignedResponseAlg, &c.CreatedAt, &c.UpdatedAt, &c.OrgID)
+		&c.Scopes, &c.RequireConsent, &c.RequireMFA, &c.RequireVerifiedEmail, &c.IDTokenSignedResponseAlg, &c.CreatedAt, &c.UpdatedAt, &c.OrgID,
+		&c.FirstParty, &c.APIs, &c.DefaultAPI, &c.ActsFor, &c.ServiceRole, &c.AllowedOrigins)
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	return c, translate(err)
 }
@@ -294,15 +296,18 @@ func (s *Store) UpsertClient(ctx context.Context, c storage.Client, ev storage.A
 		var err error
 		out, err = scanClient(tx.QueryRow(ctx, `INSERT INTO clients (id, name, secret_hash, redirect_uris,
 			post_logout_redirect_uris, grant_types, scopes, require_consent, id_token_signed_response_alg,
-			require_mfa, require_verified_email, org_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, nullif($12, ''))
+			require_mfa, require_verified_email, org_id, first_party, apis, default_api, acts_for, service_role, allowed_origins)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, nullif($12, ''), $13, $14, $15, $16, $17, $18)
 			ON CONFLICT (id) DO UPDATE SET name = excluded.name, secret_hash = excluded.secret_hash,
 				redirect_uris = excluded.redirect_uris, post_logout_redirect_uris = excluded.post_logout_redirect_uris,
 				grant_types = excluded.grant_types, scopes = excluded.scopes, require_consent = excluded.require_consent,
 				id_token_signed_response_alg = excluded.id_token_signed_response_alg,
-				require_mfa = excluded.require_mfa, require_verified_email = excluded.require_verified_email
+				require_mfa = excluded.require_mfa, require_verified_email = excluded.require_verified_email,
+				first_party = excluded.first_party, apis = excluded.apis, default_api = excluded.default_api,
+				acts_for = excluded.acts_for, service_role = excluded.service_role, allowed_origins = excluded.allowed_origins
 			RETURNING `+clientCols, c.ID, c.Name, c.SecretHash, strs(c.RedirectURIs), strs(c.PostLogoutRedirectURIs),
-			strs(c.GrantTypes), strs(c.Scopes), c.RequireConsent, c.IDTokenSignedResponseAlg, c.RequireMFA, c.RequireVerifiedEmail, c.OrgID))
+			strs(c.GrantTypes), strs(c.Scopes), c.RequireConsent, c.IDTokenSignedResponseAlg, c.RequireMFA, c.RequireVerifiedEmail, c.OrgID,
+			c.FirstParty, strs(c.APIs), c.DefaultAPI, strs(c.ActsFor), c.ServiceRole, strs(c.AllowedOrigins)))
 		if err != nil {
 			return err
 		}

@@ -185,7 +185,7 @@ func translate(err error) error {
 		return storage.ErrNotFound
 	}
 	for _, sentinel := range []error{storage.ErrNotFound, storage.ErrConflict, storage.ErrAlreadyUsed,
-		storage.ErrExpired, storage.ErrRevoked, storage.ErrUnavailable} {
+		storage.ErrExpired, storage.ErrRevoked, storage.ErrMismatch, storage.ErrLastOwner, storage.ErrUnavailable} {
 		if errors.Is(err, sentinel) {
 			return err
 		}

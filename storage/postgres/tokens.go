@@ -16,7 +16,7 @@ import (
 const arCols = `id, client_id, redirect_uri, state, nonce, scopes, response_type, response_mode, code_challenge,
 	code_challenge_method, prompt, max_age, login_hint, hint_subject, acr_values, ui_locales, browser_hash, user_id,
 	auth_time, amr, session_hash, done, coalesce(code_hash, ''), code_expires_at, redeemed_at, grant_id, created_at, expires_at,
-	pending_user_id, pending_amr, pending_at, connection, org_request, org_id`
+	pending_user_id, pending_amr, pending_at, connection, org_request, org_id, resources`
 
 func scanAR(r pgx.Row) (storage.AuthRequest, error) {
 	var a storage.AuthRequest
@@ -24,7 +24,7 @@ func scanAR(r pgx.Row) (storage.AuthRequest, error) {
 	err := r.Scan(&a.ID, &a.ClientID, &a.RedirectURI, &a.State, &a.Nonce, &a.Scopes, &a.ResponseType, &a.ResponseMode,
 		&a.CodeChallenge, &a.CodeChallengeMethod, &a.Prompt, &a.MaxAge, &a.LoginHint, &a.HintSubject, &a.ACRValues,
 		&a.UILocales, &a.BrowserHash, &a.UserID, &authTime, &a.AMR, &a.SessionID, &a.Done, &a.CodeHash, &codeExp,
-		&redeemed, &a.GrantID, &a.CreatedAt, &a.ExpiresAt, &a.PendingUserID, &a.PendingAMR, &pending, &a.Connection, &a.OrgRequest, &a.OrgID)
+		&redeemed, &a.GrantID, &a.CreatedAt, &a.ExpiresAt, &a.PendingUserID, &a.PendingAMR, &pending, &a.Connection, &a.OrgRequest, &a.OrgID, &a.Resources)
 	if err != nil {
 		return a, translate(err)
 	}
@@ -39,11 +39,11 @@ func (s *Store) CreateAuthRequest(ctx context.Context, a storage.AuthRequest) er
 	}
 	_, err := s.exec(ctx, `INSERT INTO auth_requests (id, client_id, redirect_uri, state, nonce, scopes, response_type,
 		response_mode, code_challenge, code_challenge_method, prompt, max_age, login_hint, hint_subject, acr_values,
-		ui_locales, browser_hash, created_at, expires_at, connection, org_request)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+		ui_locales, browser_hash, created_at, expires_at, connection, org_request, resources)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
 		a.ID, a.ClientID, a.RedirectURI, a.State, a.Nonce, strs(a.Scopes), a.ResponseType, a.ResponseMode,
 		a.CodeChallenge, a.CodeChallengeMethod, strs(a.Prompt), a.MaxAge, a.LoginHint, a.HintSubject,
-		strs(a.ACRValues), strs(a.UILocales), a.BrowserHash, a.CreatedAt, a.ExpiresAt, a.Connection, a.OrgRequest)
+		strs(a.ACRValues), strs(a.UILocales), a.BrowserHash, a.CreatedAt, a.ExpiresAt, a.Connection, a.OrgRequest, strs(a.Resources))
 	return err
 }
 
@@ -84,17 +84,18 @@ func (s *Store) SaveAuthCode(ctx context.Context, id, codeHash string, expiresAt
 // RedeemCode: the winning path is one statement (mark redeemed + create the
 // grant). Losers fall through to a transaction that tells replay (revoke
 // the first redemption's grant) from expiry and unknown codes.
-func (s *Store) RedeemCode(ctx context.Context, codeHash, grantID string, grantExpiresAt, now time.Time, ev, replayEv storage.AuditEvent) (storage.AuthRequest, error) {
+func (s *Store) RedeemCode(ctx context.Context, codeHash string, b storage.CodeBinding, grantID string, grantExpiresAt, now time.Time, ev, replayEv storage.AuditEvent) (storage.AuthRequest, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	args := append([]any{codeHash, now, grantID, grantExpiresAt}, auditArgs(ev, now)...)
+	args := append([]any{codeHash, now, grantID, grantExpiresAt, b.ClientID, b.RedirectURI, b.CodeChallenge}, auditArgs(ev, now)...)
 	ar, err := scanAR(s.pool.QueryRow(ctx, `WITH r AS (
 			UPDATE auth_requests SET redeemed_at = $2, grant_id = $3
 			WHERE code_hash = $1 AND redeemed_at IS NULL AND code_expires_at > $2
+			  AND client_id = $5 AND redirect_uri = $6 AND code_challenge = $7
 			RETURNING *),
-		g AS (INSERT INTO grants (id, client_id, user_id, scopes, auth_time, amr, created_at, expires_at, org_id)
-			SELECT $3, client_id, user_id, scopes, auth_time, amr, $2, $4, org_id FROM r),
-		a AS (INSERT INTO audit_log (`+auditCols+`) SELECT `+auditValues(5)+` FROM r WHERE $7 <> '')
+		g AS (INSERT INTO grants (id, client_id, user_id, scopes, auth_time, amr, created_at, expires_at, org_id, resources)
+			SELECT $3, client_id, user_id, scopes, auth_time, amr, $2, $4, org_id, resources FROM r),
+		a AS (INSERT INTO audit_log (`+auditCols+`) SELECT `+auditValues(8)+` FROM r WHERE $10 <> '')
 		SELECT `+arCols+` FROM r`, args...))
 	if !errors.Is(err, storage.ErrNotFound) {
 		return ar, err
@@ -106,9 +107,15 @@ func (s *Store) RedeemCode(ctx context.Context, codeHash, grantID string, grantE
 	err = translate(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var redeemed *time.Time
 		var firstGrant string
-		if err := tx.QueryRow(ctx, `SELECT redeemed_at, grant_id FROM auth_requests WHERE code_hash = $1 FOR UPDATE`,
-			codeHash).Scan(&redeemed, &firstGrant); err != nil {
+		var bound storage.CodeBinding
+		if err := tx.QueryRow(ctx, `SELECT redeemed_at, grant_id, client_id, redirect_uri, code_challenge
+			FROM auth_requests WHERE code_hash = $1 FOR UPDATE`,
+			codeHash).Scan(&redeemed, &firstGrant, &bound.ClientID, &bound.RedirectURI, &bound.CodeChallenge); err != nil {
 			return err
+		}
+		if bound != b {
+			outcome = storage.ErrMismatch
+			return nil
 		}
 		if redeemed == nil {
 			outcome = storage.ErrExpired
@@ -128,7 +135,7 @@ func (s *Store) RedeemCode(ctx context.Context, codeHash, grantID string, grantE
 
 // --- Grants and refresh tokens ---
 
-const grantCols = `g.id, g.client_id, g.user_id, g.org_id, g.scopes, g.auth_time, g.amr, g.created_at, g.expires_at, g.revoked_at`
+const grantCols = `g.id, g.client_id, g.user_id, g.org_id, g.scopes, g.auth_time, g.amr, g.created_at, g.expires_at, g.revoked_at, g.resources`
 
 // orgRoleCols reads the grant's organization and the user's role in it
 // (joined with orgRoleJoin), NULL-safe.
@@ -155,7 +162,7 @@ func fixOrgRole(o *storage.OrgRole, features []byte) error {
 func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }
 
 func grantDest(g *storage.Grant, revoked **time.Time) []any {
-	return []any{&g.ID, &g.ClientID, &g.UserID, &g.OrgID, &g.Scopes, &g.AuthTime, &g.AMR, &g.CreatedAt, &g.ExpiresAt, revoked}
+	return []any{&g.ID, &g.ClientID, &g.UserID, &g.OrgID, &g.Scopes, &g.AuthTime, &g.AMR, &g.CreatedAt, &g.ExpiresAt, revoked, &g.Resources}
 }
 
 func fixGrant(g *storage.Grant, revoked *time.Time) {

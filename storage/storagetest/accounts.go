@@ -228,7 +228,7 @@ func testLoginOrg(t *testing.T, s storage.Store) {
 		t.Fatalf("org change after the code: %v", err)
 	}
 	gid := random.ID()
-	_, err := s.RedeemCode(ctx, storage.HashSecret(code), gid, at.Add(time.Hour), at, storage.AuditEvent{}, storage.AuditEvent{})
+	_, err := s.RedeemCode(ctx, storage.HashSecret(code), storage.CodeBinding{ClientID: "web", RedirectURI: "x"}, gid, at.Add(time.Hour), at, storage.AuditEvent{}, storage.AuditEvent{})
 	must(t, err)
 	tok := random.Token(32)
 	must(t, s.IssueRefreshToken(ctx, storage.RefreshToken{Hash: storage.HashSecret(tok), GrantID: gid, ClientID: "web", UserID: u.ID,

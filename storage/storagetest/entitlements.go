@@ -78,7 +78,7 @@ func testEntitlements(t *testing.T, s storage.Store) {
 	code := random.Token(32)
 	must(t, s.SaveAuthCode(ctx, arq.ID, storage.HashSecret(code), at.Add(time.Minute)))
 	gid := random.ID()
-	_, err = s.RedeemCode(ctx, storage.HashSecret(code), gid, at.Add(time.Hour), at, storage.AuditEvent{}, storage.AuditEvent{})
+	_, err = s.RedeemCode(ctx, storage.HashSecret(code), storage.CodeBinding{ClientID: "web", RedirectURI: "x"}, gid, at.Add(time.Hour), at, storage.AuditEvent{}, storage.AuditEvent{})
 	must(t, err)
 	st, err := s.AccessTokenState(ctx, "j", gid)
 	must(t, err)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -33,6 +34,10 @@ func Run(t *testing.T, newStore NewStore) {
 		{"CodeRedeemedOnceConcurrent", testCodeConcurrent},
 		{"CodeReplayRevokesGrant", testCodeReplay},
 		{"CodeExpiry", testCodeExpiry},
+		{"CodeBoundToClientRedirectAndPKCE", testCodeBinding},
+		{"APIs", testAPIs},
+		{"ClientAPIFields", testClientAPIFields},
+		{"Consents", testConsents},
 		{"RefreshRotation", testRefreshRotation},
 		{"RefreshRotationConcurrent", testRefreshConcurrent},
 		{"RevocationAndTokenState", testRevocation},
@@ -274,13 +279,17 @@ func testLoginFailuresConcurrent(t *testing.T, s storage.Store) {
 }
 
 // completedRequest makes an auth request that has a code.
+// webBinding is what the requests of completedRequest bind their codes to.
+var webBinding = storage.CodeBinding{ClientID: "web", RedirectURI: "https://rp/cb", CodeChallenge: "cc"}
+
 func completedRequest(t *testing.T, s storage.Store, u storage.User, codeTTL time.Duration) (storage.AuthRequest, string) {
 	t.Helper()
 	at := now()
 	maxAge := int64(60)
 	ar := storage.AuthRequest{ID: random.ID(), ClientID: "web", RedirectURI: "https://rp/cb", State: "st", Nonce: "n",
 		Scopes: []string{"openid", "offline_access"}, ResponseType: "code", CodeChallenge: "cc", CodeChallengeMethod: "S256",
-		Prompt: []string{"login"}, MaxAge: &maxAge, BrowserHash: "bh", CreatedAt: at, ExpiresAt: at.Add(30 * time.Minute)}
+		Prompt: []string{"login"}, MaxAge: &maxAge, BrowserHash: "bh", CreatedAt: at, ExpiresAt: at.Add(30 * time.Minute),
+		Resources: []string{"https://api.example/trading"}}
 	must(t, s.CreateAuthRequest(ctx, ar))
 	must(t, s.CompleteAuthRequest(ctx, ar.ID, u.ID, at, []string{"pwd"}, "sess"))
 	code := random.Token(32)
@@ -369,7 +378,7 @@ func testCodeConcurrent(t *testing.T, s storage.Store) {
 		gids[i] = fmt.Sprintf("g%d-%s", i, random.ID())
 	}
 	winner := race(t, func(i int) error {
-		_, err := s.RedeemCode(ctx, storage.HashSecret(code), gids[i], now().Add(time.Hour), now(), ev("code_redeemed"), ev("code_replayed"))
+		_, err := s.RedeemCode(ctx, storage.HashSecret(code), webBinding, gids[i], now().Add(time.Hour), now(), ev("code_redeemed"), ev("code_replayed"))
 		return err
 	})
 	g, err := s.GrantByID(ctx, gids[winner])
@@ -384,20 +393,21 @@ func testCodeReplay(t *testing.T, s storage.Store) {
 	ar, code := completedRequest(t, s, u, time.Minute)
 	gid := random.ID()
 	at := now()
-	got, err := s.RedeemCode(ctx, storage.HashSecret(code), gid, at.Add(time.Hour), at, ev("code_redeemed"), ev("code_replayed"))
+	got, err := s.RedeemCode(ctx, storage.HashSecret(code), webBinding, gid, at.Add(time.Hour), at, ev("code_redeemed"), ev("code_replayed"))
 	must(t, err)
 	if got.ID != ar.ID || got.UserID != u.ID || got.GrantID != gid || got.CodeChallenge != "cc" || *got.MaxAge != 60 {
 		t.Fatalf("redeemed request: %+v", got)
 	}
 	g, err := s.GrantByID(ctx, gid)
 	must(t, err)
-	if g.UserID != u.ID || g.ClientID != "web" || !g.Active(at) || len(g.Scopes) != 2 || g.AMR[0] != "pwd" {
+	if g.UserID != u.ID || g.ClientID != "web" || !g.Active(at) || len(g.Scopes) != 2 || g.AMR[0] != "pwd" ||
+		!slices.Equal(g.Resources, []string{"https://api.example/trading"}) {
 		t.Fatalf("grant from redemption: %+v", g)
 	}
 	rt := storage.RefreshToken{Hash: storage.HashSecret("rt"), GrantID: gid, ClientID: "web", UserID: u.ID,
 		Scopes: g.Scopes, AuthTime: at, CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
 	must(t, s.IssueRefreshToken(ctx, rt, at, ev("tokens_issued")))
-	if _, err := s.RedeemCode(ctx, storage.HashSecret(code), random.ID(), at.Add(time.Hour), at, ev("code_redeemed"), ev("code_replayed")); !errors.Is(err, storage.ErrAlreadyUsed) {
+	if _, err := s.RedeemCode(ctx, storage.HashSecret(code), webBinding, random.ID(), at.Add(time.Hour), at, ev("code_redeemed"), ev("code_replayed")); !errors.Is(err, storage.ErrAlreadyUsed) {
 		t.Fatalf("replay: want ErrAlreadyUsed, got %v", err)
 	}
 	g, _ = s.GrantByID(ctx, gid)
@@ -418,8 +428,34 @@ func testCodeReplay(t *testing.T, s storage.Store) {
 	if err := s.IssueRefreshToken(ctx, storage.RefreshToken{Hash: "z", GrantID: "nope", ExpiresAt: at.Add(time.Hour), CreatedAt: at, AuthTime: at}, at, storage.AuditEvent{}); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("refresh token for unknown grant: want ErrNotFound, got %v", err)
 	}
-	if _, err := s.RedeemCode(ctx, storage.HashSecret("unknown"), random.ID(), at, at, storage.AuditEvent{}, storage.AuditEvent{}); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := s.RedeemCode(ctx, storage.HashSecret("unknown"), webBinding, random.ID(), at, at, storage.AuditEvent{}, storage.AuditEvent{}); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("unknown code: want ErrNotFound, got %v", err)
+	}
+}
+
+// testCodeBinding: a redemption that does not match the code's client,
+// redirect URI or PKCE challenge fails with ErrMismatch and leaves the code
+// usable, so a forged token request cannot burn it.
+func testCodeBinding(t *testing.T, s storage.Store) {
+	u := newUser(t, s)
+	_, code := completedRequest(t, s, u, time.Minute)
+	at := now()
+	for name, b := range map[string]storage.CodeBinding{
+		"other client":       {ClientID: "evil", RedirectURI: webBinding.RedirectURI, CodeChallenge: webBinding.CodeChallenge},
+		"other redirect URI": {ClientID: "web", RedirectURI: "https://rp/cb2", CodeChallenge: webBinding.CodeChallenge},
+		"wrong verifier":     {ClientID: "web", RedirectURI: webBinding.RedirectURI, CodeChallenge: "other"},
+		"no verifier":        {ClientID: "web", RedirectURI: webBinding.RedirectURI},
+	} {
+		if _, err := s.RedeemCode(ctx, storage.HashSecret(code), b, random.ID(), at.Add(time.Hour), at, ev("code_redeemed"), ev("code_replayed")); !errors.Is(err, storage.ErrMismatch) {
+			t.Fatalf("%s: want ErrMismatch, got %v", name, err)
+		}
+	}
+	if _, err := s.RedeemCode(ctx, storage.HashSecret(code), webBinding, random.ID(), at.Add(time.Hour), at, ev("code_redeemed"), ev("code_replayed")); err != nil {
+		t.Fatalf("the real client after forged attempts: %v", err)
+	}
+	// After redemption, a forged replay does not revoke the grant either.
+	if _, err := s.RedeemCode(ctx, storage.HashSecret(code), storage.CodeBinding{ClientID: "evil"}, random.ID(), at.Add(time.Hour), at, ev("code_redeemed"), ev("code_replayed")); !errors.Is(err, storage.ErrMismatch) {
+		t.Fatalf("forged replay: want ErrMismatch, got %v", err)
 	}
 }
 
@@ -427,7 +463,7 @@ func testCodeExpiry(t *testing.T, s storage.Store) {
 	u := newUser(t, s)
 	_, code := completedRequest(t, s, u, time.Second)
 	later := now().Add(2 * time.Second)
-	if _, err := s.RedeemCode(ctx, storage.HashSecret(code), random.ID(), later.Add(time.Hour), later, storage.AuditEvent{}, storage.AuditEvent{}); !errors.Is(err, storage.ErrExpired) {
+	if _, err := s.RedeemCode(ctx, storage.HashSecret(code), webBinding, random.ID(), later.Add(time.Hour), later, storage.AuditEvent{}, storage.AuditEvent{}); !errors.Is(err, storage.ErrExpired) {
 		t.Fatalf("expired code: want ErrExpired, got %v", err)
 	}
 }
@@ -439,7 +475,7 @@ func grantWithToken(t *testing.T, s storage.Store) (storage.Grant, string) {
 	_, code := completedRequest(t, s, u, time.Minute)
 	at := now()
 	gid := random.ID()
-	_, err := s.RedeemCode(ctx, storage.HashSecret(code), gid, at.Add(time.Hour), at, storage.AuditEvent{}, storage.AuditEvent{})
+	_, err := s.RedeemCode(ctx, storage.HashSecret(code), webBinding, gid, at.Add(time.Hour), at, storage.AuditEvent{}, storage.AuditEvent{})
 	must(t, err)
 	tok := random.Token(32)
 	must(t, s.IssueRefreshToken(ctx, storage.RefreshToken{Hash: storage.HashSecret(tok), GrantID: gid, ClientID: "web",

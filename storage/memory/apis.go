@@ -1,0 +1,101 @@
+package memory
+
+import (
+	"context"
+	"slices"
+
+	"github.com/optibid/idp/storage"
+)
+
+// --- APIs ---
+
+func cloneAPI(a storage.API) storage.API {
+	a.Scopes = slices.Clone(a.Scopes)
+	a.Claims = slices.Clone(a.Claims)
+	return a
+}
+
+func (s *Store) UpsertAPI(_ context.Context, a storage.API, ev storage.AuditEvent) (storage.API, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.stamp()
+	if old, ok := s.apis[a.Identifier]; ok {
+		if old.OrgID != a.OrgID {
+			return storage.API{}, storage.ErrConflict
+		}
+		a.CreatedAt = old.CreatedAt
+	} else {
+		if a.OrgID != "" {
+			if _, ok := s.orgs[a.OrgID]; !ok {
+				return storage.API{}, storage.ErrNotFound
+			}
+		}
+		a.CreatedAt = now
+	}
+	a.UpdatedAt = now
+	s.apis[a.Identifier] = cloneAPI(a)
+	s.appendAudit(ev)
+	return cloneAPI(a), nil
+}
+
+func (s *Store) ListAPIs(context.Context) ([]storage.API, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]storage.API, 0, len(s.apis))
+	for _, a := range s.apis {
+		out = append(out, cloneAPI(a))
+	}
+	slices.SortFunc(out, func(a, b storage.API) int { return compare(a.Identifier, b.Identifier) })
+	return out, nil
+}
+
+func (s *Store) DeleteAPI(_ context.Context, identifier, orgID string, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.apis[identifier]
+	if !ok || a.OrgID != orgID {
+		return storage.ErrNotFound
+	}
+	delete(s.apis, identifier)
+	s.appendAudit(ev)
+	return nil
+}
+
+// --- Consents ---
+
+func (s *Store) ConsentOf(_ context.Context, userID, clientID string) (storage.Consent, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.consents[[2]string{userID, clientID}]
+	if !ok {
+		return storage.Consent{}, storage.ErrNotFound
+	}
+	c.Scopes, c.Resources = slices.Clone(c.Scopes), slices.Clone(c.Resources)
+	return c, nil
+}
+
+func (s *Store) GrantConsent(_ context.Context, c storage.Consent, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.users[c.UserID]; !ok {
+		return storage.ErrNotFound
+	}
+	if _, ok := s.clients[c.ClientID]; !ok {
+		return storage.ErrNotFound
+	}
+	key := [2]string{c.UserID, c.ClientID}
+	old := s.consents[key]
+	c.Scopes = union(old.Scopes, c.Scopes)
+	c.Resources = union(old.Resources, c.Resources)
+	c.UpdatedAt = s.stamp()
+	s.consents[key] = c
+	s.appendAudit(ev)
+	return nil
+}
+
+// union returns the sorted set of a and b.
+func union(a, b []string) []string {
+	out := append(slices.Clone(a), b...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
