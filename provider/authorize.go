@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -99,11 +98,14 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		fail("invalid_scope", "the openid scope is required")
 		return
 	}
-	for _, s := range req.Scopes {
-		if !c.scopeAllowed(s) {
-			fail("invalid_scope", "scope not allowed for this client")
-			return
-		}
+	if slices.Contains(req.Scopes, oidc.ScopeOfflineAccess) && !c.hasGrant(oidc.GrantTypeRefreshToken) {
+		fail("invalid_scope", "offline_access is not allowed for this client")
+		return
+	}
+	resources, terr := p.resolveTargets(c, form["resource"], req.Scopes, true)
+	if terr != nil {
+		fail(terr.code, terr.desc)
+		return
 	}
 	if req.MaxAge, err = op.ValidateAuthReqPrompt(req.Prompt, req.MaxAge); err != nil {
 		fail("invalid_request", "prompt=none cannot be combined with other values")
@@ -119,18 +121,30 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	browser := p.cookies.EnsureBrowserID(w, r)
-	ctx = withBrowserHash(ctx, httpx.BrowserHash(browser))
-	ctx = context.WithValue(ctx, connectionKey{}, form.Get("connection")) // an upstream the client asks for (validated by login)
-	ctx = context.WithValue(ctx, orgKey{}, requestedOrg(form.Get("organization"), req.Scopes))
-	ar, err := p.storage.CreateAuthRequest(ctx, req, hintSubject)
-	if err != nil {
+	now := p.now().UTC()
+	ar := storage.AuthRequest{
+		ID: random.ID(), ClientID: req.ClientID, RedirectURI: req.RedirectURI, State: req.State, Nonce: req.Nonce,
+		Scopes: req.Scopes, ResponseType: string(req.ResponseType), ResponseMode: string(req.ResponseMode),
+		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: string(req.CodeChallengeMethod),
+		Prompt: req.Prompt, LoginHint: req.LoginHint, HintSubject: hintSubject, ACRValues: req.ACRValues,
+		BrowserHash: httpx.BrowserHash(browser), CreatedAt: now, ExpiresAt: now.Add(p.cfg.AuthRequestTTL),
+		Connection: form.Get("connection"), // an upstream the client asks for (validated by login)
+		OrgRequest: requestedOrg(form.Get("organization"), req.Scopes), Resources: resources,
+	}
+	for _, l := range req.UILocales {
+		ar.UILocales = append(ar.UILocales, l.String())
+	}
+	if req.MaxAge != nil {
+		v := int64(*req.MaxAge)
+		ar.MaxAge = &v
+	}
+	if err := p.store.CreateAuthRequest(ctx, ar); err != nil {
+		slog.ErrorContext(ctx, "authorize: store auth request", "error", err)
 		fail("temporarily_unavailable", "try again shortly")
 		return
 	}
-	http.Redirect(w, r, p.cfg.LoginPath+"?id="+url.QueryEscape(ar.GetID()), http.StatusFound)
+	http.Redirect(w, r, p.cfg.LoginPath+"?id="+url.QueryEscape(ar.ID), http.StatusFound)
 }
-
-type orgKey struct{}
 
 // requestedOrg is the organization slug the client asks for: the
 // organization parameter, or an org:<slug> scope.

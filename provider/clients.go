@@ -5,14 +5,12 @@ import (
 	"crypto/subtle"
 	"errors"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
-	"github.com/optibid/idp/provider/claims"
 	"github.com/optibid/idp/storage"
 )
 
@@ -173,22 +171,6 @@ func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 // IsScopeAllowed reports whether a non-standard scope is registered for the
 // client.
 func (c *client) IsScopeAllowed(scope string) bool { return slices.Contains(c.Scopes, scope) }
-
-// scopeAllowed reports whether the client may request scope at all.
-func (c *client) scopeAllowed(scope string) bool {
-	switch scope {
-	case oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail:
-		return true
-	case oidc.ScopeOfflineAccess:
-		return c.hasGrant(oidc.GrantTypeRefreshToken)
-	case claims.ScopeOrg, claims.ScopeEntitlements:
-		return true // the user's own organization: every client may ask
-	}
-	if strings.HasPrefix(scope, claims.ScopeOrg+":") && len(scope) > 4 {
-		return true
-	}
-	return c.IsScopeAllowed(scope)
-}
 
 // signingAlg is the algorithm the client's tokens are signed with.
 func (c *client) signingAlg() string {

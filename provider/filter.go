@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/url"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -40,8 +39,8 @@ func (b *bufferWriter) Header() http.Header         { return b.header }
 func (b *bufferWriter) WriteHeader(s int)           { b.status = s }
 func (b *bufferWriter) Write(p []byte) (int, error) { return b.body.Write(p) }
 
-// oauthFilter wraps the engine's JSON endpoints (token, introspection,
-// revocation, userinfo): every response gets no-store; every error becomes
+// oauthFilter wraps the engine's one mounted JSON endpoint, revocation:
+// every response gets no-store; every error becomes
 // RFC 6749 JSON with a description we control; 401s get WWW-Authenticate;
 // failures of ours become 503 with Retry-After, never 500 and never a Go
 // error string.
@@ -67,20 +66,16 @@ func (p *Provider) oauthFilter(next http.Handler) http.Handler {
 		var e oauthError
 		isJSON := json.Unmarshal(bw.body.Bytes(), &e) == nil && e.Error != ""
 		status := bw.status
-		userinfo := r.URL.Path == "/userinfo"
 		switch {
 		case status >= 500 || e.Error == "server_error":
 			slog.WarnContext(r.Context(), "oauth endpoint failed", "path", r.URL.Path, "status", status, "body", trim(bw.body.String()))
 			status, e = http.StatusServiceUnavailable, oauthError{"temporarily_unavailable", "The service is temporarily unavailable. Try again shortly."}
-		case userinfo:
-			status, e = http.StatusUnauthorized, oauthError{"invalid_token", "The access token is invalid or expired."}
-			w.Header().Set("WWW-Authenticate", `Bearer realm="`+p.cfg.Issuer+`", error="invalid_token"`)
 		case !isJSON && status == http.StatusUnauthorized:
 			e = oauthError{"invalid_client", "Client authentication failed."}
 		case !isJSON:
 			e = oauthError{"invalid_request", "The request is malformed."}
 		}
-		if status == http.StatusUnauthorized && !userinfo {
+		if status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Basic realm="`+p.cfg.Issuer+`", error="invalid_client"`)
 		}
 		e.Description = cleanDescription(e.Description)
@@ -93,32 +88,6 @@ func trim(s string) string {
 		return s[:300]
 	}
 	return s
-}
-
-// tokenContext parses the token request once, finds the client, and puts
-// its signing algorithm in the context for SigningKey.
-func (p *Provider) tokenContext(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodOptions {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if err := r.ParseForm(); err != nil {
-			writeOAuthError(w, http.StatusBadRequest, oauthError{"invalid_request", "The request body could not be read."})
-			return
-		}
-		id, _, ok := r.BasicAuth()
-		if ok {
-			id, _ = url.QueryUnescape(id)
-		} else {
-			id = r.PostForm.Get("client_id")
-		}
-		alg := p.cfg.SigningAlg
-		if c, err := p.clients.get(r.Context(), id); err == nil {
-			alg = c.signingAlg()
-		}
-		next.ServeHTTP(w, r.WithContext(withAlg(r.Context(), alg)))
-	})
 }
 
 // metrics are the provider's Prometheus series.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/optibid/idp/internal/httpx"
-	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/provider/claims"
 	"github.com/optibid/idp/storage"
 )
@@ -31,10 +29,8 @@ import (
 type opStorage struct{ p *Provider }
 
 var (
-	_ op.Storage                        = (*opStorage)(nil)
-	_ op.ClientCredentialsStorage       = (*opStorage)(nil)
-	_ op.CanSetUserinfoFromRequest      = (*opStorage)(nil)
-	_ op.CanGetPrivateClaimsFromRequest = (*opStorage)(nil)
+	_ op.Storage                   = (*opStorage)(nil)
+	_ op.CanSetUserinfoFromRequest = (*opStorage)(nil)
 )
 
 type algKey struct{}
@@ -82,40 +78,11 @@ func (f *failure) get() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.failed
 
 // --- auth requests and codes ---
 
-// CreateAuthRequest is reached through our /authorize handler only.
-func (s *opStorage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, hintSubject string) (op.AuthRequest, error) {
-	now := s.now()
-	ar := storage.AuthRequest{
-		ID: random.ID(), ClientID: req.ClientID, RedirectURI: req.RedirectURI, State: req.State, Nonce: req.Nonce,
-		Scopes: req.Scopes, ResponseType: string(req.ResponseType), ResponseMode: string(req.ResponseMode),
-		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: string(req.CodeChallengeMethod),
-		Prompt: req.Prompt, LoginHint: req.LoginHint, HintSubject: hintSubject, ACRValues: req.ACRValues,
-		BrowserHash: browserHashFrom(ctx), CreatedAt: now, ExpiresAt: now.Add(s.p.cfg.AuthRequestTTL),
-	}
-	ar.Connection, _ = ctx.Value(connectionKey{}).(string)
-	ar.OrgRequest, _ = ctx.Value(orgKey{}).(string)
-	for _, l := range req.UILocales {
-		ar.UILocales = append(ar.UILocales, l.String())
-	}
-	if req.MaxAge != nil {
-		v := int64(*req.MaxAge)
-		ar.MaxAge = &v
-	}
-	if err := s.p.store.CreateAuthRequest(ctx, ar); err != nil {
-		return nil, internal(ctx, "create auth request", err)
-	}
-	return &authRequest{AuthRequest: ar}, nil
+// CreateAuthRequest belongs to the engine's /authorize, which is not
+// mounted: ours (authorize.go) stores requests itself.
+func (s *opStorage) CreateAuthRequest(ctx context.Context, _ *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+	return nil, notMounted(ctx)
 }
-
-type browserKey struct{}
-
-type connectionKey struct{}
-
-func withBrowserHash(ctx context.Context, h string) context.Context {
-	return context.WithValue(ctx, browserKey{}, h)
-}
-
-func browserHashFrom(ctx context.Context) string { s, _ := ctx.Value(browserKey{}).(string); return s }
 
 func (s *opStorage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
 	ar, err := s.p.store.AuthRequestByID(ctx, id)
@@ -128,47 +95,39 @@ func (s *opStorage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequ
 	return &authRequest{AuthRequest: ar}, nil
 }
 
-// AuthRequestByCode redeems the code: single use is enforced by the store,
-// which also revokes the first redemption's tokens when a code comes back.
-func (s *opStorage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
-	now := s.now()
-	grantID := random.ID()
-	ar, err := s.p.store.RedeemCode(ctx, storage.HashSecret(code), grantID, now.Add(s.p.cfg.RefreshFamilyTTL), now,
-		audit(ctx, "code_redeemed", "", "", "", map[string]string{"grant_id": grantID}),
-		audit(ctx, "code_replayed", "", "", "", nil))
-	switch {
-	case errors.Is(err, storage.ErrAlreadyUsed):
-		s.p.metrics.codeReplays.Inc()
-		return nil, oidc.ErrInvalidGrant().WithDescription("code already used")
-	case errors.Is(err, storage.ErrExpired):
-		return nil, oidc.ErrInvalidGrant().WithDescription("code expired")
-	case errors.Is(err, storage.ErrNotFound):
-		return nil, oidc.ErrInvalidGrant().WithDescription("invalid code")
-	case err != nil:
-		return nil, internal(ctx, "redeem code", err)
-	}
-	u, err := s.p.store.UserByID(ctx, ar.UserID)
-	if err != nil {
-		return nil, internal(ctx, "load user", err)
-	}
-	if u.Disabled {
-		_ = s.p.store.RevokeGrant(ctx, grantID, now, storage.AuditEvent{})
-		return nil, oidc.ErrInvalidGrant().WithDescription("invalid code")
-	}
-	req := &authRequest{AuthRequest: ar, user: &u}
-	if ar.OrgID != "" {
-		st, err := s.p.store.AccessTokenState(ctx, "", grantID) // the grant's organization and the user's role, in one query
-		if err != nil {
-			return nil, internal(ctx, "load organization", err)
-		}
-		req.org = st.Org
-	}
-	return req, nil
+// The engine's token, introspection and userinfo endpoints are not
+// mounted (ours are: token.go, introspect.go), so the op.Storage methods
+// only they call answer an internal error; they are here to satisfy the
+// interface, not to be reached.
+
+func (s *opStorage) AuthRequestByCode(ctx context.Context, _ string) (op.AuthRequest, error) {
+	return nil, notMounted(ctx)
 }
 
-// SaveAuthCode is not used: our callback mints codes itself.
-func (s *opStorage) SaveAuthCode(ctx context.Context, id, code string) error {
-	return s.p.store.SaveAuthCode(ctx, id, storage.HashSecret(code), s.now().Add(s.p.cfg.CodeTTL))
+func (s *opStorage) SaveAuthCode(ctx context.Context, _, _ string) error { return notMounted(ctx) }
+
+func (s *opStorage) CreateAccessToken(ctx context.Context, _ op.TokenRequest) (string, time.Time, error) {
+	return "", time.Time{}, notMounted(ctx)
+}
+
+func (s *opStorage) CreateAccessAndRefreshTokens(ctx context.Context, _ op.TokenRequest, _ string) (string, string, time.Time, error) {
+	return "", "", time.Time{}, notMounted(ctx)
+}
+
+func (s *opStorage) TokenRequestByRefreshToken(ctx context.Context, _ string) (op.RefreshTokenRequest, error) {
+	return nil, notMounted(ctx)
+}
+
+func (s *opStorage) SetUserinfoFromToken(ctx context.Context, _ *oidc.UserInfo, _, _, _ string) error {
+	return notMounted(ctx)
+}
+
+func (s *opStorage) SetIntrospectionFromToken(ctx context.Context, _ *oidc.IntrospectionResponse, _, _, _ string) error {
+	return notMounted(ctx)
+}
+
+func notMounted(ctx context.Context) *oidc.Error {
+	return internal(ctx, "engine endpoint", errors.New("an engine endpoint that is not mounted was reached"))
 }
 
 // DeleteAuthRequest keeps the row: a redeemed request must outlive its
@@ -178,59 +137,6 @@ func (s *opStorage) DeleteAuthRequest(context.Context, string) error { return ni
 
 // --- tokens ---
 
-func (s *opStorage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
-	exp := s.now().Add(s.p.cfg.AccessTokenTTL)
-	switch r := req.(type) {
-	case *clientCredentialsRequest:
-		s.p.metrics.clientCredentials.WithLabelValues(r.clientID).Inc()
-		s.p.metrics.tokens.WithLabelValues("client_credentials").Inc()
-		return "c." + random.Token(16), exp, nil
-	case *authRequest:
-		s.p.metrics.tokens.WithLabelValues("authorization_code").Inc()
-		return "g." + r.GrantID + "." + random.Token(12), exp, nil
-	}
-	return "", time.Time{}, internal(ctx, "create access token", errors.New("unexpected request type"))
-}
-
-func (s *opStorage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
-	now := s.now()
-	exp := now.Add(s.p.cfg.AccessTokenTTL)
-	newToken := random.Token(32)
-	switch r := req.(type) {
-	case *authRequest: // first refresh token of a code redemption
-		rt := storage.RefreshToken{Hash: storage.HashSecret(newToken), GrantID: r.GrantID, ClientID: r.ClientID,
-			UserID: r.UserID, Scopes: r.Scopes, AuthTime: r.AuthTime, AMR: r.AMR, CreatedAt: now,
-			ExpiresAt: s.refreshExpiry(now, now.Add(s.p.cfg.RefreshFamilyTTL))}
-		// When a replay of this code revoked the grant meanwhile, the token
-		// is stored dead: the one legitimate redemption still gets its
-		// answer (CHECKS #28), and nothing in it works.
-		if err := s.p.store.IssueRefreshToken(ctx, rt, now, storage.AuditEvent{}); err != nil {
-			return "", "", time.Time{}, internal(ctx, "issue refresh token", err)
-		}
-		s.p.metrics.tokens.WithLabelValues("authorization_code").Inc()
-		return "g." + r.GrantID + "." + random.Token(12), newToken, exp, nil
-	case *refreshRequest:
-		next := storage.RefreshToken{Hash: storage.HashSecret(newToken), ClientID: r.Token.ClientID, UserID: r.Token.UserID,
-			Scopes: r.scopes, AuthTime: r.Token.AuthTime, AMR: r.Token.AMR, CreatedAt: now,
-			ExpiresAt: s.refreshExpiry(now, r.Grant.ExpiresAt)}
-		err := s.p.store.RotateRefreshToken(ctx, storage.HashSecret(current), next, now,
-			audit(ctx, "token_refreshed", r.Token.UserID, "", r.Token.ClientID, map[string]string{"grant_id": r.Grant.ID}),
-			audit(ctx, "refresh_token_reuse", "", r.Token.UserID, r.Token.ClientID, map[string]string{"grant_id": r.Grant.ID}))
-		switch {
-		case errors.Is(err, storage.ErrAlreadyUsed):
-			s.p.metrics.refreshReuse.Inc()
-			return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("refresh token already used")
-		case errors.Is(err, storage.ErrRevoked), errors.Is(err, storage.ErrExpired), errors.Is(err, storage.ErrNotFound):
-			return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
-		case err != nil:
-			return "", "", time.Time{}, internal(ctx, "rotate refresh token", err)
-		}
-		s.p.metrics.tokens.WithLabelValues("refresh_token").Inc()
-		return "g." + r.Grant.ID + "." + random.Token(12), newToken, exp, nil
-	}
-	return "", "", time.Time{}, internal(ctx, "create tokens", errors.New("unexpected request type"))
-}
-
 // refreshExpiry: a refresh token lives RefreshTokenTTL, never past its
 // family's absolute end.
 func (s *opStorage) refreshExpiry(now, familyEnd time.Time) time.Time {
@@ -239,33 +145,6 @@ func (s *opStorage) refreshExpiry(now, familyEnd time.Time) time.Time {
 		return familyEnd
 	}
 	return exp
-}
-
-// TokenRequestByRefreshToken loads a refresh token for the refresh grant.
-// A token that was already rotated is reuse: the family is revoked here.
-func (s *opStorage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
-	st, err := s.p.store.RefreshTokenByHash(ctx, storage.HashSecret(token))
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
-	}
-	if err != nil {
-		return nil, internal(ctx, "load refresh token", err)
-	}
-	now := s.now()
-	if !st.Token.UsedAt.IsZero() {
-		s.p.metrics.refreshReuse.Inc()
-		if st.Grant.RevokedAt.IsZero() {
-			if err := s.p.store.RevokeGrant(ctx, st.Grant.ID, now, audit(ctx, "refresh_token_reuse", "", st.Token.UserID,
-				st.Token.ClientID, map[string]string{"grant_id": st.Grant.ID})); err != nil {
-				return nil, internal(ctx, "revoke family", err)
-			}
-		}
-		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token already used")
-	}
-	if !st.Grant.Active(now) || !now.Before(st.Token.ExpiresAt) || st.User.Disabled || st.User.Locked(now) {
-		return nil, oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
-	}
-	return &refreshRequest{RefreshTokenState: st, scopes: slices.Clone(st.Token.Scopes)}, nil
 }
 
 // GetRefreshTokenInfo serves revocation: it answers for refresh tokens of
@@ -396,30 +275,6 @@ func (s *opStorage) AuthorizeClientIDSecret(ctx context.Context, id, secret stri
 	return nil
 }
 
-func (s *opStorage) ClientCredentials(ctx context.Context, id, secret string) (op.Client, error) {
-	c, err := s.p.clients.authenticate(ctx, id, secret)
-	if err != nil {
-		if errors.Is(err, errBadSecret) || errors.Is(err, storage.ErrNotFound) {
-			return nil, oidc.ErrInvalidClient().WithDescription("invalid client credentials")
-		}
-		return nil, internal(ctx, "authenticate client", err)
-	}
-	return c, nil // the engine checks the grant type next (unauthorized_client)
-}
-
-func (s *opStorage) ClientCredentialsTokenRequest(ctx context.Context, id string, scopes []string) (op.TokenRequest, error) {
-	c, err := s.p.clients.get(ctx, id)
-	if err != nil {
-		return nil, internal(ctx, "load client", err)
-	}
-	for _, sc := range scopes {
-		if !c.IsScopeAllowed(sc) {
-			return nil, oidc.ErrInvalidScope().WithDescription("scope not allowed for this client")
-		}
-	}
-	return &clientCredentialsRequest{clientID: id, scopes: scopes}, nil
-}
-
 // --- claims ---
 
 // SetUserinfoFromScopes is called by the engine for every ID token, with
@@ -449,20 +304,6 @@ func (s *opStorage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserI
 	return nil
 }
 
-// SetUserinfoFromToken serves /userinfo for a verified JWT access token:
-// one round trip checks revocation and loads grant and user.
-func (s *opStorage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, _, _ string) error {
-	st, err := s.activeUserToken(ctx, tokenID)
-	if err != nil {
-		return err
-	}
-	claims.Userinfo(info, st.User, st.Grant.Scopes)
-	for k, v := range s.orgClaims(st.Grant.Scopes, st.Org) {
-		info.AppendClaims(k, v)
-	}
-	return nil
-}
-
 var errInactive = oidc.ErrInvalidRequest().WithDescription("token inactive")
 
 // activeUserToken returns the state of a live user access token.
@@ -484,52 +325,6 @@ func (s *opStorage) activeUserToken(ctx context.Context, jti string) (storage.Ac
 	return st, nil
 }
 
-// SetIntrospectionFromToken answers RFC 7662 for the client the token was
-// issued to; any other caller learns only active=false.
-func (s *opStorage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
-	grantID, ok := grantOf(tokenID)
-	if !ok {
-		return errInactive
-	}
-	if grantID == "" { // client credentials: the subject is the client
-		if subject != clientID {
-			return errInactive
-		}
-		st, err := s.p.store.AccessTokenState(ctx, tokenID, "")
-		if err != nil {
-			return internal(ctx, "access token state", err)
-		}
-		if st.Revoked {
-			return errInactive
-		}
-		resp.Subject, resp.ClientID, resp.Audience = subject, subject, []string{subject}
-		resp.TokenType, resp.JWTID = oidc.BearerToken, tokenID
-		return nil
-	}
-	st, err := s.activeUserToken(ctx, tokenID)
-	if err != nil {
-		return err
-	}
-	if st.Grant.ClientID != clientID {
-		return errInactive
-	}
-	claims.Introspection(resp, st.User, st.Grant, tokenID)
-	if extra := claims.Org(st.Grant.Scopes, st.Org); extra != nil {
-		if resp.Claims == nil {
-			resp.Claims = map[string]any{}
-		}
-		for k, v := range extra {
-			resp.Claims[k] = v
-		}
-		// Introspection gets the full set: every enabled feature with its
-		// configuration.
-		if slices.Contains(st.Grant.Scopes, claims.ScopeEntitlements) {
-			resp.Claims["entitlements"] = s.p.entitlementsFor(st.Org)
-		}
-	}
-	return nil
-}
-
 // orgClaims are the organization claims the scopes ask for: org and
 // permissions, and the compact entitlements.
 func (s *opStorage) orgClaims(scopes []string, org storage.OrgRole) map[string]any {
@@ -543,29 +338,10 @@ func (s *opStorage) orgClaims(scopes []string, org storage.OrgRole) map[string]a
 	return out
 }
 
-// GetPrivateClaimsFromScopes is unused: GetPrivateClaimsFromRequest wins.
+// GetPrivateClaimsFromScopes is unused: access tokens are minted by
+// token.go.
 func (s *opStorage) GetPrivateClaimsFromScopes(context.Context, string, string, []string) (map[string]any, error) {
 	return nil, nil
-}
-
-// GetPrivateClaimsFromRequest adds the RFC 9068 `scope` claim to access
-// tokens.
-func (s *opStorage) GetPrivateClaimsFromRequest(_ context.Context, req op.TokenRequest, _ []string) (map[string]any, error) {
-	out := map[string]any{}
-	if sc := req.GetScopes(); len(sc) > 0 {
-		out["scope"] = strings.Join(sc, " ")
-	}
-	var org storage.OrgRole
-	switch r := req.(type) {
-	case *authRequest:
-		org = r.org
-	case *refreshRequest:
-		org = r.Org
-	}
-	for k, v := range s.orgClaims(req.GetScopes(), org) {
-		out[k] = v
-	}
-	return out, nil
 }
 
 // GetKeyByIDAndClientID serves private_key_jwt and the JWT bearer grant,

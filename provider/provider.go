@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -40,9 +41,13 @@ type Config struct {
 	CodeTTL time.Duration
 	// AuthRequestTTL: how long a user has to finish logging in (default 30m).
 	AuthRequestTTL time.Duration
-	// SigningAlg: default signing algorithm for ID and access tokens,
-	// RS256 (default) or ES256; clients may override it.
+	// SigningAlg: default signing algorithm for ID tokens, RS256 (default)
+	// or ES256; clients may override it (id_token_signed_response_alg).
 	SigningAlg string
+	// AccessTokenSigningAlg: default signing algorithm for access tokens,
+	// ES256 (default, about ten times cheaper to sign) or RS256; APIs may
+	// override it.
+	AccessTokenSigningAlg string
 	// CORSAllowedOrigins: origins allowed to call the token, userinfo,
 	// introspection, revocation, JWKS and discovery endpoints from a
 	// browser. Empty allows none. /authorize never sends CORS headers.
@@ -66,6 +71,9 @@ func (c *Config) setDefaults() {
 	if c.SigningAlg == "" {
 		c.SigningAlg = "RS256"
 	}
+	if c.AccessTokenSigningAlg == "" {
+		c.AccessTokenSigningAlg = "ES256"
+	}
 	if c.LoginPath == "" {
 		c.LoginPath = "/login"
 	}
@@ -81,6 +89,8 @@ type Store interface {
 	storage.Audit
 	storage.Maintenance
 	ListFeatures(ctx context.Context) ([]storage.FeatureDefinition, error)
+	ListAPIs(ctx context.Context) ([]storage.API, error)
+	OrganizationByID(ctx context.Context, id string) (storage.Organization, error)
 }
 
 // ErrorPage renders a friendly HTML error page (supplied by package login,
@@ -111,6 +121,9 @@ type Provider struct {
 	metrics   *metrics
 	discovery []byte
 	cors      *cors.Cors
+	signers   signers
+	apis      apiCatalogue
+	origins   atomic.Pointer[map[string]bool]
 	features  struct {
 		featureCatalogue
 		store interface {
@@ -146,11 +159,13 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		SupportedClaims: []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp",
 			"at_hash", "name", "email", "email_verified", "updated_at", "org", "permissions", "entitlements"},
 	}
+	// An empty allow-list must allow nothing: rs/cors reads an empty
+	// AllowedOrigins as "*", so the decision is always ours.
 	corsOpts := &cors.Options{
-		AllowedOrigins: cfg.CORSAllowedOrigins,
-		AllowedMethods: []string{http.MethodGet, http.MethodPost},
-		AllowedHeaders: []string{"Authorization", "Content-Type"},
-		MaxAge:         600,
+		AllowOriginFunc: p.originAllowed,
+		AllowedMethods:  []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders:  []string{"Authorization", "Content-Type"},
+		MaxAge:          600,
 	}
 	var opts []op.Option
 	if issuerURL.Scheme == "http" {
@@ -176,11 +191,10 @@ func (p *Provider) Register(r *mux.Router) {
 	r.Handle("/.well-known/openid-configuration", p.cors.Handler(http.HandlerFunc(p.serveDiscovery))).Methods(http.MethodGet, http.MethodHead, http.MethodOptions)
 	r.HandleFunc("/authorize", p.authorize).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/authorize/callback", p.callback).Methods(http.MethodGet)
-	tokenish := p.oauthFilter(p.op)
-	r.Handle("/oauth/token", p.tokenContext(tokenish)).Methods(http.MethodPost, http.MethodOptions)
-	r.Handle("/oauth/introspect", tokenish).Methods(http.MethodPost, http.MethodOptions)
-	r.Handle("/revoke", tokenish).Methods(http.MethodPost, http.MethodOptions)
-	r.Handle("/userinfo", tokenish).Methods(http.MethodGet, http.MethodPost, http.MethodOptions)
+	r.Handle("/oauth/token", p.cors.Handler(http.HandlerFunc(p.token))).Methods(http.MethodPost, http.MethodOptions)
+	r.Handle("/oauth/introspect", p.cors.Handler(http.HandlerFunc(p.introspect))).Methods(http.MethodPost, http.MethodOptions)
+	r.Handle("/revoke", p.oauthFilter(p.op)).Methods(http.MethodPost, http.MethodOptions)
+	r.Handle("/userinfo", p.cors.Handler(http.HandlerFunc(p.userinfo))).Methods(http.MethodGet, http.MethodPost, http.MethodOptions)
 	r.Handle("/keys", p.op).Methods(http.MethodGet, http.MethodHead, http.MethodOptions)
 }
 
@@ -213,23 +227,80 @@ func (p *Provider) IDTokenHint(ctx context.Context, hint string) (subject, clien
 	return claims.GetSubject(), claims.GetAuthorizedParty(), nil
 }
 
-// AccessTokenUser authenticates a bearer access token for the management
-// API: a valid JWT from this issuer, for a live grant of an active user.
-// It returns the user's ID.
-func (p *Provider) AccessTokenUser(ctx context.Context, token string) (string, error) {
-	ctx = op.ContextWithIssuer(ctx, p.cfg.Issuer)
-	c, err := op.VerifyAccessToken[*oidc.AccessTokenClaims](ctx, token, p.op.AccessTokenVerifier(ctx))
+// ManagementCaller is who a management-API token speaks for.
+type ManagementCaller struct {
+	// UserID is set for a user's token (issued to a first-party client).
+	UserID string
+	// ServiceAccount is set for a service account's own token.
+	ServiceAccount *storage.Client
+	// ReadOnly: the token has manage:read, not manage.
+	ReadOnly bool
+}
+
+// ErrTokenRejected: the bearer token is not a live access token for the
+// resource (wrong audience, ID token, expired, revoked, foreign).
+var ErrTokenRejected = errors.New("provider: token rejected")
+
+// AuthenticateManagement checks a bearer token for the management API:
+// one of our access tokens (never an ID token) whose aud is the management
+// API, with scope manage or manage:read, issued to a first-party client
+// for a live grant of an active user, or a service account's own token.
+// Store failures are wrapped storage.ErrUnavailable, so that the API
+// answers 503, not 401.
+func (p *Provider) AuthenticateManagement(ctx context.Context, token string) (ManagementCaller, error) {
+	at, err := p.verifyAccessToken(token)
+	if err != nil || !slices.Contains(at.Audience, p.ManagementAPI()) {
+		return ManagementCaller{}, ErrTokenRejected
+	}
+	out := ManagementCaller{}
+	switch sc := at.scopes(); {
+	case slices.Contains(sc, ScopeManage):
+	case slices.Contains(sc, ScopeManageRead):
+		out.ReadOnly = true
+	default:
+		return ManagementCaller{}, ErrTokenRejected
+	}
+	c, err := p.clients.get(ctx, at.ClientID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return ManagementCaller{}, ErrTokenRejected
+	}
 	if err != nil {
-		return "", fmt.Errorf("provider: access token: %w", err)
+		return ManagementCaller{}, fmt.Errorf("provider: load client: %w", storage.ErrUnavailable)
 	}
-	st, err := p.storage.activeUserToken(ctx, c.JWTID)
-	if err != nil {
-		return "", fmt.Errorf("provider: access token inactive: %w", err)
+	grantID, ok := grantOf(at.JWTID)
+	switch {
+	case !ok:
+		return ManagementCaller{}, ErrTokenRejected
+	case grantID == "": // a client acting for itself: only service accounts
+		if !c.ServiceAccount() || at.Subject != c.ID {
+			return ManagementCaller{}, ErrTokenRejected
+		}
+		st, err := p.store.AccessTokenState(ctx, at.JWTID, "")
+		if err != nil {
+			return ManagementCaller{}, fmt.Errorf("provider: token state: %w", storage.ErrUnavailable)
+		}
+		if st.Revoked {
+			return ManagementCaller{}, ErrTokenRejected
+		}
+		sa := c.Client
+		out.ServiceAccount = &sa
+		return out, nil
 	}
-	if st.User.Locked(p.now()) {
-		return "", errors.New("provider: account locked")
+	if !c.FirstParty || at.Actor != nil {
+		return ManagementCaller{}, ErrTokenRejected
 	}
-	return st.User.ID, nil
+	st, oerr := p.storage.activeUserToken(ctx, at.JWTID)
+	if oerr == errInactive {
+		return ManagementCaller{}, ErrTokenRejected
+	}
+	if oerr != nil {
+		return ManagementCaller{}, fmt.Errorf("provider: token state: %w", storage.ErrUnavailable)
+	}
+	if st.User.ID != at.Subject || st.User.Locked(p.now()) || st.Grant.ClientID != c.ID {
+		return ManagementCaller{}, ErrTokenRejected
+	}
+	out.UserID = st.User.ID
+	return out, nil
 }
 
 // CallbackURL is where login sends the browser when the user is done.

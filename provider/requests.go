@@ -61,14 +61,3 @@ func (r *refreshRequest) GetClientID() string         { return r.Token.ClientID 
 func (r *refreshRequest) GetScopes() []string         { return r.scopes }
 func (r *refreshRequest) GetSubject() string          { return r.Token.UserID }
 func (r *refreshRequest) SetCurrentScopes(s []string) { r.scopes = slices.Clone(s) }
-
-// clientCredentialsRequest is a client acting for itself: the subject is
-// the client.
-type clientCredentialsRequest struct {
-	clientID string
-	scopes   []string
-}
-
-func (c *clientCredentialsRequest) GetSubject() string    { return c.clientID }
-func (c *clientCredentialsRequest) GetAudience() []string { return []string{c.clientID} }
-func (c *clientCredentialsRequest) GetScopes() []string   { return c.scopes }

@@ -27,7 +27,12 @@ const adminUsage = `usage: optibid-idp admin --config FILE <command>
   user create   --email E --name N [--org SLUG --role owner|admin|member|viewer] (password from --password-env VAR or one line on stdin)
   client create --id ID --name N [--public] [--redirect-uri U]… [--post-logout-redirect-uri U]…
                 [--grant-type G]… [--scope S]… [--consent] [--require-mfa] [--require-verified-email]
-                [--alg RS256|ES256]   (prints a generated secret once)
+                [--alg RS256|ES256] [--first-party] [--api ID]… [--default-api ID] [--acts-for ID]…
+                [--origin O]…   (prints a generated secret once)
+  api create    --identifier URI --name N [--scope name=description]… [--claim org|permissions|entitlements]…
+                [--ttl 10m] [--alg ES256|RS256] [--require-grant]   (creates or updates a platform API)
+  api list
+  api delete    --identifier URI
   user platform-admin --email E [--revoke]  grant (or withdraw) the platform-admin role
   user export   --email E                   everything stored about the user (GDPR access request), as JSON
   user erase    --email E --confirm E       erase the user (GDPR erasure); audit rows stay, pseudonymized
@@ -77,7 +82,7 @@ func admin(args []string, stdout io.Writer) error {
 			return err
 		}
 		b := Bootstrap{Organizations: []BootstrapOrg{{Slug: *slug, Name: *name, MFA: *mfaPolicy, RequireVerifiedEmail: *verified}}}
-		if err := b.validate(); err != nil {
+		if err := b.validate(cfg.Issuer); err != nil {
 			return err
 		}
 		if err := applyBootstrap(ctx, store, nil, b, time.Now); err != nil {
@@ -111,7 +116,7 @@ func admin(args []string, stdout io.Writer) error {
 			b.Organizations = []BootstrapOrg{{Slug: o.Slug, Name: o.Name}}
 			b.Users[0].Organization = o.Slug
 		}
-		if err := b.validate(); err != nil {
+		if err := b.validate(cfg.Issuer); err != nil {
 			return err
 		}
 		h := password.NewHasher(cfg.Passwords.Argon2, 1, time.Minute)
@@ -201,7 +206,12 @@ func admin(args []string, stdout io.Writer) error {
 		id, name, alg := fs.String("id", "", ""), fs.String("name", "", ""), fs.String("alg", "", "")
 		public, consent := fs.Bool("public", false, ""), fs.Bool("consent", false, "")
 		requireMFA, requireVerified := fs.Bool("require-mfa", false, ""), fs.Bool("require-verified-email", false, "")
-		var redirects, logouts, grants, scopes multi
+		firstParty := fs.Bool("first-party", false, "")
+		defaultAPI := fs.String("default-api", "", "")
+		var redirects, logouts, grants, scopes, apis, actsFor, origins multi
+		fs.Var(&apis, "api", "")
+		fs.Var(&actsFor, "acts-for", "")
+		fs.Var(&origins, "origin", "")
 		fs.Var(&redirects, "redirect-uri", "")
 		fs.Var(&logouts, "post-logout-redirect-uri", "")
 		fs.Var(&grants, "grant-type", "")
@@ -210,14 +220,19 @@ func admin(args []string, stdout io.Writer) error {
 			return err
 		}
 		c := BootstrapClient{ID: *id, Name: *name, RedirectURIs: redirects, PostLogoutRedirectURIs: logouts, GrantTypes: grants,
-			Scopes: scopes, RequireConsent: *consent, IDTokenSignedAlg: *alg, RequireMFA: *requireMFA, RequireVerifiedEmail: *requireVerified}
+			Scopes: scopes, RequireConsent: *consent, IDTokenSignedAlg: *alg, RequireMFA: *requireMFA, RequireVerifiedEmail: *requireVerified,
+			FirstParty: *firstParty, APIs: apis, DefaultAPI: *defaultAPI, ActsFor: actsFor, AllowedOrigins: origins}
 		if !*public {
 			c.Secret = random.Token(32)
 		}
 		if len(c.GrantTypes) == 0 {
 			c.GrantTypes = []string{"authorization_code", "refresh_token"}
 		}
-		if err := (Bootstrap{Clients: []BootstrapClient{c}}).validate(); err != nil {
+		known, err := storedAPIs(ctx, store)
+		if err != nil {
+			return err
+		}
+		if err := (Bootstrap{APIs: known, Clients: []BootstrapClient{c}}).validate(cfg.Issuer); err != nil {
 			return err
 		}
 		if err := applyBootstrap(ctx, store, nil, Bootstrap{Clients: []BootstrapClient{c}}, time.Now); err != nil {
@@ -228,6 +243,8 @@ func admin(args []string, stdout io.Writer) error {
 			res["secret"] = c.Secret // shown once; only its hash is stored
 		}
 		return out.Encode(res)
+	case "api create", "api list", "api delete":
+		return adminAPIs(ctx, store, cfg, rest[1], rest[2:], out)
 	case "keys rotate":
 		alg := fs.String("alg", "", "")
 		if err := fs.Parse(rest[2:]); err != nil {

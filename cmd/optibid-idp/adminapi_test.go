@@ -44,11 +44,13 @@ func (e *env) api(method, path, token string, body any) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
-// tokenOf logs email in and returns an access token.
+// tokenOf logs email in through the first-party client "web" and returns
+// an access token for the management API.
 func (e *env) tokenOf(email string) string {
 	e.t.Helper()
 	verifier, ch := pkce()
-	u := e.browser().login(e.authURL(map[string]string{"code_challenge": ch, "code_challenge_method": "S256"}), email, userPassword)
+	u := e.browser().login(e.authURL(map[string]string{"code_challenge": ch, "code_challenge_method": "S256",
+		"resource": e.issuer + "/api", "scope": "openid profile email manage"}), email, userPassword)
 	_, body := e.exchange(u.Query().Get("code"), verifier)
 	return decode(e.t.(*testing.T), body).AccessToken
 }

@@ -137,7 +137,8 @@ func (a *App) build(ctx context.Context) error {
 		Issuer: cfg.Issuer, AccessTokenTTL: cfg.Tokens.AccessTokenTTL, IDTokenTTL: cfg.Tokens.IDTokenTTL,
 		RefreshTokenTTL: cfg.Tokens.RefreshTokenTTL, RefreshFamilyTTL: cfg.Tokens.RefreshFamilyTTL,
 		CodeTTL: cfg.Tokens.CodeTTL, AuthRequestTTL: cfg.Tokens.AuthRequestTTL, SigningAlg: cfg.Tokens.SigningAlg,
-		CORSAllowedOrigins: cfg.HTTP.CORSAllowedOrigins,
+		AccessTokenSigningAlg: cfg.Tokens.AccessTokenSigningAlg,
+		CORSAllowedOrigins:    cfg.HTTP.CORSAllowedOrigins,
 	}, provider.Deps{Store: a.Store, Keys: a.Keys, ErrorPage: errorPage, Cookies: cookies, Registry: reg, Now: a.now})
 	if err != nil {
 		return err
@@ -170,10 +171,13 @@ func (a *App) build(ctx context.Context) error {
 	if err := a.Provider.ReloadFeatures(ctx); err != nil {
 		return err
 	}
-	adminapi.New(adminapi.Deps{Store: a.Store, Authenticate: a.Provider.AccessTokenUser, Resolver: a.resolver, DomainKey: domainKey[:],
+	if err := a.Provider.Reload(ctx); err != nil {
+		return err
+	}
+	adminapi.New(adminapi.Deps{Store: a.Store, Authenticate: a.authenticateManagement, Resolver: a.resolver, DomainKey: domainKey[:],
 		Catalogue: a.Provider.Catalogue, ToSettings: provider.SettingsFromStorage, Now: a.now,
 		SendInvitation: invitationMailer(emailSender, cfg.MFA.IssuerName, cfg.Accounts.InvitationURL), InvitationTTL: cfg.Accounts.InvitationTTL,
-		ClientChanged: a.Provider.ForgetClient, Connections: conns}).Register(r)
+		ClientChanged: a.clientChanged, Connections: conns}).Register(r)
 	if outbox != nil {
 		r.Handle("/dev/outbox", outbox).Methods(http.MethodGet)
 		a.Outbox = outbox
@@ -243,6 +247,26 @@ func methodNotAllowed(w http.ResponseWriter, _ *http.Request) {
 	jsonError(w, http.StatusMethodNotAllowed, "method_not_allowed")
 }
 
+// authenticateManagement adapts the provider's check of management-API
+// tokens to the API's principal.
+func (a *App) authenticateManagement(ctx context.Context, token string) (adminapi.Principal, error) {
+	c, err := a.Provider.AuthenticateManagement(ctx, token)
+	if errors.Is(err, storage.ErrUnavailable) {
+		return adminapi.Principal{}, fmt.Errorf("%w: %w", adminapi.ErrUnavailable, err)
+	}
+	if err != nil {
+		return adminapi.Principal{}, err
+	}
+	return adminapi.Principal{UserID: c.UserID, ServiceAccount: c.ServiceAccount, ReadOnly: c.ReadOnly}, nil
+}
+
+// clientChanged applies a client change made on this replica at once: the
+// cached client and the CORS origins.
+func (a *App) clientChanged(id string) {
+	a.Provider.ForgetClient(id)
+	_ = a.Provider.ReloadClientOrigins(context.Background())
+}
+
 // Run keeps the background work going until ctx ends: key reloads (so
 // rotations made on other replicas arrive) and expiry clean-up.
 func (a *App) Run(ctx context.Context) {
@@ -257,6 +281,7 @@ func (a *App) Run(ctx context.Context) {
 			return
 		case <-features.C:
 			_ = a.Provider.ReloadFeatures(ctx) // other replicas' catalogue changes; a failure keeps the old one
+			_ = a.Provider.Reload(ctx)         // APIs and client origins, likewise
 		case <-t.C:
 			n, err := a.Store.DeleteExpired(ctx, a.now().UTC())
 			if err != nil && !errors.Is(err, context.Canceled) {

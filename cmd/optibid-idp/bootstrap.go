@@ -41,10 +41,14 @@ func applyBootstrap(ctx context.Context, s storage.Store, h *password.Hasher, b 
 			return fmt.Errorf("bootstrap: user %s: %w", u.Email, err)
 		}
 	}
+	if err := bootstrapAPIs(ctx, s, b.APIs, ev); err != nil {
+		return err
+	}
 	for _, c := range b.Clients {
 		want := storage.Client{ID: c.ID, Name: c.Name, RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 			GrantTypes: c.GrantTypes, Scopes: c.Scopes, RequireConsent: c.RequireConsent, IDTokenSignedResponseAlg: c.IDTokenSignedAlg,
-			RequireMFA: c.RequireMFA, RequireVerifiedEmail: c.RequireVerifiedEmail}
+			RequireMFA: c.RequireMFA, RequireVerifiedEmail: c.RequireVerifiedEmail, FirstParty: c.FirstParty, APIs: c.APIs,
+			DefaultAPI: c.DefaultAPI, ActsFor: c.ActsFor, AllowedOrigins: c.AllowedOrigins}
 		if c.Secret != "" {
 			want.SecretHash = storage.HashSecret(c.Secret)
 		}
@@ -156,7 +160,38 @@ func sameClient(a, b storage.Client) bool {
 	return a.Name == b.Name && a.SecretHash == b.SecretHash && slices.Equal(a.RedirectURIs, b.RedirectURIs) &&
 		slices.Equal(a.PostLogoutRedirectURIs, b.PostLogoutRedirectURIs) && slices.Equal(a.GrantTypes, b.GrantTypes) &&
 		slices.Equal(a.Scopes, b.Scopes) && a.RequireConsent == b.RequireConsent && a.IDTokenSignedResponseAlg == b.IDTokenSignedResponseAlg &&
-		a.RequireMFA == b.RequireMFA && a.RequireVerifiedEmail == b.RequireVerifiedEmail
+		a.RequireMFA == b.RequireMFA && a.RequireVerifiedEmail == b.RequireVerifiedEmail && a.FirstParty == b.FirstParty &&
+		slices.Equal(a.APIs, b.APIs) && a.DefaultAPI == b.DefaultAPI && slices.Equal(a.ActsFor, b.ActsFor) &&
+		slices.Equal(a.AllowedOrigins, b.AllowedOrigins)
+}
+
+// bootstrapAPIs writes the declared APIs, skipping the ones stored
+// unchanged. APIs not declared are left alone (operators and
+// organizations also register them through the API and the CLI).
+func bootstrapAPIs(ctx context.Context, s storage.Store, apis []BootstrapAPI, ev func(string, map[string]string) storage.AuditEvent) error {
+	if len(apis) == 0 {
+		return nil
+	}
+	stored, err := s.ListAPIs(ctx)
+	if err != nil {
+		return fmt.Errorf("bootstrap: apis: %w", err)
+	}
+	for _, a := range apis {
+		want := a.stored()
+		i := slices.IndexFunc(stored, func(x storage.API) bool { return x.Identifier == want.Identifier })
+		if i >= 0 && sameAPI(stored[i], want) {
+			continue
+		}
+		if _, err := s.UpsertAPI(ctx, want, ev("api_saved", map[string]string{"api": want.Identifier})); err != nil {
+			return fmt.Errorf("bootstrap: api %s: %w", want.Identifier, err)
+		}
+	}
+	return nil
+}
+
+func sameAPI(a, b storage.API) bool {
+	return a.Name == b.Name && a.OrgID == b.OrgID && slices.Equal(a.Scopes, b.Scopes) && a.AccessTokenTTL == b.AccessTokenTTL &&
+		a.SigningAlg == b.SigningAlg && slices.Equal(a.Claims, b.Claims) && a.RequireGrant == b.RequireGrant
 }
 
 // bootstrapFeatures writes the declared feature catalogue and templates,

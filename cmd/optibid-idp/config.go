@@ -17,9 +17,11 @@ import (
 	"github.com/optibid/idp/internal/seal"
 	"github.com/optibid/idp/login/notify"
 	"github.com/optibid/idp/login/password"
+	"github.com/optibid/idp/provider"
 	"github.com/optibid/idp/provider/entitlements"
 	"github.com/optibid/idp/provider/keys"
 	"github.com/optibid/idp/provider/registration"
+	"github.com/optibid/idp/storage"
 	"github.com/optibid/idp/storage/postgres"
 )
 
@@ -144,13 +146,16 @@ type KeysConfig struct {
 }
 
 type TokensConfig struct {
-	SigningAlg       string        `yaml:"signing_alg"`
-	AccessTokenTTL   time.Duration `yaml:"access_token_ttl"`
-	IDTokenTTL       time.Duration `yaml:"id_token_ttl"`
-	RefreshTokenTTL  time.Duration `yaml:"refresh_token_ttl"`
-	RefreshFamilyTTL time.Duration `yaml:"refresh_family_ttl"`
-	CodeTTL          time.Duration `yaml:"code_ttl"`
-	AuthRequestTTL   time.Duration `yaml:"auth_request_ttl"`
+	SigningAlg string `yaml:"signing_alg"`
+	// AccessTokenSigningAlg signs access tokens (ES256 by default); an API
+	// may name its own.
+	AccessTokenSigningAlg string        `yaml:"access_token_signing_alg"`
+	AccessTokenTTL        time.Duration `yaml:"access_token_ttl"`
+	IDTokenTTL            time.Duration `yaml:"id_token_ttl"`
+	RefreshTokenTTL       time.Duration `yaml:"refresh_token_ttl"`
+	RefreshFamilyTTL      time.Duration `yaml:"refresh_family_ttl"`
+	CodeTTL               time.Duration `yaml:"code_ttl"`
+	AuthRequestTTL        time.Duration `yaml:"auth_request_ttl"`
 }
 
 type SessionsConfig struct {
@@ -178,6 +183,8 @@ type Bootstrap struct {
 	Organizations []BootstrapOrg    `yaml:"organizations"`
 	Users         []BootstrapUser   `yaml:"users"`
 	Clients       []BootstrapClient `yaml:"clients"`
+	// APIs are the platform's resource servers.
+	APIs []BootstrapAPI `yaml:"apis"`
 	// Features is the platform's feature catalogue; Templates are named
 	// bundles of feature settings an org admin can apply.
 	Features  []BootstrapFeature  `yaml:"features"`
@@ -253,6 +260,36 @@ type BootstrapClient struct {
 	RequireMFA             bool     `yaml:"require_mfa"`
 	RequireVerifiedEmail   bool     `yaml:"require_verified_email"`
 	IDTokenSignedAlg       string   `yaml:"id_token_signed_response_alg"`
+	// FirstParty: the operator's own application; only first-party
+	// clients get users' tokens for the management API, and their users
+	// are not asked for consent.
+	FirstParty bool `yaml:"first_party"`
+	// APIs this client may request although they require a grant, and
+	// may exchange tokens for; DefaultAPI is used when a request names
+	// none; ActsFor are the APIs whose tokens it may introspect and
+	// exchange. The management API is "<issuer>/api".
+	APIs       []string `yaml:"apis"`
+	DefaultAPI string   `yaml:"default_api"`
+	ActsFor    []string `yaml:"acts_for"`
+	// AllowedOrigins may call the token, userinfo and introspection
+	// endpoints from a browser (CORS).
+	AllowedOrigins []string `yaml:"allowed_origins"`
+}
+
+// BootstrapAPI declares an API (resource server).
+type BootstrapAPI struct {
+	Identifier     string             `yaml:"identifier"`
+	Name           string             `yaml:"name"`
+	Scopes         []storage.APIScope `yaml:"scopes"`
+	AccessTokenTTL time.Duration      `yaml:"access_token_ttl"`
+	SigningAlg     string             `yaml:"signing_alg"`
+	Claims         []string           `yaml:"claims"`
+	RequireGrant   bool               `yaml:"require_grant"`
+}
+
+func (a BootstrapAPI) stored() storage.API {
+	return storage.API{Identifier: a.Identifier, Name: a.Name, Scopes: a.Scopes, AccessTokenTTL: a.AccessTokenTTL,
+		SigningAlg: a.SigningAlg, Claims: a.Claims, RequireGrant: a.RequireGrant}
 }
 
 // LoadConfig reads a YAML file (unknown keys are errors), applies
@@ -346,6 +383,7 @@ func (c *Config) setDefaults() {
 	}
 	dur(&c.Keys.ReloadInterval, 30*time.Second)
 	def(&c.Tokens.SigningAlg, "RS256")
+	def(&c.Tokens.AccessTokenSigningAlg, "ES256")
 	dur(&c.Tokens.AccessTokenTTL, 15*time.Minute)
 	dur(&c.Tokens.IDTokenTTL, time.Hour)
 	dur(&c.Tokens.RefreshTokenTTL, 30*24*time.Hour)
@@ -516,12 +554,12 @@ func (c *Config) Validate() error {
 	if p := c.Passwords.Argon2; p.MemoryKiB < 1024 || p.Iterations < 1 || p.Parallelism < 1 {
 		return bad("passwords.argon2", "memory_kib ≥ 1024, iterations ≥ 1 and parallelism ≥ 1 are required")
 	}
-	return c.Bootstrap.validate()
+	return c.Bootstrap.validate(c.Issuer)
 }
 
 var roles = []string{"owner", "admin", "member", "viewer"}
 
-func (b Bootstrap) validate() error {
+func (b Bootstrap) validate(issuer string) error {
 	slugs := map[string]bool{}
 	for i, o := range b.Organizations {
 		key := fmt.Sprintf("bootstrap.organizations[%d]", i)
@@ -557,9 +595,32 @@ func (b Bootstrap) validate() error {
 	if err := b.validateFeatures(); err != nil {
 		return err
 	}
+	apis := map[string]bool{issuer + provider.ManagementAPIPath: true}
+	for i, a := range b.APIs {
+		key := fmt.Sprintf("bootstrap.apis[%d]", i)
+		if err := registration.ValidateAPI(a.stored(), issuer+provider.ManagementAPIPath); err != nil {
+			return fmt.Errorf("config: %s.%v", key, err)
+		}
+		if apis[a.Identifier] {
+			return fmt.Errorf("config: %s.identifier: %q is declared twice", key, a.Identifier)
+		}
+		apis[a.Identifier] = true
+	}
 	ids := map[string]bool{}
 	for i, c := range b.Clients {
 		key := fmt.Sprintf("bootstrap.clients[%d]", i)
+		for field, list := range map[string][]string{"apis": c.APIs, "acts_for": c.ActsFor, "default_api": {c.DefaultAPI}} {
+			for j, a := range list {
+				if a != "" && !apis[a] {
+					return fmt.Errorf("config: %s.%s[%d]: %q is not declared in bootstrap.apis", key, field, j, a)
+				}
+			}
+		}
+		for j, o := range c.AllowedOrigins {
+			if err := registration.ValidateOrigin(o); err != nil {
+				return fmt.Errorf("config: %s.allowed_origins[%d]: %v", key, j, err)
+			}
+		}
 		if c.ID == "" || ids[c.ID] {
 			return fmt.Errorf("config: %s.id: must be set and unique", key)
 		}
@@ -568,11 +629,11 @@ func (b Bootstrap) validate() error {
 			return fmt.Errorf("config: %s.secret: must be at least 32 characters (or absent for a public client)", key)
 		}
 		for j, g := range c.GrantTypes {
-			if !slices.Contains([]string{"authorization_code", "refresh_token", "client_credentials"}, g) {
-				return fmt.Errorf("config: %s.grant_types[%d]: %q must be authorization_code, refresh_token or client_credentials", key, j, g)
+			if !slices.Contains(registration.GrantTypes, g) {
+				return fmt.Errorf("config: %s.grant_types[%d]: %q must be one of %v", key, j, g, registration.GrantTypes)
 			}
-			if g == "client_credentials" && c.Secret == "" {
-				return fmt.Errorf("config: %s.grant_types[%d]: client_credentials needs a secret", key, j)
+			if (g == "client_credentials" || g == registration.GrantTokenExchange) && c.Secret == "" {
+				return fmt.Errorf("config: %s.grant_types[%d]: %s needs a secret", key, j, g)
 			}
 		}
 		if slices.Contains(c.GrantTypes, "authorization_code") && len(c.RedirectURIs) == 0 {

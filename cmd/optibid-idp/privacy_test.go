@@ -24,8 +24,8 @@ func TestGDPRExportAndErase(t *testing.T) {
 			const bobEmail = "bob@example.com"
 			bob := mustUser(t, e, bobEmail)
 			v, ch := pkce()
-			u := e.browser().login(e.authURL(map[string]string{"scope": "openid email org offline_access", "code_challenge": ch,
-				"code_challenge_method": "S256"}), bobEmail, userPassword)
+			u := e.browser().login(e.authURL(map[string]string{"scope": "openid email org offline_access manage", "code_challenge": ch,
+				"code_challenge_method": "S256", "resource": e.issuer + "/api"}), bobEmail, userPassword)
 			_, raw := e.exchange(u.Query().Get("code"), v)
 			tok := decode(t, raw)
 

@@ -57,8 +57,10 @@ type Resolver interface {
 // Deps are the API's collaborators.
 type Deps struct {
 	Store Store
-	// Authenticate turns a bearer access token into the calling user.
-	Authenticate func(ctx context.Context, token string) (userID string, err error)
+	// Authenticate turns a bearer access token for the management API
+	// into its caller. It fails with ErrUnavailable when the store cannot
+	// tell (503), with any other error when the token is not one (401).
+	Authenticate func(ctx context.Context, token string) (Principal, error)
 	Resolver     Resolver
 	// DomainKey keys the domain-verification values (32 bytes).
 	DomainKey []byte
@@ -76,6 +78,20 @@ type Deps struct {
 	ClientChanged func(clientID string)
 	Connections   ConnectionRules
 }
+
+// Principal is the caller of a management-API token.
+type Principal struct {
+	// UserID is the signed-in user of a user's token.
+	UserID string
+	// ServiceAccount is the client of a service account's token: it acts
+	// in its organization with its role, nowhere else.
+	ServiceAccount *storage.Client
+	// ReadOnly: the token has manage:read but not manage.
+	ReadOnly bool
+}
+
+// ErrUnavailable: the caller could not be checked (the store is down).
+var ErrUnavailable = errors.New("admin: authentication unavailable")
 
 // Handler serves the API.
 type Handler struct{ Deps }
@@ -98,7 +114,7 @@ func (h *Handler) Register(r *mux.Router) {
 	api.Handle("/me", h.user(h.me)).Methods(http.MethodGet)
 	api.Handle("/me", h.user(h.eraseMe)).Methods(http.MethodDelete)
 	api.Handle("/me/export", h.user(h.exportMe)).Methods(http.MethodGet)
-	org := func(perm string, f orgHandler) http.Handler { return h.user(h.inOrg(perm, f)) }
+	org := func(perm string, f orgHandler) http.Handler { return h.authenticated(h.inOrg(perm, f), true) }
 	api.Handle("/orgs/{org}", org(roles.OrgRead, h.getOrg)).Methods(http.MethodGet)
 	api.Handle("/orgs/{org}", org(roles.OrgUpdate, h.patchOrg)).Methods(http.MethodPatch)
 	api.Handle("/orgs/{org}", org(roles.OrgDelete, h.deleteOrg)).Methods(http.MethodDelete)
@@ -165,29 +181,61 @@ func notFound(w http.ResponseWriter) { fail(w, http.StatusNotFound, "not_found",
 
 type caller struct {
 	user storage.User
+	// service is set for a service account; user then only names it
+	// (ID = client ID) for audit rows.
+	service *storage.Client
 }
 
 type userHandler func(w http.ResponseWriter, r *http.Request, c caller)
 
-// user authenticates the bearer token.
-func (h *Handler) user(f userHandler) http.Handler {
+// user admits people only (their own account, creating organizations,
+// accepting invitations, the platform audit log).
+func (h *Handler) user(f userHandler) http.Handler { return h.authenticated(f, false) }
+
+// authenticated checks the bearer token: an access token for the
+// management API, read-only tokens for reads only; service accounts only
+// where allowService.
+func (h *Handler) authenticated(f userHandler, allowService bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		unauthorized := func() {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="optibid-admin", error="invalid_token"`)
+			fail(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid or expired.")
+		}
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || token == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="optibid-admin"`)
 			fail(w, http.StatusUnauthorized, "unauthorized", "A bearer access token is required.")
 			return
 		}
-		id, err := h.Authenticate(r.Context(), token)
-		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="optibid-admin", error="invalid_token"`)
-			fail(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid or expired.")
+		pr, err := h.Authenticate(r.Context(), token)
+		if errors.Is(err, ErrUnavailable) {
+			h.internal(w, r, "authenticate", err)
 			return
 		}
-		u, err := h.Store.UserByID(r.Context(), id)
+		if err != nil {
+			unauthorized()
+			return
+		}
+		if pr.ReadOnly && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="optibid-admin", error="insufficient_scope", scope="manage"`)
+			fail(w, http.StatusForbidden, "insufficient_scope", "This token may only read (scope manage:read).")
+			return
+		}
+		if pr.ServiceAccount != nil {
+			if !allowService {
+				fail(w, http.StatusForbidden, "forbidden", "Service accounts act only within their organization.")
+				return
+			}
+			f(w, r, caller{user: storage.User{ID: pr.ServiceAccount.ID, Name: pr.ServiceAccount.Name}, service: pr.ServiceAccount})
+			return
+		}
+		u, err := h.Store.UserByID(r.Context(), pr.UserID)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			h.internal(w, r, "load user", err)
+			return
+		}
 		if err != nil || u.Disabled {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="optibid-admin", error="invalid_token"`)
-			fail(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid or expired.")
+			unauthorized()
 			return
 		}
 		f(w, r, caller{user: u})
@@ -201,10 +249,16 @@ type orgHandler func(w http.ResponseWriter, r *http.Request, c caller, org stora
 func (h *Handler) inOrg(perm string, f orgHandler) userHandler {
 	return func(w http.ResponseWriter, r *http.Request, c caller) {
 		orgID := mux.Vars(r)["org"]
-		ms, err := h.Store.MembershipsByUser(r.Context(), c.user.ID)
-		if err != nil {
-			h.internal(w, r, "memberships", err)
-			return
+		var ms []storage.Membership
+		if c.service != nil {
+			// A service account is a member of its own organization only.
+			ms = []storage.Membership{{OrgID: c.service.OrgID, Role: c.service.ServiceRole}}
+		} else {
+			var err error
+			if ms, err = h.Store.MembershipsByUser(r.Context(), c.user.ID); err != nil {
+				h.internal(w, r, "memberships", err)
+				return
+			}
 		}
 		role := ""
 		if i := slices.IndexFunc(ms, func(m storage.Membership) bool { return m.OrgID == orgID }); i >= 0 {
@@ -305,8 +359,12 @@ type AuditView struct {
 
 // event is an audit row for a change made through the API.
 func (h *Handler) event(r *http.Request, typ string, c caller, org storage.Organization, subject string, details map[string]string) storage.AuditEvent {
-	return storage.AuditEvent{Type: typ, Time: h.Now().UTC(), ActorID: c.user.ID, SubjectID: subject, OrgID: org.ID,
+	ev := storage.AuditEvent{Type: typ, Time: h.Now().UTC(), ActorID: c.user.ID, SubjectID: subject, OrgID: org.ID,
 		IP: httpx.ClientIP(r.Context()), UserAgent: r.UserAgent(), RequestID: httpx.RequestID(r.Context()), Details: details}
+	if c.service != nil {
+		ev.ClientID = c.service.ID // audited as the service account
+	}
+	return ev
 }
 
 // decode reads a small JSON body strictly.

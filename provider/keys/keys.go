@@ -37,8 +37,8 @@ var Supported = []string{"RS256", "ES256"}
 
 // Config configures key management.
 type Config struct {
-	// Algorithms to keep keys for. RS256 is always included (OIDC requires
-	// it).
+	// Algorithms to keep keys for. RS256 (OIDC requires it for ID tokens)
+	// and ES256 (the access-token default) are always included.
 	Algorithms []string
 	// RetiredFor: how long a retired key stays published; must exceed the
 	// longest lifetime of any token it signed.
@@ -72,8 +72,10 @@ type snapshot struct {
 // (creating them on first start; concurrent replicas agree on one set) and
 // loads the snapshot.
 func New(ctx context.Context, store Store, box *seal.Box, cfg Config, now func() time.Time) (*Manager, error) {
-	if !slices.Contains(cfg.Algorithms, "RS256") {
-		cfg.Algorithms = append([]string{"RS256"}, cfg.Algorithms...)
+	for _, alg := range []string{"ES256", "RS256"} {
+		if !slices.Contains(cfg.Algorithms, alg) {
+			cfg.Algorithms = append([]string{alg}, cfg.Algorithms...)
+		}
 	}
 	if cfg.ReloadInterval <= 0 {
 		cfg.ReloadInterval = 30 * time.Second

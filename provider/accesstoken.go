@@ -1,0 +1,132 @@
+package provider
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// Access tokens are RFC 9068 JWTs: header typ "at+jwt", aud the API(s) they
+// are for (the client only when no API is involved: a token for userinfo).
+// We mint and verify them ourselves, because the engine signs every JWT
+// with typ "JWT" and cannot tell an ID token from an access token.
+
+// accessTokenType is the JOSE typ of our access tokens (RFC 9068 §2.1).
+const accessTokenType = "at+jwt"
+
+// accessTokenClaims is the payload of our access tokens.
+type accessTokenClaims struct {
+	Issuer    string   `json:"iss"`
+	Subject   string   `json:"sub"`
+	Audience  []string `json:"aud"`
+	ClientID  string   `json:"client_id"`
+	Expiry    int64    `json:"exp"`
+	IssuedAt  int64    `json:"iat"`
+	NotBefore int64    `json:"nbf"`
+	JWTID     string   `json:"jti"`
+	Scope     string   `json:"scope,omitempty"`
+	AuthTime  int64    `json:"auth_time,omitempty"`
+	ACR       string   `json:"acr,omitempty"`
+	AMR       []string `json:"amr,omitempty"`
+	// Actor names the API that exchanged a user's token (RFC 8693 §4.1);
+	// nested when the token was exchanged again.
+	Actor *actorClaim `json:"act,omitempty"`
+	// Org, Permissions and Entitlements are the organization claims the
+	// APIs in aud receive.
+	Org          map[string]string `json:"org,omitempty"`
+	Permissions  []string          `json:"permissions,omitempty"`
+	Entitlements map[string]any    `json:"entitlements,omitempty"`
+}
+
+type actorClaim struct {
+	Subject string      `json:"sub"`
+	Actor   *actorClaim `json:"act,omitempty"`
+}
+
+func (c *accessTokenClaims) scopes() []string { return strings.Fields(c.Scope) }
+
+// signers caches one jose.Signer per key and token type: building one
+// parses the key, which the token path should not repeat per request.
+type signers struct{ m sync.Map } // "kid typ" → jose.Signer
+
+func (s *signers) get(key op.SigningKey, typ string) (jose.Signer, error) {
+	id := key.ID() + " " + typ
+	if v, ok := s.m.Load(id); ok {
+		return v.(jose.Signer), nil
+	}
+	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: key.SignatureAlgorithm(), Key: jose.JSONWebKey{Key: key.Key(), KeyID: key.ID()}},
+		(&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
+	if err != nil {
+		return nil, fmt.Errorf("provider: signer: %w", err)
+	}
+	s.m.Store(id, sig)
+	return sig, nil
+}
+
+// signJWT signs payload with the current key of alg under JOSE type typ.
+func (p *Provider) signJWT(alg, typ string, payload any) (string, error) {
+	sig, err := p.signers.get(p.keys.SigningKey(alg), typ)
+	if err != nil {
+		return "", err
+	}
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return "", err
+	}
+	jws, err := sig.Sign(raw)
+	if err != nil {
+		return "", fmt.Errorf("provider: sign: %w", err)
+	}
+	return jws.CompactSerialize()
+}
+
+// errNotAccessToken: not one of our access tokens (bad signature, another
+// issuer, an ID token, expired, malformed).
+var errNotAccessToken = errors.New("provider: not a valid access token")
+
+// accessTokenLeeway absorbs clock differences between replicas.
+const accessTokenLeeway = 30 * time.Second
+
+// verifyAccessToken checks that raw is an access token we issued and that
+// it is within its lifetime: signature by a published key, typ at+jwt
+// (ID tokens are refused), iss, exp and nbf. Revocation is the caller's
+// check.
+func (p *Provider) verifyAccessToken(raw string) (*accessTokenClaims, error) {
+	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
+	if err != nil || len(jws.Signatures) != 1 {
+		return nil, errNotAccessToken
+	}
+	h := jws.Signatures[0].Header
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, accessTokenType) && !strings.EqualFold(typ, "application/"+accessTokenType) {
+		return nil, errNotAccessToken
+	}
+	var payload []byte
+	for _, k := range p.keys.KeySet() {
+		if k.ID() != h.KeyID || string(k.Algorithm()) != h.Algorithm {
+			continue
+		}
+		if payload, err = jws.Verify(k.Key()); err != nil {
+			return nil, errNotAccessToken
+		}
+		break
+	}
+	if payload == nil {
+		return nil, errNotAccessToken
+	}
+	var c accessTokenClaims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return nil, errNotAccessToken
+	}
+	now := p.now()
+	if c.Issuer != p.cfg.Issuer || c.JWTID == "" || c.Subject == "" || len(c.Audience) == 0 ||
+		!now.Before(time.Unix(c.Expiry, 0).Add(accessTokenLeeway)) || now.Add(accessTokenLeeway).Before(time.Unix(c.NotBefore, 0)) {
+		return nil, errNotAccessToken
+	}
+	return &c, nil
+}

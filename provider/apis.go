@@ -1,0 +1,248 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+	"slices"
+	"sync/atomic"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/optibid/idp/provider/claims"
+	"github.com/optibid/idp/storage"
+)
+
+// Scopes of the management API. manage:read allows reading only.
+const (
+	ScopeManage     = "manage"
+	ScopeManageRead = "manage:read"
+)
+
+// ManagementAPIPath is appended to the issuer to form the management API's
+// identifier (its tokens' audience).
+const ManagementAPIPath = "/api"
+
+// ManagementAPI is the identifier of the management API: /api/v1 accepts
+// only access tokens whose aud contains it.
+func (p *Provider) ManagementAPI() string { return p.cfg.Issuer + ManagementAPIPath }
+
+// apiSet is an immutable snapshot of the registered APIs, the management
+// API included, indexed for the token path.
+type apiSet struct {
+	byID    map[string]storage.API
+	byScope map[string][]string // API scope → identifiers of the APIs defining it
+}
+
+// apiCatalogue holds the current snapshot: tokens are minted without a
+// query; ReloadAPIs replaces it (at start, periodically and after a change).
+type apiCatalogue struct{ set atomic.Pointer[apiSet] }
+
+func (p *Provider) managementAPI() storage.API {
+	return storage.API{Identifier: p.ManagementAPI(), Name: "OptiBid management API", RequireGrant: true,
+		Scopes: []storage.APIScope{
+			{Name: ScopeManage, Description: "Manage your organizations with your role's permissions"},
+			{Name: ScopeManageRead, Description: "Read your organizations' settings, members and audit log"},
+		}}
+}
+
+func (p *Provider) newAPISet(list []storage.API) *apiSet {
+	s := &apiSet{byID: map[string]storage.API{}, byScope: map[string][]string{}}
+	for _, a := range append(list, p.managementAPI()) {
+		s.byID[a.Identifier] = a
+		for _, sc := range a.Scopes {
+			s.byScope[sc.Name] = append(s.byScope[sc.Name], a.Identifier)
+		}
+	}
+	return s
+}
+
+// ReloadAPIs re-reads the registered APIs; on failure the old set stays.
+func (p *Provider) ReloadAPIs(ctx context.Context) error {
+	list, err := p.store.ListAPIs(ctx)
+	if err != nil {
+		slog.WarnContext(ctx, "API reload failed; keeping the previous set", "error", err)
+		return err
+	}
+	p.apis.set.Store(p.newAPISet(list))
+	return nil
+}
+
+func (p *Provider) apiSet() *apiSet {
+	if s := p.apis.set.Load(); s != nil {
+		return s
+	}
+	return p.newAPISet(nil)
+}
+
+// API returns a registered API (the management API included).
+func (p *Provider) API(identifier string) (storage.API, bool) {
+	a, ok := p.apiSet().byID[identifier]
+	return a, ok
+}
+
+// mayUse reports whether client c may obtain tokens for api: for a user
+// (forUser) or for itself (client credentials). The management API takes
+// first-party clients for users and service accounts for themselves,
+// nobody else; an organization's API takes that organization's clients;
+// an API that requires a grant takes the clients that list it.
+func (p *Provider) mayUse(c *client, api storage.API, forUser bool) bool {
+	if api.Identifier == p.ManagementAPI() {
+		if forUser {
+			return c.FirstParty
+		}
+		return c.ServiceAccount()
+	}
+	granted := slices.Contains(c.APIs, api.Identifier)
+	if api.OrgID != "" && c.OrgID != api.OrgID && !granted {
+		return false
+	}
+	return !api.RequireGrant || granted
+}
+
+// targetError is an RFC 8707 or RFC 6749 error about what a request asks for.
+type targetError struct{ code, desc string }
+
+func (e *targetError) oauth() *oauthFailure { return oauthErr(e.code, e.desc) }
+
+// resolveTargets decides which APIs a request is for: every resource
+// parameter (RFC 8707), the API defining each API scope, and otherwise the
+// client's default API. Every scope must be a standard one, one the client
+// registered, or a scope of a selected API. No API at all means the token
+// is for userinfo only.
+func (p *Provider) resolveTargets(c *client, resources, scopes []string, forUser bool) ([]string, *targetError) {
+	set := p.apiSet()
+	var out []string
+	for _, r := range resources {
+		u, err := url.Parse(r)
+		if err != nil || !u.IsAbs() || u.Fragment != "" {
+			return nil, &targetError{"invalid_target", "resource must be an absolute URI without a fragment"}
+		}
+		api, ok := set.byID[r]
+		if !ok {
+			return nil, &targetError{"invalid_target", "unknown resource"}
+		}
+		if !p.mayUse(c, api, forUser) {
+			return nil, &targetError{"invalid_target", "the client may not request tokens for this resource"}
+		}
+		out = append(out, r)
+	}
+	explicit := len(out) > 0
+	for _, s := range scopes {
+		if slices.ContainsFunc(out, func(id string) bool { return definesScope(set.byID[id], s) }) {
+			continue
+		}
+		if isStandardScope(s) {
+			continue
+		}
+		var candidates []string
+		if !explicit {
+			for _, id := range set.byScope[s] {
+				if p.mayUse(c, set.byID[id], forUser) {
+					candidates = append(candidates, id)
+				}
+			}
+		}
+		switch {
+		case len(candidates) == 1:
+			out = append(out, candidates[0])
+		case len(candidates) > 1:
+			return nil, &targetError{"invalid_target", "scope " + s + " is defined by several APIs: name one with resource"}
+		case c.IsScopeAllowed(s):
+		default:
+			return nil, &targetError{"invalid_scope", "scope not allowed for this client"}
+		}
+	}
+	if len(out) == 0 && c.DefaultAPI != "" {
+		if api, ok := set.byID[c.DefaultAPI]; ok && p.mayUse(c, api, forUser) {
+			out = append(out, c.DefaultAPI)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+func definesScope(api storage.API, scope string) bool {
+	return slices.ContainsFunc(api.Scopes, func(s storage.APIScope) bool { return s.Name == scope })
+}
+
+// isStandardScope: OpenID Connect scopes and the organization scopes,
+// which every client may ask for.
+func isStandardScope(s string) bool {
+	switch s {
+	case oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess, claims.ScopeOrg, claims.ScopeEntitlements:
+		return true
+	}
+	return len(s) > 4 && s[:4] == claims.ScopeOrg+":"
+}
+
+// scopesFor narrows granted scopes to a token for aud: standard and the
+// client's own scopes stay, API scopes only for an API in aud.
+func (p *Provider) scopesFor(c *client, granted, aud []string) []string {
+	set := p.apiSet()
+	out := make([]string, 0, len(granted))
+	for _, s := range granted {
+		if isStandardScope(s) || slices.ContainsFunc(aud, func(id string) bool { return definesScope(set.byID[id], s) }) ||
+			c.IsScopeAllowed(s) && len(set.byScope[s]) == 0 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// claimsFor reports which organization claims a token for aud carries:
+// each API names the ones it receives; a token for no API (userinfo only)
+// carries what the scopes ask for, as the ID token does.
+func (p *Provider) claimsFor(aud []string) (org, permissions, entitlements bool) {
+	set := p.apiSet()
+	apis := 0
+	for _, id := range aud {
+		api, ok := set.byID[id]
+		if !ok {
+			continue
+		}
+		apis++
+		org = org || slices.Contains(api.Claims, "org")
+		permissions = permissions || slices.Contains(api.Claims, "permissions")
+		entitlements = entitlements || slices.Contains(api.Claims, "entitlements")
+	}
+	if apis == 0 {
+		return true, true, true
+	}
+	return org, permissions, entitlements
+}
+
+// originAllowed decides CORS: an origin is allowed when the operator lists
+// it (cors_allowed_origins) or a client registered it (a single-page app).
+// An empty configuration allows none.
+func (p *Provider) originAllowed(origin string) bool {
+	if slices.Contains(p.cfg.CORSAllowedOrigins, origin) {
+		return true
+	}
+	o := p.origins.Load()
+	return o != nil && (*o)[origin]
+}
+
+// ReloadClientOrigins re-reads the origins clients registered.
+func (p *Provider) ReloadClientOrigins(ctx context.Context) error {
+	list, err := p.store.ListClients(ctx)
+	if err != nil {
+		slog.WarnContext(ctx, "client origins reload failed; keeping the previous set", "error", err)
+		return err
+	}
+	m := map[string]bool{}
+	for _, c := range list {
+		for _, o := range c.AllowedOrigins {
+			m[o] = true
+		}
+	}
+	p.origins.Store(&m)
+	return nil
+}
+
+// Reload refreshes what the provider keeps in memory from the store: the
+// APIs and the clients' CORS origins.
+func (p *Provider) Reload(ctx context.Context) error {
+	return errors.Join(p.ReloadAPIs(ctx), p.ReloadClientOrigins(ctx))
+}

@@ -1,0 +1,205 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/optibid/idp/internal/httpx"
+	"github.com/optibid/idp/provider/claims"
+	"github.com/optibid/idp/storage"
+)
+
+// introspectionJWT is the media type of RFC 9701 JWT introspection answers.
+const introspectionJWT = "application/token-introspection+jwt"
+
+// introspect is RFC 7662 for APIs: an authenticated API (a client acting
+// for it) learns everything about tokens whose aud includes it, the
+// issuing client about its own tokens, anyone else only active=false. A
+// revoked token, one of an ended grant or of an erased or disabled user is
+// inactive at once: every answer checks the store (one round trip).
+func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
+	ctx := op.ContextWithIssuer(r.Context(), p.cfg.Issuer)
+	if err := r.ParseForm(); err != nil {
+		p.writeErr(w, oauthErr("invalid_request", "the request body could not be read"))
+		return
+	}
+	if len(r.PostForm["token"]) > 1 {
+		p.writeErr(w, oauthErr("invalid_request", "parameter token is repeated"))
+		return
+	}
+	caller, oerr := p.authenticateClient(ctx, r)
+	if oerr == nil && caller.Public() {
+		oerr = oauthErr("invalid_client", "public clients cannot introspect")
+	}
+	if oerr != nil {
+		p.writeErr(w, oerr)
+		return
+	}
+	if r.PostForm.Get("token") == "" {
+		p.writeErr(w, oauthErr("invalid_request", "token is required"))
+		return
+	}
+	answer, oerr := p.introspection(ctx, caller, r.PostForm.Get("token"))
+	if oerr != nil {
+		p.writeErr(w, oerr)
+		return
+	}
+	httpx.NoStore(w)
+	if strings.Contains(r.Header.Get("Accept"), introspectionJWT) {
+		now := p.now().Unix()
+		raw, err := p.signJWT(p.cfg.SigningAlg, "token-introspection+jwt", map[string]any{
+			"iss": p.cfg.Issuer, "aud": caller.ID, "iat": now, "token_introspection": answer})
+		if err != nil {
+			p.writeErr(w, serverFailure(ctx, "sign introspection", err))
+			return
+		}
+		w.Header().Set("Content-Type", introspectionJWT)
+		_, _ = w.Write([]byte(raw))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(answer)
+}
+
+var inactive = map[string]any{"active": false}
+
+// introspection builds the answer for caller.
+func (p *Provider) introspection(ctx context.Context, caller *client, token string) (map[string]any, *oauthFailure) {
+	at, err := p.verifyAccessToken(token)
+	if err != nil {
+		return inactive, nil
+	}
+	asAPI := slices.ContainsFunc(at.Audience, func(a string) bool { return slices.Contains(caller.ActsFor, a) })
+	if !asAPI && at.ClientID != caller.ID {
+		return inactive, nil
+	}
+	out := map[string]any{
+		"active": true, "iss": at.Issuer, "sub": at.Subject, "aud": at.Audience, "client_id": at.ClientID,
+		"token_type": oidc.BearerToken, "exp": at.Expiry, "iat": at.IssuedAt, "nbf": at.NotBefore, "jti": at.JWTID,
+	}
+	if at.Scope != "" {
+		out["scope"] = at.Scope
+	}
+	if at.Actor != nil {
+		out["act"] = at.Actor
+	}
+	grantID, ok := grantOf(at.JWTID)
+	if !ok {
+		return inactive, nil
+	}
+	if grantID == "" { // client credentials: alive while not revoked and the client exists
+		st, err := p.store.AccessTokenState(ctx, at.JWTID, "")
+		if err != nil {
+			return nil, serverFailure(ctx, "access token state", err)
+		}
+		if _, err := p.clients.get(ctx, at.ClientID); st.Revoked || err != nil {
+			return inactive, nil
+		}
+		copyOrgClaims(out, at)
+		return out, nil
+	}
+	st, live, oerr := p.liveUserToken(ctx, at.JWTID)
+	if oerr != nil {
+		return nil, oerr
+	}
+	if !live || st.User.ID != at.Subject || st.User.Locked(p.now()) {
+		return inactive, nil
+	}
+	info := new(oidc.UserInfo)
+	claims.Userinfo(info, st.User, at.scopes())
+	raw, _ := json.Marshal(info)
+	_ = json.Unmarshal(raw, &out)
+	out["sub"] = at.Subject
+	out["username"] = st.User.Email
+	if at.AuthTime != 0 {
+		out["auth_time"] = at.AuthTime
+	}
+	if at.ACR != "" {
+		out["acr"] = at.ACR
+	}
+	if len(at.AMR) > 0 {
+		out["amr"] = at.AMR
+	}
+	// Organization claims as of now (a role or plan may have changed since
+	// the token was minted), limited to what the token's APIs receive;
+	// entitlements in full, with every feature's configuration.
+	wantOrg, wantPerms, wantEnt := p.claimsFor(at.Audience)
+	if oc := claims.Org(at.scopes(), st.Org); oc != nil {
+		if wantOrg {
+			out["org"] = oc["org"]
+		}
+		if wantPerms {
+			out["permissions"] = oc["permissions"]
+		}
+		if wantEnt && slices.Contains(at.scopes(), claims.ScopeEntitlements) {
+			out["entitlements"] = p.entitlementsFor(st.Org)
+		}
+	}
+	return out, nil
+}
+
+// copyOrgClaims puts a service account's organization claims, as minted,
+// into the answer.
+func copyOrgClaims(out map[string]any, at *accessTokenClaims) {
+	if at.Org != nil {
+		out["org"] = at.Org
+	}
+	if at.Permissions != nil {
+		out["permissions"] = at.Permissions
+	}
+}
+
+// userinfo is OpenID Connect UserInfo for a live user access token with
+// the openid scope. ID tokens, client-credentials tokens and anything not
+// ours answer 401 invalid_token (RFC 6750 §3.1).
+func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
+	ctx := op.ContextWithIssuer(r.Context(), p.cfg.Issuer)
+	token, ok := bearer(r)
+	var st storage.AccessTokenState
+	var at *accessTokenClaims
+	var oerr *oauthFailure
+	live := false
+	if ok {
+		at, _ = p.verifyAccessToken(token)
+	}
+	if at != nil && slices.Contains(at.scopes(), oidc.ScopeOpenID) {
+		st, live, oerr = p.liveUserToken(ctx, at.JWTID)
+	}
+	live = live && st.User.ID == at.Subject && !st.User.Locked(p.now())
+	if oerr == nil && !live {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="`+p.cfg.Issuer+`", error="invalid_token"`)
+		writeOAuthError(w, http.StatusUnauthorized, oauthError{"invalid_token", "The access token is invalid or expired."})
+		return
+	}
+	if oerr != nil {
+		p.writeErr(w, oerr)
+		return
+	}
+	info := new(oidc.UserInfo)
+	claims.Userinfo(info, st.User, at.scopes())
+	for k, v := range p.storage.orgClaims(at.scopes(), st.Org) {
+		info.AppendClaims(k, v)
+	}
+	httpx.NoStore(w)
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(info)
+}
+
+// bearer reads an RFC 6750 bearer token from the header or, for POST, the
+// form body.
+func bearer(r *http.Request) (string, bool) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, ok := strings.Cut(h, " ")
+		return strings.TrimSpace(tok), ok && strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(tok) != ""
+	}
+	if r.Method == http.MethodPost && r.ParseForm() == nil && r.PostForm.Get("access_token") != "" {
+		return r.PostForm.Get("access_token"), true
+	}
+	return "", false
+}

@@ -1,0 +1,132 @@
+package registration
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/optibid/idp/storage"
+)
+
+// apiScopeName: scope names an API may define (RFC 6749 §3.3 allows more;
+// we keep them readable and free of quoting problems).
+var apiScopeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$`)
+
+// reservedScopes belong to OpenID Connect and to the organization model.
+var reservedScopes = []string{"openid", "profile", "email", "address", "phone", "offline_access", "org", "entitlements"}
+
+// APIClaims are the organization claims an API may receive.
+var APIClaims = []string{"org", "permissions", "entitlements"}
+
+// MaxAPIScopes bounds the scopes of one API (they are listed on consent).
+const MaxAPIScopes = 50
+
+// ValidateAPI decides what may be registered as an API (resource server):
+// an absolute https (or loopback http, or urn:) identifier without
+// fragment, query or user info, which becomes the aud of its tokens; a
+// name; readable, unique, non-reserved scope names; a token lifetime
+// between one minute and a day (or the default); ES256 or RS256; and
+// known organization claims. reserved is an identifier no caller may
+// register (the management API's).
+func ValidateAPI(a storage.API, reserved string) error {
+	if err := validateAPIIdentifier(a.Identifier); err != nil {
+		return fieldError("identifier", err)
+	}
+	if a.Identifier == reserved {
+		return fieldError("identifier", errors.New("is the management API's"))
+	}
+	if strings.TrimSpace(a.Name) == "" || len(a.Name) > 200 {
+		return fieldError("name", errors.New("must be 1 to 200 characters"))
+	}
+	if len(a.Scopes) > MaxAPIScopes {
+		return fieldError("scopes", fmt.Errorf("at most %d", MaxAPIScopes))
+	}
+	seen := map[string]bool{}
+	for i, s := range a.Scopes {
+		switch {
+		case !apiScopeName.MatchString(s.Name):
+			return fieldError(fmt.Sprintf("scopes[%d].name", i), errors.New("must be 1 to 64 letters, digits or . _ : / -"))
+		case slices.Contains(reservedScopes, s.Name) || strings.HasPrefix(s.Name, "org:"):
+			return fieldError(fmt.Sprintf("scopes[%d].name", i), errors.New("is reserved"))
+		case seen[s.Name]:
+			return fieldError(fmt.Sprintf("scopes[%d].name", i), errors.New("is repeated"))
+		case len(s.Description) > 200 || strings.ContainsAny(s.Description, "\r\n\x00"):
+			return fieldError(fmt.Sprintf("scopes[%d].description", i), errors.New("must be one line of at most 200 characters"))
+		}
+		seen[s.Name] = true
+	}
+	if a.AccessTokenTTL != 0 && (a.AccessTokenTTL < time.Minute || a.AccessTokenTTL > 24*time.Hour) {
+		return fieldError("access_token_ttl", errors.New("must be between 1m and 24h (or absent for the default)"))
+	}
+	if a.SigningAlg != "" && a.SigningAlg != "ES256" && a.SigningAlg != "RS256" {
+		return fieldError("signing_alg", errors.New("must be ES256 or RS256"))
+	}
+	for i, c := range a.Claims {
+		if !slices.Contains(APIClaims, c) {
+			return fieldError(fmt.Sprintf("claims[%d]", i), fmt.Errorf("%q must be one of %v", c, APIClaims))
+		}
+	}
+	return nil
+}
+
+func validateAPIIdentifier(raw string) error {
+	if len(raw) > 255 || strings.ContainsAny(raw, " \t\r\n\x00*\\") {
+		return errors.New("must be at most 255 characters without white space or wildcards")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() {
+		return fmt.Errorf("%q is not an absolute URI", raw)
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") || u.RawQuery != "" || u.User != nil {
+		return fmt.Errorf("%q must not contain a query, fragment or user info", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		if u.Host == "" {
+			return fmt.Errorf("%q has no host", raw)
+		}
+	case "http":
+		if !IsLoopbackHost(u.Hostname()) {
+			return fmt.Errorf("%q: http is allowed on loopback addresses only", raw)
+		}
+	case "urn":
+	default:
+		return fmt.Errorf("%q: use https or urn", raw)
+	}
+	return nil
+}
+
+// ValidateOrigin decides what may be registered as a browser origin for
+// CORS: scheme://host[:port] exactly, https (http on loopback only).
+func ValidateOrigin(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil ||
+		strings.Contains(raw, "*") || strings.HasSuffix(raw, "/") {
+		return fmt.Errorf("%q must be scheme://host[:port]", raw)
+	}
+	if u.Scheme != "https" && !(u.Scheme == "http" && IsLoopbackHost(u.Hostname())) {
+		return fmt.Errorf("%q: https only (http on loopback)", raw)
+	}
+	return nil
+}
+
+// FieldError names the field a registration rule refused.
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+func fieldError(field string, err error) error { return &FieldError{Field: field, Err: err} }
+
+// GrantTokenExchange is RFC 8693's grant type.
+const GrantTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+
+// GrantTypes a client may be registered with.
+var GrantTypes = []string{"authorization_code", "refresh_token", "client_credentials", GrantTokenExchange}
