@@ -2,6 +2,7 @@ package login
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/optibid/idp/storage"
 )
@@ -11,6 +12,8 @@ var scopeText = map[string]string{
 	"profile":        "See your name",
 	"email":          "See your email address",
 	"offline_access": "Stay connected when you are not using it",
+	"org":            "See your organization and your role in it",
+	"entitlements":   "See which features your organization has",
 }
 
 type consentData struct {
@@ -44,10 +47,11 @@ func (h *Handler) consentPage(w http.ResponseWriter, r *http.Request) {
 	}
 	var scopes []string
 	for _, s := range ar.Scopes {
-		if t, ok := scopeText[s]; ok {
-			scopes = append(scopes, t)
-		} else {
-			scopes = append(scopes, "Use the “"+s+"” permission")
+		scopes = append(scopes, h.describeScope(s, ar.Resources))
+	}
+	for _, id := range ar.Resources {
+		if api, ok := h.apiNamed(id); ok {
+			scopes = append(scopes, "Use "+api.Name+" for you")
 		}
 	}
 	h.render(w, r, http.StatusOK, "consent", consentData{ID: ar.ID, CSRF: h.csrfToken(h.Cookies.BrowserID(r)),
@@ -67,6 +71,42 @@ func (h *Handler) consentSubmit(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, h.ErrorRedirectURL(ar, "access_denied", "the user denied the request"), http.StatusSeeOther)
 		return
 	}
-	_ = h.Store.AppendAudit(r.Context(), h.audit(r, "consent_granted", u.ID, ar.ClientID, nil))
+	// The grant is remembered, so the same (or a smaller) request does not
+	// ask again; the audit row commits with it.
+	if err := h.Store.GrantConsent(r.Context(), storage.Consent{UserID: u.ID, ClientID: ar.ClientID, Scopes: ar.Scopes, Resources: ar.Resources},
+		h.audit(r, "consent_granted", u.ID, ar.ClientID, map[string]string{"scope": strings.Join(ar.Scopes, " "),
+			"resources": strings.Join(ar.Resources, " ")})); err != nil {
+		h.fail(w, r, "grant consent", err)
+		return
+	}
 	h.finish(w, r, ar, s)
+}
+
+// describeScope says in words what a scope lets the client do: the
+// standard ones from scopeText, an API's from its registered description
+// (named after the API), anything else as a named permission.
+func (h *Handler) describeScope(scope string, resources []string) string {
+	if t, ok := scopeText[scope]; ok {
+		return t
+	}
+	if strings.HasPrefix(scope, "org:") {
+		return "See your role in the organization " + strings.TrimPrefix(scope, "org:")
+	}
+	for _, id := range resources {
+		if api, ok := h.apiNamed(id); ok {
+			for _, sc := range api.Scopes {
+				if sc.Name == scope && sc.Description != "" {
+					return api.Name + ": " + sc.Description
+				}
+			}
+		}
+	}
+	return "Use the “" + scope + "” permission"
+}
+
+func (h *Handler) apiNamed(id string) (storage.API, bool) {
+	if h.API == nil {
+		return storage.API{}, false
+	}
+	return h.API(id)
 }

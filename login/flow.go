@@ -159,7 +159,12 @@ func (h *Handler) continueRequest(w http.ResponseWriter, r *http.Request, ar sto
 			return
 		}
 	}
-	if needsConsent(ar, c) {
+	due, err := h.consentDue(r.Context(), ar, c, u.ID)
+	if err != nil {
+		h.fail(w, r, "consent", err)
+		return
+	}
+	if due {
 		http.Redirect(w, r, "/consent?id="+ar.ID, http.StatusSeeOther)
 		return
 	}

@@ -63,6 +63,7 @@ type Store interface {
 	storage.MFA
 	storage.Federation
 	storage.Audit
+	storage.Consents
 }
 
 // ClientReader reads registered clients (through the provider's cache).
@@ -89,8 +90,10 @@ type Deps struct {
 	ErrorRedirectURL func(ar storage.AuthRequest, code, description string) string
 	// IDTokenHint verifies an id_token_hint (expired ones accepted).
 	IDTokenHint func(ctx context.Context, hint string) (subject, clientID string, err error)
-	Registry    prometheus.Registerer
-	Now         func() time.Time
+	// API finds a registered API, for the consent page (nil: none known).
+	API      func(identifier string) (storage.API, bool)
+	Registry prometheus.Registerer
+	Now      func() time.Time
 }
 
 // Handler serves the login screens.
@@ -286,8 +289,36 @@ func (h *Handler) requestAndClient(w http.ResponseWriter, r *http.Request, id st
 	return ar, c, true
 }
 
-func needsConsent(ar storage.AuthRequest, c storage.Client) bool {
-	return c.RequireConsent || slices.Contains(ar.Prompt, "consent")
+// consentDue reports whether the user must be asked before the client
+// gets a grant: always when the client requires it or prompt=consent asks;
+// for a client that is not the operator's own, whenever the request holds
+// a scope or an API the user has not granted it before. First-party
+// clients (and the account page) are trusted without asking.
+func (h *Handler) consentDue(ctx context.Context, ar storage.AuthRequest, c storage.Client, userID string) (bool, error) {
+	if c.RequireConsent || slices.Contains(ar.Prompt, "consent") {
+		return true, nil
+	}
+	if c.FirstParty || c.ID == accountClient {
+		return false, nil
+	}
+	given, err := h.Store.ConsentOf(ctx, userID, c.ID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, s := range ar.Scopes {
+		if !slices.Contains(given.Scopes, s) {
+			return true, nil
+		}
+	}
+	for _, res := range ar.Resources {
+		if !slices.Contains(given.Resources, res) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // finish completes the auth request for the session and sends the browser

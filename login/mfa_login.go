@@ -319,9 +319,14 @@ func (h *Handler) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 	// The codes are shown once; the page's link continues the login. The
 	// request is completed here only when nothing else is due: consent and
 	// the email check run on their own pages against the new session.
+	due, err := h.consentDue(r.Context(), ar, c, u.ID)
+	if err != nil {
+		h.fail(w, r, "consent", err)
+		return
+	}
 	var next string
 	switch {
-	case needsConsent(ar, c):
+	case due:
 		next = "/consent?id=" + ar.ID
 	case !u.EmailVerified, wantsOrg(ar.Scopes):
 		next = "/login?id=" + ar.ID // resumes with the new session: email rule, organization choice

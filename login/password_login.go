@@ -70,12 +70,17 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "mfa decision", err)
 		return
 	}
+	consent, err := h.consentDue(ctx, ar, c, u.ID)
+	if err != nil {
+		h.fail(w, r, "consent", err)
+		return
+	}
 	switch {
 	case need && !slices.Contains(s.AMR, "mfa") && silent:
 		http.Redirect(w, r, h.ErrorRedirectURL(ar, "interaction_required", "a second factor is required"), http.StatusFound)
 	case need && !slices.Contains(s.AMR, "mfa"):
 		h.toSecondFactor(w, r, ar, s.UserID, s.AMR)
-	case silent && needsConsent(ar, c):
+	case silent && consent:
 		http.Redirect(w, r, h.ErrorRedirectURL(ar, "consent_required", "the user must grant consent"), http.StatusFound)
 	default:
 		_ = h.Store.TouchSession(ctx, s.IDHash, h.now())

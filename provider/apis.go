@@ -41,6 +41,7 @@ type apiCatalogue struct{ set atomic.Pointer[apiSet] }
 
 func (p *Provider) managementAPI() storage.API {
 	return storage.API{Identifier: p.ManagementAPI(), Name: "OptiBid management API", RequireGrant: true,
+		Claims: []string{"org", "permissions"},
 		Scopes: []storage.APIScope{
 			{Name: ScopeManage, Description: "Manage your organizations with your role's permissions"},
 			{Name: ScopeManageRead, Description: "Read your organizations' settings, members and audit log"},

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 )
 
 // exchangeGrant is RFC 8693 token exchange for API-to-API calls: an API
@@ -51,20 +53,28 @@ func (p *Provider) exchangeGrant(ctx context.Context, c *client, form url.Values
 			return nil, oauthErr("invalid_target", "the client may not exchange tokens for this resource")
 		}
 	}
-	held := subject.scopes()
+	// The ceiling is what the user granted (the grant's scopes), less the
+	// OpenID Connect ones: an API's token is not a key to the user's
+	// profile. Asking for more is refused, never silently cut.
+	var held []string
+	for _, sc := range st.Grant.Scopes {
+		if !slices.Contains([]string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess}, sc) {
+			held = append(held, sc)
+		}
+	}
 	scopes := held
 	if s := form.Get("scope"); s != "" {
 		scopes = strings.Fields(s)
 		for _, sc := range scopes {
 			if !slices.Contains(held, sc) {
-				return nil, oauthErr("invalid_scope", "scope exceeds the subject_token's")
+				return nil, oauthErr("invalid_scope", "scope exceeds what the user granted")
 			}
 		}
 	}
 	act := &actorClaim{Subject: c.ID, Actor: subject.Actor}
 	at := p.userToken(c, st.User.ID, st.Grant.ID, scopes, targets, time.Unix(subject.AuthTime, 0), subject.AMR, st.Org, act)
-	if at.Scope == "" {
-		return nil, oauthErr("invalid_scope", "no scope of the subject_token applies to this resource")
+	if !slices.ContainsFunc(at.scopes(), func(sc string) bool { return !isStandardScope(sc) }) {
+		return nil, oauthErr("invalid_scope", "the user granted no scope of this resource")
 	}
 	resp, oerr := p.issue(ctx, c, at)
 	if oerr != nil {

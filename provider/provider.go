@@ -313,7 +313,7 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 	d := op.CreateDiscoveryConfig(ctx, p.op, p.storage)
 	d.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
 	d.ResponseModesSupported = []string{string(oidc.ResponseModeQuery)}
-	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials}
+	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials, grantTokenExchange}
 	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 	d.RequestParameterSupported = false
 	d.RequestURIParameterSupported = false
@@ -331,6 +331,16 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 		return nil, err
 	}
 	m["authorization_response_iss_parameter_supported"] = true // RFC 9207
+	// Client authentication as our endpoints do it (token.go): secrets by
+	// Basic or POST, public clients by client_id; no JWT assertions, so
+	// no signing-alg lists for them.
+	m["token_endpoint_auth_methods_supported"] = []string{"client_secret_basic", "client_secret_post", "none"}
+	m["introspection_endpoint_auth_methods_supported"] = []string{"client_secret_basic", "client_secret_post"}
+	m["revocation_endpoint_auth_methods_supported"] = []string{"client_secret_basic", "client_secret_post", "none"}
+	delete(m, "token_endpoint_auth_signing_alg_values_supported")
+	delete(m, "introspection_endpoint_auth_signing_alg_values_supported")
+	delete(m, "revocation_endpoint_auth_signing_alg_values_supported")
+	m["introspection_signing_alg_values_supported"] = []string{p.cfg.SigningAlg} // RFC 9701
 	delete(m, "device_authorization_endpoint")
 	delete(m, "check_session_iframe")
 	for k, v := range m { // drop empty lists the engine leaves in

@@ -18,6 +18,7 @@ import (
 
 	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/provider/registration"
 	"github.com/optibid/idp/storage"
 )
 
@@ -29,7 +30,7 @@ import (
 
 // Token-exchange identifiers (RFC 8693).
 const (
-	grantTokenExchange   = "urn:ietf:params:oauth:grant-type:token-exchange"
+	grantTokenExchange   = registration.GrantTokenExchange
 	tokenTypeAccessToken = "urn:ietf:params:oauth:token-type:access_token"
 )
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -155,7 +156,7 @@ func (a *App) build(ctx context.Context) error {
 		TOTP: mfa.NewTOTP(cfg.MFA.IssuerName, box), Email: emailSender, SMS: smsSender,
 		Connectors:  conns,
 		CallbackURL: a.Provider.CallbackURL, ErrorRedirectURL: a.Provider.ErrorRedirectURL,
-		IDTokenHint: a.Provider.IDTokenHint, Registry: reg, Now: a.now})
+		IDTokenHint: a.Provider.IDTokenHint, API: a.Provider.API, Registry: reg, Now: a.now})
 	if err != nil {
 		return err
 	}
@@ -177,7 +178,8 @@ func (a *App) build(ctx context.Context) error {
 	adminapi.New(adminapi.Deps{Store: a.Store, Authenticate: a.authenticateManagement, Resolver: a.resolver, DomainKey: domainKey[:],
 		Catalogue: a.Provider.Catalogue, ToSettings: provider.SettingsFromStorage, Now: a.now,
 		SendInvitation: invitationMailer(emailSender, cfg.MFA.IssuerName, cfg.Accounts.InvitationURL), InvitationTTL: cfg.Accounts.InvitationTTL,
-		ClientChanged: a.clientChanged, Connections: conns}).Register(r)
+		ClientChanged: a.clientChanged, Connections: conns, ManagementAPI: a.Provider.ManagementAPI(),
+		APIsChanged: func() { _ = a.Provider.ReloadAPIs(context.Background()) }}).Register(r)
 	if outbox != nil {
 		r.Handle("/dev/outbox", outbox).Methods(http.MethodGet)
 		a.Outbox = outbox
@@ -324,6 +326,30 @@ func (a *App) Banner() string {
 				a.cfg.Issuer, c.ID, c.RedirectURIs[0])
 			break
 		}
+	}
+	fmt.Fprintf(&b, "  management API: %s (resource for /api/v1 tokens; scopes manage, manage:read)\n", a.Provider.ManagementAPI())
+	for _, api := range a.cfg.Bootstrap.APIs {
+		var scopes []string
+		for _, s := range api.Scopes {
+			scopes = append(scopes, s.Name)
+		}
+		fmt.Fprintf(&b, "  API: %s %s (scopes %s)\n", api.Name, api.Identifier, strings.Join(scopes, " "))
+	}
+	// A machine token for the first API, and the example API to call.
+	for _, c := range a.cfg.Bootstrap.Clients {
+		if len(a.cfg.Bootstrap.APIs) == 0 || c.Secret == "" || !slices.Contains(c.GrantTypes, "client_credentials") {
+			continue
+		}
+		api := a.cfg.Bootstrap.APIs[0]
+		scope := ""
+		if len(api.Scopes) > 0 {
+			scope = " -d scope=" + api.Scopes[0].Name
+		}
+		fmt.Fprintf(&b, "  token for %s: curl -s -u %s:%s -d grant_type=client_credentials -d resource=%s%s %s/oauth/token\n",
+			api.Name, c.ID, c.Secret, api.Identifier, scope, a.cfg.Issuer)
+		fmt.Fprintf(&b, "  example API: OPTIBID_ISSUER=%s API_AUDIENCE=%s go run ./cmd/example-api\n", a.cfg.Issuer, api.Identifier)
+		fmt.Fprintf(&b, "               curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8090/bids\n")
+		break
 	}
 	return b.String()
 }

@@ -48,7 +48,8 @@ func TestBrowserJourney(t *testing.T) {
 	defer rp.Close()
 	e := newEnv(t, "memory", func(c *Config) {
 		c.Bootstrap.Clients = append(c.Bootstrap.Clients, BootstrapClient{ID: "desk", Secret: webSecret, Name: "OptiBid Trading Desk",
-			RedirectURIs: []string{rp.URL + "/cb"}, PostLogoutRedirectURIs: []string{rp.URL + "/bye"}, GrantTypes: []string{"authorization_code"}})
+			RedirectURIs: []string{rp.URL + "/cb"}, PostLogoutRedirectURIs: []string{rp.URL + "/bye"}, GrantTypes: []string{"authorization_code"},
+			FirstParty: true})
 	})
 	dir := os.Getenv("OPTIBID_SCREENSHOTS")
 	if dir == "" {

@@ -27,7 +27,7 @@ func federatedPair(t *testing.T, store string, mutate ...func(*Config)) (up, dow
 	})
 	srv := httptestUnstarted()
 	downIssuer := "http://" + srv.Listener.Addr().String()
-	if _, err := up.app.Store.UpsertClient(context.Background(), storage.Client{ID: "down", Name: "Downstream", SecretHash: storage.HashSecret(fedSecret),
+	if _, err := up.app.Store.UpsertClient(context.Background(), storage.Client{ID: "down", Name: "Downstream", FirstParty: true, SecretHash: storage.HashSecret(fedSecret),
 		RedirectURIs: []string{downIssuer + "/federation/callback"}, GrantTypes: []string{"authorization_code"}, Scopes: []string{"groups"}}, storage.AuditEvent{}); err != nil {
 		t.Fatal(err)
 	}

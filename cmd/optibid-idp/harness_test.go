@@ -68,7 +68,7 @@ func testConfig(issuer, storageType, dsn string) *Config {
 					PostLogoutRedirectURIs: []string{"https://rp.example/bye"}, GrantTypes: []string{"authorization_code", "refresh_token"},
 					FirstParty: true},
 				{ID: "web2", Secret: web2Secret, Name: "Other App", RedirectURIs: []string{"https://other.example/cb"},
-					GrantTypes: []string{"authorization_code", "refresh_token"}},
+					GrantTypes: []string{"authorization_code", "refresh_token"}, FirstParty: true},
 				{ID: "native", Name: "CLI", RedirectURIs: []string{"http://127.0.0.1/cb"}, GrantTypes: []string{"authorization_code", "refresh_token"},
 					FirstParty: true},
 				{ID: "consent", Secret: webSecret, Name: "Consent App", RedirectURIs: []string{rpCallback}, RequireConsent: true,

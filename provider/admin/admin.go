@@ -46,6 +46,7 @@ type Store interface {
 	storage.Clients
 	storage.Dashboards
 	storage.Federation
+	storage.APIs
 }
 
 // Resolver looks up DNS TXT records (net.Resolver in production, a map in
@@ -76,6 +77,11 @@ type Deps struct {
 	// ClientChanged drops a client from the provider's cache after a
 	// change (nil: none).
 	ClientChanged func(clientID string)
+	// APIsChanged reloads the provider's APIs after a change (nil: none).
+	APIsChanged func()
+	// ManagementAPI is the management API's identifier, which no
+	// organization may register.
+	ManagementAPI string
 	Connections   ConnectionRules
 }
 
@@ -133,6 +139,9 @@ func (h *Handler) Register(r *mux.Router) {
 	api.Handle("/orgs/{org}/clients", org(roles.ClientsManage, h.createClient)).Methods(http.MethodPost)
 	api.Handle("/orgs/{org}/clients/{client}", org(roles.ClientsManage, h.deleteClient)).Methods(http.MethodDelete)
 	api.Handle("/orgs/{org}/clients/{client}/secret", org(roles.ClientsManage, h.rotateSecret)).Methods(http.MethodPost)
+	api.Handle("/orgs/{org}/apis", org(roles.ClientsRead, h.listAPIs)).Methods(http.MethodGet)
+	api.Handle("/orgs/{org}/apis", org(roles.ClientsManage, h.putAPI)).Methods(http.MethodPut)
+	api.Handle("/orgs/{org}/apis", org(roles.ClientsManage, h.deleteAPI)).Methods(http.MethodDelete)
 	api.Handle("/orgs/{org}/widgets", org(roles.DashboardsPersonalize, h.listWidgets)).Methods(http.MethodGet)
 	api.Handle("/orgs/{org}/dashboard", org(roles.DashboardsPersonalize, h.getDashboard)).Methods(http.MethodGet)
 	api.Handle("/orgs/{org}/dashboard", org(roles.DashboardsPersonalize, h.putDashboard)).Methods(http.MethodPut)

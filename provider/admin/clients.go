@@ -29,6 +29,16 @@ type clientMetadata struct {
 	RequireMFA             bool     `json:"require_mfa"`
 	RequireVerifiedEmail   bool     `json:"require_verified_email"`
 	IDTokenSignedAlg       string   `json:"id_token_signed_response_alg,omitempty"`
+	// ServiceRole makes the client a service account: client_credentials
+	// only, acting in this organization with this role (at most the
+	// registering member's own).
+	ServiceRole string `json:"service_role,omitempty"`
+	// APIs, DefaultAPI and ActsFor may name this organization's own APIs
+	// only (platform APIs are granted by operators).
+	APIs           []string `json:"apis"`
+	DefaultAPI     string   `json:"default_api,omitempty"`
+	ActsFor        []string `json:"acts_for"`
+	AllowedOrigins []string `json:"allowed_origins"`
 }
 
 type clientView struct {
@@ -48,7 +58,8 @@ func viewClient(c storage.Client) clientView {
 	}
 	return clientView{ID: c.ID, CreatedAt: c.CreatedAt, clientMetadata: clientMetadata{c.Name, c.Public(), nonNil(c.RedirectURIs),
 		nonNil(c.PostLogoutRedirectURIs), nonNil(c.GrantTypes), nonNil(c.Scopes), c.RequireConsent, c.RequireMFA,
-		c.RequireVerifiedEmail, c.IDTokenSignedResponseAlg}}
+		c.RequireVerifiedEmail, c.IDTokenSignedResponseAlg, c.ServiceRole, nonNil(c.APIs), c.DefaultAPI, nonNil(c.ActsFor),
+		nonNil(c.AllowedOrigins)}}
 }
 
 func (h *Handler) listClients(w http.ResponseWriter, r *http.Request, _ caller, o storage.Organization, _ string) {
@@ -65,7 +76,8 @@ func (h *Handler) listClients(w http.ResponseWriter, r *http.Request, _ caller, 
 }
 
 // validate applies the registration rules; the message names the field.
-func (b *clientMetadata) validate() error {
+// own is the registering member's role; orgAPIs the organization's APIs.
+func (b *clientMetadata) validate(own string, orgAPIs []string) error {
 	b.Name = strings.TrimSpace(b.Name)
 	if b.Name == "" || len(b.Name) > 200 {
 		return errors.New("name must be 1 to 200 characters")
@@ -74,11 +86,32 @@ func (b *clientMetadata) validate() error {
 		b.GrantTypes = []string{"authorization_code", "refresh_token"}
 	}
 	for _, g := range b.GrantTypes {
-		if !slices.Contains([]string{"authorization_code", "refresh_token", "client_credentials"}, g) {
-			return fmt.Errorf("grant_types: %q must be authorization_code, refresh_token or client_credentials", g)
+		if !slices.Contains(registration.GrantTypes, g) {
+			return fmt.Errorf("grant_types: %q must be one of %v", g, registration.GrantTypes)
 		}
-		if g == "client_credentials" && b.Public {
-			return errors.New("grant_types: client_credentials needs a confidential client")
+		if (g == "client_credentials" || g == registration.GrantTokenExchange) && b.Public {
+			return fmt.Errorf("grant_types: %s needs a confidential client", g)
+		}
+	}
+	if b.ServiceRole != "" {
+		if !mayGrant(own, b.ServiceRole) {
+			return errors.New("service_role: must be a role no higher than your own")
+		}
+		if b.Public || !slices.Equal(b.GrantTypes, []string{"client_credentials"}) {
+			return errors.New("service_role: a service account is confidential and uses client_credentials only")
+		}
+	}
+	for _, a := range slices.Concat(b.APIs, b.ActsFor, []string{b.DefaultAPI}) {
+		if a != "" && !slices.Contains(orgAPIs, a) {
+			return fmt.Errorf("apis: %q is not one of this organization's APIs", a)
+		}
+	}
+	if len(b.AllowedOrigins) > 20 {
+		return errors.New("allowed_origins: at most 20")
+	}
+	for _, o := range b.AllowedOrigins {
+		if err := registration.ValidateOrigin(o); err != nil {
+			return fmt.Errorf("allowed_origins: %v", err)
 		}
 	}
 	if slices.Contains(b.GrantTypes, "authorization_code") && len(b.RedirectURIs) == 0 {
@@ -105,19 +138,26 @@ func (b *clientMetadata) validate() error {
 
 // createClient registers a relying party for the organization. The secret
 // is in this answer only; the store keeps its hash.
-func (h *Handler) createClient(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, _ string) {
+func (h *Handler) createClient(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, own string) {
 	var body clientMetadata
 	if !decode(w, r, &body) {
 		return
 	}
-	if err := body.validate(); err != nil {
+	apis, err := h.orgAPIs(r, o.ID)
+	if err != nil {
+		h.internal(w, r, "apis", err)
+		return
+	}
+	if err := body.validate(own, apis); err != nil {
 		fail(w, http.StatusBadRequest, "invalid_client_metadata", err.Error()+".")
 		return
 	}
 	sc := storage.Client{ID: random.ID(), OrgID: o.ID, Name: body.Name, RedirectURIs: body.RedirectURIs,
 		PostLogoutRedirectURIs: body.PostLogoutRedirectURIs, GrantTypes: body.GrantTypes, Scopes: body.Scopes,
 		RequireConsent: body.RequireConsent, RequireMFA: body.RequireMFA, RequireVerifiedEmail: body.RequireVerifiedEmail,
-		IDTokenSignedResponseAlg: body.IDTokenSignedAlg}
+		IDTokenSignedResponseAlg: body.IDTokenSignedAlg, ServiceRole: body.ServiceRole, APIs: body.APIs, DefaultAPI: body.DefaultAPI,
+		ActsFor: body.ActsFor, AllowedOrigins: body.AllowedOrigins}
+	// Never FirstParty: an organization's client is not the operator's.
 	secret := ""
 	if !body.Public {
 		secret = random.Token(32)

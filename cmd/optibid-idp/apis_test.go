@@ -1,0 +1,567 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"gopkg.in/yaml.v3"
+
+	"github.com/optibid/idp/apiauth"
+	adminapi "github.com/optibid/idp/provider/admin"
+	"github.com/optibid/idp/storage"
+)
+
+const (
+	tradingAPI       = "https://api.optibid.example/trading"
+	settlementAPI    = "https://api.optibid.example/settlement"
+	tradingSecret    = "trading-api-secret-0123456789abcdefghijkl"
+	settlementSecret = "settlement-secret-0123456789abcdefghijklm"
+	partnerSecret    = "partner-secret-0123456789abcdefghijklmnop"
+	partnerCallback  = "https://partner.example/cb"
+)
+
+// apisEnv declares two APIs: trading (org claims, any client) and
+// settlement (only clients granted it). trading-api acts for trading and
+// may exchange its tokens for settlement; settlement-api acts for
+// settlement. The first-party client web is granted settlement.
+func apisEnv(t *testing.T, backend string) *env {
+	return newEnv(t, backend, func(c *Config) {
+		c.Bootstrap.APIs = []BootstrapAPI{
+			{Identifier: tradingAPI, Name: "Trading", Claims: []string{"org", "permissions", "entitlements"},
+				Scopes: []storage.APIScope{{Name: "bids:read", Description: "See your bids"}, {Name: "bids:submit", Description: "Place bids"}}},
+			{Identifier: settlementAPI, Name: "Settlement", RequireGrant: true, Claims: []string{"org"},
+				Scopes: []storage.APIScope{{Name: "settlement:read", Description: "See settlements"}}},
+		}
+		for i := range c.Bootstrap.Clients {
+			if c.Bootstrap.Clients[i].ID == "web" {
+				c.Bootstrap.Clients[i].APIs = []string{settlementAPI}
+			}
+		}
+		c.Bootstrap.Clients = append(c.Bootstrap.Clients,
+			BootstrapClient{ID: "trading-api", Secret: tradingSecret, Name: "Trading API", ActsFor: []string{tradingAPI},
+				APIs: []string{settlementAPI}, GrantTypes: []string{"urn:ietf:params:oauth:grant-type:token-exchange"}},
+			BootstrapClient{ID: "settlement-api", Secret: settlementSecret, Name: "Settlement API", ActsFor: []string{settlementAPI},
+				GrantTypes: []string{"client_credentials"}},
+			BootstrapClient{ID: "partner", Secret: partnerSecret, Name: "Partner App", RedirectURIs: []string{partnerCallback},
+				GrantTypes: []string{"authorization_code"}})
+	})
+}
+
+// apiToken signs ada in through web for the given authorization
+// parameters and redeems the code with extra token parameters.
+func (e *env) apiToken(t *testing.T, authz map[string]string, tokenParams url.Values) tokenResponse {
+	t.Helper()
+	code, verifier := e.codeFor(e.browser(), authz)
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {rpCallback}, "code_verifier": {verifier}}
+	for k, v := range tokenParams {
+		form[k] = v
+	}
+	resp, body := e.postToken("/oauth/token", form, "web", webSecret)
+	if resp.StatusCode != 200 {
+		t.Fatalf("token: %d %s", resp.StatusCode, body)
+	}
+	return decode(t, body)
+}
+
+func (e *env) verifier(t *testing.T, audience string) *apiauth.Verifier {
+	t.Helper()
+	v, err := apiauth.New(context.Background(), apiauth.Config{Issuer: e.issuer, Audience: audience, HTTPClient: e.srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func (e *env) introspect(t *testing.T, token, clientID, secret string) map[string]any {
+	t.Helper()
+	resp, body := e.postToken("/oauth/introspect", url.Values{"token": {token}}, clientID, secret)
+	if resp.StatusCode != 200 {
+		t.Fatalf("introspect as %s: %d %s", clientID, resp.StatusCode, body)
+	}
+	out := map[string]any{}
+	if err := json.Unmarshal([]byte(body), &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func headerOf(t *testing.T, jwt string) map[string]any {
+	t.Helper()
+	sig, err := jose.ParseSigned(jwt, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := map[string]any{"alg": sig.Signatures[0].Header.Algorithm, "kid": sig.Signatures[0].Header.KeyID}
+	for k, v := range sig.Signatures[0].Header.ExtraHeaders {
+		h[string(k)] = v
+	}
+	return h
+}
+
+// A user's token for API A is an RFC 9068 token for A alone: the Go
+// package verifies it as A and refuses it as B; introspection answers A
+// and the issuing client in full and B nothing; the ID token is refused
+// everywhere an access token is expected.
+func TestAccessTokensBoundToTheirAPI(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := apisEnv(t, backend)
+			tr := e.apiToken(t, map[string]string{"resource": tradingAPI, "scope": "openid email org entitlements bids:read bids:submit"}, nil)
+			h, c := headerOf(t, tr.AccessToken), claimsOf(t, tr.AccessToken)
+			if h["typ"] != "at+jwt" || h["alg"] != "ES256" {
+				t.Fatalf("access token header: %v", h)
+			}
+			if aud, _ := c["aud"].([]any); len(aud) != 1 || aud[0] != tradingAPI || c["client_id"] != "web" || c["iss"] != e.issuer ||
+				c["scope"] != "openid email org entitlements bids:read bids:submit" || c["jti"] == nil || c["auth_time"] == nil ||
+				c["acr"] == nil || c["amr"] == nil || c["exp"] == nil || c["iat"] == nil {
+				t.Fatalf("access token claims: %v", c)
+			}
+			if org, _ := c["org"].(map[string]any); org["slug"] != "acme" || org["role"] != "owner" || c["permissions"] == nil {
+				t.Fatalf("organization claims for an API that receives them: %v", c)
+			}
+			if h := headerOf(t, tr.IDToken); h["typ"] != "JWT" || h["alg"] != "RS256" {
+				t.Fatalf("id token header: %v", h)
+			}
+
+			ctx := context.Background()
+			tok, err := e.verifier(t, tradingAPI).Verify(ctx, tr.AccessToken)
+			if err != nil || tok.Org.Slug != "acme" || !tok.HasScope("bids:submit") || !tok.HasPermission("bids:submit") {
+				t.Fatalf("trading API verifying its token: %+v %v", tok, err)
+			}
+			if _, err := e.verifier(t, settlementAPI).Verify(ctx, tr.AccessToken); !errors.Is(err, apiauth.ErrWrongAudience) {
+				t.Fatalf("settlement API verifying trading's token: %v", err)
+			}
+			if _, err := e.verifier(t, tradingAPI).Verify(ctx, tr.IDToken); !errors.Is(err, apiauth.ErrInvalidToken) {
+				t.Fatalf("an ID token verified as an access token: %v", err)
+			}
+
+			full := e.introspect(t, tr.AccessToken, "trading-api", tradingSecret)
+			for _, k := range []string{"exp", "iat", "nbf", "iss", "aud", "jti", "sub", "client_id", "scope", "username", "org", "permissions", "entitlements"} {
+				if _, ok := full[k]; !ok || full["active"] != true {
+					t.Fatalf("introspection by the API lacks %s: %v", k, full)
+				}
+			}
+			if got := e.introspect(t, tr.AccessToken, "web", webSecret); got["active"] != true || got["iss"] != e.issuer {
+				t.Fatalf("introspection by the issuing client: %v", got)
+			}
+			for _, who := range [][2]string{{"settlement-api", settlementSecret}, {"web2", web2Secret}} {
+				if got := e.introspect(t, tr.AccessToken, who[0], who[1]); len(got) != 1 || got["active"] != false {
+					t.Fatalf("introspection by %s: %v", who[0], got)
+				}
+			}
+			if got := e.introspect(t, tr.IDToken, "web", webSecret); got["active"] != false {
+				t.Fatalf("an ID token introspected as active: %v", got)
+			}
+			if r := e.userinfo(tr.IDToken); r.StatusCode != 401 {
+				t.Fatalf("userinfo with an ID token: %d", r.StatusCode)
+			}
+			if r := e.userinfo(tr.AccessToken); r.StatusCode != 200 {
+				t.Fatalf("userinfo with an openid access token: %d", r.StatusCode)
+			}
+			if status, _ := e.api("GET", "/me", tr.IDToken, nil); status != 401 {
+				t.Fatalf("management API with an ID token: %d", status)
+			}
+			if status, _ := e.api("GET", "/me", tr.AccessToken, nil); status != 401 {
+				t.Fatalf("management API with a trading token: %d", status)
+			}
+
+			// RFC 9701: the same answer as a signed JWT for the API.
+			req, _ := http.NewRequest(http.MethodPost, e.issuer+"/oauth/introspect", strings.NewReader(url.Values{"token": {tr.AccessToken}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Accept", "application/token-introspection+jwt")
+			req.SetBasicAuth("trading-api", tradingSecret)
+			resp, err := e.srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rawJWT, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			jwt := string(rawJWT)
+			if resp.Header.Get("Content-Type") != "application/token-introspection+jwt" || headerOf(t, jwt)["typ"] != "token-introspection+jwt" {
+				t.Fatalf("JWT introspection: %s %q", resp.Header.Get("Content-Type"), jwt)
+			}
+			if ti, _ := claimsOf(t, jwt)["token_introspection"].(map[string]any); ti["active"] != true || claimsOf(t, jwt)["aud"] != "trading-api" {
+				t.Fatalf("JWT introspection claims: %v", claimsOf(t, jwt))
+			}
+
+			// Revocation is seen at once by introspection.
+			if r, _ := e.postToken("/revoke", url.Values{"token": {tr.AccessToken}}, "web", webSecret); r.StatusCode != 200 {
+				t.Fatalf("revoke: %d", r.StatusCode)
+			}
+			if got := e.introspect(t, tr.AccessToken, "trading-api", tradingSecret); got["active"] != false {
+				t.Fatalf("revoked token introspected: %v", got)
+			}
+		})
+	}
+}
+
+// RFC 8707: resources select APIs; tokens narrow to a subset at the token
+// endpoint and on refresh; unknown or ungranted resources are
+// invalid_target.
+func TestResourceIndicators(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := apisEnv(t, backend)
+			both := map[string]string{"resource": "", "scope": "openid org bids:read settlement:read offline_access"}
+			// API scopes alone select their APIs.
+			tr := e.apiToken(t, both, nil)
+			if aud, _ := claimsOf(t, tr.AccessToken)["aud"].([]any); len(aud) != 2 {
+				t.Fatalf("two APIs by scope: %v", claimsOf(t, tr.AccessToken))
+			}
+			// The token endpoint narrows to one.
+			tr = e.apiToken(t, both, url.Values{"resource": {settlementAPI}})
+			c := claimsOf(t, tr.AccessToken)
+			if aud, _ := c["aud"].([]any); len(aud) != 1 || aud[0] != settlementAPI || c["scope"] != "openid org settlement:read offline_access" || c["permissions"] != nil {
+				t.Fatalf("narrowed token: %v", c)
+			}
+			// Refresh down-scopes to one API; the refresh token keeps both.
+			for _, res := range []string{tradingAPI, settlementAPI} {
+				resp, body := e.postToken("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.RefreshToken},
+					"resource": {res}}, "web", webSecret)
+				if resp.StatusCode != 200 {
+					t.Fatalf("refresh for %s: %d %s", res, resp.StatusCode, body)
+				}
+				tr = decode(t, body)
+				if aud, _ := claimsOf(t, tr.AccessToken)["aud"].([]any); len(aud) != 1 || aud[0] != res {
+					t.Fatalf("refresh for %s: %v", res, claimsOf(t, tr.AccessToken))
+				}
+			}
+			for name, res := range map[string]string{"unknown": "https://evil.example/api", "management": e.issuer + "/api", "not a URI": "api"} {
+				resp, body := e.postToken("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.RefreshToken},
+					"resource": {res}}, "web", webSecret)
+				if resp.StatusCode != 400 || decode(t, body).Error != "invalid_target" {
+					t.Fatalf("refresh for %s resource: %d %s", name, resp.StatusCode, body)
+				}
+			}
+			// At /authorize: unknown resources, and APIs needing a grant the
+			// client lacks, go back to the client as invalid_target.
+			b := e.browser()
+			for name, params := range map[string]map[string]string{
+				"unknown resource":      {"client_id": "web", "resource": "https://evil.example/api"},
+				"ungranted API":         {"client_id": "partner", "redirect_uri": partnerCallback, "resource": settlementAPI},
+				"ungranted API's scope": {"client_id": "partner", "redirect_uri": partnerCallback, "scope": "openid settlement:read"},
+				"management API":        {"client_id": "partner", "redirect_uri": partnerCallback, "resource": e.issuer + "/api"},
+				"management scope":      {"client_id": "partner", "redirect_uri": partnerCallback, "scope": "openid manage"},
+			} {
+				params["code_challenge"], params["code_challenge_method"] = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "S256"
+				resp, _ := b.get(e.authURL(params))
+				loc, _ := url.Parse(resp.Header.Get("Location"))
+				if q := loc.Query(); resp.StatusCode != 302 || (q.Get("error") != "invalid_target" && q.Get("error") != "invalid_scope") || q.Get("iss") != e.issuer {
+					t.Fatalf("%s: %d %s", name, resp.StatusCode, loc)
+				}
+			}
+		})
+	}
+}
+
+// Token exchange (RFC 8693): the trading API turns a user's token for
+// itself into one for settlement, which it has a grant for; the new token
+// names it in act; nobody else can, and nobody can exchange into the
+// management API or beyond what the user granted.
+func TestTokenExchangeBetweenAPIs(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := apisEnv(t, backend)
+			tr := e.apiToken(t, map[string]string{"resource": "", "scope": "openid org bids:read settlement:read"}, url.Values{"resource": {tradingAPI}})
+			exchange := func(clientID, secret string, extra url.Values) (*http.Response, string) {
+				form := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"}, "subject_token": {tr.AccessToken},
+					"subject_token_type": {"urn:ietf:params:oauth:token-type:access_token"}, "resource": {settlementAPI}}
+				for k, v := range extra {
+					form[k] = v
+				}
+				return e.postToken("/oauth/token", form, clientID, secret)
+			}
+			resp, body := exchange("trading-api", tradingSecret, nil)
+			if resp.StatusCode != 200 {
+				t.Fatalf("exchange: %d %s", resp.StatusCode, body)
+			}
+			var out struct {
+				AccessToken     string `json:"access_token"`
+				IssuedTokenType string `json:"issued_token_type"`
+			}
+			_ = json.Unmarshal([]byte(body), &out)
+			c := claimsOf(t, out.AccessToken)
+			act, _ := c["act"].(map[string]any)
+			if aud, _ := c["aud"].([]any); len(aud) != 1 || aud[0] != settlementAPI || act["sub"] != "trading-api" || c["scope"] != "org settlement:read" ||
+				out.IssuedTokenType != "urn:ietf:params:oauth:token-type:access_token" || c["sub"] != claimsOf(t, tr.AccessToken)["sub"] {
+				t.Fatalf("exchanged token: %v (%s)", c, out.IssuedTokenType)
+			}
+			tok, err := e.verifier(t, settlementAPI).Verify(context.Background(), out.AccessToken)
+			if err != nil || tok.Actor != "trading-api" {
+				t.Fatalf("settlement verifying the exchanged token: %+v %v", tok, err)
+			}
+			for name, tc := range map[string]struct {
+				client, secret string
+				extra          url.Values
+				want           string
+			}{
+				"an API it does not act for":   {"settlement-api", settlementSecret, nil, "unauthorized_client"},
+				"into the management API":      {"trading-api", tradingSecret, url.Values{"resource": {e.issuer + "/api"}}, "invalid_target"},
+				"into its own API":             {"trading-api", tradingSecret, url.Values{"resource": {tradingAPI}}, "invalid_target"},
+				"broader than the user's":      {"trading-api", tradingSecret, url.Values{"scope": {"bids:submit"}}, "invalid_scope"},
+				"an ID token as subject":       {"trading-api", tradingSecret, url.Values{"subject_token": {tr.IDToken}}, "invalid_grant"},
+				"the exchanged token, re-used": {"trading-api", tradingSecret, url.Values{"subject_token": {out.AccessToken}}, "invalid_grant"},
+				"by the client, not the API":   {"web", webSecret, nil, "unauthorized_client"},
+			} {
+				resp, body := exchange(tc.client, tc.secret, tc.extra)
+				if resp.StatusCode/100 != 4 || decode(t, body).Error != tc.want {
+					t.Errorf("%s: %d %s", name, resp.StatusCode, body)
+				}
+			}
+			// Discovery lists the grant.
+			var d map[string]any
+			_, raw := e.browser().get(e.issuer + "/.well-known/openid-configuration")
+			_ = json.Unmarshal([]byte(raw), &d)
+			if gts, _ := d["grant_types_supported"].([]any); !slices.Contains(gts, any("urn:ietf:params:oauth:grant-type:token-exchange")) {
+				t.Fatalf("discovery grant types: %v", d["grant_types_supported"])
+			}
+		})
+	}
+}
+
+// The attack of the review: an organization anyone can create registers
+// a client with its own redirect URI; a signed-in victim following one
+// link must not hand it a token the management API accepts. A service
+// account acts within its role in its own organization only, audited as
+// itself; every /api/v1 route refuses tokens for another audience.
+func TestManagementAPIAudience(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e, acme, globex := adminEnv(t, backend)
+			carol := e.tokenOf("carol@globex.example")
+			status, created := e.api("POST", "/orgs/"+globex.ID+"/clients", carol, map[string]any{"name": "Phish",
+				"redirect_uris": []string{"https://evil.example/cb"}})
+			if status != 201 {
+				t.Fatalf("register client: %d %v", status, created)
+			}
+			evil, evilSecret := created["client_id"].(string), created["client_secret"].(string)
+			// Ada (owner of acme) is signed in and follows carol's link.
+			b := e.browser()
+			b.login(e.authURL(nil), userEmail, userPassword)
+			ch := "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+			for _, params := range []map[string]string{
+				{"resource": e.issuer + "/api", "scope": "openid manage"},
+				{"scope": "openid manage"},
+				{"scope": "openid manage:read"},
+			} {
+				params["client_id"], params["redirect_uri"], params["code_challenge"], params["code_challenge_method"] = evil, "https://evil.example/cb", ch, "S256"
+				resp, _ := b.get(e.authURL(params))
+				loc, _ := url.Parse(resp.Header.Get("Location"))
+				if q := loc.Query(); q.Get("code") != "" || (q.Get("error") != "invalid_target" && q.Get("error") != "invalid_scope") {
+					t.Fatalf("phishing client asking for the management API (%v): %d %s", params, resp.StatusCode, loc)
+				}
+			}
+			// Whatever it can get is no key to /api/v1 ...
+			resp, body := e.postToken("/oauth/token", url.Values{"grant_type": {"client_credentials"}, "resource": {e.issuer + "/api"}}, evil, evilSecret)
+			if resp.StatusCode != 400 {
+				t.Fatalf("org client's own management token: %d %s", resp.StatusCode, body)
+			}
+			// ... and every route refuses a valid token for another audience.
+			userTok := e.apiTokenFor(t, userEmail)
+			walkManagementRoutes(t, e, acme.ID, userTok, 401)
+
+			// A service account with role admin in globex.
+			status, sa := e.api("POST", "/orgs/"+globex.ID+"/clients", carol, map[string]any{"name": "Robot",
+				"grant_types": []string{"client_credentials"}, "service_role": "admin"})
+			if status != 201 {
+				t.Fatalf("service account: %d %v", status, sa)
+			}
+			resp, body = e.postToken("/oauth/token", url.Values{"grant_type": {"client_credentials"}, "resource": {e.issuer + "/api"},
+				"scope": {"manage"}}, sa["client_id"].(string), sa["client_secret"].(string))
+			if resp.StatusCode != 200 {
+				t.Fatalf("service account token: %d %s", resp.StatusCode, body)
+			}
+			robot := decode(t, body).AccessToken
+			if org, _ := claimsOf(t, robot)["org"].(map[string]any); org["id"] != globex.ID || org["role"] != "admin" {
+				t.Fatalf("service account claims: %v", claimsOf(t, robot))
+			}
+			if status, _ := e.api("GET", "/orgs/"+globex.ID+"/members", robot, nil); status != 200 {
+				t.Fatalf("service account reading its org: %d", status)
+			}
+			if status, _ := e.api("DELETE", "/orgs/"+globex.ID, robot, map[string]any{"confirm": "globex"}); status != 403 {
+				t.Fatalf("admin service account deleting its org: %d", status)
+			}
+			if status, _ := e.api("GET", "/orgs/"+acme.ID+"/members", robot, nil); status != 404 {
+				t.Fatalf("service account in another org: %d", status)
+			}
+			if status, _ := e.api("GET", "/me", robot, nil); status != 403 {
+				t.Fatalf("service account as a person: %d", status)
+			}
+			// A service account may not be created above the caller's role.
+			bob := e.tokenOf("bob@example.com")
+			if status, _ := e.api("POST", "/orgs/"+acme.ID+"/clients", bob, map[string]any{"name": "Up",
+				"grant_types": []string{"client_credentials"}, "service_role": "owner"}); status != 403 && status != 400 {
+				t.Fatalf("member creating an owner service account: %d", status)
+			}
+			// Actions are audited as the service account.
+			if status, body := e.api("PATCH", "/orgs/"+globex.ID, robot, map[string]any{"name": "Globex Robotics"}); status != 200 {
+				t.Fatalf("admin service account renaming its org: %d %v", status, body)
+			}
+			evs, err := e.app.Store.ListAudit(context.Background(), storage.AuditFilter{OrgID: globex.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(evs, func(ev storage.AuditEvent) bool {
+				return ev.ClientID == sa["client_id"] && ev.ActorID == sa["client_id"]
+			}) {
+				t.Fatalf("no audit row names the service account: %+v", evs)
+			}
+			// A revoked service-account token stops at once.
+			if r, _ := e.postToken("/revoke", url.Values{"token": {robot}}, sa["client_id"].(string), sa["client_secret"].(string)); r.StatusCode != 200 {
+				t.Fatalf("revoke service token: %d", r.StatusCode)
+			}
+			if status, _ := e.api("GET", "/orgs/"+globex.ID+"/members", robot, nil); status != 401 {
+				t.Fatalf("revoked service account token: %d", status)
+			}
+		})
+	}
+}
+
+// apiTokenFor is a valid access token of the user for an API other than
+// the management API (here: one the user's org grants nothing special).
+func (e *env) apiTokenFor(t *testing.T, email string) string {
+	t.Helper()
+	verifier, ch := pkce()
+	u := e.browser().login(e.authURL(map[string]string{"code_challenge": ch, "code_challenge_method": "S256",
+		"scope": "openid profile email org"}), email, userPassword)
+	_, body := e.exchange(u.Query().Get("code"), verifier)
+	return decode(t, body).AccessToken
+}
+
+// walkManagementRoutes calls every route of the OpenAPI file with token
+// and expects status from each.
+func walkManagementRoutes(t *testing.T, e *env, orgID, token string, want int) {
+	t.Helper()
+	var doc struct {
+		Paths map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(adminapi.OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for path, ops := range doc.Paths {
+		if path == "/openapi.yaml" {
+			continue
+		}
+		p := strings.NewReplacer("{org}", orgID, "{user}", "u", "{domain}", "d.example", "{feature}", "f", "{connection}", "c",
+			"{client}", "c", "{invitation}", "i", "{template}", "t").Replace(path)
+		for method := range ops {
+			if method == "parameters" {
+				continue
+			}
+			n++
+			if status, body := e.api(strings.ToUpper(method), p, token, map[string]any{}); status != want {
+				t.Errorf("%s %s with a foreign-audience token: %d %v", strings.ToUpper(method), path, status, body)
+			}
+		}
+	}
+	if n < 30 {
+		t.Fatalf("walked only %d routes", n)
+	}
+}
+
+// CORS: an empty allow-list sends no Access-Control-Allow-Origin at all;
+// an origin is allowed when the operator lists it or a client registered
+// it, and no other.
+func TestCORSAllowList(t *testing.T) {
+	cors := func(e *env, method, path, origin string) string {
+		req, _ := http.NewRequest(method, e.issuer+path, strings.NewReader("grant_type=client_credentials"))
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if method == http.MethodOptions {
+			req.Header.Set("Access-Control-Request-Method", "POST")
+		}
+		resp, err := e.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("Access-Control-Allow-Origin")
+	}
+	paths := []string{"/oauth/token", "/oauth/introspect", "/userinfo", "/revoke", "/.well-known/openid-configuration", "/authorize"}
+	e := newEnv(t, "memory")
+	for _, p := range paths {
+		for _, m := range []string{http.MethodOptions, http.MethodPost, http.MethodGet} {
+			if got := cors(e, m, p, "https://evil.example"); got != "" {
+				t.Errorf("%s %s with an empty allow-list: Access-Control-Allow-Origin %q", m, p, got)
+			}
+		}
+	}
+	e = newEnv(t, "memory", func(c *Config) {
+		c.HTTP.CORSAllowedOrigins = []string{"https://ops.example"}
+		c.Bootstrap.Clients = append(c.Bootstrap.Clients, BootstrapClient{ID: "spa", Name: "SPA", RedirectURIs: []string{"https://spa.example/cb"},
+			AllowedOrigins: []string{"https://spa.example"}})
+	})
+	for _, origin := range []string{"https://spa.example", "https://ops.example"} {
+		if got := cors(e, http.MethodOptions, "/oauth/token", origin); got != origin {
+			t.Errorf("preflight from %s: %q", origin, got)
+		}
+	}
+	for _, origin := range []string{"https://evil.example", "https://spa.example.evil.example", "null"} {
+		if got := cors(e, http.MethodOptions, "/oauth/token", origin); got != "" {
+			t.Errorf("preflight from %s: %q", origin, got)
+		}
+	}
+	if got := cors(e, http.MethodGet, "/authorize", "https://spa.example"); got != "" {
+		t.Errorf("/authorize sent CORS headers: %q", got)
+	}
+}
+
+// A client that is not the operator's own never gets a user's grant
+// silently: consent before its first grant of a scope set, again when it
+// asks for more, and prompt=none answers consent_required meanwhile.
+func TestConsentForThirdPartyClients(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := apisEnv(t, backend)
+			b := e.browser()
+			authz := func(scope, prompt string) string {
+				return e.authURL(map[string]string{"client_id": "partner", "redirect_uri": partnerCallback, "scope": scope, "prompt": prompt,
+					"code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "code_challenge_method": "S256"})
+			}
+			// First sign-in: the consent page, in words (the API's own
+			// description for its scope).
+			_, page := b.follow(b.get(authz("openid email bids:read", "")))
+			resp, page := b.follow(b.submitLogin(page, userEmail, userPassword))
+			if resp.StatusCode != 200 || !strings.Contains(page, "Allow access?") || !strings.Contains(page, "Trading: See your bids") {
+				t.Fatalf("first grant without consent: %d %.300s", resp.StatusCode, page)
+			}
+			// Silent re-authorization before consent: consent_required.
+			if loc := b.clientRedirect(b.follow(b.get(authz("openid email bids:read", "none")))); loc.Query().Get("error") != "consent_required" {
+				t.Fatalf("prompt=none before consent: %s", loc)
+			}
+			// Allow: a code.
+			_, page = b.follow(b.get(authz("openid email bids:read", "")))
+			form := hidden(page)
+			form.Set("decision", "allow")
+			resp, body := b.follow(b.post("/consent", form))
+			if u := b.clientRedirect(resp, body); u == nil || u.Query().Get("code") == "" {
+				t.Fatalf("allow: %d %.2000s", resp.StatusCode, body)
+			}
+			// The same (or fewer) scopes: no question.
+			for _, scope := range []string{"openid email bids:read", "openid bids:read"} {
+				resp, body = b.follow(b.get(authz(scope, "")))
+				if u := b.clientRedirect(resp, body); u == nil || u.Query().Get("code") == "" {
+					t.Fatalf("consented scopes %q asked again: %d %.200s", scope, resp.StatusCode, body)
+				}
+			}
+			// More: asked again.
+			_, page = b.follow(b.get(authz("openid email bids:read bids:submit", "")))
+			if !strings.Contains(page, "Allow access?") {
+				t.Fatalf("new scope granted silently: %.200s", page)
+			}
+			evs, _ := e.app.Store.ListAudit(context.Background(), storage.AuditFilter{Type: "consent_granted"})
+			if len(evs) != 1 {
+				t.Fatalf("consent_granted audit rows: %d", len(evs))
+			}
+		})
+	}
+}

@@ -1,0 +1,124 @@
+package admin
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/optibid/idp/provider/registration"
+	"github.com/optibid/idp/storage"
+)
+
+// apiMetadata is an API (resource server) as the management API shows and
+// takes it.
+type apiMetadata struct {
+	Identifier     string             `json:"identifier"`
+	Name           string             `json:"name"`
+	Scopes         []storage.APIScope `json:"scopes"`
+	AccessTokenTTL string             `json:"access_token_ttl,omitempty"` // Go duration, e.g. "10m"
+	SigningAlg     string             `json:"signing_alg,omitempty"`
+	Claims         []string           `json:"claims"`
+	RequireGrant   bool               `json:"require_grant"`
+}
+
+func viewAPI(a storage.API) apiMetadata {
+	v := apiMetadata{Identifier: a.Identifier, Name: a.Name, Scopes: a.Scopes, SigningAlg: a.SigningAlg, Claims: a.Claims,
+		RequireGrant: a.RequireGrant}
+	if a.AccessTokenTTL > 0 {
+		v.AccessTokenTTL = a.AccessTokenTTL.String()
+	}
+	if v.Scopes == nil {
+		v.Scopes = []storage.APIScope{}
+	}
+	if v.Claims == nil {
+		v.Claims = []string{}
+	}
+	return v
+}
+
+// orgAPIs lists the identifiers of an organization's own APIs.
+func (h *Handler) orgAPIs(r *http.Request, orgID string) ([]string, error) {
+	list, err := h.Store.ListAPIs(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, a := range list {
+		if a.OrgID == orgID {
+			out = append(out, a.Identifier)
+		}
+	}
+	return out, nil
+}
+
+func (h *Handler) listAPIs(w http.ResponseWriter, r *http.Request, _ caller, o storage.Organization, _ string) {
+	list, err := h.Store.ListAPIs(r.Context())
+	if err != nil {
+		h.internal(w, r, "apis", err)
+		return
+	}
+	out := []apiMetadata{}
+	for _, a := range list {
+		if a.OrgID == o.ID {
+			out = append(out, viewAPI(a))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"apis": out})
+}
+
+// putAPI registers or updates one of the organization's APIs, under the
+// rules of registration.ValidateAPI. An identifier another organization
+// (or the platform) registered is a conflict.
+func (h *Handler) putAPI(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, _ string) {
+	var body apiMetadata
+	if !decode(w, r, &body) {
+		return
+	}
+	a := storage.API{Identifier: body.Identifier, Name: body.Name, OrgID: o.ID, Scopes: body.Scopes, SigningAlg: body.SigningAlg,
+		Claims: body.Claims, RequireGrant: body.RequireGrant}
+	if body.AccessTokenTTL != "" {
+		d, err := time.ParseDuration(body.AccessTokenTTL)
+		if err != nil {
+			fail(w, http.StatusBadRequest, "invalid_api", "access_token_ttl must be a duration such as 10m.")
+			return
+		}
+		a.AccessTokenTTL = d
+	}
+	if err := registration.ValidateAPI(a, h.ManagementAPI); err != nil {
+		fail(w, http.StatusBadRequest, "invalid_api", err.Error()+".")
+		return
+	}
+	saved, err := h.Store.UpsertAPI(r.Context(), a, h.event(r, "api_saved", c, o, "", map[string]string{"api": a.Identifier}))
+	switch {
+	case errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound):
+		fail(w, http.StatusConflict, "identifier_taken", "That identifier is registered elsewhere.")
+		return
+	case err != nil:
+		h.internal(w, r, "save api", err)
+		return
+	}
+	h.apisChanged()
+	writeJSON(w, http.StatusOK, viewAPI(saved))
+}
+
+func (h *Handler) deleteAPI(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, _ string) {
+	// Identifiers are URIs, so they travel as a query parameter, not a
+	// path segment.
+	id := r.URL.Query().Get("identifier")
+	err := h.Store.DeleteAPI(r.Context(), id, o.ID, h.event(r, "api_deleted", c, o, "", map[string]string{"api": id}))
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		notFound(w)
+	case err != nil:
+		h.internal(w, r, "delete api", err)
+	default:
+		h.apisChanged()
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (h *Handler) apisChanged() {
+	if h.APIsChanged != nil {
+		h.APIsChanged()
+	}
+}
