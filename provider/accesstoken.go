@@ -10,6 +10,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/optibid/idp/provider/claims"
 )
 
 // Access tokens are RFC 9068 JWTs: header typ "at+jwt", aud the API(s) they
@@ -19,37 +21,6 @@ import (
 
 // accessTokenType is the JOSE typ of our access tokens (RFC 9068 §2.1).
 const accessTokenType = "at+jwt"
-
-// accessTokenClaims is the payload of our access tokens.
-type accessTokenClaims struct {
-	Issuer    string   `json:"iss"`
-	Subject   string   `json:"sub"`
-	Audience  []string `json:"aud"`
-	ClientID  string   `json:"client_id"`
-	Expiry    int64    `json:"exp"`
-	IssuedAt  int64    `json:"iat"`
-	NotBefore int64    `json:"nbf"`
-	JWTID     string   `json:"jti"`
-	Scope     string   `json:"scope,omitempty"`
-	AuthTime  int64    `json:"auth_time,omitempty"`
-	ACR       string   `json:"acr,omitempty"`
-	AMR       []string `json:"amr,omitempty"`
-	// Actor names the API that exchanged a user's token (RFC 8693 §4.1);
-	// nested when the token was exchanged again.
-	Actor *actorClaim `json:"act,omitempty"`
-	// Org, Permissions and Entitlements are the organization claims the
-	// APIs in aud receive.
-	Org          map[string]string `json:"org,omitempty"`
-	Permissions  []string          `json:"permissions,omitempty"`
-	Entitlements map[string]any    `json:"entitlements,omitempty"`
-}
-
-type actorClaim struct {
-	Subject string      `json:"sub"`
-	Actor   *actorClaim `json:"act,omitempty"`
-}
-
-func (c *accessTokenClaims) scopes() []string { return strings.Fields(c.Scope) }
 
 // signers caches one jose.Signer per key and token type: building one
 // parses the key, which the token path should not repeat per request.
@@ -97,7 +68,7 @@ const accessTokenLeeway = 30 * time.Second
 // it is within its lifetime: signature by a published key, typ at+jwt
 // (ID tokens are refused), iss, exp and nbf. Revocation is the caller's
 // check.
-func (p *Provider) verifyAccessToken(raw string) (*accessTokenClaims, error) {
+func (p *Provider) verifyAccessToken(raw string) (*claims.AccessToken, error) {
 	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
 	if err != nil || len(jws.Signatures) != 1 {
 		return nil, errNotAccessToken
@@ -119,7 +90,7 @@ func (p *Provider) verifyAccessToken(raw string) (*accessTokenClaims, error) {
 	if payload == nil {
 		return nil, errNotAccessToken
 	}
-	var c accessTokenClaims
+	var c claims.AccessToken
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return nil, errNotAccessToken
 	}

@@ -192,11 +192,12 @@ func (p *Provider) scopesFor(c *client, granted, aud []string) []string {
 	return out
 }
 
-// claimsFor reports which organization claims a token for aud carries:
-// each API names the ones it receives; a token for no API (userinfo only)
+// receives says which organization claims a token for aud carries: each
+// API names the ones it receives; a token for no API (userinfo only)
 // carries what the scopes ask for, as the ID token does.
-func (p *Provider) claimsFor(aud []string) (org, permissions, entitlements bool) {
+func (p *Provider) receives(aud []string) claims.Receives {
 	set := p.apiSet()
+	var r claims.Receives
 	apis := 0
 	for _, id := range aud {
 		api, ok := set.byID[id]
@@ -204,14 +205,14 @@ func (p *Provider) claimsFor(aud []string) (org, permissions, entitlements bool)
 			continue
 		}
 		apis++
-		org = org || slices.Contains(api.Claims, "org")
-		permissions = permissions || slices.Contains(api.Claims, "permissions")
-		entitlements = entitlements || slices.Contains(api.Claims, "entitlements")
+		r.Org = r.Org || slices.Contains(api.Claims, "org")
+		r.Permissions = r.Permissions || slices.Contains(api.Claims, "permissions")
+		r.Entitlements = r.Entitlements || slices.Contains(api.Claims, "entitlements")
 	}
 	if apis == 0 {
-		return true, true, true
+		return claims.All
 	}
-	return org, permissions, entitlements
+	return r
 }
 
 // originAllowed decides CORS: an origin is allowed when the operator lists

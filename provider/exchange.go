@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/optibid/idp/provider/claims"
 )
 
 // exchangeGrant is RFC 8693 token exchange for API-to-API calls: an API
@@ -71,9 +73,9 @@ func (p *Provider) exchangeGrant(ctx context.Context, c *client, form url.Values
 			}
 		}
 	}
-	act := &actorClaim{Subject: c.ID, Actor: subject.Actor}
+	act := &claims.Actor{Subject: c.ID, Actor: subject.Actor}
 	at := p.userToken(c, st.User.ID, st.Grant.ID, scopes, targets, time.Unix(subject.AuthTime, 0), subject.AMR, st.Org, act)
-	if !slices.ContainsFunc(at.scopes(), func(sc string) bool { return !isStandardScope(sc) }) {
+	if !slices.ContainsFunc(at.Scopes(), func(sc string) bool { return !isStandardScope(sc) }) {
 		return nil, oauthErr("invalid_scope", "the user granted no scope of this resource")
 	}
 	resp, oerr := p.issue(ctx, c, at)

@@ -79,21 +79,11 @@ func (p *Provider) introspection(ctx context.Context, caller *client, token stri
 	if !asAPI && at.ClientID != caller.ID {
 		return inactive, nil
 	}
-	out := map[string]any{
-		"active": true, "iss": at.Issuer, "sub": at.Subject, "aud": at.Audience, "client_id": at.ClientID,
-		"token_type": oidc.BearerToken, "exp": at.Expiry, "iat": at.IssuedAt, "nbf": at.NotBefore, "jti": at.JWTID,
-	}
-	if at.Scope != "" {
-		out["scope"] = at.Scope
-	}
-	if at.Actor != nil {
-		out["act"] = at.Actor
-	}
 	grantID, ok := grantOf(at.JWTID)
 	if !ok {
 		return inactive, nil
 	}
-	if grantID == "" { // client credentials: alive while not revoked and the client exists
+	if grantID == "" { // a client's own token: alive while not revoked and the client exists
 		st, err := p.store.AccessTokenState(ctx, at.JWTID, "")
 		if err != nil {
 			return nil, serverFailure(ctx, "access token state", err)
@@ -101,8 +91,7 @@ func (p *Provider) introspection(ctx context.Context, caller *client, token stri
 		if _, err := p.clients.get(ctx, at.ClientID); st.Revoked || err != nil {
 			return inactive, nil
 		}
-		copyOrgClaims(out, at)
-		return out, nil
+		return claims.Introspection(at, nil, storage.OrgRole{}, nil, p.receives(at.Audience)), nil
 	}
 	st, live, oerr := p.liveUserToken(ctx, at.JWTID)
 	if oerr != nil {
@@ -111,48 +100,7 @@ func (p *Provider) introspection(ctx context.Context, caller *client, token stri
 	if !live || st.User.ID != at.Subject || st.User.Locked(p.now()) {
 		return inactive, nil
 	}
-	info := new(oidc.UserInfo)
-	claims.Userinfo(info, st.User, at.scopes())
-	raw, _ := json.Marshal(info)
-	_ = json.Unmarshal(raw, &out)
-	out["sub"] = at.Subject
-	out["username"] = st.User.Email
-	if at.AuthTime != 0 {
-		out["auth_time"] = at.AuthTime
-	}
-	if at.ACR != "" {
-		out["acr"] = at.ACR
-	}
-	if len(at.AMR) > 0 {
-		out["amr"] = at.AMR
-	}
-	// Organization claims as of now (a role or plan may have changed since
-	// the token was minted), limited to what the token's APIs receive;
-	// entitlements in full, with every feature's configuration.
-	wantOrg, wantPerms, wantEnt := p.claimsFor(at.Audience)
-	if oc := claims.Org(at.scopes(), st.Org); oc != nil {
-		if wantOrg {
-			out["org"] = oc["org"]
-		}
-		if wantPerms {
-			out["permissions"] = oc["permissions"]
-		}
-		if wantEnt && slices.Contains(at.scopes(), claims.ScopeEntitlements) {
-			out["entitlements"] = p.entitlementsFor(st.Org)
-		}
-	}
-	return out, nil
-}
-
-// copyOrgClaims puts a service account's organization claims, as minted,
-// into the answer.
-func copyOrgClaims(out map[string]any, at *accessTokenClaims) {
-	if at.Org != nil {
-		out["org"] = at.Org
-	}
-	if at.Permissions != nil {
-		out["permissions"] = at.Permissions
-	}
+	return claims.Introspection(at, &st.User, st.Org, p.entitlementsFor(st.Org), p.receives(at.Audience)), nil
 }
 
 // userinfo is OpenID Connect UserInfo for a live user access token with
@@ -162,13 +110,13 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	ctx := op.ContextWithIssuer(r.Context(), p.cfg.Issuer)
 	token, ok := bearer(r)
 	var st storage.AccessTokenState
-	var at *accessTokenClaims
+	var at *claims.AccessToken
 	var oerr *oauthFailure
 	live := false
 	if ok {
 		at, _ = p.verifyAccessToken(token)
 	}
-	if at != nil && slices.Contains(at.scopes(), oidc.ScopeOpenID) {
+	if at != nil && slices.Contains(at.Scopes(), oidc.ScopeOpenID) {
 		st, live, oerr = p.liveUserToken(ctx, at.JWTID)
 	}
 	live = live && st.User.ID == at.Subject && !st.User.Locked(p.now())
@@ -182,8 +130,8 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info := new(oidc.UserInfo)
-	claims.Userinfo(info, st.User, at.scopes())
-	for k, v := range p.storage.orgClaims(at.scopes(), st.Org) {
+	claims.Userinfo(info, st.User, at.Scopes())
+	for k, v := range p.storage.orgClaims(at.Scopes(), st.Org) {
 		info.AppendClaims(k, v)
 	}
 	httpx.NoStore(w)

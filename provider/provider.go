@@ -253,7 +253,7 @@ func (p *Provider) AuthenticateManagement(ctx context.Context, token string) (Ma
 		return ManagementCaller{}, ErrTokenRejected
 	}
 	out := ManagementCaller{}
-	switch sc := at.scopes(); {
+	switch sc := at.Scopes(); {
 	case slices.Contains(sc, ScopeManage):
 	case slices.Contains(sc, ScopeManageRead):
 		out.ReadOnly = true

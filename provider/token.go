@@ -18,6 +18,7 @@ import (
 
 	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/provider/claims"
 	"github.com/optibid/idp/provider/registration"
 	"github.com/optibid/idp/storage"
 )
@@ -388,7 +389,7 @@ func (p *Provider) clientCredentialsGrant(ctx context.Context, c *client, form u
 		}
 	}
 	now := p.now()
-	at := &accessTokenClaims{Issuer: p.cfg.Issuer, Subject: c.ID, ClientID: c.ID, JWTID: "c." + random.Token(16),
+	at := &claims.AccessToken{Issuer: p.cfg.Issuer, Subject: c.ID, ClientID: c.ID, JWTID: "c." + random.Token(16),
 		IssuedAt: now.Unix(), NotBefore: now.Unix()}
 	p.finishToken(c, at, scopes, aud, org)
 	p.metrics.clientCredentials.WithLabelValues(c.ID).Inc()
@@ -397,9 +398,9 @@ func (p *Provider) clientCredentialsGrant(ctx context.Context, c *client, form u
 }
 
 // userToken builds the claims of a user's access token.
-func (p *Provider) userToken(c *client, userID, grantID string, scopes, aud []string, authTime time.Time, amr []string, org storage.OrgRole, act *actorClaim) *accessTokenClaims {
+func (p *Provider) userToken(c *client, userID, grantID string, scopes, aud []string, authTime time.Time, amr []string, org storage.OrgRole, act *claims.Actor) *claims.AccessToken {
 	now := p.now()
-	at := &accessTokenClaims{Issuer: p.cfg.Issuer, Subject: userID, ClientID: c.ID, JWTID: "g." + grantID + "." + random.Token(12),
+	at := &claims.AccessToken{Issuer: p.cfg.Issuer, Subject: userID, ClientID: c.ID, JWTID: "g." + grantID + "." + random.Token(12),
 		IssuedAt: now.Unix(), NotBefore: now.Unix(), AuthTime: authTime.Unix(), ACR: storage.ACRFor(amr), AMR: amr, Actor: act}
 	p.finishToken(c, at, scopes, aud, org)
 	return at
@@ -407,7 +408,7 @@ func (p *Provider) userToken(c *client, userID, grantID string, scopes, aud []st
 
 // finishToken sets audience, scope, lifetime and the organization claims
 // the APIs in aud receive.
-func (p *Provider) finishToken(c *client, at *accessTokenClaims, scopes, aud []string, org storage.OrgRole) {
+func (p *Provider) finishToken(c *client, at *claims.AccessToken, scopes, aud []string, org storage.OrgRole) {
 	at.Audience = aud
 	if len(aud) == 0 {
 		at.Audience = []string{c.ID} // for userinfo only
@@ -415,17 +416,7 @@ func (p *Provider) finishToken(c *client, at *accessTokenClaims, scopes, aud []s
 	scopes = p.scopesFor(c, scopes, aud)
 	at.Scope = strings.Join(scopes, " ")
 	at.Expiry = time.Unix(at.IssuedAt, 0).Add(p.accessTokenTTL(aud)).Unix()
-	wantOrg, wantPerms, wantEnt := p.claimsFor(aud)
-	oc := p.storage.orgClaims(scopes, org)
-	if v, ok := oc["org"].(map[string]string); ok && wantOrg {
-		at.Org = v
-	}
-	if v, ok := oc["permissions"].([]string); ok && wantPerms {
-		at.Permissions = v
-	}
-	if v, ok := oc["entitlements"].(map[string]any); ok && wantEnt {
-		at.Entitlements = v
-	}
+	at.SetOrg(org, p.entitlementsFor(org), p.receives(aud))
 }
 
 // accessTokenTTL is the shortest lifetime the APIs in aud ask for.
@@ -451,7 +442,7 @@ func (p *Provider) accessTokenAlg(aud []string) string {
 }
 
 // issue signs the access token and starts the response.
-func (p *Provider) issue(ctx context.Context, c *client, at *accessTokenClaims) (*tokenResponse, *oauthFailure) {
+func (p *Provider) issue(ctx context.Context, c *client, at *claims.AccessToken) (*tokenResponse, *oauthFailure) {
 	raw, err := p.signJWT(p.accessTokenAlg(at.Audience), accessTokenType, at)
 	if err != nil {
 		return nil, serverFailure(ctx, "sign access token", err)

@@ -64,22 +64,6 @@ func Org(scopes []string, o storage.OrgRole) map[string]any {
 	}
 }
 
-// Introspection fills an RFC 7662 response for an active user token.
-func Introspection(resp *oidc.IntrospectionResponse, u storage.User, g storage.Grant, jti string) {
-	info := new(oidc.UserInfo)
-	Userinfo(info, u, g.Scopes)
-	resp.SetUserInfo(info)
-	resp.Subject = u.ID
-	resp.Scope = g.Scopes
-	resp.ClientID = g.ClientID
-	resp.Audience = []string{g.ClientID}
-	resp.TokenType = oidc.BearerToken
-	resp.AuthTime = oidc.FromTime(g.AuthTime)
-	resp.AuthenticationMethodsReferences = g.AMR
-	resp.JWTID = jti
-	resp.Username = u.Email
-}
-
 // ForIDToken trims organization claims for the ID token, which has a 4 KB
 // budget: it travels through browsers and often ends up in a cookie. The
 // org claim names the role (the permissions follow from it) and the

@@ -20,6 +20,8 @@ var update = flag.Bool("update", false, "rewrite golden files")
 var (
 	at   = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	user = storage.User{ID: "u1", Email: "ada@example.com", Name: "Ada Lovelace", EmailVerified: true, UpdatedAt: at}
+	// user0 is user, addressable.
+	user0 = user
 )
 
 func golden(t *testing.T, name string, v any) {
@@ -56,11 +58,36 @@ func TestUserinfo(t *testing.T) {
 	}
 }
 
-func TestIntrospection(t *testing.T) {
-	resp := new(oidc.IntrospectionResponse)
-	claims.Introspection(resp, user, storage.Grant{ClientID: "web", Scopes: []string{"openid", "email"}, AuthTime: at, AMR: []string{"pwd"}}, "g.1.x")
-	resp.Active = true
-	golden(t, "introspection_user", resp)
+// The access token of a user for an API, and what introspection answers
+// for it and for a service account's own token: the shapes APIs rely on.
+func TestAccessTokenAndIntrospectionShapes(t *testing.T) {
+	o := storage.OrgRole{Org: storage.Organization{ID: "o1", Slug: "acme", Name: "Acme Energy", Plan: "professional"}, Role: "member"}
+	effective := map[string]map[string]any{"market.view": nil, "bids.day_ahead": {"max_bid_mw": 50}}
+	user := func() *claims.AccessToken {
+		return &claims.AccessToken{Issuer: "https://id.example", Subject: "u1", Audience: []string{"https://api.example/trading"},
+			ClientID: "web", IssuedAt: at.Unix(), NotBefore: at.Unix(), Expiry: at.Add(15 * time.Minute).Unix(), JWTID: "g.grant1.x",
+			Scope: "openid email org entitlements bids:read", AuthTime: at.Add(-time.Minute).Unix(), ACR: storage.ACRFor([]string{"pwd", "otp", "mfa"}),
+			AMR: []string{"pwd", "otp", "mfa"}}
+	}
+	tok := user()
+	tok.SetOrg(o, effective, claims.All)
+	golden(t, "access_token_user_api", tok)
+	// An API that receives only org gets neither permissions nor features.
+	narrow := user()
+	narrow.SetOrg(o, effective, claims.Receives{Org: true})
+	if narrow.Org == nil || narrow.Permissions != nil || narrow.Entitlements != nil {
+		t.Fatalf("claims beyond what the API receives: %+v", narrow)
+	}
+	golden(t, "introspection_user_api", claims.Introspection(tok, &user0, o, effective, claims.All))
+	exchanged := user()
+	exchanged.Actor = &claims.Actor{Subject: "trading-api"}
+	if got := claims.Introspection(exchanged, &user0, o, effective, claims.Receives{}); got["act"] == nil || got["org"] != nil {
+		t.Fatalf("exchanged token introspection: %v", got)
+	}
+	svc := &claims.AccessToken{Issuer: "https://id.example", Subject: "robot", Audience: []string{"https://id.example/api"},
+		ClientID: "robot", IssuedAt: at.Unix(), NotBefore: at.Unix(), Expiry: at.Add(15 * time.Minute).Unix(), JWTID: "c.x", Scope: "manage org"}
+	svc.SetOrg(storage.OrgRole{Org: o.Org, Role: "admin"}, nil, claims.Receives{Org: true, Permissions: true})
+	golden(t, "introspection_service_account", claims.Introspection(svc, nil, storage.OrgRole{}, nil, claims.Receives{Org: true, Permissions: true}))
 }
 
 func TestOrg(t *testing.T) {
