@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 CONFIG   ?= configs/dev.yaml
 PKGS     := ./...
 
-.PHONY: help run test bench lint fmt build migrate screenshots clean
+.PHONY: help run test bench bench-smoke lint fmt build migrate screenshots clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-8s %s\n", $$1, $$2}'
@@ -17,8 +17,12 @@ test: ## run every test, the PostgreSQL and browser ones included
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 
 bench: ## Go benchmarks and the loopback load generator (figures: docs/benchmarks.md)
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./cmd/optibid-idp ./login/password
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./cmd/optibid-idp ./login/password ./apiauth
 	$(GO) run ./cmd/loadgen
+
+bench-smoke: ## every benchmark once and a 1 s load per scenario (CI: keeps make bench working)
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./cmd/optibid-idp ./login/password ./apiauth
+	$(GO) run ./cmd/loadgen -store memory -duration 1s
 
 lint: ## go vet and gofmt check
 	$(GO) vet $(PKGS)

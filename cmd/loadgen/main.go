@@ -106,9 +106,11 @@ func randomKey() string {
 const (
 	webSecret = "loadgen-web-secret-0123456789abcdefghijklmn"
 	svcSecret = "loadgen-svc-secret-0123456789abcdefghijklmn"
-	email     = "load@example.com"
-	pw        = "load test password 1"
-	callback  = "https://rp.example/cb"
+	// tradingAPI is the resource the API scenarios ask for.
+	tradingAPI = "https://api.load.example/trading"
+	email      = "load@example.com"
+	pw         = "load test password 1"
+	callback   = "https://rp.example/cb"
 )
 
 func runStore(dir, bin, store string, d time.Duration, workers, maxReq int, only string) error {
@@ -131,22 +133,26 @@ func runStore(dir, bin, store string, d time.Duration, workers, maxReq int, only
 	l.Close()
 	issuer := "http://" + addr
 	cfgPath := filepath.Join(dir, store+".yaml")
-	cfg := fmt.Sprintf(`issuer: %s
-http: {addr: "%s"}
+	cfg := fmt.Sprintf(`issuer: %[1]s
+http: {addr: "%[2]s"}
 log: {level: error}
-storage: {type: %s, postgres: {dsn: "%s", max_conns: 16}}
-keys: {encryption_key: "%s"}
-sessions: {csrf_key: "%s"}
+dev_mode: true
+storage: {type: %[3]s, postgres: {dsn: "%[4]s", max_conns: 16}}
+keys: {encryption_key: "%[5]s"}
+sessions: {csrf_key: "%[6]s"}
 lockout: {backoff_after: 90, lock_after: 95, max_failures: 100}
 bootstrap:
   organizations: [{slug: load, name: Load}]
-  users: [{email: %s, password: "%s", organization: load, role: member}]
+  users: [{email: %[7]s, password: "%[8]s", organization: load, role: member}]
+  apis:
+    - {identifier: "%[12]s", name: Trading, scopes: [{name: "bids:read"}], claims: [org, permissions]}
+    - {identifier: "%[12]s-rs", name: Trading RS256, scopes: [{name: "bids:read:rs"}], signing_alg: RS256}
   clients:
-    - {id: web, secret: "%s", redirect_uris: ["%s"], grant_types: [authorization_code, refresh_token], id_token_signed_response_alg: ES256}
-    - {id: web-rs, secret: "%s", redirect_uris: ["%s"], grant_types: [authorization_code, refresh_token], id_token_signed_response_alg: RS256}
-    - {id: svc-es, secret: "%s", grant_types: [client_credentials], id_token_signed_response_alg: ES256}
-    - {id: svc-rs, secret: "%s", grant_types: [client_credentials], id_token_signed_response_alg: RS256}
-`, issuer, addr, store, dsn, randomKey(), randomKey(), email, pw, webSecret, callback, webSecret, callback, svcSecret, svcSecret)
+    - {id: web, secret: "%[9]s", redirect_uris: ["%[10]s"], grant_types: [authorization_code, refresh_token], id_token_signed_response_alg: ES256, first_party: true, default_api: "%[12]s"}
+    - {id: web-rs, secret: "%[9]s", redirect_uris: ["%[10]s"], grant_types: [authorization_code, refresh_token], id_token_signed_response_alg: RS256, first_party: true}
+    - {id: svc, secret: "%[11]s", grant_types: [client_credentials]}
+    - {id: trading-api, secret: "%[11]s", grant_types: [client_credentials], acts_for: ["%[12]s"]}
+`, issuer, addr, store, dsn, randomKey(), randomKey(), email, pw, webSecret, callback, svcSecret, tradingAPI)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
 	}
@@ -183,14 +189,15 @@ bootstrap:
 			return http.NewRequest(http.MethodGet, issuer+"/.well-known/openid-configuration", nil)
 		}},
 		{name: "jwks", req: func(int, *string) (*http.Request, error) { return http.NewRequest(http.MethodGet, issuer+"/keys", nil) }},
-		{name: "client_credentials ES256", req: func(int, *string) (*http.Request, error) {
-			return tokenReq(issuer+"/oauth/token", form(url.Values{"grant_type": {"client_credentials"}}), "svc-es", svcSecret)
+		{name: "client_credentials ES256 (API)", req: func(int, *string) (*http.Request, error) {
+			return tokenReq(issuer+"/oauth/token", form(url.Values{"grant_type": {"client_credentials"}, "resource": {tradingAPI},
+				"scope": {"bids:read"}}), "svc", svcSecret)
 		}},
-		{name: "client_credentials RS256", req: func(int, *string) (*http.Request, error) {
-			return tokenReq(issuer+"/oauth/token", form(url.Values{"grant_type": {"client_credentials"}}), "svc-rs", svcSecret)
+		{name: "client_credentials RS256 (API)", req: func(int, *string) (*http.Request, error) {
+			return tokenReq(issuer+"/oauth/token", form(url.Values{"grant_type": {"client_credentials"}, "resource": {tradingAPI + "-rs"}}), "svc", svcSecret)
 		}},
-		{name: "introspection (user token)", req: func(int, *string) (*http.Request, error) {
-			return tokenReq(issuer+"/oauth/introspect", form(url.Values{"token": {tok.AccessToken}}), "web", webSecret)
+		{name: "introspection by the API (user token)", req: func(int, *string) (*http.Request, error) {
+			return tokenReq(issuer+"/oauth/introspect", form(url.Values{"token": {tok.AccessToken}}), "trading-api", svcSecret)
 		}},
 		{name: "refresh ES256", prepare: func() (string, error) { t, err := login(issuer, "web"); return t.RefreshToken, err },
 			req: func(_ int, rt *string) (*http.Request, error) {
@@ -230,6 +237,9 @@ bootstrap:
 			perCore = fmt.Sprintf("%.0f", float64(res.ok)/used)
 		}
 		fmt.Printf("| %s | %.0f | %s | %s | %s | %d |\n", s.name, res.rps, perCore, ms(res.p50), ms(res.p99), res.errors)
+		if res.ok == 0 {
+			return fmt.Errorf("%s: no request succeeded (%d errors)", s.name, res.errors)
+		}
 	}
 	fmt.Println()
 	return nil
