@@ -69,7 +69,7 @@ const accessTokenLeeway = 30 * time.Second
 // (ID tokens are refused), iss, exp and nbf. Revocation is the caller's
 // check.
 func (p *Provider) verifyAccessToken(raw string) (*claims.AccessToken, error) {
-	jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
 	if err != nil || len(jws.Signatures) != 1 {
 		return nil, errNotAccessToken
 	}
@@ -100,4 +100,22 @@ func (p *Provider) verifyAccessToken(raw string) (*claims.AccessToken, error) {
 		return nil, errNotAccessToken
 	}
 	return &c, nil
+}
+
+// grantOf parses a jti: ("", true) for a client's own tokens
+// (c.<random>), (grant, true) for users' tokens (g.<grant>.<random>), false
+// for anything else.
+func grantOf(jti string) (string, bool) {
+	switch {
+	case strings.HasPrefix(jti, "c.") && len(jti) > 2:
+		return "", true
+	case strings.HasPrefix(jti, "g."):
+		rest := jti[2:]
+		i := strings.IndexByte(rest, '.')
+		if i <= 0 {
+			return "", false
+		}
+		return rest[:i], true
+	}
+	return "", false
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"slices"
 	"sync/atomic"
@@ -95,11 +96,27 @@ func (p *Provider) mayUse(c *client, api storage.API, forUser bool) bool {
 		}
 		return c.ServiceAccount()
 	}
-	granted := slices.Contains(c.APIs, api.Identifier)
-	if api.OrgID != "" && c.OrgID != api.OrgID && !granted {
+	if api.OrgID != "" && c.OrgID != api.OrgID {
 		return false
 	}
-	return !api.RequireGrant || granted
+	return !api.RequireGrant || p.grants(c, c.APIs, api.Identifier)
+}
+
+// grants reports whether a client's list of API identifiers (apis,
+// acts_for, default_api) names api in earnest: only the API's owner can
+// grant it, so the reference counts when client and API belong to the
+// same owner, an organization or the platform. A reference that outlived
+// its API, or names an identifier another owner registered later, counts
+// for nothing.
+func (p *Provider) grants(c *client, list []string, identifier string) bool {
+	api, ok := p.API(identifier)
+	return ok && slices.Contains(list, identifier) && api.OrgID == c.OrgID
+}
+
+// actsFor reports whether the client is the API identifier's own
+// credentials (acts_for, granted by the API's owner).
+func (p *Provider) actsFor(c *client, identifier string) bool {
+	return p.grants(c, c.ActsFor, identifier)
 }
 
 // targetError is an RFC 8707 or RFC 6749 error about what a request asks for.
@@ -150,18 +167,28 @@ func (p *Provider) resolveTargets(c *client, resources, scopes []string, forUser
 			out = append(out, candidates[0])
 		case len(candidates) > 1:
 			return nil, &targetError{"invalid_target", "scope " + s + " is defined by several APIs: name one with resource"}
+		case len(set.byScope[s]) > 0:
+			// An API's scope comes only with that API: a client cannot
+			// collect it by registering the same name as its own.
+			return nil, &targetError{"invalid_scope", "scope not allowed for this client"}
 		case c.IsScopeAllowed(s):
 		default:
 			return nil, &targetError{"invalid_scope", "scope not allowed for this client"}
 		}
 	}
-	if len(out) == 0 && c.DefaultAPI != "" {
+	if len(out) == 0 && c.DefaultAPI != "" && p.grants(c, []string{c.DefaultAPI}, c.DefaultAPI) {
 		if api, ok := set.byID[c.DefaultAPI]; ok && p.mayUse(c, api, forUser) {
 			out = append(out, c.DefaultAPI)
 		}
 	}
 	slices.Sort(out)
-	return slices.Compact(out), nil
+	out = slices.Compact(out)
+	if len(out) > 1 && slices.Contains(out, p.ManagementAPI()) {
+		// A management token must not also be another API's: that API
+		// could replay it against /api/v1.
+		return nil, &targetError{"invalid_target", "the management API must be requested on its own"}
+	}
+	return out, nil
 }
 
 func definesScope(api storage.API, scope string) bool {
@@ -215,15 +242,44 @@ func (p *Provider) receives(aud []string) claims.Receives {
 	return r
 }
 
-// originAllowed decides CORS: an origin is allowed when the operator lists
-// it (cors_allowed_origins) or a client registered it (a single-page app).
-// An empty configuration allows none.
-func (p *Provider) originAllowed(origin string) bool {
+// corsAllowed decides CORS: an origin the operator lists
+// (cors_allowed_origins) is allowed everywhere; an origin a client
+// registered (a single-page app) is allowed for that client's requests
+// only: its client_id (Basic or form), or the client of its bearer token.
+// Preflights carry no credentials, so they pass for any registered origin
+// and the actual request decides; so do the public documents (discovery,
+// JWKS). An empty configuration allows none.
+func (p *Provider) corsAllowed(r *http.Request, origin string) (bool, []string) {
 	if slices.Contains(p.cfg.CORSAllowedOrigins, origin) {
-		return true
+		return true, nil
 	}
 	o := p.origins.Load()
-	return o != nil && (*o)[origin]
+	if o == nil || len((*o)[origin]) == 0 {
+		return false, nil
+	}
+	if r.Method == http.MethodOptions || r.Method == http.MethodGet && (r.URL.Path == "/keys" || r.URL.Path == "/.well-known/openid-configuration") {
+		return true, nil
+	}
+	return (*o)[origin][p.requestClient(r)], []string{"Authorization"}
+}
+
+// requestClient names the client a request speaks for: HTTP Basic, the
+// form's client_id, or the client of a bearer access token.
+func (p *Provider) requestClient(r *http.Request) string {
+	if id, _, ok := r.BasicAuth(); ok {
+		id, _ = url.QueryUnescape(id)
+		return id
+	}
+	if tok, ok := bearer(r); ok {
+		if at, err := p.verifyAccessToken(tok); err == nil {
+			return at.ClientID
+		}
+		return ""
+	}
+	if r.ParseForm() == nil {
+		return r.PostForm.Get("client_id")
+	}
+	return ""
 }
 
 // ReloadClientOrigins re-reads the origins clients registered.
@@ -233,10 +289,13 @@ func (p *Provider) ReloadClientOrigins(ctx context.Context) error {
 		slog.WarnContext(ctx, "client origins reload failed; keeping the previous set", "error", err)
 		return err
 	}
-	m := map[string]bool{}
+	m := map[string]map[string]bool{}
 	for _, c := range list {
 		for _, o := range c.AllowedOrigins {
-			m[o] = true
+			if m[o] == nil {
+				m[o] = map[string]bool{}
+			}
+			m[o][c.ID] = true
 		}
 	}
 	p.origins.Store(&m)

@@ -34,7 +34,7 @@ func (p *Provider) exchangeGrant(ctx context.Context, c *client, form url.Values
 		return nil, oauthErr("invalid_grant", "invalid subject_token")
 	}
 	// The caller must be the API the subject token was issued for.
-	if !slices.ContainsFunc(subject.Audience, func(a string) bool { return slices.Contains(c.ActsFor, a) }) {
+	if !slices.ContainsFunc(subject.Audience, func(a string) bool { return p.actsFor(c, a) }) {
 		return nil, oauthErr("invalid_grant", "the subject_token is not for an API this client acts for")
 	}
 	st, live, oerr := p.liveUserToken(ctx, subject.JWTID)
@@ -51,7 +51,7 @@ func (p *Provider) exchangeGrant(ctx context.Context, c *client, form url.Values
 	slices.Sort(targets)
 	targets = slices.Compact(targets)
 	for _, t := range targets {
-		if _, ok := p.API(t); !ok || t == p.ManagementAPI() || !slices.Contains(c.APIs, t) || slices.Contains(subject.Audience, t) {
+		if t == p.ManagementAPI() || !p.grants(c, c.APIs, t) || slices.Contains(subject.Audience, t) {
 			return nil, oauthErr("invalid_target", "the client may not exchange tokens for this resource")
 		}
 	}

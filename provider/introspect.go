@@ -75,7 +75,7 @@ func (p *Provider) introspection(ctx context.Context, caller *client, token stri
 	if err != nil {
 		return inactive, nil
 	}
-	asAPI := slices.ContainsFunc(at.Audience, func(a string) bool { return slices.Contains(caller.ActsFor, a) })
+	asAPI := slices.ContainsFunc(at.Audience, func(a string) bool { return p.actsFor(caller, a) })
 	if !asAPI && at.ClientID != caller.ID {
 		return inactive, nil
 	}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
-	"strings"
-	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -50,31 +48,13 @@ func audit(ctx context.Context, typ, actor, subject, clientID string, details ma
 		IP: httpx.ClientIP(ctx), RequestID: httpx.RequestID(ctx), Details: details}
 }
 
-// internal logs err, marks the request as failed on our side, and returns
-// server_error. The engine re-wraps some storage errors (a failed refresh
-// lookup becomes invalid_grant, a failed introspection active=false), so
-// the mark, not the error type, is what the response filter trusts to
-// answer 503: a client must never discard a good token because our
+// internal logs err and returns server_error; our endpoints answer it
+// with 503: a client must never discard a good token because our
 // database blinked.
 func internal(ctx context.Context, what string, err error) *oidc.Error {
 	slog.ErrorContext(ctx, what, "error", err)
-	if f, ok := ctx.Value(failureKey{}).(*failure); ok {
-		f.set()
-	}
 	return oidc.ErrServerError().WithDescription("temporarily unavailable")
 }
-
-type failureKey struct{}
-
-// failure records, per request, that storage failed underneath the engine.
-type failure struct {
-	mu     sync.Mutex
-	failed bool
-}
-
-func (f *failure) set() { f.mu.Lock(); f.failed = true; f.mu.Unlock() }
-
-func (f *failure) get() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.failed }
 
 // --- auth requests and codes ---
 
@@ -147,86 +127,14 @@ func (s *opStorage) refreshExpiry(now, familyEnd time.Time) time.Time {
 	return exp
 }
 
-// GetRefreshTokenInfo serves revocation: it answers for refresh tokens of
-// the calling client only.
-func (s *opStorage) GetRefreshTokenInfo(ctx context.Context, clientID, token string) (string, string, error) {
-	st, err := s.p.store.RefreshTokenByHash(ctx, storage.HashSecret(token))
-	if errors.Is(err, storage.ErrNotFound) {
-		return "", "", op.ErrInvalidRefreshToken
-	}
-	if err != nil {
-		return "", "", internal(ctx, "load refresh token", err)
-	}
-	if st.Token.ClientID != clientID {
-		return st.Token.UserID, foreignToken, nil
-	}
-	return st.Token.UserID, "rt." + st.Grant.ID, nil
+// GetRefreshTokenInfo and RevokeToken belong to the engine's revocation
+// endpoint, which is not mounted (ours is revoke.go).
+func (s *opStorage) GetRefreshTokenInfo(ctx context.Context, _, _ string) (string, string, error) {
+	return "", "", notMounted(ctx)
 }
 
-// foreignToken marks a token that belongs to another client.
-const foreignToken = "foreign"
-
-// RevokeToken revokes a refresh token's family or one access token, after
-// checking that the token belongs to the calling client (RFC 7009 §2.1).
-// Unknown tokens succeed silently, as RFC 7009 requires; storage failures
-// fail (503), never pretend success.
-func (s *opStorage) RevokeToken(ctx context.Context, token, subject, clientID string) *oidc.Error {
-	now := s.now()
-	switch {
-	case token == foreignToken:
-		return oidc.ErrUnauthorizedClient().WithDescription("token was issued to another client")
-	case strings.HasPrefix(token, "rt."):
-		grantID := strings.TrimPrefix(token, "rt.")
-		err := s.p.store.RevokeGrant(ctx, grantID, now, audit(ctx, "token_revoked", clientID, subject, clientID,
-			map[string]string{"grant_id": grantID, "token_type": "refresh_token"}))
-		if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return internal(ctx, "revoke grant", err)
-		}
-		return nil
-	}
-	grantID, ok := grantOf(token)
-	if !ok {
-		return nil // not one of our access tokens
-	}
-	if grantID == "" {
-		if subject != clientID {
-			return oidc.ErrUnauthorizedClient().WithDescription("token was issued to another client")
-		}
-	} else {
-		st, err := s.p.store.AccessTokenState(ctx, token, grantID)
-		if errors.Is(err, storage.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return internal(ctx, "load token state", err)
-		}
-		if st.Grant.ClientID != clientID {
-			return oidc.ErrUnauthorizedClient().WithDescription("token was issued to another client")
-		}
-	}
-	err := s.p.store.RevokeAccessToken(ctx, token, now.Add(s.p.cfg.AccessTokenTTL), audit(ctx, "token_revoked", clientID,
-		subject, clientID, map[string]string{"token_type": "access_token"}))
-	if err != nil {
-		return internal(ctx, "revoke access token", err)
-	}
-	return nil
-}
-
-// grantOf parses a jti: ("", true) for client-credentials tokens, (grant,
-// true) for user tokens, false for anything else.
-func grantOf(jti string) (string, bool) {
-	switch {
-	case strings.HasPrefix(jti, "c.") && len(jti) > 2:
-		return "", true
-	case strings.HasPrefix(jti, "g."):
-		rest := jti[2:]
-		i := strings.IndexByte(rest, '.')
-		if i <= 0 {
-			return "", false
-		}
-		return rest[:i], true
-	}
-	return "", false
+func (s *opStorage) RevokeToken(ctx context.Context, _, _, _ string) *oidc.Error {
+	return notMounted(ctx)
 }
 
 // TerminateSession is the engine's end_session hook. Our /end_session is

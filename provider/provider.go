@@ -123,7 +123,7 @@ type Provider struct {
 	cors      *cors.Cors
 	signers   signers
 	apis      apiCatalogue
-	origins   atomic.Pointer[map[string]bool]
+	origins   atomic.Pointer[map[string]map[string]bool] // origin → clients that registered it
 	features  struct {
 		featureCatalogue
 		store interface {
@@ -162,10 +162,10 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	// An empty allow-list must allow nothing: rs/cors reads an empty
 	// AllowedOrigins as "*", so the decision is always ours.
 	corsOpts := &cors.Options{
-		AllowOriginFunc: p.originAllowed,
-		AllowedMethods:  []string{http.MethodGet, http.MethodPost},
-		AllowedHeaders:  []string{"Authorization", "Content-Type"},
-		MaxAge:          600,
+		AllowOriginVaryRequestFunc: p.corsAllowed,
+		AllowedMethods:             []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders:             []string{"Authorization", "Content-Type"},
+		MaxAge:                     600,
 	}
 	var opts []op.Option
 	if issuerURL.Scheme == "http" {
@@ -183,17 +183,17 @@ func New(cfg Config, d Deps) (*Provider, error) {
 	return p, nil
 }
 
-// Register mounts the provider's endpoints on r. The engine serves token,
-// introspection, revocation, userinfo and JWKS behind our response filter;
-// /authorize, its callback and discovery are ours. /end_session is served
-// by package login.
+// Register mounts the provider's endpoints on r. The engine serves the
+// JWKS only; /authorize, its callback, discovery, token, introspection,
+// revocation and userinfo are ours. /end_session is served by package
+// login.
 func (p *Provider) Register(r *mux.Router) {
 	r.Handle("/.well-known/openid-configuration", p.cors.Handler(http.HandlerFunc(p.serveDiscovery))).Methods(http.MethodGet, http.MethodHead, http.MethodOptions)
 	r.HandleFunc("/authorize", p.authorize).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/authorize/callback", p.callback).Methods(http.MethodGet)
 	r.Handle("/oauth/token", p.cors.Handler(http.HandlerFunc(p.token))).Methods(http.MethodPost, http.MethodOptions)
 	r.Handle("/oauth/introspect", p.cors.Handler(http.HandlerFunc(p.introspect))).Methods(http.MethodPost, http.MethodOptions)
-	r.Handle("/revoke", p.oauthFilter(p.op)).Methods(http.MethodPost, http.MethodOptions)
+	r.Handle("/revoke", p.cors.Handler(http.HandlerFunc(p.revoke))).Methods(http.MethodPost, http.MethodOptions)
 	r.Handle("/userinfo", p.cors.Handler(http.HandlerFunc(p.userinfo))).Methods(http.MethodGet, http.MethodPost, http.MethodOptions)
 	r.Handle("/keys", p.op).Methods(http.MethodGet, http.MethodHead, http.MethodOptions)
 }

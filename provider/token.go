@@ -53,6 +53,22 @@ type tokenResponse struct {
 	Scope           string `json:"scope,omitempty"`
 }
 
+// oauthError is the RFC 6749 §5.2 error body.
+type oauthError struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+func writeOAuthError(w http.ResponseWriter, status int, e oauthError) {
+	httpx.NoStore(w)
+	w.Header().Set("Content-Type", "application/json")
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "2")
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(e)
+}
+
 // oauthFailure is an error answer of the token, introspection and userinfo
 // endpoints (RFC 6749 §5.2 codes, RFC 8707 invalid_target included).
 type oauthFailure struct{ code, desc string }

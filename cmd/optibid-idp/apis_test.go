@@ -472,8 +472,8 @@ func walkManagementRoutes(t *testing.T, e *env, orgID, token string, want int) {
 // an origin is allowed when the operator lists it or a client registered
 // it, and no other.
 func TestCORSAllowList(t *testing.T) {
-	cors := func(e *env, method, path, origin string) string {
-		req, _ := http.NewRequest(method, e.issuer+path, strings.NewReader("grant_type=client_credentials"))
+	cors := func(e *env, method, path, origin string, body ...string) string {
+		req, _ := http.NewRequest(method, e.issuer+path, strings.NewReader("grant_type=client_credentials&"+strings.Join(body, "&")))
 		req.Header.Set("Origin", origin)
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if method == http.MethodOptions {
@@ -512,6 +512,19 @@ func TestCORSAllowList(t *testing.T) {
 	}
 	if got := cors(e, http.MethodGet, "/authorize", "https://spa.example"); got != "" {
 		t.Errorf("/authorize sent CORS headers: %q", got)
+	}
+	// A client's origin serves that client only: another client's request
+	// from it gets no CORS answer.
+	if got := cors(e, http.MethodPost, "/oauth/token", "https://spa.example", "client_id=spa"); got != "https://spa.example" {
+		t.Errorf("the SPA's own token request: %q", got)
+	}
+	for _, other := range []string{"client_id=web", "client_id=native", ""} {
+		if got := cors(e, http.MethodPost, "/oauth/token", "https://spa.example", other); got != "" {
+			t.Errorf("token request for %q from the SPA's origin: %q", other, got)
+		}
+	}
+	if got := cors(e, http.MethodPost, "/oauth/token", "https://ops.example", "client_id=web"); got != "https://ops.example" {
+		t.Errorf("an operator-listed origin: %q", got)
 	}
 }
 
@@ -561,6 +574,126 @@ func TestConsentForThirdPartyClients(t *testing.T) {
 			evs, _ := e.app.Store.ListAudit(context.Background(), storage.AuditFilter{Type: "consent_granted"})
 			if len(evs) != 1 {
 				t.Fatalf("consent_granted audit rows: %d", len(evs))
+			}
+		})
+	}
+}
+
+// Findings of the adversarial review of this feature, each as the attack
+// that was tried: only the API's owner grants it; an organization names
+// its APIs on its own verified domains; a client cannot collect an API's
+// scope by registering the name; a management token is for the
+// management API alone; revocation touches only the caller's tokens.
+func TestAPIOwnershipAndRevocation(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := apisEnv(t, backend)
+			ctx := context.Background()
+			acme, _ := e.app.Store.OrganizationBySlug(ctx, "acme")
+			owner := e.tokenOf(userEmail)
+
+			// Identifiers: only on the organization's verified domains.
+			put := func(id string) int {
+				status, _ := e.api("PUT", "/orgs/"+acme.ID+"/apis", owner, map[string]any{"identifier": id, "name": "Ledger",
+					"scopes": []map[string]string{{"name": "ledger:read", "description": "Read the ledger"}}})
+				return status
+			}
+			if got := put("https://api.acme-energy.example/ledger"); got != 400 {
+				t.Fatalf("API on an unverified domain: %d", got)
+			}
+			if err := e.app.Store.AddDomain(ctx, storage.OrganizationDomain{OrgID: acme.ID, Domain: "acme-energy.example", VerifiedAt: e.clock.now()}, auditNone()); err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range []string{e.issuer + "/api", "https://api.acme-energy.example/ledger/", "HTTPS://api.acme-energy.example/ledger", tradingAPI} {
+				if got := put(id); got != 400 {
+					t.Errorf("look-alike or foreign identifier %q: %d", id, got)
+				}
+			}
+			if got := put("https://api.acme-energy.example/ledger"); got != 200 {
+				t.Fatalf("API on a verified domain: %d", got)
+			}
+			// A client cannot register an API's scope as its own.
+			for _, sc := range []string{"settlement:read", "manage", "ledger:read"} {
+				if status, body := e.api("POST", "/orgs/"+acme.ID+"/clients", owner, map[string]any{"name": "Planter",
+					"redirect_uris": []string{"https://planter.example/cb"}, "scopes": []string{sc}}); status != 400 {
+					t.Errorf("client registering API scope %s: %d %v", sc, status, body)
+				}
+			}
+			// A reference to an API that its owner did not grant counts for
+			// nothing (here: an organization's client naming a platform API
+			// and acting for it, as a stale reference would).
+			if _, err := e.app.Store.UpsertClient(ctx, storage.Client{ID: "squatter", OrgID: acme.ID, Name: "Squatter",
+				SecretHash: storage.HashSecret(partnerSecret), GrantTypes: []string{"client_credentials", "authorization_code"},
+				RedirectURIs: []string{partnerCallback}, APIs: []string{settlementAPI}, ActsFor: []string{tradingAPI},
+				Scopes: []string{"settlement:read"}, DefaultAPI: settlementAPI}, auditNone()); err != nil {
+				t.Fatal(err)
+			}
+			e.app.Provider.ForgetClient("squatter")
+			for name, form := range map[string]url.Values{
+				"by resource": {"grant_type": {"client_credentials"}, "resource": {settlementAPI}},
+				"by scope":    {"grant_type": {"client_credentials"}, "scope": {"settlement:read"}},
+			} {
+				if resp, body := e.postToken("/oauth/token", form, "squatter", partnerSecret); resp.StatusCode != 400 {
+					t.Errorf("ungranted API %s: %d %s", name, resp.StatusCode, body)
+				}
+			}
+			resp, body := e.postToken("/oauth/token", url.Values{"grant_type": {"client_credentials"}}, "squatter", partnerSecret)
+			if resp.StatusCode != 200 || strings.Contains(body, "settlement") {
+				t.Fatalf("default API not granted by its owner: %d %s", resp.StatusCode, body)
+			}
+			tr := e.apiToken(t, map[string]string{"resource": tradingAPI, "scope": "openid bids:read"}, nil)
+			if got := e.introspect(t, tr.AccessToken, "squatter", partnerSecret); got["active"] != false {
+				t.Fatalf("introspection through an ungranted acts_for: %v", got)
+			}
+			// The management API comes alone.
+			b := e.browser()
+			b.login(e.authURL(nil), userEmail, userPassword)
+			for _, q := range []map[string]string{
+				{"resource": tradingAPI + " " + e.issuer + "/api"},
+				{"resource": "", "scope": "openid manage bids:read"},
+			} {
+				params := map[string]string{"code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "code_challenge_method": "S256"}
+				for k, v := range q {
+					params[k] = v
+				}
+				u := e.authURL(params)
+				if res := q["resource"]; strings.Contains(res, " ") { // two resource parameters
+					parts := strings.Fields(res)
+					uu, _ := url.Parse(u)
+					qq := uu.Query()
+					qq["resource"] = parts
+					uu.RawQuery = qq.Encode()
+					u = uu.String()
+				}
+				resp, _ := b.get(u)
+				if loc, _ := url.Parse(resp.Header.Get("Location")); loc.Query().Get("error") != "invalid_target" {
+					t.Errorf("management API with another (%v): %s", q, loc)
+				}
+			}
+
+			// Revocation: only the caller's own tokens, whatever the
+			// string looks like.
+			victim := e.apiToken(t, map[string]string{"resource": tradingAPI, "scope": "openid bids:read offline_access"}, nil)
+			grant := strings.SplitN(strings.TrimPrefix(claimsOf(t, victim.AccessToken)["jti"].(string), "g."), ".", 2)[0]
+			for name, tc := range map[string]struct{ token, client, secret string }{
+				"a made-up rt. string": {"rt." + grant, "native", ""},
+				"a jti":                {claimsOf(t, victim.AccessToken)["jti"].(string), "web2", web2Secret},
+			} {
+				if r, _ := e.postToken("/revoke", url.Values{"token": {tc.token}, "client_id": {tc.client}}, tc.client, tc.secret); r.StatusCode != 200 {
+					t.Errorf("revoke %s: %d", name, r.StatusCode)
+				}
+			}
+			for name, tc := range map[string]struct{ token string }{"refresh token": {victim.RefreshToken}, "access token": {victim.AccessToken}} {
+				if r, body := e.postToken("/revoke", url.Values{"token": {tc.token}}, "web2", web2Secret); r.StatusCode != 400 || !strings.Contains(body, "unauthorized_client") {
+					t.Errorf("another client revoking the %s: %d %s", name, r.StatusCode, body)
+				}
+			}
+			if got := e.introspect(t, victim.AccessToken, "web", webSecret); got["active"] != true {
+				t.Fatalf("the victim's token died from another client's revocation: %v", got)
+			}
+			resp, body = e.postToken("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {victim.RefreshToken}}, "web", webSecret)
+			if resp.StatusCode != 200 {
+				t.Fatalf("the victim's refresh token after foreign revocations: %d %s", resp.StatusCode, body)
 			}
 		})
 	}

@@ -179,7 +179,8 @@ func (a *App) build(ctx context.Context) error {
 		Catalogue: a.Provider.Catalogue, ToSettings: provider.SettingsFromStorage, Now: a.now,
 		SendInvitation: invitationMailer(emailSender, cfg.MFA.IssuerName, cfg.Accounts.InvitationURL), InvitationTTL: cfg.Accounts.InvitationTTL,
 		ClientChanged: a.clientChanged, Connections: conns, ManagementAPI: a.Provider.ManagementAPI(),
-		APIsChanged: func() { _ = a.Provider.ReloadAPIs(context.Background()) }}).Register(r)
+		ManagementScopes: []string{provider.ScopeManage, provider.ScopeManageRead},
+		APIsChanged:      func() { _ = a.Provider.ReloadAPIs(context.Background()) }}).Register(r)
 	if outbox != nil {
 		r.Handle("/dev/outbox", outbox).Methods(http.MethodGet)
 		a.Outbox = outbox

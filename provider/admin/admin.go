@@ -80,9 +80,11 @@ type Deps struct {
 	// APIsChanged reloads the provider's APIs after a change (nil: none).
 	APIsChanged func()
 	// ManagementAPI is the management API's identifier, which no
-	// organization may register.
-	ManagementAPI string
-	Connections   ConnectionRules
+	// organization may register; ManagementScopes its scopes, which no
+	// client may register as its own.
+	ManagementAPI    string
+	ManagementScopes []string
+	Connections      ConnectionRules
 }
 
 // Principal is the caller of a management-API token.

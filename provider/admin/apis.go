@@ -3,6 +3,8 @@ package admin
 import (
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/optibid/idp/provider/registration"
@@ -36,19 +38,23 @@ func viewAPI(a storage.API) apiMetadata {
 	return v
 }
 
-// orgAPIs lists the identifiers of an organization's own APIs.
-func (h *Handler) orgAPIs(r *http.Request, orgID string) ([]string, error) {
+// orgAPIs lists the identifiers of an organization's own APIs, and every
+// scope any API defines (the management API's included).
+func (h *Handler) orgAPIs(r *http.Request, orgID string) (own, scopes []string, err error) {
 	list, err := h.Store.ListAPIs(r.Context())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []string
+	scopes = append(scopes, h.ManagementScopes...)
 	for _, a := range list {
 		if a.OrgID == orgID {
-			out = append(out, a.Identifier)
+			own = append(own, a.Identifier)
+		}
+		for _, s := range a.Scopes {
+			scopes = append(scopes, s.Name)
 		}
 	}
-	return out, nil
+	return own, scopes, nil
 }
 
 func (h *Handler) listAPIs(w http.ResponseWriter, r *http.Request, _ caller, o storage.Organization, _ string) {
@@ -86,6 +92,21 @@ func (h *Handler) putAPI(w http.ResponseWriter, r *http.Request, c caller, o sto
 	}
 	if err := registration.ValidateAPI(a, h.ManagementAPI); err != nil {
 		fail(w, http.StatusBadRequest, "invalid_api", err.Error()+".")
+		return
+	}
+	// An organization names its APIs on its own verified domains, so it
+	// can neither squat an identifier another tenant or the platform will
+	// want nor dress one up as theirs.
+	domains, err := h.Store.DomainsOf(r.Context(), o.ID)
+	if err != nil {
+		h.internal(w, r, "domains", err)
+		return
+	}
+	host := registration.IdentifierHost(a.Identifier)
+	if host == "" || !slices.ContainsFunc(domains, func(d storage.OrganizationDomain) bool {
+		return !d.VerifiedAt.IsZero() && (host == d.Domain || strings.HasSuffix(host, "."+d.Domain))
+	}) {
+		fail(w, http.StatusBadRequest, "invalid_api", "identifier: must be an https URI on one of this organization's verified domains.")
 		return
 	}
 	saved, err := h.Store.UpsertAPI(r.Context(), a, h.event(r, "api_saved", c, o, "", map[string]string{"api": a.Identifier}))

@@ -76,8 +76,10 @@ func (h *Handler) listClients(w http.ResponseWriter, r *http.Request, _ caller, 
 }
 
 // validate applies the registration rules; the message names the field.
-// own is the registering member's role; orgAPIs the organization's APIs.
-func (b *clientMetadata) validate(own string, orgAPIs []string) error {
+// own is the registering member's role; orgAPIs the organization's APIs;
+// apiScopes every scope an API defines, which a client may not register
+// as its own (it would otherwise collect an API's scope without the API).
+func (b *clientMetadata) validate(own string, orgAPIs, apiScopes []string) error {
 	b.Name = strings.TrimSpace(b.Name)
 	if b.Name == "" || len(b.Name) > 200 {
 		return errors.New("name must be 1 to 200 characters")
@@ -129,6 +131,9 @@ func (b *clientMetadata) validate(own string, orgAPIs []string) error {
 		if s == "" || len(s) > 64 || strings.ContainsAny(s, " \t\r\n\"\\") {
 			return fmt.Errorf("scopes: %q is not a scope token", s)
 		}
+		if slices.Contains(apiScopes, s) {
+			return fmt.Errorf("scopes: %q belongs to an API; ask for it with the API instead", s)
+		}
 	}
 	if b.IDTokenSignedAlg != "" && !slices.Contains(keys.Supported, b.IDTokenSignedAlg) {
 		return fmt.Errorf("id_token_signed_response_alg must be one of %v", keys.Supported)
@@ -143,12 +148,12 @@ func (h *Handler) createClient(w http.ResponseWriter, r *http.Request, c caller,
 	if !decode(w, r, &body) {
 		return
 	}
-	apis, err := h.orgAPIs(r, o.ID)
+	apis, apiScopes, err := h.orgAPIs(r, o.ID)
 	if err != nil {
 		h.internal(w, r, "apis", err)
 		return
 	}
-	if err := body.validate(own, apis); err != nil {
+	if err := body.validate(own, apis, apiScopes); err != nil {
 		fail(w, http.StatusBadRequest, "invalid_client_metadata", err.Error()+".")
 		return
 	}

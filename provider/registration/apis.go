@@ -73,31 +73,38 @@ func ValidateAPI(a storage.API, reserved string) error {
 	return nil
 }
 
+// Identifier forms: lower-case https host (or loopback http), optional
+// port, plain path segments; or a urn. One spelling per identifier, so
+// that look-alikes (case, trailing slash, dot segments, escapes, a bare
+// "?") cannot stand beside the real one.
+var (
+	httpsIdentifier = regexp.MustCompile(`^https://[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*$`)
+	httpIdentifier  = regexp.MustCompile(`^http://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*$`)
+	urnIdentifier   = regexp.MustCompile(`^urn:[a-z0-9][a-z0-9-]{0,31}(:[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+$`)
+)
+
 func validateAPIIdentifier(raw string) error {
-	if len(raw) > 255 || strings.ContainsAny(raw, " \t\r\n\x00*\\") {
-		return errors.New("must be at most 255 characters without white space or wildcards")
+	if len(raw) > 255 {
+		return errors.New("must be at most 255 characters")
 	}
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() {
-		return fmt.Errorf("%q is not an absolute URI", raw)
-	}
-	if u.Fragment != "" || strings.Contains(raw, "#") || u.RawQuery != "" || u.User != nil {
-		return fmt.Errorf("%q must not contain a query, fragment or user info", raw)
-	}
-	switch u.Scheme {
-	case "https":
-		if u.Host == "" {
-			return fmt.Errorf("%q has no host", raw)
+	for _, seg := range strings.Split(raw, "/") {
+		if seg == "." || seg == ".." {
+			return fmt.Errorf("%q must not contain dot segments", raw)
 		}
-	case "http":
-		if !IsLoopbackHost(u.Hostname()) {
-			return fmt.Errorf("%q: http is allowed on loopback addresses only", raw)
-		}
-	case "urn":
-	default:
-		return fmt.Errorf("%q: use https or urn", raw)
+	}
+	if !httpsIdentifier.MatchString(raw) && !httpIdentifier.MatchString(raw) && !urnIdentifier.MatchString(raw) {
+		return fmt.Errorf("%q must be https://host[:port][/path] in lower case without a trailing slash, query or escapes (http on loopback only), or a urn", raw)
 	}
 	return nil
+}
+
+// IdentifierHost returns the host of an https identifier ("" for others).
+func IdentifierHost(identifier string) string {
+	u, err := url.Parse(identifier)
+	if err != nil || u.Scheme != "https" {
+		return ""
+	}
+	return u.Hostname()
 }
 
 // ValidateOrigin decides what may be registered as a browser origin for
