@@ -76,6 +76,38 @@ func (h *Handler) listAPIs(w http.ResponseWriter, r *http.Request, _ caller, o s
 // rules of registration.ValidateAPI. An identifier another organization
 // (or the platform) registered is a conflict.
 func (h *Handler) putAPI(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, _ string) {
+	h.saveAPI(w, r, c, o)
+}
+
+// platformAPIs lists the platform's APIs (platform admins only).
+func (h *Handler) platformAPIs(w http.ResponseWriter, r *http.Request, c caller) {
+	if !c.user.PlatformAdmin {
+		fail(w, http.StatusForbidden, "forbidden", "Only platform administrators manage platform APIs.")
+		return
+	}
+	h.listAPIs(w, r, c, storage.Organization{}, "")
+}
+
+// putPlatformAPI registers or updates a platform API (platform admins
+// only); platform identifiers are not bound to a domain.
+func (h *Handler) putPlatformAPI(w http.ResponseWriter, r *http.Request, c caller) {
+	if !c.user.PlatformAdmin {
+		fail(w, http.StatusForbidden, "forbidden", "Only platform administrators manage platform APIs.")
+		return
+	}
+	h.saveAPI(w, r, c, storage.Organization{})
+}
+
+func (h *Handler) deletePlatformAPI(w http.ResponseWriter, r *http.Request, c caller) {
+	if !c.user.PlatformAdmin {
+		fail(w, http.StatusForbidden, "forbidden", "Only platform administrators manage platform APIs.")
+		return
+	}
+	h.deleteAPI(w, r, c, storage.Organization{}, "")
+}
+
+// saveAPI stores an API of o ("" ID: the platform).
+func (h *Handler) saveAPI(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization) {
 	var body apiMetadata
 	if !decode(w, r, &body) {
 		return
@@ -94,19 +126,7 @@ func (h *Handler) putAPI(w http.ResponseWriter, r *http.Request, c caller, o sto
 		fail(w, http.StatusBadRequest, "invalid_api", err.Error()+".")
 		return
 	}
-	// An organization names its APIs on its own verified domains, so it
-	// can neither squat an identifier another tenant or the platform will
-	// want nor dress one up as theirs.
-	domains, err := h.Store.DomainsOf(r.Context(), o.ID)
-	if err != nil {
-		h.internal(w, r, "domains", err)
-		return
-	}
-	host := registration.IdentifierHost(a.Identifier)
-	if host == "" || !slices.ContainsFunc(domains, func(d storage.OrganizationDomain) bool {
-		return !d.VerifiedAt.IsZero() && (host == d.Domain || strings.HasSuffix(host, "."+d.Domain))
-	}) {
-		fail(w, http.StatusBadRequest, "invalid_api", "identifier: must be an https URI on one of this organization's verified domains.")
+	if o.ID != "" && !h.onVerifiedDomain(w, r, o, a.Identifier) {
 		return
 	}
 	saved, err := h.Store.UpsertAPI(r.Context(), a, h.event(r, "api_saved", c, o, "", map[string]string{"api": a.Identifier}))
@@ -120,6 +140,26 @@ func (h *Handler) putAPI(w http.ResponseWriter, r *http.Request, c caller, o sto
 	}
 	h.apisChanged()
 	writeJSON(w, http.StatusOK, viewAPI(saved))
+}
+
+// onVerifiedDomain: an organization names its APIs on its own verified
+// domains, so it can neither squat an identifier another tenant or the
+// platform will want nor dress one up as theirs. On false the answer is
+// written.
+func (h *Handler) onVerifiedDomain(w http.ResponseWriter, r *http.Request, o storage.Organization, identifier string) bool {
+	domains, err := h.Store.DomainsOf(r.Context(), o.ID)
+	if err != nil {
+		h.internal(w, r, "domains", err)
+		return false
+	}
+	host := registration.IdentifierHost(identifier)
+	if host == "" || !slices.ContainsFunc(domains, func(d storage.OrganizationDomain) bool {
+		return !d.VerifiedAt.IsZero() && (host == d.Domain || strings.HasSuffix(host, "."+d.Domain))
+	}) {
+		fail(w, http.StatusBadRequest, "invalid_api", "identifier: must be an https URI on one of this organization's verified domains.")
+		return false
+	}
+	return true
 }
 
 func (h *Handler) deleteAPI(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, _ string) {
