@@ -21,8 +21,12 @@ type consentData struct {
 	Scopes                      []string
 }
 
-// consentRequest loads what both consent handlers need: the request (for
-// this browser), its client and the live session.
+// consentRequest loads what both consent handlers need (the request for
+// this browser, its client, the session) and checks that the sign-in has
+// reached the consent step: everything before it (the sign-in itself,
+// prompt=login, max_age, a second factor, step-up, a verified email, the
+// organization) is settled. Otherwise it sends the browser to what is
+// owed and reports false.
 func (h *Handler) consentRequest(w http.ResponseWriter, r *http.Request, id string) (storage.AuthRequest, storage.Client, storage.Session, storage.User, bool) {
 	ar, c, ok := h.requestAndClient(w, r, id)
 	if !ok {
@@ -33,8 +37,13 @@ func (h *Handler) consentRequest(w http.ResponseWriter, r *http.Request, id stri
 		h.fail(w, r, "load session", err)
 		return ar, c, s, u, false
 	}
-	if !live {
-		http.Redirect(w, r, "/login?id="+ar.ID, http.StatusSeeOther)
+	st, err := h.owed(r.Context(), ar, c, s, u, live, false)
+	if err != nil {
+		h.fail(w, r, "sign-in state", err)
+		return ar, c, s, u, false
+	}
+	if st != stepConsent {
+		h.advance(w, r, ar, c, s, u, live, false)
 		return ar, c, s, u, false
 	}
 	return ar, c, s, u, true
@@ -62,7 +71,7 @@ func (h *Handler) consentSubmit(w http.ResponseWriter, r *http.Request) {
 	if !h.checkForm(w, r) {
 		return
 	}
-	ar, _, s, u, ok := h.consentRequest(w, r, r.PostForm.Get("id"))
+	ar, c, s, u, ok := h.consentRequest(w, r, r.PostForm.Get("id"))
 	if !ok {
 		return
 	}
@@ -79,7 +88,7 @@ func (h *Handler) consentSubmit(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "grant consent", err)
 		return
 	}
-	h.finish(w, r, ar, s)
+	h.advance(w, r, ar, c, s, u, true, true)
 }
 
 // describeScope says in words what a scope lets the client do: the

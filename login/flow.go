@@ -17,11 +17,14 @@ const pendingTTL = 10 * time.Minute
 type factors struct {
 	totp   bool
 	backup int
-	phone  bool
-	email  bool
+	// phoneEnrolled: a verified phone; phone: and SMS can be sent to it.
+	phoneEnrolled, phone bool
+	email                bool
 }
 
-func (f factors) any() bool { return f.totp || f.phone }
+// any reports whether the user has a second factor of their own: an
+// authenticator, a verified phone, or backup codes (which come with one).
+func (f factors) any() bool { return f.totp || f.phoneEnrolled || f.backup > 0 }
 
 func (h *Handler) factorsOf(ctx context.Context, u storage.User) (factors, error) {
 	var f factors
@@ -35,8 +38,12 @@ func (h *Handler) factorsOf(ctx context.Context, u storage.User) (factors, error
 	if f.backup, err = h.Store.BackupCodesRemaining(ctx, u.ID); err != nil {
 		return f, err
 	}
-	f.phone = u.PhoneVerified && u.Phone != "" && h.SMS != nil
-	f.email = u.EmailVerified
+	f.phoneEnrolled = u.PhoneVerified && u.Phone != ""
+	f.phone = f.phoneEnrolled && h.SMS != nil
+	// An emailed code is a second factor only for a user who has no
+	// stronger one: whoever controls the mailbox (say, after a password
+	// reset) must not be able to stand in for the authenticator.
+	f.email = u.EmailVerified && !f.any()
 	return f, nil
 }
 
@@ -114,14 +121,14 @@ func (h *Handler) toSecondFactor(w http.ResponseWriter, r *http.Request, ar stor
 	http.Redirect(w, r, "/login/mfa?id="+ar.ID, http.StatusSeeOther)
 }
 
-// completeLogin issues a new SSO session for the user and continues the
-// auth request (consent, or back to the client).
+// completeLogin issues a new SSO session for the user and moves the
+// sign-in on.
 func (h *Handler) completeLogin(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, c storage.Client, u storage.User, amr []string, newHash string) {
 	s, ok := h.startSession(w, r, u, amr, newHash, ar.ClientID)
 	if !ok {
 		return
 	}
-	h.continueRequest(w, r, ar, c, u, s)
+	h.advance(w, r, ar, c, s, u, true, false)
 }
 
 // startSession ends this browser's old session, stores a new one (which
@@ -141,34 +148,113 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u storage
 	return s, true
 }
 
-// continueRequest finishes an auth request for a live session: email
-// verification when the client requires it, consent when due, then back.
-func (h *Handler) continueRequest(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, c storage.Client, u storage.User, s storage.Session) {
-	if !h.chooseOrg(w, r, &ar, c, u) {
-		return
+// step is what a sign-in still owes, in the order they are settled.
+type step int
+
+const (
+	stepDone         step = iota
+	stepAuthenticate      // no session this request may use
+	stepSecondFactor      // a second factor is due and the session has none
+	stepVerifyEmail       // the client or an organization needs a verified email
+	stepOrganization      // the organization of the login is not settled
+	stepConsent           // the user must consent
+)
+
+// owed is the one place that decides what a sign-in still owes, from the
+// request, its client and the browser's session (live reports whether
+// there is one). Every handler that moves a sign-in forward goes through
+// advance, which asks it: consent, enrollment, the organization choice
+// and the MFA step each re-check everything before them, so no handler
+// reaches a code by skipping a state. consented is true only for the
+// consent handler, after the user allowed this very request.
+func (h *Handler) owed(ctx context.Context, ar storage.AuthRequest, c storage.Client, s storage.Session, u storage.User, live, consented bool) (step, error) {
+	// A sign-in made after this request began satisfies prompt=login and
+	// max_age (the engine turns prompt=login into max_age=0).
+	fresh := s.AuthTime.After(ar.CreatedAt)
+	switch {
+	case !live,
+		slices.Contains(ar.Prompt, "login") && !fresh,
+		ar.MaxAge != nil && !fresh && h.now().Sub(s.AuthTime) > time.Duration(*ar.MaxAge)*time.Second,
+		ar.HintSubject != "" && ar.HintSubject != s.UserID:
+		return stepAuthenticate, nil
+	}
+	need, _, _, err := h.mfaRequired(ctx, ar, c, u)
+	if err != nil {
+		return 0, err
+	}
+	if need && !slices.Contains(s.AMR, "mfa") {
+		return stepSecondFactor, nil
 	}
 	if !u.EmailVerified {
-		p, err := h.orgPolicy(r.Context(), u.ID)
+		p, err := h.orgPolicy(ctx, u.ID)
 		if err != nil {
-			h.fail(w, r, "org policy", err)
-			return
+			return 0, err
 		}
 		if c.RequireVerifiedEmail || p.verifiedEmail {
-			h.render(w, r, http.StatusForbidden, "notice", notice{Title: "Verify your email first",
-				Message: c.Name + " needs a verified email address. Open the link we sent to " + u.Email + ", then sign in again."})
-			return
+			return stepVerifyEmail, nil
 		}
 	}
-	due, err := h.consentDue(r.Context(), ar, c, u.ID)
-	if err != nil {
-		h.fail(w, r, "consent", err)
+	if wantsOrg(ar.Scopes) && ar.OrgID == "" {
+		orgs, err := h.memberOrgs(ctx, u.ID)
+		if err != nil {
+			return 0, err
+		}
+		if len(orgs) > 0 || ar.OrgRequest != "" {
+			return stepOrganization, nil
+		}
+	}
+	if !consented {
+		due, err := h.consentDue(ctx, ar, c, u.ID)
+		if err != nil || due {
+			return stepConsent, err
+		}
+	}
+	return stepDone, nil
+}
+
+// advance moves a sign-in to what it owes next: the sign-in form, the
+// second factor, the email notice, the organization choice, the consent
+// page, or (nothing owed) the code. With prompt=none every step that needs
+// the user answers the client with the matching error instead.
+func (h *Handler) advance(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, c storage.Client, s storage.Session, u storage.User, live, consented bool) {
+	ctx := r.Context()
+	silent := slices.Contains(ar.Prompt, "none")
+	for range 2 { // an organization settled without asking takes one more turn
+		st, err := h.owed(ctx, ar, c, s, u, live, consented)
+		if err != nil {
+			h.fail(w, r, "sign-in state", err)
+			return
+		}
+		switch {
+		case st == stepAuthenticate && silent:
+			http.Redirect(w, r, h.ErrorRedirectURL(ar, "login_required", "the user must sign in"), http.StatusFound)
+		case st == stepAuthenticate:
+			h.showLogin(w, r, ar, c)
+		case st == stepSecondFactor && silent:
+			http.Redirect(w, r, h.ErrorRedirectURL(ar, "interaction_required", "a second factor is required"), http.StatusFound)
+		case st == stepSecondFactor:
+			h.toSecondFactor(w, r, ar, s.UserID, s.AMR)
+		case st == stepVerifyEmail && silent:
+			http.Redirect(w, r, h.ErrorRedirectURL(ar, "interaction_required", "the user must verify their email address"), http.StatusFound)
+		case st == stepVerifyEmail:
+			h.render(w, r, http.StatusForbidden, "notice", notice{Title: "Verify your email first",
+				Message: c.Name + " needs a verified email address. Open the link we sent to " + u.Email + ", then sign in again."})
+		case st == stepOrganization:
+			picked, ok := h.chooseOrg(w, r, &ar, c, u, silent)
+			if ok && picked {
+				continue
+			}
+		case st == stepConsent && silent:
+			http.Redirect(w, r, h.ErrorRedirectURL(ar, "consent_required", "the user must grant consent"), http.StatusFound)
+		case st == stepConsent:
+			http.Redirect(w, r, "/consent?id="+ar.ID, http.StatusSeeOther)
+		default:
+			_ = h.Store.TouchSession(ctx, s.IDHash, h.now())
+			h.finish(w, r, ar, s)
+		}
 		return
 	}
-	if due {
-		http.Redirect(w, r, "/consent?id="+ar.ID, http.StatusSeeOther)
-		return
-	}
-	h.finish(w, r, ar, s)
+	h.fail(w, r, "sign-in state", errors.New("login: organization choice did not settle"))
 }
 
 type notice struct {

@@ -68,14 +68,17 @@ func (h *Handler) mfaPage(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "mfa decision", err)
 		return
 	}
-	if !f.totp && !f.phone && f.backup == 0 {
+	if !f.any() && (byPolicy || !f.email) {
 		// Required, and nothing enrolled: enrollment is the second step.
-		if byPolicy || !f.email {
-			http.Redirect(w, r, "/login/mfa/enroll?id="+ar.ID, http.StatusSeeOther)
-			return
-		}
+		http.Redirect(w, r, "/login/mfa/enroll?id="+ar.ID, http.StatusSeeOther)
+		return
 	}
-	h.render(w, r, http.StatusOK, "mfa", h.mfaData(r, ar, f))
+	d := h.mfaData(r, ar, f)
+	if !f.totp && !f.phone && f.backup == 0 && !f.email {
+		// A factor is enrolled (a phone) but cannot be used right now.
+		d.Error = "Your second step cannot be used right now. Try again later."
+	}
+	h.render(w, r, http.StatusOK, "mfa", d)
 }
 
 const wrongCode = "That code is not right, or was already used. Try again."
@@ -233,6 +236,24 @@ func (h *Handler) sendCode(r *http.Request, u storage.User, transaction, channel
 	return id, nil
 }
 
+// mayEnroll: during a sign-in, a password alone may enroll a second factor
+// only for a user who has none (forced enrollment). A user with a factor
+// signs in with it; adding another needs it (NIST SP 800-63B §6.1.2.1), on
+// the account page. On false the answer is written.
+func (h *Handler) mayEnroll(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, u storage.User) bool {
+	f, err := h.factorsOf(r.Context(), u)
+	if err != nil {
+		h.fail(w, r, "factors", err)
+		return false
+	}
+	if f.any() {
+		_ = h.Store.AppendAudit(r.Context(), h.audit(r, "enrollment_refused", u.ID, ar.ClientID, map[string]string{"reason": "has_factor"}))
+		http.Redirect(w, r, "/login/mfa?id="+ar.ID, http.StatusSeeOther)
+		return false
+	}
+	return true
+}
+
 type enrollData struct {
 	ID, CSRF, Error, QR, Secret, Action, Reason string
 }
@@ -241,7 +262,7 @@ type enrollData struct {
 // is required and the user has none yet.
 func (h *Handler) enrollPage(w http.ResponseWriter, r *http.Request) {
 	ar, _, u, ok := h.pendingLogin(w, r, r.URL.Query().Get("id"))
-	if !ok {
+	if !ok || !h.mayEnroll(w, r, ar, u) {
 		return
 	}
 	h.renderEnroll(w, r, u, enrollData{ID: ar.ID, Action: "/login/mfa/enroll",
@@ -297,8 +318,8 @@ func (h *Handler) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 	if !h.checkForm(w, r) {
 		return
 	}
-	ar, c, u, ok := h.pendingLogin(w, r, r.PostForm.Get("id"))
-	if !ok {
+	ar, _, u, ok := h.pendingLogin(w, r, r.PostForm.Get("id"))
+	if !ok || !h.mayEnroll(w, r, ar, u) {
 		return
 	}
 	codes, err := h.confirmTOTP(r, u, r.PostForm.Get("code"))
@@ -312,35 +333,12 @@ func (h *Handler) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	amr := slices.Compact(append(slices.Clone(ar.PendingAMR), "otp", "mfa"))
-	s, ok := h.startSession(w, r, u, amr, "", ar.ClientID)
-	if !ok {
+	if _, ok := h.startSession(w, r, u, amr, "", ar.ClientID); !ok {
 		return
 	}
-	// The codes are shown once; the page's link continues the login. The
-	// request is completed here only when nothing else is due: consent and
-	// the email check run on their own pages against the new session.
-	due, err := h.consentDue(r.Context(), ar, c, u.ID)
-	if err != nil {
-		h.fail(w, r, "consent", err)
-		return
-	}
-	var next string
-	switch {
-	case due:
-		next = "/consent?id=" + ar.ID
-	case !u.EmailVerified, wantsOrg(ar.Scopes):
-		next = "/login?id=" + ar.ID // resumes with the new session: email rule, organization choice
-	default:
-		if err := h.Store.CompleteAuthRequest(r.Context(), ar.ID, s.UserID, s.AuthTime, s.AMR, s.IDHash); err != nil {
-			h.fail(w, r, "complete auth request", err)
-			return
-		}
-		next = h.CallbackURL(ar.ID)
-		if ar.ClientID == accountClient {
-			next = "/account"
-		}
-	}
-	h.render(w, r, http.StatusOK, "backupcodes", map[string]any{"Codes": codes, "Next": next})
+	// The codes are shown once; the page's link continues the sign-in,
+	// which the login page moves on to whatever it still owes.
+	h.render(w, r, http.StatusOK, "backupcodes", map[string]any{"Codes": codes, "Next": "/login?id=" + ar.ID})
 }
 
 func maskPhone(p string) string {

@@ -34,19 +34,18 @@ func (h *Handler) memberOrgs(ctx context.Context, userID string) ([]orgChoice, e
 	return out, nil
 }
 
-// chooseOrg settles the organization of a login that asks for org claims:
-// the one the client requested (the user must be a member), the only one,
-// or the user's pick on the organization page. It reports whether the
-// login may go on now; otherwise the response is written.
-func (h *Handler) chooseOrg(w http.ResponseWriter, r *http.Request, ar *storage.AuthRequest, c storage.Client, u storage.User) bool {
-	if !wantsOrg(ar.Scopes) || ar.OrgID != "" {
-		return true
-	}
+// chooseOrg settles the organization of a login that asks for org claims
+// without asking when it can: the one the client requested (the user must
+// be a member, else access_denied), or the only one. Otherwise it shows the
+// organization page (prompt=none: interaction_required). picked reports
+// that ar now has its organization; when ok is false the response is
+// written.
+func (h *Handler) chooseOrg(w http.ResponseWriter, r *http.Request, ar *storage.AuthRequest, c storage.Client, u storage.User, silent bool) (picked, ok bool) {
 	ctx := r.Context()
 	orgs, err := h.memberOrgs(ctx, u.ID)
 	if err != nil {
 		h.fail(w, r, "memberships", err)
-		return false
+		return false, false
 	}
 	pick := ""
 	switch {
@@ -54,24 +53,25 @@ func (h *Handler) chooseOrg(w http.ResponseWriter, r *http.Request, ar *storage.
 		i := slices.IndexFunc(orgs, func(o orgChoice) bool { return o.Slug == ar.OrgRequest })
 		if i < 0 {
 			http.Redirect(w, r, h.ErrorRedirectURL(*ar, "access_denied", "the user is not a member of the requested organization"), http.StatusSeeOther)
-			return false
+			return false, false
 		}
 		pick = orgs[i].ID
-	case len(orgs) == 0:
-		return true // no organization: no org claims
 	case len(orgs) == 1:
 		pick = orgs[0].ID
+	case silent:
+		http.Redirect(w, r, h.ErrorRedirectURL(*ar, "interaction_required", "the user must choose an organization"), http.StatusFound)
+		return false, false
 	default:
 		h.render(w, r, http.StatusOK, "org", map[string]any{"ID": ar.ID, "CSRF": h.csrfToken(h.Cookies.BrowserID(r)),
 			"ClientName": c.Name, "Orgs": orgs})
-		return false
+		return false, false
 	}
 	if err := h.Store.SetAuthRequestOrg(ctx, ar.ID, pick); err != nil {
 		h.fail(w, r, "choose organization", err)
-		return false
+		return false, false
 	}
 	ar.OrgID = pick
-	return true
+	return true, true
 }
 
 // orgSubmit records the user's pick and continues the login.
@@ -88,8 +88,14 @@ func (h *Handler) orgSubmit(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "load session", err)
 		return
 	}
-	if !live {
-		http.Redirect(w, r, "/login?id="+ar.ID, http.StatusSeeOther)
+	// The pick is taken only at the organization step: everything before
+	// it must be settled.
+	if st, err := h.owed(r.Context(), ar, c, s, u, live, false); err != nil || st != stepOrganization {
+		if err != nil {
+			h.fail(w, r, "sign-in state", err)
+			return
+		}
+		h.advance(w, r, ar, c, s, u, live, false)
 		return
 	}
 	orgs, err := h.memberOrgs(r.Context(), u.ID)
@@ -107,5 +113,5 @@ func (h *Handler) orgSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ar.OrgID = pick
-	h.continueRequest(w, r, ar, c, u, s)
+	h.advance(w, r, ar, c, s, u, live, false)
 }

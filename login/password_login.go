@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -25,67 +24,41 @@ type loginData struct {
 	Buttons                            []button
 }
 
-// loginPage continues an auth request: silently with a live session when
-// the request allows it, else by showing the form (or, for prompt=none,
-// by answering login_required).
+// loginPage continues an auth request: with a live session that this
+// request may use, on to whatever it still owes; otherwise to the sign-in
+// form (or, for prompt=none, login_required).
 func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
 	ar, c, ok := h.requestAndClient(w, r, r.URL.Query().Get("id"))
 	if !ok {
 		return
 	}
-	s, u, live, err := h.currentSession(ctx, r)
+	s, u, live, err := h.currentSession(r.Context(), r)
 	if err != nil {
 		h.fail(w, r, "load session", err)
 		return
 	}
-	reusable := live && !slices.Contains(ar.Prompt, "login") && (ar.HintSubject == "" || ar.HintSubject == s.UserID) &&
-		(ar.MaxAge == nil || h.now().Sub(s.AuthTime) <= time.Duration(*ar.MaxAge)*time.Second)
-	silent := slices.Contains(ar.Prompt, "none")
-	if !reusable {
-		if silent {
-			http.Redirect(w, r, h.ErrorRedirectURL(ar, "login_required", "the user must sign in"), http.StatusFound)
+	h.advance(w, r, ar, c, s, u, live, false)
+}
+
+// showLogin sends the browser to the client's chosen connection or the
+// one of the hint's domain, else shows the sign-in form.
+func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, c storage.Client) {
+	ctx := r.Context()
+	conn := ar.Connection
+	if conn == "" {
+		var err error
+		if conn, err = h.homeRealm(ctx, strings.ToLower(ar.LoginHint)); err != nil {
+			h.fail(w, r, "home realm", err)
 			return
 		}
-		// The client named a connection, or the hint's domain has one.
-		conn := ar.Connection
-		if conn == "" {
-			if conn, err = h.homeRealm(ctx, strings.ToLower(ar.LoginHint)); err != nil {
-				h.fail(w, r, "home realm", err)
-				return
-			}
-		}
-		if conn != "" {
-			http.Redirect(w, r, federatedURL(conn, ar.ID, ar.LoginHint), http.StatusFound)
-			return
-		}
-		browser := h.Cookies.EnsureBrowserID(w, r)
-		h.render(w, r, http.StatusOK, "login", loginData{ID: ar.ID, CSRF: h.csrfToken(browser), Email: ar.LoginHint,
-			ClientName: c.Name, CanRegister: h.cfg.Registration == "open", Buttons: h.buttons(ctx)})
+	}
+	if conn != "" {
+		http.Redirect(w, r, federatedURL(conn, ar.ID, ar.LoginHint), http.StatusFound)
 		return
 	}
-	// Step-up: the session lacks a second factor that this request needs.
-	need, _, _, err := h.mfaRequired(ctx, ar, c, u)
-	if err != nil {
-		h.fail(w, r, "mfa decision", err)
-		return
-	}
-	consent, err := h.consentDue(ctx, ar, c, u.ID)
-	if err != nil {
-		h.fail(w, r, "consent", err)
-		return
-	}
-	switch {
-	case need && !slices.Contains(s.AMR, "mfa") && silent:
-		http.Redirect(w, r, h.ErrorRedirectURL(ar, "interaction_required", "a second factor is required"), http.StatusFound)
-	case need && !slices.Contains(s.AMR, "mfa"):
-		h.toSecondFactor(w, r, ar, s.UserID, s.AMR)
-	case silent && consent:
-		http.Redirect(w, r, h.ErrorRedirectURL(ar, "consent_required", "the user must grant consent"), http.StatusFound)
-	default:
-		_ = h.Store.TouchSession(ctx, s.IDHash, h.now())
-		h.continueRequest(w, r, ar, c, u, s)
-	}
+	browser := h.Cookies.EnsureBrowserID(w, r)
+	h.render(w, r, http.StatusOK, "login", loginData{ID: ar.ID, CSRF: h.csrfToken(browser), Email: ar.LoginHint,
+		ClientName: c.Name, CanRegister: h.cfg.Registration == "open", Buttons: h.buttons(ctx)})
 }
 
 func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {

@@ -269,7 +269,7 @@ func (b *browser) login(authURL, email, pw string) *url.URL {
 func (b *browser) clientRedirect(resp *http.Response, body string) *url.URL {
 	b.t.Helper()
 	if !isRedirect(resp.StatusCode) {
-		b.t.Fatalf("want redirect to client, got %d: %.300s", resp.StatusCode, body)
+		b.t.Fatalf("want redirect to client, got %d: %.3000s", resp.StatusCode, body)
 	}
 	u, err := url.Parse(resp.Header.Get("Location"))
 	if err != nil {

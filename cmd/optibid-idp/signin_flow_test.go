@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/optibid/idp/storage"
+)
+
+// Regression tests for the sign-in state machine (login.owed): each is
+// an attack that once got a code while the sign-in still owed something.
+
+// noCode follows resp within the provider and fails when it ends at the
+// client with a code.
+func noCode(t *testing.T, b *browser, what string, resp *http.Response, body string) {
+	t.Helper()
+	resp, _ = b.follow(resp, body)
+	if loc := resp.Header.Get("Location"); strings.Contains(loc, "code=") {
+		t.Fatalf("%s handed out a code: %s", what, loc)
+	}
+}
+
+// consentForm is a consent POST for request id of this browser, with its
+// CSRF token, as an attacker would forge it.
+func consentForm(b *browser, id, csrf string) url.Values {
+	return url.Values{"id": {id}, "csrf": {csrf}, "decision": {"allow"}}
+}
+
+// requestID reads the id of the auth request from a page's hidden field.
+func requestID(t *testing.T, page string) string {
+	t.Helper()
+	id := hidden(page).Get("id")
+	if id == "" {
+		t.Fatalf("no request id on the page: %.300s", page)
+	}
+	return id
+}
+
+// Consent may be given only for a request that reached the consent step:
+// a forged POST /consent for a request that still owes a second factor,
+// step-up, a fresh sign-in (prompt=login, max_age) or a verified email
+// gives no code.
+func TestConsentCannotSkipWhatASignInOwes(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			ctx := context.Background()
+			b := e.browser()
+			b.login(e.authURL(nil), userEmail, userPassword) // a password-only session
+			consentURL := func(extra map[string]string) map[string]string {
+				p := map[string]string{"client_id": "consent", "scope": "openid email", "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "code_challenge_method": "S256"}
+				for k, v := range extra {
+					p[k] = v
+				}
+				return p
+			}
+			// The CSRF token of this browser, from any of its forms.
+			_, page := b.authorize(e.authURL(consentURL(map[string]string{"prompt": "login"})))
+			csrf := hidden(page).Get("csrf")
+			for name, extra := range map[string]map[string]string{
+				"step-up (acr_values)": {"acr_values": "urn:optibid:acr:mfa"},
+				"prompt=login":         {"prompt": "login"},
+				"max_age":              {"max_age": "0"},
+			} {
+				resp, page := b.get(e.authURL(consentURL(extra)))
+				loc, _ := url.Parse(resp.Header.Get("Location"))
+				id := loc.Query().Get("id")
+				if id == "" {
+					t.Fatalf("%s: no auth request: %d %s %.200s", name, resp.StatusCode, loc, page)
+				}
+				b.get(loc.String()) // the request moves to what it owes
+				resp, body := b.post("/consent", consentForm(b, id, csrf))
+				noCode(t, b, "consent for a request owing "+name, resp, body)
+				resp, body = b.get("/authorize/callback?id=" + id)
+				noCode(t, b, "the callback of a request owing "+name, resp, body)
+			}
+			// A verified email the client requires.
+			ada := mustUser(t, e, userEmail)
+			c, _ := e.app.Store.ClientByID(ctx, "consent")
+			c.RequireVerifiedEmail = true
+			if _, err := e.app.Store.UpsertClient(ctx, c, auditNone()); err != nil {
+				t.Fatal(err)
+			}
+			e.app.Provider.ForgetClient("consent")
+			if err := e.app.Store.UpdateProfile(ctx, ada.ID, ada.Name, false, auditNone()); err != nil {
+				t.Fatal(err)
+			}
+			resp, _ := b.get(e.authURL(consentURL(nil)))
+			loc, _ := url.Parse(resp.Header.Get("Location"))
+			id := loc.Query().Get("id")
+			resp, body := b.post("/consent", consentForm(b, id, csrf))
+			noCode(t, b, "consent for a request owing a verified email", resp, body)
+			// Once nothing else is owed, consent gives the code.
+			if err := e.app.Store.UpdateProfile(ctx, ada.ID, ada.Name, true, auditNone()); err != nil {
+				t.Fatal(err)
+			}
+			resp, _ = b.get(e.authURL(consentURL(nil)))
+			loc, _ = url.Parse(resp.Header.Get("Location"))
+			resp, page = b.follow(b.get(loc.String()))
+			if !strings.Contains(page, "Allow access?") {
+				t.Fatalf("consent page: %d %.200s", resp.StatusCode, page)
+			}
+			resp, body = b.follow(b.post("/consent", consentForm(b, requestID(t, page), csrf)))
+			if u := b.clientRedirect(resp, body); u.Query().Get("code") == "" {
+				t.Fatalf("consent at the consent step: %s", u)
+			}
+		})
+	}
+}
+
+// During a sign-in a password alone enrolls a second factor only for a
+// user who has none: a user whose only factor is a phone cannot replace
+// it with a new authenticator and finish with amr mfa.
+func TestPasswordAloneCannotEnrollOverAnExistingFactor(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			ctx := context.Background()
+			ada := mustUser(t, e, userEmail)
+			if err := e.app.Store.SetPhone(ctx, ada.ID, "+41791234567", true, auditNone()); err != nil {
+				t.Fatal(err)
+			}
+			b := e.browser()
+			page, _ := e.toMFA(b, nil)
+			id := requestID(t, page)
+			resp, page := b.get("/login/mfa/enroll?id=" + id)
+			if strings.Contains(page, "otpauth") || resp.StatusCode == 200 && strings.Contains(page, "Scan") {
+				t.Fatalf("enrollment offered to a user with a phone: %d", resp.StatusCode)
+			}
+			resp, body := b.post("/login/mfa/enroll", url.Values{"id": {id}, "csrf": {hidden(page).Get("csrf")}, "code": {"123456"}})
+			noCode(t, b, "enrollment over an existing factor", resp, body)
+			if tt, err := e.app.Store.TOTPByUser(ctx, ada.ID); err == nil && !tt.ConfirmedAt.IsZero() {
+				t.Fatal("an authenticator was enrolled with the password alone")
+			}
+			evs, _ := e.app.Store.ListAudit(ctx, storage.AuditFilter{Type: "enrollment_refused"})
+			if len(evs) == 0 {
+				t.Fatal("refused enrollment not audited")
+			}
+		})
+	}
+}
+
+// Every step URL, reached out of order for a request that owes a second
+// factor, in the same browser and in another one, gives no code.
+func TestSignInStepsOutOfOrder(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			e.enrollTOTP(e.browser())
+			b := e.browser()
+			page, _ := e.toMFA(b, map[string]string{"scope": "openid org offline_access"})
+			id, csrf := requestID(t, page), hidden(page).Get("csrf")
+			other := e.browser()
+			other.login(e.authURL(map[string]string{"client_id": "web2", "redirect_uri": "https://other.example/cb"}), "bob@example.com", userPassword)
+			_, otherPage := other.authorize(e.authURL(map[string]string{"prompt": "login"}))
+			otherCSRF := hidden(otherPage).Get("csrf")
+			for _, br := range []struct {
+				name string
+				b    *browser
+				csrf string
+			}{{"same browser", b, csrf}, {"another browser", other, otherCSRF}} {
+				for _, step := range []struct {
+					method, path string
+					form         url.Values
+				}{
+					{"GET", "/consent?id=" + id, nil},
+					{"POST", "/consent", url.Values{"id": {id}, "decision": {"allow"}}},
+					{"POST", "/login/org", url.Values{"id": {id}, "org": {"x"}}},
+					{"GET", "/login/mfa/enroll?id=" + id, nil},
+					{"POST", "/login/mfa/enroll", url.Values{"id": {id}, "code": {"000000"}}},
+					{"POST", "/login/mfa", url.Values{"id": {id}, "method": {"totp"}, "code": {"000000"}}},
+					{"POST", "/login/mfa", url.Values{"id": {id}, "method": {"otp"}, "channel": {"email"}, "challenge": {"x"}, "code": {"000000"}}},
+					{"POST", "/login/mfa/send", url.Values{"id": {id}, "channel": {"email"}}},
+					{"GET", "/login?id=" + id, nil},
+					{"GET", "/authorize/callback?id=" + id, nil},
+				} {
+					var resp *http.Response
+					var body string
+					if step.method == "GET" {
+						resp, body = br.b.get(step.path)
+					} else {
+						step.form.Set("csrf", br.csrf)
+						resp, body = br.b.post(step.path, step.form)
+					}
+					noCode(t, br.b, br.name+": "+step.method+" "+step.path, resp, body)
+				}
+			}
+		})
+	}
+}
