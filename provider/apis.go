@@ -12,13 +12,14 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/optibid/idp/provider/claims"
+	"github.com/optibid/idp/provider/registration"
 	"github.com/optibid/idp/storage"
 )
 
 // Scopes of the management API. manage:read allows reading only.
 const (
-	ScopeManage     = "manage"
-	ScopeManageRead = "manage:read"
+	ScopeManage     = registration.ScopeManage
+	ScopeManageRead = registration.ScopeManageRead
 )
 
 // ManagementAPIPath is appended to the issuer to form the management API's
@@ -263,18 +264,21 @@ func (p *Provider) corsAllowed(r *http.Request, origin string) (bool, []string) 
 	return (*o)[origin][p.requestClient(r)], []string{"Authorization"}
 }
 
-// requestClient names the client a request speaks for: HTTP Basic, the
-// form's client_id, or the client of a bearer access token.
+// requestClient names the client a request speaks for, as the endpoint
+// will authenticate it: the client of the bearer token at userinfo; HTTP
+// Basic or the form's client_id elsewhere.
 func (p *Provider) requestClient(r *http.Request) string {
+	if r.URL.Path == "/userinfo" {
+		if tok, ok := bearer(r); ok {
+			if at, err := p.verifyAccessToken(tok); err == nil {
+				return at.ClientID
+			}
+		}
+		return ""
+	}
 	if id, _, ok := r.BasicAuth(); ok {
 		id, _ = url.QueryUnescape(id)
 		return id
-	}
-	if tok, ok := bearer(r); ok {
-		if at, err := p.verifyAccessToken(tok); err == nil {
-			return at.ClientID
-		}
-		return ""
 	}
 	if r.ParseForm() == nil {
 		return r.PostForm.Get("client_id")

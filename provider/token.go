@@ -396,6 +396,10 @@ func (p *Provider) clientCredentialsGrant(ctx context.Context, c *client, form u
 	var org storage.OrgRole
 	if c.ServiceAccount() {
 		o, err := p.store.OrganizationByID(ctx, c.OrgID)
+		if errors.Is(err, storage.ErrNotFound) { // deleted with its organization
+			p.clients.forget(c.ID)
+			return nil, oauthErr("invalid_client", "invalid client credentials")
+		}
 		if err != nil {
 			return nil, serverFailure(ctx, "load service account organization", err)
 		}

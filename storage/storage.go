@@ -20,8 +20,9 @@ type Organizations interface {
 	// transaction; ErrConflict when the slug is taken.
 	CreateOrganization(ctx context.Context, o Organization, ownerID string, ev AuditEvent) (Organization, error)
 	// DeleteOrganization removes it with everything that belongs to it
-	// (memberships, domains, invitations, its connections, feature
-	// settings and logs); ErrNotFound when there is none. Audit rows stay.
+	// (memberships, domains, invitations, its connections, clients and
+	// APIs, feature settings and logs) and revokes the grants its clients
+	// hold; ErrNotFound when there is none. Audit rows stay.
 	DeleteOrganization(ctx context.Context, orgID string, ev AuditEvent) error
 	// SetMFAPolicy sets "off", "optional" or "required".
 	SetMFAPolicy(ctx context.Context, orgID, policy string, ev AuditEvent) error
@@ -29,8 +30,10 @@ type Organizations interface {
 	SetOrgSettings(ctx context.Context, orgID string, settings []byte, ev AuditEvent) error
 	// SetEmailPolicy sets whether members need a verified email.
 	SetEmailPolicy(ctx context.Context, orgID string, requireVerified bool, ev AuditEvent) error
-	// AddDomain records a domain of an organization (upsert); a domain
-	// belongs to one organization only (ErrConflict).
+	// AddDomain records a domain of an organization (upsert). A domain
+	// another organization verified is ErrConflict; another
+	// organization's unverified claim gives way, so a claim never blocks
+	// the domain's real owner. Re-adding keeps a verification.
 	AddDomain(ctx context.Context, d OrganizationDomain, ev AuditEvent) error
 	// OrganizationByVerifiedDomain finds the organization that verified the
 	// (lower-case) domain.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/optibid/idp/provider/registration"
 	"github.com/optibid/idp/storage"
 )
 
@@ -52,6 +53,13 @@ func adminAPIs(ctx context.Context, store storage.Store, cfg *Config, cmd string
 	}
 	if err := (Bootstrap{APIs: []BootstrapAPI{a}}).validate(cfg.Issuer); err != nil {
 		return err
+	}
+	stored, err := store.ListAPIs(ctx)
+	if err != nil {
+		return err
+	}
+	if err := registration.ScopeClash(a.stored(), stored); err != nil {
+		return fmt.Errorf("admin api create: %w", err)
 	}
 	cli.Type, cli.Details = "api_saved", map[string]string{"api": a.Identifier}
 	saved, err := store.UpsertAPI(ctx, a.stored(), cli)

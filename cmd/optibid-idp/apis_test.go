@@ -389,6 +389,18 @@ func TestManagementAPIAudience(t *testing.T) {
 			if status, _ := e.api("DELETE", "/orgs/"+globex.ID, robot, map[string]any{"confirm": "globex"}); status != 403 {
 				t.Fatalf("admin service account deleting its org: %d", status)
 			}
+			defer func() {
+				// Deleting the organization ends its clients at once: their
+				// tokens stop, and asking for more is invalid_client, not 503.
+				if status, _ := e.api("DELETE", "/orgs/"+globex.ID, carol, map[string]any{"confirm": "globex"}); status != 204 {
+					t.Fatalf("delete globex: %d", status)
+				}
+				resp, body := e.postToken("/oauth/token", url.Values{"grant_type": {"client_credentials"}, "resource": {e.issuer + "/api"},
+					"scope": {"manage"}}, sa["client_id"].(string), sa["client_secret"].(string))
+				if resp.StatusCode != 401 {
+					t.Fatalf("service account of a deleted organization: %d %s", resp.StatusCode, body)
+				}
+			}()
 			if status, _ := e.api("GET", "/orgs/"+acme.ID+"/members", robot, nil); status != 404 {
 				t.Fatalf("service account in another org: %d", status)
 			}
@@ -523,6 +535,14 @@ func TestCORSAllowList(t *testing.T) {
 			t.Errorf("token request for %q from the SPA's origin: %q", other, got)
 		}
 	}
+	// A bearer token does not speak for the token request's client.
+	req, _ := http.NewRequest(http.MethodPost, e.issuer+"/oauth/token", strings.NewReader("grant_type=authorization_code&client_id=native"))
+	req.Header.Set("Origin", "https://spa.example")
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer x.y.z")
+	if resp, err := e.srv.Client().Do(req); err != nil || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("a bearer header borrowed the SPA's origin: %v %v", err, resp.Header)
+	}
 	if got := cors(e, http.MethodPost, "/oauth/token", "https://ops.example", "client_id=web"); got != "https://ops.example" {
 		t.Errorf("an operator-listed origin: %q", got)
 	}
@@ -611,6 +631,14 @@ func TestAPIOwnershipAndRevocation(t *testing.T) {
 			}
 			if got := put("https://api.acme-energy.example/ledger"); got != 200 {
 				t.Fatalf("API on a verified domain: %d", got)
+			}
+			// A scope belongs to one API, and to no other owner's client.
+			for _, sc := range []string{"bids:submit", "settlement:read", "market:view"} {
+				status, body := e.api("PUT", "/orgs/"+acme.ID+"/apis", owner, map[string]any{"identifier": "https://api.acme-energy.example/cats",
+					"name": "Cats", "scopes": []map[string]string{{"name": sc, "description": "Send you a cat picture"}}})
+				if status != 409 {
+					t.Errorf("an organization's API claiming scope %s: %d %v", sc, status, body)
+				}
 			}
 			// A client cannot register an API's scope as its own.
 			for _, sc := range []string{"settlement:read", "manage", "ledger:read"} {

@@ -604,6 +604,13 @@ func (b Bootstrap) validate(issuer string) error {
 		if apis[a.Identifier] {
 			return fmt.Errorf("config: %s.identifier: %q is declared twice", key, a.Identifier)
 		}
+		others := make([]storage.API, 0, i)
+		for _, o := range b.APIs[:i] {
+			others = append(others, o.stored())
+		}
+		if err := registration.ScopeClash(a.stored(), others); err != nil {
+			return fmt.Errorf("config: %s.%v", key, err)
+		}
 		apis[a.Identifier] = true
 	}
 	ids := map[string]bool{}

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -129,6 +130,13 @@ func (h *Handler) saveAPI(w http.ResponseWriter, r *http.Request, c caller, o st
 	if o.ID != "" && !h.onVerifiedDomain(w, r, o, a.Identifier) {
 		return
 	}
+	if msg, err := h.scopesTaken(r, a); err != nil {
+		h.internal(w, r, "scopes", err)
+		return
+	} else if msg != "" {
+		fail(w, http.StatusConflict, "scope_taken", msg)
+		return
+	}
 	saved, err := h.Store.UpsertAPI(r.Context(), a, h.event(r, "api_saved", c, o, "", map[string]string{"api": a.Identifier}))
 	switch {
 	case errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound):
@@ -140,6 +148,35 @@ func (h *Handler) saveAPI(w http.ResponseWriter, r *http.Request, c caller, o st
 	}
 	h.apisChanged()
 	writeJSON(w, http.StatusOK, viewAPI(saved))
+}
+
+// scopesTaken explains why a's scopes cannot be its own ("" when they
+// can): another API defines one, or another owner's client registered one
+// as its own. A scope belongs to one owner, since consent pages, tokens
+// and the token exchange know scopes by name.
+func (h *Handler) scopesTaken(r *http.Request, a storage.API) (string, error) {
+	apis, err := h.Store.ListAPIs(r.Context())
+	if err != nil {
+		return "", err
+	}
+	if err := registration.ScopeClash(a, apis); err != nil {
+		return err.Error() + ".", nil
+	}
+	clients, err := h.Store.ListClients(r.Context())
+	if err != nil {
+		return "", err
+	}
+	for _, c := range clients {
+		if c.OrgID == a.OrgID {
+			continue
+		}
+		for _, sc := range a.Scopes {
+			if slices.Contains(c.Scopes, sc.Name) {
+				return fmt.Sprintf("scopes: %q is already in use.", sc.Name), nil
+			}
+		}
+	}
+	return "", nil
 }
 
 // onVerifiedDomain: an organization names its APIs on its own verified

@@ -76,13 +76,24 @@ func (h *Handler) deleteOrg(w http.ResponseWriter, r *http.Request, c caller, o 
 		fail(w, http.StatusBadRequest, "confirmation_required", `Send {"confirm": "<the organization's slug>"} to delete it.`)
 		return
 	}
-	err := h.Store.DeleteOrganization(r.Context(), o.ID, h.event(r, "organization_deleted", c, o, "", map[string]string{"slug": o.Slug}))
+	clients, err := h.Store.ClientsOf(r.Context(), o.ID)
+	if err != nil {
+		h.internal(w, r, "clients", err)
+		return
+	}
+	err = h.Store.DeleteOrganization(r.Context(), o.ID, h.event(r, "organization_deleted", c, o, "", map[string]string{"slug": o.Slug}))
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		notFound(w)
 	case err != nil:
 		h.internal(w, r, "delete organization", err)
 	default:
+		// Its clients and APIs are gone: drop them from this replica's
+		// caches at once (others follow within their reload).
+		for _, cl := range clients {
+			h.clientChanged(cl.ID)
+		}
+		h.apisChanged()
 		w.WriteHeader(http.StatusNoContent)
 	}
 }

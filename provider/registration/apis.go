@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,8 +17,16 @@ import (
 // we keep them readable and free of quoting problems).
 var apiScopeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$`)
 
-// reservedScopes belong to OpenID Connect and to the organization model.
-var reservedScopes = []string{"openid", "profile", "email", "address", "phone", "offline_access", "org", "entitlements"}
+// Scopes of the management API: no other API may define them.
+const (
+	ScopeManage     = "manage"
+	ScopeManageRead = "manage:read"
+)
+
+// reservedScopes belong to OpenID Connect, the organization model and the
+// management API.
+var reservedScopes = []string{"openid", "profile", "email", "address", "phone", "offline_access", "org", "entitlements",
+	ScopeManage, ScopeManageRead}
 
 // APIClaims are the organization claims an API may receive.
 var APIClaims = []string{"org", "permissions", "entitlements"}
@@ -94,6 +103,29 @@ func validateAPIIdentifier(raw string) error {
 	}
 	if !httpsIdentifier.MatchString(raw) && !httpIdentifier.MatchString(raw) && !urnIdentifier.MatchString(raw) {
 		return fmt.Errorf("%q must be https://host[:port][/path] in lower case without a trailing slash, query or escapes (http on loopback only), or a urn", raw)
+	}
+	if u, err := url.Parse(raw); err == nil && u.Port() != "" {
+		n, err := strconv.Atoi(u.Port())
+		if err != nil || n < 1 || n > 65535 || (u.Scheme == "https" && n == 443) || (u.Scheme == "http" && n == 80) {
+			return fmt.Errorf("%q: the port must be 1–65535 and not the scheme's default", raw)
+		}
+	}
+	return nil
+}
+
+// ScopeClash reports a scope of api that another API already defines: a
+// scope belongs to one API, since consent pages, tokens and the token
+// exchange know scopes by name. others may include api itself (an update).
+func ScopeClash(api storage.API, others []storage.API) error {
+	for _, o := range others {
+		if o.Identifier == api.Identifier {
+			continue
+		}
+		for _, s := range api.Scopes {
+			if slices.ContainsFunc(o.Scopes, func(x storage.APIScope) bool { return x.Name == s.Name }) {
+				return fieldError("scopes", fmt.Errorf("%q is already defined by another API", s.Name))
+			}
+		}
 	}
 	return nil
 }

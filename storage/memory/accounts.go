@@ -27,8 +27,13 @@ func (s *Store) AddDomain(_ context.Context, d storage.OrganizationDomain, ev st
 		return storage.ErrNotFound
 	}
 	d.Domain = strings.ToLower(d.Domain)
-	if old, ok := s.domains[d.Domain]; ok && old.OrgID != d.OrgID {
-		return storage.ErrConflict
+	if old, ok := s.domains[d.Domain]; ok {
+		switch {
+		case old.OrgID != d.OrgID && !old.VerifiedAt.IsZero():
+			return storage.ErrConflict
+		case old.OrgID == d.OrgID && d.VerifiedAt.IsZero():
+			d.VerifiedAt = old.VerifiedAt // a verification stays
+		}
 	}
 	s.domains[d.Domain] = d
 	s.appendAudit(ev)
@@ -319,6 +324,12 @@ func (s *Store) DeleteOrganization(_ context.Context, orgID string, ev storage.A
 	maps.DeleteFunc(s.dashboards, func(k [2]string, _ []byte) bool { return k[1] == orgID })
 	deleteWhere(s.apis, func(a storage.API) bool { return a.OrgID == orgID })
 	deleteWhere(s.clients, func(c storage.Client) bool { gone[c.ID] = c.OrgID == orgID; return gone[c.ID] })
+	for id, g := range s.grants { // what its clients issued dies with them
+		if gone[g.ClientID] && g.RevokedAt.IsZero() {
+			g.RevokedAt = s.stamp()
+			s.grants[id] = g
+		}
+	}
 	maps.DeleteFunc(s.consents, func(k [2]string, _ storage.Consent) bool { return gone[k[1]] })
 	maps.DeleteFunc(s.usage, func(k storage.UsageCount, _ int64) bool { return k.OrgID == orgID })
 	s.featureLog = slices.DeleteFunc(s.featureLog, func(c storage.FeatureChange) bool { return c.OrgID == orgID })

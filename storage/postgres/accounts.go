@@ -341,7 +341,22 @@ func (s *Store) SetPlatformAdmin(ctx context.Context, userID string, on bool, ev
 // invitations, connections, feature settings and logs go with it (foreign
 // keys). Audit rows keep its ID.
 func (s *Store) DeleteOrganization(ctx context.Context, orgID string, ev storage.AuditEvent) error {
-	return s.execAudited(ctx, ev, `DELETE FROM organizations WHERE id = $1`, orgID)
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		// What its clients issued dies with them (the clients themselves go
+		// by the foreign key).
+		if _, err := tx.Exec(ctx, `UPDATE grants SET revoked_at = now()
+			WHERE revoked_at IS NULL AND client_id IN (SELECT id FROM clients WHERE org_id = $1)`, orgID); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM organizations WHERE id = $1`, orgID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return storage.ErrNotFound
+		}
+		return insertAudit(ctx, tx, ev)
+	})
 }
 
 func (s *Store) CreateOrganization(ctx context.Context, o storage.Organization, ownerID string, ev storage.AuditEvent) (storage.Organization, error) {

@@ -22,9 +22,16 @@ func (s *Store) SetEmailPolicy(ctx context.Context, orgID string, requireVerifie
 
 func (s *Store) AddDomain(ctx context.Context, d storage.OrganizationDomain, ev storage.AuditEvent) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
+		// An unverified claim of another organization gives way; a verified
+		// one is a conflict; the same organization's verification stays.
 		tag, err := tx.Exec(ctx, `INSERT INTO organization_domains (domain, org_id, verified_at) VALUES ($1, $2, $3)
-			ON CONFLICT (domain) DO UPDATE SET verified_at = excluded.verified_at
-			WHERE organization_domains.org_id = excluded.org_id`, strings.ToLower(d.Domain), d.OrgID, nullTime(d.VerifiedAt))
+			ON CONFLICT (domain) DO UPDATE SET
+				verified_at = CASE WHEN organization_domains.org_id = excluded.org_id
+					THEN coalesce(excluded.verified_at, organization_domains.verified_at) ELSE excluded.verified_at END,
+				created_at = CASE WHEN organization_domains.org_id = excluded.org_id THEN organization_domains.created_at ELSE now() END,
+				org_id = excluded.org_id
+			WHERE organization_domains.org_id = excluded.org_id OR organization_domains.verified_at IS NULL`,
+			strings.ToLower(d.Domain), d.OrgID, nullTime(d.VerifiedAt))
 		if err != nil {
 			return err
 		}

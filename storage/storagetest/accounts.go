@@ -39,6 +39,17 @@ func testOrgPolicyAndDomains(t *testing.T, s storage.Store) {
 	if got, err := s.OrganizationByVerifiedDomain(ctx, "ACME.example"); err != nil || got.ID != a.ID {
 		t.Fatalf("verified domain: %+v %v", got, err)
 	}
+	// An unverified claim never blocks the real owner; a verified one does.
+	must(t, s.AddDomain(ctx, storage.OrganizationDomain{OrgID: b.ID, Domain: "squat.example"}, storage.AuditEvent{}))
+	must(t, s.AddDomain(ctx, storage.OrganizationDomain{OrgID: a.ID, Domain: "squat.example"}, storage.AuditEvent{}))
+	must(t, s.AddDomain(ctx, storage.OrganizationDomain{OrgID: a.ID, Domain: "squat.example", VerifiedAt: now()}, storage.AuditEvent{}))
+	must(t, s.AddDomain(ctx, storage.OrganizationDomain{OrgID: a.ID, Domain: "squat.example"}, storage.AuditEvent{})) // re-adding keeps it verified
+	if o, err := s.OrganizationByVerifiedDomain(ctx, "squat.example"); err != nil || o.ID != a.ID {
+		t.Fatalf("squatted domain after the owner verified it: %+v %v", o, err)
+	}
+	if err := s.AddDomain(ctx, storage.OrganizationDomain{OrgID: b.ID, Domain: "squat.example"}, storage.AuditEvent{}); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("claiming another organization's verified domain: %v", err)
+	}
 	if err := s.AddDomain(ctx, storage.OrganizationDomain{OrgID: b.ID, Domain: "acme.example", VerifiedAt: now()}, storage.AuditEvent{}); !errors.Is(err, storage.ErrConflict) {
 		t.Fatalf("domain taken by another org: %v", err)
 	}

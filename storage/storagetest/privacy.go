@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/storage"
 )
 
@@ -126,7 +127,23 @@ func testOrgDeletion(t *testing.T, s storage.Store) {
 	must(t, s.AddDomain(ctx, storage.OrganizationDomain{OrgID: o.ID, Domain: "doomed.example", VerifiedAt: now()}, storage.AuditEvent{}))
 	must(t, s.CreateInvitation(ctx, storage.Invitation{ID: "inv-doomed", OrgID: o.ID, Email: "x@doomed.example", Role: "member",
 		TokenHash: storage.HashSecret("doomed"), CreatedAt: now(), ExpiresAt: now().Add(time.Hour)}, storage.AuditEvent{}))
+	// A client of the organization holding a user's grant.
+	_, err = s.UpsertClient(ctx, storage.Client{ID: "doomed-app", OrgID: o.ID, SecretHash: "x"}, storage.AuditEvent{})
+	must(t, err)
+	arq := storage.AuthRequest{ID: random.ID(), ClientID: "doomed-app", RedirectURI: "x", ResponseType: "code", BrowserHash: "b", CreatedAt: now(), ExpiresAt: now().Add(time.Minute)}
+	must(t, s.CreateAuthRequest(ctx, arq))
+	must(t, s.CompleteAuthRequest(ctx, arq.ID, u.ID, now(), nil, "s"))
+	must(t, s.SaveAuthCode(ctx, arq.ID, storage.HashSecret("doomed-code"), now().Add(time.Minute)))
+	gid := random.ID()
+	_, err = s.RedeemCode(ctx, storage.HashSecret("doomed-code"), storage.CodeBinding{ClientID: "doomed-app", RedirectURI: "x"}, gid, now().Add(time.Hour), now(), storage.AuditEvent{}, storage.AuditEvent{})
+	must(t, err)
 	must(t, s.DeleteOrganization(ctx, o.ID, storage.AuditEvent{Type: "organization_deleted", OrgID: o.ID}))
+	if g, err := s.GrantByID(ctx, gid); err != nil || g.RevokedAt.IsZero() {
+		t.Fatalf("a grant of the organization's client outlived it: %+v %v", g, err)
+	}
+	if _, err := s.ClientByID(ctx, "doomed-app"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("the organization's client outlived it: %v", err)
+	}
 	if _, err := s.OrganizationByID(ctx, o.ID); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("organization after deletion: %v", err)
 	}
