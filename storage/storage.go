@@ -328,8 +328,12 @@ type Invitations interface {
 	// ErrAlreadyUsed once accepted or revoked, ErrExpired after its
 	// time, ErrMismatch when the user's email is not the invited one,
 	// ErrConflict when the user is already a member. ev gets the
-	// invitation's organization.
-	AcceptInvitation(ctx context.Context, tokenHash string, u User, now time.Time, ev AuditEvent) (Invitation, error)
+	// invitation's organization. Within the same transaction it asks
+	// inviterMay whether the inviter may still grant the role, given the
+	// inviter's current role in the organization ("" when none; a service
+	// account's role when the inviter is one) and platform-admin flag: a
+	// demoted or removed inviter's invitation fails with ErrRevoked.
+	AcceptInvitation(ctx context.Context, tokenHash string, u User, now time.Time, inviterMay func(inviterRole, invitedRole string, platformAdmin bool) bool, ev AuditEvent) (Invitation, error)
 }
 
 // APIs stores resource servers.

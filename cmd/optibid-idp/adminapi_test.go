@@ -188,12 +188,15 @@ func TestAdminAPI(t *testing.T) {
 	if status, _ := e.api("PATCH", org+"/members/"+bobUser.ID, ada, map[string]string{"role": "admin"}); status != 200 {
 		t.Fatalf("owner makes bob admin: %d", status)
 	}
-	if status, _ := e.api("POST", org+"/members", ada, map[string]string{"email": "carol@globex.example", "role": "viewer"}); status != 201 {
-		t.Fatalf("add member: %d", status)
+	// Adding a member invites them: the same answer for an existing
+	// account and an unknown address, and nobody joins without accepting.
+	stExisting, existing := e.api("POST", org+"/members", ada, map[string]string{"email": "carol@globex.example", "role": "viewer"})
+	stUnknown, unknown := e.api("POST", org+"/members", ada, map[string]string{"email": "nobody@nowhere.example", "role": "viewer"})
+	if stExisting != 201 || stUnknown != 201 || existing["status"] != unknown["status"] || len(existing) != len(unknown) {
+		t.Fatalf("adding members tells who has an account: %d %v / %d %v", stExisting, existing, stUnknown, unknown)
 	}
-	carol := mustUser(t, e, "carol@globex.example")
-	if status, _ := e.api("DELETE", org+"/members/"+carol.ID, ada, nil); status != 204 {
-		t.Fatalf("remove member: %d", status)
+	if _, members := e.api("GET", org+"/members", ada, nil); len(members["members"].([]any)) != 2 {
+		t.Fatalf("an existing account joined without accepting: %v", members)
 	}
 	// Domains: claim, publish the TXT record, verify.
 	status, d := e.api("POST", org+"/domains", ada, map[string]string{"domain": "Acme.Example"})
@@ -235,6 +238,9 @@ func TestAdminAPI(t *testing.T) {
 	}
 	if status, _ := e.api("PATCH", org, ada, "not an object"); status != 400 {
 		t.Fatalf("bad body: %d", status)
+	}
+	if status, _ := e.api("DELETE", org+"/members/"+bobUser.ID, ada, nil); status != 204 {
+		t.Fatalf("remove member: %d", status)
 	}
 	// A revoked token stops working.
 	if r, _ := e.postToken("/revoke", url.Values{"token": {ada}, "token_type_hint": {"access_token"}}, "web", webSecret); r.StatusCode != 200 {

@@ -85,3 +85,29 @@ func TestInvitations(t *testing.T) {
 		})
 	}
 }
+
+// An invitation carries no more authority than its inviter still has:
+// after the inviting admin is demoted, their admin invitation fails.
+func TestInvitationOfADemotedInviterFails(t *testing.T) {
+	e, acme, _ := adminEnv(t, "memory")
+	ada := e.tokenOf(userEmail)
+	bob := mustUser(t, e, "bob@example.com")
+	if st, _ := e.api("PATCH", "/orgs/"+acme.ID+"/members/"+bob.ID, ada, map[string]string{"role": "admin"}); st != http.StatusOK {
+		t.Fatalf("promote bob: %d", st)
+	}
+	if st, _ := e.api("POST", "/orgs/"+acme.ID+"/invitations", e.tokenOf("bob@example.com"), map[string]string{"email": "dave@example.com", "role": "admin"}); st != http.StatusCreated {
+		t.Fatalf("bob invites: %d", st)
+	}
+	var token string
+	for _, m := range e.app.Outbox.Messages() {
+		if sm := invitationCode.FindStringSubmatch(m.Body); m.To == "dave@example.com" && sm != nil {
+			token = sm[1]
+		}
+	}
+	if st, _ := e.api("PATCH", "/orgs/"+acme.ID+"/members/"+bob.ID, ada, map[string]string{"role": "member"}); st != http.StatusOK {
+		t.Fatalf("demote bob: %d", st)
+	}
+	if st, b := e.api("POST", "/invitations/accept", e.tokenOf("dave@example.com"), map[string]string{"token": token}); st != http.StatusForbidden || b["error"] != "inviter_lacks_rights" {
+		t.Fatalf("accepting a demoted inviter's invitation: %d %v", st, b)
+	}
+}

@@ -133,12 +133,19 @@ func (h *Handler) acceptInvitation(w http.ResponseWriter, r *http.Request, c cal
 		return
 	}
 	ev := h.event(r, "invitation_accepted", c, storage.Organization{}, c.user.ID, nil)
-	inv, err := h.Store.AcceptInvitation(r.Context(), storage.HashSecret(strings.TrimSpace(body.Token)), c.user, h.Now().UTC(), ev)
+	// The inviter must still be able to grant the role: an invitation
+	// carries no more authority than its inviter has now.
+	inviterMay := func(inviterRole, invitedRole string, platformAdmin bool) bool {
+		return platformAdmin || mayGrant(inviterRole, invitedRole)
+	}
+	inv, err := h.Store.AcceptInvitation(r.Context(), storage.HashSecret(strings.TrimSpace(body.Token)), c.user, h.Now().UTC(), inviterMay, ev)
 	switch {
 	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrAlreadyUsed), errors.Is(err, storage.ErrExpired):
 		fail(w, http.StatusBadRequest, "invalid_invitation", "This invitation is unknown, already used, revoked or expired.")
 	case errors.Is(err, storage.ErrMismatch):
 		fail(w, http.StatusForbidden, "email_mismatch", "This invitation was sent to another email address.")
+	case errors.Is(err, storage.ErrRevoked):
+		fail(w, http.StatusForbidden, "inviter_lacks_rights", "Whoever invited you can no longer grant this role. Ask for a new invitation.")
 	case errors.Is(err, storage.ErrConflict):
 		fail(w, http.StatusConflict, "conflict", "You are already a member of this organization.")
 	case err != nil:

@@ -153,37 +153,13 @@ func mayGrant(own, role string) bool {
 	return roles.Rank(role) > 0 && roles.Rank(role) <= roles.Rank(own)
 }
 
+// addMember invites the person: an owner adds people only by inviting
+// them, and they join by accepting. The answer is the same whether or not
+// an account has that email, so it reveals nothing about who has one, and
+// nobody is put into an organization (and under its MFA policy) without
+// their agreement.
 func (h *Handler) addMember(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, own string) {
-	var body struct {
-		Email string `json:"email"`
-		Role  string `json:"role"`
-	}
-	if !decode(w, r, &body) {
-		return
-	}
-	if !mayGrant(own, body.Role) {
-		fail(w, http.StatusForbidden, "forbidden", "You cannot grant the role "+body.Role+".")
-		return
-	}
-	u, err := h.Store.UserByEmail(r.Context(), strings.ToLower(strings.TrimSpace(body.Email)))
-	if errors.Is(err, storage.ErrNotFound) {
-		fail(w, http.StatusNotFound, "not_found", "No account has that email; invite the person instead.")
-		return
-	}
-	if err != nil {
-		h.internal(w, r, "user", err)
-		return
-	}
-	if ms, _ := h.Store.MembersOf(r.Context(), o.ID); slices.ContainsFunc(ms, func(m storage.Membership) bool { return m.UserID == u.ID }) {
-		fail(w, http.StatusConflict, "conflict", "That person is already a member.")
-		return
-	}
-	if err := h.Store.UpsertMembership(r.Context(), storage.Membership{UserID: u.ID, OrgID: o.ID, Role: body.Role},
-		h.event(r, "member_added", c, o, u.ID, map[string]string{"role": body.Role})); err != nil {
-		h.internal(w, r, "add member", err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, memberView{u.ID, u.Email, u.Name, body.Role})
+	h.invite(w, r, c, o, own)
 }
 
 // member finds {user} among the organization's members (404 otherwise).

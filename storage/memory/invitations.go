@@ -59,7 +59,7 @@ func (s *Store) RevokeInvitation(_ context.Context, orgID, id string, now time.T
 	return nil
 }
 
-func (s *Store) AcceptInvitation(_ context.Context, tokenHash string, u storage.User, now time.Time, ev storage.AuditEvent) (storage.Invitation, error) {
+func (s *Store) AcceptInvitation(_ context.Context, tokenHash string, u storage.User, now time.Time, inviterMay func(inviterRole, invitedRole string, platformAdmin bool) bool, ev storage.AuditEvent) (storage.Invitation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id, inv := range s.invitations {
@@ -68,6 +68,13 @@ func (s *Store) AcceptInvitation(_ context.Context, tokenHash string, u storage.
 		}
 		if err := inv.Acceptable(u, now); err != nil {
 			return inv, err
+		}
+		role := s.memberships[[2]string{inv.InvitedBy, inv.OrgID}].Role
+		if c, ok := s.clients[inv.InvitedBy]; ok && role == "" && c.OrgID == inv.OrgID {
+			role = c.ServiceRole
+		}
+		if !inviterMay(role, inv.Role, s.users[inv.InvitedBy].PlatformAdmin) {
+			return inv, storage.ErrRevoked
 		}
 		key := [2]string{u.ID, inv.OrgID}
 		if _, member := s.memberships[key]; member {

@@ -58,7 +58,7 @@ func (s *Store) RevokeInvitation(ctx context.Context, orgID, id string, now time
 
 // AcceptInvitation locks the invitation row, so two concurrent
 // acceptances of one token cannot both succeed.
-func (s *Store) AcceptInvitation(ctx context.Context, tokenHash string, u storage.User, now time.Time, ev storage.AuditEvent) (storage.Invitation, error) {
+func (s *Store) AcceptInvitation(ctx context.Context, tokenHash string, u storage.User, now time.Time, inviterMay func(inviterRole, invitedRole string, platformAdmin bool) bool, ev storage.AuditEvent) (storage.Invitation, error) {
 	var inv storage.Invitation
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var err error
@@ -67,6 +67,17 @@ func (s *Store) AcceptInvitation(ctx context.Context, tokenHash string, u storag
 		}
 		if err := inv.Acceptable(u, now); err != nil {
 			return err
+		}
+		var role string
+		var platformAdmin bool
+		if err := tx.QueryRow(ctx, `SELECT coalesce(
+				(SELECT role FROM user_organization_membership WHERE user_id = $1 AND org_id = $2 FOR SHARE),
+				(SELECT service_role FROM clients WHERE id = $1 AND org_id = $2), ''),
+			coalesce((SELECT platform_admin FROM users WHERE id = $1), false)`, inv.InvitedBy, inv.OrgID).Scan(&role, &platformAdmin); err != nil {
+			return err
+		}
+		if !inviterMay(role, inv.Role, platformAdmin) {
+			return storage.ErrRevoked
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO user_organization_membership (user_id, org_id, role) VALUES ($1, $2, $3)
 			ON CONFLICT (user_id, org_id) DO NOTHING`, u.ID, inv.OrgID, inv.Role)

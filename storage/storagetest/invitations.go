@@ -32,10 +32,10 @@ func testInvitations(t *testing.T, s storage.Store) {
 		t.Fatalf("list: %+v", list)
 	}
 	// Someone else cannot use it; an unknown token is not found.
-	if _, err := s.AcceptInvitation(ctx, storage.HashSecret(tok), stranger, at, ev("invitation_accepted")); !errors.Is(err, storage.ErrMismatch) {
+	if _, err := s.AcceptInvitation(ctx, storage.HashSecret(tok), stranger, at, anyInviter, ev("invitation_accepted")); !errors.Is(err, storage.ErrMismatch) {
 		t.Fatalf("other email: want ErrMismatch, got %v", err)
 	}
-	if _, err := s.AcceptInvitation(ctx, storage.HashSecret("nope"), u, at, ev("invitation_accepted")); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := s.AcceptInvitation(ctx, storage.HashSecret("nope"), u, at, anyInviter, ev("invitation_accepted")); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("unknown token: %v", err)
 	}
 	// Exactly one of two concurrent acceptances wins.
@@ -45,7 +45,7 @@ func testInvitations(t *testing.T, s storage.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = s.AcceptInvitation(ctx, storage.HashSecret(tok), u, at, ev("invitation_accepted"))
+			_, errs[i] = s.AcceptInvitation(ctx, storage.HashSecret(tok), u, at, anyInviter, ev("invitation_accepted"))
 		}()
 	}
 	wg.Wait()
@@ -55,7 +55,7 @@ func testInvitations(t *testing.T, s storage.Store) {
 	if ms, _ := s.MembershipsByUser(ctx, u.ID); len(ms) != 1 || ms[0].OrgID != o.ID || ms[0].Role != "member" {
 		t.Fatalf("membership: %+v", ms)
 	}
-	if _, err := s.AcceptInvitation(ctx, storage.HashSecret(tok), u, at, ev("invitation_accepted")); !errors.Is(err, storage.ErrAlreadyUsed) {
+	if _, err := s.AcceptInvitation(ctx, storage.HashSecret(tok), u, at, anyInviter, ev("invitation_accepted")); !errors.Is(err, storage.ErrAlreadyUsed) {
 		t.Fatalf("second use: %v", err)
 	}
 	if evs, _ := s.ListAudit(ctx, storage.AuditFilter{Type: "invitation_accepted", OrgID: o.ID}); len(evs) != 1 {
@@ -63,12 +63,12 @@ func testInvitations(t *testing.T, s storage.Store) {
 	}
 	// Already a member: a second invitation cannot be accepted.
 	_, tok2 := invite(u.Email, time.Hour)
-	if _, err := s.AcceptInvitation(ctx, storage.HashSecret(tok2), u, at, ev("invitation_accepted")); !errors.Is(err, storage.ErrConflict) {
+	if _, err := s.AcceptInvitation(ctx, storage.HashSecret(tok2), u, at, anyInviter, ev("invitation_accepted")); !errors.Is(err, storage.ErrConflict) {
 		t.Fatalf("already a member: %v", err)
 	}
 	// Expiry and revocation (not from another organization).
 	_, tok3 := invite(stranger.Email, time.Minute)
-	if _, err := s.AcceptInvitation(ctx, storage.HashSecret(tok3), stranger, at.Add(time.Minute), ev("invitation_accepted")); !errors.Is(err, storage.ErrExpired) {
+	if _, err := s.AcceptInvitation(ctx, storage.HashSecret(tok3), stranger, at.Add(time.Minute), anyInviter, ev("invitation_accepted")); !errors.Is(err, storage.ErrExpired) {
 		t.Fatalf("expired: %v", err)
 	}
 	inv4, tok4 := invite(stranger.Email, time.Hour)
@@ -76,7 +76,7 @@ func testInvitations(t *testing.T, s storage.Store) {
 		t.Fatalf("revoked through another org: %v", err)
 	}
 	must(t, s.RevokeInvitation(ctx, o.ID, inv4.ID, at, ev("invitation_revoked")))
-	if _, err := s.AcceptInvitation(ctx, storage.HashSecret(tok4), stranger, at, ev("invitation_accepted")); !errors.Is(err, storage.ErrAlreadyUsed) {
+	if _, err := s.AcceptInvitation(ctx, storage.HashSecret(tok4), stranger, at, anyInviter, ev("invitation_accepted")); !errors.Is(err, storage.ErrAlreadyUsed) {
 		t.Fatalf("revoked: %v", err)
 	}
 	if err := s.RevokeInvitation(ctx, o.ID, inv4.ID, at, ev("invitation_revoked")); !errors.Is(err, storage.ErrNotFound) {
@@ -168,5 +168,38 @@ func testDashboards(t *testing.T, s storage.Store) {
 	}
 	if _, err := s.Dashboard(ctx, u.ID, o.ID); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("layout after erasure: %v", err)
+	}
+}
+
+// anyInviter lets every invitation through the inviter check.
+func anyInviter(string, string, bool) bool { return true }
+
+// testInvitationInviterRights: an invitation carries no more authority
+// than its inviter still has when it is accepted.
+func testInvitationInviterRights(t *testing.T, s storage.Store) {
+	o, err := s.UpsertOrganization(ctx, storage.Organization{Slug: "inviter-rights", Name: "Rights"}, storage.AuditEvent{})
+	must(t, err)
+	admin, joiner := newUser(t, s), newUser(t, s)
+	must(t, s.UpsertMembership(ctx, storage.Membership{UserID: admin.ID, OrgID: o.ID, Role: "admin"}, storage.AuditEvent{}))
+	at := now()
+	tok := random.Token(32)
+	must(t, s.CreateInvitation(ctx, storage.Invitation{ID: random.ID(), OrgID: o.ID, Email: joiner.Email, Role: "admin",
+		TokenHash: storage.HashSecret(tok), InvitedBy: admin.ID, CreatedAt: at, ExpiresAt: at.Add(time.Hour)}, storage.AuditEvent{}))
+	var seen string
+	may := func(role, invited string, _ bool) bool {
+		seen = role
+		return invited == "admin" && (role == "admin" || role == "owner")
+	}
+	// The inviter is demoted to member: the admin invitation fails.
+	must(t, s.SetMemberRole(ctx, o.ID, admin.ID, "member", storage.AuditEvent{}))
+	if _, err := s.AcceptInvitation(ctx, storage.HashSecret(tok), joiner, at, may, ev("invitation_accepted")); !errors.Is(err, storage.ErrRevoked) || seen != "member" {
+		t.Fatalf("invitation of a demoted inviter: %v (saw %q)", err, seen)
+	}
+	if ms, _ := s.MembershipsByUser(ctx, joiner.ID); len(ms) != 0 {
+		t.Fatalf("joined through a demoted inviter: %+v", ms)
+	}
+	must(t, s.SetMemberRole(ctx, o.ID, admin.ID, "admin", storage.AuditEvent{}))
+	if _, err := s.AcceptInvitation(ctx, storage.HashSecret(tok), joiner, at, may, ev("invitation_accepted")); err != nil {
+		t.Fatalf("invitation of an inviter with the rights: %v", err)
 	}
 }

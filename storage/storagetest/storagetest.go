@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Entitlements", testEntitlements},
 		{"Privacy", testPrivacy},
 		{"Invitations", testInvitations},
+		{"InvitationInviterRights", testInvitationInviterRights},
 		{"OrgDeletionPlatformAdmin", testOrgDeletion},
 		{"OrgClients", testOrgClients},
 		{"Dashboards", testDashboards},
