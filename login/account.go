@@ -212,7 +212,7 @@ func (h *Handler) accountPassword(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "password", err)
 		return
 	}
-	s, ok = h.startSession(w, r, u, s.AMR, "", "")
+	s, ok = h.startSession(w, r, u, s.AMR, "", "", nil) // SetPassword cleared the lockout
 	if !ok {
 		return
 	}

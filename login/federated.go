@@ -224,7 +224,7 @@ func (h *Handler) federatedCallback(w http.ResponseWriter, r *http.Request) {
 		h.toSecondFactor(w, r, ar, u.ID, amr)
 		return
 	}
-	h.completeLogin(w, r, ar, c, u, amr, "")
+	h.completeLogin(w, r, ar, c, u, amr, "", nil)
 }
 
 var roleRank = map[string]int{"viewer": 1, "member": 2, "admin": 3, "owner": 4}

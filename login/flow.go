@@ -98,6 +98,13 @@ func (h *Handler) afterPassword(w http.ResponseWriter, r *http.Request, ar stora
 		return
 	}
 	if need {
+		// The password was right: take back its own admission (and only
+		// that), so an unfinished second step does not count against the
+		// user; a wrong second factor will.
+		if err := h.Store.ReleaseAdmission(r.Context(), u.ID); err != nil {
+			h.fail(w, r, "release admission", err)
+			return
+		}
 		h.toSecondFactor(w, r, ar, u.ID, []string{"pwd"})
 		return
 	}
@@ -105,7 +112,7 @@ func (h *Handler) afterPassword(w http.ResponseWriter, r *http.Request, ar stora
 	if u.needsRehash {
 		newHash, _ = h.Hasher.Hash(r.Context(), pw) // on failure keep the old hash; rehash next time
 	}
-	h.completeLogin(w, r, ar, c, u.User, []string{"pwd"}, newHash)
+	h.completeLogin(w, r, ar, c, u.User, []string{"pwd"}, newHash, &u.ticket)
 }
 
 // toSecondFactor records the pending login and sends the browser on.
@@ -122,26 +129,37 @@ func (h *Handler) toSecondFactor(w http.ResponseWriter, r *http.Request, ar stor
 }
 
 // completeLogin issues a new SSO session for the user and moves the
-// sign-in on.
-func (h *Handler) completeLogin(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, c storage.Client, u storage.User, amr []string, newHash string) {
-	s, ok := h.startSession(w, r, u, amr, newHash, ar.ClientID)
+// sign-in on. ticket is the admission of the credential check that got
+// here (nil: none of ours, as for federation).
+func (h *Handler) completeLogin(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, c storage.Client, u storage.User, amr []string, newHash string, ticket *storage.Ticket) {
+	s, ok := h.startSession(w, r, u, amr, newHash, ar.ClientID, ticket)
 	if !ok {
 		return
 	}
 	h.advance(w, r, ar, c, s, u, true, false)
 }
 
-// startSession ends this browser's old session, stores a new one (which
-// resets the failure counter) and sets its cookie.
-func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u storage.User, amr []string, newHash, clientID string) (storage.Session, bool) {
+// startSession stores a new session (taking back the failures counted up
+// to the check's admission), ends this browser's old one and sets the
+// cookie. When failures admitted after the check have locked the account
+// (parallel guesses), nothing is stored and the sign-in fails like a
+// wrong password: a right guess never gets in past that lock.
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u storage.User, amr []string, newHash, clientID string, ticket *storage.Ticket) (storage.Session, bool) {
 	ctx := r.Context()
-	if old := h.Cookies.Get(r, sessionCookie); old != "" {
-		_ = h.Store.RevokeSession(ctx, storage.HashSecret(old), h.now(), storage.AuditEvent{})
-	}
 	s, raw := h.newSession(r, u.ID, amr)
-	if err := h.Store.LoginSucceeded(ctx, u.ID, newHash, s, h.audit(r, "login_succeeded", u.ID, clientID, map[string]string{"amr": join(amr)})); err != nil {
+	err := h.Store.LoginSucceeded(ctx, u.ID, ticket, h.now(), newHash, s, h.audit(r, "login_succeeded", u.ID, clientID, map[string]string{"amr": join(amr)}))
+	if errors.Is(err, storage.ErrLocked) {
+		h.metrics.logins.WithLabelValues("raced").Inc()
+		_ = h.Store.AppendAudit(ctx, h.audit(r, "login_refused", u.ID, clientID, map[string]string{"reason": "locked_meanwhile"}))
+		h.Error(w, r, http.StatusUnauthorized, badCredentials)
+		return s, false
+	}
+	if err != nil {
 		h.fail(w, r, "record login", err)
 		return s, false
+	}
+	if old := h.Cookies.Get(r, sessionCookie); old != "" {
+		_ = h.Store.RevokeSession(ctx, storage.HashSecret(old), h.now(), storage.AuditEvent{})
 	}
 	h.metrics.logins.WithLabelValues("success").Inc()
 	h.setSessionCookie(w, raw)

@@ -93,9 +93,27 @@ func (h *Handler) mfaSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code, now := r.PostForm.Get("code"), h.now()
-	var method string
-	var err error
-	switch r.PostForm.Get("method") {
+	method := r.PostForm.Get("method")
+	if method != "totp" && method != "backup" && method != "otp" {
+		h.Error(w, r, http.StatusBadRequest, "The form could not be read. Please go back and try again.")
+		return
+	}
+	// Second factors are admitted (and counted) like passwords, atomically
+	// with the lock: a locked account's codes are not even checked.
+	ticket, err := h.Store.AdmitLogin(ctx, u.ID, h.cfg.Lockout, now, h.audit(r, "account_locked", u.ID, ar.ClientID, nil))
+	if errors.Is(err, storage.ErrLocked) {
+		_ = h.Store.AppendAudit(ctx, h.audit(r, "login_refused", u.ID, ar.ClientID, map[string]string{"reason": "locked"}))
+		h.Error(w, r, http.StatusForbidden, badCredentials)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, "admit second factor", err)
+		return
+	}
+	if h.cfg.Lockout.Locks(ticket.Count) {
+		h.metrics.lockouts.Inc()
+	}
+	switch method {
 	case "totp":
 		method, err = "otp", h.checkTOTP(ctx, u.ID, code, now)
 	case "backup":
@@ -107,26 +125,18 @@ func (h *Handler) mfaSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 		challenge := r.PostForm.Get("challenge")
 		err = h.Store.VerifyOTPChallenge(ctx, challenge, ar.ID, mfa.HashOTPCode(challenge, code), h.cfg.OTPMaxAttempts, now)
-	default:
-		h.Error(w, r, http.StatusBadRequest, "The form could not be read. Please go back and try again.")
-		return
 	}
 	if err != nil && !isWrongCode(err) {
 		h.fail(w, r, "check second factor", err)
 		return
 	}
 	if err != nil {
-		// Wrong second factors count towards the same lockout as passwords.
-		after, lerr := h.Store.LoginFailed(ctx, u.ID, h.cfg.Lockout, now, h.audit(r, "mfa_failed", u.ID, ar.ClientID, map[string]string{"method": method}))
-		if lerr != nil {
-			h.fail(w, r, "record mfa failure", lerr)
+		// Counted at admission; the row says what it was.
+		if aerr := h.Store.AppendAudit(ctx, h.audit(r, "mfa_failed", u.ID, ar.ClientID, map[string]string{"method": method})); aerr != nil {
+			h.fail(w, r, "record mfa failure", aerr)
 			return
 		}
 		h.metrics.logins.WithLabelValues("bad_second_factor").Inc()
-		if after.Locked(now) {
-			h.Error(w, r, http.StatusForbidden, badCredentials)
-			return
-		}
 		_, _, f, _ := h.mfaRequired(ctx, ar, c, u)
 		d := h.mfaData(r, ar, f)
 		d.Error = wrongCode
@@ -137,7 +147,7 @@ func (h *Handler) mfaSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	amr := append(slices.Clone(ar.PendingAMR), method, "mfa")
-	h.completeLogin(w, r, ar, c, u, slices.Compact(amr), "")
+	h.completeLogin(w, r, ar, c, u, slices.Compact(amr), "", &ticket)
 }
 
 // isWrongCode: the failure is the user's (wrong, reused, expired code).
@@ -333,7 +343,7 @@ func (h *Handler) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	amr := slices.Compact(append(slices.Clone(ar.PendingAMR), "otp", "mfa"))
-	if _, ok := h.startSession(w, r, u, amr, "", ar.ClientID); !ok {
+	if _, ok := h.startSession(w, r, u, amr, "", ar.ClientID, nil); !ok {
 		return
 	}
 	// The codes are shown once; the page's link continues the sign-in,

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/login/password"
@@ -107,11 +106,14 @@ var errBadCredentials = errors.New("login: bad credentials")
 type checkedUser struct {
 	storage.User
 	needsRehash bool
+	// ticket is the admission of this check (storage.Logins).
+	ticket storage.Ticket
 }
 
 // checkPassword verifies email and password with the same work whatever
-// the outcome (a dummy hash for unknown, locked and disabled accounts), and
-// records failures against the lockout policy.
+// the outcome (a dummy hash for unknown, locked and disabled accounts).
+// The check is admitted (and counted) atomically with the lock state
+// before the hash runs, so parallel guesses cannot outrun the lockout.
 func (h *Handler) checkPassword(ctx context.Context, email, pw string) (checkedUser, error) {
 	if len(email) > 254 || len(pw) > 1024 {
 		_, _, err := h.Hasher.Verify(ctx, "", "")
@@ -126,7 +128,19 @@ func (h *Handler) checkPassword(ctx context.Context, email, pw string) (checkedU
 	}
 	found := err == nil
 	now := h.now()
-	refused := found && (u.Disabled || u.Locked(now))
+	refused := found && u.Disabled
+	var ticket storage.Ticket
+	if found && !refused {
+		ticket, err = h.Store.AdmitLogin(ctx, u.ID, h.cfg.Lockout, now, h.auditCtx(ctx, "account_locked", u.ID, "", nil))
+		switch {
+		case errors.Is(err, storage.ErrLocked):
+			refused = true
+		case err != nil:
+			return checkedUser{}, err
+		case h.cfg.Lockout.Locks(ticket.Count):
+			h.metrics.lockouts.Inc()
+		}
+	}
 	hash := u.PasswordHash
 	if !found || refused {
 		hash = ""
@@ -157,19 +171,14 @@ func (h *Handler) checkPassword(ctx context.Context, email, pw string) (checkedU
 		}
 		return checkedUser{}, errBadCredentials
 	case !ok:
+		// Counted at admission; the row says what it was.
 		h.metrics.logins.WithLabelValues("bad_password").Inc()
-		after, err := h.Store.LoginFailed(ctx, u.ID, h.cfg.Lockout, now, h.auditCtx(ctx, "login_failed", u.ID, "", map[string]string{"reason": "bad_password"}))
-		if err != nil {
+		if err := h.Store.AppendAudit(ctx, h.auditCtx(ctx, "login_failed", u.ID, "", map[string]string{"reason": "bad_password"})); err != nil {
 			return checkedUser{}, err
-		}
-		if after.FailedLogins == h.cfg.Lockout.LockAfter || after.FailedLogins == h.cfg.Lockout.MaxFailures {
-			h.metrics.lockouts.Inc()
-			_ = h.Store.AppendAudit(ctx, h.auditCtx(ctx, "account_locked", u.ID, "", map[string]string{
-				"failures": itoa(after.FailedLogins), "until": after.LockedUntil.Format(time.RFC3339)}))
 		}
 		return checkedUser{}, errBadCredentials
 	}
-	return checkedUser{User: u, needsRehash: rehash}, nil
+	return checkedUser{User: u, needsRehash: rehash, ticket: ticket}, nil
 }
 
 func (h *Handler) audit(r *http.Request, typ, actor, clientID string, details map[string]string) storage.AuditEvent {

@@ -25,6 +25,8 @@ var (
 	// ErrMismatch: a code or secret did not match (the attempt was
 	// counted).
 	ErrMismatch = errors.New("storage: does not match")
+	// ErrLocked: the account is locked; the credential was not checked.
+	ErrLocked = errors.New("storage: account locked")
 	// ErrUnavailable: the backend could not be reached or timed out. Callers
 	// must fail closed and map it to 503.
 	ErrUnavailable = errors.New("storage: unavailable")

@@ -1,6 +1,9 @@
 package storage
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // LockoutPolicy decides how long an account stays locked after its Nth
 // consecutive failure. Both backends apply it inside the same atomic update
@@ -51,4 +54,22 @@ func (p LockoutPolicy) LockedUntil(failures int, now time.Time) time.Time {
 		return now.Add(min(d, p.BackoffMax))
 	}
 	return time.Time{}
+}
+
+// LockEvent adds the count and the lock's end to a lock's audit event.
+func LockEvent(ev AuditEvent, failures int, until time.Time) AuditEvent {
+	d := make(map[string]string, len(ev.Details)+2)
+	for k, v := range ev.Details {
+		d[k] = v
+	}
+	d["failures"] = strconv.Itoa(failures)
+	d["until"] = until.UTC().Format(time.RFC3339)
+	ev.Details = d
+	return ev
+}
+
+// Locks reports whether reaching failures starts a lock worth an audit
+// row: the timed lock's threshold or the hard cap.
+func (p LockoutPolicy) Locks(failures int) bool {
+	return failures == p.LockAfter || failures == p.MaxFailures
 }

@@ -76,17 +76,49 @@ type Memberships interface {
 	SetMemberRole(ctx context.Context, orgID, userID, role string, ev AuditEvent) error
 }
 
-// Logins records the outcome of password checks.
+// Logins decides whether a credential may be checked and records the
+// outcome, atomically with the lock state. Every check (password, second
+// factor) is admitted only while the account is not locked and is counted
+// as a failure before it runs; a right answer then takes back what it
+// stands for. So parallel guesses cannot outrun the lock, a burst is
+// evaluated at most up to the hard cap, and a success never erases
+// failures admitted after it.
 type Logins interface {
+	// AdmitLogin admits one credential check: ErrLocked, changing
+	// nothing, while the account is locked at now or has reached
+	// p.MaxFailures; otherwise it counts the attempt as a failure, applies
+	// p to the new count and returns the ticket. When the new count
+	// reaches p.LockAfter or p.MaxFailures it writes lockEv (with the
+	// count and the lock's end added) in the same transaction.
+	AdmitLogin(ctx context.Context, userID string, p LockoutPolicy, now time.Time, lockEv AuditEvent) (Ticket, error)
+	// ReleaseAdmission takes back one admitted check that proved right but
+	// does not end the sign-in (a password before its second factor). It
+	// erases no other failure.
+	ReleaseAdmission(ctx context.Context, userID string) error
 	// LoginFailed atomically increments the user's consecutive-failure
 	// counter, applies the lockout policy to the new count, writes ev and
 	// returns the updated user. N concurrent calls raise the counter by
-	// exactly N.
+	// exactly N. (For checks that were not admitted, such as re-entering
+	// the password on the account page.)
 	LoginFailed(ctx context.Context, userID string, p LockoutPolicy, now time.Time, ev AuditEvent) (User, error)
-	// LoginSucceeded resets the counter and lock, replaces the password
-	// hash when newHash is not empty (transparent rehash), stores the new
-	// SSO session and writes ev.
-	LoginSucceeded(ctx context.Context, userID, newHash string, s Session, ev AuditEvent) error
+	// LoginSucceeded records a successful sign-in: it stores the new SSO
+	// session, replaces the password hash when newHash is not empty
+	// (transparent rehash) and writes ev. With a ticket it takes back the
+	// failures counted up to the ticket's admission (those admitted later
+	// stay, with their lock), and it refuses (ErrLocked, nothing written)
+	// when failures admitted after the ticket have locked the account at
+	// now (LockAfter reached). A nil ticket (a session without a credential
+	// check of ours) leaves the counter.
+	LoginSucceeded(ctx context.Context, userID string, t *Ticket, now time.Time, newHash string, s Session, ev AuditEvent) error
+}
+
+// Ticket is the admission of one credential check.
+type Ticket struct {
+	// Count is the failure counter right after this check was admitted.
+	Count int
+	// LockAfter is the policy's lock threshold, from which failures
+	// admitted later refuse this check's success.
+	LockAfter int
 }
 
 // Clients stores relying parties.

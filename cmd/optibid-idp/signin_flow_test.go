@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/optibid/idp/storage"
 )
@@ -186,6 +188,68 @@ func TestSignInStepsOutOfOrder(t *testing.T) {
 						resp, body = br.b.post(step.path, step.form)
 					}
 					noCode(t, br.b, br.name+": "+step.method+" "+step.path, resp, body)
+				}
+			}
+		})
+	}
+}
+
+// Parallel password attempts cannot outrun the lockout: 49 wrong and 1
+// right password sent together, in rounds, never leave the account with
+// the lock threshold reached but unlocked (the right one never erases
+// failures admitted after it, nor gets in past their lock), every attempt
+// is accounted for, and a burst is evaluated at most up to the hard cap.
+func TestParallelPasswordsCannotOutrunTheLockout(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend, func(c *Config) {
+				c.Lockout = LockoutConfig{BackoffAfter: 20, BackoffMax: time.Minute, LockAfter: 20, LockFor: 15 * time.Minute, MaxFailures: 100}
+			})
+			ctx := context.Background()
+			bob := mustUser(t, e, "bob@example.com")
+			// Pre-load the browsers so the attempts themselves run together.
+			for round := range 3 {
+				if err := e.app.Store.SetPassword(ctx, bob.ID, bob.PasswordHash, e.clock.now(), auditNone()); err != nil { // clears the lockout
+					t.Fatal(err)
+				}
+				type attempt struct {
+					b    *browser
+					page string
+					pw   string
+				}
+				var all []attempt
+				for i := range 50 {
+					b := e.browser()
+					_, page := b.authorize(e.authURL(nil))
+					pw := "wrong password!"
+					if i == 25 {
+						pw = userPassword
+					}
+					all = append(all, attempt{b, page, pw})
+				}
+				var wg sync.WaitGroup
+				var mu sync.Mutex
+				statuses := map[int]int{}
+				for _, a := range all {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						resp, _ := a.b.submitLogin(a.page, "bob@example.com", a.pw)
+						mu.Lock()
+						statuses[resp.StatusCode]++
+						mu.Unlock()
+					}()
+				}
+				wg.Wait()
+				if statuses[500]+statuses[503] > 0 || statuses[401]+statuses[303]+statuses[302] != 50 {
+					t.Fatalf("round %d: statuses %v", round, statuses)
+				}
+				u := failures(t, e, "bob@example.com")
+				if u.FailedLogins >= 20 && !u.Locked(e.clock.now()) {
+					t.Fatalf("round %d: %d failures but not locked: a success erased the lock", round, u.FailedLogins)
+				}
+				if u.FailedLogins > 20 {
+					t.Fatalf("round %d: %d wrong passwords evaluated past the lock at 20", round, u.FailedLogins)
 				}
 			}
 		})

@@ -405,14 +405,54 @@ func (s *Store) LoginFailed(_ context.Context, userID string, p storage.LockoutP
 	return u, nil
 }
 
-func (s *Store) LoginSucceeded(_ context.Context, userID, newHash string, sess storage.Session, ev storage.AuditEvent) error {
+func (s *Store) AdmitLogin(_ context.Context, userID string, p storage.LockoutPolicy, now time.Time, lockEv storage.AuditEvent) (storage.Ticket, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[userID]
+	if !ok {
+		return storage.Ticket{}, storage.ErrNotFound
+	}
+	if u.Locked(now) || (p.MaxFailures > 0 && u.FailedLogins >= p.MaxFailures) {
+		return storage.Ticket{}, storage.ErrLocked
+	}
+	u.FailedLogins++
+	u.LockedUntil = p.LockedUntil(u.FailedLogins, now)
+	u.UpdatedAt = s.stamp()
+	s.users[userID] = u
+	if p.Locks(u.FailedLogins) {
+		s.appendAudit(storage.LockEvent(lockEv, u.FailedLogins, u.LockedUntil))
+	}
+	return storage.Ticket{Count: u.FailedLogins, LockAfter: p.LockAfter}, nil
+}
+
+func (s *Store) ReleaseAdmission(_ context.Context, userID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, ok := s.users[userID]
 	if !ok {
 		return storage.ErrNotFound
 	}
-	u.FailedLogins, u.LockedUntil = 0, time.Time{}
+	u.FailedLogins = max(u.FailedLogins-1, 0)
+	s.users[userID] = u
+	return nil
+}
+
+func (s *Store) LoginSucceeded(_ context.Context, userID string, t *storage.Ticket, now time.Time, newHash string, sess storage.Session, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[userID]
+	if !ok {
+		return storage.ErrNotFound
+	}
+	if t != nil {
+		if u.FailedLogins != t.Count && t.LockAfter > 0 && u.FailedLogins >= t.LockAfter && u.Locked(now) {
+			return storage.ErrLocked // failures admitted after this check locked the account
+		}
+		u.FailedLogins = max(u.FailedLogins-t.Count, 0)
+		if u.FailedLogins == 0 {
+			u.LockedUntil = time.Time{}
+		}
+	}
 	if newHash != "" {
 		u.PasswordHash = newHash
 	}

@@ -254,15 +254,58 @@ func (s *Store) LoginFailed(ctx context.Context, userID string, p storage.Lockou
 	return out, err
 }
 
-func (s *Store) LoginSucceeded(ctx context.Context, userID, newHash string, sess storage.Session, ev storage.AuditEvent) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE users SET failed_logins = 0, locked_until = NULL,
-			password_hash = CASE WHEN $2 = '' THEN password_hash ELSE $2 END WHERE id = $1`, userID, newHash)
-		if err != nil {
+// AdmitLogin serializes admissions on the user's row (FOR UPDATE), so
+// the lock state it checks is the one it changes.
+func (s *Store) AdmitLogin(ctx context.Context, userID string, p storage.LockoutPolicy, now time.Time, lockEv storage.AuditEvent) (storage.Ticket, error) {
+	var failures int
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var locked *time.Time
+		if err := tx.QueryRow(ctx, `SELECT failed_logins, locked_until FROM users WHERE id = $1 FOR UPDATE`, userID).Scan(&failures, &locked); err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return storage.ErrNotFound
+		if (locked != nil && now.Before(*locked)) || (p.MaxFailures > 0 && failures >= p.MaxFailures) {
+			return storage.ErrLocked
+		}
+		failures++
+		until := p.LockedUntil(failures, now)
+		if _, err := tx.Exec(ctx, `UPDATE users SET failed_logins = $2, locked_until = $3 WHERE id = $1`, userID, failures, nullTime(until)); err != nil {
+			return err
+		}
+		if p.Locks(failures) {
+			return insertAudit(ctx, tx, storage.LockEvent(lockEv, failures, until))
+		}
+		return nil
+	})
+	return storage.Ticket{Count: failures, LockAfter: p.LockAfter}, err
+}
+
+func (s *Store) ReleaseAdmission(ctx context.Context, userID string) error {
+	n, err := s.exec(ctx, `UPDATE users SET failed_logins = greatest(failed_logins - 1, 0) WHERE id = $1`, userID)
+	if err == nil && n == 0 {
+		return storage.ErrNotFound
+	}
+	return err
+}
+
+func (s *Store) LoginSucceeded(ctx context.Context, userID string, t *storage.Ticket, now time.Time, newHash string, sess storage.Session, ev storage.AuditEvent) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		var failures int
+		var locked *time.Time
+		if err := tx.QueryRow(ctx, `SELECT failed_logins, locked_until FROM users WHERE id = $1 FOR UPDATE`, userID).Scan(&failures, &locked); err != nil {
+			return err
+		}
+		if t != nil {
+			if failures != t.Count && t.LockAfter > 0 && failures >= t.LockAfter && locked != nil && now.Before(*locked) {
+				return storage.ErrLocked // failures admitted after this check locked the account
+			}
+			failures = max(failures-t.Count, 0)
+			if failures == 0 {
+				locked = nil
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE users SET failed_logins = $2, locked_until = $3,
+			password_hash = CASE WHEN $4 = '' THEN password_hash ELSE $4 END WHERE id = $1`, userID, failures, locked, newHash); err != nil {
+			return err
 		}
 		if sess.IDHash != "" {
 			if _, err := tx.Exec(ctx, `INSERT INTO user_sessions (id_hash, user_id, auth_time, amr, created_at, last_seen_at, expires_at, ip, user_agent)

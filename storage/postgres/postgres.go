@@ -185,7 +185,7 @@ func translate(err error) error {
 		return storage.ErrNotFound
 	}
 	for _, sentinel := range []error{storage.ErrNotFound, storage.ErrConflict, storage.ErrAlreadyUsed,
-		storage.ErrExpired, storage.ErrRevoked, storage.ErrMismatch, storage.ErrLastOwner, storage.ErrUnavailable} {
+		storage.ErrExpired, storage.ErrRevoked, storage.ErrMismatch, storage.ErrLastOwner, storage.ErrLocked, storage.ErrUnavailable} {
 		if errors.Is(err, sentinel) {
 			return err
 		}

@@ -77,7 +77,7 @@ func testPhonePendingSessions(t *testing.T, s storage.Store) {
 	for i, exp := range []time.Duration{time.Hour, 2 * time.Hour, -time.Minute} {
 		sess := storage.Session{IDHash: storage.HashSecret(random.ID()), UserID: u.ID, AuthTime: at, CreatedAt: at.Add(time.Duration(i) * time.Second),
 			LastSeenAt: at, ExpiresAt: at.Add(exp)}
-		must(t, s.LoginSucceeded(ctx, u.ID, "", sess, storage.AuditEvent{}))
+		must(t, s.LoginSucceeded(ctx, u.ID, nil, now(), "", sess, storage.AuditEvent{}))
 	}
 	list, err := s.SessionsByUser(ctx, u.ID, at)
 	must(t, err)

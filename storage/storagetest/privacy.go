@@ -19,7 +19,7 @@ func testPrivacy(t *testing.T, s storage.Store) {
 	must(t, err)
 	other := newUser(t, s)
 	at := now()
-	must(t, s.LoginSucceeded(ctx, uid, "", storage.Session{IDHash: storage.HashSecret("priv-s"), UserID: uid, AuthTime: at,
+	must(t, s.LoginSucceeded(ctx, uid, nil, now(), "", storage.Session{IDHash: storage.HashSecret("priv-s"), UserID: uid, AuthTime: at,
 		AMR: []string{"pwd"}, CreatedAt: at, LastSeenAt: at, ExpiresAt: at.Add(time.Hour), IP: "192.0.2.7", UserAgent: "Firefox"},
 		storage.AuditEvent{Type: "login_succeeded", ActorID: uid, SubjectID: uid, IP: "192.0.2.7", UserAgent: "Firefox",
 			Details: map[string]string{"email": u.Email, "method": "password"}}))

@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Clients", testClients},
 		{"LoginFailureCounter", testLoginFailures},
 		{"LoginFailuresConcurrent", testLoginFailuresConcurrent},
+		{"LoginAdmissionAtomic", testAdmission},
 		{"AuthRequestLifecycle", testAuthRequestLifecycle},
 		{"CodeRedeemedOnceConcurrent", testCodeConcurrent},
 		{"CodeReplayRevokesGrant", testCodeReplay},
@@ -229,13 +230,13 @@ func testLoginFailures(t *testing.T, s storage.Store) {
 		}
 	}
 	sess := storage.Session{IDHash: storage.HashSecret("sid"), UserID: u.ID, AuthTime: at, CreatedAt: at, LastSeenAt: at, ExpiresAt: at.Add(time.Hour)}
-	must(t, s.LoginSucceeded(ctx, u.ID, "newhash", sess, ev("login_succeeded")))
+	must(t, s.LoginSucceeded(ctx, u.ID, &storage.Ticket{Count: 5, LockAfter: p.LockAfter}, at, "newhash", sess, ev("login_succeeded")))
 	got, err = s.UserByID(ctx, u.ID)
 	must(t, err)
 	if got.FailedLogins != 0 || !got.LockedUntil.IsZero() || got.PasswordHash != "newhash" {
 		t.Fatalf("success did not reset/rehash: %+v", got)
 	}
-	must(t, s.LoginSucceeded(ctx, u.ID, "", storage.Session{}, storage.AuditEvent{}))
+	must(t, s.LoginSucceeded(ctx, u.ID, nil, now(), "", storage.Session{}, storage.AuditEvent{}))
 	got, _ = s.UserByID(ctx, u.ID)
 	if got.PasswordHash != "newhash" {
 		t.Fatal("empty newHash must keep the hash")
@@ -245,6 +246,99 @@ func testLoginFailures(t *testing.T, s storage.Store) {
 	}
 	if n := auditCount(t, s, "login_failed"); n != 5 {
 		t.Fatalf("audit login_failed = %d", n)
+	}
+}
+
+// testAdmission: a check is admitted only while the account is open and
+// counted before it runs; the lock row commits with the lock; a burst
+// evaluates at most the hard cap; a right password admitted before
+// parallel failures cannot erase them or get in past a lock they caused.
+func testAdmission(t *testing.T, s storage.Store) {
+	u := newUser(t, s)
+	p := storage.LockoutPolicy{LockAfter: 20, LockFor: time.Hour, MaxFailures: 30}
+	at := now()
+	ticket, err := s.AdmitLogin(ctx, u.ID, p, at, ev("account_locked"))
+	must(t, err)
+	if ticket.Count != 1 {
+		t.Fatalf("first ticket %+v", ticket)
+	}
+	// 49 parallel admissions after the right one: 19 get in before the
+	// lock at 20, the rest are refused; the lock's audit row is there.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	admitted, refused := 0, 0
+	for range 49 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.AdmitLogin(ctx, u.ID, p, at, ev("account_locked"))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				admitted++
+			case errors.Is(err, storage.ErrLocked):
+				refused++
+			default:
+				t.Errorf("admit: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if admitted != 19 || refused != 30 {
+		t.Fatalf("admitted %d refused %d, want 19 and 30", admitted, refused)
+	}
+	if n := auditCount(t, s, "account_locked"); n != 1 {
+		t.Fatalf("account_locked rows = %d", n)
+	}
+	// The right password, admitted first, cannot get in past the lock the
+	// later failures caused, nor erase them.
+	sess := storage.Session{IDHash: storage.HashSecret("late"), UserID: u.ID, AuthTime: at, CreatedAt: at, LastSeenAt: at, ExpiresAt: at.Add(time.Hour)}
+	if err := s.LoginSucceeded(ctx, u.ID, &ticket, at, "", sess, ev("login_succeeded")); !errors.Is(err, storage.ErrLocked) {
+		t.Fatalf("the right password after the lock committed: %v", err)
+	}
+	if _, err := s.SessionByHash(ctx, sess.IDHash); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatal("a refused success stored its session")
+	}
+	got, _ := s.UserByID(ctx, u.ID)
+	if got.FailedLogins != 20 || !got.Locked(at) {
+		t.Fatalf("the failures were erased: %+v", got)
+	}
+	// Before any lock, a success takes back only what came before it.
+	w := newUser(t, s)
+	first, err := s.AdmitLogin(ctx, w.ID, p, at, storage.AuditEvent{})
+	must(t, err)
+	for range 3 {
+		_, err := s.AdmitLogin(ctx, w.ID, p, at, storage.AuditEvent{})
+		must(t, err)
+	}
+	must(t, s.LoginSucceeded(ctx, w.ID, &first, at, "", storage.Session{}, storage.AuditEvent{}))
+	if got, _ := s.UserByID(ctx, w.ID); got.FailedLogins != 3 {
+		t.Fatalf("a success erased later failures: %d, want 3", got.FailedLogins)
+	}
+	// A right password before its second factor takes back only itself.
+	must(t, s.ReleaseAdmission(ctx, w.ID))
+	if got, _ := s.UserByID(ctx, w.ID); got.FailedLogins != 2 {
+		t.Fatalf("release: %d, want 2", got.FailedLogins)
+	}
+	// A burst against the hard cap evaluates at most the cap.
+	v := newUser(t, s)
+	hardCap := storage.LockoutPolicy{MaxFailures: 100}
+	admitted = 0
+	for range 150 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.AdmitLogin(ctx, v.ID, hardCap, at, storage.AuditEvent{}); err == nil {
+				mu.Lock()
+				admitted++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if admitted != 100 {
+		t.Fatalf("a burst of 150 was admitted %d times against a cap of 100", admitted)
 	}
 }
 
@@ -586,7 +680,7 @@ func testUserRevocation(t *testing.T, s storage.Store) {
 			g, _ := grantWithToken(t, s)
 			at := now()
 			sess := storage.Session{IDHash: storage.HashSecret(random.ID()), UserID: g.UserID, AuthTime: at, CreatedAt: at, LastSeenAt: at, ExpiresAt: at.Add(time.Hour)}
-			must(t, s.LoginSucceeded(ctx, g.UserID, "", sess, storage.AuditEvent{}))
+			must(t, s.LoginSucceeded(ctx, g.UserID, nil, now(), "", sess, storage.AuditEvent{}))
 			if _, err := s.LoginFailed(ctx, g.UserID, storage.DefaultLockoutPolicy(), at, storage.AuditEvent{}); err != nil {
 				t.Fatal(err)
 			}
@@ -624,7 +718,7 @@ func testSessions(t *testing.T, s storage.Store) {
 	at := now()
 	sess := storage.Session{IDHash: storage.HashSecret("s1"), UserID: u.ID, AuthTime: at, AMR: []string{"pwd"},
 		CreatedAt: at, LastSeenAt: at, ExpiresAt: at.Add(time.Hour), IP: "127.0.0.1", UserAgent: "test"}
-	must(t, s.LoginSucceeded(ctx, u.ID, "", sess, ev("login_succeeded")))
+	must(t, s.LoginSucceeded(ctx, u.ID, nil, now(), "", sess, ev("login_succeeded")))
 	got, err := s.SessionByHash(ctx, sess.IDHash)
 	must(t, err)
 	if got.UserID != u.ID || !got.AuthTime.Equal(at) || got.AMR[0] != "pwd" || got.IP != "127.0.0.1" || !got.RevokedAt.IsZero() {
