@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -69,7 +70,7 @@ func (h *Handler) registerSubmit(w http.ResponseWriter, r *http.Request) {
 		d.Error = "The company name is too long."
 	}
 	if d.Error == "" {
-		reason, err := policyReason(h.cfg.PasswordPolicy.Check(f.Get("password"), false, d.Email, d.Name, d.Company))
+		reason, err := policyReason(h.Hasher.CheckPolicy(ctx, h.cfg.PasswordPolicy, f.Get("password"), false, d.Email, d.Name, d.Company))
 		if err != nil {
 			h.fail(w, r, "password policy", err)
 			return
@@ -83,6 +84,12 @@ func (h *Handler) registerSubmit(w http.ResponseWriter, r *http.Request) {
 	existing, err := h.Store.UserByEmail(ctx, d.Email)
 	switch {
 	case err == nil:
+		// The same work as a new account (one password hash), so the time
+		// of the answer does not tell that the address has one.
+		if _, err := h.Hasher.Hash(ctx, f.Get("password")); err != nil {
+			h.fail(w, r, "register", err)
+			return
+		}
 		h.sendMail(r, existing.Email, "Someone tried to create an account with your email",
 			"Someone tried to create a new "+h.cfg.ProductName+" account with this email address. You already have one.\n\n"+
 				"If it was you, sign in or reset your password: "+h.cfg.Issuer+"/forgot\nIf it was not you, you can ignore this message.")
@@ -101,64 +108,40 @@ func (h *Handler) registerSubmit(w http.ResponseWriter, r *http.Request) {
 		Link:    d.SignIn, LinkText: "Continue to sign in"})
 }
 
-// createAccount stores the user, places them in an organization (the one
-// that verified their email domain, or a new one for their company) and
-// sends the verification link.
+// createAccount stores the user and sends the verification link. With a
+// company name it creates the company's organization with the user as its
+// owner, in the same transaction. Nobody joins an existing organization
+// here: joining by email domain waits for the verified address (see
+// joinByDomain), and the organization must have opted in.
 func (h *Handler) createAccount(r *http.Request, d registerData, pw, domain string) error {
 	ctx := r.Context()
 	hash, err := h.Hasher.Hash(ctx, pw)
 	if err != nil {
 		return err
 	}
-	u, err := h.Store.CreateUser(ctx, storage.User{Email: d.Email, Name: d.Name, PasswordHash: hash},
-		h.audit(r, "user_registered", "", "", map[string]string{"domain": domain}))
-	if err != nil {
-		return err
-	}
-	org, err := h.Store.OrganizationByVerifiedDomain(ctx, domain)
-	role := "member"
-	switch {
-	case err == nil:
-	case errors.Is(err, storage.ErrNotFound) && d.Company != "":
-		role = "owner"
-		org, err = h.Store.UpsertOrganization(ctx, storage.Organization{Slug: slugFor(d.Company), Name: d.Company},
-			h.audit(r, "organization_created", u.ID, "", map[string]string{"by": "registration"}))
-		if err != nil {
+	u := storage.User{Email: d.Email, Name: d.Name, PasswordHash: hash}
+	ev := h.audit(r, "user_registered", "", "", map[string]string{"domain": domain})
+	if d.Company == "" {
+		if u, err = h.Store.CreateUser(ctx, u, ev); err != nil {
 			return err
 		}
-	case errors.Is(err, storage.ErrNotFound):
-		org.ID = ""
-	default:
-		return err
+		return h.sendVerification(r, u)
 	}
-	if org.ID != "" {
-		if err := h.Store.UpsertMembership(ctx, storage.Membership{UserID: u.ID, OrgID: org.ID, Role: role},
-			h.audit(r, "membership_added", u.ID, "", map[string]string{"org": org.Slug, "role": role})); err != nil {
+	for range 3 { // a slug taken by chance gets another suffix
+		var created storage.User
+		created, _, err = h.Store.CreateUserWithOrganization(ctx, u, storage.Organization{Slug: storage.SlugFor(d.Company, random.ID()[:6]),
+			Name: d.Company}, ev, h.audit(r, "organization_created", "", "", map[string]string{"by": "registration"}))
+		if err == nil {
+			return h.sendVerification(r, created)
+		}
+		if !errors.Is(err, storage.ErrConflict) {
 			return err
 		}
-	}
-	return h.sendVerification(r, u)
-}
-
-// slugFor makes a unique-enough organization slug from a company name.
-func slugFor(name string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(name) {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case b.Len() > 0 && !strings.HasSuffix(b.String(), "-"):
-			b.WriteByte('-')
-		}
-		if b.Len() >= 40 {
-			break
+		if _, lerr := h.Store.UserByEmail(ctx, d.Email); lerr == nil {
+			return nil // registered meanwhile (a double submit): nothing more to do
 		}
 	}
-	s := strings.Trim(b.String(), "-")
-	if s == "" {
-		s = "org"
-	}
-	return s + "-" + strings.ToLower(random.Token(4))[:5]
+	return err
 }
 
 // sendVerification emails a single-use verification link.
@@ -212,6 +195,36 @@ func (h *Handler) verifyEmail(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "verify email", err)
 		return
 	}
+	u.EmailVerified = true
+	if err := h.joinByDomain(r, u); err != nil {
+		h.fail(w, r, "join by domain", err)
+		return
+	}
 	h.render(w, r, http.StatusOK, "notice", notice{Title: "Email confirmed", Message: u.Email + " is confirmed. You can close this page or go to your account.",
 		Link: "/account", LinkText: "Go to your account"})
+}
+
+// joinByDomain makes a user whose address was just verified a member of
+// the organization that verified its domain, when that organization opted
+// in (join_by_domain) and the user is not a member yet.
+func (h *Handler) joinByDomain(r *http.Request, u storage.User) error {
+	ctx := r.Context()
+	at := strings.LastIndexByte(u.Email, '@')
+	if at < 0 || !u.EmailVerified {
+		return nil
+	}
+	org, err := h.Store.OrganizationByVerifiedDomain(ctx, u.Email[at+1:])
+	if errors.Is(err, storage.ErrNotFound) || err == nil && !org.JoinByDomain {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ms, err := h.Store.MembershipsByUser(ctx, u.ID)
+	if err != nil || slices.ContainsFunc(ms, func(m storage.Membership) bool { return m.OrgID == org.ID }) {
+		return err
+	}
+	ev := h.audit(r, "membership_added", u.ID, "", map[string]string{"org": org.Slug, "role": "member", "by": "verified_domain"})
+	ev.OrgID = org.ID
+	return h.Store.UpsertMembership(ctx, storage.Membership{UserID: u.ID, OrgID: org.ID, Role: "member"}, ev)
 }

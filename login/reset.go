@@ -84,7 +84,7 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pw := r.PostForm.Get("password")
-	reason, err := policyReason(h.cfg.PasswordPolicy.Check(pw, f.any(), u.Email, u.Name))
+	reason, err := policyReason(h.Hasher.CheckPolicy(r.Context(), h.cfg.PasswordPolicy, pw, f.any(), u.Email, u.Name))
 	if err != nil {
 		h.fail(w, r, "password policy", err)
 		return

@@ -30,6 +30,8 @@ type Organizations interface {
 	SetOrgSettings(ctx context.Context, orgID string, settings []byte, ev AuditEvent) error
 	// SetEmailPolicy sets whether members need a verified email.
 	SetEmailPolicy(ctx context.Context, orgID string, requireVerified bool, ev AuditEvent) error
+	// SetJoinByDomain sets whether people join by verified email domain.
+	SetJoinByDomain(ctx context.Context, orgID string, on bool, ev AuditEvent) error
 	// AddDomain records a domain of an organization (upsert). A domain
 	// another organization verified is ErrConflict; another
 	// organization's unverified claim gives way, so a claim never blocks
@@ -46,6 +48,10 @@ type Organizations interface {
 type Users interface {
 	// CreateUser stores a new user; ErrConflict when the email is taken.
 	CreateUser(ctx context.Context, u User, ev AuditEvent) (User, error)
+	// CreateUserWithOrganization stores a new user, a new organization
+	// and the user's ownership of it in one transaction, writing ev and
+	// orgEv: all of it, or (ErrConflict for a taken email or slug) none.
+	CreateUserWithOrganization(ctx context.Context, u User, o Organization, ev, orgEv AuditEvent) (User, Organization, error)
 	UserByID(ctx context.Context, id string) (User, error)
 	// SetPlatformAdmin grants or withdraws the platform-admin role.
 	SetPlatformAdmin(ctx context.Context, userID string, on bool, ev AuditEvent) error

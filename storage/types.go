@@ -3,6 +3,7 @@ package storage
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -20,6 +21,10 @@ type Organization struct {
 	RequireVerifiedEmail bool
 	// Plan: free, professional or enterprise; decides default features.
 	Plan string
+	// JoinByDomain: a person whose verified email is on one of the
+	// organization's verified domains joins it as a member (off unless the
+	// organization opts in).
+	JoinByDomain bool
 	// Settings is a free-form JSON object for the platform's apps.
 	Settings  []byte
 	CreatedAt time.Time
@@ -559,4 +564,34 @@ type UsageCount struct {
 	OrgID, UserID, FeatureKey string
 	Day                       time.Time
 	Count                     int64
+}
+
+// slug is the one rule for organization slugs (and the IDs shaped like
+// them): lower-case letters, digits and hyphens, starting with a letter or
+// digit, at most 63 characters. The schema enforces the same.
+var slug = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// ValidSlug reports whether s is a valid slug.
+func ValidSlug(s string) bool { return slug.MatchString(s) }
+
+// SlugFor makes a valid, unique-enough slug from a name: its letters and
+// digits, hyphen-separated, and a random hex suffix.
+func SlugFor(name, suffix string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case b.Len() > 0 && !strings.HasSuffix(b.String(), "-"):
+			b.WriteByte('-')
+		}
+		if b.Len() >= 40 {
+			break
+		}
+	}
+	s := strings.Trim(b.String(), "-")
+	if s == "" {
+		s = "org"
+	}
+	return s + "-" + suffix
 }

@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/optibid/idp/login/password"
 	"github.com/optibid/idp/storage"
 )
 
@@ -133,18 +137,42 @@ func TestRegisterVerifyLogin(t *testing.T) {
 			}
 			e.mailTo(userEmail, "Someone tried to create an account")
 
-			// A verified domain places new users in its organization.
+			// A verified domain places new users in its organization only
+			// after they verify their address, and only when the
+			// organization opted in.
 			acme, _ := e.app.Store.OrganizationBySlug(ctx, "acme")
 			if err := e.app.Store.AddDomain(ctx, storage.OrganizationDomain{OrgID: acme.ID, Domain: "acme.example", VerifiedAt: time.Now()}, storage.AuditEvent{}); err != nil {
 				t.Fatal(err)
 			}
-			_, reg = other.get("/register")
-			other.fill(reg, "/register", map[string]string{"name": "Carol", "email": "carol@acme.example", "password": newPassword, "company": "Ignored Inc"})
-			carol, _ := e.app.Store.UserByEmail(ctx, "carol@acme.example")
-			if ms, _ := e.app.Store.MembershipsByUser(ctx, carol.ID); len(ms) != 1 || ms[0].OrgID != acme.ID || ms[0].Role != "member" {
-				t.Fatalf("domain assignment: %+v", ms)
+			memberOfAcme := func(email string) bool {
+				u, _ := e.app.Store.UserByEmail(ctx, email)
+				ms, _ := e.app.Store.MembershipsByUser(ctx, u.ID)
+				return slices.ContainsFunc(ms, func(m storage.Membership) bool { return m.OrgID == acme.ID && m.Role == "member" })
 			}
-			if evs, _ := e.app.Store.ListAudit(ctx, storage.AuditFilter{Type: "user_registered"}); len(evs) != 2 {
+			register := func(name, email string) {
+				_, reg := other.get("/register")
+				other.fill(reg, "/register", map[string]string{"name": name, "email": email, "password": newPassword})
+			}
+			register("Carol", "carol@acme.example")
+			if memberOfAcme("carol@acme.example") {
+				t.Fatal("an unverified sign-up joined the organization of its domain")
+			}
+			other.get(linkIn(t, e.mailTo("carol@acme.example", "Confirm")))
+			if memberOfAcme("carol@acme.example") {
+				t.Fatal("joined by domain although the organization did not opt in")
+			}
+			if err := e.app.Store.SetJoinByDomain(ctx, acme.ID, true, storage.AuditEvent{}); err != nil {
+				t.Fatal(err)
+			}
+			register("Dan", "dan@acme.example")
+			if memberOfAcme("dan@acme.example") {
+				t.Fatal("an unverified sign-up joined an opted-in organization")
+			}
+			other.get(linkIn(t, e.mailTo("dan@acme.example", "Confirm")))
+			if !memberOfAcme("dan@acme.example") {
+				t.Fatal("a verified address did not join the opted-in organization")
+			}
+			if evs, _ := e.app.Store.ListAudit(ctx, storage.AuditFilter{Type: "user_registered"}); len(evs) != 3 {
 				t.Fatalf("user_registered rows: %d", len(evs))
 			}
 		})
@@ -225,6 +253,65 @@ func TestPasswordReset(t *testing.T) {
 			_, page = b.get(link)
 			if resp, _ := b.fill(page, "/reset", map[string]string{"password": "yet another long passphrase"}); resp.StatusCode != 400 {
 				t.Fatal("expired reset link accepted")
+			}
+		})
+	}
+}
+
+// Registering an existing email costs the same work as a new account (a
+// password hash), so its answer time does not reveal the account.
+func TestRegistrationTimingRevealsNoAccount(t *testing.T) {
+	e := newEnv(t, "memory", func(c *Config) { c.Passwords.Argon2 = password.DefaultParams() })
+	register := func(email string) time.Duration {
+		b := e.browser()
+		_, reg := b.get("/register")
+		start := time.Now()
+		resp, _ := b.fill(reg, "/register", map[string]string{"name": "Someone", "email": email, "password": newPassword})
+		d := time.Since(start)
+		if resp.StatusCode != 200 {
+			t.Fatalf("register %s: %d", email, resp.StatusCode)
+		}
+		return d
+	}
+	var existing, fresh []time.Duration
+	for i := range 9 {
+		existing = append(existing, register(userEmail))
+		fresh = append(fresh, register(fmt.Sprintf("new%d@example.com", i)))
+	}
+	median := func(d []time.Duration) time.Duration { slices.Sort(d); return d[len(d)/2] }
+	me, mf := median(existing), median(fresh)
+	if gap := mf - me; gap > mf/3 {
+		t.Fatalf("an existing email answers %v faster (median %v vs %v)", gap, me, mf)
+	}
+}
+
+// Company sign-ups always create a valid organization, atomically with
+// the account (the slug's random suffix once broke the slug rule).
+func TestCompanySignUpsCreateValidOrganizations(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			ctx := context.Background()
+			for i := range 20 {
+				email := fmt.Sprintf("founder%d@startup%d.example", i, i)
+				b := e.browser()
+				_, reg := b.get("/register")
+				if resp, _ := b.fill(reg, "/register", map[string]string{"name": "F", "email": email, "password": newPassword,
+					"company": "Énergie & Co_" + strconv.Itoa(i)}); resp.StatusCode != 200 {
+					t.Fatalf("sign-up %d: %d", i, resp.StatusCode)
+				}
+				u, err := e.app.Store.UserByEmail(ctx, email)
+				if err != nil {
+					t.Fatalf("sign-up %d: no user: %v", i, err)
+				}
+				ms, _ := e.app.Store.MembershipsByUser(ctx, u.ID)
+				if len(ms) != 1 || ms[0].Role != "owner" {
+					t.Fatalf("sign-up %d: memberships %+v", i, ms)
+				}
+				o, _ := e.app.Store.OrganizationByID(ctx, ms[0].OrgID)
+				if !storage.ValidSlug(o.Slug) {
+					t.Fatalf("sign-up %d: slug %q", i, o.Slug)
+				}
 			}
 		})
 	}

@@ -105,6 +105,12 @@ func bootstrapOrg(ctx context.Context, s storage.Store, o BootstrapOrg, ev func(
 		}
 		stored.RequireVerifiedEmail = o.RequireVerifiedEmail
 	}
+	if stored.JoinByDomain != o.JoinByDomain {
+		if err := s.SetJoinByDomain(ctx, stored.ID, o.JoinByDomain, ev("join_by_domain_changed", map[string]string{"slug": o.Slug})); err != nil {
+			return stored, err
+		}
+		stored.JoinByDomain = o.JoinByDomain
+	}
 	return stored, nil
 }
 

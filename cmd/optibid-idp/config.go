@@ -211,6 +211,9 @@ type BootstrapOrg struct {
 	// MFA: off | optional (default) | required.
 	MFA                  string `yaml:"mfa"`
 	RequireVerifiedEmail bool   `yaml:"require_verified_email"`
+	// JoinByDomain: people whose verified email is on a verified domain
+	// of the organization join it as members.
+	JoinByDomain bool `yaml:"join_by_domain"`
 }
 
 type BootstrapUser struct {
@@ -731,14 +734,6 @@ func validFeatureKey(s string) bool {
 	return true
 }
 
-func validSlug(s string) bool {
-	if s == "" || len(s) > 63 || s[0] == '-' {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
-			return false
-		}
-	}
-	return true
-}
+// validSlug is the slug rule (storage.ValidSlug), also for the IDs
+// shaped like slugs.
+func validSlug(s string) bool { return storage.ValidSlug(s) }

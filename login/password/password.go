@@ -82,6 +82,17 @@ func (h *Hasher) acquire(ctx context.Context) error {
 
 func (h *Hasher) release() { <-h.slots }
 
+// CheckPolicy runs p.Check inside the hashing pool: the strength
+// estimate is CPU work an anonymous form can ask for, so it shares the
+// bound (and the ErrBusy answer) of hashing.
+func (h *Hasher) CheckPolicy(ctx context.Context, p Policy, pw string, hasMFA bool, context ...string) error {
+	if err := h.acquire(ctx); err != nil {
+		return err
+	}
+	defer h.release()
+	return p.Check(pw, hasMFA, context...)
+}
+
 // Hash returns the PHC-format argon2id hash of pw.
 func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
 	if err := h.acquire(ctx); err != nil {

@@ -1,9 +1,11 @@
 package password_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/optibid/idp/login/password"
 )
@@ -42,5 +44,44 @@ func TestPolicy(t *testing.T) {
 		if err != nil && (!errors.Is(err, password.ErrPolicy) || !errors.As(err, &pe) || pe.Reason == "") {
 			t.Errorf("error is not a PolicyError with a reason: %v", err)
 		}
+	}
+}
+
+// The strength estimate is bounded work: it runs inside the hashing pool
+// (a full pool answers ErrBusy, as for hashing), and a maximal password
+// costs about what a short one does.
+func TestPolicyCheckIsBounded(t *testing.T) {
+	h := password.NewHasher(password.DefaultParams(), 1, time.Millisecond)
+	p := password.DefaultPolicy()
+	long := strings.Repeat("correct horse battery staple ", 5)[:128]
+	// Keep the only slot busy with hashes.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 5 {
+			_, _ = h.Hash(context.Background(), long)
+		}
+	}()
+	busy := false
+	for range 200 {
+		if err := h.CheckPolicy(context.Background(), p, long, false); errors.Is(err, password.ErrBusy) {
+			busy = true
+			break
+		}
+	}
+	<-done
+	if !busy {
+		t.Fatal("the policy check never waited for the hashing pool")
+	}
+	cost := func(pw string) time.Duration {
+		start := time.Now()
+		for range 5 {
+			_ = p.Check(pw, false)
+		}
+		return time.Since(start) / 5
+	}
+	short, max := cost(long[:40]), cost(long)
+	if max > 4*short+5*time.Millisecond {
+		t.Fatalf("a 128-character check costs %v, a 40-character one %v", max, short)
 	}
 }

@@ -3,15 +3,12 @@ package admin
 import (
 	"errors"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/optibid/idp/provider/entitlements"
 	"github.com/optibid/idp/storage"
 )
-
-var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 // createOrg is for platform admins: a new organization with an existing
 // account as its owner, in one transaction.
@@ -31,7 +28,7 @@ func (h *Handler) createOrg(w http.ResponseWriter, r *http.Request, c caller) {
 	}
 	name := strings.TrimSpace(body.Name)
 	switch {
-	case !slugRE.MatchString(body.Slug):
+	case !storage.ValidSlug(body.Slug):
 		fail(w, http.StatusBadRequest, "invalid_request", "slug must be lower-case letters, digits and dashes (at most 63).")
 		return
 	case name == "" || len(name) > 200:

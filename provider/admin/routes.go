@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -22,6 +23,7 @@ type orgView struct {
 	Plan                 string          `json:"plan"`
 	MFA                  string          `json:"mfa"`
 	RequireVerifiedEmail bool            `json:"require_verified_email"`
+	JoinByDomain         bool            `json:"join_by_domain"`
 	Settings             json.RawMessage `json:"settings"`
 }
 
@@ -30,7 +32,7 @@ func viewOrg(o storage.Organization) orgView {
 	if len(settings) == 0 {
 		settings = json.RawMessage(`{}`)
 	}
-	return orgView{o.ID, o.Slug, o.Name, o.Plan, o.MFAPolicy, o.RequireVerifiedEmail, settings}
+	return orgView{o.ID, o.Slug, o.Name, o.Plan, o.MFAPolicy, o.RequireVerifiedEmail, o.JoinByDomain, settings}
 }
 
 func (h *Handler) me(w http.ResponseWriter, r *http.Request, c caller) {
@@ -69,6 +71,7 @@ func (h *Handler) patchOrg(w http.ResponseWriter, r *http.Request, c caller, o s
 		Settings             json.RawMessage `json:"settings"`
 		MFA                  *string         `json:"mfa"`
 		RequireVerifiedEmail *bool           `json:"require_verified_email"`
+		JoinByDomain         *bool           `json:"join_by_domain"`
 	}
 	if !decode(w, r, &body) {
 		return
@@ -84,17 +87,20 @@ func (h *Handler) patchOrg(w http.ResponseWriter, r *http.Request, c caller, o s
 		fail(w, http.StatusBadRequest, "invalid_request", "mfa must be off, optional or required.")
 	case body.Settings != nil && (len(body.Settings) > maxLayout || json.Unmarshal(body.Settings, &settings) != nil || settings == nil):
 		fail(w, http.StatusBadRequest, "invalid_request", "settings must be a JSON object of at most 16 KiB.")
-	case body.Plan != nil && !need(roles.BillingManage):
-		fail(w, http.StatusForbidden, "forbidden", "Your role does not allow this ("+roles.BillingManage+").")
+	case body.Plan != nil && !c.user.PlatformAdmin:
+		// A plan decides paid features: tenants do not choose their own.
+		fail(w, http.StatusForbidden, "plan_change_forbidden", "The plan is changed by the platform operator (billing).")
+	case body.JoinByDomain != nil && !need(roles.DomainsManage):
+		fail(w, http.StatusForbidden, "forbidden", "Your role does not allow this ("+roles.DomainsManage+").")
 	case (body.MFA != nil || body.RequireVerifiedEmail != nil) && !need(roles.MFAPolicyManage):
 		fail(w, http.StatusForbidden, "forbidden", "Your role does not allow this ("+roles.MFAPolicyManage+").")
 	default:
-		h.applyOrgPatch(w, r, c, o, body.Name, body.Plan, body.MFA, body.RequireVerifiedEmail, body.Settings)
+		h.applyOrgPatch(w, r, c, o, body.Name, body.Plan, body.MFA, body.RequireVerifiedEmail, body.JoinByDomain, body.Settings)
 	}
 }
 
 func (h *Handler) applyOrgPatch(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, name, plan, mfa *string,
-	verified *bool, settings json.RawMessage) {
+	verified, joinByDomain *bool, settings json.RawMessage) {
 	ctx := r.Context()
 	var err error
 	if name != nil {
@@ -111,6 +117,11 @@ func (h *Handler) applyOrgPatch(w http.ResponseWriter, r *http.Request, c caller
 	if err == nil && verified != nil {
 		err = h.Store.SetEmailPolicy(ctx, o.ID, *verified, h.event(r, "email_policy_changed", c, o, "", nil))
 		o.RequireVerifiedEmail = *verified
+	}
+	if err == nil && joinByDomain != nil {
+		err = h.Store.SetJoinByDomain(ctx, o.ID, *joinByDomain, h.event(r, "join_by_domain_changed", c, o, "",
+			map[string]string{"on": strconv.FormatBool(*joinByDomain)}))
+		o.JoinByDomain = *joinByDomain
 	}
 	if err == nil && settings != nil {
 		err = h.Store.SetOrgSettings(ctx, o.ID, settings, h.event(r, "org_settings_changed", c, o, "", nil))

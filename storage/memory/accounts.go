@@ -20,6 +20,10 @@ func (s *Store) SetEmailPolicy(_ context.Context, orgID string, requireVerified 
 	return s.updateOrg(orgID, ev, func(o *storage.Organization) error { o.RequireVerifiedEmail = requireVerified; return nil })
 }
 
+func (s *Store) SetJoinByDomain(_ context.Context, orgID string, on bool, ev storage.AuditEvent) error {
+	return s.updateOrg(orgID, ev, func(o *storage.Organization) error { o.JoinByDomain = on; return nil })
+}
+
 func (s *Store) AddDomain(_ context.Context, d storage.OrganizationDomain, ev storage.AuditEvent) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -237,6 +237,34 @@ func (s *Store) CreateUser(_ context.Context, u storage.User, ev storage.AuditEv
 	return u, nil
 }
 
+func (s *Store) CreateUserWithOrganization(_ context.Context, u storage.User, o storage.Organization, ev, orgEv storage.AuditEvent) (storage.User, storage.Organization, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u.Email = strings.ToLower(u.Email)
+	for _, existing := range s.users {
+		if existing.Email == u.Email {
+			return storage.User{}, storage.Organization{}, storage.ErrConflict
+		}
+	}
+	for _, existing := range s.orgs {
+		if existing.Slug == o.Slug {
+			return storage.User{}, storage.Organization{}, storage.ErrConflict
+		}
+	}
+	if u.ID == "" {
+		u.ID = random.ID()
+	}
+	now := s.stamp()
+	u.CreatedAt, u.UpdatedAt = now, now
+	s.users[u.ID] = u
+	o = s.insertOrg(o, now)
+	s.memberships[[2]string{u.ID, o.ID}] = storage.Membership{UserID: u.ID, OrgID: o.ID, Role: "owner", CreatedAt: now, UpdatedAt: now}
+	s.appendAudit(ev)
+	orgEv.OrgID = o.ID
+	s.appendAudit(orgEv)
+	return u, o, nil
+}
+
 func (s *Store) UserByID(_ context.Context, id string) (storage.User, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

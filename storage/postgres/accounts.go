@@ -13,11 +13,11 @@ import (
 
 // --- Organizations ---
 
-const orgCols = `id, slug, name, mfa_policy, require_verified_email, plan, created_at, updated_at, settings`
+const orgCols = `id, slug, name, mfa_policy, require_verified_email, plan, created_at, updated_at, settings, join_by_domain`
 
 func scanOrg(r pgx.Row) (storage.Organization, error) {
 	var o storage.Organization
-	err := r.Scan(&o.ID, &o.Slug, &o.Name, &o.MFAPolicy, &o.RequireVerifiedEmail, &o.Plan, &o.CreatedAt, &o.UpdatedAt, &o.Settings)
+	err := r.Scan(&o.ID, &o.Slug, &o.Name, &o.MFAPolicy, &o.RequireVerifiedEmail, &o.Plan, &o.CreatedAt, &o.UpdatedAt, &o.Settings, &o.JoinByDomain)
 	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
 	return o, translate(err)
 }
@@ -92,6 +92,41 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User, ev storage.Audit
 		return insertAudit(ctx, tx, ev)
 	})
 	return out, err
+}
+
+func (s *Store) CreateUserWithOrganization(ctx context.Context, u storage.User, o storage.Organization, ev, orgEv storage.AuditEvent) (storage.User, storage.Organization, error) {
+	if u.ID == "" {
+		u.ID = random.ID()
+	}
+	if o.ID == "" {
+		o.ID = random.ID()
+	}
+	if o.Plan == "" {
+		o.Plan = "free"
+	}
+	var outU storage.User
+	var outO storage.Organization
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if outU, err = scanUser(tx.QueryRow(ctx, `INSERT INTO users AS u (id, email, name, password_hash, email_verified, disabled)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+userCols,
+			u.ID, strings.ToLower(u.Email), u.Name, u.PasswordHash, u.EmailVerified, u.Disabled)); err != nil {
+			return err
+		}
+		if outO, err = scanOrg(tx.QueryRow(ctx, `INSERT INTO organizations (id, slug, name, plan) VALUES ($1, $2, $3, $4) RETURNING `+orgCols,
+			o.ID, o.Slug, o.Name, o.Plan)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO user_organization_membership (user_id, org_id, role) VALUES ($1, $2, 'owner')`, u.ID, o.ID); err != nil {
+			return err
+		}
+		if err := insertAudit(ctx, tx, ev); err != nil {
+			return err
+		}
+		orgEv.OrgID = o.ID
+		return insertAudit(ctx, tx, orgEv)
+	})
+	return outU, outO, translate(err)
 }
 
 func (s *Store) UserByID(ctx context.Context, id string) (storage.User, error) {

@@ -20,6 +20,10 @@ func (s *Store) SetEmailPolicy(ctx context.Context, orgID string, requireVerifie
 	return s.execAudited(ctx, ev, `UPDATE organizations SET require_verified_email = $2 WHERE id = $1`, orgID, requireVerified)
 }
 
+func (s *Store) SetJoinByDomain(ctx context.Context, orgID string, on bool, ev storage.AuditEvent) error {
+	return s.execAudited(ctx, ev, `UPDATE organizations SET join_by_domain = $2 WHERE id = $1`, orgID, on)
+}
+
 func (s *Store) AddDomain(ctx context.Context, d storage.OrganizationDomain, ev storage.AuditEvent) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		// An unverified claim of another organization gives way; a verified
@@ -62,7 +66,7 @@ func (s *Store) DomainsOf(ctx context.Context, orgID string) ([]storage.Organiza
 func (s *Store) OrganizationByVerifiedDomain(ctx context.Context, domain string) (storage.Organization, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	return scanOrg(s.pool.QueryRow(ctx, `SELECT o.id, o.slug, o.name, o.mfa_policy, o.require_verified_email, o.plan, o.created_at, o.updated_at, o.settings
+	return scanOrg(s.pool.QueryRow(ctx, `SELECT o.id, o.slug, o.name, o.mfa_policy, o.require_verified_email, o.plan, o.created_at, o.updated_at, o.settings, o.join_by_domain
 		FROM organization_domains d JOIN organizations o ON o.id = d.org_id
 		WHERE d.domain = $1 AND d.verified_at IS NOT NULL`, strings.ToLower(domain)))
 }

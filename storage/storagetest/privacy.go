@@ -174,3 +174,37 @@ func testOrgDeletion(t *testing.T, s storage.Store) {
 		t.Fatal("platform admin not withdrawn")
 	}
 }
+
+// testSignUpAtomic: a sign-up's user, organization and ownership land
+// together or not at all.
+func testSignUpAtomic(t *testing.T, s storage.Store) {
+	u, o, err := s.CreateUserWithOrganization(ctx, storage.User{Email: "Founder@Startup.example", Name: "F"},
+		storage.Organization{Slug: "startup-1a2b3c", Name: "Startup"}, ev("user_registered"), ev("organization_created"))
+	must(t, err)
+	if ms, _ := s.MembershipsByUser(ctx, u.ID); len(ms) != 1 || ms[0].OrgID != o.ID || ms[0].Role != "owner" || u.Email != "founder@startup.example" {
+		t.Fatalf("sign-up: %+v %+v %+v", u, o, ms)
+	}
+	if n := auditCount(t, s, "organization_created"); n != 1 {
+		t.Fatalf("organization_created rows %d", n)
+	}
+	// A taken slug: no user either.
+	if _, _, err := s.CreateUserWithOrganization(ctx, storage.User{Email: "second@startup.example"},
+		storage.Organization{Slug: "startup-1a2b3c", Name: "Again"}, storage.AuditEvent{}, storage.AuditEvent{}); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("taken slug: %v", err)
+	}
+	if _, err := s.UserByEmail(ctx, "second@startup.example"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("user left behind by a failed sign-up: %v", err)
+	}
+	// A taken email: no organization either.
+	if _, _, err := s.CreateUserWithOrganization(ctx, storage.User{Email: "founder@startup.example"},
+		storage.Organization{Slug: "startup-9z9z9z", Name: "Dup"}, storage.AuditEvent{}, storage.AuditEvent{}); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("taken email: %v", err)
+	}
+	if _, err := s.OrganizationBySlug(ctx, "startup-9z9z9z"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("organization left behind by a failed sign-up: %v", err)
+	}
+	must(t, s.SetJoinByDomain(ctx, o.ID, true, storage.AuditEvent{}))
+	if got, _ := s.OrganizationByID(ctx, o.ID); !got.JoinByDomain {
+		t.Fatal("join_by_domain not stored")
+	}
+}

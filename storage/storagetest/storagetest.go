@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Privacy", testPrivacy},
 		{"Invitations", testInvitations},
 		{"InvitationInviterRights", testInvitationInviterRights},
+		{"SignUpAtomic", testSignUpAtomic},
 		{"OrgDeletionPlatformAdmin", testOrgDeletion},
 		{"OrgClients", testOrgClients},
 		{"Dashboards", testDashboards},
