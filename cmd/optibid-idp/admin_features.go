@@ -97,12 +97,12 @@ func adminFeatures(ctx context.Context, store storage.Store, cmd string, args []
 				return fmt.Errorf("admin features set: --config must be a JSON object: %w", err)
 			}
 		}
-		err = h.ChangeFeature(ctx, o, "cli", ch, *cascade, ev)
+		err = h.ChangeFeature(ctx, o, adminapi.Actor{ID: "cli", Operator: true}, ch, *cascade, ev) // the CLI is the operator's
 	case "templates apply":
 		if o.ID == "" || *template == "" {
 			return errors.New("admin templates apply: --org and --template are required")
 		}
-		err = h.ApplyTemplate(ctx, o, "cli", *template, ev)
+		err = h.ApplyTemplate(ctx, o, adminapi.Actor{ID: "cli", Operator: true}, *template, ev)
 	}
 	if err != nil {
 		return fmt.Errorf("admin %s: %w", cmd, err)

@@ -51,6 +51,12 @@ func TestEntitlementsEndToEnd(t *testing.T) {
 			e := newEnv(t, backend, testCatalogue)
 			ctx := context.Background()
 			acme, _ := e.app.Store.OrganizationBySlug(ctx, "acme")
+			// The platform operator, so features outside acme's free plan
+			// may be switched on (audited overrides; see
+			// TestFeaturesOutsideThePlanNeedTheOperator).
+			if err := e.app.Store.SetPlatformAdmin(ctx, mustUser(t, e, userEmail).ID, true, auditNone()); err != nil {
+				t.Fatal(err)
+			}
 			admin := e.tokenOf(userEmail) // owner of acme
 			base := "/orgs/" + acme.ID
 
@@ -258,5 +264,39 @@ func TestFeaturesCLI(t *testing.T) {
 	acme, _ := e.app.Store.OrganizationBySlug(context.Background(), "acme")
 	if apps, _ := e.app.Store.TemplateApplications(context.Background(), acme.ID); len(apps) != 1 || apps[0].AppliedBy != "cli" {
 		t.Fatalf("template log: %+v", apps)
+	}
+}
+
+// Plans are enforced: an owner cannot switch on a feature outside the
+// organization's plan (plan_required), nor change the plan; the platform
+// operator can, as an audited override.
+func TestFeaturesOutsideThePlanNeedTheOperator(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend, testCatalogue)
+			ctx := context.Background()
+			acme, _ := e.app.Store.OrganizationBySlug(ctx, "acme") // free plan
+			owner := e.tokenOf(userEmail)
+			base := "/orgs/" + acme.ID
+			st, body := e.api("PUT", base+"/features/bids.day_ahead", owner, map[string]any{"enabled": true})
+			if st != http.StatusForbidden || body["error"] != "plan_required" || body["feature"] != "bids.day_ahead" {
+				t.Fatalf("owner enabling a feature outside the plan: %d %v", st, body)
+			}
+			if st, body := e.api("PATCH", base, owner, map[string]any{"plan": "enterprise"}); st != http.StatusForbidden {
+				t.Fatalf("owner upgrading their own plan: %d %v", st, body)
+			}
+			ada := mustUser(t, e, userEmail)
+			if err := e.app.Store.SetPlatformAdmin(ctx, ada.ID, true, auditNone()); err != nil {
+				t.Fatal(err)
+			}
+			operator := e.tokenOf(userEmail)
+			if st, body := e.api("PUT", base+"/features/bids.day_ahead", operator, map[string]any{"enabled": true}); st != http.StatusOK {
+				t.Fatalf("operator override: %d %v", st, body)
+			}
+			evs, _ := e.app.Store.ListAudit(ctx, storage.AuditFilter{OrgID: acme.ID, Type: "features_changed"})
+			if len(evs) != 1 || evs[0].Details["plan_override"] != "bids.day_ahead" {
+				t.Fatalf("override not audited as such: %+v", evs)
+			}
+		})
 	}
 }

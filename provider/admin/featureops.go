@@ -17,13 +17,42 @@ import (
 // does not have (the catalogue changed after the template was written).
 var ErrTemplateUnknownFeature = errors.New("admin: template names an unknown feature")
 
+// PlanError: the change would switch on a feature outside the
+// organization's plan, which only a platform operator may do (an audited
+// override).
+type PlanError struct{ Feature, Plan string }
+
+func (e *PlanError) Error() string {
+	return "admin: feature " + e.Feature + " is not part of the " + e.Plan + " plan"
+}
+
+// Actor says who changes features: operator is a platform operator (a
+// platform admin, or the CLI), who may switch on features outside the
+// plan; such an override is named in the audit row.
+type Actor struct {
+	ID       string
+	Operator bool
+}
+
+// outsidePlan returns the first feature writes switch on that the plan
+// does not include ("" when none).
+func (h *Handler) outsidePlan(plan string, writes map[string]entitlements.Setting) string {
+	cat := h.Catalogue()
+	for _, k := range slices.Sorted(maps.Keys(writes)) {
+		if f, ok := cat[k]; ok && writes[k].Enabled && !slices.Contains(f.Plans, plan) {
+			return k
+		}
+	}
+	return ""
+}
+
 // ChangeFeature turns one feature of the organization on or off (with its
 // configuration) under the dependency and conflict rules, and stores the
 // result with its change log and ev, whose type and details it fills. The
 // API and the CLI both change features through here. Errors:
 // *entitlements.RuleError (Reason "unknown" for a feature not in the
-// catalogue), or the store's.
-func (h *Handler) ChangeFeature(ctx context.Context, o storage.Organization, actorID string, ch entitlements.Change, cascade bool, ev storage.AuditEvent) error {
+// catalogue), *PlanError, or the store's.
+func (h *Handler) ChangeFeature(ctx context.Context, o storage.Organization, a Actor, ch entitlements.Change, cascade bool, ev storage.AuditEvent) error {
 	settings, err := h.Store.OrgFeatureSettings(ctx, o.ID)
 	if err != nil {
 		return err
@@ -32,14 +61,14 @@ func (h *Handler) ChangeFeature(ctx context.Context, o storage.Organization, act
 	if err != nil {
 		return err
 	}
-	return h.storeSettings(ctx, o, actorID, "", writes, ev)
+	return h.storeSettings(ctx, o, a, "", writes, ev)
 }
 
 // ApplyTemplate writes a template's settings to the organization when the
 // resulting state keeps every rule, logging the application. Errors:
 // storage.ErrNotFound (no such template), ErrTemplateUnknownFeature,
 // *entitlements.RuleError, or the store's.
-func (h *Handler) ApplyTemplate(ctx context.Context, o storage.Organization, actorID, templateID string, ev storage.AuditEvent) error {
+func (h *Handler) ApplyTemplate(ctx context.Context, o storage.Organization, a Actor, templateID string, ev storage.AuditEvent) error {
 	t, err := h.Store.TemplateByID(ctx, templateID)
 	if err != nil {
 		return err
@@ -63,12 +92,18 @@ func (h *Handler) ApplyTemplate(ctx context.Context, o storage.Organization, act
 	if err := cat.Check(o.Plan, next); err != nil {
 		return err
 	}
-	return h.storeSettings(ctx, o, actorID, t.ID, tpl, ev)
+	return h.storeSettings(ctx, o, a, t.ID, tpl, ev)
 }
 
 // storeSettings writes settings, the change log and the audit row in one
 // transaction.
-func (h *Handler) storeSettings(ctx context.Context, o storage.Organization, actorID, templateID string, writes map[string]entitlements.Setting, ev storage.AuditEvent) error {
+// A feature outside the plan is switched on only by an operator, and the
+// row says it was an override.
+func (h *Handler) storeSettings(ctx context.Context, o storage.Organization, a Actor, templateID string, writes map[string]entitlements.Setting, ev storage.AuditEvent) error {
+	outside := h.outsidePlan(o.Plan, writes)
+	if outside != "" && !a.Operator {
+		return &PlanError{Feature: outside, Plan: o.Plan}
+	}
 	stored := make(map[string]storage.FeatureSetting, len(writes))
 	for k, s := range writes {
 		var cfg []byte
@@ -82,5 +117,8 @@ func (h *Handler) storeSettings(ctx context.Context, o storage.Organization, act
 	if templateID != "" {
 		ev.Type, ev.Details["template"] = "template_applied", templateID
 	}
-	return h.Store.ApplyFeatureSettings(ctx, o.ID, stored, actorID, templateID, h.Now().UTC(), ev)
+	if outside != "" {
+		ev.Details["plan_override"] = outside
+	}
+	return h.Store.ApplyFeatureSettings(ctx, o.ID, stored, a.ID, templateID, h.Now().UTC(), ev)
 }

@@ -70,20 +70,30 @@ func (h *Handler) setFeature(w http.ResponseWriter, r *http.Request, c caller, o
 		return
 	}
 	ch := entitlements.Change{Key: mux.Vars(r)["feature"], Enabled: body.Enabled, Config: body.Config}
-	h.answerSettings(w, r, o, h.ChangeFeature(r.Context(), o, c.user.ID, ch, body.Cascade, h.event(r, "", c, o, "", nil)))
+	h.answerSettings(w, r, o, h.ChangeFeature(r.Context(), o, c.actor(), ch, body.Cascade, h.event(r, "", c, o, "", nil)))
 }
 
 // applyTemplate writes a template's settings, if the resulting state keeps
 // every dependency and conflict rule.
 func (h *Handler) applyTemplate(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, _ string) {
-	h.answerSettings(w, r, o, h.ApplyTemplate(r.Context(), o, c.user.ID, mux.Vars(r)["template"], h.event(r, "", c, o, "", nil)))
+	h.answerSettings(w, r, o, h.ApplyTemplate(r.Context(), o, c.actor(), mux.Vars(r)["template"], h.event(r, "", c, o, "", nil)))
+}
+
+// actor: platform admins act as operators (plan overrides).
+func (c caller) actor() Actor {
+	return Actor{ID: c.user.ID, Operator: c.service == nil && c.user.PlatformAdmin}
 }
 
 // answerSettings maps the outcome of a settings write and answers the
 // new state.
 func (h *Handler) answerSettings(w http.ResponseWriter, r *http.Request, o storage.Organization, err error) {
 	var re *entitlements.RuleError
+	var pe *PlanError
 	switch {
+	case errors.As(err, &pe):
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "plan_required", "feature": pe.Feature, "plan": pe.Plan,
+			"message": "The feature " + pe.Feature + " is not part of the " + pe.Plan + " plan; the platform operator can enable it as an override."})
+		return
 	case errors.As(err, &re) && re.Reason == "unknown", errors.Is(err, storage.ErrNotFound):
 		notFound(w)
 		return
