@@ -37,7 +37,13 @@ type button struct{ ID, Name string }
 // buttons lists every enabled connection as a sign-in option; the
 // connections of organizations are also reached by email domain
 // (home-realm discovery).
-func (h *Handler) buttons(ctx context.Context) []button {
+// buttons lists the sign-in buttons for a request: the operator's global
+// connections always; an organization's own only for that organization's
+// clients or a request naming the organization (organization=<slug>).
+// Otherwise an organization reaches its IdP by home-realm discovery of its
+// verified domain or the connection parameter, and no tenant can put a
+// button (under any label) on another tenant's sign-in page.
+func (h *Handler) buttons(ctx context.Context, ar storage.AuthRequest, c storage.Client) []button {
 	if h.Connectors == nil {
 		return nil
 	}
@@ -46,10 +52,16 @@ func (h *Handler) buttons(ctx context.Context) []button {
 		slog.WarnContext(ctx, "list connections", "error", err)
 		return nil
 	}
+	named := ""
+	if ar.OrgRequest != "" {
+		if o, err := h.Store.OrganizationBySlug(ctx, ar.OrgRequest); err == nil {
+			named = o.ID
+		}
+	}
 	var out []button
-	for _, c := range all {
-		if c.Enabled {
-			out = append(out, button{c.ID, c.Name})
+	for _, conn := range all {
+		if conn.Enabled && (conn.OrgID == "" || conn.OrgID == c.OrgID || conn.OrgID == named) {
+			out = append(out, button{conn.ID, conn.Name})
 		}
 	}
 	return out
@@ -210,7 +222,9 @@ func (h *Handler) federatedCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	amr := []string{"fed"}
-	upstreamMFA := slices.ContainsFunc(id.AMR, func(m string) bool { return m == "mfa" || m == "otp" || m == "hwk" || m == "swk" })
+	// An upstream's second factor counts only where the operator trusts
+	// the connection to say so; otherwise local MFA rules apply.
+	upstreamMFA := conn.TrustUpstreamMFA && slices.ContainsFunc(id.AMR, func(m string) bool { return m == "mfa" || m == "otp" || m == "hwk" || m == "swk" })
 	if upstreamMFA {
 		amr = append(amr, "mfa")
 	}
@@ -262,7 +276,7 @@ func (h *Handler) resolveFederatedUser(r *http.Request, conn storage.Connection,
 	existing, err := h.Store.UserByEmail(ctx, id.Email)
 	switch {
 	case err == nil:
-		ok, err := h.mayLinkByEmail(ctx, conn, id)
+		ok, err := h.mayLinkByEmail(ctx, conn, id, existing)
 		if err != nil {
 			return existing, "", err
 		}
@@ -270,8 +284,8 @@ func (h *Handler) resolveFederatedUser(r *http.Request, conn storage.Connection,
 			return existing, "An account with this email address already exists. Sign in with your password; " +
 				conn.Name + " cannot be used for it.", nil
 		}
-		fi.UserID = existing.ID
-		if err := h.Store.LinkIdentity(ctx, fi, h.audit(r, "identity_linked", existing.ID, "", map[string]string{"connection": conn.ID})); err != nil {
+		fi.UserID, fi.LinkedByEmail = existing.ID, true
+		if err := h.Store.LinkIdentity(ctx, fi, h.audit(r, "identity_linked", existing.ID, "", map[string]string{"connection": conn.ID, "by": "email"})); err != nil {
 			return existing, "", err
 		}
 		return existing, "", nil
@@ -286,9 +300,16 @@ func (h *Handler) resolveFederatedUser(r *http.Request, conn storage.Connection,
 				role = mapped
 			}
 		}
+		if roleRank[role] > roleRank[conn.MaxRole] { // the connection's ceiling
+			role = conn.MaxRole
+		}
 		m = &storage.Membership{OrgID: conn.OrgID, Role: role}
 	}
-	u, err := h.Store.ProvisionFederatedUser(ctx, storage.User{Email: id.Email, Name: id.Name, EmailVerified: id.EmailVerified}, m, fi,
+	verified, err := h.vouchesFor(ctx, conn, id)
+	if err != nil {
+		return storage.User{}, "", err
+	}
+	u, err := h.Store.ProvisionFederatedUser(ctx, storage.User{Email: id.Email, Name: id.Name, EmailVerified: verified}, m, fi,
 		h.audit(r, "user_provisioned", "", "", map[string]string{"connection": conn.ID}))
 	if errors.Is(err, storage.ErrConflict) { // a concurrent first login won
 		return h.resolveFederatedUser(r, conn, id)
@@ -296,14 +317,46 @@ func (h *Handler) resolveFederatedUser(r *http.Request, conn storage.Connection,
 	return u, "", err
 }
 
-// mayLinkByEmail: never on an unverified or foreign-domain email.
-func (h *Handler) mayLinkByEmail(ctx context.Context, conn storage.Connection, id federation.Identity) (bool, error) {
-	if !conn.LinkByEmail || !id.EmailVerified || conn.OrgID == "" {
+// vouchesFor reports whether the connection's email counts as verified
+// here: the upstream says so, and for an organization's connection the
+// address is on one of that organization's verified domains (an
+// organization's IdP speaks for its own domains only).
+func (h *Handler) vouchesFor(ctx context.Context, conn storage.Connection, id federation.Identity) (bool, error) {
+	if !id.EmailVerified || id.Email == "" {
 		return false, nil
+	}
+	if conn.OrgID == "" {
+		return true, nil // the operator's own connection
 	}
 	org, err := h.Store.OrganizationByVerifiedDomain(ctx, id.Email[strings.LastIndexByte(id.Email, '@')+1:])
 	if errors.Is(err, storage.ErrNotFound) {
 		return false, nil
 	}
 	return err == nil && org.ID == conn.OrgID, err
+}
+
+// mayLinkByEmail decides whether an existing account may be linked to the
+// upstream identity on its email alone. All must hold: the connection asks
+// for it and the operator allowed it; the connection belongs to the
+// organization that verified the email's domain, and vouches for the
+// address; the account belongs to that organization only, with a role
+// within the connection's ceiling. Anything else could hand one tenant's
+// IdP another tenant's (or the platform's) accounts.
+func (h *Handler) mayLinkByEmail(ctx context.Context, conn storage.Connection, id federation.Identity, u storage.User) (bool, error) {
+	if !conn.LinkByEmail || !conn.AllowEmailLinking || conn.OrgID == "" || u.PlatformAdmin {
+		return false, nil
+	}
+	if ok, err := h.vouchesFor(ctx, conn, id); err != nil || !ok {
+		return false, err
+	}
+	ms, err := h.Store.MembershipsByUser(ctx, u.ID)
+	if err != nil {
+		return false, err
+	}
+	for _, m := range ms {
+		if m.OrgID != conn.OrgID || roleRank[m.Role] > roleRank[conn.MaxRole] {
+			return false, nil
+		}
+	}
+	return true, nil
 }

@@ -57,7 +57,7 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request, ar storage.A
 	}
 	browser := h.Cookies.EnsureBrowserID(w, r)
 	h.render(w, r, http.StatusOK, "login", loginData{ID: ar.ID, CSRF: h.csrfToken(browser), Email: ar.LoginHint,
-		ClientName: c.Name, CanRegister: h.cfg.Registration == "open", Buttons: h.buttons(ctx)})
+		ClientName: c.Name, CanRegister: h.cfg.Registration == "open", Buttons: h.buttons(ctx, ar, c)})
 }
 
 func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
@@ -82,7 +82,7 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	again := func(status int, msg string) {
 		h.render(w, r, status, "login", loginData{ID: ar.ID, CSRF: r.PostForm.Get("csrf"), Email: email, ClientName: c.Name, Error: msg,
-			CanRegister: h.cfg.Registration == "open", Buttons: h.buttons(ctx)})
+			CanRegister: h.cfg.Registration == "open", Buttons: h.buttons(ctx, ar, c)})
 	}
 	u, err := h.checkPassword(ctx, email, pw)
 	switch {

@@ -110,6 +110,13 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "reset", err)
 		return
 	}
+	// An upstream link made on an email assertion ends with the account's
+	// recovery: whoever controls the mailbox now decides, not an IdP that
+	// once claimed the address.
+	if _, err := h.Store.UnlinkEmailLinks(ctx, u.ID, h.audit(r, "email_links_removed", u.ID, "", nil)); err != nil {
+		h.fail(w, r, "reset", err)
+		return
+	}
 	h.clearSessionCookie(w)
 	h.render(w, r, http.StatusOK, "notice", notice{Title: "Password changed",
 		Message: "Your new password is set and every session was signed out. Sign in again from your application."})

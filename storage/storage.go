@@ -303,6 +303,10 @@ type Federation interface {
 	// ProvisionFederatedUser creates the user, their membership (when m is
 	// not nil) and the link in one transaction (just-in-time provisioning).
 	ProvisionFederatedUser(ctx context.Context, u User, m *Membership, fi FederatedIdentity, ev AuditEvent) (User, error)
+	// UnlinkEmailLinks removes the user's links that were made on an email
+	// assertion (LinkedByEmail) and writes ev with their number; it is
+	// part of every account recovery.
+	UnlinkEmailLinks(ctx context.Context, userID string, ev AuditEvent) (int, error)
 	// TouchIdentity records a login through the link and its latest email.
 	TouchIdentity(ctx context.Context, fi FederatedIdentity, now time.Time) error
 }

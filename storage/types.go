@@ -343,6 +343,15 @@ type Connection struct {
 	// only when the upstream asserts email_verified and the email's domain
 	// is a verified domain of the connection's organization.
 	LinkByEmail bool
+	// AllowEmailLinking is the platform operator's permission for
+	// LinkByEmail (an organization cannot give it to its own IdP).
+	AllowEmailLinking bool
+	// TrustUpstreamMFA: the operator believes the upstream's amr (a second
+	// factor there counts as one here); otherwise local MFA rules apply.
+	TrustUpstreamMFA bool
+	// MaxRole is the role ceiling of users this connection provisions or
+	// links (role mapping never grants more).
+	MaxRole     string
 	DefaultRole string
 	RoleMapping map[string]string // upstream group → role
 	CreatedAt   time.Time
@@ -357,8 +366,11 @@ type FederatedIdentity struct {
 	Subject      string
 	UserID       string
 	Email        string
-	CreatedAt    time.Time
-	LastLoginAt  time.Time
+	// LinkedByEmail: the link was made to an existing account on the
+	// upstream's email assertion; a password reset removes it.
+	LinkedByEmail bool
+	CreatedAt     time.Time
+	LastLoginAt   time.Time
 }
 
 // FederationState is one trip upstream: single use, bound to the auth

@@ -110,8 +110,16 @@ type ConnectionConfig struct {
 	ClientID     string `yaml:"client_id" json:"client_id"`
 	ClientSecret string `yaml:"client_secret"`
 	Disabled     bool   `yaml:"disabled"`
-	LinkByEmail  bool   `yaml:"link_by_email"`
-	DefaultRole  string `yaml:"default_role"`
+	// LinkByEmail lets the connection link to an existing account by a
+	// verified email on its organization's verified domain (config is the
+	// operator's word, so it also grants the permission).
+	LinkByEmail bool `yaml:"link_by_email"`
+	// TrustUpstreamMFA: a second factor at the upstream counts here.
+	TrustUpstreamMFA bool `yaml:"trust_upstream_mfa"`
+	// MaxRole caps the roles the connection provisions or links (member
+	// by default).
+	MaxRole     string `yaml:"max_role"`
+	DefaultRole string `yaml:"default_role"`
 	// RoleMapping maps upstream groups to roles.
 	RoleMapping map[string]string `yaml:"role_mapping"`
 	// Preset settings (see configs/production.example.yaml).

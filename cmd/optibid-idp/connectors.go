@@ -156,6 +156,9 @@ func (c *Config) validateConnections() error {
 				return fmt.Errorf("config: %s.role_mapping[%s]: %q must be one of %v", key, g, r, roles)
 			}
 		}
+		if cc.MaxRole != "" && !slices.Contains(roles, cc.MaxRole) {
+			return fmt.Errorf("config: %s.max_role: %q must be one of %v", key, cc.MaxRole, roles)
+		}
 		if _, err := build(presetJSON(cc), cc.ClientSecret, c.Issuer+"/federation/callback", nil); err != nil {
 			return fmt.Errorf("config: %s: %v", key, err)
 		}
@@ -175,7 +178,8 @@ func presetJSON(cc ConnectionConfig) []byte {
 func bootstrapConnections(ctx context.Context, s storage.Store, box *seal.Box, ccs []ConnectionConfig, now func() time.Time) error {
 	for _, cc := range ccs {
 		conn := storage.Connection{ID: cc.ID, Type: cc.Type, Name: cc.Name, Config: presetJSON(cc), Enabled: !cc.Disabled,
-			LinkByEmail: cc.LinkByEmail, DefaultRole: cc.DefaultRole, RoleMapping: cc.RoleMapping}
+			LinkByEmail: cc.LinkByEmail, AllowEmailLinking: cc.LinkByEmail, TrustUpstreamMFA: cc.TrustUpstreamMFA, MaxRole: maxRole(cc),
+			DefaultRole: cc.DefaultRole, RoleMapping: cc.RoleMapping}
 		if cc.Organization != "" {
 			o, err := s.OrganizationBySlug(ctx, cc.Organization)
 			if err != nil {
@@ -192,4 +196,19 @@ func bootstrapConnections(ctx context.Context, s storage.Store, box *seal.Box, c
 		}
 	}
 	return nil
+}
+
+// maxRole is a declared connection's role ceiling: max_role, or else the
+// highest role its declaration grants (default or mapped).
+func maxRole(cc ConnectionConfig) string {
+	if cc.MaxRole != "" {
+		return cc.MaxRole
+	}
+	top := cc.DefaultRole
+	for _, r := range cc.RoleMapping {
+		if slices.Index(roles, r) < slices.Index(roles, top) { // roles lists the highest first
+			top = r
+		}
+	}
+	return top
 }

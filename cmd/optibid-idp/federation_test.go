@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"github.com/optibid/idp/federation/oidc/oidctest"
 	"io"
 	"net/http"
@@ -87,8 +89,14 @@ func hostOf(issuer string) string { u, _ := url.Parse(issuer); return u.Host }
 
 // federatedLogin signs in upstream as email and returns the final
 // response (a redirect to the client, or an error page) and the visited URLs.
+//
+// The connection belongs to acme, so the request names acme: an
+// organization's button is shown only to requests for it.
 func federatedLogin(t *testing.T, up, down *env, b *browser, authURL, email string) (*http.Response, string, []string) {
 	t.Helper()
+	if !strings.Contains(authURL, "organization=") {
+		authURL += "&organization=acme"
+	}
 	_, page := b.authorize(authURL)
 	id := hidden(page).Get("id")
 	if !strings.Contains(page, "/login/federated/up?id="+id) {
@@ -171,51 +179,74 @@ func TestFederatedLogin(t *testing.T) {
 	}
 }
 
-// CHECKS 61: no linking to an existing account by email unless the
-// connection allows it, the upstream verified the email, and its domain is
-// verified by the connection's organization.
+// CHECKS 61, 73: an organization's IdP links an existing account on its
+// email alone only when the connection asks for it and the operator
+// allowed it, the upstream verified the email, its domain is verified by
+// the connection's organization, and the account belongs to that
+// organization only, within the connection's role ceiling (an admin's IdP
+// cannot take over the owner). A link made on email ends at password reset.
 func TestFederatedLinking(t *testing.T) {
 	up, down := federatedPair(t, "memory")
 	ctx := context.Background()
-	try := func() (*http.Response, string) {
+	try := func(email string) (*http.Response, string) {
 		b := down.browser()
-		resp, body, _ := federatedLogin(t, up, down, b, down.authURL(nil), userEmail) // ada exists on both sides
+		resp, body, _ := federatedLogin(t, up, down, b, down.authURL(nil), email) // ada and bob exist on both sides
 		return resp, body
 	}
-	if resp, body := try(); resp.StatusCode != 409 || !strings.Contains(body, "already exists") {
+	if resp, body := try("bob@example.com"); resp.StatusCode != 409 || !strings.Contains(body, "already exists") {
 		t.Fatalf("link without permission: %d", resp.StatusCode)
 	}
 	conn, _ := down.app.Store.ConnectionByID(ctx, "up")
-	conn.LinkByEmail = true
+	conn.LinkByEmail, conn.AllowEmailLinking = true, false // the organization asks, the operator has not allowed
 	if err := down.app.Store.UpsertConnection(ctx, conn, storage.AuditEvent{}); err != nil {
 		t.Fatal(err)
-	}
-	if resp, _ := try(); resp.StatusCode != 409 {
-		t.Fatalf("link with an unverified domain: %d", resp.StatusCode)
 	}
 	acme, _ := down.app.Store.OrganizationBySlug(ctx, "acme")
 	if err := down.app.Store.AddDomain(ctx, storage.OrganizationDomain{OrgID: acme.ID, Domain: "example.com", VerifiedAt: time.Now()}, storage.AuditEvent{}); err != nil {
 		t.Fatal(err)
 	}
-	// With the domain verified, the password form of example.com users goes
-	// upstream (home-realm discovery); the link is made once.
-	resp, body := try()
+	if resp, _ := try("bob@example.com"); resp.StatusCode != 409 {
+		t.Fatalf("link without the operator's permission: %d", resp.StatusCode)
+	}
+	conn.AllowEmailLinking = true
+	if err := down.app.Store.UpsertConnection(ctx, conn, storage.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	// The owner is above the connection's ceiling (admin): never linked.
+	if resp, _ := try(userEmail); resp.StatusCode != 409 {
+		t.Fatalf("an IdP took over the owner's account: %d", resp.StatusCode)
+	}
+	// Unverified upstream email: never linked.
+	bobUp := mustUser(t, up, "bob@example.com")
+	if err := up.app.Store.UpdateProfile(ctx, bobUp.ID, "Bob", false, storage.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := try("bob@example.com"); resp.StatusCode != 409 {
+		t.Fatalf("unverified email linked: %d", resp.StatusCode)
+	}
+	if err := up.app.Store.UpdateProfile(ctx, bobUp.ID, "Bob", true, storage.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	// Everything holds: the member's account is linked, once.
+	resp, body := try("bob@example.com")
 	if u := (&browser{t: t}).clientRedirect(resp, body); u.Query().Get("code") == "" {
 		t.Fatalf("verified link: %s", u)
 	}
-	ada, _ := down.app.Store.UserByEmail(ctx, userEmail)
-	upAda, _ := up.app.Store.UserByEmail(ctx, userEmail)
-	if link, err := down.app.Store.IdentityByUpstream(ctx, "up", up.issuer, upAda.ID); err != nil || link.UserID != ada.ID {
+	bob := mustUser(t, down, "bob@example.com")
+	link, err := down.app.Store.IdentityByUpstream(ctx, "up", up.issuer, bobUp.ID)
+	if err != nil || link.UserID != bob.ID || !link.LinkedByEmail {
 		t.Fatalf("link %+v %v", link, err)
 	}
-	// Unverified upstream email: never linked.
-	if err := up.app.Store.UpdateProfile(ctx, mustUser(t, up, "bob@example.com").ID, "Bob", false, storage.AuditEvent{}); err != nil {
-		t.Fatal(err)
-	}
+	// A password reset ends the link made on email.
 	b := down.browser()
-	resp, body, _ = federatedLogin(t, up, down, b, down.authURL(nil), "bob@example.com")
-	if resp.StatusCode != 409 {
-		t.Fatalf("unverified email linked: %d %.200s", resp.StatusCode, body)
+	_, page := b.get("/forgot")
+	b.fill(page, "/forgot", map[string]string{"email": "bob@example.com"})
+	_, page = b.get(linkIn(t, down.mailTo("bob@example.com", "Reset")))
+	if resp, _ := b.fill(page, "/reset", map[string]string{"password": newPassword}); resp.StatusCode != 200 {
+		t.Fatalf("reset: %d", resp.StatusCode)
+	}
+	if _, err := down.app.Store.IdentityByUpstream(ctx, "up", up.issuer, bobUp.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("the email link survived the password reset: %v", err)
 	}
 }
 
@@ -395,12 +426,24 @@ func TestFederationClaimShapes(t *testing.T) {
 			}
 			claimsFor(tc.good)
 			resp, body := run()
-			if u := (&browser{t: t}).clientRedirect(resp, body); u.Query().Get("code") == "" {
+			u := (&browser{t: t}).clientRedirect(resp, body)
+			if u.Query().Get("code") == "" {
 				t.Fatalf("good identity: %s", u)
+			}
+			// The upstream's amr says mfa, but the operator did not mark the
+			// connection trusted: no mfa here.
+			_, raw := down.exchange(u.Query().Get("code"), "")
+			if amr := fmt.Sprint(claimsOf(t, decode(t, raw).IDToken)["amr"]); strings.Contains(amr, "mfa") {
+				t.Fatalf("an untrusted upstream's mfa was believed: %s", amr)
 			}
 			fiona, err := down.app.Store.UserByEmail(context.Background(), "fiona@contoso.example")
 			if err != nil {
 				t.Fatal("not provisioned")
+			}
+			// contoso.example is no verified domain of acme: its IdP's word
+			// does not verify the address here.
+			if fiona.EmailVerified {
+				t.Fatal("an organization's IdP verified an email outside the organization's domains")
 			}
 			if ms, _ := down.app.Store.MembershipsByUser(context.Background(), fiona.ID); len(ms) != 1 || ms[0].Role != "admin" {
 				t.Fatalf("group → role mapping: %+v", ms)
@@ -421,5 +464,26 @@ func TestFederationClaimShapes(t *testing.T) {
 				t.Fatal("refused identity was provisioned")
 			}
 		})
+	}
+}
+
+// An organization's SSO button appears only on sign-ins for it (its own
+// clients, or organization=<slug>), never on other tenants' pages.
+func TestOrganizationButtonsStayWithTheirOrganization(t *testing.T) {
+	_, down := federatedPair(t, "memory")
+	b := down.browser()
+	if _, page := b.authorize(down.authURL(nil)); strings.Contains(page, "/login/federated/up") {
+		t.Fatal("acme's IdP button on a platform client's sign-in page")
+	}
+	if _, page := b.authorize(down.authURL(map[string]string{"organization": "acme"})); !strings.Contains(page, "/login/federated/up") {
+		t.Fatal("no button on a sign-in naming acme")
+	}
+	acme, _ := down.app.Store.OrganizationBySlug(context.Background(), "acme")
+	if _, err := down.app.Store.UpsertClient(context.Background(), storage.Client{ID: "acme-app", OrgID: acme.ID, Name: "Acme App",
+		SecretHash: storage.HashSecret(webSecret), RedirectURIs: []string{rpCallback}, GrantTypes: []string{"authorization_code"}}, auditNone()); err != nil {
+		t.Fatal(err)
+	}
+	if _, page := b.authorize(down.authURL(map[string]string{"client_id": "acme-app", "scope": "openid"})); !strings.Contains(page, "/login/federated/up") {
+		t.Fatal("no button on acme's own client's sign-in page")
 	}
 }

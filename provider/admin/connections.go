@@ -38,16 +38,21 @@ type connectionSettings struct {
 }
 
 type connectionView struct {
-	ID          string            `json:"id"`
-	Type        string            `json:"type"`
-	Name        string            `json:"name"`
-	Enabled     bool              `json:"enabled"`
-	LinkByEmail bool              `json:"link_by_email"`
-	DefaultRole string            `json:"default_role"`
-	RoleMapping map[string]string `json:"role_mapping"`
-	Settings    json.RawMessage   `json:"settings"`
-	HasSecret   bool              `json:"has_secret"`
-	UpdatedAt   time.Time         `json:"updated_at"`
+	ID          string `json:"id"`
+	Type        string `json:"type"`
+	Name        string `json:"name"`
+	Enabled     bool   `json:"enabled"`
+	LinkByEmail bool   `json:"link_by_email"`
+	// The operator's say: email linking allowed, upstream MFA trusted,
+	// the role ceiling.
+	AllowEmailLinking bool              `json:"allow_email_linking"`
+	TrustUpstreamMFA  bool              `json:"trust_upstream_mfa"`
+	MaxRole           string            `json:"max_role"`
+	DefaultRole       string            `json:"default_role"`
+	RoleMapping       map[string]string `json:"role_mapping"`
+	Settings          json.RawMessage   `json:"settings"`
+	HasSecret         bool              `json:"has_secret"`
+	UpdatedAt         time.Time         `json:"updated_at"`
 }
 
 func viewConnection(c storage.Connection) connectionView {
@@ -55,7 +60,8 @@ func viewConnection(c storage.Connection) connectionView {
 	if m == nil {
 		m = map[string]string{}
 	}
-	return connectionView{c.ID, c.Type, c.Name, c.Enabled, c.LinkByEmail, c.DefaultRole, m, c.Config, len(c.SecretSealed) > 0, c.UpdatedAt}
+	return connectionView{c.ID, c.Type, c.Name, c.Enabled, c.LinkByEmail, c.AllowEmailLinking, c.TrustUpstreamMFA, c.MaxRole,
+		c.DefaultRole, m, c.Config, len(c.SecretSealed) > 0, c.UpdatedAt}
 }
 
 func (h *Handler) listConnections(w http.ResponseWriter, r *http.Request, _ caller, o storage.Organization, _ string) {
@@ -86,9 +92,21 @@ func (h *Handler) createConnection(w http.ResponseWriter, r *http.Request, c cal
 		DefaultRole  string             `json:"default_role"`
 		RoleMapping  map[string]string  `json:"role_mapping"`
 		Settings     connectionSettings `json:"settings"`
+		// The operator's say, for platform admins only.
+		AllowEmailLinking bool   `json:"allow_email_linking"`
+		TrustUpstreamMFA  bool   `json:"trust_upstream_mfa"`
+		MaxRole           string `json:"max_role"`
 	}
 	if !decode(w, r, &body) {
 		return
+	}
+	operator := c.service == nil && c.user.PlatformAdmin
+	if (body.AllowEmailLinking || body.TrustUpstreamMFA) && !operator {
+		fail(w, http.StatusForbidden, "operator_only", "Only the platform operator decides whether an identity provider may link accounts by email or vouch for a second factor.")
+		return
+	}
+	if body.MaxRole == "" {
+		body.MaxRole = own // provisioned and linked users never exceed the creator's role
 	}
 	body.Name = strings.TrimSpace(body.Name)
 	if body.Name == "" || len(body.Name) > 100 {
@@ -98,7 +116,7 @@ func (h *Handler) createConnection(w http.ResponseWriter, r *http.Request, c cal
 	if body.DefaultRole == "" {
 		body.DefaultRole = "member"
 	}
-	for _, role := range append([]string{body.DefaultRole}, mapValues(body.RoleMapping)...) {
+	for _, role := range append([]string{body.DefaultRole, body.MaxRole}, mapValues(body.RoleMapping)...) {
 		if !mayGrant(own, role) {
 			fail(w, http.StatusForbidden, "forbidden", "The connection cannot grant the role "+role+".")
 			return
@@ -110,7 +128,8 @@ func (h *Handler) createConnection(w http.ResponseWriter, r *http.Request, c cal
 		return
 	}
 	conn := storage.Connection{ID: random.ID(), Type: body.Type, Name: body.Name, OrgID: o.ID, Config: settings, Enabled: !body.Disabled,
-		LinkByEmail: body.LinkByEmail, DefaultRole: body.DefaultRole, RoleMapping: body.RoleMapping}
+		LinkByEmail: body.LinkByEmail, DefaultRole: body.DefaultRole, RoleMapping: body.RoleMapping,
+		AllowEmailLinking: body.AllowEmailLinking, TrustUpstreamMFA: body.TrustUpstreamMFA, MaxRole: body.MaxRole}
 	if body.ClientSecret != "" {
 		conn.SecretSealed = h.Connections.Seal(conn.ID, body.ClientSecret)
 	}

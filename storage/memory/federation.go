@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +29,9 @@ func (s *Store) UpsertConnection(_ context.Context, c storage.Connection, ev sto
 		c.CreatedAt = now
 	}
 	c.UpdatedAt = now
+	if c.MaxRole == "" {
+		c.MaxRole = "member" // the schema's default
+	}
 	c.Config, c.SecretSealed, c.RoleMapping = slices.Clone(c.Config), slices.Clone(c.SecretSealed), maps.Clone(c.RoleMapping)
 	s.connections[c.ID] = c
 	s.appendAudit(ev)
@@ -154,6 +158,23 @@ func (s *Store) ProvisionFederatedUser(_ context.Context, u storage.User, m *sto
 	}
 	s.appendAudit(ev)
 	return u, nil
+}
+
+func (s *Store) UnlinkEmailLinks(_ context.Context, userID string, ev storage.AuditEvent) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, fi := range s.identities {
+		if fi.UserID == userID && fi.LinkedByEmail {
+			delete(s.identities, k)
+			n++
+		}
+	}
+	if n > 0 {
+		ev.Details = map[string]string{"links": strconv.Itoa(n)}
+		s.appendAudit(ev)
+	}
+	return n, nil
 }
 
 func (s *Store) TouchIdentity(_ context.Context, fi storage.FederatedIdentity, now time.Time) error {

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,13 +13,14 @@ import (
 	"github.com/optibid/idp/storage"
 )
 
-const connCols = `id, type, name, coalesce(org_id, ''), config, secret_sealed, enabled, link_by_email, default_role, role_mapping, created_at, updated_at`
+const connCols = `id, type, name, coalesce(org_id, ''), config, secret_sealed, enabled, link_by_email, default_role, role_mapping, created_at, updated_at,
+	allow_email_linking, trust_upstream_mfa, max_role`
 
 func scanConn(r pgx.Row) (storage.Connection, error) {
 	var c storage.Connection
 	var mapping []byte
 	err := r.Scan(&c.ID, &c.Type, &c.Name, &c.OrgID, &c.Config, &c.SecretSealed, &c.Enabled, &c.LinkByEmail, &c.DefaultRole, &mapping,
-		&c.CreatedAt, &c.UpdatedAt)
+		&c.CreatedAt, &c.UpdatedAt, &c.AllowEmailLinking, &c.TrustUpstreamMFA, &c.MaxRole)
 	if err != nil {
 		return c, translate(err)
 	}
@@ -47,12 +49,18 @@ func (s *Store) UpsertConnection(ctx context.Context, c storage.Connection, ev s
 	if len(cfg) == 0 {
 		cfg = []byte("{}")
 	}
-	return s.execAudited(ctx, ev, `INSERT INTO connections (id, type, name, org_id, config, secret_sealed, enabled, link_by_email, default_role, role_mapping)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+	if c.MaxRole == "" {
+		c.MaxRole = "member"
+	}
+	return s.execAudited(ctx, ev, `INSERT INTO connections (id, type, name, org_id, config, secret_sealed, enabled, link_by_email, default_role, role_mapping,
+			allow_email_linking, trust_upstream_mfa, max_role)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 		ON CONFLICT (id) DO UPDATE SET type = excluded.type, name = excluded.name, org_id = excluded.org_id, config = excluded.config,
 			secret_sealed = excluded.secret_sealed, enabled = excluded.enabled, link_by_email = excluded.link_by_email,
-			default_role = excluded.default_role, role_mapping = excluded.role_mapping`,
-		c.ID, c.Type, c.Name, nullStr(c.OrgID), cfg, c.SecretSealed, c.Enabled, c.LinkByEmail, c.DefaultRole, mapping)
+			default_role = excluded.default_role, role_mapping = excluded.role_mapping, allow_email_linking = excluded.allow_email_linking,
+			trust_upstream_mfa = excluded.trust_upstream_mfa, max_role = excluded.max_role`,
+		c.ID, c.Type, c.Name, nullStr(c.OrgID), cfg, c.SecretSealed, c.Enabled, c.LinkByEmail, c.DefaultRole, mapping,
+		c.AllowEmailLinking, c.TrustUpstreamMFA, c.MaxRole)
 }
 
 func (s *Store) ConnectionByID(ctx context.Context, id string) (storage.Connection, error) {
@@ -108,15 +116,15 @@ func (s *Store) IdentityByUpstream(ctx context.Context, conn, iss, sub string) (
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
 	var fi storage.FederatedIdentity
-	err := s.pool.QueryRow(ctx, `SELECT connection_id, issuer, subject, user_id, email, created_at, last_login_at
+	err := s.pool.QueryRow(ctx, `SELECT connection_id, issuer, subject, user_id, email, created_at, last_login_at, linked_by_email
 		FROM federated_identities WHERE connection_id = $1 AND issuer = $2 AND subject = $3`, conn, iss, sub).
-		Scan(&fi.ConnectionID, &fi.Issuer, &fi.Subject, &fi.UserID, &fi.Email, &fi.CreatedAt, &fi.LastLoginAt)
+		Scan(&fi.ConnectionID, &fi.Issuer, &fi.Subject, &fi.UserID, &fi.Email, &fi.CreatedAt, &fi.LastLoginAt, &fi.LinkedByEmail)
 	return fi, translate(err)
 }
 
 func insertIdentity(ctx context.Context, tx pgx.Tx, fi storage.FederatedIdentity) error {
-	_, err := tx.Exec(ctx, `INSERT INTO federated_identities (connection_id, issuer, subject, user_id, email) VALUES ($1, $2, $3, $4, $5)`,
-		fi.ConnectionID, fi.Issuer, fi.Subject, fi.UserID, fi.Email)
+	_, err := tx.Exec(ctx, `INSERT INTO federated_identities (connection_id, issuer, subject, user_id, email, linked_by_email)
+		VALUES ($1, $2, $3, $4, $5, $6)`, fi.ConnectionID, fi.Issuer, fi.Subject, fi.UserID, fi.Email, fi.LinkedByEmail)
 	return err
 }
 
@@ -154,6 +162,22 @@ func (s *Store) ProvisionFederatedUser(ctx context.Context, u storage.User, m *s
 		return insertAudit(ctx, tx, ev)
 	})
 	return out, err
+}
+
+func (s *Store) UnlinkEmailLinks(ctx context.Context, userID string, ev storage.AuditEvent) (int, error) {
+	var n int64
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM federated_identities WHERE user_id = $1 AND linked_by_email`, userID)
+		if err != nil {
+			return err
+		}
+		if n = tag.RowsAffected(); n == 0 {
+			return nil
+		}
+		ev.Details = map[string]string{"links": strconv.FormatInt(n, 10)}
+		return insertAudit(ctx, tx, ev)
+	})
+	return int(n), err
 }
 
 func (s *Store) TouchIdentity(ctx context.Context, fi storage.FederatedIdentity, now time.Time) error {

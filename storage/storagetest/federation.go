@@ -12,12 +12,14 @@ import (
 func testFederation(t *testing.T, s storage.Store) {
 	org, _ := s.UpsertOrganization(ctx, storage.Organization{Slug: "fed", Name: "Fed"}, storage.AuditEvent{})
 	c := storage.Connection{ID: "acme-okta", Type: "okta", Name: "Acme Okta", OrgID: org.ID, Config: []byte(`{"domain":"acme.okta.com"}`),
-		SecretSealed: []byte("sealed"), Enabled: true, LinkByEmail: true, DefaultRole: "member", RoleMapping: map[string]string{"idp-admins": "admin"}}
+		SecretSealed: []byte("sealed"), Enabled: true, LinkByEmail: true, DefaultRole: "member", RoleMapping: map[string]string{"idp-admins": "admin"},
+		AllowEmailLinking: true, TrustUpstreamMFA: true, MaxRole: "admin"}
 	must(t, s.UpsertConnection(ctx, c, ev("connection_upserted")))
 	must(t, s.UpsertConnection(ctx, storage.Connection{ID: "google", Type: "google", Name: "Google", Enabled: true, DefaultRole: "member"}, storage.AuditEvent{}))
 	got, err := s.ConnectionByID(ctx, "acme-okta")
 	must(t, err)
 	if got.OrgID != org.ID || string(got.SecretSealed) != "sealed" || got.RoleMapping["idp-admins"] != "admin" || !got.LinkByEmail ||
+		!got.AllowEmailLinking || !got.TrustUpstreamMFA || got.MaxRole != "admin" ||
 		string(got.Config) != `{"domain": "acme.okta.com"}` && string(got.Config) != `{"domain":"acme.okta.com"}` {
 		t.Fatalf("connection: %+v", got)
 	}
@@ -100,5 +102,32 @@ func testFederation(t *testing.T, s storage.Store) {
 	}
 	if err := s.DeleteConnection(ctx, "acme-okta", storage.AuditEvent{}); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("deleting twice: %v", err)
+	}
+}
+
+// testEmailLinksEndAtRecovery: links made on an email assertion are
+// marked, and removed (audited) by UnlinkEmailLinks; other links stay.
+func testEmailLinksEndAtRecovery(t *testing.T, s storage.Store) {
+	must(t, s.UpsertConnection(ctx, storage.Connection{ID: "mail-linked", Type: "oidc", Name: "M", Enabled: true, DefaultRole: "member"}, storage.AuditEvent{}))
+	u := newUser(t, s)
+	must(t, s.LinkIdentity(ctx, storage.FederatedIdentity{ConnectionID: "mail-linked", Issuer: "https://up", Subject: "by-email", UserID: u.ID,
+		LinkedByEmail: true}, storage.AuditEvent{}))
+	must(t, s.LinkIdentity(ctx, storage.FederatedIdentity{ConnectionID: "mail-linked", Issuer: "https://up", Subject: "by-subject", UserID: u.ID}, storage.AuditEvent{}))
+	if fi, err := s.IdentityByUpstream(ctx, "mail-linked", "https://up", "by-email"); err != nil || !fi.LinkedByEmail {
+		t.Fatalf("email link: %+v %v", fi, err)
+	}
+	n, err := s.UnlinkEmailLinks(ctx, u.ID, ev("email_links_removed"))
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("removed %d links", n)
+	}
+	if _, err := s.IdentityByUpstream(ctx, "mail-linked", "https://up", "by-email"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("email link after recovery: %v", err)
+	}
+	if _, err := s.IdentityByUpstream(ctx, "mail-linked", "https://up", "by-subject"); err != nil {
+		t.Fatalf("subject link removed: %v", err)
+	}
+	if n := auditCount(t, s, "email_links_removed"); n != 1 {
+		t.Fatalf("audit rows %d", n)
 	}
 }

@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"BackupCodes", testBackupCodes},
 		{"OTPChallenges", testOTPChallenges},
 		{"Federation", testFederation},
+		{"EmailLinksEndAtRecovery", testEmailLinksEndAtRecovery},
 		{"LoginOrganization", testLoginOrg},
 		{"MembersAndOwners", testMembersAndOwners},
 		{"Entitlements", testEntitlements},
