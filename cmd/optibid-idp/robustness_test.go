@@ -294,3 +294,51 @@ func TestAdminCLI(t *testing.T) {
 	_ = time.Second
 	_ = sync.Mutex{}
 }
+
+// NUL bytes and invalid UTF-8 in ordinary fields answer 400 at the edge
+// on both stores, never a 503 from the database.
+func TestNULAndInvalidUTF8AreRefusedAtTheEdge(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			b := e.browser()
+			_, page := b.authorize(e.authURL(nil))
+			id := hidden(page).Get("id")
+			for _, path := range []string{"/login?id=%00", "/login?id=" + id + "%00", "/authorize?client_id=web%00&response_type=code",
+				"/authorize?client_id=%ff%fe", "/verify-email?token=%00", "/reset?token=%c3%28"} {
+				if resp, body := b.get(path); resp.StatusCode < 400 || resp.StatusCode >= 500 {
+					t.Errorf("GET %s: %d %.100s", path, resp.StatusCode, body)
+				}
+			}
+			for name, form := range map[string]url.Values{
+				"email":     {"id": {id}, "csrf": {hidden(page).Get("csrf")}, "email": {"a\x00b@example.com"}, "password": {"x"}},
+				"bad UTF-8": {"id": {id}, "csrf": {hidden(page).Get("csrf")}, "email": {"\xff@example.com"}, "password": {"x"}},
+			} {
+				if resp, _ := b.post("/login", form); resp.StatusCode < 400 || resp.StatusCode >= 500 {
+					t.Errorf("POST /login with %s: %d", name, resp.StatusCode)
+				}
+			}
+			for _, body := range []string{"grant_type=client_credentials&client_id=svc%00", "grant_type=authorization_code&code=%00&state=%ff"} {
+				if resp, _ := e.postToken("/oauth/token", mustParse(body), "", ""); resp.StatusCode != 400 {
+					t.Errorf("token with %q: %d", body, resp.StatusCode)
+				}
+			}
+			tok := e.tokenOf(userEmail)
+			for _, raw := range []string{`{"name":"a\u0000b"}`, "{\"name\":\"\xff\"}"} {
+				req, _ := http.NewRequest("PATCH", e.issuer+"/api/v1/orgs/x", strings.NewReader(raw))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+tok)
+				resp, err := e.srv.Client().Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode >= 500 {
+					t.Errorf("management API with %q: %d", raw, resp.StatusCode)
+				}
+			}
+		})
+	}
+}
+
+func mustParse(s string) url.Values { v, _ := url.ParseQuery(s); return v }

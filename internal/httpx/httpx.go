@@ -8,8 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
@@ -100,6 +103,18 @@ func Middleware(m *Metrics, hsts bool) mux.MiddlewareFunc {
 				h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 			}
 			sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+			if !cleanInput(r) {
+				// NUL and invalid UTF-8 are refused here, at the edge: no
+				// handler passes them on for the database to choke on.
+				h.Set("Content-Type", "application/json")
+				h.Set("Cache-Control", "no-store")
+				sw.WriteHeader(http.StatusBadRequest)
+				_, _ = sw.Write([]byte(`{"error":"invalid_request","error_description":"The request contains characters that are not allowed."}` + "\n"))
+				if m != nil {
+					m.requests.WithLabelValues("refused", r.Method, "400").Inc()
+				}
+				return
+			}
 			defer func() {
 				if p := recover(); p != nil {
 					slog.ErrorContext(ctx, "panic serving request", "panic", p, "path", r.URL.Path)
@@ -122,6 +137,38 @@ func Middleware(m *Metrics, hsts bool) mux.MiddlewareFunc {
 		})
 	}
 }
+
+// cleanInput reports whether the query and, for form posts, the form
+// carry only valid UTF-8 without NUL (the form is parsed here once; the
+// handlers reuse it).
+func cleanInput(r *http.Request) bool {
+	ok := func(vs url.Values) bool {
+		for k, list := range vs {
+			if !cleanString(k) {
+				return false
+			}
+			for _, v := range list {
+				if !cleanString(v) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	q, _ := url.ParseQuery(r.URL.RawQuery) // malformed escapes are the handler's to answer
+	if !ok(q) || !cleanString(r.URL.Path) {
+		return false
+	}
+	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if err := r.ParseForm(); err != nil {
+			return true // the handler answers a malformed body itself
+		}
+		return ok(r.PostForm)
+	}
+	return true
+}
+
+func cleanString(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 type statusWriter struct {
 	http.ResponseWriter

@@ -7,6 +7,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -14,12 +15,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 
@@ -381,13 +384,20 @@ func (h *Handler) event(r *http.Request, typ string, c caller, org storage.Organ
 	return ev
 }
 
-// decode reads a small JSON body strictly.
+// decode reads a small JSON body strictly. Invalid UTF-8 and NUL (also
+// escaped) are refused like malformed JSON: no string reaches the store
+// that it cannot hold.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 		fail(w, http.StatusUnsupportedMediaType, "invalid_request", "Send application/json.")
 		return false
 	}
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil || !utf8.Valid(body) || bytes.Contains(bytes.ToLower(body), []byte(`\u0000`)) {
+		fail(w, http.StatusBadRequest, "invalid_request", "The JSON body could not be read.")
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		fail(w, http.StatusBadRequest, "invalid_request", "The JSON body could not be read.")
