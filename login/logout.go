@@ -14,6 +14,12 @@ import (
 type logoutRequest struct {
 	clientID, clientName, redirectURI, state string
 	hintSubject                              string
+	// vouched: the client is the operator's or belongs to an organization
+	// with a verified domain. mayRedirect: vouched, and the request carries
+	// a valid id_token_hint for the client or the signed-in user confirmed.
+	// Otherwise the browser sees our signed-out page, never a bounce to an
+	// address anyone could register.
+	vouched, mayRedirect bool
 }
 
 // parseLogout validates an end_session request (OIDC RP-Initiated Logout
@@ -44,6 +50,10 @@ func (h *Handler) parseLogout(ctx context.Context, form url.Values) (logoutReque
 		if lr.redirectURI != "" && !slices.Contains(c.PostLogoutRedirectURIs, lr.redirectURI) {
 			return lr, "The application's sign-out return address is not registered."
 		}
+		if lr.vouched, err = h.clientVouched(ctx, c); err != nil {
+			return lr, unavailable
+		}
+		lr.mayRedirect = lr.hintSubject != "" && lr.vouched
 	} else if lr.redirectURI != "" {
 		return lr, "The sign-out request does not name its application."
 	}
@@ -52,7 +62,7 @@ func (h *Handler) parseLogout(ctx context.Context, form url.Values) (logoutReque
 
 // target is where the browser goes after logout.
 func (lr logoutRequest) target() string {
-	if lr.redirectURI == "" {
+	if lr.redirectURI == "" || !lr.mayRedirect {
 		return "/logged-out"
 	}
 	u, _ := url.Parse(lr.redirectURI)
@@ -115,6 +125,7 @@ func (h *Handler) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, lr.target(), http.StatusSeeOther)
 		return
 	}
+	lr.mayRedirect = lr.vouched // the signed-in user confirmed
 	h.endSession(w, r, s, lr)
 }
 
@@ -129,4 +140,19 @@ func (h *Handler) endSession(w http.ResponseWriter, r *http.Request, s storage.S
 
 func (h *Handler) loggedOut(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "loggedout", nil)
+}
+
+// clientVouched reports whether a client's addresses may receive a bounce:
+// the operator's clients, and those of organizations that verified a
+// domain (so a throwaway self-registered organization cannot turn our
+// pages into an open redirector).
+func (h *Handler) clientVouched(ctx context.Context, c storage.Client) (bool, error) {
+	if c.OrgID == "" {
+		return true, nil
+	}
+	ds, err := h.Store.DomainsOf(ctx, c.OrgID)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(ds, func(d storage.OrganizationDomain) bool { return !d.VerifiedAt.IsZero() }), nil
 }

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/provider/registration"
 	"github.com/optibid/idp/storage"
 )
 
@@ -53,12 +55,24 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	redirectURI := form.Get("redirect_uri")
-	if redirectURI == "" || op.ValidateAuthReqRedirectURI(c, redirectURI, oidc.ResponseTypeCode) != nil {
+	if redirectURI == "" || !registration.MatchRedirectURI(c.Client.RedirectURIs, redirectURI, c.Public()) {
 		p.errorPage(w, r, http.StatusBadRequest, "The application's return address is not registered, so you cannot be sent back to it.")
 		return
 	}
 	state := form.Get("state")
+	vouched, err := p.clientVouched(ctx, c)
+	if err != nil {
+		slog.ErrorContext(ctx, "authorize: client's organization", "error", err)
+		p.errorPage(w, r, http.StatusServiceUnavailable, "Sign-in is temporarily unavailable. Please try again shortly.")
+		return
+	}
 	fail := func(code, desc string) {
+		if !vouched {
+			// A client of an organization without a verified domain gets
+			// no bounce: anyone can register one with any address.
+			p.errorPage(w, r, http.StatusBadRequest, "The application's sign-in request is not valid ("+code+").")
+			return
+		}
 		http.Redirect(w, r, p.errorURL(redirectURI, state, code, desc), http.StatusFound)
 	}
 
@@ -283,4 +297,17 @@ func cleanDescription(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// clientVouched: the operator's clients, and those of organizations that
+// verified a domain, receive error redirects; others see our error page.
+func (p *Provider) clientVouched(ctx context.Context, c *client) (bool, error) {
+	if c.OrgID == "" {
+		return true, nil
+	}
+	ds, err := p.store.DomainsOf(ctx, c.OrgID)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(ds, func(d storage.OrganizationDomain) bool { return !d.VerifiedAt.IsZero() }), nil
 }

@@ -91,6 +91,7 @@ type Store interface {
 	ListFeatures(ctx context.Context) ([]storage.FeatureDefinition, error)
 	ListAPIs(ctx context.Context) ([]storage.API, error)
 	OrganizationByID(ctx context.Context, id string) (storage.Organization, error)
+	DomainsOf(ctx context.Context, orgID string) ([]storage.OrganizationDomain, error)
 }
 
 // ErrorPage renders a friendly HTML error page (supplied by package login,

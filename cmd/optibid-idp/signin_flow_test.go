@@ -255,3 +255,48 @@ func TestParallelPasswordsCannotOutrunTheLockout(t *testing.T) {
 		})
 	}
 }
+
+// Logout and authorization errors bounce nobody to an address anyone could
+// register: an anonymous /end_session without an id_token_hint shows our
+// signed-out page; with a valid hint it returns to a vouched client (the
+// operator's, or one of an organization with a verified domain); a client
+// of an organization without a verified domain gets pages, not redirects.
+func TestNoBounceToUnvouchedAddresses(t *testing.T) {
+	e := newEnv(t, "memory")
+	ctx := context.Background()
+	anon := e.browser()
+	resp, _ := anon.get("/end_session?client_id=web&post_logout_redirect_uri=" + url.QueryEscape("https://rp.example/bye"))
+	if loc := resp.Header.Get("Location"); loc != "/logged-out" {
+		t.Fatalf("anonymous logout bounced to %q", loc)
+	}
+	code, v := e.codeFor(e.browser(), nil)
+	_, body := e.exchange(code, v)
+	hint := decode(t, body).IDToken
+	resp, _ = anon.get("/end_session?id_token_hint=" + hint + "&post_logout_redirect_uri=" + url.QueryEscape("https://rp.example/bye"))
+	if loc := resp.Header.Get("Location"); loc != "https://rp.example/bye" {
+		t.Fatalf("logout with a valid hint: %q", loc)
+	}
+	// An organization's client, its organization without a verified domain.
+	acme, _ := e.app.Store.OrganizationBySlug(ctx, "acme")
+	if _, err := e.app.Store.UpsertClient(ctx, storage.Client{ID: "throwaway", OrgID: acme.ID, Name: "Throwaway", SecretHash: storage.HashSecret(webSecret),
+		RedirectURIs: []string{"https://evil.example/cb"}, PostLogoutRedirectURIs: []string{"https://evil.example/bye"},
+		GrantTypes: []string{"authorization_code"}}, auditNone()); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ = anon.get(e.authURL(map[string]string{"client_id": "throwaway", "redirect_uri": "https://evil.example/cb", "scope": "openid nope"}))
+	if resp.StatusCode != 400 || resp.Header.Get("Location") != "" {
+		t.Fatalf("authorization error of an unvouched client: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, _ = anon.get("/end_session?client_id=throwaway&post_logout_redirect_uri=" + url.QueryEscape("https://evil.example/bye"))
+	if loc := resp.Header.Get("Location"); loc != "/logged-out" {
+		t.Fatalf("logout bounced to an unvouched client: %q", loc)
+	}
+	// Once the organization verifies a domain, its clients are vouched.
+	if err := e.app.Store.AddDomain(ctx, storage.OrganizationDomain{OrgID: acme.ID, Domain: "acme.example", VerifiedAt: time.Now()}, auditNone()); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ = anon.get(e.authURL(map[string]string{"client_id": "throwaway", "redirect_uri": "https://evil.example/cb", "scope": "openid nope"}))
+	if loc, _ := url.Parse(resp.Header.Get("Location")); resp.StatusCode != 302 || loc.Query().Get("error") != "invalid_scope" {
+		t.Fatalf("authorization error of a vouched client: %d %s", resp.StatusCode, loc)
+	}
+}

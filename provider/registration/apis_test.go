@@ -56,3 +56,22 @@ func TestValidateOrigin(t *testing.T) {
 		}
 	}
 }
+
+func TestMatchRedirectURI(t *testing.T) {
+	reg := []string{"http://127.0.0.1/cb", "http://[::1]/cb", "https://rp.example/cb"}
+	for _, got := range []string{"http://127.0.0.1/cb", "http://127.0.0.1:51234/cb", "http://[::1]:8080/cb", "https://rp.example/cb"} {
+		if !registration.MatchRedirectURI(reg, got, true) {
+			t.Errorf("%s refused", got)
+		}
+	}
+	for _, got := range []string{"https://127.0.0.1/cb", "http://localhost/cb", "http://localhost:5000/cb", "http://127.0.0.2/cb",
+		"http://127.0.0.1:5000/%63b", "http://127.0.0.1:5000/cb#x", "http://127.0.0.1:5000/cb?x=1", "http://u@127.0.0.1:5000/cb",
+		"http://127.0.0.1:5000/cb/", "http://127.0.0.1:5000/CB", "https://rp.example/cb/", "https://rp.example:443/cb", "https://RP.example/cb"} {
+		if registration.MatchRedirectURI(reg, got, true) {
+			t.Errorf("%s accepted", got)
+		}
+	}
+	if registration.MatchRedirectURI(reg, "http://127.0.0.1:51234/cb", false) {
+		t.Error("a confidential client's loopback URI matched another port")
+	}
+}

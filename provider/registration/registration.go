@@ -60,3 +60,44 @@ func IsLoopbackHost(h string) bool {
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
 }
+
+// MatchRedirectURI decides whether a redirect URI sent with a request is
+// one of the registered ones: character for character, except that for a
+// native (public) client's registered loopback URI (http://127.0.0.1 or
+// http://[::1]) the port may differ (RFC 8252 §7.3) and nothing else: not
+// the scheme, the host (no localhost for 127.0.0.1, no 127.0.0.2), user
+// info, path (escaped or not), query or fragment.
+func MatchRedirectURI(registered []string, got string, native bool) bool {
+	for _, r := range registered {
+		if r == got {
+			return true
+		}
+		if native && stripLoopbackPort(r) != "" && stripLoopbackPort(r) == stripLoopbackPort(got) {
+			return true
+		}
+	}
+	return false
+}
+
+// stripLoopbackPort returns u without its port when u is an http loopback
+// IP URI of plain form (no user info, fragment or opaque parts), else "".
+func stripLoopbackPort(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "http" || u.User != nil || u.Fragment != "" || strings.Contains(raw, "#") || u.Opaque != "" {
+		return ""
+	}
+	host := u.Hostname()
+	if host != "127.0.0.1" && host != "::1" {
+		return ""
+	}
+	prefix := "http://" + u.Host
+	if !strings.HasPrefix(raw, prefix) {
+		return ""
+	}
+	rest := raw[len(prefix):]
+	bracketed := host
+	if host == "::1" {
+		bracketed = "[::1]"
+	}
+	return "http://" + bracketed + rest
+}
