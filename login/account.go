@@ -102,6 +102,11 @@ func (h *Handler) accountView(w http.ResponseWriter, r *http.Request, s storage.
 		h.fail(w, r, "account", err)
 		return
 	}
+	for i := range events {
+		if events[i].ActorID != u.ID { // another person's address and browser are theirs
+			events[i].IP, events[i].UserAgent = "", ""
+		}
+	}
 	d.CSRF, d.User, d.TOTP, d.BackupLeft, d.Current, d.Events = h.csrfToken(h.Cookies.BrowserID(r)), u, f.totp, f.backup, s.IDHash, events
 	for _, ss := range sessions {
 		d.Sessions = append(d.Sessions, sessionView{Session: ss, Ref: ss.IDHash[:16]})

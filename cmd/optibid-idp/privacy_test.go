@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/optibid/idp/storage"
 )
@@ -141,5 +142,34 @@ func TestGDPRCLI(t *testing.T) {
 	}
 	if _, err := e.app.Store.UserByEmail(context.Background(), "bob@example.com"); err == nil {
 		t.Fatal("bob still there")
+	}
+}
+
+// The export and the account page show the subject's own addresses and
+// browsers only: an administrator's, acting on the user, stay out.
+func TestExportShowsOnlyTheSubjectsOwnAddresses(t *testing.T) {
+	e := newEnv(t, "memory")
+	ctx := context.Background()
+	bob := mustUser(t, e, "bob@example.com")
+	if err := e.app.Store.AppendAudit(ctx, storage.AuditEvent{Type: "role_changed", Time: time.Now(), ActorID: mustUser(t, e, userEmail).ID,
+		SubjectID: bob.ID, IP: "203.0.113.9", UserAgent: "AdminBrowser/1.0"}); err != nil {
+		t.Fatal(err)
+	}
+	tok := e.tokenOf("bob@example.com")
+	req, _ := http.NewRequest("GET", e.issuer+"/api/v1/me/export", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || strings.Contains(string(body), "203.0.113.9") || strings.Contains(string(body), "AdminBrowser") {
+		t.Fatalf("export shows another person's address: %d %s", resp.StatusCode, body)
+	}
+	b := e.browser()
+	page := b.accountSignIn("bob@example.com", userPassword)
+	if strings.Contains(page, "203.0.113.9") || strings.Contains(page, "AdminBrowser") {
+		t.Fatal("the account page shows another person's address")
 	}
 }

@@ -153,7 +153,13 @@ func Export(d storage.UserData, now time.Time) Document {
 		case ev.ActorID == u.ID:
 			role = "actor"
 		}
-		doc.Events = append(doc.Events, Event{ev.Time, ev.Type, role, ev.OrgID, ev.ClientID, ev.IP, ev.UserAgent, ev.Details})
+		ip, ua := ev.IP, ev.UserAgent
+		if role == "subject" {
+			// Someone else acted (an administrator): their address and
+			// browser are theirs, not the subject's.
+			ip, ua = "", ""
+		}
+		doc.Events = append(doc.Events, Event{ev.Time, ev.Type, role, ev.OrgID, ev.ClientID, ip, ua, ev.Details})
 	}
 	return doc
 }
