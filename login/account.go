@@ -13,6 +13,7 @@ import (
 	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/login/mfa"
+	"github.com/optibid/idp/login/notify"
 	"github.com/optibid/idp/login/password"
 	"github.com/optibid/idp/storage"
 )
@@ -321,6 +322,10 @@ func (h *Handler) accountPhone(w http.ResponseWriter, r *http.Request) {
 	}
 	u.Phone, u.PhoneVerified = phone, false
 	id, err := h.sendCode(r, u, "phone:"+s.IDHash, "sms")
+	if errors.Is(err, notify.ErrLimited) || errors.Is(err, errTooManyCodes) {
+		h.accountView(w, r, s, u, http.StatusTooManyRequests, accountData{Error: "We cannot text this number right now (it is not served, or too many messages were sent). Use an authenticator app instead."})
+		return
+	}
 	if err != nil {
 		h.accountView(w, r, s, u, http.StatusServiceUnavailable, accountData{Error: "We could not send a text message right now. Try again later."})
 		return

@@ -195,7 +195,7 @@ func (h *Handler) mfaSend(w http.ResponseWriter, r *http.Request) {
 	}
 	id, err := h.sendCode(r, u, ar.ID, channel)
 	switch {
-	case errors.Is(err, errTooManyCodes):
+	case errors.Is(err, errTooManyCodes), errors.Is(err, notify.ErrLimited):
 		d.Error = "Too many codes were sent. Wait a few minutes, or use another method."
 		h.render(w, r, http.StatusTooManyRequests, "mfa", d)
 		return

@@ -400,6 +400,15 @@ type Consents interface {
 	GrantConsent(ctx context.Context, c Consent, ev AuditEvent) error
 }
 
+// RateLimits counts events per key in fixed windows, shared by every
+// replica.
+type RateLimits interface {
+	// Hit counts one event for key in the window starting at windowStart
+	// (kept until expiresAt) and returns the window's count, this event
+	// included. N concurrent hits count exactly N.
+	Hit(ctx context.Context, key string, windowStart, expiresAt time.Time) (int, error)
+}
+
 // Privacy serves data-subject requests: access (GDPR article 15) and
 // erasure (article 17).
 type Privacy interface {
@@ -460,6 +469,7 @@ type Store interface {
 	Privacy
 	APIs
 	Consents
+	RateLimits
 	Maintenance
 	Close()
 }

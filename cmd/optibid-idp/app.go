@@ -122,6 +122,10 @@ func (a *App) build(ctx context.Context) error {
 	}
 	conns := newConnectors(box, cfg.Issuer, cfg.Federation.Timeout, cfg.Federation.AllowPrivateNetworks)
 	emailSender, smsSender, outbox, err := senders(cfg)
+	// Every message passes the send limits, counted in the store so that
+	// they hold across replicas.
+	limiter := &notify.Limiter{Limits: cfg.Notify.Limits, Counter: a.Store, Now: a.now}
+	emailSender, smsSender = limiter.Email(emailSender), limiter.SMS(smsSender)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -78,6 +79,9 @@ type MFAConfig struct {
 type NotifyConfig struct {
 	Email EmailConfig `yaml:"email"`
 	SMS   SMSConfig   `yaml:"sms"`
+	// Limits are the hourly send caps (per recipient, client address,
+	// organization, SMS number and prefix) and the SMS prefix allow-list.
+	Limits notify.Limits `yaml:"limits"`
 }
 
 type EmailConfig struct {
@@ -432,6 +436,12 @@ func (c *Config) setDefaults() {
 		def(&c.Notify.SMS.Type, "outbox")
 	}
 	def(&c.Notify.SMS.Type, "none")
+	lim, dl := &c.Notify.Limits, notify.DefaultLimits()
+	num(&lim.EmailPerRecipient, dl.EmailPerRecipient)
+	num(&lim.PerIP, dl.PerIP)
+	num(&lim.PerOrganization, dl.PerOrganization)
+	num(&lim.SMSPerDestination, dl.SMSPerDestination)
+	num(&lim.SMSPerPrefix, dl.SMSPerPrefix)
 	dur(&c.Federation.Timeout, 10*time.Second)
 	for i := range c.Federation.Connections {
 		def(&c.Federation.Connections[i].DefaultRole, "member")
@@ -504,6 +514,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Tokens.AccessTokenTTL > 24*time.Hour {
 		return bad("tokens.access_token_ttl", "%s is longer than a day", c.Tokens.AccessTokenTTL)
+	}
+	for i, p := range c.Notify.Limits.SMSAllowedPrefixes {
+		if !smsPrefix.MatchString(p) {
+			return bad(fmt.Sprintf("notify.limits.sms_allowed_prefixes[%d]", i), "%q must be + and 1 to 4 digits", p)
+		}
 	}
 	if c.Lockout.MaxFailures > 100 || c.Lockout.MaxFailures < c.Lockout.LockAfter || c.Lockout.LockAfter < c.Lockout.BackoffAfter {
 		return bad("lockout", "need backoff_after ≤ lock_after ≤ max_failures ≤ 100 (NIST SP 800-63B §5.2.2)")
@@ -744,4 +759,7 @@ func validFeatureKey(s string) bool {
 
 // validSlug is the slug rule (storage.ValidSlug), also for the IDs
 // shaped like slugs.
+// smsPrefix is an E.164 prefix of the SMS allow-list.
+var smsPrefix = regexp.MustCompile(`^\+[0-9]{1,4}$`)
+
 func validSlug(s string) bool { return storage.ValidSlug(s) }

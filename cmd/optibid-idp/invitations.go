@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 
 	"github.com/optibid/idp/login/notify"
@@ -31,6 +33,13 @@ func invitationMailer(sender notify.EmailSender, product, acceptURL string) func
 		}
 		text := fmt.Sprintf("%s invited you to join %s on %s as %s.\n\n%s\n\nThe invitation can be used once, by %s, until %s.\nIf you did not expect it, ignore this email.\n",
 			by, inv.OrgName, product, inv.Role, how, inv.To, inv.ExpiresAt.Format("2 January 2006 15:04 MST"))
-		return sender.SendEmail(ctx, notify.Email{To: inv.To, Subject: "Join " + inv.OrgName + " on " + product, Text: text})
+		err := sender.SendEmail(ctx, notify.Email{To: inv.To, Subject: "Join " + inv.OrgName + " on " + product, Text: text, Org: inv.OrgSlug})
+		if errors.Is(err, notify.ErrLimited) {
+			// The invitation stands and the answer is the same; the mail is
+			// not sent past the organization's or recipient's cap.
+			slog.WarnContext(ctx, "invitation mail over the send limit; not sent", "org", inv.OrgSlug)
+			return nil
+		}
+		return err
 	}
 }

@@ -151,3 +151,5 @@ func TestEmailCodesNeverStandInForAnAuthenticator(t *testing.T) {
 		}
 	}
 }
+
+func (tw *twilio) count() int { tw.mu.Lock(); defer tw.mu.Unlock(); return len(tw.sent) }

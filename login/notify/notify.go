@@ -16,9 +16,11 @@ import (
 	"time"
 )
 
-// Email is one message.
+// Email is one message. Org names the organization it is sent for
+// (invitations), which its send limit counts.
 type Email struct {
 	To, Subject, Text string
+	Org               string
 }
 
 // SMS is one text message to an E.164 number.

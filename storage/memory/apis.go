@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/optibid/idp/storage"
 )
@@ -98,4 +99,27 @@ func union(a, b []string) []string {
 	out := append(slices.Clone(a), b...)
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// --- Rate limits ---
+
+type rateKey struct {
+	key   string
+	start time.Time
+}
+
+type rateEntry struct {
+	count   int
+	expires time.Time
+}
+
+func (s *Store) Hit(_ context.Context, key string, windowStart, expiresAt time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := rateKey{key, windowStart.UTC()}
+	e := s.rates[k]
+	e.count++
+	e.expires = expiresAt
+	s.rates[k] = e
+	return e.count, nil
 }

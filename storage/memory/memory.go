@@ -51,6 +51,7 @@ type Store struct {
 	usage         map[storage.UsageCount]int64 // key with Count zero → count
 	apis          map[string]storage.API       // by identifier
 	consents      map[[2]string]storage.Consent
+	rates         map[rateKey]rateEntry
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -91,6 +92,7 @@ func New(now func() time.Time) *Store {
 		templates:     map[string]storage.FeatureTemplate{},
 		apis:          map[string]storage.API{},
 		consents:      map[[2]string]storage.Consent{},
+		rates:         map[rateKey]rateEntry{},
 	}
 }
 

@@ -428,6 +428,7 @@ func (s *Store) DeleteExpired(_ context.Context, now time.Time) (int64, error) {
 	n += deleteWhere(s.otp, func(x storage.OTPChallenge) bool { return over(x.ExpiresAt) })
 	n += deleteWhere(s.ssoStates, func(x storage.FederationState) bool { return over(x.ExpiresAt) })
 	n += deleteWhere(s.keys, func(k storage.SigningKey) bool { return !k.ExpiresAt.IsZero() && over(k.ExpiresAt) })
+	n += deleteWhere(s.rates, func(x rateEntry) bool { return over(x.expires) })
 	return n, nil
 }
 

@@ -109,3 +109,14 @@ func (s *Store) GrantConsent(ctx context.Context, c storage.Consent, ev storage.
 		return insertAudit(ctx, tx, ev)
 	})
 }
+
+// --- Rate limits ---
+
+func (s *Store) Hit(ctx context.Context, key string, windowStart, expiresAt time.Time) (int, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var n int
+	err := s.pool.QueryRow(ctx, `INSERT INTO rate_limits (key, window_start, expires_at, count) VALUES ($1, $2, $3, 1)
+		ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limits.count + 1 RETURNING count`, key, windowStart, expiresAt).Scan(&n)
+	return n, translate(err)
+}

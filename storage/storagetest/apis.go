@@ -3,6 +3,7 @@ package storagetest
 import (
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,5 +114,32 @@ func testConsents(t *testing.T, s storage.Store) {
 	must(t, s.EraseUser(ctx, u.ID, "erased-x", storage.AuditEvent{}))
 	if _, err := s.ConsentOf(ctx, u.ID, "third"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("consent after erasure: %v", err)
+	}
+}
+
+// testRateLimits: hits count exactly per key and window, concurrently too.
+func testRateLimits(t *testing.T, s storage.Store) {
+	start := now().Truncate(time.Hour)
+	var wg sync.WaitGroup
+	for range 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Hit(ctx, "email:a@example.com", start, start.Add(time.Hour)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	n, err := s.Hit(ctx, "email:a@example.com", start, start.Add(time.Hour))
+	must(t, err)
+	if n != 31 {
+		t.Fatalf("count %d, want 31", n)
+	}
+	if n, _ := s.Hit(ctx, "email:a@example.com", start.Add(time.Hour), start.Add(2*time.Hour)); n != 1 {
+		t.Fatalf("next window %d", n)
+	}
+	if n, _ := s.Hit(ctx, "email:b@example.com", start, start.Add(time.Hour)); n != 1 {
+		t.Fatalf("other key %d", n)
 	}
 }

@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"APIs", testAPIs},
 		{"ClientAPIFields", testClientAPIFields},
 		{"Consents", testConsents},
+		{"RateLimits", testRateLimits},
 		{"RefreshRotation", testRefreshRotation},
 		{"RefreshRotationConcurrent", testRefreshConcurrent},
 		{"RevocationAndTokenState", testRevocation},
