@@ -300,3 +300,68 @@ func TestNoBounceToUnvouchedAddresses(t *testing.T) {
 		t.Fatalf("authorization error of a vouched client: %d %s", resp.StatusCode, loc)
 	}
 }
+
+// A token request is judged client first: bad or missing credentials are
+// invalid_client (also with a bogus code), and a request with the wrong
+// redirect_uri or PKCE verifier does not burn the code for its real client.
+func TestForgedTokenRequestsDoNotBurnTheCode(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t, backend)
+			code, verifier := e.codeFor(e.browser(), nil)
+			base := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {rpCallback}, "code_verifier": {verifier}}
+			with := func(k, v string) url.Values {
+				f := url.Values{}
+				for kk, vv := range base {
+					f[kk] = vv
+				}
+				f.Set(k, v)
+				return f
+			}
+			if resp, body := e.postToken("/oauth/token", with("code", "bogus"), "web", "wrong secret"); resp.StatusCode != 401 || decode(t, body).Error != "invalid_client" {
+				t.Fatalf("wrong secret with a bogus code: %d %s", resp.StatusCode, body)
+			}
+			for name, tc := range map[string]struct {
+				form           url.Values
+				client, secret string
+			}{
+				"no credentials":         {base, "", ""},
+				"wrong secret":           {base, "web", "wrong secret"},
+				"another client":         {base, "web2", web2Secret},
+				"another redirect_uri":   {with("redirect_uri", "https://rp.example/cb2"), "web", webSecret},
+				"wrong verifier":         {with("code_verifier", strings.Repeat("x", 43)), "web", webSecret},
+				"no verifier":            {with("code_verifier", ""), "web", webSecret},
+				"a public client's name": {with("client_id", "native"), "", ""},
+			} {
+				if resp, body := e.postToken("/oauth/token", tc.form, tc.client, tc.secret); resp.StatusCode < 400 || resp.StatusCode >= 500 {
+					t.Fatalf("%s: %d %s", name, resp.StatusCode, body)
+				}
+			}
+			if resp, body := e.postToken("/oauth/token", base, "web", webSecret); resp.StatusCode != 200 {
+				t.Fatalf("the real client after forged requests: %d %s", resp.StatusCode, body)
+			}
+		})
+	}
+}
+
+// An unverified domain claim never blocks the domain's real owner.
+func TestUnverifiedDomainClaimsDoNotBlockTheOwner(t *testing.T) {
+	e, acme, globex := adminEnv(t, "memory")
+	carol := e.tokenOf("carol@globex.example")
+	if st, _ := e.api("POST", "/orgs/"+globex.ID+"/domains", carol, map[string]string{"domain": "acme-energy.example"}); st != http.StatusCreated {
+		t.Fatalf("squatter's claim: %d", st)
+	}
+	ada := e.tokenOf(userEmail)
+	st, d := e.api("POST", "/orgs/"+acme.ID+"/domains", ada, map[string]string{"domain": "acme-energy.example"})
+	if st != http.StatusCreated {
+		t.Fatalf("the owner's claim after a squatter's: %d %v", st, d)
+	}
+	rec := d["record"].(map[string]any)
+	e.dns.publish(rec["name"].(string), rec["value"].(string))
+	if st, d := e.api("POST", "/orgs/"+acme.ID+"/domains/acme-energy.example/verify", ada, nil); st != http.StatusOK || d["verified"] != true {
+		t.Fatalf("the owner's verification: %d %v", st, d)
+	}
+	if st, _ := e.api("POST", "/orgs/"+globex.ID+"/domains", carol, map[string]string{"domain": "acme-energy.example"}); st != http.StatusConflict {
+		t.Fatalf("claiming a domain another organization verified: %d", st)
+	}
+}
