@@ -24,21 +24,12 @@ const introspectionJWT = "application/token-introspection+jwt"
 // revoked token, one of an ended grant or of an erased or disabled user is
 // inactive at once: every answer checks the store (one round trip).
 func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
-	ctx := op.ContextWithIssuer(r.Context(), p.cfg.Issuer)
-	if err := r.ParseForm(); err != nil {
-		p.writeErr(w, oauthErr("invalid_request", "the request body could not be read"))
+	ctx, caller, ok := p.clientRequest(w, r, "token")
+	if !ok {
 		return
 	}
-	if len(r.PostForm["token"]) > 1 {
-		p.writeErr(w, oauthErr("invalid_request", "parameter token is repeated"))
-		return
-	}
-	caller, oerr := p.authenticateClient(ctx, r)
-	if oerr == nil && caller.Public() {
-		oerr = oauthErr("invalid_client", "public clients cannot introspect")
-	}
-	if oerr != nil {
-		p.writeErr(w, oerr)
+	if caller.Public() {
+		p.writeErr(w, oauthErr("invalid_client", "public clients cannot introspect"))
 		return
 	}
 	if r.PostForm.Get("token") == "" {

@@ -16,18 +16,8 @@ import (
 // not recognize (unknown, expired, not ours) answers 200, as the RFC asks;
 // a store failure answers 503, never a 200 that did not revoke.
 func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	if err := r.ParseForm(); err != nil {
-		p.writeErr(w, oauthErr("invalid_request", "the request body could not be read"))
-		return
-	}
-	if len(r.PostForm["token"]) > 1 {
-		p.writeErr(w, oauthErr("invalid_request", "parameter token is repeated"))
-		return
-	}
-	c, oerr := p.authenticateClient(ctx, r)
-	if oerr != nil {
-		p.writeErr(w, oerr)
+	ctx, c, ok := p.clientRequest(w, r, "token")
+	if !ok {
 		return
 	}
 	token := r.PostForm.Get("token")

@@ -110,23 +110,36 @@ func (p *Provider) writeErr(w http.ResponseWriter, err *oauthFailure) {
 	writeOAuthError(w, status, e)
 }
 
-func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
+// clientRequest starts every client-authenticated endpoint (token,
+// introspection, revocation): the form is read, none of single repeats,
+// and the client is authenticated before anything else is looked at. On
+// false the answer is written.
+func (p *Provider) clientRequest(w http.ResponseWriter, r *http.Request, single ...string) (context.Context, *client, bool) {
 	ctx := op.ContextWithIssuer(r.Context(), p.cfg.Issuer)
 	if err := r.ParseForm(); err != nil {
 		p.writeErr(w, oauthErr("invalid_request", "the request body could not be read"))
-		return
+		return ctx, nil, false
 	}
-	for _, k := range tokenSingleValued {
+	for _, k := range single {
 		if len(r.PostForm[k]) > 1 {
 			p.writeErr(w, oauthErr("invalid_request", "parameter "+k+" is repeated"))
-			return
+			return ctx, nil, false
 		}
 	}
 	c, oerr := p.authenticateClient(ctx, r)
 	if oerr != nil {
 		p.writeErr(w, oerr)
+		return ctx, nil, false
+	}
+	return ctx, c, true
+}
+
+func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
+	ctx, c, ok := p.clientRequest(w, r, tokenSingleValued...)
+	if !ok {
 		return
 	}
+	var oerr *oauthFailure
 	grant := r.PostForm.Get("grant_type")
 	var resp *tokenResponse
 	switch {
