@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/mail"
 	"net/url"
 	"slices"
 	"strings"
@@ -67,6 +68,32 @@ func (h *Handler) buttons(ctx context.Context, ar storage.AuthRequest, c storage
 	return out
 }
 
+// offered reports whether a sign-in may go through conn: the operator's
+// connections always; an organization's for its own clients, for requests
+// naming it (organization=<slug>), and by home-realm discovery of an email
+// on its verified domains. A link or a connection parameter cannot send
+// another tenant's users (or a first-party app's) to an organization's IdP.
+func (h *Handler) offered(ctx context.Context, conn storage.Connection, ar storage.AuthRequest, c storage.Client, hint string) (bool, error) {
+	if conn.OrgID == "" || conn.OrgID == c.OrgID {
+		return true, nil
+	}
+	if ar.OrgRequest != "" {
+		o, err := h.Store.OrganizationBySlug(ctx, ar.OrgRequest)
+		if err == nil && o.ID == conn.OrgID {
+			return true, nil
+		}
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return false, err
+		}
+	}
+	for _, email := range []string{hint, ar.LoginHint} {
+		if id, err := h.homeRealm(ctx, strings.ToLower(email)); err != nil || id == conn.ID {
+			return err == nil, err
+		}
+	}
+	return false, nil
+}
+
 // homeRealm finds the enabled connection of the organization that verified
 // the email's domain (home-realm discovery), or "".
 func (h *Handler) homeRealm(ctx context.Context, email string) (string, error) {
@@ -105,7 +132,7 @@ func federatedURL(connection, authRequest, hint string) string {
 // PKCE verifier, stored single-use and bound to this browser and request.
 func (h *Handler) federatedStart(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	ar, _, ok := h.requestAndClient(w, r, r.URL.Query().Get("id"))
+	ar, cl, ok := h.requestAndClient(w, r, r.URL.Query().Get("id"))
 	if !ok {
 		return
 	}
@@ -119,6 +146,13 @@ func (h *Handler) federatedStart(w http.ResponseWriter, r *http.Request) {
 		return
 	case !conn.Enabled:
 		h.federationFailed(w, r, conn, "", "connection_disabled", nil, http.StatusBadRequest, "That sign-in option is not available.")
+		return
+	}
+	if offered, err := h.offered(ctx, conn, ar, cl, r.URL.Query().Get("hint")); err != nil {
+		h.fail(w, r, "connection offered", err)
+		return
+	} else if !offered {
+		h.federationFailed(w, r, conn, "", "not_offered", nil, http.StatusBadRequest, "That sign-in option is not available.")
 		return
 	}
 	c, err := h.Connectors.Connector(ctx, conn)
@@ -270,8 +304,9 @@ func (h *Handler) resolveFederatedUser(r *http.Request, conn storage.Connection,
 	case !errors.Is(err, storage.ErrNotFound):
 		return storage.User{}, "", err
 	}
+	id.Email = plainEmail(id.Email)
 	if id.Email == "" {
-		return storage.User{}, conn.Name + " did not share an email address, so no account could be set up.", nil
+		return storage.User{}, conn.Name + " did not share a usable email address, so no account could be set up.", nil
 	}
 	existing, err := h.Store.UserByEmail(ctx, id.Email)
 	switch {
@@ -291,6 +326,17 @@ func (h *Handler) resolveFederatedUser(r *http.Request, conn storage.Connection,
 		return existing, "", nil
 	case !errors.Is(err, storage.ErrNotFound):
 		return storage.User{}, "", err
+	}
+	// An organization's IdP sets up accounts for its own verified domains
+	// only: it cannot claim an address someone else will register.
+	if conn.OrgID != "" {
+		own, err := h.onOrgDomain(ctx, conn, id.Email)
+		if err != nil {
+			return storage.User{}, "", err
+		}
+		if !own {
+			return storage.User{}, "Your account at " + conn.Name + " may not sign in here with this email address.", nil
+		}
 	}
 	var m *storage.Membership
 	if conn.OrgID != "" {
@@ -328,11 +374,38 @@ func (h *Handler) vouchesFor(ctx context.Context, conn storage.Connection, id fe
 	if conn.OrgID == "" {
 		return true, nil // the operator's own connection
 	}
-	org, err := h.Store.OrganizationByVerifiedDomain(ctx, id.Email[strings.LastIndexByte(id.Email, '@')+1:])
+	return h.onOrgDomain(ctx, conn, id.Email)
+}
+
+// onOrgDomain reports whether email is on a verified domain of the
+// connection's organization.
+func (h *Handler) onOrgDomain(ctx context.Context, conn storage.Connection, email string) (bool, error) {
+	at := strings.LastIndexByte(email, '@')
+	if at < 0 {
+		return false, nil
+	}
+	org, err := h.Store.OrganizationByVerifiedDomain(ctx, email[at+1:])
 	if errors.Is(err, storage.ErrNotFound) {
 		return false, nil
 	}
 	return err == nil && org.ID == conn.OrgID, err
+}
+
+// plainEmail is an upstream's email in the one form accounts use: a bare
+// ASCII address, lower case, with no display name, spaces, invisible
+// characters or trailing dot ("" when it is not one), so no look-alike of
+// an existing address is set up.
+func plainEmail(raw string) string {
+	a, err := mail.ParseAddress(raw)
+	if err != nil || a.Name != "" || a.Address != raw || len(raw) > 254 || strings.HasSuffix(raw, ".") {
+		return ""
+	}
+	for _, r := range raw {
+		if r <= ' ' || r > '~' {
+			return ""
+		}
+	}
+	return strings.ToLower(raw)
 }
 
 // mayLinkByEmail decides whether an existing account may be linked to the

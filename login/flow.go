@@ -251,6 +251,18 @@ func (h *Handler) advance(w http.ResponseWriter, r *http.Request, ar storage.Aut
 		case st == stepSecondFactor && silent:
 			http.Redirect(w, r, h.ErrorRedirectURL(ar, "interaction_required", "a second factor is required"), http.StatusFound)
 		case st == stepSecondFactor:
+			// A session proves a sign-in, not who holds the browser now: a
+			// user without a factor enrolls one only after entering the
+			// password again (a stolen cookie enrolls nothing).
+			f, err := h.factorsOf(ctx, u)
+			if err != nil {
+				h.fail(w, r, "factors", err)
+				return
+			}
+			if !f.any() {
+				h.showLogin(w, r, ar, c)
+				return
+			}
 			h.toSecondFactor(w, r, ar, s.UserID, s.AMR)
 		case st == stepVerifyEmail && silent:
 			http.Redirect(w, r, h.ErrorRedirectURL(ar, "interaction_required", "the user must verify their email address"), http.StatusFound)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"time"
 
@@ -158,6 +159,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 // Register mounts the screens on r.
 func (h *Handler) Register(r *mux.Router) {
 	r.HandleFunc("/login", h.loginPage).Methods(http.MethodGet)
+	r.HandleFunc("/login/error", h.signInError).Methods(http.MethodGet)
 	r.HandleFunc("/login", h.loginSubmit).Methods(http.MethodPost)
 	r.HandleFunc("/consent", h.consentPage).Methods(http.MethodGet)
 	r.HandleFunc("/consent", h.consentSubmit).Methods(http.MethodPost)
@@ -212,6 +214,20 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, what string, err 
 	slog.ErrorContext(r.Context(), what, "error", err)
 	h.Error(w, r, http.StatusServiceUnavailable, unavailable)
 }
+
+// signInError is where a sign-in ends with an error that is not sent back
+// to the application (its address is not vouched for): a page, with the
+// error's code only when it is one of ours.
+func (h *Handler) signInError(w http.ResponseWriter, r *http.Request) {
+	code := r.URL.Query().Get("code")
+	msg := "The sign-in could not be completed. Return to the application and try again."
+	if oauthErrorCode.MatchString(code) {
+		msg = "The sign-in could not be completed (" + code + "). Return to the application and try again."
+	}
+	h.Error(w, r, http.StatusBadRequest, msg)
+}
+
+var oauthErrorCode = regexp.MustCompile(`^[a-z_]{1,40}$`)
 
 // --- CSRF ---
 

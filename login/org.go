@@ -104,8 +104,14 @@ func (h *Handler) orgSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pick := r.PostForm.Get("org")
-	if !slices.ContainsFunc(orgs, func(o orgChoice) bool { return o.ID == pick }) {
+	i := slices.IndexFunc(orgs, func(o orgChoice) bool { return o.ID == pick })
+	if i < 0 {
 		h.Error(w, r, http.StatusForbidden, "You are not a member of that organization.")
+		return
+	}
+	if ar.OrgRequest != "" && orgs[i].Slug != ar.OrgRequest {
+		// The application asked for one organization: no other will do.
+		h.Error(w, r, http.StatusForbidden, "This application asked for another organization.")
 		return
 	}
 	if err := h.Store.SetAuthRequestOrg(r.Context(), ar.ID, pick); err != nil {

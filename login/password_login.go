@@ -183,7 +183,7 @@ func (h *Handler) checkPassword(ctx context.Context, email, pw string) (checkedU
 
 func (h *Handler) audit(r *http.Request, typ, actor, clientID string, details map[string]string) storage.AuditEvent {
 	ev := h.auditCtx(r.Context(), typ, actor, clientID, details)
-	ev.UserAgent = truncate(r.UserAgent(), 256)
+	ev.UserAgent = httpx.UserAgent(r)
 	return ev
 }
 

@@ -3,6 +3,7 @@ package login
 import (
 	"context"
 	"errors"
+	"github.com/optibid/idp/internal/httpx"
 	"net/http"
 	"time"
 
@@ -50,7 +51,7 @@ func (h *Handler) newSession(r *http.Request, userID string, amr []string) (stor
 	now := h.now()
 	raw := random.Token(32)
 	return storage.Session{IDHash: storage.HashSecret(raw), UserID: userID, AuthTime: now, AMR: amr, CreatedAt: now,
-		LastSeenAt: now, ExpiresAt: now.Add(h.cfg.SessionAbsoluteTimeout), IP: clientIP(r), UserAgent: truncate(r.UserAgent(), 256)}, raw
+		LastSeenAt: now, ExpiresAt: now.Add(h.cfg.SessionAbsoluteTimeout), IP: clientIP(r), UserAgent: httpx.UserAgent(r)}, raw
 }
 
 func (h *Handler) setSessionCookie(w http.ResponseWriter, raw string) {
@@ -58,10 +59,3 @@ func (h *Handler) setSessionCookie(w http.ResponseWriter, raw string) {
 }
 
 func (h *Handler) clearSessionCookie(w http.ResponseWriter) { h.Cookies.Set(w, sessionCookie, "", -1) }
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}

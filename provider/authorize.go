@@ -116,6 +116,14 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		fail("invalid_scope", "offline_access is not allowed for this client")
 		return
 	}
+	if param := form.Get("organization"); param != "" {
+		for _, sc := range req.Scopes {
+			if slug, ok := strings.CutPrefix(sc, "org:"); ok && slug != param {
+				fail("invalid_request", "organization and the org:<slug> scope name different organizations")
+				return
+			}
+		}
+	}
 	resources, terr := p.resolveTargets(c, form["resource"], req.Scopes, true)
 	if terr != nil {
 		fail(terr.code, terr.desc)
@@ -280,8 +288,19 @@ func (p *Provider) errorURL(redirectURI, state, code, desc string) string {
 
 // ErrorRedirectURL is the authorization error response for an auth request
 // (login_required, consent_required, access_denied), for the login screens.
+// Like /authorize, it bounces only to vouched clients: for a client of an
+// organization without a verified domain it is our error page.
 func (p *Provider) ErrorRedirectURL(ar storage.AuthRequest, code, desc string) string {
-	return p.errorURL(ar.RedirectURI, ar.State, code, desc)
+	ctx := context.Background()
+	c, err := p.clients.get(ctx, ar.ClientID)
+	if err == nil {
+		vouched, verr := p.clientVouched(ctx, c)
+		err = verr
+		if err == nil && vouched {
+			return p.errorURL(ar.RedirectURI, ar.State, code, desc)
+		}
+	}
+	return p.cfg.LoginPath + "/error?code=" + url.QueryEscape(code)
 }
 
 // cleanDescription keeps error_description to printable ASCII without the

@@ -249,9 +249,15 @@ func TestStepUp(t *testing.T) {
 	resp, _ := b.follow(b.get(e.authURL(map[string]string{"acr_values": storage.ACRMFA, "code_challenge": ch, "code_challenge_method": "S256"})))
 	_ = resp
 	resp, _ = b.get(e.authURL(map[string]string{"acr_values": storage.ACRMFA, "code_challenge": ch, "code_challenge_method": "S256"}))
-	resp, _ = b.get(resp.Header.Get("Location"))
+	resp, page := b.get(resp.Header.Get("Location"))
+	// bob has no factor yet: the session alone enrolls none, so he enters
+	// his password again, and then sets up the second step.
+	if !strings.Contains(page, `name="password"`) {
+		t.Fatalf("password-only session with acr_values mfa: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, _ = b.submitLogin(page, "bob@example.com", userPassword)
 	if loc := resp.Header.Get("Location"); !strings.HasPrefix(loc, "/login/mfa?id=") {
-		t.Fatalf("password-only session with acr_values mfa: %d %q", resp.StatusCode, loc)
+		t.Fatalf("step-up after the password: %d %q", resp.StatusCode, loc)
 	}
 	resp, _ = b.follow(b.get(e.authURL(map[string]string{"prompt": "none", "acr_values": storage.ACRMFA, "code_challenge": ch, "code_challenge_method": "S256"})))
 	if u, _ := url.Parse(resp.Header.Get("Location")); u.Query().Get("error") != "interaction_required" {

@@ -287,6 +287,12 @@ func TestNoBounceToUnvouchedAddresses(t *testing.T) {
 	if resp.StatusCode != 400 || resp.Header.Get("Location") != "" {
 		t.Fatalf("authorization error of an unvouched client: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
+	// Nor from the sign-in screens (prompt=none without a session).
+	resp, body = anon.follow(anon.get(e.authURL(map[string]string{"client_id": "throwaway", "redirect_uri": "https://evil.example/cb", "scope": "openid",
+		"prompt": "none"})))
+	if resp.StatusCode != 400 || strings.Contains(resp.Header.Get("Location"), "evil.example") || !strings.Contains(body, "login_required") {
+		t.Fatalf("sign-in error of an unvouched client: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
 	resp, _ = anon.get("/end_session?client_id=throwaway&post_logout_redirect_uri=" + url.QueryEscape("https://evil.example/bye"))
 	if loc := resp.Header.Get("Location"); loc != "/logged-out" {
 		t.Fatalf("logout bounced to an unvouched client: %q", loc)
@@ -363,5 +369,47 @@ func TestUnverifiedDomainClaimsDoNotBlockTheOwner(t *testing.T) {
 	}
 	if st, _ := e.api("POST", "/orgs/"+globex.ID+"/domains", carol, map[string]string{"domain": "acme-energy.example"}); st != http.StatusConflict {
 		t.Fatalf("claiming a domain another organization verified: %d", st)
+	}
+}
+
+// Third review round: each attack that once worked.
+func TestThirdReviewRegressions(t *testing.T) {
+	e, acme, globex := adminEnv(t, "memory")
+	ctx := context.Background()
+	ch := "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+
+	// A session alone (a stolen cookie) enrolls no authenticator: a user
+	// without a factor asked for MFA re-enters the password first.
+	b := e.browser()
+	b.login(e.authURL(nil), "bob@example.com", userPassword)
+	resp, page := b.follow(b.get(e.authURL(map[string]string{"acr_values": "urn:optibid:acr:mfa", "code_challenge": ch, "code_challenge_method": "S256"})))
+	if resp.StatusCode != 200 || !strings.Contains(page, `name="password"`) || strings.Contains(page, "otpauth") {
+		t.Fatalf("step-up from a session without a factor: %d %.300s", resp.StatusCode, page)
+	}
+
+	// The client's organization is binding: after access_denied, no other
+	// organization can be picked for the same request.
+	if err := e.app.Store.UpsertMembership(ctx, storage.Membership{UserID: mustUser(t, e, "dave@example.com").ID, OrgID: acme.ID, Role: "member"}, auditNone()); err != nil {
+		t.Fatal(err)
+	}
+	d := e.browser()
+	resp, page = d.authorize(e.authURL(map[string]string{"scope": "openid org", "organization": "globex"}))
+	resp, body := d.follow(d.submitLogin(page, "dave@example.com", userPassword))
+	if u := d.clientRedirect(resp, body); u.Query().Get("error") != "access_denied" {
+		t.Fatalf("non-member: %s", u)
+	}
+	resp, _ = d.post("/login/org", url.Values{"id": {hidden(page).Get("id")}, "csrf": {hidden(page).Get("csrf")}, "org": {acme.ID}})
+	noCode(t, d, "picking another organization than the client asked for", resp, "")
+	// organization= and org:<slug> must agree.
+	resp, _ = d.get(e.authURL(map[string]string{"scope": "openid org:" + globex.Slug, "organization": acme.Slug}))
+	if loc, _ := url.Parse(resp.Header.Get("Location")); loc.Query().Get("error") != "invalid_request" {
+		t.Fatalf("organization and org:<slug> disagreeing: %s", loc)
+	}
+
+	// An owner switches features on and off; their configuration (paid
+	// limits) is the operator's.
+	owner := e.tokenOf(userEmail)
+	if st, body := e.api("PUT", "/orgs/"+acme.ID+"/features/market.view", owner, map[string]any{"enabled": true, "config": map[string]any{"tier": "enterprise"}}); st != http.StatusForbidden || body["error"] != "config_operator_only" {
+		t.Fatalf("owner configuring a feature: %d %v", st, body)
 	}
 }

@@ -203,3 +203,17 @@ func NoStore(w http.ResponseWriter) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 }
+
+// UserAgent is the request's User-Agent as we store it: valid UTF-8
+// without NUL, at most 256 bytes, cut on a character boundary.
+func UserAgent(r *http.Request) string {
+	ua := strings.ReplaceAll(strings.ToValidUTF8(r.UserAgent(), "\uFFFD"), "\x00", "")
+	if len(ua) <= 256 {
+		return ua
+	}
+	cut := 256
+	for cut > 0 && !utf8.RuneStart(ua[cut]) {
+		cut--
+	}
+	return ua[:cut]
+}

@@ -83,12 +83,21 @@ func (l *Limiter) SMSAllowed(to string) bool {
 	return false
 }
 
-// admit counts the message against every key and fails with ErrLimited
-// when one is over its cap. All keys are counted, so a flood spread over
-// many recipients still meets the address and organization caps.
-func (l *Limiter) admit(ctx context.Context, keys map[string]int) error {
-	now := l.Now().UTC()
-	start := now.Truncate(time.Hour)
+// admit counts the message against the origin's caps (client address,
+// organization) first, and only when those let it through against the
+// recipient's: a flood refused at its origin does not use up a victim's
+// quota. It fails with ErrLimited when a cap is over.
+func (l *Limiter) admit(ctx context.Context, origin, recipient map[string]int) error {
+	for _, keys := range []map[string]int{origin, recipient} {
+		if err := l.hit(ctx, keys); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *Limiter) hit(ctx context.Context, keys map[string]int) error {
+	start := l.Now().UTC().Truncate(time.Hour)
 	over := false
 	for key, limit := range keys {
 		if limit <= 0 {
@@ -106,9 +115,10 @@ func (l *Limiter) admit(ctx context.Context, keys map[string]int) error {
 	return nil
 }
 
-// originKeys adds the client address of the request that causes the
-// message, and the organization it is sent for.
-func (l *Limiter) originKeys(ctx context.Context, org string, keys map[string]int) map[string]int {
+// originKeys are the caps of the client address of the request that
+// causes the message, and of the organization it is sent for.
+func (l *Limiter) originKeys(ctx context.Context, org string) map[string]int {
+	keys := map[string]int{}
 	if ip := httpx.ClientIP(ctx); ip != "" {
 		keys["ip:"+ip] = l.Limits.PerIP
 	}
@@ -124,8 +134,7 @@ type limitedEmail struct {
 }
 
 func (e limitedEmail) SendEmail(ctx context.Context, m Email) error {
-	keys := e.l.originKeys(ctx, m.Org, map[string]int{"email:" + strings.ToLower(m.To): e.l.Limits.EmailPerRecipient})
-	if err := e.l.admit(ctx, keys); err != nil {
+	if err := e.l.admit(ctx, e.l.originKeys(ctx, m.Org), map[string]int{"email:" + strings.ToLower(m.To): e.l.Limits.EmailPerRecipient}); err != nil {
 		return err
 	}
 	return e.next.SendEmail(ctx, m)
@@ -144,8 +153,8 @@ func (s limitedSMS) SendSMS(ctx context.Context, m SMS) error {
 	if len(prefix) > 3 {
 		prefix = prefix[:3]
 	}
-	keys := s.l.originKeys(ctx, "", map[string]int{"sms:" + m.To: s.l.Limits.SMSPerDestination, "sms-prefix:" + prefix: s.l.Limits.SMSPerPrefix})
-	if err := s.l.admit(ctx, keys); err != nil {
+	if err := s.l.admit(ctx, s.l.originKeys(ctx, ""), map[string]int{"sms:" + m.To: s.l.Limits.SMSPerDestination,
+		"sms-prefix:" + prefix: s.l.Limits.SMSPerPrefix}); err != nil {
 		return err
 	}
 	return s.next.SendSMS(ctx, m)

@@ -377,7 +377,7 @@ type AuditView struct {
 // event is an audit row for a change made through the API.
 func (h *Handler) event(r *http.Request, typ string, c caller, org storage.Organization, subject string, details map[string]string) storage.AuditEvent {
 	ev := storage.AuditEvent{Type: typ, Time: h.Now().UTC(), ActorID: c.user.ID, SubjectID: subject, OrgID: org.ID,
-		IP: httpx.ClientIP(r.Context()), UserAgent: r.UserAgent(), RequestID: httpx.RequestID(r.Context()), Details: details}
+		IP: httpx.ClientIP(r.Context()), UserAgent: httpx.UserAgent(r), RequestID: httpx.RequestID(r.Context()), Details: details}
 	if c.service != nil {
 		ev.ClientID = c.service.ID // audited as the service account
 	}

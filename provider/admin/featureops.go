@@ -17,6 +17,11 @@ import (
 // does not have (the catalogue changed after the template was written).
 var ErrTemplateUnknownFeature = errors.New("admin: template names an unknown feature")
 
+// ErrConfigOperatorOnly: a feature's configuration (its limits, such as
+// max_bid_mw) is set by the platform operator; organizations switch
+// features on and off.
+var ErrConfigOperatorOnly = errors.New("admin: feature configuration is the operator's")
+
 // PlanError: the change would switch on a feature outside the
 // organization's plan, which only a platform operator may do (an audited
 // override).
@@ -53,6 +58,9 @@ func (h *Handler) outsidePlan(plan string, writes map[string]entitlements.Settin
 // *entitlements.RuleError (Reason "unknown" for a feature not in the
 // catalogue), *PlanError, or the store's.
 func (h *Handler) ChangeFeature(ctx context.Context, o storage.Organization, a Actor, ch entitlements.Change, cascade bool, ev storage.AuditEvent) error {
+	if ch.Config != nil && !a.Operator {
+		return ErrConfigOperatorOnly
+	}
 	settings, err := h.Store.OrgFeatureSettings(ctx, o.ID)
 	if err != nil {
 		return err

@@ -90,6 +90,9 @@ func (h *Handler) answerSettings(w http.ResponseWriter, r *http.Request, o stora
 	var re *entitlements.RuleError
 	var pe *PlanError
 	switch {
+	case errors.Is(err, ErrConfigOperatorOnly):
+		fail(w, http.StatusForbidden, "config_operator_only", "A feature's configuration is set by the platform operator; you can switch features of your plan on and off.")
+		return
 	case errors.As(err, &pe):
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": "plan_required", "feature": pe.Feature, "plan": pe.Plan,
 			"message": "The feature " + pe.Feature + " is not part of the " + pe.Plan + " plan; the platform operator can enable it as an override."})
