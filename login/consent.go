@@ -77,7 +77,7 @@ func (h *Handler) consentSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.PostForm.Get("decision") != "allow" {
 		_ = h.Store.AppendAudit(r.Context(), h.audit(r, "consent_denied", u.ID, ar.ClientID, nil))
-		http.Redirect(w, r, h.ErrorRedirectURL(ar, "access_denied", "the user denied the request"), http.StatusSeeOther)
+		http.Redirect(w, r, h.ErrorRedirectURL(r.Context(), ar, "access_denied", "the user denied the request"), http.StatusSeeOther)
 		return
 	}
 	// The grant is remembered, so the same (or a smaller) request does not

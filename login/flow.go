@@ -245,11 +245,11 @@ func (h *Handler) advance(w http.ResponseWriter, r *http.Request, ar storage.Aut
 		}
 		switch {
 		case st == stepAuthenticate && silent:
-			http.Redirect(w, r, h.ErrorRedirectURL(ar, "login_required", "the user must sign in"), http.StatusFound)
+			http.Redirect(w, r, h.ErrorRedirectURL(r.Context(), ar, "login_required", "the user must sign in"), http.StatusFound)
 		case st == stepAuthenticate:
 			h.showLogin(w, r, ar, c)
 		case st == stepSecondFactor && silent:
-			http.Redirect(w, r, h.ErrorRedirectURL(ar, "interaction_required", "a second factor is required"), http.StatusFound)
+			http.Redirect(w, r, h.ErrorRedirectURL(r.Context(), ar, "interaction_required", "a second factor is required"), http.StatusFound)
 		case st == stepSecondFactor:
 			// A session proves a sign-in, not who holds the browser now: a
 			// user without a factor enrolls one only after entering the
@@ -265,7 +265,7 @@ func (h *Handler) advance(w http.ResponseWriter, r *http.Request, ar storage.Aut
 			}
 			h.toSecondFactor(w, r, ar, s.UserID, s.AMR)
 		case st == stepVerifyEmail && silent:
-			http.Redirect(w, r, h.ErrorRedirectURL(ar, "interaction_required", "the user must verify their email address"), http.StatusFound)
+			http.Redirect(w, r, h.ErrorRedirectURL(r.Context(), ar, "interaction_required", "the user must verify their email address"), http.StatusFound)
 		case st == stepVerifyEmail:
 			h.render(w, r, http.StatusForbidden, "notice", notice{Title: "Verify your email first",
 				Message: c.Name + " needs a verified email address. Open the link we sent to " + u.Email + ", then sign in again."})
@@ -275,7 +275,7 @@ func (h *Handler) advance(w http.ResponseWriter, r *http.Request, ar storage.Aut
 				continue
 			}
 		case st == stepConsent && silent:
-			http.Redirect(w, r, h.ErrorRedirectURL(ar, "consent_required", "the user must grant consent"), http.StatusFound)
+			http.Redirect(w, r, h.ErrorRedirectURL(r.Context(), ar, "consent_required", "the user must grant consent"), http.StatusFound)
 		case st == stepConsent:
 			http.Redirect(w, r, "/consent?id="+ar.ID, http.StatusSeeOther)
 		default:

@@ -88,7 +88,10 @@ type Deps struct {
 	// CallbackURL is where to send the browser once an auth request is done.
 	CallbackURL func(authRequestID string) string
 	// ErrorRedirectURL is the authorization error response for a request.
-	ErrorRedirectURL func(ar storage.AuthRequest, code, description string) string
+	ErrorRedirectURL func(ctx context.Context, ar storage.AuthRequest, code, description string) string
+	// ClientVouched reports whether a client's addresses may receive a
+	// bounce (the provider's rule, shared with /authorize).
+	ClientVouched func(ctx context.Context, c storage.Client) (bool, error)
 	// IDTokenHint verifies an id_token_hint (expired ones accepted).
 	IDTokenHint func(ctx context.Context, hint string) (subject, clientID string, err error)
 	// API finds a registered API, for the consent page (nil: none known).

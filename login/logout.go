@@ -50,7 +50,7 @@ func (h *Handler) parseLogout(ctx context.Context, form url.Values) (logoutReque
 		if lr.redirectURI != "" && !slices.Contains(c.PostLogoutRedirectURIs, lr.redirectURI) {
 			return lr, "The application's sign-out return address is not registered."
 		}
-		if lr.vouched, err = h.clientVouched(ctx, c); err != nil {
+		if lr.vouched, err = h.ClientVouched(ctx, c); err != nil {
 			return lr, unavailable
 		}
 		lr.mayRedirect = lr.hintSubject != "" && lr.vouched
@@ -140,19 +140,4 @@ func (h *Handler) endSession(w http.ResponseWriter, r *http.Request, s storage.S
 
 func (h *Handler) loggedOut(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "loggedout", nil)
-}
-
-// clientVouched reports whether a client's addresses may receive a bounce:
-// the operator's clients, and those of organizations that verified a
-// domain (so a throwaway self-registered organization cannot turn our
-// pages into an open redirector).
-func (h *Handler) clientVouched(ctx context.Context, c storage.Client) (bool, error) {
-	if c.OrgID == "" {
-		return true, nil
-	}
-	ds, err := h.Store.DomainsOf(ctx, c.OrgID)
-	if err != nil {
-		return false, err
-	}
-	return slices.ContainsFunc(ds, func(d storage.OrganizationDomain) bool { return !d.VerifiedAt.IsZero() }), nil
 }

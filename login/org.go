@@ -52,14 +52,14 @@ func (h *Handler) chooseOrg(w http.ResponseWriter, r *http.Request, ar *storage.
 	case ar.OrgRequest != "":
 		i := slices.IndexFunc(orgs, func(o orgChoice) bool { return o.Slug == ar.OrgRequest })
 		if i < 0 {
-			http.Redirect(w, r, h.ErrorRedirectURL(*ar, "access_denied", "the user is not a member of the requested organization"), http.StatusSeeOther)
+			http.Redirect(w, r, h.ErrorRedirectURL(r.Context(), *ar, "access_denied", "the user is not a member of the requested organization"), http.StatusSeeOther)
 			return false, false
 		}
 		pick = orgs[i].ID
 	case len(orgs) == 1:
 		pick = orgs[0].ID
 	case silent:
-		http.Redirect(w, r, h.ErrorRedirectURL(*ar, "interaction_required", "the user must choose an organization"), http.StatusFound)
+		http.Redirect(w, r, h.ErrorRedirectURL(r.Context(), *ar, "interaction_required", "the user must choose an organization"), http.StatusFound)
 		return false, false
 	default:
 		h.render(w, r, http.StatusOK, "org", map[string]any{"ID": ar.ID, "CSRF": h.csrfToken(h.Cookies.BrowserID(r)),

@@ -60,13 +60,15 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	state := form.Get("state")
-	vouched, err := p.clientVouched(ctx, c)
-	if err != nil {
-		slog.ErrorContext(ctx, "authorize: client's organization", "error", err)
-		p.errorPage(w, r, http.StatusServiceUnavailable, "Sign-in is temporarily unavailable. Please try again shortly.")
-		return
-	}
+	// fail decides on a bounce only when there is an error to report, so a
+	// valid request pays no organization lookup.
 	fail := func(code, desc string) {
+		vouched, err := p.ClientVouched(ctx, c.Client)
+		if err != nil {
+			slog.ErrorContext(ctx, "authorize: client's organization", "error", err)
+			p.errorPage(w, r, http.StatusServiceUnavailable, "Sign-in is temporarily unavailable. Please try again shortly.")
+			return
+		}
 		if !vouched {
 			// A client of an organization without a verified domain gets
 			// no bounce: anyone can register one with any address.
@@ -290,11 +292,10 @@ func (p *Provider) errorURL(redirectURI, state, code, desc string) string {
 // (login_required, consent_required, access_denied), for the login screens.
 // Like /authorize, it bounces only to vouched clients: for a client of an
 // organization without a verified domain it is our error page.
-func (p *Provider) ErrorRedirectURL(ar storage.AuthRequest, code, desc string) string {
-	ctx := context.Background()
+func (p *Provider) ErrorRedirectURL(ctx context.Context, ar storage.AuthRequest, code, desc string) string {
 	c, err := p.clients.get(ctx, ar.ClientID)
 	if err == nil {
-		vouched, verr := p.clientVouched(ctx, c)
+		vouched, verr := p.ClientVouched(ctx, c.Client)
 		err = verr
 		if err == nil && vouched {
 			return p.errorURL(ar.RedirectURI, ar.State, code, desc)
@@ -318,9 +319,12 @@ func cleanDescription(s string) string {
 	return b.String()
 }
 
-// clientVouched: the operator's clients, and those of organizations that
-// verified a domain, receive error redirects; others see our error page.
-func (p *Provider) clientVouched(ctx context.Context, c *client) (bool, error) {
+// ClientVouched reports whether a client's addresses may receive a bounce
+// (an authorization error or a post-logout redirect): the operator's
+// clients, and those of organizations that verified a domain, so a
+// throwaway self-registered organization cannot turn our pages into an
+// open redirector. The login screens call it too: one rule for both.
+func (p *Provider) ClientVouched(ctx context.Context, c storage.Client) (bool, error) {
 	if c.OrgID == "" {
 		return true, nil
 	}

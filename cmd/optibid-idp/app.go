@@ -160,7 +160,8 @@ func (a *App) build(ctx context.Context) error {
 		TOTP: mfa.NewTOTP(cfg.MFA.IssuerName, box), Email: emailSender, SMS: smsSender,
 		Connectors:  conns,
 		CallbackURL: a.Provider.CallbackURL, ErrorRedirectURL: a.Provider.ErrorRedirectURL,
-		IDTokenHint: a.Provider.IDTokenHint, API: a.Provider.API, Registry: reg, Now: a.now})
+		ClientVouched: a.Provider.ClientVouched,
+		IDTokenHint:   a.Provider.IDTokenHint, API: a.Provider.API, Registry: reg, Now: a.now})
 	if err != nil {
 		return err
 	}
