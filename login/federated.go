@@ -3,6 +3,7 @@ package login
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/mail"
@@ -35,15 +36,10 @@ func (h *Handler) registerFederation(r *mux.Router) {
 
 type button struct{ ID, Name string }
 
-// buttons lists every enabled connection as a sign-in option; the
-// connections of organizations are also reached by email domain
-// (home-realm discovery).
-// buttons lists the sign-in buttons for a request: the operator's global
-// connections always; an organization's own only for that organization's
-// clients or a request naming the organization (organization=<slug>).
-// Otherwise an organization reaches its IdP by home-realm discovery of its
-// verified domain or the connection parameter, and no tenant can put a
-// button (under any label) on another tenant's sign-in page.
+// buttons lists the sign-in buttons for a request: the enabled connections
+// it may reach directly (see reachable). An organization's IdP is otherwise
+// found only by home-realm discovery of its verified domain, so no tenant
+// can put a button (under any label) on another tenant's sign-in page.
 func (h *Handler) buttons(ctx context.Context, ar storage.AuthRequest, c storage.Client) []button {
 	if h.Connectors == nil {
 		return nil
@@ -53,38 +49,30 @@ func (h *Handler) buttons(ctx context.Context, ar storage.AuthRequest, c storage
 		slog.WarnContext(ctx, "list connections", "error", err)
 		return nil
 	}
-	named := ""
-	if ar.OrgRequest != "" {
-		if o, err := h.Store.OrganizationBySlug(ctx, ar.OrgRequest); err == nil {
-			named = o.ID
-		}
+	named, err := h.namedOrganization(ctx, ar)
+	if err != nil {
+		slog.WarnContext(ctx, "requested organization", "error", err)
 	}
 	var out []button
 	for _, conn := range all {
-		if conn.Enabled && (conn.OrgID == "" || conn.OrgID == c.OrgID || conn.OrgID == named) {
+		if conn.Enabled && reachable(conn, c, named) {
 			out = append(out, button{conn.ID, conn.Name})
 		}
 	}
 	return out
 }
 
-// offered reports whether a sign-in may go through conn: the operator's
-// connections always; an organization's for its own clients, for requests
-// naming it (organization=<slug>), and by home-realm discovery of an email
-// on its verified domains. A link or a connection parameter cannot send
-// another tenant's users (or a first-party app's) to an organization's IdP.
+// offered reports whether a sign-in may go through conn: a connection it
+// may reach directly, or an organization's found by home-realm discovery
+// of an email on its verified domains. A link cannot send another
+// tenant's users (or a first-party app's) to an organization's IdP.
 func (h *Handler) offered(ctx context.Context, conn storage.Connection, ar storage.AuthRequest, c storage.Client, hint string) (bool, error) {
-	if conn.OrgID == "" || conn.OrgID == c.OrgID {
-		return true, nil
+	named, err := h.namedOrganization(ctx, ar)
+	if err != nil {
+		return false, err
 	}
-	if ar.OrgRequest != "" {
-		o, err := h.Store.OrganizationBySlug(ctx, ar.OrgRequest)
-		if err == nil && o.ID == conn.OrgID {
-			return true, nil
-		}
-		if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return false, err
-		}
+	if reachable(conn, c, named) {
+		return true, nil
 	}
 	for _, email := range []string{hint, ar.LoginHint} {
 		if id, err := h.homeRealm(ctx, strings.ToLower(email)); err != nil || id == conn.ID {
@@ -92,6 +80,30 @@ func (h *Handler) offered(ctx context.Context, conn storage.Connection, ar stora
 		}
 	}
 	return false, nil
+}
+
+// reachable is the one rule for which connections a request may use
+// without home-realm discovery: the operator's (global) connections; an
+// organization's for its own clients and for requests naming it
+// (organization=<slug>, resolved to namedOrg).
+func reachable(conn storage.Connection, c storage.Client, namedOrg string) bool {
+	return conn.OrgID == "" || conn.OrgID == c.OrgID || conn.OrgID == namedOrg
+}
+
+// namedOrganization resolves the request's organization=<slug> to an ID;
+// "" when none is named or the slug is unknown.
+func (h *Handler) namedOrganization(ctx context.Context, ar storage.AuthRequest) (string, error) {
+	if ar.OrgRequest == "" {
+		return "", nil
+	}
+	o, err := h.Store.OrganizationBySlug(ctx, ar.OrgRequest)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("organization by slug: %w", err)
+	}
+	return o.ID, nil
 }
 
 // homeRealm finds the enabled connection of the organization that verified
