@@ -12,7 +12,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/optibid/idp/provider/claims"
-	"github.com/optibid/idp/provider/registration"
+	"github.com/optibid/idp/manage/registration"
 	"github.com/optibid/idp/storage"
 )
 

@@ -15,7 +15,7 @@ import (
 
 	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/internal/random"
-	"github.com/optibid/idp/provider/registration"
+	"github.com/optibid/idp/manage/registration"
 	"github.com/optibid/idp/storage"
 )
 

@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"sync/atomic"
 
-	"github.com/optibid/idp/provider/entitlements"
+	"github.com/optibid/idp/manage/entitlements"
 	"github.com/optibid/idp/storage"
 )
 

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/optibid/idp/provider/registration"
+	"github.com/optibid/idp/manage/registration"
 	"github.com/optibid/idp/storage"
 )
 

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/optibid/idp/provider"
-	adminapi "github.com/optibid/idp/provider/admin"
-	"github.com/optibid/idp/provider/entitlements"
+	adminapi "github.com/optibid/idp/manage/api"
+	"github.com/optibid/idp/manage/entitlements"
 	"github.com/optibid/idp/storage"
 )
 

@@ -15,7 +15,7 @@ import (
 	"github.com/gorilla/mux"
 	"gopkg.in/yaml.v3"
 
-	adminapi "github.com/optibid/idp/provider/admin"
+	adminapi "github.com/optibid/idp/manage/api"
 	"github.com/optibid/idp/storage"
 )
 

@@ -15,7 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/optibid/idp/apiauth"
-	adminapi "github.com/optibid/idp/provider/admin"
+	adminapi "github.com/optibid/idp/manage/api"
 	"github.com/optibid/idp/storage"
 )
 

@@ -27,7 +27,7 @@ import (
 	"github.com/optibid/idp/login/password"
 	"github.com/optibid/idp/login/web"
 	"github.com/optibid/idp/provider"
-	adminapi "github.com/optibid/idp/provider/admin"
+	adminapi "github.com/optibid/idp/manage/api"
 	"github.com/optibid/idp/provider/keys"
 	"github.com/optibid/idp/storage"
 	"github.com/optibid/idp/storage/memory"

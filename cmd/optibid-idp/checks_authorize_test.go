@@ -1,7 +1,7 @@
 package main
 
 import (
-	"github.com/optibid/idp/provider/registration"
+	"github.com/optibid/idp/manage/registration"
 	"net/http"
 	"net/url"
 	"strings"

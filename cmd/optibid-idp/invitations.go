@@ -8,7 +8,7 @@ import (
 	"net/url"
 
 	"github.com/optibid/idp/login/notify"
-	adminapi "github.com/optibid/idp/provider/admin"
+	adminapi "github.com/optibid/idp/manage/api"
 )
 
 // invitationMailer writes the invitation email: a link to the

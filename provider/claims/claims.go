@@ -9,8 +9,8 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
-	"github.com/optibid/idp/provider/entitlements"
-	"github.com/optibid/idp/provider/roles"
+	"github.com/optibid/idp/manage/entitlements"
+	"github.com/optibid/idp/manage/roles"
 	"github.com/optibid/idp/storage"
 )
 

@@ -1,4 +1,4 @@
-package admin
+package api
 
 import (
 	"encoding/json"
@@ -11,8 +11,8 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/optibid/idp/provider/entitlements"
-	"github.com/optibid/idp/provider/roles"
+	"github.com/optibid/idp/manage/entitlements"
+	"github.com/optibid/idp/manage/roles"
 	"github.com/optibid/idp/storage"
 )
 

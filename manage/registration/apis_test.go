@@ -3,7 +3,7 @@ package registration_test
 import (
 	"testing"
 
-	"github.com/optibid/idp/provider/registration"
+	"github.com/optibid/idp/manage/registration"
 	"github.com/optibid/idp/storage"
 )
 

@@ -4,7 +4,7 @@
 // allowed by the caller's permissions in that organization, and for an
 // organization the caller does not belong to, every route answers 404, as
 // for one that does not exist (tenant isolation).
-package admin
+package api
 
 import (
 	"bytes"
@@ -27,8 +27,8 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/optibid/idp/internal/httpx"
-	"github.com/optibid/idp/provider/entitlements"
-	"github.com/optibid/idp/provider/roles"
+	"github.com/optibid/idp/manage/entitlements"
+	"github.com/optibid/idp/manage/roles"
 	"github.com/optibid/idp/storage"
 )
 

@@ -1,4 +1,4 @@
-package admin
+package api
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/optibid/idp/provider/registration"
+	"github.com/optibid/idp/manage/registration"
 	"github.com/optibid/idp/storage"
 )
 

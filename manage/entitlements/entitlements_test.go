@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/optibid/idp/provider/entitlements"
+	"github.com/optibid/idp/manage/entitlements"
 )
 
 var cat = entitlements.NewCatalogue([]entitlements.Feature{

@@ -1,4 +1,4 @@
-package admin
+package api
 
 import (
 	"errors"
@@ -12,7 +12,7 @@ import (
 
 	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/provider/keys"
-	"github.com/optibid/idp/provider/registration"
+	"github.com/optibid/idp/manage/registration"
 	"github.com/optibid/idp/storage"
 )
 

@@ -4,7 +4,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/optibid/idp/provider/roles"
+	"github.com/optibid/idp/manage/roles"
 )
 
 func TestModel(t *testing.T) {

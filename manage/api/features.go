@@ -1,4 +1,4 @@
-package admin
+package api
 
 import (
 	"encoding/json"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/optibid/idp/provider/entitlements"
+	"github.com/optibid/idp/manage/entitlements"
 	"github.com/optibid/idp/storage"
 )
 

@@ -1,4 +1,4 @@
-package admin
+package api
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/optibid/idp/internal/httpx"
-	"github.com/optibid/idp/provider/privacy"
+	"github.com/optibid/idp/manage/privacy"
 	"github.com/optibid/idp/storage"
 )
 

@@ -1,4 +1,4 @@
-package admin
+package api
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/optibid/idp/provider/entitlements"
+	"github.com/optibid/idp/manage/entitlements"
 	"github.com/optibid/idp/storage"
 )
 
