@@ -18,6 +18,7 @@ import (
 	"github.com/optibid/idp/federation"
 	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/manage/roles"
 	"github.com/optibid/idp/storage"
 )
 
@@ -287,8 +288,6 @@ func (h *Handler) federatedCallback(w http.ResponseWriter, r *http.Request) {
 	h.completeLogin(w, r, ar, c, u, amr, "", nil)
 }
 
-var roleRank = map[string]int{"viewer": 1, "member": 2, "admin": 3, "owner": 4}
-
 // resolveFederatedUser finds or creates the local user for an upstream
 // identity. Links are made by (connection, issuer, subject) only; by email
 // only when the connection allows it, the upstream asserts email_verified,
@@ -354,11 +353,11 @@ func (h *Handler) resolveFederatedUser(r *http.Request, conn storage.Connection,
 	if conn.OrgID != "" {
 		role := conn.DefaultRole
 		for _, g := range id.Groups {
-			if mapped, ok := conn.RoleMapping[g]; ok && roleRank[mapped] > roleRank[role] {
+			if mapped, ok := conn.RoleMapping[g]; ok && roles.Rank(mapped) > roles.Rank(role) {
 				role = mapped
 			}
 		}
-		if roleRank[role] > roleRank[conn.MaxRole] { // the connection's ceiling
+		if roles.Rank(role) > roles.Rank(conn.MaxRole) { // the connection's ceiling
 			role = conn.MaxRole
 		}
 		m = &storage.Membership{OrgID: conn.OrgID, Role: role}
@@ -439,7 +438,7 @@ func (h *Handler) mayLinkByEmail(ctx context.Context, conn storage.Connection, i
 		return false, err
 	}
 	for _, m := range ms {
-		if m.OrgID != conn.OrgID || roleRank[m.Role] > roleRank[conn.MaxRole] {
+		if m.OrgID != conn.OrgID || roles.Rank(m.Role) > roles.Rank(conn.MaxRole) {
 			return false, nil
 		}
 	}

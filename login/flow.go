@@ -1,6 +1,8 @@
 package login
 
 import (
+	"github.com/optibid/idp/manage"
+
 	"context"
 	"errors"
 	"net/http"
@@ -212,7 +214,7 @@ func (h *Handler) owed(ctx context.Context, ar storage.AuthRequest, c storage.Cl
 			return stepVerifyEmail, nil
 		}
 	}
-	if wantsOrg(ar.Scopes) && ar.OrgID == "" {
+	if manage.WantsOrg(ar.Scopes) && ar.OrgID == "" {
 		orgs, err := h.memberOrgs(ctx, u.ID)
 		if err != nil {
 			return 0, err

@@ -4,16 +4,9 @@ import (
 	"context"
 	"net/http"
 	"slices"
-	"strings"
 
 	"github.com/optibid/idp/storage"
 )
-
-// wantsOrg reports whether the scopes ask for organization claims ("org",
-// "org:<slug>" or "entitlements", the provider's claim contract).
-func wantsOrg(scopes []string) bool {
-	return slices.ContainsFunc(scopes, func(s string) bool { return s == "org" || s == "entitlements" || strings.HasPrefix(s, "org:") })
-}
 
 type orgChoice struct{ ID, Name, Slug, Role string }
 

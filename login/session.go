@@ -3,9 +3,10 @@ package login
 import (
 	"context"
 	"errors"
-	"github.com/optibid/idp/internal/httpx"
 	"net/http"
 	"time"
+
+	"github.com/optibid/idp/internal/httpx"
 
 	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/storage"

@@ -11,8 +11,8 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
-	"github.com/optibid/idp/provider/claims"
 	"github.com/optibid/idp/manage/registration"
+	"github.com/optibid/idp/provider/claims"
 	"github.com/optibid/idp/storage"
 )
 

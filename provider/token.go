@@ -18,8 +18,8 @@ import (
 
 	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/internal/random"
-	"github.com/optibid/idp/provider/claims"
 	"github.com/optibid/idp/manage/registration"
+	"github.com/optibid/idp/provider/claims"
 	"github.com/optibid/idp/storage"
 )
 

@@ -16,8 +16,8 @@ import (
 	"github.com/optibid/idp/internal/seal"
 	"github.com/optibid/idp/login/password"
 	adminapi "github.com/optibid/idp/manage/api"
-	"github.com/optibid/idp/provider/keys"
 	"github.com/optibid/idp/manage/privacy"
+	"github.com/optibid/idp/provider/keys"
 	"github.com/optibid/idp/storage"
 )
 

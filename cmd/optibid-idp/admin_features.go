@@ -9,10 +9,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	"github.com/optibid/idp/provider"
-	adminapi "github.com/optibid/idp/manage/api"
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/manage/entitlements"
 	"github.com/optibid/idp/storage"
 )
@@ -33,16 +31,14 @@ func adminFeatures(ctx context.Context, store storage.Store, cmd string, args []
 	if err != nil {
 		return err
 	}
-	cat := provider.FromStorage(defs)
-	h := adminapi.New(adminapi.Deps{Store: store, Catalogue: func() entitlements.Catalogue { return cat },
-		ToSettings: provider.SettingsFromStorage, Now: time.Now})
+	cat := entitlements.FromStorage(defs)
+	rules := &manage.Service{Store: store, Catalogue: func() entitlements.Catalogue { return cat }}
 	var o storage.Organization
 	if *org != "" {
 		if o, err = store.OrganizationBySlug(ctx, *org); err != nil {
 			return fmt.Errorf("admin %s: organization %q: %w", cmd, *org, err)
 		}
 	}
-	ev := storage.AuditEvent{Time: time.Now().UTC(), ActorID: "cli"}
 	switch cmd {
 	case "features list":
 		var settings map[string]storage.FeatureSetting
@@ -51,7 +47,7 @@ func adminFeatures(ctx context.Context, store storage.Store, cmd string, args []
 			if settings, err = store.OrgFeatureSettings(ctx, o.ID); err != nil {
 				return err
 			}
-			eff = cat.Effective(o.Plan, provider.SettingsFromStorage(settings))
+			eff = cat.Effective(o.Plan, entitlements.SettingsFromStorage(settings))
 		}
 		rows := [][]string{{"KEY", "NAME", "PLANS", "REQUIRES", "CONFLICTS", "ENABLED"}}
 		var out []map[string]any
@@ -97,12 +93,12 @@ func adminFeatures(ctx context.Context, store storage.Store, cmd string, args []
 				return fmt.Errorf("admin features set: --config must be a JSON object: %w", err)
 			}
 		}
-		err = h.ChangeFeature(ctx, o, adminapi.Actor{ID: "cli", Operator: true}, ch, *cascade, ev) // the CLI is the operator's
+		err = rules.ChangeFeature(ctx, o, manage.CLI, ch, *cascade) // the CLI is the operator's
 	case "templates apply":
 		if o.ID == "" || *template == "" {
 			return errors.New("admin templates apply: --org and --template are required")
 		}
-		err = h.ApplyTemplate(ctx, o, adminapi.Actor{ID: "cli", Operator: true}, *template, ev)
+		err = rules.ApplyTemplate(ctx, o, manage.CLI, *template)
 	}
 	if err != nil {
 		return fmt.Errorf("admin %s: %w", cmd, err)
@@ -112,7 +108,7 @@ func adminFeatures(ctx context.Context, store storage.Store, cmd string, args []
 		return err
 	}
 	return printOut(stdout, false, nil, map[string]any{"org": o.Slug,
-		"entitlements": entitlements.Claim(cat.Effective(o.Plan, provider.SettingsFromStorage(settings)))})
+		"entitlements": entitlements.Claim(cat.Effective(o.Plan, entitlements.SettingsFromStorage(settings)))})
 }
 
 // printOut writes rows as an aligned table, or v as indented JSON.

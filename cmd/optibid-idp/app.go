@@ -26,8 +26,8 @@ import (
 	"github.com/optibid/idp/login/notify"
 	"github.com/optibid/idp/login/password"
 	"github.com/optibid/idp/login/web"
-	"github.com/optibid/idp/provider"
 	adminapi "github.com/optibid/idp/manage/api"
+	"github.com/optibid/idp/provider"
 	"github.com/optibid/idp/provider/keys"
 	"github.com/optibid/idp/storage"
 	"github.com/optibid/idp/storage/memory"
@@ -181,7 +181,7 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	adminapi.New(adminapi.Deps{Store: a.Store, Authenticate: a.authenticateManagement, Resolver: a.resolver, DomainKey: domainKey[:],
-		Catalogue: a.Provider.Catalogue, ToSettings: provider.SettingsFromStorage, Now: a.now,
+		Catalogue: a.Provider.Catalogue, Now: a.now,
 		SendInvitation: invitationMailer(emailSender, cfg.MFA.IssuerName, cfg.Accounts.InvitationURL), InvitationTTL: cfg.Accounts.InvitationTTL,
 		ClientChanged: a.clientChanged, Connections: conns, ManagementAPI: a.Provider.ManagementAPI(),
 		ManagementScopes: []string{provider.ScopeManage, provider.ScopeManageRead},

@@ -1,12 +1,13 @@
 package main
 
 import (
-	"github.com/optibid/idp/manage/registration"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/optibid/idp/manage/registration"
 )
 
 // Tests named TestCheckNN… automate item NN of ../shared/CHECKS.md.

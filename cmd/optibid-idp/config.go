@@ -18,10 +18,10 @@ import (
 	"github.com/optibid/idp/internal/seal"
 	"github.com/optibid/idp/login/notify"
 	"github.com/optibid/idp/login/password"
-	"github.com/optibid/idp/provider"
 	"github.com/optibid/idp/manage/entitlements"
-	"github.com/optibid/idp/provider/keys"
 	"github.com/optibid/idp/manage/registration"
+	"github.com/optibid/idp/provider"
+	"github.com/optibid/idp/provider/keys"
 	"github.com/optibid/idp/storage"
 	"github.com/optibid/idp/storage/postgres"
 )

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/optibid/idp/federation/oidc/oidctest"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/optibid/idp/federation/oidc/oidctest"
 
 	"github.com/optibid/idp/storage"
 )

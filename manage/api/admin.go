@@ -1,4 +1,4 @@
-// Package admin is the management API (JSON over HTTP under /api/v1,
+// Package api is the management API (JSON over HTTP under /api/v1,
 // described in openapi.yaml beside this file). Callers authenticate with
 // access tokens from this provider; every route below /orgs/{org} is
 // allowed by the caller's permissions in that organization, and for an
@@ -27,6 +27,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/optibid/idp/internal/httpx"
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/manage/entitlements"
 	"github.com/optibid/idp/manage/roles"
 	"github.com/optibid/idp/storage"
@@ -68,10 +69,8 @@ type Deps struct {
 	Resolver     Resolver
 	// DomainKey keys the domain-verification values (32 bytes).
 	DomainKey []byte
-	// Catalogue is the feature catalogue; ToSettings converts stored
-	// settings to the rules' form.
-	Catalogue  func() entitlements.Catalogue
-	ToSettings func(map[string]storage.FeatureSetting) map[string]entitlements.Setting
+	// Catalogue is the feature catalogue.
+	Catalogue func() entitlements.Catalogue
 	Now        func() time.Time
 	// SendInvitation mails an invitation (nil: invitations are stored,
 	// not sent). InvitationTTL: DefaultInvitationTTL when zero.
@@ -105,14 +104,18 @@ type Principal struct {
 var ErrUnavailable = errors.New("admin: authentication unavailable")
 
 // Handler serves the API.
-type Handler struct{ Deps }
+type Handler struct {
+	Deps
+	// rules is the management layer every change goes through.
+	rules *manage.Service
+}
 
 // New returns the API.
 func New(d Deps) *Handler {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Handler{d}
+	return &Handler{Deps: d, rules: &manage.Service{Store: d.Store, Now: d.Now, Catalogue: d.Catalogue}}
 }
 
 // Register mounts the routes under /api/v1.
@@ -173,6 +176,8 @@ func (h *Handler) Register(r *mux.Router) {
 type apiError struct {
 	Error   string `json:"error"`
 	Message string `json:"message"`
+	// Field names the request field a broken rule is about.
+	Field string `json:"field,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -183,13 +188,35 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func fail(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, apiError{code, msg})
+	writeJSON(w, status, apiError{Error: code, Message: msg})
 }
 
 func (h *Handler) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
 	slog.ErrorContext(r.Context(), "admin api: "+what, "error", err)
 	w.Header().Set("Retry-After", "2")
 	fail(w, http.StatusServiceUnavailable, "unavailable", "The service is temporarily unavailable.")
+}
+
+// failRule answers an error from the management layer: a broken rule is
+// 400 with the field it names (code is the error code for it), a taken
+// name 409, a missing object 404, anything else 503 (logged, never shown).
+func (h *Handler) failRule(w http.ResponseWriter, r *http.Request, code, what string, err error) {
+	var one *manage.ValidationError
+	switch {
+	case errors.As(err, &one):
+		msg := one.Error()
+		var all manage.ValidationErrors
+		if errors.As(err, &all) {
+			msg = strings.ReplaceAll(all.Error(), "\n", "; ")
+		}
+		writeJSON(w, http.StatusBadRequest, apiError{Error: code, Message: msg + ".", Field: one.Field})
+	case errors.Is(err, storage.ErrConflict):
+		fail(w, http.StatusConflict, "conflict", "That name is taken.")
+	case errors.Is(err, storage.ErrNotFound):
+		notFound(w)
+	default:
+		h.internal(w, r, what, err)
+	}
 }
 
 func notFound(w http.ResponseWriter) { fail(w, http.StatusNotFound, "not_found", "No such object.") }
@@ -372,6 +399,19 @@ type AuditView struct {
 	UserAgent string            `json:"user_agent,omitempty"`
 	RequestID string            `json:"request_id,omitempty"`
 	Details   map[string]string `json:"details,omitempty"`
+}
+
+// actor is who acts through the API: the user, or the service account
+// (audited as itself).
+func (c caller) actor(r *http.Request) manage.Actor {
+	clientID := ""
+	if c.service != nil {
+		clientID = c.service.ID
+	}
+	a := manage.ActorFrom(r, c.user.ID, clientID)
+	// Platform admins (people, not service accounts) act as operators.
+	a.Operator = c.service == nil && c.user.PlatformAdmin
+	return a
 }
 
 // event is an audit row for a change made through the API.

@@ -2,17 +2,13 @@ package api
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/optibid/idp/internal/random"
-	"github.com/optibid/idp/provider/keys"
-	"github.com/optibid/idp/manage/registration"
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/storage"
 )
 
@@ -75,70 +71,12 @@ func (h *Handler) listClients(w http.ResponseWriter, r *http.Request, _ caller, 
 	writeJSON(w, http.StatusOK, map[string]any{"clients": out})
 }
 
-// validate applies the registration rules; the message names the field.
-// own is the registering member's role; orgAPIs the organization's APIs;
-// apiScopes every scope an API defines, which a client may not register
-// as its own (it would otherwise collect an API's scope without the API).
-func (b *clientMetadata) validate(own string, orgAPIs, apiScopes []string) error {
-	b.Name = strings.TrimSpace(b.Name)
-	if b.Name == "" || len(b.Name) > 200 {
-		return errors.New("name must be 1 to 200 characters")
-	}
-	if len(b.GrantTypes) == 0 {
-		b.GrantTypes = []string{"authorization_code", "refresh_token"}
-	}
-	for _, g := range b.GrantTypes {
-		if !slices.Contains(registration.GrantTypes, g) {
-			return fmt.Errorf("grant_types: %q must be one of %v", g, registration.GrantTypes)
-		}
-		if (g == "client_credentials" || g == registration.GrantTokenExchange) && b.Public {
-			return fmt.Errorf("grant_types: %s needs a confidential client", g)
-		}
-	}
-	if b.ServiceRole != "" {
-		if !mayGrant(own, b.ServiceRole) {
-			return errors.New("service_role: must be a role no higher than your own")
-		}
-		if b.Public || !slices.Equal(b.GrantTypes, []string{"client_credentials"}) {
-			return errors.New("service_role: a service account is confidential and uses client_credentials only")
-		}
-	}
-	for _, a := range slices.Concat(b.APIs, b.ActsFor, []string{b.DefaultAPI}) {
-		if a != "" && !slices.Contains(orgAPIs, a) {
-			return fmt.Errorf("apis: %q is not one of this organization's APIs", a)
-		}
-	}
-	if len(b.AllowedOrigins) > 20 {
-		return errors.New("allowed_origins: at most 20")
-	}
-	for _, o := range b.AllowedOrigins {
-		if err := registration.ValidateOrigin(o); err != nil {
-			return fmt.Errorf("allowed_origins: %v", err)
-		}
-	}
-	if slices.Contains(b.GrantTypes, "authorization_code") && len(b.RedirectURIs) == 0 {
-		return errors.New("redirect_uris: at least one is required for authorization_code")
-	}
-	if len(b.RedirectURIs) > 20 || len(b.PostLogoutRedirectURIs) > 20 || len(b.Scopes) > 20 {
-		return errors.New("at most 20 redirect URIs, logout URIs and scopes each")
-	}
-	for _, u := range slices.Concat(b.RedirectURIs, b.PostLogoutRedirectURIs) {
-		if err := registration.ValidateRedirectURI(u); err != nil {
-			return fmt.Errorf("redirect URI: %v", err)
-		}
-	}
-	for _, s := range b.Scopes {
-		if s == "" || len(s) > 64 || strings.ContainsAny(s, " \t\r\n\"\\") {
-			return fmt.Errorf("scopes: %q is not a scope token", s)
-		}
-		if slices.Contains(apiScopes, s) {
-			return fmt.Errorf("scopes: %q belongs to an API; ask for it with the API instead", s)
-		}
-	}
-	if b.IDTokenSignedAlg != "" && !slices.Contains(keys.Supported, b.IDTokenSignedAlg) {
-		return fmt.Errorf("id_token_signed_response_alg must be one of %v", keys.Supported)
-	}
-	return nil
+// spec is the registration request in the management layer's terms.
+func (b clientMetadata) spec() manage.ClientSpec {
+	return manage.ClientSpec{Name: b.Name, Public: b.Public, RedirectURIs: b.RedirectURIs, PostLogoutRedirectURIs: b.PostLogoutRedirectURIs,
+		GrantTypes: b.GrantTypes, Scopes: b.Scopes, RequireConsent: b.RequireConsent, RequireMFA: b.RequireMFA,
+		RequireVerifiedEmail: b.RequireVerifiedEmail, IDTokenSignedAlg: b.IDTokenSignedAlg, ServiceRole: b.ServiceRole, APIs: b.APIs,
+		DefaultAPI: b.DefaultAPI, ActsFor: b.ActsFor, AllowedOrigins: b.AllowedOrigins}
 }
 
 // createClient registers a relying party for the organization. The secret
@@ -148,29 +86,9 @@ func (h *Handler) createClient(w http.ResponseWriter, r *http.Request, c caller,
 	if !decode(w, r, &body) {
 		return
 	}
-	apis, apiScopes, err := h.orgAPIs(r, o.ID)
+	stored, secret, err := h.rules.RegisterClient(r.Context(), c.actor(r), o, own, body.spec())
 	if err != nil {
-		h.internal(w, r, "apis", err)
-		return
-	}
-	if err := body.validate(own, apis, apiScopes); err != nil {
-		fail(w, http.StatusBadRequest, "invalid_client_metadata", err.Error()+".")
-		return
-	}
-	sc := storage.Client{ID: random.ID(), OrgID: o.ID, Name: body.Name, RedirectURIs: body.RedirectURIs,
-		PostLogoutRedirectURIs: body.PostLogoutRedirectURIs, GrantTypes: body.GrantTypes, Scopes: body.Scopes,
-		RequireConsent: body.RequireConsent, RequireMFA: body.RequireMFA, RequireVerifiedEmail: body.RequireVerifiedEmail,
-		IDTokenSignedResponseAlg: body.IDTokenSignedAlg, ServiceRole: body.ServiceRole, APIs: body.APIs, DefaultAPI: body.DefaultAPI,
-		ActsFor: body.ActsFor, AllowedOrigins: body.AllowedOrigins}
-	// Never FirstParty: an organization's client is not the operator's.
-	secret := ""
-	if !body.Public {
-		secret = random.Token(32)
-		sc.SecretHash = storage.HashSecret(secret)
-	}
-	stored, err := h.Store.UpsertClient(r.Context(), sc, h.event(r, "client_created", c, o, "", map[string]string{"client_id": sc.ID}))
-	if err != nil {
-		h.internal(w, r, "create client", err)
+		h.failRule(w, r, "invalid_client_metadata", "create client", err)
 		return
 	}
 	v := viewClient(stored)

@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/manage/roles"
 	"github.com/optibid/idp/storage"
 )
 
@@ -117,7 +118,7 @@ func (h *Handler) createConnection(w http.ResponseWriter, r *http.Request, c cal
 		body.DefaultRole = "member"
 	}
 	for _, role := range append([]string{body.DefaultRole, body.MaxRole}, mapValues(body.RoleMapping)...) {
-		if !mayGrant(own, role) {
+		if !roles.MayGrant(own, role) {
 			fail(w, http.StatusForbidden, "forbidden", "The connection cannot grant the role "+role+".")
 			return
 		}

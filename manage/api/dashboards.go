@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/optibid/idp/manage/entitlements"
 	"github.com/optibid/idp/storage"
 )
 
@@ -15,7 +16,7 @@ func (h *Handler) effective(r *http.Request, o storage.Organization) (map[string
 	if err != nil {
 		return nil, err
 	}
-	return h.Catalogue().Effective(o.Plan, h.ToSettings(settings)), nil
+	return h.Catalogue().Effective(o.Plan, entitlements.SettingsFromStorage(settings)), nil
 }
 
 type widgetView struct {

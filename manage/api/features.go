@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/manage/entitlements"
 	"github.com/optibid/idp/storage"
 )
@@ -20,7 +21,7 @@ func (h *Handler) featureState(r *http.Request, o storage.Organization) (map[str
 		return nil, err
 	}
 	cat := h.Catalogue()
-	eff := cat.Effective(o.Plan, h.ToSettings(settings))
+	eff := cat.Effective(o.Plan, entitlements.SettingsFromStorage(settings))
 	type fv struct {
 		entitlements.Feature
 		Enabled bool           `json:"enabled"`
@@ -70,27 +71,22 @@ func (h *Handler) setFeature(w http.ResponseWriter, r *http.Request, c caller, o
 		return
 	}
 	ch := entitlements.Change{Key: mux.Vars(r)["feature"], Enabled: body.Enabled, Config: body.Config}
-	h.answerSettings(w, r, o, h.ChangeFeature(r.Context(), o, c.actor(), ch, body.Cascade, h.event(r, "", c, o, "", nil)))
+	h.answerSettings(w, r, o, h.rules.ChangeFeature(r.Context(), o, c.actor(r), ch, body.Cascade))
 }
 
 // applyTemplate writes a template's settings, if the resulting state keeps
 // every dependency and conflict rule.
 func (h *Handler) applyTemplate(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, _ string) {
-	h.answerSettings(w, r, o, h.ApplyTemplate(r.Context(), o, c.actor(), mux.Vars(r)["template"], h.event(r, "", c, o, "", nil)))
-}
-
-// actor: platform admins act as operators (plan overrides).
-func (c caller) actor() Actor {
-	return Actor{ID: c.user.ID, Operator: c.service == nil && c.user.PlatformAdmin}
+	h.answerSettings(w, r, o, h.rules.ApplyTemplate(r.Context(), o, c.actor(r), mux.Vars(r)["template"]))
 }
 
 // answerSettings maps the outcome of a settings write and answers the
 // new state.
 func (h *Handler) answerSettings(w http.ResponseWriter, r *http.Request, o storage.Organization, err error) {
 	var re *entitlements.RuleError
-	var pe *PlanError
+	var pe *manage.PlanError
 	switch {
-	case errors.Is(err, ErrConfigOperatorOnly):
+	case errors.Is(err, manage.ErrConfigOperatorOnly):
 		fail(w, http.StatusForbidden, "config_operator_only", "A feature's configuration is set by the platform operator; you can switch features of your plan on and off.")
 		return
 	case errors.As(err, &pe):
@@ -103,7 +99,7 @@ func (h *Handler) answerSettings(w http.ResponseWriter, r *http.Request, o stora
 	case errors.As(err, &re):
 		ruleConflict(w, re)
 		return
-	case errors.Is(err, ErrTemplateUnknownFeature):
+	case errors.Is(err, manage.ErrTemplateUnknownFeature):
 		fail(w, http.StatusConflict, "feature_rule", "The template names a feature the catalogue does not have.")
 		return
 	case err != nil:

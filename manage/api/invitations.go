@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/manage/roles"
 	"github.com/optibid/idp/storage"
 )
 
@@ -58,7 +59,7 @@ func (h *Handler) invite(w http.ResponseWriter, r *http.Request, c caller, o sto
 	if body.Role == "" {
 		body.Role = "member"
 	}
-	if !mayGrant(own, body.Role) {
+	if !roles.MayGrant(own, body.Role) {
 		fail(w, http.StatusForbidden, "forbidden", "You cannot grant the role "+body.Role+".")
 		return
 	}
@@ -136,7 +137,7 @@ func (h *Handler) acceptInvitation(w http.ResponseWriter, r *http.Request, c cal
 	// The inviter must still be able to grant the role: an invitation
 	// carries no more authority than its inviter has now.
 	inviterMay := func(inviterRole, invitedRole string, platformAdmin bool) bool {
-		return platformAdmin || mayGrant(inviterRole, invitedRole)
+		return platformAdmin || roles.MayGrant(inviterRole, invitedRole)
 	}
 	inv, err := h.Store.AcceptInvitation(r.Context(), storage.HashSecret(strings.TrimSpace(body.Token)), c.user, h.Now().UTC(), inviterMay, ev)
 	switch {

@@ -3,10 +3,8 @@ package api
 import (
 	"errors"
 	"net/http"
-	"slices"
-	"strings"
 
-	"github.com/optibid/idp/manage/entitlements"
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/storage"
 )
 
@@ -26,35 +24,17 @@ func (h *Handler) createOrg(w http.ResponseWriter, r *http.Request, c caller) {
 	if !decode(w, r, &body) {
 		return
 	}
-	name := strings.TrimSpace(body.Name)
+	o, err := h.rules.CreateOrganization(r.Context(), c.actor(r), manage.OrgSpec{Slug: body.Slug, Name: body.Name, Plan: body.Plan},
+		body.OwnerEmail)
 	switch {
-	case !storage.ValidSlug(body.Slug):
-		fail(w, http.StatusBadRequest, "invalid_request", "slug must be lower-case letters, digits and dashes (at most 63).")
-		return
-	case name == "" || len(name) > 200:
-		fail(w, http.StatusBadRequest, "invalid_request", "name must be 1 to 200 characters.")
-		return
-	case body.Plan != "" && !slices.Contains(entitlements.Plans, body.Plan):
-		fail(w, http.StatusBadRequest, "invalid_request", "plan must be free, professional or enterprise.")
-		return
-	}
-	owner, err := h.Store.UserByEmail(r.Context(), strings.ToLower(strings.TrimSpace(body.OwnerEmail)))
-	if errors.Is(err, storage.ErrNotFound) {
+	case errors.Is(err, manage.ErrUnknownOwner):
 		fail(w, http.StatusUnprocessableEntity, "unknown_owner", "owner_email must be an existing account.")
 		return
-	}
-	if err != nil {
-		h.internal(w, r, "owner", err)
-		return
-	}
-	o, err := h.Store.CreateOrganization(r.Context(), storage.Organization{Slug: body.Slug, Name: name, Plan: body.Plan}, owner.ID,
-		h.event(r, "organization_created", c, storage.Organization{}, owner.ID, map[string]string{"slug": body.Slug}))
-	if errors.Is(err, storage.ErrConflict) {
+	case errors.Is(err, storage.ErrConflict):
 		fail(w, http.StatusConflict, "conflict", "That slug is taken.")
 		return
-	}
-	if err != nil {
-		h.internal(w, r, "create organization", err)
+	case err != nil:
+		h.failRule(w, r, "invalid_request", "create organization", err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, viewOrg(o))

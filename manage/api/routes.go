@@ -159,11 +159,6 @@ func (h *Handler) listMembers(w http.ResponseWriter, r *http.Request, _ caller, 
 	writeJSON(w, http.StatusOK, map[string]any{"members": out})
 }
 
-// mayGrant: nobody grants a role above their own.
-func mayGrant(own, role string) bool {
-	return roles.Rank(role) > 0 && roles.Rank(role) <= roles.Rank(own)
-}
-
 // addMember invites the person: an owner adds people only by inviting
 // them, and they join by accepting. The answer is the same whether or not
 // an account has that email, so it reveals nothing about who has one, and
@@ -199,7 +194,7 @@ func (h *Handler) setRole(w http.ResponseWriter, r *http.Request, c caller, o st
 	if !decode(w, r, &body) {
 		return
 	}
-	if !mayGrant(own, body.Role) || !mayGrant(own, m.Role) {
+	if !roles.MayGrant(own, body.Role) || !roles.MayGrant(own, m.Role) {
 		fail(w, http.StatusForbidden, "forbidden", "You cannot change a role above your own.")
 		return
 	}
@@ -211,7 +206,7 @@ func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request, c caller,
 	if !ok {
 		return
 	}
-	if !mayGrant(own, m.Role) && m.UserID != c.user.ID {
+	if !roles.MayGrant(own, m.Role) && m.UserID != c.user.ID {
 		fail(w, http.StatusForbidden, "forbidden", "You cannot remove a member whose role is above your own.")
 		return
 	}

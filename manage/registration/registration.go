@@ -101,3 +101,7 @@ func stripLoopbackPort(raw string) string {
 	}
 	return "http://" + bracketed + rest
 }
+
+// SigningAlgs are the JWS algorithms we hold keys for, and so the ones a
+// client or API may ask its tokens to be signed with.
+var SigningAlgs = []string{"RS256", "ES256"}

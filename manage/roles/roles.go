@@ -77,3 +77,8 @@ func Rank(role string) int {
 	}
 	return 0
 }
+
+// MayGrant reports whether a member with role own may give role to someone
+// (a member, an invitation, a service account, an upstream IdP's ceiling):
+// a known role no higher than their own.
+func MayGrant(own, role string) bool { return Rank(role) > 0 && Rank(role) <= Rank(own) }

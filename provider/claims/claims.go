@@ -4,6 +4,8 @@
 package claims
 
 import (
+	"github.com/optibid/idp/manage"
+
 	"slices"
 	"strings"
 
@@ -28,19 +30,10 @@ func Userinfo(info *oidc.UserInfo, u storage.User, scopes []string) {
 	}
 }
 
-// WantsOrg reports whether scopes ask for organization claims: "org",
-// "org:<slug>" naming the organization, or "entitlements" (which are an
-// organization's).
-func WantsOrg(scopes []string) bool {
-	return slices.ContainsFunc(scopes, func(s string) bool {
-		return s == ScopeOrg || s == ScopeEntitlements || strings.HasPrefix(s, ScopeOrg+":")
-	})
-}
-
 // Scopes asking for organization claims.
 const (
-	ScopeOrg          = "org"
-	ScopeEntitlements = "entitlements"
+	ScopeOrg          = manage.ScopeOrg
+	ScopeEntitlements = manage.ScopeEntitlements
 )
 
 // Entitlements returns the compact entitlements claim when the scopes ask

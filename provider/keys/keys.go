@@ -29,11 +29,13 @@ import (
 
 	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/internal/seal"
+	"github.com/optibid/idp/manage/registration"
 	"github.com/optibid/idp/storage"
 )
 
-// Supported lists the signing algorithms we can generate keys for.
-var Supported = []string{"RS256", "ES256"}
+// Supported lists the signing algorithms we can generate keys for (the
+// registration rule's list).
+var Supported = registration.SigningAlgs
 
 // Config configures key management.
 type Config struct {

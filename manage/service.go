@@ -1,0 +1,38 @@
+package manage
+
+import (
+	"context"
+	"time"
+
+	"github.com/optibid/idp/manage/entitlements"
+	"github.com/optibid/idp/storage"
+)
+
+// Store is what the management layer reads and writes.
+type Store interface {
+	UserByEmail(ctx context.Context, email string) (storage.User, error)
+	CreateOrganization(ctx context.Context, o storage.Organization, ownerID string, ev storage.AuditEvent) (storage.Organization, error)
+	ListAPIs(ctx context.Context) ([]storage.API, error)
+	UpsertClient(ctx context.Context, c storage.Client, ev storage.AuditEvent) (storage.Client, error)
+	ListFeatures(ctx context.Context) ([]storage.FeatureDefinition, error)
+	OrgFeatureSettings(ctx context.Context, orgID string) (map[string]storage.FeatureSetting, error)
+	TemplateByID(ctx context.Context, id string) (storage.FeatureTemplate, error)
+	ApplyFeatureSettings(ctx context.Context, orgID string, settings map[string]storage.FeatureSetting, actorID, templateID string,
+		at time.Time, ev storage.AuditEvent) error
+}
+
+// Service applies the rules over a store. The zero Now is time.Now.
+type Service struct {
+	Store Store
+	Now   func() time.Time
+	// Catalogue is the feature catalogue the provider holds in memory; nil
+	// reads it from the store on each use (the CLI).
+	Catalogue func() entitlements.Catalogue
+}
+
+func (s *Service) now() time.Time {
+	if s.Now == nil {
+		return time.Now().UTC()
+	}
+	return s.Now().UTC()
+}
