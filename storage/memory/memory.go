@@ -5,8 +5,6 @@ package memory
 
 import (
 	"context"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -102,40 +100,6 @@ func (s *Store) Close() {}
 func (s *Store) stamp() time.Time { return s.now().UTC() }
 
 // appendAudit must be called with s.mu held.
-// updateOrg is the shape of every simple organization setter: under the
-// lock, find it, change it, stamp it and write ev; nothing happens when
-// change fails.
-func (s *Store) updateOrg(orgID string, ev storage.AuditEvent, change func(*storage.Organization) error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, ok := s.orgs[orgID]
-	if !ok {
-		return storage.ErrNotFound
-	}
-	if err := change(&o); err != nil {
-		return err
-	}
-	o.UpdatedAt = s.stamp()
-	s.orgs[orgID] = o
-	s.appendAudit(ev)
-	return nil
-}
-
-// updateUser is updateOrg for users.
-func (s *Store) updateUser(userID string, ev storage.AuditEvent, change func(*storage.User)) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, ok := s.users[userID]
-	if !ok {
-		return storage.ErrNotFound
-	}
-	change(&u)
-	u.UpdatedAt = s.stamp()
-	s.users[userID] = u
-	s.appendAudit(ev)
-	return nil
-}
-
 func (s *Store) appendAudit(ev storage.AuditEvent) {
 	if ev.Type == "" {
 		return
@@ -161,336 +125,51 @@ func cloneMap(m map[string]string) map[string]string {
 	return c
 }
 
-// --- Organizations ---
+func compare(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
 
-func (s *Store) UpsertOrganization(_ context.Context, o storage.Organization, ev storage.AuditEvent) (storage.Organization, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.stamp()
-	for id, existing := range s.orgs {
-		if existing.Slug == o.Slug {
-			existing.Name = o.Name
-			existing.UpdatedAt = now
-			s.orgs[id] = existing
-			s.appendAudit(ev)
-			return existing, nil
+// deleteWhere removes the entries of m that expired says are over.
+func deleteWhere[K comparable, V any](m map[K]V, expired func(V) bool) int64 {
+	var n int64
+	for k, v := range m {
+		if expired(v) {
+			delete(m, k)
+			n++
 		}
 	}
-	o = s.insertOrg(o, now)
-	s.appendAudit(ev)
-	return o, nil
+	return n
 }
 
-// insertOrg stores a new organization with the schema's defaults.
-func (s *Store) insertOrg(o storage.Organization, now time.Time) storage.Organization {
-	if o.ID == "" {
-		o.ID = random.ID()
-	}
-	if o.MFAPolicy == "" {
-		o.MFAPolicy = "optional"
-	}
-	if o.Plan == "" {
-		o.Plan = "free"
-	}
-	o.CreatedAt, o.UpdatedAt = now, now
-	s.orgs[o.ID] = o
-	return o
-}
+// --- Maintenance ---
 
-func (s *Store) OrganizationByID(_ context.Context, id string) (storage.Organization, error) {
+func (s *Store) Ping(context.Context) error { return nil }
+
+func (s *Store) DeleteExpired(_ context.Context, now time.Time) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o, ok := s.orgs[id]
-	if !ok {
-		return o, storage.ErrNotFound
-	}
-	return o, nil
-}
-
-func (s *Store) OrganizationBySlug(_ context.Context, slug string) (storage.Organization, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, o := range s.orgs {
-		if o.Slug == slug {
-			return o, nil
+	over := func(t time.Time) bool { return !now.Before(t) }
+	n := deleteWhere(s.authRequests, func(ar storage.AuthRequest) bool {
+		if over(ar.ExpiresAt) {
+			delete(s.codes, ar.CodeHash)
+			return true
 		}
-	}
-	return storage.Organization{}, storage.ErrNotFound
-}
-
-// --- Users ---
-
-func (s *Store) CreateUser(_ context.Context, u storage.User, ev storage.AuditEvent) (storage.User, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u.Email = strings.ToLower(u.Email)
-	for _, existing := range s.users {
-		if existing.Email == u.Email {
-			return storage.User{}, storage.ErrConflict
-		}
-	}
-	if u.ID == "" {
-		u.ID = random.ID()
-	}
-	now := s.stamp()
-	u.CreatedAt, u.UpdatedAt = now, now
-	s.users[u.ID] = u
-	s.appendAudit(ev)
-	return u, nil
-}
-
-func (s *Store) CreateUserWithOrganization(_ context.Context, u storage.User, o storage.Organization, ev, orgEv storage.AuditEvent) (storage.User, storage.Organization, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u.Email = strings.ToLower(u.Email)
-	for _, existing := range s.users {
-		if existing.Email == u.Email {
-			return storage.User{}, storage.Organization{}, storage.ErrConflict
-		}
-	}
-	for _, existing := range s.orgs {
-		if existing.Slug == o.Slug {
-			return storage.User{}, storage.Organization{}, storage.ErrConflict
-		}
-	}
-	if u.ID == "" {
-		u.ID = random.ID()
-	}
-	now := s.stamp()
-	u.CreatedAt, u.UpdatedAt = now, now
-	s.users[u.ID] = u
-	o = s.insertOrg(o, now)
-	s.memberships[[2]string{u.ID, o.ID}] = storage.Membership{UserID: u.ID, OrgID: o.ID, Role: "owner", CreatedAt: now, UpdatedAt: now}
-	s.appendAudit(ev)
-	orgEv.OrgID = o.ID
-	s.appendAudit(orgEv)
-	return u, o, nil
-}
-
-func (s *Store) UserByID(_ context.Context, id string) (storage.User, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, ok := s.users[id]
-	if !ok {
-		return u, storage.ErrNotFound
-	}
-	return u, nil
-}
-
-func (s *Store) UserByEmail(_ context.Context, email string) (storage.User, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	email = strings.ToLower(email)
-	for _, u := range s.users {
-		if u.Email == email {
-			return u, nil
-		}
-	}
-	return storage.User{}, storage.ErrNotFound
-}
-
-func (s *Store) UpdateProfile(_ context.Context, id, name string, verified bool, ev storage.AuditEvent) error {
-	return s.updateUser(id, ev, func(u *storage.User) { u.Name, u.EmailVerified = name, verified })
-}
-
-func (s *Store) SetPassword(_ context.Context, id, hash string, now time.Time, ev storage.AuditEvent) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, ok := s.users[id]
-	if !ok {
-		return storage.ErrNotFound
-	}
-	u.PasswordHash, u.FailedLogins, u.LockedUntil, u.UpdatedAt = hash, 0, time.Time{}, s.stamp()
-	s.users[id] = u
-	s.revokeUserLocked(id, now)
-	s.appendAudit(ev)
-	return nil
-}
-
-func (s *Store) SetDisabled(_ context.Context, id string, disabled bool, now time.Time, ev storage.AuditEvent) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, ok := s.users[id]
-	if !ok {
-		return storage.ErrNotFound
-	}
-	u.Disabled, u.UpdatedAt = disabled, s.stamp()
-	s.users[id] = u
-	if disabled {
-		s.revokeUserLocked(id, now)
-	}
-	s.appendAudit(ev)
-	return nil
-}
-
-// revokeUserLocked ends every session and grant of a user; s.mu held.
-func (s *Store) revokeUserLocked(userID string, now time.Time) {
-	for h, sess := range s.sessions {
-		if sess.UserID == userID && sess.RevokedAt.IsZero() {
-			sess.RevokedAt = now
-			s.sessions[h] = sess
-		}
-	}
-	for id, g := range s.grants {
-		if g.UserID == userID && g.RevokedAt.IsZero() {
-			g.RevokedAt = now
-			s.grants[id] = g
-		}
-	}
-}
-
-// --- Memberships ---
-
-func (s *Store) UpsertMembership(_ context.Context, m storage.Membership, ev storage.AuditEvent) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.users[m.UserID]; !ok {
-		return storage.ErrNotFound
-	}
-	if _, ok := s.orgs[m.OrgID]; !ok {
-		return storage.ErrNotFound
-	}
-	key := [2]string{m.UserID, m.OrgID}
-	now := s.stamp()
-	if old, ok := s.memberships[key]; ok {
-		m.CreatedAt = old.CreatedAt
-	} else {
-		m.CreatedAt = now
-	}
-	m.UpdatedAt = now
-	s.memberships[key] = m
-	s.appendAudit(ev)
-	return nil
-}
-
-func (s *Store) MembersOf(_ context.Context, orgID string) ([]storage.Membership, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []storage.Membership
-	for k, m := range s.memberships {
-		if k[1] == orgID {
-			out = append(out, m)
-		}
-	}
-	slices.SortFunc(out, func(a, b storage.Membership) int { return a.CreatedAt.Compare(b.CreatedAt) })
-	return out, nil
-}
-
-func (s *Store) SetMemberRole(_ context.Context, orgID, userID, role string, ev storage.AuditEvent) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	key := [2]string{userID, orgID}
-	m, ok := s.memberships[key]
-	if !ok {
-		return storage.ErrNotFound
-	}
-	if m.Role == "owner" && role != "owner" {
-		owners := 0
-		for k, x := range s.memberships {
-			if k[1] == orgID && x.Role == "owner" {
-				owners++
-			}
-		}
-		if owners <= 1 {
-			return storage.ErrLastOwner
-		}
-	}
-	if role == "" {
-		delete(s.memberships, key)
-	} else {
-		m.Role, m.UpdatedAt = role, s.stamp()
-		s.memberships[key] = m
-	}
-	s.appendAudit(ev)
-	return nil
-}
-
-func (s *Store) MembershipsByUser(_ context.Context, userID string) ([]storage.Membership, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []storage.Membership
-	for k, m := range s.memberships {
-		if k[0] == userID {
-			out = append(out, m)
-		}
-	}
-	slices.SortFunc(out, func(a, b storage.Membership) int { return a.CreatedAt.Compare(b.CreatedAt) })
-	return out, nil
-}
-
-// --- Logins ---
-
-func (s *Store) LoginFailed(_ context.Context, userID string, p storage.LockoutPolicy, now time.Time, ev storage.AuditEvent) (storage.User, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, ok := s.users[userID]
-	if !ok {
-		return u, storage.ErrNotFound
-	}
-	u.FailedLogins++
-	u.LockedUntil = p.LockedUntil(u.FailedLogins, now)
-	u.UpdatedAt = s.stamp()
-	s.users[userID] = u
-	s.appendAudit(ev)
-	return u, nil
-}
-
-func (s *Store) AdmitLogin(_ context.Context, userID string, p storage.LockoutPolicy, now time.Time, lockEv storage.AuditEvent) (storage.Ticket, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, ok := s.users[userID]
-	if !ok {
-		return storage.Ticket{}, storage.ErrNotFound
-	}
-	if u.Locked(now) || (p.MaxFailures > 0 && u.FailedLogins >= p.MaxFailures) {
-		return storage.Ticket{}, storage.ErrLocked
-	}
-	u.FailedLogins++
-	u.LockedUntil = p.LockedUntil(u.FailedLogins, now)
-	u.UpdatedAt = s.stamp()
-	s.users[userID] = u
-	if p.Locks(u.FailedLogins) {
-		s.appendAudit(storage.LockEvent(lockEv, u.FailedLogins, u.LockedUntil))
-	}
-	return storage.Ticket{Count: u.FailedLogins, LockAfter: p.LockAfter}, nil
-}
-
-func (s *Store) ReleaseAdmission(_ context.Context, userID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, ok := s.users[userID]
-	if !ok {
-		return storage.ErrNotFound
-	}
-	u.FailedLogins = max(u.FailedLogins-1, 0)
-	s.users[userID] = u
-	return nil
-}
-
-func (s *Store) LoginSucceeded(_ context.Context, userID string, t *storage.Ticket, now time.Time, newHash string, sess storage.Session, ev storage.AuditEvent) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, ok := s.users[userID]
-	if !ok {
-		return storage.ErrNotFound
-	}
-	if t != nil {
-		if u.FailedLogins != t.Count && t.LockAfter > 0 && u.FailedLogins >= t.LockAfter && u.Locked(now) {
-			return storage.ErrLocked // failures admitted after this check locked the account
-		}
-		u.FailedLogins = max(u.FailedLogins-t.Count, 0)
-		if u.FailedLogins == 0 {
-			u.LockedUntil = time.Time{}
-		}
-	}
-	if newHash != "" {
-		u.PasswordHash = newHash
-	}
-	u.UpdatedAt = s.stamp()
-	s.users[userID] = u
-	if sess.IDHash != "" {
-		s.sessions[sess.IDHash] = sess
-	}
-	s.appendAudit(ev)
-	return nil
+		return false
+	})
+	n += deleteWhere(s.sessions, func(x storage.Session) bool { return over(x.ExpiresAt) })
+	n += deleteWhere(s.refreshTokens, func(x storage.RefreshToken) bool { return over(x.ExpiresAt) })
+	n += deleteWhere(s.grants, func(x storage.Grant) bool { return over(x.ExpiresAt) })
+	n += deleteWhere(s.revokedJTIs, over)
+	n += deleteWhere(s.actionTokens, func(x storage.ActionToken) bool { return over(x.ExpiresAt) })
+	n += deleteWhere(s.otp, func(x storage.OTPChallenge) bool { return over(x.ExpiresAt) })
+	n += deleteWhere(s.ssoStates, func(x storage.FederationState) bool { return over(x.ExpiresAt) })
+	n += deleteWhere(s.keys, func(k storage.SigningKey) bool { return !k.ExpiresAt.IsZero() && over(k.ExpiresAt) })
+	n += deleteWhere(s.rates, func(x rateEntry) bool { return over(x.expires) })
+	return n, nil
 }

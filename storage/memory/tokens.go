@@ -2,71 +2,11 @@ package memory
 
 import (
 	"context"
-	"maps"
 	"slices"
 	"time"
 
 	"github.com/optibid/idp/storage"
 )
-
-// --- Clients ---
-
-func (s *Store) UpsertClient(_ context.Context, c storage.Client, ev storage.AuditEvent) (storage.Client, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.stamp()
-	if old, ok := s.clients[c.ID]; ok {
-		c.CreatedAt, c.OrgID = old.CreatedAt, old.OrgID // the owner is set at creation only
-	} else {
-		c.CreatedAt = now
-	}
-	c.UpdatedAt = now
-	s.clients[c.ID] = cloneClient(c)
-	s.appendAudit(ev)
-	return c, nil
-}
-
-func (s *Store) ClientByID(_ context.Context, id string) (storage.Client, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.clients[id]
-	if !ok {
-		return c, storage.ErrNotFound
-	}
-	return cloneClient(c), nil
-}
-
-func (s *Store) ListClients(_ context.Context) ([]storage.Client, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]storage.Client, 0, len(s.clients))
-	for _, c := range s.clients {
-		out = append(out, cloneClient(c))
-	}
-	slices.SortFunc(out, func(a, b storage.Client) int { return compare(a.ID, b.ID) })
-	return out, nil
-}
-
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cloneClient(c storage.Client) storage.Client {
-	c.RedirectURIs = slices.Clone(c.RedirectURIs)
-	c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
-	c.GrantTypes = slices.Clone(c.GrantTypes)
-	c.Scopes = slices.Clone(c.Scopes)
-	c.APIs = slices.Clone(c.APIs)
-	c.ActsFor = slices.Clone(c.ActsFor)
-	c.AllowedOrigins = slices.Clone(c.AllowedOrigins)
-	return c
-}
 
 // --- AuthRequests ---
 
@@ -124,6 +64,36 @@ func (s *Store) SaveAuthCode(_ context.Context, id, codeHash string, expiresAt t
 	return nil
 }
 
+func (s *Store) SetAuthRequestOrg(_ context.Context, id, orgID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ar, ok := s.authRequests[id]
+	if !ok || !s.stamp().Before(ar.ExpiresAt) {
+		return storage.ErrNotFound
+	}
+	if ar.CodeHash != "" {
+		return storage.ErrAlreadyUsed
+	}
+	ar.OrgID = orgID
+	s.authRequests[id] = ar
+	return nil
+}
+
+func (s *Store) SetPendingLogin(_ context.Context, id, userID string, amr []string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ar, ok := s.authRequests[id]
+	if !ok || !s.stamp().Before(ar.ExpiresAt) {
+		return storage.ErrNotFound
+	}
+	if ar.CodeHash != "" {
+		return storage.ErrAlreadyUsed
+	}
+	ar.PendingUserID, ar.PendingAMR, ar.PendingAt = userID, slices.Clone(amr), at
+	s.authRequests[id] = ar
+	return nil
+}
+
 func (s *Store) RedeemCode(_ context.Context, codeHash string, b storage.CodeBinding, grantID string, grantExpiresAt, now time.Time, ev, replayEv storage.AuditEvent) (storage.AuthRequest, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -160,6 +130,16 @@ func (s *Store) RedeemCode(_ context.Context, codeHash string, b storage.CodeBin
 }
 
 // --- Grants ---
+
+// orgRoleLocked returns an organization with the user's role in it; s.mu
+// held. Zero when either is gone.
+func (s *Store) orgRoleLocked(userID, orgID string) storage.OrgRole {
+	m, ok := s.memberships[[2]string{userID, orgID}]
+	if orgID == "" || !ok {
+		return storage.OrgRole{}
+	}
+	return storage.OrgRole{Org: s.orgs[orgID], Role: m.Role, Features: s.orgFeaturesLocked(orgID)}
+}
 
 func (s *Store) IssueRefreshToken(_ context.Context, rt storage.RefreshToken, now time.Time, ev storage.AuditEvent) error {
 	s.mu.Lock()
@@ -315,6 +295,52 @@ func (s *Store) RevokeSession(_ context.Context, hash string, now time.Time, ev 
 	return nil
 }
 
+func (s *Store) SessionsByUser(_ context.Context, userID string, now time.Time) ([]storage.Session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []storage.Session
+	for _, sess := range s.sessions {
+		if sess.UserID == userID && sess.RevokedAt.IsZero() && now.Before(sess.ExpiresAt) {
+			out = append(out, sess)
+		}
+	}
+	slices.SortFunc(out, func(a, b storage.Session) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	return out, nil
+}
+
+// --- Action tokens ---
+
+func (s *Store) CreateActionToken(_ context.Context, t storage.ActionToken, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.users[t.UserID]; !ok {
+		return storage.ErrNotFound
+	}
+	if _, ok := s.actionTokens[t.Hash]; ok {
+		return storage.ErrConflict
+	}
+	s.actionTokens[t.Hash] = t
+	s.appendAudit(ev)
+	return nil
+}
+
+func (s *Store) ConsumeActionToken(_ context.Context, hash, purpose string, now time.Time) (storage.ActionToken, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.actionTokens[hash]
+	switch {
+	case !ok || t.Purpose != purpose:
+		return storage.ActionToken{}, storage.ErrNotFound
+	case !t.UsedAt.IsZero():
+		return storage.ActionToken{}, storage.ErrAlreadyUsed
+	case !now.Before(t.ExpiresAt):
+		return storage.ActionToken{}, storage.ErrExpired
+	}
+	t.UsedAt = now
+	s.actionTokens[hash] = t
+	return t, nil
+}
+
 // --- Keys ---
 
 func (s *Store) SigningKeys(_ context.Context) ([]storage.SigningKey, error) {
@@ -371,106 +397,6 @@ func (s *Store) RotateSigningKeys(_ context.Context, alg string, newNext storage
 	nxt.State, nxt.ActivatedAt = storage.KeyCurrent, now
 	s.keys[nxt.ID] = *nxt
 	s.keys[newNext.ID] = newNext
-	s.appendAudit(ev)
-	return nil
-}
-
-// --- Audit ---
-
-func (s *Store) AppendAudit(_ context.Context, ev storage.AuditEvent) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.appendAudit(ev)
-	return nil
-}
-
-func (s *Store) ListAudit(_ context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []storage.AuditEvent
-	for i := len(s.audit) - 1; i >= 0; i-- { // newest first
-		ev := s.audit[i]
-		if (f.Type != "" && ev.Type != f.Type) || (f.ActorID != "" && ev.ActorID != f.ActorID) ||
-			(f.SubjectID != "" && ev.SubjectID != f.SubjectID) || (!f.Since.IsZero() && ev.Time.Before(f.Since)) ||
-			(f.OrgID != "" && ev.OrgID != f.OrgID) || (!f.Before.IsZero() && !ev.Time.Before(f.Before)) ||
-			(f.UserID != "" && ev.ActorID != f.UserID && ev.SubjectID != f.UserID) {
-			continue
-		}
-		ev.Details = cloneMap(ev.Details)
-		out = append(out, ev)
-		if f.Limit > 0 && len(out) >= f.Limit {
-			break
-		}
-	}
-	return out, nil
-}
-
-// --- Maintenance ---
-
-func (s *Store) Ping(context.Context) error { return nil }
-
-func (s *Store) DeleteExpired(_ context.Context, now time.Time) (int64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	over := func(t time.Time) bool { return !now.Before(t) }
-	n := deleteWhere(s.authRequests, func(ar storage.AuthRequest) bool {
-		if over(ar.ExpiresAt) {
-			delete(s.codes, ar.CodeHash)
-			return true
-		}
-		return false
-	})
-	n += deleteWhere(s.sessions, func(x storage.Session) bool { return over(x.ExpiresAt) })
-	n += deleteWhere(s.refreshTokens, func(x storage.RefreshToken) bool { return over(x.ExpiresAt) })
-	n += deleteWhere(s.grants, func(x storage.Grant) bool { return over(x.ExpiresAt) })
-	n += deleteWhere(s.revokedJTIs, over)
-	n += deleteWhere(s.actionTokens, func(x storage.ActionToken) bool { return over(x.ExpiresAt) })
-	n += deleteWhere(s.otp, func(x storage.OTPChallenge) bool { return over(x.ExpiresAt) })
-	n += deleteWhere(s.ssoStates, func(x storage.FederationState) bool { return over(x.ExpiresAt) })
-	n += deleteWhere(s.keys, func(k storage.SigningKey) bool { return !k.ExpiresAt.IsZero() && over(k.ExpiresAt) })
-	n += deleteWhere(s.rates, func(x rateEntry) bool { return over(x.expires) })
-	return n, nil
-}
-
-// deleteWhere removes the entries of m that expired says are over.
-func deleteWhere[K comparable, V any](m map[K]V, expired func(V) bool) int64 {
-	var n int64
-	for k, v := range m {
-		if expired(v) {
-			delete(m, k)
-			n++
-		}
-	}
-	return n
-}
-
-func (s *Store) ClientsOf(_ context.Context, orgID string) ([]storage.Client, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []storage.Client
-	for _, c := range s.clients {
-		if c.OrgID == orgID && orgID != "" {
-			out = append(out, cloneClient(c))
-		}
-	}
-	slices.SortFunc(out, func(a, b storage.Client) int { return a.CreatedAt.Compare(b.CreatedAt) })
-	return out, nil
-}
-
-func (s *Store) DeleteClient(_ context.Context, id string, now time.Time, ev storage.AuditEvent) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.clients[id]; !ok {
-		return storage.ErrNotFound
-	}
-	delete(s.clients, id)
-	maps.DeleteFunc(s.consents, func(k [2]string, _ storage.Consent) bool { return k[1] == id })
-	for gid, g := range s.grants {
-		if g.ClientID == id && g.RevokedAt.IsZero() {
-			g.RevokedAt = now
-			s.grants[gid] = g
-		}
-	}
 	s.appendAudit(ev)
 	return nil
 }

@@ -51,6 +51,115 @@ func (s *Store) OrganizationBySlug(ctx context.Context, slug string) (storage.Or
 	return scanOrg(s.pool.QueryRow(ctx, `SELECT `+orgCols+` FROM organizations WHERE slug = $1`, slug))
 }
 
+func (s *Store) CreateOrganization(ctx context.Context, o storage.Organization, ownerID string, ev storage.AuditEvent) (storage.Organization, error) {
+	if o.ID == "" {
+		o.ID = random.ID()
+	}
+	if o.Plan == "" {
+		o.Plan = "free"
+	}
+	var out storage.Organization
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanOrg(tx.QueryRow(ctx, `INSERT INTO organizations (id, slug, name, plan) VALUES ($1, $2, $3, $4) RETURNING `+orgCols,
+			o.ID, o.Slug, o.Name, o.Plan))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO user_organization_membership (user_id, org_id, role) VALUES ($1, $2, 'owner')`, ownerID, o.ID); err != nil {
+			return err
+		}
+		ev.OrgID = o.ID
+		return insertAudit(ctx, tx, ev)
+	})
+	return out, translate(err)
+}
+
+// DeleteOrganization removes the organization; its memberships, domains,
+// invitations, connections, feature settings and logs go with it (foreign
+// keys). Audit rows keep its ID.
+func (s *Store) DeleteOrganization(ctx context.Context, orgID string, ev storage.AuditEvent) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		// What its clients issued dies with them (the clients themselves go
+		// by the foreign key).
+		if _, err := tx.Exec(ctx, `UPDATE grants SET revoked_at = now()
+			WHERE revoked_at IS NULL AND client_id IN (SELECT id FROM clients WHERE org_id = $1)`, orgID); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM organizations WHERE id = $1`, orgID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return storage.ErrNotFound
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+}
+
+func (s *Store) SetMFAPolicy(ctx context.Context, orgID, policy string, ev storage.AuditEvent) error {
+	return s.execAudited(ctx, ev, `UPDATE organizations SET mfa_policy = $2 WHERE id = $1`, orgID, policy)
+}
+
+func (s *Store) SetOrgSettings(ctx context.Context, orgID string, settings []byte, ev storage.AuditEvent) error {
+	return s.execAudited(ctx, ev, `UPDATE organizations SET settings = $2 WHERE id = $1`, orgID, jsonOr(settings))
+}
+
+func (s *Store) SetEmailPolicy(ctx context.Context, orgID string, requireVerified bool, ev storage.AuditEvent) error {
+	return s.execAudited(ctx, ev, `UPDATE organizations SET require_verified_email = $2 WHERE id = $1`, orgID, requireVerified)
+}
+
+func (s *Store) SetJoinByDomain(ctx context.Context, orgID string, on bool, ev storage.AuditEvent) error {
+	return s.execAudited(ctx, ev, `UPDATE organizations SET join_by_domain = $2 WHERE id = $1`, orgID, on)
+}
+
+func (s *Store) AddDomain(ctx context.Context, d storage.OrganizationDomain, ev storage.AuditEvent) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		// An unverified claim of another organization gives way; a verified
+		// one is a conflict; the same organization's verification stays.
+		tag, err := tx.Exec(ctx, `INSERT INTO organization_domains (domain, org_id, verified_at) VALUES ($1, $2, $3)
+			ON CONFLICT (domain) DO UPDATE SET
+				verified_at = CASE WHEN organization_domains.org_id = excluded.org_id
+					THEN coalesce(excluded.verified_at, organization_domains.verified_at) ELSE excluded.verified_at END,
+				created_at = CASE WHEN organization_domains.org_id = excluded.org_id THEN organization_domains.created_at ELSE now() END,
+				org_id = excluded.org_id
+			WHERE organization_domains.org_id = excluded.org_id OR organization_domains.verified_at IS NULL`,
+			strings.ToLower(d.Domain), d.OrgID, nullTime(d.VerifiedAt))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return storage.ErrConflict // the domain belongs to another organization
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+}
+
+func (s *Store) DomainsOf(ctx context.Context, orgID string) ([]storage.OrganizationDomain, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `SELECT org_id, domain, verified_at FROM organization_domains WHERE org_id = $1 ORDER BY domain`, orgID)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.OrganizationDomain, error) {
+		var d storage.OrganizationDomain
+		var v *time.Time
+		err := r.Scan(&d.OrgID, &d.Domain, &v)
+		d.VerifiedAt = fromNull(v)
+		return d, err
+	})
+	return out, translate(err)
+}
+
+func (s *Store) OrganizationByVerifiedDomain(ctx context.Context, domain string) (storage.Organization, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	return scanOrg(s.pool.QueryRow(ctx, `SELECT o.id, o.slug, o.name, o.mfa_policy, o.require_verified_email, o.plan, o.created_at, o.updated_at, o.settings, o.join_by_domain
+		FROM organization_domains d JOIN organizations o ON o.id = d.org_id
+		WHERE d.domain = $1 AND d.verified_at IS NOT NULL`, strings.ToLower(domain)))
+}
+
 // --- Users ---
 
 const userCols = `u.id, u.email, u.name, u.password_hash, u.email_verified, u.phone, u.phone_verified, u.disabled,
@@ -141,21 +250,6 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (storage.User, er
 	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users u WHERE u.email = $1`, strings.ToLower(email)))
 }
 
-// execAudited runs one statement that must touch a row, plus ev, in a
-// transaction; no row affected gives ErrNotFound.
-func (s *Store) execAudited(ctx context.Context, ev storage.AuditEvent, sql string, args ...any) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, sql, args...)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return storage.ErrNotFound
-		}
-		return insertAudit(ctx, tx, ev)
-	})
-}
-
 func (s *Store) UpdateProfile(ctx context.Context, id, name string, verified bool, ev storage.AuditEvent) error {
 	return s.execAudited(ctx, ev, `UPDATE users SET name = $2, email_verified = $3 WHERE id = $1`, id, name, verified)
 }
@@ -202,7 +296,23 @@ func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool, now t
 	})
 }
 
+func (s *Store) SetPhone(ctx context.Context, id, phone string, verified bool, ev storage.AuditEvent) error {
+	return s.execAudited(ctx, ev, `UPDATE users SET phone = $2, phone_verified = $3 WHERE id = $1`, id, phone, verified)
+}
+
+func (s *Store) SetPlatformAdmin(ctx context.Context, userID string, on bool, ev storage.AuditEvent) error {
+	return s.execAudited(ctx, ev, `UPDATE users SET platform_admin = $2 WHERE id = $1`, userID, on)
+}
+
 // --- Memberships ---
+
+// scanMembership reads user_id, org_id, role, created_at, updated_at.
+func scanMembership(r pgx.CollectableRow) (storage.Membership, error) {
+	var m storage.Membership
+	err := r.Scan(&m.UserID, &m.OrgID, &m.Role, &m.CreatedAt, &m.UpdatedAt)
+	m.CreatedAt, m.UpdatedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC()
+	return m, err
+}
 
 func (s *Store) UpsertMembership(ctx context.Context, m storage.Membership, ev storage.AuditEvent) error {
 	return s.execAudited(ctx, ev, `INSERT INTO user_organization_membership (user_id, org_id, role) VALUES ($1, $2, $3)
@@ -351,151 +461,4 @@ func (s *Store) LoginSucceeded(ctx context.Context, userID string, t *storage.Ti
 		}
 		return insertAudit(ctx, tx, ev)
 	})
-}
-
-// --- Clients ---
-
-const clientCols = `id, name, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes,
-	require_consent, require_mfa, require_verified_email, id_token_signed_response_alg, created_at, updated_at, coalesce(org_id, ''),
-	first_party, apis, default_api, acts_for, service_role, allowed_origins`
-
-func scanClient(r pgx.Row) (storage.Client, error) {
-	var c storage.Client
-	err := r.Scan(&c.ID, &c.Name, &c.SecretHash, &c.RedirectURIs, &c.PostLogoutRedirectURIs, &c.GrantTypes,
-		&c.Scopes, &c.RequireConsent, &c.RequireMFA, &c.RequireVerifiedEmail, &c.IDTokenSignedResponseAlg, &c.CreatedAt, &c.UpdatedAt, &c.OrgID,
-		&c.FirstParty, &c.APIs, &c.DefaultAPI, &c.ActsFor, &c.ServiceRole, &c.AllowedOrigins)
-	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
-	return c, translate(err)
-}
-
-func (s *Store) UpsertClient(ctx context.Context, c storage.Client, ev storage.AuditEvent) (storage.Client, error) {
-	var out storage.Client
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		var err error
-		out, err = scanClient(tx.QueryRow(ctx, `INSERT INTO clients (id, name, secret_hash, redirect_uris,
-			post_logout_redirect_uris, grant_types, scopes, require_consent, id_token_signed_response_alg,
-			require_mfa, require_verified_email, org_id, first_party, apis, default_api, acts_for, service_role, allowed_origins)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, nullif($12, ''), $13, $14, $15, $16, $17, $18)
-			ON CONFLICT (id) DO UPDATE SET name = excluded.name, secret_hash = excluded.secret_hash,
-				redirect_uris = excluded.redirect_uris, post_logout_redirect_uris = excluded.post_logout_redirect_uris,
-				grant_types = excluded.grant_types, scopes = excluded.scopes, require_consent = excluded.require_consent,
-				id_token_signed_response_alg = excluded.id_token_signed_response_alg,
-				require_mfa = excluded.require_mfa, require_verified_email = excluded.require_verified_email,
-				first_party = excluded.first_party, apis = excluded.apis, default_api = excluded.default_api,
-				acts_for = excluded.acts_for, service_role = excluded.service_role, allowed_origins = excluded.allowed_origins
-			RETURNING `+clientCols, c.ID, c.Name, c.SecretHash, strs(c.RedirectURIs), strs(c.PostLogoutRedirectURIs),
-			strs(c.GrantTypes), strs(c.Scopes), c.RequireConsent, c.IDTokenSignedResponseAlg, c.RequireMFA, c.RequireVerifiedEmail, c.OrgID,
-			c.FirstParty, strs(c.APIs), c.DefaultAPI, strs(c.ActsFor), c.ServiceRole, strs(c.AllowedOrigins)))
-		if err != nil {
-			return err
-		}
-		return insertAudit(ctx, tx, ev)
-	})
-	return out, err
-}
-
-func (s *Store) ClientByID(ctx context.Context, id string) (storage.Client, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	return scanClient(s.pool.QueryRow(ctx, `SELECT `+clientCols+` FROM clients WHERE id = $1`, id))
-}
-
-func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	rows, err := s.pool.Query(ctx, `SELECT `+clientCols+` FROM clients ORDER BY id`)
-	if err != nil {
-		return nil, translate(err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Client, error) { return scanClient(r) })
-	return out, translate(err)
-}
-
-func (s *Store) SetPlatformAdmin(ctx context.Context, userID string, on bool, ev storage.AuditEvent) error {
-	return s.execAudited(ctx, ev, `UPDATE users SET platform_admin = $2 WHERE id = $1`, userID, on)
-}
-
-// DeleteOrganization removes the organization; its memberships, domains,
-// invitations, connections, feature settings and logs go with it (foreign
-// keys). Audit rows keep its ID.
-func (s *Store) DeleteOrganization(ctx context.Context, orgID string, ev storage.AuditEvent) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
-		// What its clients issued dies with them (the clients themselves go
-		// by the foreign key).
-		if _, err := tx.Exec(ctx, `UPDATE grants SET revoked_at = now()
-			WHERE revoked_at IS NULL AND client_id IN (SELECT id FROM clients WHERE org_id = $1)`, orgID); err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `DELETE FROM organizations WHERE id = $1`, orgID)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return storage.ErrNotFound
-		}
-		return insertAudit(ctx, tx, ev)
-	})
-}
-
-func (s *Store) CreateOrganization(ctx context.Context, o storage.Organization, ownerID string, ev storage.AuditEvent) (storage.Organization, error) {
-	if o.ID == "" {
-		o.ID = random.ID()
-	}
-	if o.Plan == "" {
-		o.Plan = "free"
-	}
-	var out storage.Organization
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		var err error
-		out, err = scanOrg(tx.QueryRow(ctx, `INSERT INTO organizations (id, slug, name, plan) VALUES ($1, $2, $3, $4) RETURNING `+orgCols,
-			o.ID, o.Slug, o.Name, o.Plan))
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO user_organization_membership (user_id, org_id, role) VALUES ($1, $2, 'owner')`, ownerID, o.ID); err != nil {
-			return err
-		}
-		ev.OrgID = o.ID
-		return insertAudit(ctx, tx, ev)
-	})
-	return out, translate(err)
-}
-
-func (s *Store) ClientsOf(ctx context.Context, orgID string) ([]storage.Client, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	rows, err := s.pool.Query(ctx, `SELECT `+clientCols+` FROM clients WHERE org_id = $1 ORDER BY created_at, id`, orgID)
-	if err != nil {
-		return nil, translate(err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Client, error) { return scanClient(r) })
-	return out, translate(err)
-}
-
-func (s *Store) DeleteClient(ctx context.Context, id string, now time.Time, ev storage.AuditEvent) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return storage.ErrNotFound
-		}
-		if _, err := tx.Exec(ctx, `UPDATE grants SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL`, id, now); err != nil {
-			return err
-		}
-		return insertAudit(ctx, tx, ev)
-	})
-}
-
-func (s *Store) SetOrgSettings(ctx context.Context, orgID string, settings []byte, ev storage.AuditEvent) error {
-	return s.execAudited(ctx, ev, `UPDATE organizations SET settings = $2 WHERE id = $1`, orgID, jsonOr(settings))
-}
-
-// scanMembership reads user_id, org_id, role, created_at, updated_at.
-func scanMembership(r pgx.CollectableRow) (storage.Membership, error) {
-	var m storage.Membership
-	err := r.Scan(&m.UserID, &m.OrgID, &m.Role, &m.CreatedAt, &m.UpdatedAt)
-	m.CreatedAt, m.UpdatedAt = m.CreatedAt.UTC(), m.UpdatedAt.UTC()
-	return m, err
 }

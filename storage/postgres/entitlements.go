@@ -12,13 +12,6 @@ import (
 	"github.com/optibid/idp/storage"
 )
 
-func jsonOr(b []byte) []byte {
-	if len(b) == 0 {
-		return []byte("{}")
-	}
-	return b
-}
-
 func (s *Store) UpsertFeature(ctx context.Context, f storage.FeatureDefinition, ev storage.AuditEvent) error {
 	return s.execAudited(ctx, ev, `INSERT INTO feature_definitions (key, name, description, category, plans, requires, conflicts, config)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)

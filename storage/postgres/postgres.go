@@ -142,34 +142,6 @@ type MigrationState struct {
 	AppliedAt time.Time
 }
 
-// Ping implements storage.Maintenance: reachable and no pending migration.
-func (s *Store) Ping(ctx context.Context) error {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	var pending int
-	err := s.pool.QueryRow(ctx, `SELECT $1::bigint - coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied`,
-		latestVersion()).Scan(&pending)
-	if err != nil {
-		return translate(err)
-	}
-	if pending > 0 {
-		return fmt.Errorf("%w: %d migrations pending", storage.ErrUnavailable, pending)
-	}
-	return nil
-}
-
-func latestVersion() int64 {
-	entries, _ := migrations.FS.ReadDir(".")
-	var v int64
-	for _, e := range entries {
-		var n int64
-		if _, err := fmt.Sscanf(e.Name(), "%05d_", &n); err == nil && n > v {
-			v = n
-		}
-	}
-	return v
-}
-
 // ctx bounds every call so that an exhausted pool or a stalled server
 // surfaces as ErrUnavailable rather than a hung request.
 func (s *Store) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -218,6 +190,21 @@ func (s *Store) exec(ctx context.Context, sql string, args ...any) (int64, error
 	return tag.RowsAffected(), translate(err)
 }
 
+// execAudited runs one statement that must touch a row, plus ev, in a
+// transaction; no row affected gives ErrNotFound.
+func (s *Store) execAudited(ctx context.Context, ev storage.AuditEvent, sql string, args ...any) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return storage.ErrNotFound
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+}
+
 // --- audit helpers ---
 
 const auditCols = `id, time, type, actor_id, subject_id, org_id, client_id, ip, user_agent, request_id, details`
@@ -258,47 +245,6 @@ func insertAudit(ctx context.Context, tx pgx.Tx, ev storage.AuditEvent) error {
 	return err
 }
 
-// AppendAudit implements storage.Audit.
-func (s *Store) AppendAudit(ctx context.Context, ev storage.AuditEvent) error {
-	if ev.Type == "" {
-		return nil
-	}
-	_, err := s.exec(ctx, `INSERT INTO audit_log (`+auditCols+`) VALUES (`+auditValues(1)+`)`, auditArgs(ev, time.Now())...)
-	return err
-}
-
-// ListAudit implements storage.Audit, newest first.
-func (s *Store) ListAudit(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	limit := f.Limit
-	if limit <= 0 || limit > 1000 {
-		limit = 1000
-	}
-	rows, err := s.pool.Query(ctx, `SELECT `+auditCols+` FROM audit_log
-		WHERE ($1 = '' OR type = $1) AND ($2 = '' OR actor_id = $2) AND ($3 = '' OR subject_id = $3)
-		  AND ($4::timestamptz IS NULL OR time >= $4) AND ($6 = '' OR org_id = $6) AND ($7::timestamptz IS NULL OR time < $7)
-		  AND ($8 = '' OR actor_id = $8 OR subject_id = $8)
-		ORDER BY time DESC, id LIMIT $5`, f.Type, f.ActorID, f.SubjectID, nullTime(f.Since), limit, f.OrgID, nullTime(f.Before), f.UserID)
-	if err != nil {
-		return nil, translate(err)
-	}
-	out, err := pgx.CollectRows(rows, scanAudit)
-	return out, translate(err)
-}
-
-func scanAudit(r pgx.CollectableRow) (storage.AuditEvent, error) {
-	var ev storage.AuditEvent
-	var details []byte
-	err := r.Scan(&ev.ID, &ev.Time, &ev.Type, &ev.ActorID, &ev.SubjectID, &ev.OrgID, &ev.ClientID,
-		&ev.IP, &ev.UserAgent, &ev.RequestID, &details)
-	if err == nil && string(details) != "{}" {
-		err = json.Unmarshal(details, &ev.Details)
-	}
-	ev.Time = ev.Time.UTC()
-	return ev, err
-}
-
 // --- NULL helpers: the domain uses zero values, SQL uses NULL ---
 
 func nullTime(t time.Time) any {
@@ -320,4 +266,66 @@ func strs(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+func jsonOr(b []byte) []byte {
+	if len(b) == 0 {
+		return []byte("{}")
+	}
+	return b
+}
+
+func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }
+
+// --- Maintenance ---
+
+// Ping implements storage.Maintenance: reachable and no pending migration.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var pending int
+	err := s.pool.QueryRow(ctx, `SELECT $1::bigint - coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied`,
+		latestVersion()).Scan(&pending)
+	if err != nil {
+		return translate(err)
+	}
+	if pending > 0 {
+		return fmt.Errorf("%w: %d migrations pending", storage.ErrUnavailable, pending)
+	}
+	return nil
+}
+
+func latestVersion() int64 {
+	entries, _ := migrations.FS.ReadDir(".")
+	var v int64
+	for _, e := range entries {
+		var n int64
+		if _, err := fmt.Sscanf(e.Name(), "%05d_", &n); err == nil && n > v {
+			v = n
+		}
+	}
+	return v
+}
+
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
+	var total int64
+	for _, q := range []string{
+		`DELETE FROM auth_requests WHERE expires_at <= $1`,
+		`DELETE FROM user_sessions WHERE expires_at <= $1`,
+		`DELETE FROM refresh_tokens WHERE expires_at <= $1`,
+		`DELETE FROM grants WHERE expires_at <= $1`,
+		`DELETE FROM revoked_access_tokens WHERE expires_at <= $1`,
+		`DELETE FROM signing_keys WHERE expires_at <= $1`,
+		`DELETE FROM action_tokens WHERE expires_at <= $1`,
+		`DELETE FROM otp_challenges WHERE expires_at <= $1`,
+		`DELETE FROM sso_state WHERE expires_at <= $1`,
+		`DELETE FROM rate_limits WHERE expires_at <= $1`,
+	} {
+		n, err := s.exec(ctx, q, now)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
 }

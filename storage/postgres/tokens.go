@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -75,6 +74,23 @@ func (s *Store) CompleteAuthRequest(ctx context.Context, id, userID string, auth
 func (s *Store) SaveAuthCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error {
 	n, err := s.exec(ctx, `UPDATE auth_requests SET code_hash = $2, code_expires_at = $3
 		WHERE id = $1 AND expires_at > now() AND done AND code_hash IS NULL`, id, codeHash, expiresAt)
+	if err != nil || n == 1 {
+		return err
+	}
+	return s.arState(ctx, id)
+}
+
+func (s *Store) SetAuthRequestOrg(ctx context.Context, id, orgID string) error {
+	n, err := s.exec(ctx, `UPDATE auth_requests SET org_id = $2 WHERE id = $1 AND expires_at > now() AND code_hash IS NULL`, id, orgID)
+	if err != nil || n == 1 {
+		return err
+	}
+	return s.arState(ctx, id)
+}
+
+func (s *Store) SetPendingLogin(ctx context.Context, id, userID string, amr []string, at time.Time) error {
+	n, err := s.exec(ctx, `UPDATE auth_requests SET pending_user_id = $2, pending_amr = $3, pending_at = $4
+		WHERE id = $1 AND expires_at > now() AND code_hash IS NULL`, id, userID, strs(amr), at)
 	if err != nil || n == 1 {
 		return err
 	}
@@ -158,8 +174,6 @@ func fixOrgRole(o *storage.OrgRole, features []byte) error {
 	o.Features, err = decodeSettings(features)
 	return err
 }
-
-func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }
 
 func grantDest(g *storage.Grant, revoked **time.Time) []any {
 	return []any{&g.ID, &g.ClientID, &g.UserID, &g.OrgID, &g.Scopes, &g.AuthTime, &g.AMR, &g.CreatedAt, &g.ExpiresAt, revoked, &g.Resources}
@@ -350,6 +364,63 @@ func (s *Store) RevokeSession(ctx context.Context, hash string, now time.Time, e
 	return s.execAudited(ctx, ev, `UPDATE user_sessions SET revoked_at = coalesce(revoked_at, $2) WHERE id_hash = $1`, hash, now)
 }
 
+func (s *Store) SessionsByUser(ctx context.Context, userID string, now time.Time) ([]storage.Session, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `SELECT id_hash, user_id, auth_time, amr, created_at, last_seen_at, expires_at, ip, user_agent
+		FROM user_sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC`, userID, now)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Session, error) {
+		var ss storage.Session
+		err := r.Scan(&ss.IDHash, &ss.UserID, &ss.AuthTime, &ss.AMR, &ss.CreatedAt, &ss.LastSeenAt, &ss.ExpiresAt, &ss.IP, &ss.UserAgent)
+		ss.AuthTime, ss.CreatedAt, ss.LastSeenAt, ss.ExpiresAt = ss.AuthTime.UTC(), ss.CreatedAt.UTC(), ss.LastSeenAt.UTC(), ss.ExpiresAt.UTC()
+		return ss, err
+	})
+	return out, translate(err)
+}
+
+// --- Action tokens ---
+
+func (s *Store) CreateActionToken(ctx context.Context, t storage.ActionToken, ev storage.AuditEvent) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO action_tokens (hash, purpose, user_id, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5)`, t.Hash, t.Purpose, t.UserID, t.CreatedAt, t.ExpiresAt); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+}
+
+func (s *Store) ConsumeActionToken(ctx context.Context, hash, purpose string, now time.Time) (storage.ActionToken, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var t storage.ActionToken
+	var used *time.Time
+	err := s.pool.QueryRow(ctx, `UPDATE action_tokens SET used_at = $3
+		WHERE hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3
+		RETURNING hash, purpose, user_id, created_at, expires_at, used_at`, hash, purpose, now).
+		Scan(&t.Hash, &t.Purpose, &t.UserID, &t.CreatedAt, &t.ExpiresAt, &used)
+	if err == nil {
+		t.UsedAt, t.CreatedAt, t.ExpiresAt = fromNull(used), t.CreatedAt.UTC(), t.ExpiresAt.UTC()
+		return t, nil
+	}
+	if err = translate(err); err != storage.ErrNotFound {
+		return t, err
+	}
+	// Tell why: unknown, used or expired.
+	var exp time.Time
+	if err := s.pool.QueryRow(ctx, `SELECT used_at, expires_at FROM action_tokens WHERE hash = $1 AND purpose = $2`,
+		hash, purpose).Scan(&used, &exp); err != nil {
+		return t, translate(err)
+	}
+	if used != nil {
+		return t, storage.ErrAlreadyUsed
+	}
+	return t, storage.ErrExpired
+}
+
 // --- Keys ---
 
 func (s *Store) SigningKeys(ctx context.Context) ([]storage.SigningKey, error) {
@@ -421,29 +492,4 @@ func (s *Store) RotateSigningKeys(ctx context.Context, alg string, newNext stora
 		}
 		return insertAudit(ctx, tx, ev)
 	})
-}
-
-// --- Maintenance ---
-
-func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
-	var total int64
-	for _, q := range []string{
-		`DELETE FROM auth_requests WHERE expires_at <= $1`,
-		`DELETE FROM user_sessions WHERE expires_at <= $1`,
-		`DELETE FROM refresh_tokens WHERE expires_at <= $1`,
-		`DELETE FROM grants WHERE expires_at <= $1`,
-		`DELETE FROM revoked_access_tokens WHERE expires_at <= $1`,
-		`DELETE FROM signing_keys WHERE expires_at <= $1`,
-		`DELETE FROM action_tokens WHERE expires_at <= $1`,
-		`DELETE FROM otp_challenges WHERE expires_at <= $1`,
-		`DELETE FROM sso_state WHERE expires_at <= $1`,
-		`DELETE FROM rate_limits WHERE expires_at <= $1`,
-	} {
-		n, err := s.exec(ctx, q, now)
-		if err != nil {
-			return total, err
-		}
-		total += n
-	}
-	return total, nil
 }

@@ -10,6 +10,250 @@ import (
 	"github.com/optibid/idp/storage"
 )
 
+func testOrganizations(t *testing.T, s storage.Store) {
+	o, err := s.UpsertOrganization(ctx, storage.Organization{Slug: "acme", Name: "Acme"}, ev("org_created"))
+	must(t, err)
+	if o.ID == "" || o.CreatedAt.IsZero() {
+		t.Fatalf("org not stamped: %+v", o)
+	}
+	o2, err := s.UpsertOrganization(ctx, storage.Organization{Slug: "acme", Name: "Acme Corp"}, storage.AuditEvent{})
+	must(t, err)
+	if o2.ID != o.ID || o2.Name != "Acme Corp" {
+		t.Fatalf("upsert by slug: got %+v, want id %s", o2, o.ID)
+	}
+	got, err := s.OrganizationBySlug(ctx, "acme")
+	must(t, err)
+	if got.Name != "Acme Corp" {
+		t.Fatalf("by slug: %+v", got)
+	}
+	if _, err := s.OrganizationByID(ctx, o.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OrganizationByID(ctx, "nope"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("want ErrNotFound, got %v", err)
+	}
+	if n := auditCount(t, s, "org_created"); n != 1 {
+		t.Fatalf("audit rows = %d, want 1", n)
+	}
+	must(t, s.SetOrgSettings(ctx, o.ID, []byte(`{"timezone": "Europe/Oslo", "limits": {"desks": 3}}`), ev("org_settings_changed")))
+	got, err = s.OrganizationBySlug(ctx, "acme")
+	must(t, err)
+	jsonEq(t, got.Settings, `{"timezone": "Europe/Oslo", "limits": {"desks": 3}}`)
+	if err := s.SetOrgSettings(ctx, "nope", []byte(`{}`), storage.AuditEvent{}); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("settings of an unknown org: %v", err)
+	}
+}
+
+func testUsers(t *testing.T, s storage.Store) {
+	u := newUser(t, s)
+	if u.Email != u.Email || u.ID == "" {
+		t.Fatal("user not stamped")
+	}
+	byEmail, err := s.UserByEmail(ctx, u.Email)
+	must(t, err)
+	if byEmail.ID != u.ID {
+		t.Fatal("lookup by email")
+	}
+	if _, err := s.CreateUser(ctx, storage.User{Email: u.Email}, storage.AuditEvent{}); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("duplicate email: want ErrConflict, got %v", err)
+	}
+	upper, err := s.UserByEmail(ctx, "X"+u.Email[1:])
+	if u.Email[0] == 'x' && err != nil || u.Email[0] != 'x' && !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("email lookup not by lower-case: %v %+v", err, upper)
+	}
+	must(t, s.UpdateProfile(ctx, u.ID, "New Name", true, ev("profile_updated")))
+	got, err := s.UserByID(ctx, u.ID)
+	must(t, err)
+	if got.Name != "New Name" || !got.EmailVerified {
+		t.Fatalf("profile not updated: %+v", got)
+	}
+	if err := s.UpdateProfile(ctx, "nope", "x", false, storage.AuditEvent{}); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("want ErrNotFound, got %v", err)
+	}
+	if _, err := s.UserByID(ctx, "nope"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("want ErrNotFound, got %v", err)
+	}
+}
+
+func testMemberships(t *testing.T, s storage.Store) {
+	u := newUser(t, s)
+	a, err := s.UpsertOrganization(ctx, storage.Organization{Slug: "a", Name: "A"}, storage.AuditEvent{})
+	must(t, err)
+	b, err := s.UpsertOrganization(ctx, storage.Organization{Slug: "b", Name: "B"}, storage.AuditEvent{})
+	must(t, err)
+	must(t, s.UpsertMembership(ctx, storage.Membership{UserID: u.ID, OrgID: a.ID, Role: "member"}, ev("member_added")))
+	must(t, s.UpsertMembership(ctx, storage.Membership{UserID: u.ID, OrgID: b.ID, Role: "viewer"}, storage.AuditEvent{}))
+	must(t, s.UpsertMembership(ctx, storage.Membership{UserID: u.ID, OrgID: a.ID, Role: "admin"}, storage.AuditEvent{}))
+	ms, err := s.MembershipsByUser(ctx, u.ID)
+	must(t, err)
+	if len(ms) != 2 || ms[0].OrgID != a.ID || ms[0].Role != "admin" || ms[1].Role != "viewer" {
+		t.Fatalf("memberships: %+v", ms)
+	}
+	if err := s.UpsertMembership(ctx, storage.Membership{UserID: "nope", OrgID: a.ID, Role: "member"}, storage.AuditEvent{}); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("unknown user: want ErrNotFound, got %v", err)
+	}
+}
+
+func testLoginFailures(t *testing.T, s storage.Store) {
+	u := newUser(t, s)
+	p := storage.DefaultLockoutPolicy()
+	at := now()
+	var got storage.User
+	var err error
+	for i := 1; i <= 5; i++ {
+		got, err = s.LoginFailed(ctx, u.ID, p, at, ev("login_failed"))
+		must(t, err)
+		if got.FailedLogins != i {
+			t.Fatalf("counter = %d, want %d", got.FailedLogins, i)
+		}
+		if locked := got.Locked(at); locked != (i >= 5) {
+			t.Fatalf("after %d failures locked=%v", i, locked)
+		}
+	}
+	sess := storage.Session{IDHash: storage.HashSecret("sid"), UserID: u.ID, AuthTime: at, CreatedAt: at, LastSeenAt: at, ExpiresAt: at.Add(time.Hour)}
+	must(t, s.LoginSucceeded(ctx, u.ID, &storage.Ticket{Count: 5, LockAfter: p.LockAfter}, at, "newhash", sess, ev("login_succeeded")))
+	got, err = s.UserByID(ctx, u.ID)
+	must(t, err)
+	if got.FailedLogins != 0 || !got.LockedUntil.IsZero() || got.PasswordHash != "newhash" {
+		t.Fatalf("success did not reset/rehash: %+v", got)
+	}
+	must(t, s.LoginSucceeded(ctx, u.ID, nil, now(), "", storage.Session{}, storage.AuditEvent{}))
+	got, _ = s.UserByID(ctx, u.ID)
+	if got.PasswordHash != "newhash" {
+		t.Fatal("empty newHash must keep the hash")
+	}
+	if _, err := s.SessionByHash(ctx, sess.IDHash); err != nil {
+		t.Fatalf("session not stored: %v", err)
+	}
+	if n := auditCount(t, s, "login_failed"); n != 5 {
+		t.Fatalf("audit login_failed = %d", n)
+	}
+}
+
+// testAdmission: a check is admitted only while the account is open and
+// counted before it runs; the lock row commits with the lock; a burst
+// evaluates at most the hard cap; a right password admitted before
+// parallel failures cannot erase them or get in past a lock they caused.
+func testAdmission(t *testing.T, s storage.Store) {
+	u := newUser(t, s)
+	p := storage.LockoutPolicy{LockAfter: 20, LockFor: time.Hour, MaxFailures: 30}
+	at := now()
+	ticket, err := s.AdmitLogin(ctx, u.ID, p, at, ev("account_locked"))
+	must(t, err)
+	if ticket.Count != 1 {
+		t.Fatalf("first ticket %+v", ticket)
+	}
+	// 49 parallel admissions after the right one: 19 get in before the
+	// lock at 20, the rest are refused; the lock's audit row is there.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	admitted, refused := 0, 0
+	for range 49 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.AdmitLogin(ctx, u.ID, p, at, ev("account_locked"))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				admitted++
+			case errors.Is(err, storage.ErrLocked):
+				refused++
+			default:
+				t.Errorf("admit: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if admitted != 19 || refused != 30 {
+		t.Fatalf("admitted %d refused %d, want 19 and 30", admitted, refused)
+	}
+	if n := auditCount(t, s, "account_locked"); n != 1 {
+		t.Fatalf("account_locked rows = %d", n)
+	}
+	// The right password, admitted first, cannot get in past the lock the
+	// later failures caused, nor erase them.
+	sess := storage.Session{IDHash: storage.HashSecret("late"), UserID: u.ID, AuthTime: at, CreatedAt: at, LastSeenAt: at, ExpiresAt: at.Add(time.Hour)}
+	if err := s.LoginSucceeded(ctx, u.ID, &ticket, at, "", sess, ev("login_succeeded")); !errors.Is(err, storage.ErrLocked) {
+		t.Fatalf("the right password after the lock committed: %v", err)
+	}
+	if _, err := s.SessionByHash(ctx, sess.IDHash); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatal("a refused success stored its session")
+	}
+	got, _ := s.UserByID(ctx, u.ID)
+	if got.FailedLogins != 20 || !got.Locked(at) {
+		t.Fatalf("the failures were erased: %+v", got)
+	}
+	// Before any lock, a success takes back only what came before it.
+	w := newUser(t, s)
+	first, err := s.AdmitLogin(ctx, w.ID, p, at, storage.AuditEvent{})
+	must(t, err)
+	for range 3 {
+		_, err := s.AdmitLogin(ctx, w.ID, p, at, storage.AuditEvent{})
+		must(t, err)
+	}
+	must(t, s.LoginSucceeded(ctx, w.ID, &first, at, "", storage.Session{}, storage.AuditEvent{}))
+	if got, _ := s.UserByID(ctx, w.ID); got.FailedLogins != 3 {
+		t.Fatalf("a success erased later failures: %d, want 3", got.FailedLogins)
+	}
+	// A right password before its second factor takes back only itself.
+	must(t, s.ReleaseAdmission(ctx, w.ID))
+	if got, _ := s.UserByID(ctx, w.ID); got.FailedLogins != 2 {
+		t.Fatalf("release: %d, want 2", got.FailedLogins)
+	}
+	// A burst against the hard cap evaluates at most the cap.
+	v := newUser(t, s)
+	hardCap := storage.LockoutPolicy{MaxFailures: 100}
+	admitted = 0
+	for range 150 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.AdmitLogin(ctx, v.ID, hardCap, at, storage.AuditEvent{}); err == nil {
+				mu.Lock()
+				admitted++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if admitted != 100 {
+		t.Fatalf("a burst of 150 was admitted %d times against a cap of 100", admitted)
+	}
+}
+
+func testLoginFailuresConcurrent(t *testing.T, s storage.Store) {
+	u := newUser(t, s)
+	p := storage.DefaultLockoutPolicy()
+	var wg sync.WaitGroup
+	errs := make(chan error, 50)
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.LoginFailed(ctx, u.ID, p, now(), ev("login_failed"))
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		must(t, err)
+	}
+	got, err := s.UserByID(ctx, u.ID)
+	must(t, err)
+	if got.FailedLogins != 50 {
+		t.Fatalf("counter = %d after 50 parallel failures, want exactly 50", got.FailedLogins)
+	}
+	if !got.Locked(now()) {
+		t.Fatal("account not locked after 50 failures")
+	}
+	if n := auditCount(t, s, "login_failed"); n != 50 {
+		t.Fatalf("audit rows = %d, want 50", n)
+	}
+}
+
 func testOrgPolicyAndDomains(t *testing.T, s storage.Store) {
 	a, err := s.UpsertOrganization(ctx, storage.Organization{Slug: "a", Name: "A"}, storage.AuditEvent{})
 	must(t, err)
@@ -83,139 +327,6 @@ func testPhonePendingSessions(t *testing.T, s storage.Store) {
 	must(t, err)
 	if len(list) != 2 || list[0].CreatedAt.Before(list[1].CreatedAt) {
 		t.Fatalf("sessions: %+v", list)
-	}
-}
-
-func testActionTokens(t *testing.T, s storage.Store) {
-	u := newUser(t, s)
-	at := now()
-	tok := storage.ActionToken{Hash: storage.HashSecret("t1"), Purpose: storage.PurposeResetPassword, UserID: u.ID, CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
-	must(t, s.CreateActionToken(ctx, tok, ev("password_reset_requested")))
-	if _, err := s.ConsumeActionToken(ctx, tok.Hash, storage.PurposeVerifyEmail, at); !errors.Is(err, storage.ErrNotFound) {
-		t.Fatalf("other purpose: %v", err)
-	}
-	if _, err := s.ConsumeActionToken(ctx, tok.Hash, storage.PurposeResetPassword, at.Add(2*time.Hour)); !errors.Is(err, storage.ErrExpired) {
-		t.Fatalf("expired: %v", err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	wins := 0
-	for range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			got, err := s.ConsumeActionToken(ctx, tok.Hash, storage.PurposeResetPassword, at)
-			if err == nil && got.UserID == u.ID {
-				mu.Lock()
-				wins++
-				mu.Unlock()
-			} else if !errors.Is(err, storage.ErrAlreadyUsed) {
-				t.Errorf("unexpected: %v", err)
-			}
-		}()
-	}
-	wg.Wait()
-	if wins != 1 {
-		t.Fatalf("token consumed %d times", wins)
-	}
-	if _, err := s.ConsumeActionToken(ctx, "nope", storage.PurposeResetPassword, at); !errors.Is(err, storage.ErrNotFound) {
-		t.Fatalf("unknown: %v", err)
-	}
-}
-
-func testTOTP(t *testing.T, s storage.Store) {
-	u := newUser(t, s)
-	if _, err := s.TOTPByUser(ctx, u.ID); !errors.Is(err, storage.ErrNotFound) {
-		t.Fatalf("no totp: %v", err)
-	}
-	at := now()
-	must(t, s.SaveTOTP(ctx, storage.TOTP{UserID: u.ID, SecretSealed: []byte("sealed"), CreatedAt: at}, ev("totp_enrollment_started")))
-	got, _ := s.TOTPByUser(ctx, u.ID)
-	if !got.ConfirmedAt.IsZero() || string(got.SecretSealed) != "sealed" {
-		t.Fatalf("pending totp: %+v", got)
-	}
-	must(t, s.ConfirmTOTP(ctx, u.ID, 100, at, ev("totp_enrolled")))
-	if err := s.UseTOTPStep(ctx, u.ID, 100); !errors.Is(err, storage.ErrAlreadyUsed) {
-		t.Fatalf("enrollment step reused: %v", err)
-	}
-	race(t, func(int) error { return s.UseTOTPStep(ctx, u.ID, 101) })
-	if err := s.UseTOTPStep(ctx, u.ID, 99); !errors.Is(err, storage.ErrAlreadyUsed) {
-		t.Fatalf("older step: %v", err)
-	}
-	must(t, s.UseTOTPStep(ctx, u.ID, 103))
-	must(t, s.DeleteTOTP(ctx, u.ID, ev("totp_removed")))
-	if _, err := s.TOTPByUser(ctx, u.ID); !errors.Is(err, storage.ErrNotFound) {
-		t.Fatalf("deleted: %v", err)
-	}
-}
-
-func testBackupCodes(t *testing.T, s storage.Store) {
-	u := newUser(t, s)
-	must(t, s.ReplaceBackupCodes(ctx, u.ID, []string{"h1", "h2", "h3"}, now(), ev("backup_codes_generated")))
-	if n, _ := s.BackupCodesRemaining(ctx, u.ID); n != 3 {
-		t.Fatalf("remaining %d", n)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	wins := 0
-	for range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if s.UseBackupCode(ctx, u.ID, "h2", now(), ev("backup_code_used")) == nil {
-				mu.Lock()
-				wins++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if n, _ := s.BackupCodesRemaining(ctx, u.ID); wins != 1 || n != 2 {
-		t.Fatalf("wins %d remaining %d", wins, n)
-	}
-	must(t, s.ReplaceBackupCodes(ctx, u.ID, []string{"h4"}, now(), storage.AuditEvent{}))
-	if err := s.UseBackupCode(ctx, u.ID, "h1", now(), storage.AuditEvent{}); !errors.Is(err, storage.ErrNotFound) {
-		t.Fatalf("old set still usable: %v", err)
-	}
-	if n := auditCount(t, s, "backup_code_used"); n != 1 {
-		t.Fatalf("audit rows %d", n)
-	}
-}
-
-func testOTPChallenges(t *testing.T, s storage.Store) {
-	u := newUser(t, s)
-	at := now()
-	c := storage.OTPChallenge{ID: random.ID(), AuthRequestID: "ar1", UserID: u.ID, Channel: "sms", Destination: "+41791234567",
-		CodeHash: "good", CreatedAt: at, ExpiresAt: at.Add(5 * time.Minute)}
-	must(t, s.CreateOTPChallenge(ctx, c, ev("otp_sent")))
-	if err := s.VerifyOTPChallenge(ctx, c.ID, "ar2", "good", 5, at); !errors.Is(err, storage.ErrNotFound) {
-		t.Fatalf("other transaction: %v", err)
-	}
-	if err := s.VerifyOTPChallenge(ctx, c.ID, "ar1", "bad", 5, at); !errors.Is(err, storage.ErrMismatch) {
-		t.Fatalf("wrong code: %v", err)
-	}
-	if err := s.VerifyOTPChallenge(ctx, c.ID, "ar1", "good", 5, at.Add(6*time.Minute)); !errors.Is(err, storage.ErrExpired) {
-		t.Fatalf("expired: %v", err)
-	}
-	must(t, s.VerifyOTPChallenge(ctx, c.ID, "ar1", "good", 5, at))
-	if err := s.VerifyOTPChallenge(ctx, c.ID, "ar1", "good", 5, at); !errors.Is(err, storage.ErrAlreadyUsed) {
-		t.Fatalf("reused: %v", err)
-	}
-	// Guesses are capped, also in parallel.
-	c2 := c
-	c2.ID = random.ID()
-	must(t, s.CreateOTPChallenge(ctx, c2, storage.AuditEvent{}))
-	var wg sync.WaitGroup
-	for range 20 {
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = s.VerifyOTPChallenge(ctx, c2.ID, "ar1", "bad", 5, at) }()
-	}
-	wg.Wait()
-	if err := s.VerifyOTPChallenge(ctx, c2.ID, "ar1", "good", 5, at); !errors.Is(err, storage.ErrAlreadyUsed) {
-		t.Fatalf("after 5 wrong guesses the right code must fail: %v", err)
-	}
-	if n, _ := s.CountOTPChallenges(ctx, u.ID, at.Add(-time.Minute)); n != 2 {
-		t.Fatalf("count %d", n)
 	}
 }
 
@@ -309,5 +420,109 @@ func testMembersAndOwners(t *testing.T, s storage.Store) {
 	}
 	if evs, _ := s.ListAudit(ctx, storage.AuditFilter{Type: "x", Before: now().Add(-30 * time.Second)}); len(evs) != 1 || evs[0].OrgID != org.ID {
 		t.Fatalf("audit before: %+v", evs)
+	}
+}
+
+// testSignUpAtomic: a sign-up's user, organization and ownership land
+// together or not at all.
+func testSignUpAtomic(t *testing.T, s storage.Store) {
+	u, o, err := s.CreateUserWithOrganization(ctx, storage.User{Email: "Founder@Startup.example", Name: "F"},
+		storage.Organization{Slug: "startup-1a2b3c", Name: "Startup"}, ev("user_registered"), ev("organization_created"))
+	must(t, err)
+	if ms, _ := s.MembershipsByUser(ctx, u.ID); len(ms) != 1 || ms[0].OrgID != o.ID || ms[0].Role != "owner" || u.Email != "founder@startup.example" {
+		t.Fatalf("sign-up: %+v %+v %+v", u, o, ms)
+	}
+	if n := auditCount(t, s, "organization_created"); n != 1 {
+		t.Fatalf("organization_created rows %d", n)
+	}
+	// A taken slug: no user either.
+	if _, _, err := s.CreateUserWithOrganization(ctx, storage.User{Email: "second@startup.example"},
+		storage.Organization{Slug: "startup-1a2b3c", Name: "Again"}, storage.AuditEvent{}, storage.AuditEvent{}); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("taken slug: %v", err)
+	}
+	if _, err := s.UserByEmail(ctx, "second@startup.example"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("user left behind by a failed sign-up: %v", err)
+	}
+	// A taken email: no organization either.
+	if _, _, err := s.CreateUserWithOrganization(ctx, storage.User{Email: "founder@startup.example"},
+		storage.Organization{Slug: "startup-9z9z9z", Name: "Dup"}, storage.AuditEvent{}, storage.AuditEvent{}); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("taken email: %v", err)
+	}
+	if _, err := s.OrganizationBySlug(ctx, "startup-9z9z9z"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("organization left behind by a failed sign-up: %v", err)
+	}
+	must(t, s.SetJoinByDomain(ctx, o.ID, true, storage.AuditEvent{}))
+	if got, _ := s.OrganizationByID(ctx, o.ID); !got.JoinByDomain {
+		t.Fatal("join_by_domain not stored")
+	}
+}
+
+// testOrgDeletion: deleting an organization takes what belongs to it and
+// leaves the members' accounts and the audit log; platform admins are
+// granted and withdrawn.
+func testOrgDeletion(t *testing.T, s storage.Store) {
+	u := newUser(t, s)
+	o, err := s.CreateOrganization(ctx, storage.Organization{Slug: "doomed", Name: "Doomed", Plan: "enterprise"}, u.ID, ev("organization_created"))
+	must(t, err)
+	if ms, _ := s.MembersOf(ctx, o.ID); len(ms) != 1 || ms[0].UserID != u.ID || ms[0].Role != "owner" || o.Plan != "enterprise" || o.MFAPolicy != "optional" {
+		t.Fatalf("created: %+v, members %+v", o, ms)
+	}
+	if _, err := s.CreateOrganization(ctx, storage.Organization{Slug: "doomed", Name: "Again"}, u.ID, storage.AuditEvent{}); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("taken slug: %v", err)
+	}
+	if _, err := s.CreateOrganization(ctx, storage.Organization{Slug: "orphan", Name: "Orphan"}, "no-such-user", storage.AuditEvent{}); err == nil {
+		t.Fatal("created with an unknown owner")
+	}
+	if _, err := s.OrganizationBySlug(ctx, "orphan"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("half-created organization: %v", err)
+	}
+	must(t, s.AddDomain(ctx, storage.OrganizationDomain{OrgID: o.ID, Domain: "doomed.example", VerifiedAt: now()}, storage.AuditEvent{}))
+	must(t, s.CreateInvitation(ctx, storage.Invitation{ID: "inv-doomed", OrgID: o.ID, Email: "x@doomed.example", Role: "member",
+		TokenHash: storage.HashSecret("doomed"), CreatedAt: now(), ExpiresAt: now().Add(time.Hour)}, storage.AuditEvent{}))
+	// A client of the organization holding a user's grant.
+	_, err = s.UpsertClient(ctx, storage.Client{ID: "doomed-app", OrgID: o.ID, SecretHash: "x"}, storage.AuditEvent{})
+	must(t, err)
+	arq := storage.AuthRequest{ID: random.ID(), ClientID: "doomed-app", RedirectURI: "x", ResponseType: "code", BrowserHash: "b", CreatedAt: now(), ExpiresAt: now().Add(time.Minute)}
+	must(t, s.CreateAuthRequest(ctx, arq))
+	must(t, s.CompleteAuthRequest(ctx, arq.ID, u.ID, now(), nil, "s"))
+	must(t, s.SaveAuthCode(ctx, arq.ID, storage.HashSecret("doomed-code"), now().Add(time.Minute)))
+	gid := random.ID()
+	_, err = s.RedeemCode(ctx, storage.HashSecret("doomed-code"), storage.CodeBinding{ClientID: "doomed-app", RedirectURI: "x"}, gid, now().Add(time.Hour), now(), storage.AuditEvent{}, storage.AuditEvent{})
+	must(t, err)
+	must(t, s.DeleteOrganization(ctx, o.ID, storage.AuditEvent{Type: "organization_deleted", OrgID: o.ID}))
+	if g, err := s.GrantByID(ctx, gid); err != nil || g.RevokedAt.IsZero() {
+		t.Fatalf("a grant of the organization's client outlived it: %+v %v", g, err)
+	}
+	if _, err := s.ClientByID(ctx, "doomed-app"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("the organization's client outlived it: %v", err)
+	}
+	if _, err := s.OrganizationByID(ctx, o.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("organization after deletion: %v", err)
+	}
+	if ms, _ := s.MembershipsByUser(ctx, u.ID); len(ms) != 0 {
+		t.Fatalf("memberships after deletion: %+v", ms)
+	}
+	if _, err := s.OrganizationByVerifiedDomain(ctx, "doomed.example"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("domain after deletion: %v", err)
+	}
+	if list, _ := s.InvitationsOf(ctx, o.ID); len(list) != 0 {
+		t.Fatalf("invitations after deletion: %+v", list)
+	}
+	if _, err := s.UserByID(ctx, u.ID); err != nil {
+		t.Fatalf("member's account went with the organization: %v", err)
+	}
+	if evs, _ := s.ListAudit(ctx, storage.AuditFilter{OrgID: o.ID}); len(evs) == 0 {
+		t.Fatal("the organization's audit rows went with it")
+	}
+	if err := s.DeleteOrganization(ctx, o.ID, storage.AuditEvent{}); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("deleting twice: %v", err)
+	}
+	must(t, s.SetPlatformAdmin(ctx, u.ID, true, ev("platform_admin_granted")))
+	if got, _ := s.UserByID(ctx, u.ID); !got.PlatformAdmin {
+		t.Fatal("platform admin not stored")
+	}
+	must(t, s.SetPlatformAdmin(ctx, u.ID, false, ev("platform_admin_withdrawn")))
+	if got, _ := s.UserByEmail(ctx, u.Email); got.PlatformAdmin {
+		t.Fatal("platform admin not withdrawn")
 	}
 }

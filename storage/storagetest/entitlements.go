@@ -1,7 +1,6 @@
 package storagetest
 
 import (
-	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -9,20 +8,6 @@ import (
 	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/storage"
 )
-
-func jsonEq(t *testing.T, got []byte, want string) {
-	t.Helper()
-	var a, b any
-	if err := json.Unmarshal(got, &a); err != nil {
-		t.Fatalf("bad JSON %q: %v", got, err)
-	}
-	_ = json.Unmarshal([]byte(want), &b)
-	ga, _ := json.Marshal(a)
-	gb, _ := json.Marshal(b)
-	if string(ga) != string(gb) {
-		t.Fatalf("JSON %s, want %s", ga, gb)
-	}
-}
 
 func testEntitlements(t *testing.T, s storage.Store) {
 	org, _ := s.UpsertOrganization(ctx, storage.Organization{Slug: "ent", Name: "Ent"}, storage.AuditEvent{})

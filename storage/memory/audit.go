@@ -1,0 +1,35 @@
+package memory
+
+import (
+	"context"
+
+	"github.com/optibid/idp/storage"
+)
+
+func (s *Store) AppendAudit(_ context.Context, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.appendAudit(ev)
+	return nil
+}
+
+func (s *Store) ListAudit(_ context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []storage.AuditEvent
+	for i := len(s.audit) - 1; i >= 0; i-- { // newest first
+		ev := s.audit[i]
+		if (f.Type != "" && ev.Type != f.Type) || (f.ActorID != "" && ev.ActorID != f.ActorID) ||
+			(f.SubjectID != "" && ev.SubjectID != f.SubjectID) || (!f.Since.IsZero() && ev.Time.Before(f.Since)) ||
+			(f.OrgID != "" && ev.OrgID != f.OrgID) || (!f.Before.IsZero() && !ev.Time.Before(f.Before)) ||
+			(f.UserID != "" && ev.ActorID != f.UserID && ev.SubjectID != f.UserID) {
+			continue
+		}
+		ev.Details = cloneMap(ev.Details)
+		out = append(out, ev)
+		if f.Limit > 0 && len(out) >= f.Limit {
+			break
+		}
+	}
+	return out, nil
+}
