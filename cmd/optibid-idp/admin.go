@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/optibid/idp/app"
 	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/internal/seal"
 	"github.com/optibid/idp/login/password"
@@ -63,7 +64,7 @@ func admin(args []string, stdout io.Writer) error {
 		return errors.New("admin: storage.type is memory; admin commands need the shared PostgreSQL store")
 	}
 	ctx := context.Background()
-	store, err := openStore(ctx, cfg)
+	store, err := app.OpenStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -81,11 +82,11 @@ func admin(args []string, stdout io.Writer) error {
 		if err := fs.Parse(rest[2:]); err != nil {
 			return err
 		}
-		b := Bootstrap{Organizations: []BootstrapOrg{{Slug: *slug, Name: *name, MFA: *mfaPolicy, RequireVerifiedEmail: *verified}}}
-		if err := b.validate(cfg.Issuer); err != nil {
+		b := app.Bootstrap{Organizations: []app.BootstrapOrg{{Slug: *slug, Name: *name, MFA: *mfaPolicy, RequireVerifiedEmail: *verified}}}
+		if err := b.Check(cfg.Issuer); err != nil {
 			return err
 		}
-		if err := applyBootstrap(ctx, store, nil, b, time.Now); err != nil {
+		if err := app.ApplyBootstrap(ctx, store, nil, b, time.Now); err != nil {
 			return err
 		}
 		o, err := store.OrganizationBySlug(ctx, *slug)
@@ -107,20 +108,20 @@ func admin(args []string, stdout io.Writer) error {
 			}
 			pw = strings.TrimRight(line, "\r\n")
 		}
-		b := Bootstrap{Users: []BootstrapUser{{Email: *email, Password: pw, Name: *name, Role: *role}}}
+		b := app.Bootstrap{Users: []app.BootstrapUser{{Email: *email, Password: pw, Name: *name, Role: *role}}}
 		if *org != "" {
 			o, err := store.OrganizationBySlug(ctx, *org)
 			if err != nil {
 				return fmt.Errorf("admin user create: organization %q: %w", *org, err)
 			}
-			b.Organizations = []BootstrapOrg{{Slug: o.Slug, Name: o.Name}}
+			b.Organizations = []app.BootstrapOrg{{Slug: o.Slug, Name: o.Name}}
 			b.Users[0].Organization = o.Slug
 		}
-		if err := b.validate(cfg.Issuer); err != nil {
+		if err := b.Check(cfg.Issuer); err != nil {
 			return err
 		}
 		h := password.NewHasher(cfg.Passwords.Argon2, 1, time.Minute)
-		if err := applyBootstrap(ctx, store, h, b, time.Now); err != nil {
+		if err := app.ApplyBootstrap(ctx, store, h, b, time.Now); err != nil {
 			return err
 		}
 		u, err := store.UserByEmail(ctx, *email)
@@ -219,7 +220,7 @@ func admin(args []string, stdout io.Writer) error {
 		if err := fs.Parse(rest[2:]); err != nil {
 			return err
 		}
-		c := BootstrapClient{ID: *id, Name: *name, RedirectURIs: redirects, PostLogoutRedirectURIs: logouts, GrantTypes: grants,
+		c := app.BootstrapClient{ID: *id, Name: *name, RedirectURIs: redirects, PostLogoutRedirectURIs: logouts, GrantTypes: grants,
 			Scopes: scopes, RequireConsent: *consent, IDTokenSignedAlg: *alg, RequireMFA: *requireMFA, RequireVerifiedEmail: *requireVerified,
 			FirstParty: *firstParty, APIs: apis, DefaultAPI: *defaultAPI, ActsFor: actsFor, AllowedOrigins: origins}
 		if !*public {
@@ -232,10 +233,10 @@ func admin(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := (Bootstrap{APIs: known, Clients: []BootstrapClient{c}}).validate(cfg.Issuer); err != nil {
+		if err := (app.Bootstrap{APIs: known, Clients: []app.BootstrapClient{c}}).Check(cfg.Issuer); err != nil {
 			return err
 		}
-		if err := applyBootstrap(ctx, store, nil, Bootstrap{Clients: []BootstrapClient{c}}, time.Now); err != nil {
+		if err := app.ApplyBootstrap(ctx, store, nil, app.Bootstrap{Clients: []app.BootstrapClient{c}}, time.Now); err != nil {
 			return err
 		}
 		res := map[string]any{"id": c.ID, "name": c.Name, "public": *public, "redirect_uris": c.RedirectURIs, "grant_types": c.GrantTypes}

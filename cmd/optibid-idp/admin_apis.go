@@ -9,13 +9,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/optibid/idp/app"
 	"github.com/optibid/idp/manage/registration"
 	"github.com/optibid/idp/storage"
 )
 
 // adminAPIs serves `admin api create|list|delete` for platform APIs, under
 // the same rules as bootstrap.apis (registration.ValidateAPI).
-func adminAPIs(ctx context.Context, store storage.Store, cfg *Config, cmd string, args []string, out *json.Encoder) error {
+func adminAPIs(ctx context.Context, store storage.Store, cfg *app.Config, cmd string, args []string, out *json.Encoder) error {
 	fs := flag.NewFlagSet("admin api "+cmd, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	identifier, name := fs.String("identifier", "", ""), fs.String("name", "", "")
@@ -46,23 +47,23 @@ func adminAPIs(ctx context.Context, store storage.Store, cfg *Config, cmd string
 		}
 		return out.Encode(map[string]any{"deleted": *identifier})
 	}
-	a := BootstrapAPI{Identifier: *identifier, Name: *name, AccessTokenTTL: *ttl, SigningAlg: *alg, Claims: claims, RequireGrant: *requireGrant}
+	a := app.BootstrapAPI{Identifier: *identifier, Name: *name, AccessTokenTTL: *ttl, SigningAlg: *alg, Claims: claims, RequireGrant: *requireGrant}
 	for _, sc := range scopes {
 		n, d, _ := strings.Cut(sc, "=")
 		a.Scopes = append(a.Scopes, storage.APIScope{Name: n, Description: d})
 	}
-	if err := (Bootstrap{APIs: []BootstrapAPI{a}}).validate(cfg.Issuer); err != nil {
+	if err := (app.Bootstrap{APIs: []app.BootstrapAPI{a}}).Check(cfg.Issuer); err != nil {
 		return err
 	}
 	stored, err := store.ListAPIs(ctx)
 	if err != nil {
 		return err
 	}
-	if err := registration.ScopeClash(a.stored(), stored); err != nil {
+	if err := registration.ScopeClash(a.Stored(), stored); err != nil {
 		return fmt.Errorf("admin api create: %w", err)
 	}
 	cli.Type, cli.Details = "api_saved", map[string]string{"api": a.Identifier}
-	saved, err := store.UpsertAPI(ctx, a.stored(), cli)
+	saved, err := store.UpsertAPI(ctx, a.Stored(), cli)
 	if err != nil {
 		return fmt.Errorf("admin api create: %w", err)
 	}
@@ -71,14 +72,14 @@ func adminAPIs(ctx context.Context, store storage.Store, cfg *Config, cmd string
 
 // storedAPIs lists the stored platform and organization APIs in bootstrap
 // form, so that a client the CLI registers may name them.
-func storedAPIs(ctx context.Context, store storage.Store) ([]BootstrapAPI, error) {
+func storedAPIs(ctx context.Context, store storage.Store) ([]app.BootstrapAPI, error) {
 	list, err := store.ListAPIs(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]BootstrapAPI, 0, len(list))
+	out := make([]app.BootstrapAPI, 0, len(list))
 	for _, a := range list {
-		out = append(out, BootstrapAPI{Identifier: a.Identifier, Name: a.Name, Scopes: a.Scopes, AccessTokenTTL: a.AccessTokenTTL,
+		out = append(out, app.BootstrapAPI{Identifier: a.Identifier, Name: a.Name, Scopes: a.Scopes, AccessTokenTTL: a.AccessTokenTTL,
 			SigningAlg: a.SigningAlg, Claims: a.Claims, RequireGrant: a.RequireGrant})
 	}
 	return out, nil

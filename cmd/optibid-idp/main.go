@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/optibid/idp/app"
 	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/storage/postgres"
 )
@@ -63,18 +64,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 }
 
 // configFlag parses --config from a sub-command's flags.
-func configFlag(name string, args []string) (*Config, []string, error) {
+func configFlag(name string, args []string) (*app.Config, []string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	path := fs.String("config", "configs/dev.yaml", "configuration file")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
-	cfg, err := LoadConfig(*path)
+	cfg, err := app.LoadConfig(*path)
 	return cfg, fs.Args(), err
 }
 
-func setupLogging(cfg *Config, w io.Writer) {
+func setupLogging(cfg *app.Config, w io.Writer) {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Log.Level))
 	opts := &slog.HandlerOptions{Level: level}
@@ -94,16 +95,16 @@ func serve(args []string, stderr io.Writer) error {
 	setupLogging(cfg, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	app, err := NewApp(ctx, cfg, nil)
+	a, err := app.New(ctx, cfg, app.Options{})
 	if err != nil {
 		return err
 	}
-	defer app.Close()
+	defer a.Close()
 	bg, cancelBG := context.WithCancel(context.Background())
 	defer cancelBG()
-	go app.Run(bg)
+	go a.Run(bg)
 	srv := &http.Server{
-		Addr: cfg.HTTP.Addr, Handler: app.Handler,
+		Addr: cfg.HTTP.Addr, Handler: a.Handler,
 		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second, WriteTimeout: 30 * time.Second,
 		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 8 << 10,
 		ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
@@ -112,7 +113,7 @@ func serve(args []string, stderr io.Writer) error {
 	go func() { errc <- srv.ListenAndServe() }()
 	slog.Info("listening", "addr", cfg.HTTP.Addr, "issuer", cfg.Issuer, "version", version)
 	if cfg.Storage.Type == "memory" {
-		fmt.Fprint(stderr, app.Banner())
+		fmt.Fprint(stderr, a.Banner())
 	}
 	select {
 	case err := <-errc:
@@ -122,7 +123,7 @@ func serve(args []string, stderr io.Writer) error {
 	// Drain: report not-ready first so the load balancer stops sending new
 	// requests, then let in-flight ones finish.
 	slog.Info("shutting down", "timeout", cfg.HTTP.ShutdownTimeout)
-	app.Drain()
+	a.Drain()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

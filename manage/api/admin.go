@@ -71,7 +71,7 @@ type Deps struct {
 	DomainKey []byte
 	// Catalogue is the feature catalogue.
 	Catalogue func() entitlements.Catalogue
-	Now        func() time.Time
+	Now       func() time.Time
 	// SendInvitation mails an invitation (nil: invitations are stored,
 	// not sent). InvitationTTL: DefaultInvitationTTL when zero.
 	SendInvitation func(ctx context.Context, inv Invitation) error

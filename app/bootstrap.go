@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -14,11 +14,11 @@ import (
 	"github.com/optibid/idp/storage"
 )
 
-// applyBootstrap creates or updates the organizations, users and clients
+// ApplyBootstrap creates or updates the organizations, users and clients
 // declared in config. It is idempotent: an unchanged declaration writes
 // nothing (and audits nothing), so a YAML file can declare clients
 // GitOps-style and every replica may apply it at start.
-func applyBootstrap(ctx context.Context, s storage.Store, h *password.Hasher, b Bootstrap, now func() time.Time) error {
+func ApplyBootstrap(ctx context.Context, s storage.Store, h *password.Hasher, b Bootstrap, now func() time.Time) error {
 	ev := func(typ string, details map[string]string) storage.AuditEvent {
 		return storage.AuditEvent{Type: typ, Time: now().UTC(), ActorID: "bootstrap", Details: details}
 	}
@@ -183,7 +183,7 @@ func bootstrapAPIs(ctx context.Context, s storage.Store, apis []BootstrapAPI, ev
 		return fmt.Errorf("bootstrap: apis: %w", err)
 	}
 	for _, a := range apis {
-		want := a.stored()
+		want := a.Stored()
 		i := slices.IndexFunc(stored, func(x storage.API) bool { return x.Identifier == want.Identifier })
 		if i >= 0 && sameAPI(stored[i], want) {
 			continue

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -51,9 +51,9 @@ type App struct {
 	ready    atomic.Bool
 }
 
-// openStore opens the configured backend, migrating PostgreSQL when
+// OpenStore opens the configured backend, migrating PostgreSQL when
 // storage.postgres.auto_migrate allows (the default).
-func openStore(ctx context.Context, cfg *Config) (storage.Store, error) {
+func OpenStore(ctx context.Context, cfg *Config) (storage.Store, error) {
 	if cfg.Storage.Type == "memory" {
 		return memory.New(nil), nil
 	}
@@ -74,17 +74,27 @@ func openStore(ctx context.Context, cfg *Config) (storage.Store, error) {
 	return pg, nil
 }
 
-// NewApp assembles the process. now may be nil (time.Now).
-func NewApp(ctx context.Context, cfg *Config, now func() time.Time) (*App, error) {
-	return newApp(ctx, cfg, now, net.DefaultResolver)
+// Options are what a test may replace; the zero value is production.
+type Options struct {
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Resolver looks up DNS TXT records for domain verification
+	// (net.DefaultResolver when nil).
+	Resolver adminapi.Resolver
 }
 
-// newApp assembles the process with its DNS resolver (tests pass their own).
-func newApp(ctx context.Context, cfg *Config, now func() time.Time, resolver adminapi.Resolver) (*App, error) {
+// New assembles the process from a validated config: it opens (and
+// migrates) the store, applies the bootstrap, and builds keys, provider,
+// login screens, management API and router.
+func New(ctx context.Context, cfg *Config, opts Options) (*App, error) {
+	now, resolver := opts.Now, opts.Resolver
 	if now == nil {
 		now = time.Now
 	}
-	store, err := openStore(ctx, cfg)
+	if resolver == nil {
+		resolver = net.DefaultResolver
+	}
+	store, err := OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +116,7 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	hasher := password.NewHasher(cfg.Passwords.Argon2, cfg.Passwords.MaxConcurrentHashes, cfg.Passwords.QueueWait)
-	if err := applyBootstrap(ctx, a.Store, hasher, cfg.Bootstrap, a.now); err != nil {
+	if err := ApplyBootstrap(ctx, a.Store, hasher, cfg.Bootstrap, a.now); err != nil {
 		return err
 	}
 	if err := bootstrapConnections(ctx, a.Store, box, cfg.Federation.Connections, a.now); err != nil {

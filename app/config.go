@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"errors"
@@ -302,7 +302,7 @@ type BootstrapAPI struct {
 	RequireGrant   bool               `yaml:"require_grant"`
 }
 
-func (a BootstrapAPI) stored() storage.API {
+func (a BootstrapAPI) Stored() storage.API {
 	return storage.API{Identifier: a.Identifier, Name: a.Name, Scopes: a.Scopes, AccessTokenTTL: a.AccessTokenTTL,
 		SigningAlg: a.SigningAlg, Claims: a.Claims, RequireGrant: a.RequireGrant}
 }
@@ -326,7 +326,7 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, fmt.Errorf("config %s: %s", path, msg)
 	}
 	c.applyEnv()
-	c.setDefaults()
+	c.SetDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -371,7 +371,7 @@ func (c *Config) applyEnv() {
 	}
 }
 
-func (c *Config) setDefaults() {
+func (c *Config) SetDefaults() {
 	c.Issuer = strings.TrimSuffix(c.Issuer, "/")
 	def := func(s *string, v string) {
 		if *s == "" {
@@ -580,12 +580,12 @@ func (c *Config) Validate() error {
 	if p := c.Passwords.Argon2; p.MemoryKiB < 1024 || p.Iterations < 1 || p.Parallelism < 1 {
 		return bad("passwords.argon2", "memory_kib ≥ 1024, iterations ≥ 1 and parallelism ≥ 1 are required")
 	}
-	return c.Bootstrap.validate(c.Issuer)
+	return c.Bootstrap.Check(c.Issuer)
 }
 
 var roles = []string{"owner", "admin", "member", "viewer"}
 
-func (b Bootstrap) validate(issuer string) error {
+func (b Bootstrap) Check(issuer string) error {
 	slugs := map[string]bool{}
 	for i, o := range b.Organizations {
 		key := fmt.Sprintf("bootstrap.organizations[%d]", i)
@@ -624,7 +624,7 @@ func (b Bootstrap) validate(issuer string) error {
 	apis := map[string]bool{issuer + provider.ManagementAPIPath: true}
 	for i, a := range b.APIs {
 		key := fmt.Sprintf("bootstrap.apis[%d]", i)
-		if err := registration.ValidateAPI(a.stored(), issuer+provider.ManagementAPIPath); err != nil {
+		if err := registration.ValidateAPI(a.Stored(), issuer+provider.ManagementAPIPath); err != nil {
 			return fmt.Errorf("config: %s.%v", key, err)
 		}
 		if apis[a.Identifier] {
@@ -632,9 +632,9 @@ func (b Bootstrap) validate(issuer string) error {
 		}
 		others := make([]storage.API, 0, i)
 		for _, o := range b.APIs[:i] {
-			others = append(others, o.stored())
+			others = append(others, o.Stored())
 		}
-		if err := registration.ScopeClash(a.stored(), others); err != nil {
+		if err := registration.ScopeClash(a.Stored(), others); err != nil {
 			return fmt.Errorf("config: %s.%v", key, err)
 		}
 		apis[a.Identifier] = true
