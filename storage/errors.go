@@ -31,3 +31,23 @@ var (
 	// must fail closed and map it to 503.
 	ErrUnavailable = errors.New("storage: unavailable")
 )
+
+// Sentinels returns every sentinel error above, in declaration order. It is
+// the one list a backend consults to let a sentinel through its error
+// translation unchanged (storage/postgres's translate): a sentinel missing
+// here would reach callers as ErrUnavailable. A test in storage/postgres
+// parses this package's source and fails when an Err variable is not listed.
+func Sentinels() []error {
+	return []error{ErrNotFound, ErrConflict, ErrAlreadyUsed, ErrExpired, ErrRevoked,
+		ErrLastOwner, ErrMismatch, ErrLocked, ErrUnavailable}
+}
+
+// IsSentinel reports whether err is, or wraps, one of Sentinels.
+func IsSentinel(err error) bool {
+	for _, s := range Sentinels() {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}

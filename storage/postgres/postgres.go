@@ -149,6 +149,7 @@ func (s *Store) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 // translate maps driver errors to storage sentinels, keeping the cause.
+// Every storage sentinel (storage.Sentinels) passes through unchanged.
 func translate(err error) error {
 	if err == nil {
 		return nil
@@ -156,11 +157,8 @@ func translate(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return storage.ErrNotFound
 	}
-	for _, sentinel := range []error{storage.ErrNotFound, storage.ErrConflict, storage.ErrAlreadyUsed,
-		storage.ErrExpired, storage.ErrRevoked, storage.ErrMismatch, storage.ErrLastOwner, storage.ErrLocked, storage.ErrUnavailable} {
-		if errors.Is(err, sentinel) {
-			return err
-		}
+	if storage.IsSentinel(err) {
+		return err
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
