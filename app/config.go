@@ -18,8 +18,10 @@ import (
 	"github.com/optibid/idp/internal/seal"
 	"github.com/optibid/idp/login/notify"
 	"github.com/optibid/idp/login/password"
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/manage/entitlements"
 	"github.com/optibid/idp/manage/registration"
+	"github.com/optibid/idp/manage/roles"
 	"github.com/optibid/idp/provider"
 	"github.com/optibid/idp/provider/keys"
 	"github.com/optibid/idp/storage"
@@ -453,51 +455,49 @@ func (c *Config) SetDefaults() {
 	}
 }
 
-// Validate checks every value and names the first bad key.
+// Validate checks every value and reports every bad key (a *ConfigError).
 func (c *Config) Validate() error {
-	bad := func(key, format string, a ...any) error {
-		return fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, a...))
-	}
+	var es checks
 	u, err := url.Parse(c.Issuer)
 	switch {
 	case c.Issuer == "":
-		return bad("issuer", "is required (or set OPTIBID_ISSUER)")
+		es.add("issuer", "is required (or set OPTIBID_ISSUER)")
 	case err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "":
-		return bad("issuer", "%q must be an absolute URL without query or fragment", c.Issuer)
+		es.add("issuer", "%q must be an absolute URL without query or fragment", c.Issuer)
 	case u.Scheme != "https" && !(u.Scheme == "http" && registration.IsLoopbackHost(u.Hostname())):
-		return bad("issuer", "%q must use https (http is allowed on localhost only)", c.Issuer)
+		es.add("issuer", "%q must use https (http is allowed on localhost only)", c.Issuer)
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
-		return bad("http.addr", "%q is not host:port", c.HTTP.Addr)
+		es.add("http.addr", "%q is not host:port", c.HTTP.Addr)
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
-		return bad("log.level", "%q must be debug, info, warn or error", c.Log.Level)
+		es.add("log.level", "%q must be debug, info, warn or error", c.Log.Level)
 	}
 	if c.Log.Format != "json" && c.Log.Format != "text" {
-		return bad("log.format", "%q must be json or text", c.Log.Format)
+		es.add("log.format", "%q must be json or text", c.Log.Format)
 	}
 	switch c.Storage.Type {
 	case "memory":
 	case "postgres":
 		if c.Storage.Postgres.DSN == "" {
-			return bad("storage.postgres.dsn", "is required when storage.type is postgres (or set OPTIBID_DATABASE_URL)")
+			es.add("storage.postgres.dsn", "is required when storage.type is postgres (or set OPTIBID_DATABASE_URL)")
 		}
 	default:
-		return bad("storage.type", "%q must be memory or postgres", c.Storage.Type)
+		es.add("storage.type", "%q must be memory or postgres", c.Storage.Type)
 	}
 	if _, err := seal.ParseKey(c.Keys.EncryptionKey); err != nil {
-		return bad("keys.encryption_key", "%v (32 random bytes, base64; or set OPTIBID_KEY_ENCRYPTION_KEY)", err)
+		es.add("keys.encryption_key", "%v (32 random bytes, base64; or set OPTIBID_KEY_ENCRYPTION_KEY)", err)
 	}
 	for i, a := range c.Keys.Algorithms {
 		if !slices.Contains(keys.Supported, a) {
-			return bad(fmt.Sprintf("keys.algorithms[%d]", i), "%q must be one of %v", a, keys.Supported)
+			es.add(fmt.Sprintf("keys.algorithms[%d]", i), "%q must be one of %v", a, keys.Supported)
 		}
 	}
 	if !slices.Contains(c.Keys.Algorithms, c.Tokens.SigningAlg) && c.Tokens.SigningAlg != "RS256" {
-		return bad("tokens.signing_alg", "%q must be listed in keys.algorithms", c.Tokens.SigningAlg)
+		es.add("tokens.signing_alg", "%q must be listed in keys.algorithms", c.Tokens.SigningAlg)
 	}
 	if _, err := seal.ParseKey(c.Sessions.CSRFKey); err != nil {
-		return bad("sessions.csrf_key", "%v (32 random bytes, base64; or set OPTIBID_CSRF_KEY)", err)
+		es.add("sessions.csrf_key", "%v (32 random bytes, base64; or set OPTIBID_CSRF_KEY)", err)
 	}
 	for key, d := range map[string]time.Duration{
 		"tokens.access_token_ttl": c.Tokens.AccessTokenTTL, "tokens.id_token_ttl": c.Tokens.IDTokenTTL,
@@ -506,210 +506,181 @@ func (c *Config) Validate() error {
 		"sessions.absolute_timeout": c.Sessions.AbsoluteTimeout, "lockout.lock_for": c.Lockout.LockFor,
 	} {
 		if d < 0 {
-			return bad(key, "must be positive")
+			es.add(key, "must be positive")
 		}
 	}
 	if c.Tokens.CodeTTL < time.Second || c.Tokens.CodeTTL > 10*time.Minute {
-		return bad("tokens.code_ttl", "%s must be between 1s and 10m (RFC 6749 §4.1.2)", c.Tokens.CodeTTL)
+		es.add("tokens.code_ttl", "%s must be between 1s and 10m (RFC 6749 §4.1.2)", c.Tokens.CodeTTL)
 	}
 	if c.Tokens.AccessTokenTTL > 24*time.Hour {
-		return bad("tokens.access_token_ttl", "%s is longer than a day", c.Tokens.AccessTokenTTL)
+		es.add("tokens.access_token_ttl", "%s is longer than a day", c.Tokens.AccessTokenTTL)
 	}
 	for i, p := range c.Notify.Limits.SMSAllowedPrefixes {
 		if !smsPrefix.MatchString(p) {
-			return bad(fmt.Sprintf("notify.limits.sms_allowed_prefixes[%d]", i), "%q must be + and 1 to 4 digits", p)
+			es.add(fmt.Sprintf("notify.limits.sms_allowed_prefixes[%d]", i), "%q must be + and 1 to 4 digits", p)
 		}
 	}
 	if c.Lockout.MaxFailures > 100 || c.Lockout.MaxFailures < c.Lockout.LockAfter || c.Lockout.LockAfter < c.Lockout.BackoffAfter {
-		return bad("lockout", "need backoff_after ≤ lock_after ≤ max_failures ≤ 100 (NIST SP 800-63B §5.2.2)")
+		es.add("lockout", "need backoff_after ≤ lock_after ≤ max_failures ≤ 100 (NIST SP 800-63B §5.2.2)")
 	}
 	if !slices.Contains([]string{"open", "invite_only", "disabled"}, c.Accounts.Registration) {
-		return bad("accounts.registration", "%q must be open, invite_only or disabled", c.Accounts.Registration)
+		es.add("accounts.registration", "%q must be open, invite_only or disabled", c.Accounts.Registration)
 	}
 	if p := c.Accounts.PasswordPolicy; p.MinLength < 8 || p.MinLengthWithoutMFA < p.MinLength || p.MaxLength < p.MinLengthWithoutMFA || p.MaxLength > 1024 {
-		return bad("accounts.password_policy", "need 8 ≤ min_length ≤ min_length_without_mfa ≤ max_length ≤ 1024")
+		es.add("accounts.password_policy", "need 8 ≤ min_length ≤ min_length_without_mfa ≤ max_length ≤ 1024")
 	}
 	if c.Accounts.InvitationTTL > 30*24*time.Hour {
-		return bad("accounts.invitation_ttl", "%s is longer than 30 days", c.Accounts.InvitationTTL)
+		es.add("accounts.invitation_ttl", "%s is longer than 30 days", c.Accounts.InvitationTTL)
 	}
 	if u := c.Accounts.InvitationURL; u != "" {
 		if err := registration.ValidateRedirectURI(u); err != nil {
-			return bad("accounts.invitation_url", "%v", err)
+			es.add("accounts.invitation_url", "%v", err)
 		}
 	}
 	if c.Accounts.PasswordResetTTL > time.Hour {
-		return bad("accounts.password_reset_ttl", "%s is longer than 1h", c.Accounts.PasswordResetTTL)
+		es.add("accounts.password_reset_ttl", "%s is longer than 1h", c.Accounts.PasswordResetTTL)
 	}
 	if c.MFA.OTPTTL > 10*time.Minute || c.MFA.OTPMaxAttempts > 10 {
-		return bad("mfa", "otp_ttl ≤ 10m and otp_max_attempts ≤ 10 (NIST SP 800-63B §5.1.3)")
+		es.add("mfa", "otp_ttl ≤ 10m and otp_max_attempts ≤ 10 (NIST SP 800-63B §5.1.3)")
 	}
 	switch c.Notify.Email.Type {
 	case "smtp":
 		if _, err := notify.NewSMTP(c.Notify.Email.SMTP); err != nil {
-			return bad("notify.email.smtp", "%v", err)
+			es.add("notify.email.smtp", "%v", err)
 		}
 	case "sendgrid":
 		if _, err := notify.NewSendGrid(c.Notify.Email.SendGrid, nil); err != nil {
-			return bad("notify.email.sendgrid", "%v", err)
+			es.add("notify.email.sendgrid", "%v", err)
 		}
 	case "outbox":
 		if !c.DevMode {
-			return bad("notify.email.type", "outbox needs dev_mode: true (it is not for production)")
+			es.add("notify.email.type", "outbox needs dev_mode: true (it is not for production)")
 		}
 	case "":
-		return bad("notify.email.type", "is required: smtp or sendgrid (outbox in dev_mode)")
+		es.add("notify.email.type", "is required: smtp or sendgrid (outbox in dev_mode)")
 	default:
-		return bad("notify.email.type", "%q must be smtp, sendgrid or outbox", c.Notify.Email.Type)
+		es.add("notify.email.type", "%q must be smtp, sendgrid or outbox", c.Notify.Email.Type)
 	}
 	switch c.Notify.SMS.Type {
 	case "twilio":
 		if _, err := notify.NewTwilio(c.Notify.SMS.Twilio, nil); err != nil {
-			return bad("notify.sms.twilio", "%v", err)
+			es.add("notify.sms.twilio", "%v", err)
 		}
 	case "outbox":
 		if !c.DevMode {
-			return bad("notify.sms.type", "outbox needs dev_mode: true (it is not for production)")
+			es.add("notify.sms.type", "outbox needs dev_mode: true (it is not for production)")
 		}
 	case "none":
 	default:
-		return bad("notify.sms.type", "%q must be twilio, none or outbox", c.Notify.SMS.Type)
+		es.add("notify.sms.type", "%q must be twilio, none or outbox", c.Notify.SMS.Type)
 	}
-	if err := c.validateConnections(); err != nil {
-		return err
-	}
+	c.validateConnections(&es)
 	if p := c.Passwords.Argon2; p.MemoryKiB < 1024 || p.Iterations < 1 || p.Parallelism < 1 {
-		return bad("passwords.argon2", "memory_kib ≥ 1024, iterations ≥ 1 and parallelism ≥ 1 are required")
+		es.add("passwords.argon2", "memory_kib ≥ 1024, iterations ≥ 1 and parallelism ≥ 1 are required")
 	}
-	return c.Bootstrap.Check(c.Issuer)
+	es.collect(c.Bootstrap.Check(c.Issuer))
+	return es.err()
 }
 
-var roles = []string{"owner", "admin", "member", "viewer"}
-
+// Check applies the management rules to everything the bootstrap
+// declares (the same rules the API and the CLI apply) and reports every
+// broken one, named by its config key.
 func (b Bootstrap) Check(issuer string) error {
+	var es checks
 	slugs := map[string]bool{}
 	for i, o := range b.Organizations {
 		key := fmt.Sprintf("bootstrap.organizations[%d]", i)
-		if !validSlug(o.Slug) {
-			return fmt.Errorf("config: %s.slug: %q must be lower-case letters, digits and dashes", key, o.Slug)
-		}
-		if o.Name == "" {
-			return fmt.Errorf("config: %s.name: is required", key)
-		}
-		if o.MFA != "" && !slices.Contains([]string{"off", "optional", "required"}, o.MFA) {
-			return fmt.Errorf("config: %s.mfa: %q must be off, optional or required", key, o.MFA)
-		}
-		if o.Plan != "" && !slices.Contains(entitlements.Plans, o.Plan) {
-			return fmt.Errorf("config: %s.plan: %q must be one of %v", key, o.Plan, entitlements.Plans)
-		}
+		spec := manage.OrgSpec{Slug: o.Slug, Name: o.Name, Plan: o.Plan, MFA: o.MFA}
+		es.collect(manage.Prefix(key, spec.Check()))
 		slugs[o.Slug] = true
 	}
 	for i, u := range b.Users {
 		key := fmt.Sprintf("bootstrap.users[%d]", i)
 		if !strings.Contains(u.Email, "@") {
-			return fmt.Errorf("config: %s.email: %q is not an email address", key, u.Email)
+			es.addf("%s.email: %q is not an email address", key, u.Email)
 		}
 		if len([]rune(u.Password)) < 8 {
-			return fmt.Errorf("config: %s.password: must be at least 8 characters", key)
+			es.addf("%s.password: must be at least 8 characters", key)
 		}
 		if u.Organization != "" && !slugs[u.Organization] {
-			return fmt.Errorf("config: %s.organization: %q is not declared in bootstrap.organizations", key, u.Organization)
+			es.addf("%s.organization: %q is not declared in bootstrap.organizations", key, u.Organization)
 		}
-		if !slices.Contains(roles, u.Role) {
-			return fmt.Errorf("config: %s.role: %q must be one of %v", key, u.Role, roles)
+		if !slices.Contains(roles.All, u.Role) {
+			es.addf("%s.role: %q must be one of %v", key, u.Role, roles.All)
 		}
 	}
-	if err := b.validateFeatures(); err != nil {
-		return err
-	}
-	apis := map[string]bool{issuer + provider.ManagementAPIPath: true}
+	b.validateFeatures(&es)
+	// The operator registers clients: every declared API may be granted,
+	// and no client may register an API's scope as its own.
+	reg := manage.Registrar{Operator: true, APIs: []string{issuer + provider.ManagementAPIPath},
+		APIScopes: []string{registration.ScopeManage, registration.ScopeManageRead}}
 	for i, a := range b.APIs {
 		key := fmt.Sprintf("bootstrap.apis[%d]", i)
 		if err := registration.ValidateAPI(a.Stored(), issuer+provider.ManagementAPIPath); err != nil {
-			return fmt.Errorf("config: %s.%v", key, err)
+			es.addf("%s.%v", key, err)
 		}
-		if apis[a.Identifier] {
-			return fmt.Errorf("config: %s.identifier: %q is declared twice", key, a.Identifier)
+		if slices.Contains(reg.APIs, a.Identifier) {
+			es.addf("%s.identifier: %q is declared twice", key, a.Identifier)
 		}
 		others := make([]storage.API, 0, i)
 		for _, o := range b.APIs[:i] {
 			others = append(others, o.Stored())
 		}
 		if err := registration.ScopeClash(a.Stored(), others); err != nil {
-			return fmt.Errorf("config: %s.%v", key, err)
+			es.addf("%s.%v", key, err)
 		}
-		apis[a.Identifier] = true
+		reg.APIs = append(reg.APIs, a.Identifier)
+		for _, sc := range a.Scopes {
+			reg.APIScopes = append(reg.APIScopes, sc.Name)
+		}
 	}
 	ids := map[string]bool{}
 	for i, c := range b.Clients {
 		key := fmt.Sprintf("bootstrap.clients[%d]", i)
-		for field, list := range map[string][]string{"apis": c.APIs, "acts_for": c.ActsFor, "default_api": {c.DefaultAPI}} {
-			for j, a := range list {
-				if a != "" && !apis[a] {
-					return fmt.Errorf("config: %s.%s[%d]: %q is not declared in bootstrap.apis", key, field, j, a)
-				}
-			}
-		}
-		for j, o := range c.AllowedOrigins {
-			if err := registration.ValidateOrigin(o); err != nil {
-				return fmt.Errorf("config: %s.allowed_origins[%d]: %v", key, j, err)
-			}
-		}
 		if c.ID == "" || ids[c.ID] {
-			return fmt.Errorf("config: %s.id: must be set and unique", key)
+			es.addf("%s.id: must be set and unique", key)
 		}
 		ids[c.ID] = true
 		if c.Secret != "" && len(c.Secret) < 32 {
-			return fmt.Errorf("config: %s.secret: must be at least 32 characters (or absent for a public client)", key)
+			es.addf("%s.secret: must be at least 32 characters (or absent for a public client)", key)
 		}
-		for j, g := range c.GrantTypes {
-			if !slices.Contains(registration.GrantTypes, g) {
-				return fmt.Errorf("config: %s.grant_types[%d]: %q must be one of %v", key, j, g, registration.GrantTypes)
-			}
-			if (g == "client_credentials" || g == registration.GrantTokenExchange) && c.Secret == "" {
-				return fmt.Errorf("config: %s.grant_types[%d]: %s needs a secret", key, j, g)
-			}
-		}
-		if slices.Contains(c.GrantTypes, "authorization_code") && len(c.RedirectURIs) == 0 {
-			return fmt.Errorf("config: %s.redirect_uris: at least one is required for authorization_code", key)
-		}
-		for j, r := range c.RedirectURIs {
-			if err := registration.ValidateRedirectURI(r); err != nil {
-				return fmt.Errorf("config: %s.redirect_uris[%d]: %v", key, j, err)
-			}
-		}
-		for j, r := range c.PostLogoutRedirectURIs {
-			if err := registration.ValidateRedirectURI(r); err != nil {
-				return fmt.Errorf("config: %s.post_logout_redirect_uris[%d]: %v", key, j, err)
-			}
-		}
-		if c.IDTokenSignedAlg != "" && !slices.Contains(keys.Supported, c.IDTokenSignedAlg) {
-			return fmt.Errorf("config: %s.id_token_signed_response_alg: %q must be one of %v", key, c.IDTokenSignedAlg, keys.Supported)
-		}
+		spec := c.Spec()
+		es.collect(manage.Prefix(key, spec.Check(reg)))
 	}
-	return nil
+	return es.err()
 }
 
-func (b Bootstrap) validateFeatures() error {
+// Spec is the declared client in the management layer's terms (public
+// when it has no secret).
+func (c BootstrapClient) Spec() manage.ClientSpec {
+	return manage.ClientSpec{ID: c.ID, Name: c.Name, Public: c.Secret == "", RedirectURIs: c.RedirectURIs,
+		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, GrantTypes: c.GrantTypes, Scopes: c.Scopes,
+		RequireConsent: c.RequireConsent, RequireMFA: c.RequireMFA, RequireVerifiedEmail: c.RequireVerifiedEmail,
+		IDTokenSignedAlg: c.IDTokenSignedAlg, FirstParty: c.FirstParty, APIs: c.APIs, DefaultAPI: c.DefaultAPI,
+		ActsFor: c.ActsFor, AllowedOrigins: c.AllowedOrigins}
+}
+
+func (b Bootstrap) validateFeatures(es *checks) {
 	keys := map[string]bool{}
 	for i, f := range b.Features {
 		if !validFeatureKey(f.Key) || keys[f.Key] {
-			return fmt.Errorf("config: bootstrap.features[%d].key: %q must be unique, lower-case letters, digits, '_', '-', '.' or ':'", i, f.Key)
+			es.addf("bootstrap.features[%d].key: %q must be unique, lower-case letters, digits, '_', '-', '.' or ':'", i, f.Key)
 		}
 		keys[f.Key] = true
 	}
 	for i, f := range b.Features {
 		key := fmt.Sprintf("bootstrap.features[%d]", i)
 		if f.Name == "" {
-			return fmt.Errorf("config: %s.name: is required", key)
+			es.addf("%s.name: is required", key)
 		}
 		for _, p := range f.Plans {
 			if !slices.Contains(entitlements.Plans, p) {
-				return fmt.Errorf("config: %s.plans: %q must be one of %v", key, p, entitlements.Plans)
+				es.addf("%s.plans: %q must be one of %v", key, p, entitlements.Plans)
 			}
 		}
 		for _, r := range slices.Concat(f.Requires, f.Conflicts) {
 			if !keys[r] || r == f.Key {
-				return fmt.Errorf("config: %s: %q in requires/conflicts is not another declared feature", key, r)
+				es.addf("%s: %q in requires/conflicts is not another declared feature", key, r)
 			}
 		}
 	}
@@ -717,32 +688,31 @@ func (b Bootstrap) validateFeatures() error {
 	for i, w := range b.Widgets {
 		key := fmt.Sprintf("bootstrap.widgets[%d]", i)
 		if !validFeatureKey(w.Key) || widgets[w.Key] || w.Name == "" {
-			return fmt.Errorf("config: %s: key (unique, like a feature key) and name are required", key)
+			es.addf("%s: key (unique, like a feature key) and name are required", key)
 		}
 		widgets[w.Key] = true
 		for _, f := range w.RequiredFeatures {
 			if !keys[f] {
-				return fmt.Errorf("config: %s.required_features: %q is not a declared feature", key, f)
+				es.addf("%s.required_features: %q is not a declared feature", key, f)
 			}
 		}
 	}
 	ids := map[string]bool{}
 	for i, t := range b.Templates {
 		key := fmt.Sprintf("bootstrap.templates[%d]", i)
-		if !validSlug(t.ID) || ids[t.ID] {
-			return fmt.Errorf("config: %s.id: %q must be a unique slug", key, t.ID)
+		if !manage.ValidSlug(t.ID) || ids[t.ID] {
+			es.addf("%s.id: %q must be a unique slug", key, t.ID)
 		}
 		ids[t.ID] = true
 		if t.Name == "" || len(t.Features) == 0 {
-			return fmt.Errorf("config: %s: name and features are required", key)
+			es.addf("%s: name and features are required", key)
 		}
 		for k := range t.Features {
 			if !keys[k] {
-				return fmt.Errorf("config: %s.features: %q is not a declared feature", key, k)
+				es.addf("%s.features: %q is not a declared feature", key, k)
 			}
 		}
 	}
-	return nil
 }
 
 func validFeatureKey(s string) bool {
@@ -757,9 +727,48 @@ func validFeatureKey(s string) bool {
 	return true
 }
 
-// validSlug is the slug rule (storage.ValidSlug), also for the IDs
-// shaped like slugs.
 // smsPrefix is an E.164 prefix of the SMS allow-list.
 var smsPrefix = regexp.MustCompile(`^\+[0-9]{1,4}$`)
 
-func validSlug(s string) bool { return storage.ValidSlug(s) }
+// checks collects every broken rule of a config.
+type checks struct{ list manage.ValidationErrors }
+
+func (c *checks) add(key, format string, a ...any) {
+	c.list = append(c.list, &manage.ValidationError{Field: key, Msg: fmt.Sprintf(format, a...)})
+}
+
+// addf takes "key: message" in one format.
+func (c *checks) addf(format string, a ...any) {
+	key, msg, _ := strings.Cut(fmt.Sprintf(format, a...), ": ")
+	c.list = append(c.list, &manage.ValidationError{Field: key, Msg: msg})
+}
+
+// collect adds err's broken rules (any other error as one rule without
+// a key).
+func (c *checks) collect(err error) {
+	if err != nil && !c.list.Collect(err) {
+		c.list = append(c.list, &manage.ValidationError{Msg: err.Error()})
+	}
+}
+
+func (c *checks) err() error {
+	if len(c.list) == 0 {
+		return nil
+	}
+	return &ConfigError{c.list}
+}
+
+// ConfigError is every broken rule of a configuration, one per line,
+// each naming its key.
+type ConfigError struct{ Rules manage.ValidationErrors }
+
+func (e *ConfigError) Error() string {
+	lines := make([]string, len(e.Rules))
+	for i, r := range e.Rules {
+		lines[i] = "config: " + r.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap lets errors.As find the rules.
+func (e *ConfigError) Unwrap() error { return e.Rules }

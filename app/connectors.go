@@ -17,6 +17,8 @@ import (
 	"github.com/optibid/idp/federation/okta"
 	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/internal/seal"
+	"github.com/optibid/idp/manage"
+	"github.com/optibid/idp/manage/roles"
 	"github.com/optibid/idp/storage"
 )
 
@@ -126,7 +128,7 @@ func (cs *connectors) Seal(connectionID, secret string) []byte {
 
 // validateConnections checks the declared connections, building each one
 // (without network) so that configuration mistakes stop the start.
-func (c *Config) validateConnections() error {
+func (c *Config) validateConnections(es *checks) {
 	ids := map[string]bool{}
 	orgs := map[string]bool{}
 	for _, o := range c.Bootstrap.Organizations {
@@ -134,36 +136,35 @@ func (c *Config) validateConnections() error {
 	}
 	for i, cc := range c.Federation.Connections {
 		key := fmt.Sprintf("federation.connections[%d]", i)
-		if !validSlug(cc.ID) || ids[cc.ID] {
-			return fmt.Errorf("config: %s.id: %q must be a unique lower-case slug", key, cc.ID)
+		if !manage.ValidSlug(cc.ID) || ids[cc.ID] {
+			es.addf("%s.id: %q must be a unique lower-case slug", key, cc.ID)
 		}
 		ids[cc.ID] = true
 		build, ok := connectorTypes[cc.Type]
 		if !ok {
-			return fmt.Errorf("config: %s.type: %q must be oidc, okta, google, azuread or auth0", key, cc.Type)
+			es.addf("%s.type: %q must be oidc, okta, google, azuread or auth0", key, cc.Type)
 		}
 		if cc.Name == "" || cc.ClientID == "" {
-			return fmt.Errorf("config: %s: name and client_id are required", key)
+			es.addf("%s: name and client_id are required", key)
 		}
 		if cc.Organization != "" && !orgs[cc.Organization] {
-			return fmt.Errorf("config: %s.organization: %q is not declared in bootstrap.organizations", key, cc.Organization)
+			es.addf("%s.organization: %q is not declared in bootstrap.organizations", key, cc.Organization)
 		}
-		if !slices.Contains(roles, cc.DefaultRole) {
-			return fmt.Errorf("config: %s.default_role: %q must be one of %v", key, cc.DefaultRole, roles)
+		if !slices.Contains(roles.All, cc.DefaultRole) {
+			es.addf("%s.default_role: %q must be one of %v", key, cc.DefaultRole, roles.All)
 		}
 		for g, r := range cc.RoleMapping {
-			if !slices.Contains(roles, r) {
-				return fmt.Errorf("config: %s.role_mapping[%s]: %q must be one of %v", key, g, r, roles)
+			if !slices.Contains(roles.All, r) {
+				es.addf("%s.role_mapping[%s]: %q must be one of %v", key, g, r, roles.All)
 			}
 		}
-		if cc.MaxRole != "" && !slices.Contains(roles, cc.MaxRole) {
-			return fmt.Errorf("config: %s.max_role: %q must be one of %v", key, cc.MaxRole, roles)
+		if cc.MaxRole != "" && !slices.Contains(roles.All, cc.MaxRole) {
+			es.addf("%s.max_role: %q must be one of %v", key, cc.MaxRole, roles.All)
 		}
 		if _, err := build(presetJSON(cc), cc.ClientSecret, c.Issuer+"/federation/callback", nil); err != nil {
-			return fmt.Errorf("config: %s: %v", key, err)
+			es.addf("%s: %v", key, err)
 		}
 	}
-	return nil
 }
 
 // presetJSON is the stored (secret-free) configuration of a connection.
@@ -206,7 +207,7 @@ func maxRole(cc ConnectionConfig) string {
 	}
 	top := cc.DefaultRole
 	for _, r := range cc.RoleMapping {
-		if slices.Index(roles, r) < slices.Index(roles, top) { // roles lists the highest first
+		if roles.Rank(r) > roles.Rank(top) {
 			top = r
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/login/notify"
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/storage"
 )
 
@@ -129,7 +130,7 @@ func (h *Handler) createAccount(r *http.Request, d registerData, pw, domain stri
 	}
 	for range 3 { // a slug taken by chance gets another suffix
 		var created storage.User
-		created, _, err = h.Store.CreateUserWithOrganization(ctx, u, storage.Organization{Slug: storage.SlugFor(d.Company, random.ID()[:6]),
+		created, _, err = h.Store.CreateUserWithOrganization(ctx, u, storage.Organization{Slug: manage.SlugFor(d.Company, random.ID()[:6]),
 			Name: d.Company}, ev, h.audit(r, "organization_created", "", "", map[string]string{"by": "registration"}))
 		if err == nil {
 			return h.sendVerification(r, created)

@@ -54,8 +54,11 @@ type ClientSpec struct {
 
 // Registrar is who registers a client and what they may give it.
 type Registrar struct {
+	// Operator: the platform operator (config, CLI), who may register
+	// first-party clients and give a service account any role.
+	Operator bool
 	// Role is the registering member's role in the organization, which
-	// caps a service account's; "" is the operator (no ceiling).
+	// caps a service account's.
 	Role string
 	// APIs are the identifiers the registrar may reference in apis,
 	// default_api and acts_for (an organization's own; the operator's
@@ -65,9 +68,6 @@ type Registrar struct {
 	// one as its own (it would collect the API's scope without the API).
 	APIScopes []string
 }
-
-// Operator reports whether the registrar is the platform operator.
-func (r Registrar) Operator() bool { return r.Role == "" }
 
 // Check applies every client registration rule, fills the default grant
 // types and reports every broken rule.
@@ -83,7 +83,7 @@ func (c *ClientSpec) Check(reg Registrar) error {
 	if c.ID != "" && !ValidSlug(c.ID) {
 		add("id", "must be lower-case letters, digits and dashes (at most 63)")
 	}
-	if c.FirstParty && !reg.Operator() {
+	if c.FirstParty && !reg.Operator {
 		add("first_party", "only the platform operator registers first-party clients")
 	}
 	if len(c.GrantTypes) == 0 {
@@ -98,7 +98,7 @@ func (c *ClientSpec) Check(reg Registrar) error {
 		}
 	}
 	if c.ServiceRole != "" {
-		if !slices.Contains(roles.All, c.ServiceRole) || (!reg.Operator() && !roles.MayGrant(reg.Role, c.ServiceRole)) {
+		if !slices.Contains(roles.All, c.ServiceRole) || (!reg.Operator && !roles.MayGrant(reg.Role, c.ServiceRole)) {
 			add("service_role", "must be a role no higher than your own")
 		}
 		if c.Public || !slices.Equal(c.GrantTypes, []string{GrantClientCredentials}) {

@@ -38,6 +38,7 @@ const (
 // MFAPolicies lists the policies, weakest first.
 var MFAPolicies = []string{MFAOff, MFAOptional, MFARequired}
 
+// slugPattern: the schema enforces the same (migrations).
 var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 // ValidSlug is the slug rule, for organizations and for the IDs the

@@ -3,7 +3,6 @@ package storage
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -578,32 +577,3 @@ type UsageCount struct {
 	Count                     int64
 }
 
-// slug is the one rule for organization slugs (and the IDs shaped like
-// them): lower-case letters, digits and hyphens, starting with a letter or
-// digit, at most 63 characters. The schema enforces the same.
-var slug = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-
-// ValidSlug reports whether s is a valid slug.
-func ValidSlug(s string) bool { return slug.MatchString(s) }
-
-// SlugFor makes a valid, unique-enough slug from a name: its letters and
-// digits, hyphen-separated, and a random hex suffix.
-func SlugFor(name, suffix string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(name) {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case b.Len() > 0 && !strings.HasSuffix(b.String(), "-"):
-			b.WriteByte('-')
-		}
-		if b.Len() >= 40 {
-			break
-		}
-	}
-	s := strings.Trim(b.String(), "-")
-	if s == "" {
-		s = "org"
-	}
-	return s + "-" + suffix
-}
