@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/optibid/idp/login/password"
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/storage"
 )
 
@@ -19,8 +20,8 @@ import (
 // nothing (and audits nothing), so a YAML file can declare clients
 // GitOps-style and every replica may apply it at start.
 func ApplyBootstrap(ctx context.Context, s storage.Store, h *password.Hasher, b Bootstrap, now func() time.Time) error {
-	ev := func(typ string, details map[string]string) storage.AuditEvent {
-		return storage.AuditEvent{Type: typ, Time: now().UTC(), ActorID: "bootstrap", Details: details}
+	ev := func(typ manage.EventType, details map[string]string) storage.AuditEvent {
+		return manage.Bootstrap.Event(now(), typ, manage.About{Details: details})
 	}
 	if h == nil && len(b.Users) > 0 {
 		return errors.New("bootstrap: users need a password hasher")
@@ -59,7 +60,7 @@ func ApplyBootstrap(ctx context.Context, s storage.Store, h *password.Hasher, b 
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("bootstrap: client %s: %w", c.ID, err)
 		}
-		if _, err := s.UpsertClient(ctx, want, ev("client_upserted", map[string]string{"client_id": c.ID})); err != nil {
+		if _, err := s.UpsertClient(ctx, want, ev(manage.EventClientUpserted, map[string]string{"client_id": c.ID})); err != nil {
 			return fmt.Errorf("bootstrap: client %s: %w", c.ID, err)
 		}
 	}
@@ -68,23 +69,23 @@ func ApplyBootstrap(ctx context.Context, s storage.Store, h *password.Hasher, b 
 
 // bootstrapOrg creates or updates one organization and its policies,
 // writing only what changed.
-func bootstrapOrg(ctx context.Context, s storage.Store, o BootstrapOrg, ev func(string, map[string]string) storage.AuditEvent) (storage.Organization, error) {
+func bootstrapOrg(ctx context.Context, s storage.Store, o BootstrapOrg, ev func(manage.EventType, map[string]string) storage.AuditEvent) (storage.Organization, error) {
 	stored, err := s.OrganizationBySlug(ctx, o.Slug)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return stored, err
 	}
 	if err != nil || stored.Name != o.Name {
 		if stored, err = s.UpsertOrganization(ctx, storage.Organization{Slug: o.Slug, Name: o.Name},
-			ev("organization_upserted", map[string]string{"slug": o.Slug})); err != nil {
+			ev(manage.EventOrganizationUpserted, map[string]string{"slug": o.Slug})); err != nil {
 			return stored, err
 		}
 	}
 	mfaPolicy := o.MFA
 	if mfaPolicy == "" {
-		mfaPolicy = "optional"
+		mfaPolicy = manage.MFAOptional
 	}
 	if stored.MFAPolicy != mfaPolicy {
-		if err := s.SetMFAPolicy(ctx, stored.ID, mfaPolicy, ev("mfa_policy_changed", map[string]string{"slug": o.Slug, "mfa": mfaPolicy})); err != nil {
+		if err := s.SetMFAPolicy(ctx, stored.ID, mfaPolicy, ev(manage.EventMFAPolicyChanged, map[string]string{"slug": o.Slug, "mfa": mfaPolicy})); err != nil {
 			return stored, err
 		}
 		stored.MFAPolicy = mfaPolicy
@@ -94,19 +95,19 @@ func bootstrapOrg(ctx context.Context, s storage.Store, o BootstrapOrg, ev func(
 		plan = "free"
 	}
 	if stored.Plan != plan {
-		if err := s.SetPlan(ctx, stored.ID, plan, ev("plan_changed", map[string]string{"slug": o.Slug, "plan": plan})); err != nil {
+		if err := s.SetPlan(ctx, stored.ID, plan, ev(manage.EventPlanChanged, map[string]string{"slug": o.Slug, "plan": plan})); err != nil {
 			return stored, err
 		}
 		stored.Plan = plan
 	}
 	if stored.RequireVerifiedEmail != o.RequireVerifiedEmail {
-		if err := s.SetEmailPolicy(ctx, stored.ID, o.RequireVerifiedEmail, ev("email_policy_changed", map[string]string{"slug": o.Slug})); err != nil {
+		if err := s.SetEmailPolicy(ctx, stored.ID, o.RequireVerifiedEmail, ev(manage.EventEmailPolicyChanged, map[string]string{"slug": o.Slug})); err != nil {
 			return stored, err
 		}
 		stored.RequireVerifiedEmail = o.RequireVerifiedEmail
 	}
 	if stored.JoinByDomain != o.JoinByDomain {
-		if err := s.SetJoinByDomain(ctx, stored.ID, o.JoinByDomain, ev("join_by_domain_changed", map[string]string{"slug": o.Slug})); err != nil {
+		if err := s.SetJoinByDomain(ctx, stored.ID, o.JoinByDomain, ev(manage.EventJoinByDomainChanged, map[string]string{"slug": o.Slug})); err != nil {
 			return stored, err
 		}
 		stored.JoinByDomain = o.JoinByDomain
@@ -115,7 +116,7 @@ func bootstrapOrg(ctx context.Context, s storage.Store, o BootstrapOrg, ev func(
 }
 
 func bootstrapUser(ctx context.Context, s storage.Store, h *password.Hasher, u BootstrapUser, orgs map[string]storage.Organization,
-	now func() time.Time, ev func(string, map[string]string) storage.AuditEvent) error {
+	now func() time.Time, ev func(manage.EventType, map[string]string) storage.AuditEvent) error {
 	email := strings.ToLower(u.Email)
 	existing, err := s.UserByEmail(ctx, email)
 	switch {
@@ -125,7 +126,7 @@ func bootstrapUser(ctx context.Context, s storage.Store, h *password.Hasher, u B
 			return err
 		}
 		existing, err = s.CreateUser(ctx, storage.User{Email: email, Name: u.Name, PasswordHash: hash, EmailVerified: true},
-			ev("user_created", map[string]string{"email": email}))
+			ev(manage.EventUserCreated, map[string]string{"email": email}))
 		if err != nil {
 			return err
 		}
@@ -133,7 +134,7 @@ func bootstrapUser(ctx context.Context, s storage.Store, h *password.Hasher, u B
 		return err
 	default:
 		if existing.Name != u.Name {
-			if err := s.UpdateProfile(ctx, existing.ID, u.Name, existing.EmailVerified, ev("user_updated", nil)); err != nil {
+			if err := s.UpdateProfile(ctx, existing.ID, u.Name, existing.EmailVerified, ev(manage.EventUserUpdated, nil)); err != nil {
 				return err
 			}
 		}
@@ -142,7 +143,7 @@ func bootstrapUser(ctx context.Context, s storage.Store, h *password.Hasher, u B
 			if err != nil {
 				return err
 			}
-			if err := s.SetPassword(ctx, existing.ID, hash, now().UTC(), ev("password_changed", map[string]string{"by": "bootstrap"})); err != nil {
+			if err := s.SetPassword(ctx, existing.ID, hash, now().UTC(), ev(manage.EventPasswordChanged, map[string]string{"by": "bootstrap"})); err != nil {
 				return err
 			}
 		}
@@ -159,7 +160,7 @@ func bootstrapUser(ctx context.Context, s storage.Store, h *password.Hasher, u B
 		return nil
 	}
 	return s.UpsertMembership(ctx, storage.Membership{UserID: existing.ID, OrgID: org.ID, Role: u.Role},
-		ev("membership_upserted", map[string]string{"org": u.Organization, "role": u.Role}))
+		ev(manage.EventMembershipUpserted, map[string]string{"org": u.Organization, "role": u.Role}))
 }
 
 func sameClient(a, b storage.Client) bool {
@@ -174,7 +175,7 @@ func sameClient(a, b storage.Client) bool {
 // bootstrapAPIs writes the declared APIs, skipping the ones stored
 // unchanged. APIs not declared are left alone (operators and
 // organizations also register them through the API and the CLI).
-func bootstrapAPIs(ctx context.Context, s storage.Store, apis []BootstrapAPI, ev func(string, map[string]string) storage.AuditEvent) error {
+func bootstrapAPIs(ctx context.Context, s storage.Store, apis []BootstrapAPI, ev func(manage.EventType, map[string]string) storage.AuditEvent) error {
 	if len(apis) == 0 {
 		return nil
 	}
@@ -188,7 +189,7 @@ func bootstrapAPIs(ctx context.Context, s storage.Store, apis []BootstrapAPI, ev
 		if i >= 0 && sameAPI(stored[i], want) {
 			continue
 		}
-		if _, err := s.UpsertAPI(ctx, want, ev("api_saved", map[string]string{"api": want.Identifier})); err != nil {
+		if _, err := s.UpsertAPI(ctx, want, ev(manage.EventAPISaved, map[string]string{"api": want.Identifier})); err != nil {
 			return fmt.Errorf("bootstrap: api %s: %w", want.Identifier, err)
 		}
 	}
@@ -203,7 +204,7 @@ func sameAPI(a, b storage.API) bool {
 // bootstrapFeatures writes the declared feature catalogue and templates,
 // skipping the ones stored unchanged. Features not declared are left alone:
 // the catalogue may also be managed through the API.
-func bootstrapFeatures(ctx context.Context, s storage.Store, b Bootstrap, ev func(string, map[string]string) storage.AuditEvent) error {
+func bootstrapFeatures(ctx context.Context, s storage.Store, b Bootstrap, ev func(manage.EventType, map[string]string) storage.AuditEvent) error {
 	if len(b.Features) == 0 && len(b.Templates) == 0 && len(b.Widgets) == 0 {
 		return nil
 	}
@@ -228,7 +229,7 @@ func bootstrapFeatures(ctx context.Context, s storage.Store, b Bootstrap, ev fun
 		if old, ok := byKey[f.Key]; ok && sameFeature(old, want) {
 			continue
 		}
-		if err := s.UpsertFeature(ctx, want, ev("feature_defined", map[string]string{"feature": f.Key})); err != nil {
+		if err := s.UpsertFeature(ctx, want, ev(manage.EventFeatureDefined, map[string]string{"feature": f.Key})); err != nil {
 			return fmt.Errorf("bootstrap: feature %s: %w", f.Key, err)
 		}
 	}
@@ -248,7 +249,7 @@ func bootstrapFeatures(ctx context.Context, s storage.Store, b Bootstrap, ev fun
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("bootstrap: template %s: %w", t.ID, err)
 		}
-		if err := s.UpsertTemplate(ctx, want, ev("template_defined", map[string]string{"template": t.ID})); err != nil {
+		if err := s.UpsertTemplate(ctx, want, ev(manage.EventTemplateDefined, map[string]string{"template": t.ID})); err != nil {
 			return fmt.Errorf("bootstrap: template %s: %w", t.ID, err)
 		}
 	}
@@ -279,7 +280,7 @@ func jsonEqual(a, b []byte) bool {
 
 // bootstrapWidgets writes the declared widget library, skipping widgets
 // stored unchanged.
-func bootstrapWidgets(ctx context.Context, s storage.Store, ws []BootstrapWidget, ev func(string, map[string]string) storage.AuditEvent) error {
+func bootstrapWidgets(ctx context.Context, s storage.Store, ws []BootstrapWidget, ev func(manage.EventType, map[string]string) storage.AuditEvent) error {
 	if len(ws) == 0 {
 		return nil
 	}
@@ -301,7 +302,7 @@ func bootstrapWidgets(ctx context.Context, s storage.Store, ws []BootstrapWidget
 			slices.Equal(norm(old.RequiredFeatures), norm(want.RequiredFeatures)) && jsonEqual(old.Config, want.Config) {
 			continue
 		}
-		if err := s.UpsertWidget(ctx, want, ev("widget_defined", map[string]string{"widget": w.Key})); err != nil {
+		if err := s.UpsertWidget(ctx, want, ev(manage.EventWidgetDefined, map[string]string{"widget": w.Key})); err != nil {
 			return fmt.Errorf("bootstrap: widget %s: %w", w.Key, err)
 		}
 	}

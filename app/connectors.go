@@ -191,8 +191,8 @@ func bootstrapConnections(ctx context.Context, s storage.Store, box *seal.Box, c
 		if cc.ClientSecret != "" {
 			conn.SecretSealed = (&connectors{box: box}).Seal(cc.ID, cc.ClientSecret)
 		}
-		if err := s.UpsertConnection(ctx, conn, storage.AuditEvent{Type: "connection_upserted", Time: now().UTC(), ActorID: "bootstrap",
-			Details: map[string]string{"connection": cc.ID}}); err != nil {
+		if err := s.UpsertConnection(ctx, conn, manage.Bootstrap.Event(now(), manage.EventConnectionUpserted,
+			manage.About{Details: map[string]string{"connection": cc.ID}})); err != nil {
 			return fmt.Errorf("bootstrap: connection %s: %w", cc.ID, err)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/optibid/idp/login/mfa"
 	"github.com/optibid/idp/login/notify"
 	"github.com/optibid/idp/login/password"
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/storage"
 )
 
@@ -143,7 +144,7 @@ func (h *Handler) reauth(w http.ResponseWriter, r *http.Request, s storage.Sessi
 	if ok {
 		return true
 	}
-	if _, err := h.Store.LoginFailed(r.Context(), u.ID, h.cfg.Lockout, h.now(), h.audit(r, "reauth_failed", u.ID, "", map[string]string{"for": what})); err != nil {
+	if _, err := h.Store.LoginFailed(r.Context(), u.ID, h.cfg.Lockout, h.now(), h.audit(r, manage.EventReauthFailed, u.ID, "", map[string]string{"for": what})); err != nil {
 		h.fail(w, r, "password check", err)
 		return false
 	}
@@ -174,7 +175,7 @@ func (h *Handler) accountProfile(w http.ResponseWriter, r *http.Request) {
 		h.accountView(w, r, s, u, http.StatusBadRequest, accountData{Error: "Enter your name."})
 		return
 	}
-	if err := h.Store.UpdateProfile(r.Context(), u.ID, name, u.EmailVerified, h.audit(r, "profile_updated", u.ID, "", nil)); err != nil {
+	if err := h.Store.UpdateProfile(r.Context(), u.ID, name, u.EmailVerified, h.audit(r, manage.EventProfileUpdated, u.ID, "", nil)); err != nil {
 		h.fail(w, r, "profile", err)
 		return
 	}
@@ -214,7 +215,7 @@ func (h *Handler) accountPassword(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "password hash", err)
 		return
 	}
-	if err := h.Store.SetPassword(ctx, u.ID, hash, h.now(), h.audit(r, "password_changed", u.ID, "", nil)); err != nil {
+	if err := h.Store.SetPassword(ctx, u.ID, hash, h.now(), h.audit(r, manage.EventPasswordChanged, u.ID, "", nil)); err != nil {
 		h.fail(w, r, "password", err)
 		return
 	}
@@ -270,7 +271,7 @@ func (h *Handler) accountTOTPRemove(w http.ResponseWriter, r *http.Request) {
 	if !h.reauth(w, r, s, u, r.PostForm.Get("password"), "totp_remove") {
 		return
 	}
-	if err := h.Store.DeleteTOTP(ctx, u.ID, h.audit(r, "totp_removed", u.ID, "", nil)); err != nil && !errors.Is(err, storage.ErrNotFound) {
+	if err := h.Store.DeleteTOTP(ctx, u.ID, h.audit(r, manage.EventTOTPRemoved, u.ID, "", nil)); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		h.fail(w, r, "remove totp", err)
 		return
 	}
@@ -287,7 +288,7 @@ func (h *Handler) accountBackupCodes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	codes, hashes := mfa.NewBackupCodes()
-	if err := h.Store.ReplaceBackupCodes(r.Context(), u.ID, hashes, h.now(), h.audit(r, "backup_codes_generated", u.ID, "", nil)); err != nil {
+	if err := h.Store.ReplaceBackupCodes(r.Context(), u.ID, hashes, h.now(), h.audit(r, manage.EventBackupCodesGenerated, u.ID, "", nil)); err != nil {
 		h.fail(w, r, "backup codes", err)
 		return
 	}
@@ -316,7 +317,7 @@ func (h *Handler) accountPhone(w http.ResponseWriter, r *http.Request) {
 	if !h.reauth(w, r, s, u, r.PostForm.Get("password"), "phone_change") {
 		return
 	}
-	if err := h.Store.SetPhone(ctx, u.ID, phone, false, h.audit(r, "phone_added", u.ID, "", nil)); err != nil {
+	if err := h.Store.SetPhone(ctx, u.ID, phone, false, h.audit(r, manage.EventPhoneAdded, u.ID, "", nil)); err != nil {
 		h.fail(w, r, "phone", err)
 		return
 	}
@@ -349,7 +350,7 @@ func (h *Handler) accountPhoneVerify(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "verify phone", err)
 		return
 	}
-	if err := h.Store.SetPhone(ctx, u.ID, u.Phone, true, h.audit(r, "phone_verified", u.ID, "", nil)); err != nil {
+	if err := h.Store.SetPhone(ctx, u.ID, u.Phone, true, h.audit(r, manage.EventPhoneVerified, u.ID, "", nil)); err != nil {
 		h.fail(w, r, "verify phone", err)
 		return
 	}
@@ -375,7 +376,7 @@ func (h *Handler) accountEndSession(w http.ResponseWriter, r *http.Request) {
 		h.accountView(w, r, s, u, http.StatusNotFound, accountData{Error: "That session has already ended."})
 		return
 	}
-	if err := h.Store.RevokeSession(ctx, sessions[i].IDHash, h.now(), h.audit(r, "session_ended", u.ID, "", nil)); err != nil {
+	if err := h.Store.RevokeSession(ctx, sessions[i].IDHash, h.now(), h.audit(r, manage.EventSessionEnded, u.ID, "", nil)); err != nil {
 		h.fail(w, r, "end session", err)
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/storage"
 )
 
@@ -76,14 +77,14 @@ func (h *Handler) consentSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.PostForm.Get("decision") != "allow" {
-		_ = h.Store.AppendAudit(r.Context(), h.audit(r, "consent_denied", u.ID, ar.ClientID, nil))
+		_ = h.Store.AppendAudit(r.Context(), h.audit(r, manage.EventConsentDenied, u.ID, ar.ClientID, nil))
 		http.Redirect(w, r, h.ErrorRedirectURL(r.Context(), ar, "access_denied", "the user denied the request"), http.StatusSeeOther)
 		return
 	}
 	// The grant is remembered, so the same (or a smaller) request does not
 	// ask again; the audit row commits with it.
 	if err := h.Store.GrantConsent(r.Context(), storage.Consent{UserID: u.ID, ClientID: ar.ClientID, Scopes: ar.Scopes, Resources: ar.Resources},
-		h.audit(r, "consent_granted", u.ID, ar.ClientID, map[string]string{"scope": strings.Join(ar.Scopes, " "),
+		h.audit(r, manage.EventConsentGranted, u.ID, ar.ClientID, map[string]string{"scope": strings.Join(ar.Scopes, " "),
 			"resources": strings.Join(ar.Resources, " ")})); err != nil {
 		h.fail(w, r, "grant consent", err)
 		return

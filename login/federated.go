@@ -18,6 +18,7 @@ import (
 	"github.com/optibid/idp/federation"
 	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/manage/roles"
 	"github.com/optibid/idp/storage"
 )
@@ -195,7 +196,7 @@ func (h *Handler) federatedStart(w http.ResponseWriter, r *http.Request) {
 // Nothing about any account has changed when it is called.
 func (h *Handler) federationFailed(w http.ResponseWriter, r *http.Request, conn storage.Connection, userID, reason string, cause error, status int, msg string) {
 	slog.WarnContext(r.Context(), "federated sign-in failed", "connection", conn.ID, "reason", reason, "error", cause)
-	_ = h.Store.AppendAudit(r.Context(), h.audit(r, "federation_failed", userID, "", map[string]string{"connection": conn.ID, "reason": reason}))
+	_ = h.Store.AppendAudit(r.Context(), h.audit(r, manage.EventFederationFailed, userID, "", map[string]string{"connection": conn.ID, "reason": reason}))
 	h.Error(w, r, status, msg)
 }
 
@@ -275,7 +276,7 @@ func (h *Handler) federatedCallback(w http.ResponseWriter, r *http.Request) {
 	if upstreamMFA {
 		amr = append(amr, "mfa")
 	}
-	_ = h.Store.AppendAudit(ctx, h.audit(r, "federated_login", u.ID, ar.ClientID, map[string]string{"connection": conn.ID}))
+	_ = h.Store.AppendAudit(ctx, h.audit(r, manage.EventFederatedLogin, u.ID, ar.ClientID, map[string]string{"connection": conn.ID}))
 	need, _, _, err := h.mfaRequired(ctx, ar, c, u)
 	if err != nil {
 		h.fail(w, r, "mfa decision", err)
@@ -306,7 +307,7 @@ func (h *Handler) resolveFederatedUser(r *http.Request, conn storage.Connection,
 		}
 		_ = h.Store.TouchIdentity(ctx, fi, now)
 		if id.Name != "" && id.Name != u.Name {
-			if err := h.Store.UpdateProfile(ctx, u.ID, id.Name, u.EmailVerified, h.audit(r, "profile_updated", u.ID, "", map[string]string{"by": conn.ID})); err != nil {
+			if err := h.Store.UpdateProfile(ctx, u.ID, id.Name, u.EmailVerified, h.audit(r, manage.EventProfileUpdated, u.ID, "", map[string]string{"by": conn.ID})); err != nil {
 				return u, "", err
 			}
 			u.Name = id.Name
@@ -331,7 +332,7 @@ func (h *Handler) resolveFederatedUser(r *http.Request, conn storage.Connection,
 				conn.Name + " cannot be used for it.", nil
 		}
 		fi.UserID, fi.LinkedByEmail = existing.ID, true
-		if err := h.Store.LinkIdentity(ctx, fi, h.audit(r, "identity_linked", existing.ID, "", map[string]string{"connection": conn.ID, "by": "email"})); err != nil {
+		if err := h.Store.LinkIdentity(ctx, fi, h.audit(r, manage.EventIdentityLinked, existing.ID, "", map[string]string{"connection": conn.ID, "by": "email"})); err != nil {
 			return existing, "", err
 		}
 		return existing, "", nil
@@ -367,7 +368,7 @@ func (h *Handler) resolveFederatedUser(r *http.Request, conn storage.Connection,
 		return storage.User{}, "", err
 	}
 	u, err := h.Store.ProvisionFederatedUser(ctx, storage.User{Email: id.Email, Name: id.Name, EmailVerified: verified}, m, fi,
-		h.audit(r, "user_provisioned", "", "", map[string]string{"connection": conn.ID}))
+		h.audit(r, manage.EventUserProvisioned, "", "", map[string]string{"connection": conn.ID}))
 	if errors.Is(err, storage.ErrConflict) { // a concurrent first login won
 		return h.resolveFederatedUser(r, conn, id)
 	}

@@ -83,7 +83,7 @@ func (h *Handler) orgPolicy(ctx context.Context, userID string) (orgRules, error
 		if err != nil {
 			return p, err
 		}
-		p.mfa = p.mfa || o.MFAPolicy == "required"
+		p.mfa = p.mfa || o.MFAPolicy == manage.MFARequired
 		p.verifiedEmail = p.verifiedEmail || o.RequireVerifiedEmail
 	}
 	return p, nil
@@ -149,10 +149,10 @@ func (h *Handler) completeLogin(w http.ResponseWriter, r *http.Request, ar stora
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u storage.User, amr []string, newHash, clientID string, ticket *storage.Ticket) (storage.Session, bool) {
 	ctx := r.Context()
 	s, raw := h.newSession(r, u.ID, amr)
-	err := h.Store.LoginSucceeded(ctx, u.ID, ticket, h.now(), newHash, s, h.audit(r, "login_succeeded", u.ID, clientID, map[string]string{"amr": join(amr)}))
+	err := h.Store.LoginSucceeded(ctx, u.ID, ticket, h.now(), newHash, s, h.audit(r, manage.EventLoginSucceeded, u.ID, clientID, map[string]string{"amr": join(amr)}))
 	if errors.Is(err, storage.ErrLocked) {
 		h.metrics.logins.WithLabelValues("raced").Inc()
-		_ = h.Store.AppendAudit(ctx, h.audit(r, "login_refused", u.ID, clientID, map[string]string{"reason": "locked_meanwhile"}))
+		_ = h.Store.AppendAudit(ctx, h.audit(r, manage.EventLoginRefused, u.ID, clientID, map[string]string{"reason": "locked_meanwhile"}))
 		h.Error(w, r, http.StatusUnauthorized, badCredentials)
 		return s, false
 	}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/storage"
 )
 
@@ -130,7 +131,7 @@ func (h *Handler) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) endSession(w http.ResponseWriter, r *http.Request, s storage.Session, lr logoutRequest) {
-	if err := h.Store.RevokeSession(r.Context(), s.IDHash, h.now(), h.audit(r, "logout", s.UserID, lr.clientID, nil)); err != nil {
+	if err := h.Store.RevokeSession(r.Context(), s.IDHash, h.now(), h.audit(r, manage.EventLogout, s.UserID, lr.clientID, nil)); err != nil {
 		h.fail(w, r, "end session", err)
 		return
 	}

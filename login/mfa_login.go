@@ -12,6 +12,7 @@ import (
 	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/login/mfa"
 	"github.com/optibid/idp/login/notify"
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/storage"
 )
 
@@ -100,9 +101,9 @@ func (h *Handler) mfaSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	// Second factors are admitted (and counted) like passwords, atomically
 	// with the lock: a locked account's codes are not even checked.
-	ticket, err := h.Store.AdmitLogin(ctx, u.ID, h.cfg.Lockout, now, h.audit(r, "account_locked", u.ID, ar.ClientID, nil))
+	ticket, err := h.Store.AdmitLogin(ctx, u.ID, h.cfg.Lockout, now, h.audit(r, manage.EventAccountLocked, u.ID, ar.ClientID, nil))
 	if errors.Is(err, storage.ErrLocked) {
-		_ = h.Store.AppendAudit(ctx, h.audit(r, "login_refused", u.ID, ar.ClientID, map[string]string{"reason": "locked"}))
+		_ = h.Store.AppendAudit(ctx, h.audit(r, manage.EventLoginRefused, u.ID, ar.ClientID, map[string]string{"reason": "locked"}))
 		h.Error(w, r, http.StatusForbidden, badCredentials)
 		return
 	}
@@ -117,7 +118,7 @@ func (h *Handler) mfaSubmit(w http.ResponseWriter, r *http.Request) {
 	case "totp":
 		method, err = "otp", h.checkTOTP(ctx, u.ID, code, now)
 	case "backup":
-		method, err = "otp", h.Store.UseBackupCode(ctx, u.ID, mfa.HashBackupCode(code), now, h.audit(r, "backup_code_used", u.ID, ar.ClientID, nil))
+		method, err = "otp", h.Store.UseBackupCode(ctx, u.ID, mfa.HashBackupCode(code), now, h.audit(r, manage.EventBackupCodeUsed, u.ID, ar.ClientID, nil))
 	case "otp":
 		method = "otp"
 		if r.PostForm.Get("channel") == "sms" {
@@ -132,7 +133,7 @@ func (h *Handler) mfaSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		// Counted at admission; the row says what it was.
-		if aerr := h.Store.AppendAudit(ctx, h.audit(r, "mfa_failed", u.ID, ar.ClientID, map[string]string{"method": method})); aerr != nil {
+		if aerr := h.Store.AppendAudit(ctx, h.audit(r, manage.EventMFAFailed, u.ID, ar.ClientID, map[string]string{"method": method})); aerr != nil {
 			h.fail(w, r, "record mfa failure", aerr)
 			return
 		}
@@ -230,7 +231,7 @@ func (h *Handler) sendCode(r *http.Request, u storage.User, transaction, channel
 	}
 	c := storage.OTPChallenge{ID: id, AuthRequestID: transaction, UserID: u.ID, Channel: channel, Destination: dest,
 		CodeHash: mfa.HashOTPCode(id, code), CreatedAt: now, ExpiresAt: now.Add(h.cfg.OTPTTL)}
-	if err := h.Store.CreateOTPChallenge(ctx, c, h.audit(r, "otp_sent", u.ID, "", map[string]string{"channel": channel})); err != nil {
+	if err := h.Store.CreateOTPChallenge(ctx, c, h.audit(r, manage.EventOTPSent, u.ID, "", map[string]string{"channel": channel})); err != nil {
 		return "", err
 	}
 	body := code + " is your " + h.cfg.ProductName + " verification code. It expires in " + h.cfg.OTPTTL.String() + ". Never share it."
@@ -240,7 +241,7 @@ func (h *Handler) sendCode(r *http.Request, u storage.User, transaction, channel
 		err = h.Email.SendEmail(ctx, notify.Email{To: dest, Subject: "Your " + h.cfg.ProductName + " verification code", Text: body})
 	}
 	if err != nil {
-		_ = h.Store.AppendAudit(ctx, h.audit(r, "otp_send_failed", u.ID, "", map[string]string{"channel": channel}))
+		_ = h.Store.AppendAudit(ctx, h.audit(r, manage.EventOTPSendFailed, u.ID, "", map[string]string{"channel": channel}))
 		return "", err
 	}
 	return id, nil
@@ -257,7 +258,7 @@ func (h *Handler) mayEnroll(w http.ResponseWriter, r *http.Request, ar storage.A
 		return false
 	}
 	if f.any() {
-		_ = h.Store.AppendAudit(r.Context(), h.audit(r, "enrollment_refused", u.ID, ar.ClientID, map[string]string{"reason": "has_factor"}))
+		_ = h.Store.AppendAudit(r.Context(), h.audit(r, manage.EventEnrollmentRefused, u.ID, ar.ClientID, map[string]string{"reason": "has_factor"}))
 		http.Redirect(w, r, "/login/mfa?id="+ar.ID, http.StatusSeeOther)
 		return false
 	}
@@ -291,7 +292,7 @@ func (h *Handler) renderEnroll(w http.ResponseWriter, r *http.Request, u storage
 		return
 	}
 	if err := h.Store.SaveTOTP(r.Context(), storage.TOTP{UserID: u.ID, SecretSealed: e.Sealed, CreatedAt: h.now()},
-		h.audit(r, "totp_enrollment_started", u.ID, "", nil)); err != nil {
+		h.audit(r, manage.EventTOTPEnrollmentStarted, u.ID, "", nil)); err != nil {
 		h.fail(w, r, "save totp", err)
 		return
 	}
@@ -314,11 +315,11 @@ func (h *Handler) confirmTOTP(r *http.Request, u storage.User, code string) ([]s
 	if err != nil {
 		return nil, err
 	}
-	if err := h.Store.ConfirmTOTP(ctx, u.ID, step, now, h.audit(r, "totp_enrolled", u.ID, "", nil)); err != nil {
+	if err := h.Store.ConfirmTOTP(ctx, u.ID, step, now, h.audit(r, manage.EventTOTPEnrolled, u.ID, "", nil)); err != nil {
 		return nil, err
 	}
 	codes, hashes := mfa.NewBackupCodes()
-	if err := h.Store.ReplaceBackupCodes(ctx, u.ID, hashes, now, h.audit(r, "backup_codes_generated", u.ID, "", nil)); err != nil {
+	if err := h.Store.ReplaceBackupCodes(ctx, u.ID, hashes, now, h.audit(r, manage.EventBackupCodesGenerated, u.ID, "", nil)); err != nil {
 		return nil, err
 	}
 	return codes, nil

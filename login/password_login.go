@@ -9,6 +9,7 @@ import (
 
 	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/login/password"
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/storage"
 )
 
@@ -131,7 +132,7 @@ func (h *Handler) checkPassword(ctx context.Context, email, pw string) (checkedU
 	refused := found && u.Disabled
 	var ticket storage.Ticket
 	if found && !refused {
-		ticket, err = h.Store.AdmitLogin(ctx, u.ID, h.cfg.Lockout, now, h.auditCtx(ctx, "account_locked", u.ID, "", nil))
+		ticket, err = h.Store.AdmitLogin(ctx, u.ID, h.cfg.Lockout, now, h.auditCtx(ctx, manage.EventAccountLocked, u.ID, "", nil))
 		switch {
 		case errors.Is(err, storage.ErrLocked):
 			refused = true
@@ -156,7 +157,7 @@ func (h *Handler) checkPassword(ctx context.Context, email, pw string) (checkedU
 	switch {
 	case !found:
 		h.metrics.logins.WithLabelValues("unknown_user").Inc()
-		if err := h.Store.AppendAudit(ctx, h.auditCtx(ctx, "login_failed", "", "", map[string]string{"reason": "unknown_user"})); err != nil {
+		if err := h.Store.AppendAudit(ctx, h.auditCtx(ctx, manage.EventLoginFailed, "", "", map[string]string{"reason": "unknown_user"})); err != nil {
 			return checkedUser{}, err
 		}
 		return checkedUser{}, errBadCredentials
@@ -166,14 +167,14 @@ func (h *Handler) checkPassword(ctx context.Context, email, pw string) (checkedU
 			reason = "disabled"
 		}
 		h.metrics.logins.WithLabelValues(reason).Inc()
-		if err := h.Store.AppendAudit(ctx, h.auditCtx(ctx, "login_refused", u.ID, "", map[string]string{"reason": reason})); err != nil {
+		if err := h.Store.AppendAudit(ctx, h.auditCtx(ctx, manage.EventLoginRefused, u.ID, "", map[string]string{"reason": reason})); err != nil {
 			return checkedUser{}, err
 		}
 		return checkedUser{}, errBadCredentials
 	case !ok:
 		// Counted at admission; the row says what it was.
 		h.metrics.logins.WithLabelValues("bad_password").Inc()
-		if err := h.Store.AppendAudit(ctx, h.auditCtx(ctx, "login_failed", u.ID, "", map[string]string{"reason": "bad_password"})); err != nil {
+		if err := h.Store.AppendAudit(ctx, h.auditCtx(ctx, manage.EventLoginFailed, u.ID, "", map[string]string{"reason": "bad_password"})); err != nil {
 			return checkedUser{}, err
 		}
 		return checkedUser{}, errBadCredentials
@@ -181,15 +182,15 @@ func (h *Handler) checkPassword(ctx context.Context, email, pw string) (checkedU
 	return checkedUser{User: u, needsRehash: rehash, ticket: ticket}, nil
 }
 
-func (h *Handler) audit(r *http.Request, typ, actor, clientID string, details map[string]string) storage.AuditEvent {
-	ev := h.auditCtx(r.Context(), typ, actor, clientID, details)
-	ev.UserAgent = httpx.UserAgent(r)
-	return ev
+// audit is a row about a person's own action on the sign-in screens: the
+// person is actor and subject.
+func (h *Handler) audit(r *http.Request, typ manage.EventType, actor, clientID string, details map[string]string) storage.AuditEvent {
+	return manage.ActorFrom(r, actor, clientID).Event(h.now(), typ, manage.About{Subject: actor, Details: details})
 }
 
-func (h *Handler) auditCtx(ctx context.Context, typ, actor, clientID string, details map[string]string) storage.AuditEvent {
-	return storage.AuditEvent{Type: typ, Time: h.now(), ActorID: actor, SubjectID: actor, ClientID: clientID,
-		IP: httpx.ClientIP(ctx), RequestID: httpx.RequestID(ctx), Details: details}
+// auditCtx is audit for code without the request at hand.
+func (h *Handler) auditCtx(ctx context.Context, typ manage.EventType, actor, clientID string, details map[string]string) storage.AuditEvent {
+	return manage.ActorCtx(ctx, actor, clientID).Event(h.now(), typ, manage.About{Subject: actor, Details: details})
 }
 
 func clientIP(r *http.Request) string { return httpx.ClientIP(r.Context()) }

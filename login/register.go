@@ -94,7 +94,7 @@ func (h *Handler) registerSubmit(w http.ResponseWriter, r *http.Request) {
 		h.sendMail(r, existing.Email, "Someone tried to create an account with your email",
 			"Someone tried to create a new "+h.cfg.ProductName+" account with this email address. You already have one.\n\n"+
 				"If it was you, sign in or reset your password: "+h.cfg.Issuer+"/forgot\nIf it was not you, you can ignore this message.")
-		_ = h.Store.AppendAudit(ctx, h.audit(r, "registration_existing_email", existing.ID, "", nil))
+		_ = h.Store.AppendAudit(ctx, h.audit(r, manage.EventRegistrationExistingEmail, existing.ID, "", nil))
 	case errors.Is(err, storage.ErrNotFound):
 		if err := h.createAccount(r, d, f.Get("password"), domain); err != nil {
 			h.fail(w, r, "register", err)
@@ -121,7 +121,7 @@ func (h *Handler) createAccount(r *http.Request, d registerData, pw, domain stri
 		return err
 	}
 	u := storage.User{Email: d.Email, Name: d.Name, PasswordHash: hash}
-	ev := h.audit(r, "user_registered", "", "", map[string]string{"domain": domain})
+	ev := h.audit(r, manage.EventUserRegistered, "", "", map[string]string{"domain": domain})
 	if d.Company == "" {
 		if u, err = h.Store.CreateUser(ctx, u, ev); err != nil {
 			return err
@@ -131,7 +131,7 @@ func (h *Handler) createAccount(r *http.Request, d registerData, pw, domain stri
 	for range 3 { // a slug taken by chance gets another suffix
 		var created storage.User
 		created, _, err = h.Store.CreateUserWithOrganization(ctx, u, storage.Organization{Slug: manage.SlugFor(d.Company, random.ID()[:6]),
-			Name: d.Company}, ev, h.audit(r, "organization_created", "", "", map[string]string{"by": "registration"}))
+			Name: d.Company}, ev, h.audit(r, manage.EventOrganizationCreated, "", "", map[string]string{"by": "registration"}))
 		if err == nil {
 			return h.sendVerification(r, created)
 		}
@@ -149,7 +149,7 @@ func (h *Handler) createAccount(r *http.Request, d registerData, pw, domain stri
 func (h *Handler) sendVerification(r *http.Request, u storage.User) error {
 	tok, now := random.Token(32), h.now()
 	if err := h.Store.CreateActionToken(r.Context(), storage.ActionToken{Hash: storage.HashSecret(tok), Purpose: storage.PurposeVerifyEmail,
-		UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(h.cfg.EmailVerificationTTL)}, h.audit(r, "email_verification_sent", u.ID, "", nil)); err != nil {
+		UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(h.cfg.EmailVerificationTTL)}, h.audit(r, manage.EventEmailVerificationSent, u.ID, "", nil)); err != nil {
 		return err
 	}
 	h.sendMail(r, u.Email, "Confirm your email address",
@@ -192,7 +192,7 @@ func (h *Handler) verifyEmail(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "verify email", err)
 		return
 	}
-	if err := h.Store.UpdateProfile(ctx, u.ID, u.Name, true, h.audit(r, "email_verified", u.ID, "", nil)); err != nil {
+	if err := h.Store.UpdateProfile(ctx, u.ID, u.Name, true, h.audit(r, manage.EventEmailVerified, u.ID, "", nil)); err != nil {
 		h.fail(w, r, "verify email", err)
 		return
 	}
@@ -225,7 +225,7 @@ func (h *Handler) joinByDomain(r *http.Request, u storage.User) error {
 	if err != nil || slices.ContainsFunc(ms, func(m storage.Membership) bool { return m.OrgID == org.ID }) {
 		return err
 	}
-	ev := h.audit(r, "membership_added", u.ID, "", map[string]string{"org": org.Slug, "role": "member", "by": "verified_domain"})
+	ev := h.audit(r, manage.EventMembershipAdded, u.ID, "", map[string]string{"org": org.Slug, "role": "member", "by": "verified_domain"})
 	ev.OrgID = org.ID
 	return h.Store.UpsertMembership(ctx, storage.Membership{UserID: u.ID, OrgID: org.ID, Role: "member"}, ev)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/storage"
 )
 
@@ -32,7 +33,7 @@ func (h *Handler) forgotSubmit(w http.ResponseWriter, r *http.Request) {
 	case err == nil && !u.Disabled:
 		tok, now := random.Token(32), h.now()
 		if err := h.Store.CreateActionToken(ctx, storage.ActionToken{Hash: storage.HashSecret(tok), Purpose: storage.PurposeResetPassword,
-			UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(h.cfg.PasswordResetTTL)}, h.audit(r, "password_reset_requested", u.ID, "", nil)); err != nil {
+			UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(h.cfg.PasswordResetTTL)}, h.audit(r, manage.EventPasswordResetRequested, u.ID, "", nil)); err != nil {
 			h.fail(w, r, "reset token", err)
 			return
 		}
@@ -41,7 +42,7 @@ func (h *Handler) forgotSubmit(w http.ResponseWriter, r *http.Request) {
 				durationText(h.cfg.PasswordResetTTL)+":\n\n"+h.cfg.Issuer+"/reset?token="+tok+
 				"\n\nAll your sessions will be signed out. If it was not you, ignore this message: your password stays as it is.")
 	case err == nil, errors.Is(err, storage.ErrNotFound):
-		_ = h.Store.AppendAudit(ctx, h.audit(r, "password_reset_requested", "", "", map[string]string{"known": "false"}))
+		_ = h.Store.AppendAudit(ctx, h.audit(r, manage.EventPasswordResetRequested, "", "", map[string]string{"known": "false"}))
 	default:
 		h.fail(w, r, "reset lookup", err)
 		return
@@ -106,14 +107,14 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "reset hash", err)
 		return
 	}
-	if err := h.Store.SetPassword(ctx, u.ID, hash, now, h.audit(r, "password_reset", u.ID, "", nil)); err != nil {
+	if err := h.Store.SetPassword(ctx, u.ID, hash, now, h.audit(r, manage.EventPasswordReset, u.ID, "", nil)); err != nil {
 		h.fail(w, r, "reset", err)
 		return
 	}
 	// An upstream link made on an email assertion ends with the account's
 	// recovery: whoever controls the mailbox now decides, not an IdP that
 	// once claimed the address.
-	if _, err := h.Store.UnlinkEmailLinks(ctx, u.ID, h.audit(r, "email_links_removed", u.ID, "", nil)); err != nil {
+	if _, err := h.Store.UnlinkEmailLinks(ctx, u.ID, h.audit(r, manage.EventEmailLinksRemoved, u.ID, "", nil)); err != nil {
 		h.fail(w, r, "reset", err)
 		return
 	}

@@ -56,6 +56,8 @@ const (
 	EventLogout                    EventType = "logout"
 	EventMembershipAdded           EventType = "membership_added"
 	EventMembershipUpserted        EventType = "membership_upserted"
+	EventMemberRemoved             EventType = "member_removed"
+	EventMemberRoleChanged         EventType = "member_role_changed"
 	EventMFAFailed                 EventType = "mfa_failed"
 	EventMFAPolicyChanged          EventType = "mfa_policy_changed"
 	EventOrgSettingsChanged        EventType = "org_settings_changed"
@@ -196,6 +198,8 @@ var eventTypes = []EventType{
 	EventLogout,
 	EventMembershipAdded,
 	EventMembershipUpserted,
+	EventMemberRemoved,
+	EventMemberRoleChanged,
 	EventMFAFailed,
 	EventMFAPolicyChanged,
 	EventOrgSettingsChanged,
@@ -221,6 +225,7 @@ var eventTypes = []EventType{
 	EventSessionEnded,
 	EventSigningKeysCreated,
 	EventSigningKeysRotated,
+	EventTemplateApplied,
 	EventTemplateDefined,
 	EventTokenExchanged,
 	EventTokenRefreshed,

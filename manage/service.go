@@ -17,6 +17,14 @@ type Store interface {
 	ListFeatures(ctx context.Context) ([]storage.FeatureDefinition, error)
 	OrgFeatureSettings(ctx context.Context, orgID string) (map[string]storage.FeatureSetting, error)
 	TemplateByID(ctx context.Context, id string) (storage.FeatureTemplate, error)
+	DomainsOf(ctx context.Context, orgID string) ([]storage.OrganizationDomain, error)
+	UpsertAPI(ctx context.Context, a storage.API, ev storage.AuditEvent) (storage.API, error)
+	DeleteAPI(ctx context.Context, identifier, orgID string, ev storage.AuditEvent) error
+	ListClients(ctx context.Context) ([]storage.Client, error)
+	UserData(ctx context.Context, userID string) (storage.UserData, error)
+	AppendAudit(ctx context.Context, ev storage.AuditEvent) error
+	EraseUser(ctx context.Context, userID, pseudonym string, ev storage.AuditEvent) error
+	SetPlatformAdmin(ctx context.Context, userID string, admin bool, ev storage.AuditEvent) error
 	ApplyFeatureSettings(ctx context.Context, orgID string, settings map[string]storage.FeatureSetting, actorID, templateID string,
 		at time.Time, ev storage.AuditEvent) error
 }
@@ -28,6 +36,9 @@ type Service struct {
 	// Catalogue is the feature catalogue the provider holds in memory; nil
 	// reads it from the store on each use (the CLI).
 	Catalogue func() entitlements.Catalogue
+	// ManagementAPI is the management API's identifier (<issuer>/api),
+	// which no other API may take.
+	ManagementAPI string
 }
 
 func (s *Service) now() time.Time {

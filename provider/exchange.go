@@ -9,6 +9,7 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/provider/claims"
 )
 
@@ -84,7 +85,7 @@ func (p *Provider) exchangeGrant(ctx context.Context, c *client, form url.Values
 	}
 	// The exchange stores nothing else: its audit row is its record, so
 	// no row, no token.
-	if err := p.store.AppendAudit(ctx, audit(ctx, "token_exchanged", c.ID, st.User.ID, c.ID,
+	if err := p.store.AppendAudit(ctx, audit(ctx, manage.EventTokenExchanged, c.ID, st.User.ID, c.ID,
 		map[string]string{"grant_id": st.Grant.ID, "audience": strings.Join(targets, " ")})); err != nil {
 		return nil, serverFailure(ctx, "audit token exchange", err)
 	}

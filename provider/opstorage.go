@@ -11,7 +11,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
-	"github.com/optibid/idp/internal/httpx"
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/provider/claims"
 	"github.com/optibid/idp/storage"
 )
@@ -43,9 +43,8 @@ func withAlg(ctx context.Context, alg string) context.Context {
 func (s *opStorage) now() time.Time { return s.p.now().UTC() }
 
 // audit builds an event with the request's metadata.
-func audit(ctx context.Context, typ, actor, subject, clientID string, details map[string]string) storage.AuditEvent {
-	return storage.AuditEvent{Type: typ, Time: time.Now().UTC(), ActorID: actor, SubjectID: subject, ClientID: clientID,
-		IP: httpx.ClientIP(ctx), RequestID: httpx.RequestID(ctx), Details: details}
+func audit(ctx context.Context, typ manage.EventType, actor, subject, clientID string, details map[string]string) storage.AuditEvent {
+	return manage.ActorCtx(ctx, actor, clientID).Event(time.Now(), typ, manage.About{Subject: subject, Details: details})
 }
 
 // internal logs err and returns server_error; our endpoints answer it

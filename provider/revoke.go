@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/optibid/idp/internal/httpx"
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/storage"
 )
 
@@ -34,7 +35,7 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 			p.writeErr(w, foreign)
 			return
 		}
-		err := p.store.RevokeGrant(ctx, st.Grant.ID, now, audit(ctx, "token_revoked", c.ID, st.Token.UserID, c.ID,
+		err := p.store.RevokeGrant(ctx, st.Grant.ID, now, audit(ctx, manage.EventTokenRevoked, c.ID, st.Token.UserID, c.ID,
 			map[string]string{"grant_id": st.Grant.ID, "token_type": "refresh_token"}))
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			p.writeErr(w, serverFailure(ctx, "revoke grant", err))
@@ -58,7 +59,7 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 		}
 		// The entry outlives the token by the verification leeway.
 		until := time.Unix(at.Expiry, 0).Add(accessTokenLeeway)
-		if err := p.store.RevokeAccessToken(ctx, at.JWTID, until, audit(ctx, "token_revoked", c.ID, subject, c.ID,
+		if err := p.store.RevokeAccessToken(ctx, at.JWTID, until, audit(ctx, manage.EventTokenRevoked, c.ID, subject, c.ID,
 			map[string]string{"token_type": "access_token"})); err != nil {
 			p.writeErr(w, serverFailure(ctx, "revoke access token", err))
 			return

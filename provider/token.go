@@ -18,6 +18,7 @@ import (
 
 	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/manage/registration"
 	"github.com/optibid/idp/provider/claims"
 	"github.com/optibid/idp/storage"
@@ -236,8 +237,8 @@ func (p *Provider) codeGrant(ctx context.Context, c *client, form url.Values) (*
 	grantID := random.ID()
 	ar, err := p.store.RedeemCode(ctx, storage.HashSecret(code), storage.CodeBinding{ClientID: c.ID, RedirectURI: redirectURI, CodeChallenge: challenge},
 		grantID, now.Add(p.cfg.RefreshFamilyTTL), now,
-		audit(ctx, "code_redeemed", "", "", c.ID, map[string]string{"grant_id": grantID}),
-		audit(ctx, "code_replayed", "", "", c.ID, nil))
+		audit(ctx, manage.EventCodeRedeemed, "", "", c.ID, map[string]string{"grant_id": grantID}),
+		audit(ctx, manage.EventCodeReplayed, "", "", c.ID, nil))
 	switch {
 	case errors.Is(err, storage.ErrAlreadyUsed):
 		p.metrics.codeReplays.Inc()
@@ -335,7 +336,7 @@ func (p *Provider) refreshGrant(ctx context.Context, c *client, form url.Values)
 	if !st.Token.UsedAt.IsZero() {
 		p.metrics.refreshReuse.Inc()
 		if st.Grant.RevokedAt.IsZero() {
-			if err := p.store.RevokeGrant(ctx, st.Grant.ID, now, audit(ctx, "refresh_token_reuse", "", st.Token.UserID,
+			if err := p.store.RevokeGrant(ctx, st.Grant.ID, now, audit(ctx, manage.EventRefreshTokenReuse, "", st.Token.UserID,
 				st.Token.ClientID, map[string]string{"grant_id": st.Grant.ID})); err != nil {
 				return nil, serverFailure(ctx, "revoke family", err)
 			}
@@ -363,8 +364,8 @@ func (p *Provider) refreshGrant(ctx context.Context, c *client, form url.Values)
 		Scopes: scopes, AuthTime: st.Token.AuthTime, AMR: st.Token.AMR, CreatedAt: now,
 		ExpiresAt: p.storage.refreshExpiry(now, st.Grant.ExpiresAt)}
 	err = p.store.RotateRefreshToken(ctx, storage.HashSecret(current), next, now,
-		audit(ctx, "token_refreshed", st.Token.UserID, "", c.ID, map[string]string{"grant_id": st.Grant.ID}),
-		audit(ctx, "refresh_token_reuse", "", st.Token.UserID, c.ID, map[string]string{"grant_id": st.Grant.ID}))
+		audit(ctx, manage.EventTokenRefreshed, st.Token.UserID, "", c.ID, map[string]string{"grant_id": st.Grant.ID}),
+		audit(ctx, manage.EventRefreshTokenReuse, "", st.Token.UserID, c.ID, map[string]string{"grant_id": st.Grant.ID}))
 	switch {
 	case errors.Is(err, storage.ErrAlreadyUsed):
 		p.metrics.refreshReuse.Inc()

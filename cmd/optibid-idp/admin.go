@@ -16,8 +16,9 @@ import (
 	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/internal/seal"
 	"github.com/optibid/idp/login/password"
+	"github.com/optibid/idp/manage"
 	adminapi "github.com/optibid/idp/manage/api"
-	"github.com/optibid/idp/manage/privacy"
+	"github.com/optibid/idp/provider"
 	"github.com/optibid/idp/provider/keys"
 	"github.com/optibid/idp/storage"
 )
@@ -69,6 +70,7 @@ func admin(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer store.Close()
+	rules := &manage.Service{Store: store, ManagementAPI: cfg.Issuer + provider.ManagementAPIPath}
 	fs := flag.NewFlagSet("admin "+rest[0]+" "+rest[1], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	out := json.NewEncoder(stdout)
@@ -138,11 +140,7 @@ func admin(args []string, stdout io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("admin user platform-admin: user %q: %w", *email, err)
 		}
-		typ := "platform_admin_granted"
-		if *revoke {
-			typ = "platform_admin_withdrawn"
-		}
-		if err := store.SetPlatformAdmin(ctx, u.ID, !*revoke, storage.AuditEvent{Type: typ, Time: time.Now().UTC(), ActorID: "cli", SubjectID: u.ID}); err != nil {
+		if err := rules.SetPlatformAdmin(ctx, manage.CLI, u.ID, !*revoke); err != nil {
 			return err
 		}
 		return out.Encode(map[string]any{"id": u.ID, "email": u.Email, "platform_admin": !*revoke})
@@ -156,21 +154,17 @@ func admin(args []string, stdout io.Writer) error {
 			return fmt.Errorf("admin %s: user %q: %w", strings.Join(rest[:2], " "), *email, err)
 		}
 		if rest[1] == "export" {
-			d, err := store.UserData(ctx, u.ID)
+			doc, err := rules.ExportUser(ctx, manage.CLI, u.ID)
 			if err != nil {
 				return err
 			}
-			if err := store.AppendAudit(ctx, storage.AuditEvent{Type: "data_exported", Time: time.Now().UTC(), ActorID: "cli", SubjectID: u.ID}); err != nil {
-				return err
-			}
-			return out.Encode(privacy.Export(d, time.Now()))
+			return out.Encode(doc)
 		}
 		if !strings.EqualFold(*confirm, u.Email) {
 			return errors.New("admin user erase: repeat the email with --confirm to erase the account")
 		}
-		pseudonym := privacy.Pseudonym()
-		if err := store.EraseUser(ctx, u.ID, pseudonym, storage.AuditEvent{Type: "user_erased", Time: time.Now().UTC(), ActorID: "cli",
-			SubjectID: pseudonym, Details: map[string]string{"by": "operator"}}); err != nil {
+		pseudonym, err := rules.EraseUser(ctx, manage.CLI, u.ID, "operator")
+		if err != nil {
 			return fmt.Errorf("admin user erase: %w", err)
 		}
 		return out.Encode(map[string]any{"erased": true, "pseudonym": pseudonym})
@@ -245,7 +239,7 @@ func admin(args []string, stdout io.Writer) error {
 		}
 		return out.Encode(res)
 	case "api create", "api list", "api delete":
-		return adminAPIs(ctx, store, cfg, rest[1], rest[2:], out)
+		return adminAPIs(ctx, store, rules, rest[1], rest[2:], out)
 	case "keys rotate":
 		alg := fs.String("alg", "", "")
 		if err := fs.Parse(rest[2:]); err != nil {
@@ -261,7 +255,7 @@ func admin(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := m.Rotate(ctx, *alg, storage.AuditEvent{ActorID: "cli"}); err != nil {
+		if err := m.Rotate(ctx, *alg, manage.CLI); err != nil {
 			return err
 		}
 		var kids []string

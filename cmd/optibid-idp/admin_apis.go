@@ -7,16 +7,15 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/optibid/idp/app"
-	"github.com/optibid/idp/manage/registration"
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/storage"
 )
 
 // adminAPIs serves `admin api create|list|delete` for platform APIs, under
-// the same rules as bootstrap.apis (registration.ValidateAPI).
-func adminAPIs(ctx context.Context, store storage.Store, cfg *app.Config, cmd string, args []string, out *json.Encoder) error {
+// the management layer's rules (as the API and bootstrap.apis).
+func adminAPIs(ctx context.Context, store storage.Store, rules *manage.Service, cmd string, args []string, out *json.Encoder) error {
 	fs := flag.NewFlagSet("admin api "+cmd, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	identifier, name := fs.String("identifier", "", ""), fs.String("name", "", "")
@@ -27,7 +26,6 @@ func adminAPIs(ctx context.Context, store storage.Store, cfg *app.Config, cmd st
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cli := storage.AuditEvent{ActorID: "cli", Time: time.Now().UTC()}
 	switch cmd {
 	case "list":
 		list, err := store.ListAPIs(ctx)
@@ -41,8 +39,7 @@ func adminAPIs(ctx context.Context, store storage.Store, cfg *app.Config, cmd st
 		}
 		return out.Encode(views)
 	case "delete":
-		cli.Type, cli.Details = "api_deleted", map[string]string{"api": *identifier}
-		if err := store.DeleteAPI(ctx, *identifier, "", cli); err != nil {
+		if err := rules.DeleteAPI(ctx, manage.CLI, storage.Organization{}, *identifier); err != nil {
 			return fmt.Errorf("admin api delete: %w", err)
 		}
 		return out.Encode(map[string]any{"deleted": *identifier})
@@ -52,18 +49,7 @@ func adminAPIs(ctx context.Context, store storage.Store, cfg *app.Config, cmd st
 		n, d, _ := strings.Cut(sc, "=")
 		a.Scopes = append(a.Scopes, storage.APIScope{Name: n, Description: d})
 	}
-	if err := (app.Bootstrap{APIs: []app.BootstrapAPI{a}}).Check(cfg.Issuer); err != nil {
-		return err
-	}
-	stored, err := store.ListAPIs(ctx)
-	if err != nil {
-		return err
-	}
-	if err := registration.ScopeClash(a.Stored(), stored); err != nil {
-		return fmt.Errorf("admin api create: %w", err)
-	}
-	cli.Type, cli.Details = "api_saved", map[string]string{"api": a.Identifier}
-	saved, err := store.UpsertAPI(ctx, a.Stored(), cli)
+	saved, err := rules.SaveAPI(ctx, manage.CLI, storage.Organization{}, a.Stored())
 	if err != nil {
 		return fmt.Errorf("admin api create: %w", err)
 	}

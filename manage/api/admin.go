@@ -115,7 +115,8 @@ func New(d Deps) *Handler {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Handler{Deps: d, rules: &manage.Service{Store: d.Store, Now: d.Now, Catalogue: d.Catalogue}}
+	return &Handler{Deps: d, rules: &manage.Service{Store: d.Store, Now: d.Now, Catalogue: d.Catalogue,
+		ManagementAPI: d.ManagementAPI}}
 }
 
 // Register mounts the routes under /api/v1.
@@ -415,13 +416,8 @@ func (c caller) actor(r *http.Request) manage.Actor {
 }
 
 // event is an audit row for a change made through the API.
-func (h *Handler) event(r *http.Request, typ string, c caller, org storage.Organization, subject string, details map[string]string) storage.AuditEvent {
-	ev := storage.AuditEvent{Type: typ, Time: h.Now().UTC(), ActorID: c.user.ID, SubjectID: subject, OrgID: org.ID,
-		IP: httpx.ClientIP(r.Context()), UserAgent: httpx.UserAgent(r), RequestID: httpx.RequestID(r.Context()), Details: details}
-	if c.service != nil {
-		ev.ClientID = c.service.ID // audited as the service account
-	}
-	return ev
+func (h *Handler) event(r *http.Request, typ manage.EventType, c caller, org storage.Organization, subject string, details map[string]string) storage.AuditEvent {
+	return c.actor(r).Event(h.Now(), typ, manage.About{Subject: subject, Org: org.ID, Details: details})
 }
 
 // decode reads a small JSON body strictly. Invalid UTF-8 and NUL (also

@@ -2,13 +2,10 @@ package api
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
-	"github.com/optibid/idp/manage/registration"
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/storage"
 )
 
@@ -123,87 +120,28 @@ func (h *Handler) saveAPI(w http.ResponseWriter, r *http.Request, c caller, o st
 		}
 		a.AccessTokenTTL = d
 	}
-	if err := registration.ValidateAPI(a, h.ManagementAPI); err != nil {
-		fail(w, http.StatusBadRequest, "invalid_api", err.Error()+".")
-		return
-	}
-	if o.ID != "" && !h.onVerifiedDomain(w, r, o, a.Identifier) {
-		return
-	}
-	if msg, err := h.scopesTaken(r, a); err != nil {
-		h.internal(w, r, "scopes", err)
-		return
-	} else if msg != "" {
-		fail(w, http.StatusConflict, "scope_taken", msg)
-		return
-	}
-	saved, err := h.Store.UpsertAPI(r.Context(), a, h.event(r, "api_saved", c, o, "", map[string]string{"api": a.Identifier}))
+	saved, err := h.rules.SaveAPI(r.Context(), c.actor(r), o, a)
+	var taken *manage.ScopeTakenError
 	switch {
-	case errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound):
+	case errors.As(err, &taken):
+		fail(w, http.StatusConflict, "scope_taken", taken.Msg+".")
+		return
+	case errors.Is(err, manage.ErrIdentifierTaken):
 		fail(w, http.StatusConflict, "identifier_taken", "That identifier is registered elsewhere.")
 		return
 	case err != nil:
-		h.internal(w, r, "save api", err)
+		h.failRule(w, r, "invalid_api", "save api", err)
 		return
 	}
 	h.apisChanged()
 	writeJSON(w, http.StatusOK, viewAPI(saved))
 }
 
-// scopesTaken explains why a's scopes cannot be its own ("" when they
-// can): another API defines one, or another owner's client registered one
-// as its own. A scope belongs to one owner, since consent pages, tokens
-// and the token exchange know scopes by name.
-func (h *Handler) scopesTaken(r *http.Request, a storage.API) (string, error) {
-	apis, err := h.Store.ListAPIs(r.Context())
-	if err != nil {
-		return "", err
-	}
-	if err := registration.ScopeClash(a, apis); err != nil {
-		return err.Error() + ".", nil
-	}
-	clients, err := h.Store.ListClients(r.Context())
-	if err != nil {
-		return "", err
-	}
-	for _, c := range clients {
-		if c.OrgID == a.OrgID {
-			continue
-		}
-		for _, sc := range a.Scopes {
-			if slices.Contains(c.Scopes, sc.Name) {
-				return fmt.Sprintf("scopes: %q is already in use.", sc.Name), nil
-			}
-		}
-	}
-	return "", nil
-}
-
-// onVerifiedDomain: an organization names its APIs on its own verified
-// domains, so it can neither squat an identifier another tenant or the
-// platform will want nor dress one up as theirs. On false the answer is
-// written.
-func (h *Handler) onVerifiedDomain(w http.ResponseWriter, r *http.Request, o storage.Organization, identifier string) bool {
-	domains, err := h.Store.DomainsOf(r.Context(), o.ID)
-	if err != nil {
-		h.internal(w, r, "domains", err)
-		return false
-	}
-	host := registration.IdentifierHost(identifier)
-	if host == "" || !slices.ContainsFunc(domains, func(d storage.OrganizationDomain) bool {
-		return !d.VerifiedAt.IsZero() && (host == d.Domain || strings.HasSuffix(host, "."+d.Domain))
-	}) {
-		fail(w, http.StatusBadRequest, "invalid_api", "identifier: must be an https URI on one of this organization's verified domains.")
-		return false
-	}
-	return true
-}
-
 func (h *Handler) deleteAPI(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, _ string) {
 	// Identifiers are URIs, so they travel as a query parameter, not a
 	// path segment.
 	id := r.URL.Query().Get("identifier")
-	err := h.Store.DeleteAPI(r.Context(), id, o.ID, h.event(r, "api_deleted", c, o, "", map[string]string{"api": id}))
+	err := h.rules.DeleteAPI(r.Context(), c.actor(r), o, id)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		notFound(w)

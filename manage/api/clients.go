@@ -116,7 +116,7 @@ func (h *Handler) deleteClient(w http.ResponseWriter, r *http.Request, c caller,
 	if !ok {
 		return
 	}
-	err := h.Store.DeleteClient(r.Context(), sc.ID, h.Now().UTC(), h.event(r, "client_deleted", c, o, "", map[string]string{"client_id": sc.ID}))
+	err := h.Store.DeleteClient(r.Context(), sc.ID, h.Now().UTC(), h.event(r, manage.EventClientDeleted, c, o, "", map[string]string{"client_id": sc.ID}))
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		notFound(w)
@@ -141,7 +141,7 @@ func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request, c caller,
 	}
 	secret := random.Token(32)
 	sc.SecretHash = storage.HashSecret(secret)
-	stored, err := h.Store.UpsertClient(r.Context(), sc, h.event(r, "client_secret_rotated", c, o, "", map[string]string{"client_id": sc.ID}))
+	stored, err := h.Store.UpsertClient(r.Context(), sc, h.event(r, manage.EventClientSecretRotated, c, o, "", map[string]string{"client_id": sc.ID}))
 	if err != nil {
 		h.internal(w, r, "rotate secret", err)
 		return

@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/manage/roles"
 	"github.com/optibid/idp/storage"
 )
@@ -134,7 +135,7 @@ func (h *Handler) createConnection(w http.ResponseWriter, r *http.Request, c cal
 	if body.ClientSecret != "" {
 		conn.SecretSealed = h.Connections.Seal(conn.ID, body.ClientSecret)
 	}
-	if err := h.Store.UpsertConnection(r.Context(), conn, h.event(r, "connection_created", c, o, "", map[string]string{"connection": conn.ID, "type": conn.Type})); err != nil {
+	if err := h.Store.UpsertConnection(r.Context(), conn, h.event(r, manage.EventConnectionCreated, c, o, "", map[string]string{"connection": conn.ID, "type": conn.Type})); err != nil {
 		h.internal(w, r, "create connection", err)
 		return
 	}
@@ -165,7 +166,7 @@ func (h *Handler) deleteConnection(w http.ResponseWriter, r *http.Request, c cal
 		h.internal(w, r, "connection", err)
 		return
 	}
-	err = h.Store.DeleteConnection(r.Context(), id, h.event(r, "connection_deleted", c, o, "", map[string]string{"connection": id}))
+	err = h.Store.DeleteConnection(r.Context(), id, h.event(r, manage.EventConnectionDeleted, c, o, "", map[string]string{"connection": id}))
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		notFound(w)

@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/manage/roles"
 	"github.com/optibid/idp/storage"
 )
@@ -71,7 +72,7 @@ func (h *Handler) invite(w http.ResponseWriter, r *http.Request, c caller, o sto
 	token := random.Token(32)
 	inv := storage.Invitation{ID: random.ID(), OrgID: o.ID, Email: strings.ToLower(addr.Address), Role: body.Role,
 		TokenHash: storage.HashSecret(token), InvitedBy: c.user.ID, CreatedAt: now, ExpiresAt: now.Add(ttl)}
-	if err := h.Store.CreateInvitation(r.Context(), inv, h.event(r, "invitation_created", c, o, "",
+	if err := h.Store.CreateInvitation(r.Context(), inv, h.event(r, manage.EventInvitationCreated, c, o, "",
 		map[string]string{"invitation": inv.ID, "role": inv.Role})); err != nil {
 		h.internal(w, r, "invitation", err)
 		return
@@ -108,7 +109,7 @@ func (h *Handler) listInvitations(w http.ResponseWriter, r *http.Request, _ call
 
 func (h *Handler) revokeInvitation(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, _ string) {
 	id := mux.Vars(r)["invitation"]
-	err := h.Store.RevokeInvitation(r.Context(), o.ID, id, h.Now().UTC(), h.event(r, "invitation_revoked", c, o, "", map[string]string{"invitation": id}))
+	err := h.Store.RevokeInvitation(r.Context(), o.ID, id, h.Now().UTC(), h.event(r, manage.EventInvitationRevoked, c, o, "", map[string]string{"invitation": id}))
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		notFound(w)
@@ -133,7 +134,7 @@ func (h *Handler) acceptInvitation(w http.ResponseWriter, r *http.Request, c cal
 		fail(w, http.StatusForbidden, "email_unverified", "Verify your email address before accepting an invitation.")
 		return
 	}
-	ev := h.event(r, "invitation_accepted", c, storage.Organization{}, c.user.ID, nil)
+	ev := h.event(r, manage.EventInvitationAccepted, c, storage.Organization{}, c.user.ID, nil)
 	// The inviter must still be able to grant the role: an invitation
 	// carries no more authority than its inviter has now.
 	inviterMay := func(inviterRole, invitedRole string, platformAdmin bool) bool {

@@ -58,7 +58,7 @@ func (h *Handler) deleteOrg(w http.ResponseWriter, r *http.Request, c caller, o 
 		h.internal(w, r, "clients", err)
 		return
 	}
-	err = h.Store.DeleteOrganization(r.Context(), o.ID, h.event(r, "organization_deleted", c, o, "", map[string]string{"slug": o.Slug}))
+	err = h.Store.DeleteOrganization(r.Context(), o.ID, h.event(r, manage.EventOrganizationDeleted, c, o, "", map[string]string{"slug": o.Slug}))
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		notFound(w)

@@ -5,25 +5,19 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/optibid/idp/internal/httpx"
-	"github.com/optibid/idp/manage/privacy"
 	"github.com/optibid/idp/storage"
 )
 
 // exportMe answers a data-subject access request: everything stored about
 // the caller, as one JSON document to download.
 func (h *Handler) exportMe(w http.ResponseWriter, r *http.Request, c caller) {
-	d, err := h.Store.UserData(r.Context(), c.user.ID)
+	doc, err := h.rules.ExportUser(r.Context(), c.actor(r), c.user.ID)
 	if err != nil {
-		h.internal(w, r, "user data", err)
-		return
-	}
-	if err := h.Store.AppendAudit(r.Context(), h.event(r, "data_exported", c, storage.Organization{}, c.user.ID, nil)); err != nil {
-		h.internal(w, r, "audit", err)
+		h.internal(w, r, "export", err)
 		return
 	}
 	w.Header().Set("Content-Disposition", `attachment; filename="optibid-identity-export.json"`)
-	writeJSON(w, http.StatusOK, privacy.Export(d, h.Now()))
+	writeJSON(w, http.StatusOK, doc)
 }
 
 // eraseMe erases the caller's account. The body must repeat the account's
@@ -40,12 +34,7 @@ func (h *Handler) eraseMe(w http.ResponseWriter, r *http.Request, c caller) {
 		fail(w, http.StatusBadRequest, "confirmation_required", `Send {"confirm": "<your email address>"} to erase your account.`)
 		return
 	}
-	pseudonym := privacy.Pseudonym()
-	// The event names only the pseudonym: no ID, IP or user agent of the
-	// person just erased.
-	ev := storage.AuditEvent{Type: "user_erased", Time: h.Now().UTC(), ActorID: pseudonym, SubjectID: pseudonym,
-		RequestID: httpx.RequestID(r.Context()), Details: map[string]string{"by": "self"}}
-	err := h.Store.EraseUser(r.Context(), c.user.ID, pseudonym, ev)
+	_, err := h.rules.EraseUser(r.Context(), c.actor(r), c.user.ID, "self")
 	switch {
 	case errors.Is(err, storage.ErrLastOwner):
 		fail(w, http.StatusConflict, "last_owner", "You are the last owner of an organization: make another member an owner first.")

@@ -11,7 +11,7 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/optibid/idp/manage/entitlements"
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/manage/roles"
 	"github.com/optibid/idp/storage"
 )
@@ -79,12 +79,12 @@ func (h *Handler) patchOrg(w http.ResponseWriter, r *http.Request, c caller, o s
 	var settings map[string]any
 	need := func(perm string) bool { return roles.Has(role, perm) }
 	switch {
-	case body.Name != nil && (strings.TrimSpace(*body.Name) == "" || len(*body.Name) > 200):
-		fail(w, http.StatusBadRequest, "invalid_request", "name must be 1 to 200 characters.")
-	case body.Plan != nil && !slices.Contains(entitlements.Plans, *body.Plan):
-		fail(w, http.StatusBadRequest, "invalid_request", "plan must be free, professional or enterprise.")
-	case body.MFA != nil && !slices.Contains([]string{"off", "optional", "required"}, *body.MFA):
-		fail(w, http.StatusBadRequest, "invalid_request", "mfa must be off, optional or required.")
+	case body.Name != nil && manage.CheckOrgName(*body.Name) != nil:
+		h.failRule(w, r, "invalid_request", "org name", manage.CheckOrgName(*body.Name))
+	case body.Plan != nil && manage.CheckPlan(*body.Plan) != nil:
+		h.failRule(w, r, "invalid_request", "plan", manage.CheckPlan(*body.Plan))
+	case body.MFA != nil && manage.CheckMFAPolicy(*body.MFA, false) != nil:
+		h.failRule(w, r, "invalid_request", "mfa", manage.CheckMFAPolicy(*body.MFA, false))
 	case body.Settings != nil && (len(body.Settings) > maxLayout || json.Unmarshal(body.Settings, &settings) != nil || settings == nil):
 		fail(w, http.StatusBadRequest, "invalid_request", "settings must be a JSON object of at most 16 KiB.")
 	case body.Plan != nil && !c.user.PlatformAdmin:
@@ -104,27 +104,27 @@ func (h *Handler) applyOrgPatch(w http.ResponseWriter, r *http.Request, c caller
 	ctx := r.Context()
 	var err error
 	if name != nil {
-		o, err = h.Store.UpsertOrganization(ctx, storage.Organization{Slug: o.Slug, Name: strings.TrimSpace(*name)}, h.event(r, "organization_updated", c, o, "", nil))
+		o, err = h.Store.UpsertOrganization(ctx, storage.Organization{Slug: o.Slug, Name: strings.TrimSpace(*name)}, h.event(r, manage.EventOrganizationUpdated, c, o, "", nil))
 	}
 	if err == nil && plan != nil {
-		err = h.Store.SetPlan(ctx, o.ID, *plan, h.event(r, "plan_changed", c, o, "", map[string]string{"plan": *plan}))
+		err = h.Store.SetPlan(ctx, o.ID, *plan, h.event(r, manage.EventPlanChanged, c, o, "", map[string]string{"plan": *plan}))
 		o.Plan = *plan
 	}
 	if err == nil && mfa != nil {
-		err = h.Store.SetMFAPolicy(ctx, o.ID, *mfa, h.event(r, "mfa_policy_changed", c, o, "", map[string]string{"mfa": *mfa}))
+		err = h.Store.SetMFAPolicy(ctx, o.ID, *mfa, h.event(r, manage.EventMFAPolicyChanged, c, o, "", map[string]string{"mfa": *mfa}))
 		o.MFAPolicy = *mfa
 	}
 	if err == nil && verified != nil {
-		err = h.Store.SetEmailPolicy(ctx, o.ID, *verified, h.event(r, "email_policy_changed", c, o, "", nil))
+		err = h.Store.SetEmailPolicy(ctx, o.ID, *verified, h.event(r, manage.EventEmailPolicyChanged, c, o, "", nil))
 		o.RequireVerifiedEmail = *verified
 	}
 	if err == nil && joinByDomain != nil {
-		err = h.Store.SetJoinByDomain(ctx, o.ID, *joinByDomain, h.event(r, "join_by_domain_changed", c, o, "",
+		err = h.Store.SetJoinByDomain(ctx, o.ID, *joinByDomain, h.event(r, manage.EventJoinByDomainChanged, c, o, "",
 			map[string]string{"on": strconv.FormatBool(*joinByDomain)}))
 		o.JoinByDomain = *joinByDomain
 	}
 	if err == nil && settings != nil {
-		err = h.Store.SetOrgSettings(ctx, o.ID, settings, h.event(r, "org_settings_changed", c, o, "", nil))
+		err = h.Store.SetOrgSettings(ctx, o.ID, settings, h.event(r, manage.EventOrgSettingsChanged, c, o, "", nil))
 		o.Settings = settings
 	}
 	if err != nil {
@@ -214,9 +214,9 @@ func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request, c caller,
 }
 
 func (h *Handler) changeRole(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, m storage.Membership, role string) {
-	typ := "member_role_changed"
+	typ := manage.EventMemberRoleChanged
 	if role == "" {
-		typ = "member_removed"
+		typ = manage.EventMemberRemoved
 	}
 	err := h.Store.SetMemberRole(r.Context(), o.ID, m.UserID, role, h.event(r, typ, c, o, m.UserID, map[string]string{"from": m.Role, "to": role}))
 	switch {
@@ -277,7 +277,7 @@ func (h *Handler) addDomain(w http.ResponseWriter, r *http.Request, c caller, o 
 		fail(w, http.StatusBadRequest, "invalid_request", "That is not a domain name.")
 		return
 	}
-	err := h.Store.AddDomain(r.Context(), storage.OrganizationDomain{OrgID: o.ID, Domain: d}, h.event(r, "domain_added", c, o, "", map[string]string{"domain": d}))
+	err := h.Store.AddDomain(r.Context(), storage.OrganizationDomain{OrgID: o.ID, Domain: d}, h.event(r, manage.EventDomainAdded, c, o, "", map[string]string{"domain": d}))
 	if errors.Is(err, storage.ErrConflict) {
 		fail(w, http.StatusConflict, "conflict", "That domain belongs to another organization.")
 		return
@@ -316,7 +316,7 @@ func (h *Handler) verifyDomain(w http.ResponseWriter, r *http.Request, c caller,
 		}
 	}
 	d.VerifiedAt = h.Now().UTC()
-	if err := h.Store.AddDomain(r.Context(), d, h.event(r, "domain_verified", c, o, "", details)); err != nil {
+	if err := h.Store.AddDomain(r.Context(), d, h.event(r, manage.EventDomainVerified, c, o, "", details)); err != nil {
 		h.internal(w, r, "verify domain", err)
 		return
 	}

@@ -29,6 +29,7 @@ import (
 
 	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/internal/seal"
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/manage/registration"
 	"github.com/optibid/idp/storage"
 )
@@ -95,8 +96,8 @@ func New(ctx context.Context, store Store, box *seal.Box, cfg Config, now func()
 		if err != nil {
 			return nil, err
 		}
-		if _, err := store.InitSigningKeys(ctx, cur, next, storage.AuditEvent{Type: "signing_keys_created",
-			Time: m.now().UTC(), Details: map[string]string{"alg": alg, "kid": cur.ID, "next_kid": next.ID}}); err != nil {
+		if _, err := store.InitSigningKeys(ctx, cur, next, manage.Actor{}.Event(m.now(),
+			manage.EventSigningKeysCreated, manage.About{Details: map[string]string{"alg": alg, "kid": cur.ID, "next_kid": next.ID}})); err != nil {
 			return nil, fmt.Errorf("keys: init %s: %w", alg, err)
 		}
 	}
@@ -187,8 +188,8 @@ func (m *Manager) Run(ctx context.Context) {
 }
 
 // Rotate rotates one algorithm (or every configured one when alg is empty)
-// and reloads.
-func (m *Manager) Rotate(ctx context.Context, alg string, ev storage.AuditEvent) error {
+// and reloads; by is who asked (audited).
+func (m *Manager) Rotate(ctx context.Context, alg string, by manage.Actor) error {
 	algs := m.cfg.Algorithms
 	if alg != "" {
 		if !slices.Contains(algs, alg) {
@@ -202,9 +203,7 @@ func (m *Manager) Rotate(ctx context.Context, alg string, ev storage.AuditEvent)
 			return err
 		}
 		now := m.now().UTC()
-		e := ev
-		e.Type, e.Time = "signing_keys_rotated", now
-		e.Details = map[string]string{"alg": a, "new_next_kid": next.ID}
+		e := by.Event(now, manage.EventSigningKeysRotated, manage.About{Details: map[string]string{"alg": a, "new_next_kid": next.ID}})
 		if err := m.store.RotateSigningKeys(ctx, a, next, now, now.Add(m.cfg.RetiredFor), e); err != nil {
 			return fmt.Errorf("keys: rotate %s: %w", a, err)
 		}

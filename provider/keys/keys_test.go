@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/optibid/idp/internal/seal"
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/provider/keys"
 	"github.com/optibid/idp/storage"
 	"github.com/optibid/idp/storage/memory"
@@ -55,7 +56,7 @@ func TestLifecycle(t *testing.T) {
 	for _, k := range m.KeySet() {
 		published[k.ID()] = true
 	}
-	if err := m.Rotate(ctx, "ES256", storage.AuditEvent{}); err != nil {
+	if err := m.Rotate(ctx, "ES256", manage.Actor{}); err != nil {
 		t.Fatal(err)
 	}
 	now := m.SigningKey("ES256").ID()
@@ -72,7 +73,7 @@ func TestLifecycle(t *testing.T) {
 	if !ids[old] || len(ids) != 5 {
 		t.Fatalf("retired key must stay published: %v", ids)
 	}
-	if err := m.Rotate(ctx, "HS256", storage.AuditEvent{}); err == nil {
+	if err := m.Rotate(ctx, "HS256", manage.Actor{}); err == nil {
 		t.Fatal("rotating an unconfigured algorithm must fail")
 	}
 	evs, _ := store.ListAudit(ctx, storage.AuditFilter{Type: "signing_keys_rotated"})

@@ -1,0 +1,113 @@
+package api_test
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var invitationCode = regexp.MustCompile(`invitation code:\s+(\S+)`)
+
+// Invitations end to end on both stores: an owner invites by email, the
+// token travels only in the mail, only the invited (verified) address can
+// accept it, once; revocation and the role ceiling hold.
+func TestInvitations(t *testing.T) {
+	for _, backend := range apptest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			e, acme, _ := adminEnv(t, backend)
+			base := "/orgs/" + acme.ID + "/invitations"
+			ada := e.TokenOf(apptest.UserEmail) // owner
+			if st, _ := e.API("POST", base, e.TokenOf("bob@example.com"), map[string]string{"email": "x@example.com"}); st != http.StatusForbidden {
+				t.Fatalf("a member invited: %d", st)
+			}
+			if st, _ := e.API("POST", base, ada, map[string]string{"email": "not an address"}); st != http.StatusBadRequest {
+				t.Fatalf("bad email: %d", st)
+			}
+			st, body := e.API("POST", base, ada, map[string]string{"email": "Dave@Example.com", "role": "admin"})
+			if st != http.StatusCreated || body["status"] != "pending" || body["email"] != "dave@example.com" {
+				t.Fatalf("invite: %d %v", st, body)
+			}
+			var token string
+			for _, m := range e.App.Outbox.Messages() {
+				if m.To == "dave@example.com" && strings.Contains(m.Subject, "Acme") {
+					if sm := invitationCode.FindStringSubmatch(m.Body); sm != nil {
+						token = sm[1]
+					}
+				}
+			}
+			if token == "" {
+				t.Fatalf("no invitation mail: %+v", e.App.Outbox.Messages())
+			}
+			for _, v := range body {
+				if v == token {
+					t.Fatal("the token is in the API response")
+				}
+			}
+			// Someone else's account cannot use it; the invited one can, once.
+			carol := e.TokenOf("carol@globex.example")
+			if st, b := e.API("POST", "/invitations/accept", carol, map[string]string{"token": token}); st != http.StatusForbidden || b["error"] != "email_mismatch" {
+				t.Fatalf("accepted by another address: %d %v", st, b)
+			}
+			dave := e.TokenOf("dave@example.com")
+			if st, b := e.API("POST", "/invitations/accept", dave, map[string]string{"token": token}); st != http.StatusOK || b["role"] != "admin" {
+				t.Fatalf("accept: %d %v", st, b)
+			}
+			if st, b := e.API("POST", "/invitations/accept", dave, map[string]string{"token": token}); st != http.StatusBadRequest || b["error"] != "invalid_invitation" {
+				t.Fatalf("second use: %d %v", st, b)
+			}
+			if st, _ := e.API("GET", "/orgs/"+acme.ID+"/members", dave, nil); st != http.StatusOK {
+				t.Fatalf("dave cannot read members after joining: %d", st)
+			}
+			// Revocation, listed with status.
+			_, body = e.API("POST", base, ada, map[string]string{"email": "erin@example.com"})
+			id, _ := body["id"].(string)
+			if st, _ := e.API("DELETE", base+"/"+id, ada, nil); st != http.StatusNoContent {
+				t.Fatalf("revoke: %d", st)
+			}
+			if st, _ := e.API("DELETE", base+"/"+id, ada, nil); st != http.StatusNotFound {
+				t.Fatalf("revoke twice: %d", st)
+			}
+			_, body = e.API("GET", base, ada, nil)
+			list, _ := body["invitations"].([]any)
+			statuses := map[string]string{}
+			for _, x := range list {
+				x := x.(map[string]any)
+				statuses[x["email"].(string)] = x["status"].(string)
+			}
+			if statuses["dave@example.com"] != "accepted" || statuses["erin@example.com"] != "revoked" {
+				t.Fatalf("statuses: %v", statuses)
+			}
+			// An admin cannot invite an owner.
+			if st, _ := e.API("POST", base, dave, map[string]string{"email": "frank@example.com", "role": "owner"}); st != http.StatusForbidden {
+				t.Fatalf("admin invited an owner: %d", st)
+			}
+		})
+	}
+}
+
+// An invitation carries no more authority than its inviter still has:
+// after the inviting admin is demoted, their admin invitation fails.
+func TestInvitationOfADemotedInviterFails(t *testing.T) {
+	e, acme, _ := adminEnv(t, "memory")
+	ada := e.TokenOf(apptest.UserEmail)
+	bob := e.User("bob@example.com")
+	if st, _ := e.API("PATCH", "/orgs/"+acme.ID+"/members/"+bob.ID, ada, map[string]string{"role": "admin"}); st != http.StatusOK {
+		t.Fatalf("promote bob: %d", st)
+	}
+	if st, _ := e.API("POST", "/orgs/"+acme.ID+"/invitations", e.TokenOf("bob@example.com"), map[string]string{"email": "dave@example.com", "role": "admin"}); st != http.StatusCreated {
+		t.Fatalf("bob invites: %d", st)
+	}
+	var token string
+	for _, m := range e.App.Outbox.Messages() {
+		if sm := invitationCode.FindStringSubmatch(m.Body); m.To == "dave@example.com" && sm != nil {
+			token = sm[1]
+		}
+	}
+	if st, _ := e.API("PATCH", "/orgs/"+acme.ID+"/members/"+bob.ID, ada, map[string]string{"role": "member"}); st != http.StatusOK {
+		t.Fatalf("demote bob: %d", st)
+	}
+	if st, b := e.API("POST", "/invitations/accept", e.TokenOf("dave@example.com"), map[string]string{"token": token}); st != http.StatusForbidden || b["error"] != "inviter_lacks_rights" {
+		t.Fatalf("accepting a demoted inviter's invitation: %d %v", st, b)
+	}
+}
