@@ -46,13 +46,13 @@ func ApplyBootstrap(ctx context.Context, s storage.Store, h *password.Hasher, b 
 		return err
 	}
 	for _, c := range b.Clients {
-		want := storage.Client{ID: c.ID, Name: c.Name, RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
-			GrantTypes: c.GrantTypes, Scopes: c.Scopes, RequireConsent: c.RequireConsent, IDTokenSignedResponseAlg: c.IDTokenSignedAlg,
-			RequireMFA: c.RequireMFA, RequireVerifiedEmail: c.RequireVerifiedEmail, FirstParty: c.FirstParty, APIs: c.APIs,
-			DefaultAPI: c.DefaultAPI, ActsFor: c.ActsFor, AllowedOrigins: c.AllowedOrigins}
+		spec := c.Spec()
+		spec.Normalize()
+		hash := ""
 		if c.Secret != "" {
-			want.SecretHash = storage.HashSecret(c.Secret)
+			hash = storage.HashSecret(c.Secret)
 		}
+		want := spec.Stored("", hash)
 		existing, err := s.ClientByID(ctx, c.ID)
 		if err == nil && sameClient(existing, want) {
 			continue

@@ -16,9 +16,11 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/optibid/idp/internal/seal"
+	"github.com/optibid/idp/login"
 	"github.com/optibid/idp/login/notify"
 	"github.com/optibid/idp/login/password"
 	"github.com/optibid/idp/manage"
+	"github.com/optibid/idp/manage/api"
 	"github.com/optibid/idp/manage/entitlements"
 	"github.com/optibid/idp/manage/registration"
 	"github.com/optibid/idp/manage/roles"
@@ -373,6 +375,7 @@ func (c *Config) applyEnv() {
 	}
 }
 
+// SetDefaults fills every unset value; the components own the defaults.
 func (c *Config) SetDefaults() {
 	c.Issuer = strings.TrimSuffix(c.Issuer, "/")
 	def := func(s *string, v string) {
@@ -396,43 +399,47 @@ func (c *Config) SetDefaults() {
 	def(&c.Log.Format, "json")
 	def(&c.Storage.Type, "memory")
 	if len(c.Keys.Algorithms) == 0 {
-		c.Keys.Algorithms = []string{"RS256", "ES256"}
+		c.Keys.Algorithms = slices.Clone(registration.SigningAlgs)
 	}
 	dur(&c.Keys.ReloadInterval, 30*time.Second)
-	def(&c.Tokens.SigningAlg, "RS256")
-	def(&c.Tokens.AccessTokenSigningAlg, "ES256")
-	dur(&c.Tokens.AccessTokenTTL, 15*time.Minute)
-	dur(&c.Tokens.IDTokenTTL, time.Hour)
-	dur(&c.Tokens.RefreshTokenTTL, 30*24*time.Hour)
-	dur(&c.Tokens.RefreshFamilyTTL, 90*24*time.Hour)
-	dur(&c.Tokens.CodeTTL, time.Minute)
-	dur(&c.Tokens.AuthRequestTTL, 30*time.Minute)
-	dur(&c.Sessions.IdleTimeout, time.Hour)
-	dur(&c.Sessions.AbsoluteTimeout, 12*time.Hour)
+	// The components own their defaults; the file only fills what it
+	// leaves unset from them.
+	pd, ld := provider.DefaultConfig(), login.DefaultConfig()
+	def(&c.Tokens.SigningAlg, pd.SigningAlg)
+	def(&c.Tokens.AccessTokenSigningAlg, pd.AccessTokenSigningAlg)
+	dur(&c.Tokens.AccessTokenTTL, pd.AccessTokenTTL)
+	dur(&c.Tokens.IDTokenTTL, pd.IDTokenTTL)
+	dur(&c.Tokens.RefreshTokenTTL, pd.RefreshTokenTTL)
+	dur(&c.Tokens.RefreshFamilyTTL, pd.RefreshFamilyTTL)
+	dur(&c.Tokens.CodeTTL, pd.CodeTTL)
+	dur(&c.Tokens.AuthRequestTTL, pd.AuthRequestTTL)
+	dur(&c.Sessions.IdleTimeout, ld.SessionIdleTimeout)
+	dur(&c.Sessions.AbsoluteTimeout, ld.SessionAbsoluteTimeout)
 	if c.Passwords.Argon2 == (password.Params{}) {
 		c.Passwords.Argon2 = password.DefaultParams()
 	}
 	num(&c.Passwords.MaxConcurrentHashes, runtime.NumCPU())
 	dur(&c.Passwords.QueueWait, 2*time.Second)
-	num(&c.Lockout.BackoffAfter, 5)
-	dur(&c.Lockout.BackoffMax, time.Minute)
-	num(&c.Lockout.LockAfter, 20)
-	dur(&c.Lockout.LockFor, 15*time.Minute)
-	num(&c.Lockout.MaxFailures, 100)
+	lp := ld.Lockout
+	num(&c.Lockout.BackoffAfter, lp.BackoffAfter)
+	dur(&c.Lockout.BackoffMax, lp.BackoffMax)
+	num(&c.Lockout.LockAfter, lp.LockAfter)
+	dur(&c.Lockout.LockFor, lp.LockFor)
+	num(&c.Lockout.MaxFailures, lp.MaxFailures)
 	for i := range c.Bootstrap.Users {
 		def(&c.Bootstrap.Users[i].Role, "member")
 	}
-	def(&c.Accounts.Registration, "open")
+	def(&c.Accounts.Registration, ld.Registration)
 	if c.Accounts.PasswordPolicy == (password.Policy{}) {
-		c.Accounts.PasswordPolicy = password.DefaultPolicy()
+		c.Accounts.PasswordPolicy = ld.PasswordPolicy
 	}
-	dur(&c.Accounts.EmailVerificationTTL, 24*time.Hour)
-	dur(&c.Accounts.PasswordResetTTL, time.Hour)
-	dur(&c.Accounts.InvitationTTL, 7*24*time.Hour)
-	def(&c.MFA.IssuerName, "OptiBid")
-	dur(&c.MFA.OTPTTL, 5*time.Minute)
-	num(&c.MFA.OTPMaxAttempts, 5)
-	num(&c.MFA.OTPSendLimit, 5)
+	dur(&c.Accounts.EmailVerificationTTL, ld.EmailVerificationTTL)
+	dur(&c.Accounts.PasswordResetTTL, ld.PasswordResetTTL)
+	dur(&c.Accounts.InvitationTTL, api.DefaultInvitationTTL)
+	def(&c.MFA.IssuerName, ld.ProductName)
+	dur(&c.MFA.OTPTTL, ld.OTPTTL)
+	num(&c.MFA.OTPMaxAttempts, ld.OTPMaxAttempts)
+	num(&c.MFA.OTPSendLimit, ld.OTPSendLimit)
 	if c.DevMode {
 		def(&c.Notify.Email.Type, "outbox")
 		def(&c.Notify.SMS.Type, "outbox")
@@ -447,11 +454,6 @@ func (c *Config) SetDefaults() {
 	dur(&c.Federation.Timeout, 10*time.Second)
 	for i := range c.Federation.Connections {
 		def(&c.Federation.Connections[i].DefaultRole, "member")
-	}
-	for i := range c.Bootstrap.Clients {
-		if len(c.Bootstrap.Clients[i].GrantTypes) == 0 {
-			c.Bootstrap.Clients[i].GrantTypes = []string{"authorization_code", "refresh_token"}
-		}
 	}
 }
 

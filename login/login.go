@@ -108,41 +108,50 @@ type Handler struct {
 	metrics *metrics
 }
 
-// New returns the login handler.
-func New(cfg Config, d Deps) (*Handler, error) {
-	if cfg.SessionIdleTimeout <= 0 {
-		cfg.SessionIdleTimeout = time.Hour
-	}
-	if cfg.SessionAbsoluteTimeout <= 0 {
-		cfg.SessionAbsoluteTimeout = 12 * time.Hour
-	}
-	if cfg.Lockout == (storage.LockoutPolicy{}) {
-		cfg.Lockout = storage.DefaultLockoutPolicy()
-	}
-	if cfg.PasswordPolicy == (password.Policy{}) {
-		cfg.PasswordPolicy = password.DefaultPolicy()
-	}
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
+// DefaultConfig holds the defaults of the sign-in tunables (the config
+// file's defaults come from here): sessions idle out after an hour and end
+// after 12; email links last a day, reset links an hour (never more);
+// one-time codes 5 minutes, 5 attempts, 5 sends; open registration; the
+// lockout and password policies of their packages.
+func DefaultConfig() Config {
+	return Config{SessionIdleTimeout: time.Hour, SessionAbsoluteTimeout: 12 * time.Hour, Lockout: storage.DefaultLockoutPolicy(),
+		PasswordPolicy: password.DefaultPolicy(), EmailVerificationTTL: 24 * time.Hour, PasswordResetTTL: time.Hour,
+		OTPTTL: 5 * time.Minute, OTPMaxAttempts: 5, OTPSendLimit: 5, Registration: "open", ProductName: "OptiBid"}
+}
+
+// setDefaults fills what is unset from DefaultConfig, and caps the reset
+// link's life at its default.
+func (cfg *Config) setDefaults() {
+	d := DefaultConfig()
+	for _, f := range []struct{ v, def *time.Duration }{{&cfg.SessionIdleTimeout, &d.SessionIdleTimeout},
+		{&cfg.SessionAbsoluteTimeout, &d.SessionAbsoluteTimeout}, {&cfg.EmailVerificationTTL, &d.EmailVerificationTTL},
+		{&cfg.PasswordResetTTL, &d.PasswordResetTTL}, {&cfg.OTPTTL, &d.OTPTTL}} {
+		if *f.v <= 0 {
+			*f.v = *f.def
 		}
 	}
-	def(&cfg.EmailVerificationTTL, 24*time.Hour)
-	def(&cfg.PasswordResetTTL, time.Hour)
-	def(&cfg.OTPTTL, 5*time.Minute)
-	cfg.PasswordResetTTL = min(cfg.PasswordResetTTL, time.Hour)
-	if cfg.OTPMaxAttempts <= 0 {
-		cfg.OTPMaxAttempts = 5
+	cfg.PasswordResetTTL = min(cfg.PasswordResetTTL, d.PasswordResetTTL)
+	for _, f := range []struct{ v, def *int }{{&cfg.OTPMaxAttempts, &d.OTPMaxAttempts}, {&cfg.OTPSendLimit, &d.OTPSendLimit}} {
+		if *f.v <= 0 {
+			*f.v = *f.def
+		}
 	}
-	if cfg.OTPSendLimit <= 0 {
-		cfg.OTPSendLimit = 5
+	if cfg.Lockout == (storage.LockoutPolicy{}) {
+		cfg.Lockout = d.Lockout
 	}
-	if cfg.Registration == "" {
-		cfg.Registration = "open"
+	if cfg.PasswordPolicy == (password.Policy{}) {
+		cfg.PasswordPolicy = d.PasswordPolicy
 	}
-	if cfg.ProductName == "" {
-		cfg.ProductName = "OptiBid"
+	for _, f := range []struct{ v, def *string }{{&cfg.Registration, &d.Registration}, {&cfg.ProductName, &d.ProductName}} {
+		if *f.v == "" {
+			*f.v = *f.def
+		}
 	}
+}
+
+// New returns the login handler.
+func New(cfg Config, d Deps) (*Handler, error) {
+	cfg.setDefaults()
 	if d.Email == nil || d.TOTP == nil {
 		return nil, errors.New("login: an email sender and TOTP are required")
 	}

@@ -69,14 +69,23 @@ type Registrar struct {
 	APIScopes []string
 }
 
-// Check applies every client registration rule, fills the default grant
-// types and reports every broken rule.
+// Normalize trims the name and fills the default grant types
+// (authorization_code with refresh_token).
+func (c *ClientSpec) Normalize() {
+	c.Name = strings.TrimSpace(c.Name)
+	if len(c.GrantTypes) == 0 {
+		c.GrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
+	}
+}
+
+// Check normalizes the spec, applies every client registration rule and
+// reports every broken one.
 func (c *ClientSpec) Check(reg Registrar) error {
 	var es ValidationErrors
 	add := func(field, msg string, args ...any) {
 		es = append(es, &ValidationError{field, fmt.Sprintf(msg, args...)})
 	}
-	c.Name = strings.TrimSpace(c.Name)
+	c.Normalize()
 	if c.Name == "" || utf8.RuneCountInString(c.Name) > 200 {
 		add("name", "must be 1 to 200 characters")
 	}
@@ -85,9 +94,6 @@ func (c *ClientSpec) Check(reg Registrar) error {
 	}
 	if c.FirstParty && !reg.Operator {
 		add("first_party", "only the platform operator registers first-party clients")
-	}
-	if len(c.GrantTypes) == 0 {
-		c.GrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
 	}
 	for i, g := range c.GrantTypes {
 		if !slices.Contains(registration.GrantTypes, g) {

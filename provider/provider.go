@@ -56,26 +56,31 @@ type Config struct {
 	LoginPath string
 }
 
+// DefaultConfig holds the defaults of every tunable (the config file's
+// defaults come from here): 15-minute access tokens (ES256), 1-hour ID
+// tokens (RS256, which OIDC requires), refresh tokens for 30 days in a
+// family of at most 90, 1-minute codes, 30 minutes to finish a sign-in.
+func DefaultConfig() Config {
+	return Config{AccessTokenTTL: 15 * time.Minute, IDTokenTTL: time.Hour, RefreshTokenTTL: 30 * 24 * time.Hour,
+		RefreshFamilyTTL: 90 * 24 * time.Hour, CodeTTL: time.Minute, AuthRequestTTL: 30 * time.Minute,
+		SigningAlg: "RS256", AccessTokenSigningAlg: "ES256", LoginPath: "/login"}
+}
+
+// setDefaults fills what is unset from DefaultConfig.
 func (c *Config) setDefaults() {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
+	d := DefaultConfig()
+	for _, f := range []struct{ v, def *time.Duration }{{&c.AccessTokenTTL, &d.AccessTokenTTL}, {&c.IDTokenTTL, &d.IDTokenTTL},
+		{&c.RefreshTokenTTL, &d.RefreshTokenTTL}, {&c.RefreshFamilyTTL, &d.RefreshFamilyTTL}, {&c.CodeTTL, &d.CodeTTL},
+		{&c.AuthRequestTTL, &d.AuthRequestTTL}} {
+		if *f.v <= 0 {
+			*f.v = *f.def
 		}
 	}
-	def(&c.AccessTokenTTL, 15*time.Minute)
-	def(&c.IDTokenTTL, time.Hour)
-	def(&c.RefreshTokenTTL, 30*24*time.Hour)
-	def(&c.RefreshFamilyTTL, 90*24*time.Hour)
-	def(&c.CodeTTL, time.Minute)
-	def(&c.AuthRequestTTL, 30*time.Minute)
-	if c.SigningAlg == "" {
-		c.SigningAlg = "RS256"
-	}
-	if c.AccessTokenSigningAlg == "" {
-		c.AccessTokenSigningAlg = "ES256"
-	}
-	if c.LoginPath == "" {
-		c.LoginPath = "/login"
+	for _, f := range []struct{ v, def *string }{{&c.SigningAlg, &d.SigningAlg}, {&c.AccessTokenSigningAlg, &d.AccessTokenSigningAlg},
+		{&c.LoginPath, &d.LoginPath}} {
+		if *f.v == "" {
+			*f.v = *f.def
+		}
 	}
 }
 
