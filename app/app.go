@@ -146,19 +146,17 @@ func (a *App) build(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cookies := httpx.Cookies{Secure: strings.HasPrefix(cfg.Issuer, "https://")}
-	var screens *login.Handler
-	errorPage := func(w http.ResponseWriter, r *http.Request, status int, msg string) { screens.Error(w, r, status, msg) }
 	a.Provider, err = provider.New(provider.Config{
 		Issuer: cfg.Issuer, AccessTokenTTL: cfg.Tokens.AccessTokenTTL, IDTokenTTL: cfg.Tokens.IDTokenTTL,
 		RefreshTokenTTL: cfg.Tokens.RefreshTokenTTL, RefreshFamilyTTL: cfg.Tokens.RefreshFamilyTTL,
 		CodeTTL: cfg.Tokens.CodeTTL, AuthRequestTTL: cfg.Tokens.AuthRequestTTL, SigningAlg: cfg.Tokens.SigningAlg,
 		AccessTokenSigningAlg: cfg.Tokens.AccessTokenSigningAlg,
 		CORSAllowedOrigins:    cfg.HTTP.CORSAllowedOrigins,
-	}, provider.Deps{Store: a.Store, Keys: a.Keys, ErrorPage: errorPage, Cookies: cookies, Registry: reg, Now: a.now})
+	}, provider.Deps{Store: a.Store, Keys: a.Keys, ErrorPage: templates.Error, Cookies: cookies, Registry: reg, Now: a.now})
 	if err != nil {
 		return err
 	}
-	screens, err = login.New(login.Config{
+	screens, err := login.New(login.Config{
 		Issuer: cfg.Issuer, SessionIdleTimeout: cfg.Sessions.IdleTimeout, SessionAbsoluteTimeout: cfg.Sessions.AbsoluteTimeout,
 		CSRFKey: csrfKey, Registration: cfg.Accounts.Registration, PasswordPolicy: cfg.Accounts.PasswordPolicy,
 		EmailVerificationTTL: cfg.Accounts.EmailVerificationTTL, PasswordResetTTL: cfg.Accounts.PasswordResetTTL,

@@ -16,7 +16,6 @@ import (
 	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/optibid/idp/federation"
-	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/manage/roles"
@@ -219,7 +218,7 @@ func (h *Handler) federatedCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The answer must come back to the browser that went upstream.
-	if st.BrowserHash == "" || httpx.BrowserHash(h.Cookies.BrowserID(r)) != st.BrowserHash {
+	if !h.Cookies.SameBrowser(r, st.BrowserHash) {
 		h.federationFailed(w, r, conn, "", "other_browser", nil, http.StatusForbidden,
 			"This sign-in was started in another browser. Return to the application and sign in again here.")
 		return

@@ -200,24 +200,12 @@ func (h *Handler) now() time.Time { return h.Now().UTC() }
 
 // render writes a page with the headers every page carries.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
-	body, err := h.Templates.Render(page, data)
-	if err != nil {
-		slog.ErrorContext(r.Context(), "render page", "page", page, "error", err)
-		status = http.StatusInternalServerError
-		body = []byte("<!doctype html><title>Error</title><p>Something went wrong. Please try again.</p>")
-	}
-	hd := w.Header()
-	hd.Set("Content-Type", "text/html; charset=utf-8")
-	hd.Set("Content-Security-Policy", httpx.PageCSP)
-	httpx.NoStore(w)
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	h.Templates.Write(w, r, status, page, data)
 }
 
-// Error renders the friendly error page: fixed text, never err.Error(),
-// with the request ID so support can find the log line.
+// Error renders the friendly error page (see web.Templates.Error).
 func (h *Handler) Error(w http.ResponseWriter, r *http.Request, status int, message string) {
-	h.render(w, r, status, "error", map[string]any{"Message": message, "RequestID": httpx.RequestID(r.Context())})
+	h.Templates.Error(w, r, status, message)
 }
 
 const unavailable = "Sign-in is temporarily unavailable. Please try again shortly."
@@ -292,7 +280,7 @@ func (h *Handler) authRequest(w http.ResponseWriter, r *http.Request, id string)
 		h.fail(w, r, "load auth request", err)
 		return ar, false
 	}
-	if ar.BrowserHash == "" || httpx.BrowserHash(h.Cookies.BrowserID(r)) != ar.BrowserHash {
+	if !h.Cookies.SameBrowser(r, ar.BrowserHash) {
 		h.Error(w, r, http.StatusForbidden, "This sign-in was started in another browser. Return to the application and sign in again here.")
 		return ar, false
 	}

@@ -219,7 +219,7 @@ func (p *Provider) callback(w http.ResponseWriter, r *http.Request) {
 		p.errorPage(w, r, http.StatusServiceUnavailable, "Sign-in is temporarily unavailable. Please try again shortly.")
 		return
 	}
-	if ar.BrowserHash == "" || httpx.BrowserHash(p.cookies.BrowserID(r)) != ar.BrowserHash {
+	if !p.cookies.SameBrowser(r, ar.BrowserHash) {
 		p.errorPage(w, r, http.StatusForbidden, "This sign-in was started in another browser. Return to the application and sign in again here.")
 		return
 	}

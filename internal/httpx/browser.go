@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"crypto/subtle"
 	"net/http"
 
 	"github.com/optibid/idp/internal/random"
@@ -62,4 +63,13 @@ func BrowserHash(id string) string {
 		return ""
 	}
 	return storage.HashSecret("browser:" + id)
+}
+
+// SameBrowser reports whether r comes from the browser whose BrowserHash
+// was recorded when a flow started (a sign-in, a federated hop): the one
+// check that binds every step of a flow to the browser that began it. A
+// flow recorded without a browser matches none.
+func (c Cookies) SameBrowser(r *http.Request, recorded string) bool {
+	got := BrowserHash(c.BrowserID(r))
+	return recorded != "" && got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(recorded)) == 1
 }

@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"os"
+
+	"github.com/optibid/idp/internal/httpx"
 )
 
 //go:embed templates/*.html static/*
@@ -65,3 +68,28 @@ func (t *Templates) Render(name string, data any) ([]byte, error) {
 
 // Static serves /static/.
 func (t *Templates) Static() http.Handler { return t.static }
+
+// Write renders page to w with the headers every page carries (CSP, no
+// caching); a template failure is logged and answered with a plain page.
+func (t *Templates) Write(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
+	body, err := t.Render(page, data)
+	if err != nil {
+		slog.ErrorContext(r.Context(), "render page", "page", page, "error", err)
+		status = http.StatusInternalServerError
+		body = []byte("<!doctype html><title>Error</title><p>Something went wrong. Please try again.</p>")
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Content-Security-Policy", httpx.PageCSP)
+	httpx.NoStore(w)
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// Error renders the friendly error page: fixed text, never err.Error(),
+// with the request ID so support can find the log line. The provider's
+// protocol errors that cannot go back to a client end here too, so every
+// page a person sees comes from one set of templates.
+func (t *Templates) Error(w http.ResponseWriter, r *http.Request, status int, message string) {
+	t.Write(w, r, status, "error", map[string]any{"Message": message, "RequestID": httpx.RequestID(r.Context())})
+}
