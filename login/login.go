@@ -52,19 +52,60 @@ type Config struct {
 	ProductName string
 }
 
-// Store is the storage the login screens use.
+// Store is the storage the login screens use: exactly the methods they
+// call, declared here where they are used.
 type Store interface {
-	storage.Organizations
-	storage.Memberships
-	storage.Users
-	storage.Logins
-	storage.Sessions
-	storage.AuthRequests
-	storage.ActionTokens
-	storage.MFA
-	storage.Federation
-	storage.Audit
-	storage.Consents
+	AdmitLogin(ctx context.Context, userID string, p storage.LockoutPolicy, now time.Time, lockEv storage.AuditEvent) (storage.Ticket, error)
+	AppendAudit(ctx context.Context, ev storage.AuditEvent) error
+	AuthRequestByID(ctx context.Context, id string) (storage.AuthRequest, error)
+	BackupCodesRemaining(ctx context.Context, userID string) (int, error)
+	CompleteAuthRequest(ctx context.Context, id, userID string, authTime time.Time, amr []string, sessionHash string) error
+	ConfirmTOTP(ctx context.Context, userID string, step int64, now time.Time, ev storage.AuditEvent) error
+	ConnectionByID(ctx context.Context, id string) (storage.Connection, error)
+	ConsentOf(ctx context.Context, userID, clientID string) (storage.Consent, error)
+	ConsumeActionToken(ctx context.Context, hash, purpose string, now time.Time) (storage.ActionToken, error)
+	ConsumeFederationState(ctx context.Context, stateHash string, now time.Time) (storage.FederationState, error)
+	CountOTPChallenges(ctx context.Context, userID string, since time.Time) (int, error)
+	CreateActionToken(ctx context.Context, t storage.ActionToken, ev storage.AuditEvent) error
+	CreateAuthRequest(ctx context.Context, ar storage.AuthRequest) error
+	CreateFederationState(ctx context.Context, s storage.FederationState) error
+	CreateOTPChallenge(ctx context.Context, c storage.OTPChallenge, ev storage.AuditEvent) error
+	CreateUser(ctx context.Context, u storage.User, ev storage.AuditEvent) (storage.User, error)
+	CreateUserWithOrganization(ctx context.Context, u storage.User, o storage.Organization, ev, orgEv storage.AuditEvent) (storage.User, storage.Organization, error)
+	DeleteTOTP(ctx context.Context, userID string, ev storage.AuditEvent) error
+	GrantConsent(ctx context.Context, c storage.Consent, ev storage.AuditEvent) error
+	IdentityByUpstream(ctx context.Context, connectionID, issuer, subject string) (storage.FederatedIdentity, error)
+	LinkIdentity(ctx context.Context, fi storage.FederatedIdentity, ev storage.AuditEvent) error
+	ListAudit(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error)
+	ListConnections(ctx context.Context) ([]storage.Connection, error)
+	LoginFailed(ctx context.Context, userID string, p storage.LockoutPolicy, now time.Time, ev storage.AuditEvent) (storage.User, error)
+	LoginSucceeded(ctx context.Context, userID string, t *storage.Ticket, now time.Time, newHash string, s storage.Session, ev storage.AuditEvent) error
+	MembershipsByUser(ctx context.Context, userID string) ([]storage.Membership, error)
+	OrganizationByID(ctx context.Context, id string) (storage.Organization, error)
+	OrganizationBySlug(ctx context.Context, slug string) (storage.Organization, error)
+	OrganizationByVerifiedDomain(ctx context.Context, domain string) (storage.Organization, error)
+	ProvisionFederatedUser(ctx context.Context, u storage.User, m *storage.Membership, fi storage.FederatedIdentity, ev storage.AuditEvent) (storage.User, error)
+	ReleaseAdmission(ctx context.Context, userID string) error
+	ReplaceBackupCodes(ctx context.Context, userID string, hashes []string, now time.Time, ev storage.AuditEvent) error
+	RevokeSession(ctx context.Context, hash string, now time.Time, ev storage.AuditEvent) error
+	SaveTOTP(ctx context.Context, t storage.TOTP, ev storage.AuditEvent) error
+	SessionByHash(ctx context.Context, hash string) (storage.Session, error)
+	SessionsByUser(ctx context.Context, userID string, now time.Time) ([]storage.Session, error)
+	SetAuthRequestOrg(ctx context.Context, id, orgID string) error
+	SetPassword(ctx context.Context, id, hash string, now time.Time, ev storage.AuditEvent) error
+	SetPendingLogin(ctx context.Context, id, userID string, amr []string, at time.Time) error
+	SetPhone(ctx context.Context, id, phone string, verified bool, ev storage.AuditEvent) error
+	TOTPByUser(ctx context.Context, userID string) (storage.TOTP, error)
+	TouchIdentity(ctx context.Context, fi storage.FederatedIdentity, now time.Time) error
+	TouchSession(ctx context.Context, hash string, now time.Time) error
+	UnlinkEmailLinks(ctx context.Context, userID string, ev storage.AuditEvent) (int, error)
+	UpdateProfile(ctx context.Context, id, name string, emailVerified bool, ev storage.AuditEvent) error
+	UpsertMembership(ctx context.Context, m storage.Membership, ev storage.AuditEvent) error
+	UseBackupCode(ctx context.Context, userID, hash string, now time.Time, ev storage.AuditEvent) error
+	UseTOTPStep(ctx context.Context, userID string, step int64) error
+	UserByEmail(ctx context.Context, email string) (storage.User, error)
+	UserByID(ctx context.Context, id string) (storage.User, error)
+	VerifyOTPChallenge(ctx context.Context, id, authRequestID, codeHash string, maxAttempts int, now time.Time) error
 }
 
 // ClientReader reads registered clients (through the provider's cache).

@@ -84,19 +84,29 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Store is the storage the provider uses.
+// Store is the storage the provider uses: exactly the methods it calls,
+// declared here where they are used.
 type Store interface {
-	storage.Users
-	storage.Clients
-	storage.AuthRequests
-	storage.Grants
-	storage.Sessions
-	storage.Audit
-	storage.Maintenance
-	ListFeatures(ctx context.Context) ([]storage.FeatureDefinition, error)
-	ListAPIs(ctx context.Context) ([]storage.API, error)
-	OrganizationByID(ctx context.Context, id string) (storage.Organization, error)
+	AccessTokenState(ctx context.Context, jti, grantID string) (storage.AccessTokenState, error)
+	AppendAudit(ctx context.Context, ev storage.AuditEvent) error
+	AuthRequestByID(ctx context.Context, id string) (storage.AuthRequest, error)
+	ClientByID(ctx context.Context, id string) (storage.Client, error)
+	CreateAuthRequest(ctx context.Context, ar storage.AuthRequest) error
 	DomainsOf(ctx context.Context, orgID string) ([]storage.OrganizationDomain, error)
+	IssueRefreshToken(ctx context.Context, rt storage.RefreshToken, now time.Time, ev storage.AuditEvent) error
+	ListAPIs(ctx context.Context) ([]storage.API, error)
+	ListClients(ctx context.Context) ([]storage.Client, error)
+	ListFeatures(ctx context.Context) ([]storage.FeatureDefinition, error)
+	OrganizationByID(ctx context.Context, id string) (storage.Organization, error)
+	Ping(ctx context.Context) error
+	RedeemCode(ctx context.Context, codeHash string, b storage.CodeBinding, grantID string, grantExpiresAt, now time.Time, ev, replayEv storage.AuditEvent) (storage.AuthRequest, error)
+	RefreshTokenByHash(ctx context.Context, hash string) (storage.RefreshTokenState, error)
+	RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time, ev storage.AuditEvent) error
+	RevokeGrant(ctx context.Context, id string, now time.Time, ev storage.AuditEvent) error
+	RotateRefreshToken(ctx context.Context, oldHash string, next storage.RefreshToken, now time.Time, ev, reuseEv storage.AuditEvent) error
+	SaveAuthCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error
+	SessionByHash(ctx context.Context, hash string) (storage.Session, error)
+	UserByID(ctx context.Context, id string) (storage.User, error)
 }
 
 // ErrorPage renders a friendly HTML error page (supplied by package login,

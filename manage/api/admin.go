@@ -40,17 +40,44 @@ var OpenAPI []byte
 
 // Store is what the API reads and changes.
 type Store interface {
-	storage.Organizations
-	storage.Memberships
-	storage.Users
-	storage.Audit
-	storage.Entitlements
-	storage.Privacy
-	storage.Invitations
-	storage.Clients
-	storage.Dashboards
-	storage.Federation
-	storage.APIs
+	// manage.Store: what the rules the API applies read and write.
+	manage.Store
+	AcceptInvitation(ctx context.Context, tokenHash string, u storage.User, now time.Time, inviterMay func(inviterRole, invitedRole string, platformAdmin bool) bool, ev storage.AuditEvent) (storage.Invitation, error)
+	AddDomain(ctx context.Context, d storage.OrganizationDomain, ev storage.AuditEvent) error
+	ClientByID(ctx context.Context, id string) (storage.Client, error)
+	ClientsOf(ctx context.Context, orgID string) ([]storage.Client, error)
+	ConnectionByID(ctx context.Context, id string) (storage.Connection, error)
+	CreateInvitation(ctx context.Context, inv storage.Invitation, ev storage.AuditEvent) error
+	Dashboard(ctx context.Context, userID, orgID string) ([]byte, error)
+	DeleteClient(ctx context.Context, id string, now time.Time, ev storage.AuditEvent) error
+	DeleteConnection(ctx context.Context, id string, ev storage.AuditEvent) error
+	DeleteOrganization(ctx context.Context, orgID string, ev storage.AuditEvent) error
+	DomainsOf(ctx context.Context, orgID string) ([]storage.OrganizationDomain, error)
+	FeatureChanges(ctx context.Context, orgID string, limit int) ([]storage.FeatureChange, error)
+	InvitationsOf(ctx context.Context, orgID string) ([]storage.Invitation, error)
+	ListAPIs(ctx context.Context) ([]storage.API, error)
+	ListAudit(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error)
+	ListConnections(ctx context.Context) ([]storage.Connection, error)
+	ListTemplates(ctx context.Context) ([]storage.FeatureTemplate, error)
+	ListWidgets(ctx context.Context) ([]storage.Widget, error)
+	MembersOf(ctx context.Context, orgID string) ([]storage.Membership, error)
+	MembershipsByUser(ctx context.Context, userID string) ([]storage.Membership, error)
+	OrgFeatureSettings(ctx context.Context, orgID string) (map[string]storage.FeatureSetting, error)
+	OrganizationByID(ctx context.Context, id string) (storage.Organization, error)
+	RecordUsage(ctx context.Context, u storage.UsageCount) error
+	RevokeInvitation(ctx context.Context, orgID, id string, now time.Time, ev storage.AuditEvent) error
+	SetDashboard(ctx context.Context, userID, orgID string, layout []byte, now time.Time) error
+	SetEmailPolicy(ctx context.Context, orgID string, requireVerified bool, ev storage.AuditEvent) error
+	SetJoinByDomain(ctx context.Context, orgID string, on bool, ev storage.AuditEvent) error
+	SetMFAPolicy(ctx context.Context, orgID, policy string, ev storage.AuditEvent) error
+	SetMemberRole(ctx context.Context, orgID, userID, role string, ev storage.AuditEvent) error
+	SetOrgSettings(ctx context.Context, orgID string, settings []byte, ev storage.AuditEvent) error
+	SetPlan(ctx context.Context, orgID, plan string, ev storage.AuditEvent) error
+	UpsertClient(ctx context.Context, c storage.Client, ev storage.AuditEvent) (storage.Client, error)
+	UpsertConnection(ctx context.Context, c storage.Connection, ev storage.AuditEvent) error
+	UpsertOrganization(ctx context.Context, o storage.Organization, ev storage.AuditEvent) (storage.Organization, error)
+	UsageOf(ctx context.Context, orgID string, since, until time.Time) ([]storage.UsageCount, error)
+	UserByID(ctx context.Context, id string) (storage.User, error)
 }
 
 // Resolver looks up DNS TXT records (net.Resolver in production, a map in
