@@ -3,9 +3,12 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -111,14 +114,27 @@ func (cs *connectors) Connector(_ context.Context, conn storage.Connection) (fed
 }
 
 // Check builds a connector from settings without network: the management
-// API's test of a new connection.
+// layer's test of a new connection. What is wrong is a
+// *manage.ValidationError: the connectors' own messages are written for
+// the admin who typed the settings; a JSON type error is not shown.
 func (cs *connectors) Check(typ string, settings []byte, secret string) error {
 	build, ok := connectorTypes[typ]
 	if !ok {
-		return fmt.Errorf("type %q must be oidc, okta, google, azuread or auth0", typ)
+		return manage.Invalid("type", "must be one of "+strings.Join(slices.Sorted(maps.Keys(connectorTypes)), ", "))
 	}
-	_, err := build(settings, secret, cs.redirect, nil)
-	return err
+	if _, err := build(settings, secret, cs.redirect, nil); err != nil {
+		var syntax *json.SyntaxError
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &syntax) || errors.As(err, &typeErr) {
+			return manage.Invalid("settings", "must be an object of the preset's fields")
+		}
+		msg := err.Error()
+		if pkg, rest, ok := strings.Cut(msg, ": "); ok && !strings.Contains(pkg, " ") {
+			msg = rest // the connector package's prefix is no help to an admin
+		}
+		return manage.Invalid("settings", "are not usable: "+msg)
+	}
+	return nil
 }
 
 // Seal encrypts a connection's client secret, bound to its ID.

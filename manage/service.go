@@ -25,6 +25,8 @@ type Store interface {
 	AppendAudit(ctx context.Context, ev storage.AuditEvent) error
 	EraseUser(ctx context.Context, userID, pseudonym string, ev storage.AuditEvent) error
 	SetPlatformAdmin(ctx context.Context, userID string, admin bool, ev storage.AuditEvent) error
+	UpsertConnection(ctx context.Context, c storage.Connection, ev storage.AuditEvent) error
+	ConnectionByID(ctx context.Context, id string) (storage.Connection, error)
 	ApplyFeatureSettings(ctx context.Context, orgID string, settings map[string]storage.FeatureSetting, actorID, templateID string,
 		at time.Time, ev storage.AuditEvent) error
 }
@@ -39,6 +41,8 @@ type Service struct {
 	// ManagementAPI is the management API's identifier (<issuer>/api),
 	// which no other API may take.
 	ManagementAPI string
+	// Connectors checks and seals upstream identity-provider settings.
+	Connectors Connectors
 }
 
 func (s *Service) now() time.Time {

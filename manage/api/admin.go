@@ -113,7 +113,7 @@ type Deps struct {
 	// client may register as its own.
 	ManagementAPI    string
 	ManagementScopes []string
-	Connections      ConnectionRules
+	Connections      manage.Connectors
 }
 
 // Principal is the caller of a management-API token.
@@ -143,7 +143,7 @@ func New(d Deps) *Handler {
 		d.Now = time.Now
 	}
 	return &Handler{Deps: d, rules: &manage.Service{Store: d.Store, Now: d.Now, Catalogue: d.Catalogue,
-		ManagementAPI: d.ManagementAPI}}
+		ManagementAPI: d.ManagementAPI, Connectors: d.Connections}}
 }
 
 // Register mounts the routes under /api/v1.

@@ -4,26 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 
-	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/manage"
-	"github.com/optibid/idp/manage/roles"
 	"github.com/optibid/idp/storage"
 )
-
-// ConnectionRules check and seal an upstream connection's settings; the
-// connector registry lives with the application.
-type ConnectionRules interface {
-	// Check builds the connector (no network); the error says what is
-	// wrong with the settings.
-	Check(typ string, settings []byte, secret string) error
-	// Seal encrypts the client secret, bound to the connection ID.
-	Seal(connectionID, secret string) []byte
-}
 
 // connectionSettings are the preset's fields, stored as the connection's
 // (secret-free) configuration.
@@ -102,57 +89,24 @@ func (h *Handler) createConnection(w http.ResponseWriter, r *http.Request, c cal
 	if !decode(w, r, &body) {
 		return
 	}
-	operator := c.service == nil && c.user.PlatformAdmin
-	if (body.AllowEmailLinking || body.TrustUpstreamMFA) && !operator {
+	settings, _ := json.Marshal(body.Settings)
+	stored, err := h.rules.CreateConnection(r.Context(), c.actor(r), o, own, manage.ConnectionSpec{Type: body.Type, Name: body.Name,
+		Settings: settings, ClientSecret: body.ClientSecret, Disabled: body.Disabled, LinkByEmail: body.LinkByEmail,
+		DefaultRole: body.DefaultRole, RoleMapping: body.RoleMapping, AllowEmailLinking: body.AllowEmailLinking,
+		TrustUpstreamMFA: body.TrustUpstreamMFA, MaxRole: body.MaxRole})
+	var ceiling *manage.RoleCeilingError
+	switch {
+	case errors.Is(err, manage.ErrOperatorOnly):
 		fail(w, http.StatusForbidden, "operator_only", "Only the platform operator decides whether an identity provider may link accounts by email or vouch for a second factor.")
 		return
-	}
-	if body.MaxRole == "" {
-		body.MaxRole = own // provisioned and linked users never exceed the creator's role
-	}
-	body.Name = strings.TrimSpace(body.Name)
-	if body.Name == "" || len(body.Name) > 100 {
-		fail(w, http.StatusBadRequest, "invalid_request", "name (the sign-in button's label) must be 1 to 100 characters.")
+	case errors.As(err, &ceiling):
+		fail(w, http.StatusForbidden, "forbidden", "The connection cannot grant the role "+ceiling.Role+".")
 		return
-	}
-	if body.DefaultRole == "" {
-		body.DefaultRole = "member"
-	}
-	for _, role := range append([]string{body.DefaultRole, body.MaxRole}, mapValues(body.RoleMapping)...) {
-		if !roles.MayGrant(own, role) {
-			fail(w, http.StatusForbidden, "forbidden", "The connection cannot grant the role "+role+".")
-			return
-		}
-	}
-	settings, _ := json.Marshal(body.Settings)
-	if err := h.Connections.Check(body.Type, settings, body.ClientSecret); err != nil {
-		fail(w, http.StatusBadRequest, "invalid_connection", "The connection settings are not usable: "+err.Error())
-		return
-	}
-	conn := storage.Connection{ID: random.ID(), Type: body.Type, Name: body.Name, OrgID: o.ID, Config: settings, Enabled: !body.Disabled,
-		LinkByEmail: body.LinkByEmail, DefaultRole: body.DefaultRole, RoleMapping: body.RoleMapping,
-		AllowEmailLinking: body.AllowEmailLinking, TrustUpstreamMFA: body.TrustUpstreamMFA, MaxRole: body.MaxRole}
-	if body.ClientSecret != "" {
-		conn.SecretSealed = h.Connections.Seal(conn.ID, body.ClientSecret)
-	}
-	if err := h.Store.UpsertConnection(r.Context(), conn, h.event(r, manage.EventConnectionCreated, c, o, "", map[string]string{"connection": conn.ID, "type": conn.Type})); err != nil {
-		h.internal(w, r, "create connection", err)
-		return
-	}
-	stored, err := h.Store.ConnectionByID(r.Context(), conn.ID)
-	if err != nil {
-		h.internal(w, r, "connection", err)
+	case err != nil:
+		h.failRule(w, r, "invalid_connection", "create connection", err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, viewConnection(stored))
-}
-
-func mapValues(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	return out
 }
 
 func (h *Handler) deleteConnection(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, _ string) {

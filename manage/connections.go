@@ -1,0 +1,97 @@
+package manage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/manage/roles"
+	"github.com/optibid/idp/storage"
+)
+
+// Connectors checks and seals upstream identity-provider settings (the
+// connector registry, which lives in the application).
+type Connectors interface {
+	// Check builds the connector without network; a broken setting is a
+	// *ValidationError.
+	Check(typ string, settings []byte, secret string) error
+	// Seal encrypts the client secret, bound to the connection ID.
+	Seal(connectionID, secret string) []byte
+}
+
+// ConnectionSpec is an upstream identity provider as an organization
+// registers it.
+type ConnectionSpec struct {
+	Type         string
+	Name         string // the sign-in button's label
+	Settings     []byte // the preset's fields, JSON, secret-free
+	ClientSecret string
+	Disabled     bool
+	LinkByEmail  bool
+	DefaultRole  string
+	RoleMapping  map[string]string
+	// The operator's say: whether the upstream may link existing accounts
+	// by email, and whether its amr is believed.
+	AllowEmailLinking bool
+	TrustUpstreamMFA  bool
+	MaxRole           string
+}
+
+// ErrOperatorOnly: only the platform operator decides this.
+var ErrOperatorOnly = errors.New("manage: only the platform operator decides this")
+
+// RoleCeilingError: the change would give a role above the actor's own.
+type RoleCeilingError struct{ Role string }
+
+func (e *RoleCeilingError) Error() string { return "manage: cannot grant the role " + e.Role }
+
+// CreateConnection adds an upstream identity provider for org's members,
+// registered by a member with role. Roles it provisions (default, mapped
+// and its ceiling) stay within the registrar's own, so single sign-on
+// cannot mint owners an admin could not; email linking and upstream MFA
+// are the operator's to allow.
+func (s *Service) CreateConnection(ctx context.Context, by Actor, org storage.Organization, role string, spec ConnectionSpec) (storage.Connection, error) {
+	if (spec.AllowEmailLinking || spec.TrustUpstreamMFA) && !by.Operator {
+		return storage.Connection{}, ErrOperatorOnly
+	}
+	if spec.MaxRole == "" {
+		spec.MaxRole = role // provisioned and linked users never exceed the creator's role
+	}
+	spec.Name = strings.TrimSpace(spec.Name)
+	if spec.Name == "" || utf8.RuneCountInString(spec.Name) > 100 {
+		return storage.Connection{}, Invalid("name", "the sign-in button's label must be 1 to 100 characters")
+	}
+	if spec.DefaultRole == "" {
+		spec.DefaultRole = roles.Member
+	}
+	grants := []string{spec.DefaultRole, spec.MaxRole}
+	for _, r := range spec.RoleMapping {
+		grants = append(grants, r)
+	}
+	for _, r := range grants {
+		if !roles.MayGrant(role, r) {
+			return storage.Connection{}, &RoleCeilingError{Role: r}
+		}
+	}
+	if err := s.Connectors.Check(spec.Type, spec.Settings, spec.ClientSecret); err != nil {
+		return storage.Connection{}, err
+	}
+	conn := storage.Connection{ID: random.ID(), Type: spec.Type, Name: spec.Name, OrgID: org.ID, Config: spec.Settings,
+		Enabled: !spec.Disabled, LinkByEmail: spec.LinkByEmail, DefaultRole: spec.DefaultRole, RoleMapping: spec.RoleMapping,
+		AllowEmailLinking: spec.AllowEmailLinking, TrustUpstreamMFA: spec.TrustUpstreamMFA, MaxRole: spec.MaxRole}
+	if spec.ClientSecret != "" {
+		conn.SecretSealed = s.Connectors.Seal(conn.ID, spec.ClientSecret)
+	}
+	if err := s.Store.UpsertConnection(ctx, conn, by.Event(s.now(), EventConnectionCreated,
+		About{Org: org.ID, Details: map[string]string{"connection": conn.ID, "type": conn.Type}})); err != nil {
+		return storage.Connection{}, fmt.Errorf("create connection: %w", err)
+	}
+	stored, err := s.Store.ConnectionByID(ctx, conn.ID)
+	if err != nil {
+		return storage.Connection{}, fmt.Errorf("connection: %w", err)
+	}
+	return stored, nil
+}
