@@ -190,7 +190,8 @@ func (a *App) build(ctx context.Context) error {
 	}
 	adminapi.New(adminapi.Deps{Store: a.Store, Authenticate: a.authenticateManagement, Resolver: a.resolver, DomainKey: domainKey[:],
 		Catalogue: a.Provider.Catalogue, Now: a.now,
-		SendInvitation: invitationMailer(emailSender, cfg.MFA.IssuerName, cfg.Accounts.InvitationURL), InvitationTTL: cfg.Accounts.InvitationTTL,
+		Mailer: mailer{emailSender}, ProductName: cfg.MFA.IssuerName, InvitationURL: cfg.Accounts.InvitationURL,
+		InvitationTTL: cfg.Accounts.InvitationTTL,
 		ClientChanged: a.clientChanged, Connections: conns, ManagementAPI: a.Provider.ManagementAPI(),
 		ManagementScopes: []string{provider.ScopeManage, provider.ScopeManageRead},
 		APIsChanged:      func() { _ = a.Provider.ReloadAPIs(context.Background()) }}).Register(r)

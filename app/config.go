@@ -20,7 +20,6 @@ import (
 	"github.com/optibid/idp/login/notify"
 	"github.com/optibid/idp/login/password"
 	"github.com/optibid/idp/manage"
-	"github.com/optibid/idp/manage/api"
 	"github.com/optibid/idp/manage/entitlements"
 	"github.com/optibid/idp/manage/registration"
 	"github.com/optibid/idp/manage/roles"
@@ -435,7 +434,7 @@ func (c *Config) SetDefaults() {
 	}
 	dur(&c.Accounts.EmailVerificationTTL, ld.EmailVerificationTTL)
 	dur(&c.Accounts.PasswordResetTTL, ld.PasswordResetTTL)
-	dur(&c.Accounts.InvitationTTL, api.DefaultInvitationTTL)
+	dur(&c.Accounts.InvitationTTL, manage.DefaultInvitationTTL)
 	def(&c.MFA.IssuerName, ld.ProductName)
 	dur(&c.MFA.OTPTTL, ld.OTPTTL)
 	num(&c.MFA.OTPMaxAttempts, ld.OTPMaxAttempts)

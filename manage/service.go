@@ -27,6 +27,10 @@ type Store interface {
 	SetPlatformAdmin(ctx context.Context, userID string, admin bool, ev storage.AuditEvent) error
 	UpsertConnection(ctx context.Context, c storage.Connection, ev storage.AuditEvent) error
 	ConnectionByID(ctx context.Context, id string) (storage.Connection, error)
+	CreateInvitation(ctx context.Context, inv storage.Invitation, ev storage.AuditEvent) error
+	RevokeInvitation(ctx context.Context, orgID, id string, now time.Time, ev storage.AuditEvent) error
+	AcceptInvitation(ctx context.Context, tokenHash string, u storage.User, now time.Time,
+		inviterMay func(inviterRole, invitedRole string, platformAdmin bool) bool, ev storage.AuditEvent) (storage.Invitation, error)
 	ApplyFeatureSettings(ctx context.Context, orgID string, settings map[string]storage.FeatureSetting, actorID, templateID string,
 		at time.Time, ev storage.AuditEvent) error
 }
@@ -43,6 +47,14 @@ type Service struct {
 	ManagementAPI string
 	// Connectors checks and seals upstream identity-provider settings.
 	Connectors Connectors
+	// Mailer sends invitations (nil: they are stored, not sent);
+	// ProductName and InvitationURL (the application's accept page, or ""
+	// for a code to enter) go into the mail.
+	Mailer        Mailer
+	ProductName   string
+	InvitationURL string
+	// InvitationTTL: DefaultInvitationTTL when zero.
+	InvitationTTL time.Duration
 }
 
 func (s *Service) now() time.Time {

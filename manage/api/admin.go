@@ -99,10 +99,13 @@ type Deps struct {
 	// Catalogue is the feature catalogue.
 	Catalogue func() entitlements.Catalogue
 	Now       func() time.Time
-	// SendInvitation mails an invitation (nil: invitations are stored,
-	// not sent). InvitationTTL: DefaultInvitationTTL when zero.
-	SendInvitation func(ctx context.Context, inv Invitation) error
-	InvitationTTL  time.Duration
+	// Mailer sends invitations (nil: stored, not sent); ProductName and
+	// InvitationURL go into the mail; InvitationTTL:
+	// manage.DefaultInvitationTTL when zero.
+	Mailer        manage.Mailer
+	ProductName   string
+	InvitationURL string
+	InvitationTTL time.Duration
 	// ClientChanged drops a client from the provider's cache after a
 	// change (nil: none).
 	ClientChanged func(clientID string)
@@ -143,7 +146,8 @@ func New(d Deps) *Handler {
 		d.Now = time.Now
 	}
 	return &Handler{Deps: d, rules: &manage.Service{Store: d.Store, Now: d.Now, Catalogue: d.Catalogue,
-		ManagementAPI: d.ManagementAPI, Connectors: d.Connections}}
+		ManagementAPI: d.ManagementAPI, Connectors: d.Connections, Mailer: d.Mailer, ProductName: d.ProductName,
+		InvitationURL: d.InvitationURL, InvitationTTL: d.InvitationTTL}}
 }
 
 // Register mounts the routes under /api/v1.

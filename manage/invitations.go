@@ -1,0 +1,143 @@
+package manage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/manage/roles"
+	"github.com/optibid/idp/storage"
+)
+
+// DefaultInvitationTTL is how long an invitation stays usable unless
+// Service.InvitationTTL says otherwise.
+const DefaultInvitationTTL = 7 * 24 * time.Hour
+
+// Mailer sends one plain-text email; org names the organization the mail
+// is for (its send cap).
+type Mailer interface {
+	Send(ctx context.Context, to, subject, text, org string) error
+}
+
+// ErrNotSent: the change was made, but its email could not be sent (the
+// admin can revoke and invite again).
+var ErrNotSent = errors.New("manage: saved, but the email could not be sent")
+
+// ErrEmailUnverified: the action needs a verified email address.
+var ErrEmailUnverified = errors.New("manage: the email address is not verified")
+
+// Invite invites email to org with invitedRole, on behalf of inviter (a
+// member with role own, or a platform operator). The token goes only to
+// the invited mailbox, never back to the inviter: only that mailbox can
+// accept.
+func (s *Service) Invite(ctx context.Context, by Actor, inviter storage.User, org storage.Organization, own, email, invitedRole string) (storage.Invitation, error) {
+	addr, err := mail.ParseAddress(strings.TrimSpace(email))
+	if err != nil || addr.Name != "" || len(addr.Address) > 254 {
+		return storage.Invitation{}, Invalid("email", "must be a plain email address")
+	}
+	if invitedRole == "" {
+		invitedRole = roles.Member
+	}
+	if !roles.MayGrant(own, invitedRole) {
+		return storage.Invitation{}, &RoleCeilingError{Role: invitedRole}
+	}
+	now, ttl := s.now(), s.InvitationTTL
+	if ttl <= 0 {
+		ttl = DefaultInvitationTTL
+	}
+	token := random.Token(32)
+	inv := storage.Invitation{ID: random.ID(), OrgID: org.ID, Email: strings.ToLower(addr.Address), Role: invitedRole,
+		TokenHash: storage.HashSecret(token), InvitedBy: inviter.ID, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	if err := s.Store.CreateInvitation(ctx, inv, by.Event(now, EventInvitationCreated,
+		About{Org: org.ID, Details: map[string]string{"invitation": inv.ID, "role": inv.Role}})); err != nil {
+		return storage.Invitation{}, fmt.Errorf("invitation: %w", err)
+	}
+	if s.Mailer != nil {
+		subject, text, err := s.invitationMail(inv, org, inviter.Name, token)
+		if err == nil {
+			err = s.Mailer.Send(ctx, inv.Email, subject, text, org.Slug)
+		}
+		if err != nil {
+			return inv, fmt.Errorf("%w: %w", ErrNotSent, err)
+		}
+	}
+	return inv, nil
+}
+
+// invitationMail is the invitation's text: a link to the accept page when
+// one is configured, else the code.
+func (s *Service) invitationMail(inv storage.Invitation, org storage.Organization, inviterName, token string) (subject, text string, err error) {
+	product := s.ProductName
+	if product == "" {
+		product = "OptiBid"
+	}
+	how := "Sign in to " + product + " and enter this invitation code:\n\n  " + token
+	if s.InvitationURL != "" {
+		u, err := url.Parse(s.InvitationURL)
+		if err != nil {
+			return "", "", fmt.Errorf("invitation url: %w", err)
+		}
+		q := u.Query()
+		q.Set("invitation", token)
+		q.Set("organization", org.Slug)
+		u.RawQuery = q.Encode()
+		how = "Accept it here:\n\n  " + u.String()
+	}
+	if inviterName == "" {
+		inviterName = "An administrator"
+	}
+	text = fmt.Sprintf("%s invited you to join %s on %s as %s.\n\n%s\n\nThe invitation can be used once, by %s, until %s.\nIf you did not expect it, ignore this email.\n",
+		inviterName, org.Name, product, inv.Role, how, inv.Email, inv.ExpiresAt.Format("2 January 2006 15:04 MST"))
+	return "Join " + org.Name + " on " + product, text, nil
+}
+
+// InvitationStatus is pending, accepted, revoked or expired.
+func InvitationStatus(i storage.Invitation, now time.Time) string {
+	switch {
+	case !i.AcceptedAt.IsZero():
+		return "accepted"
+	case !i.RevokedAt.IsZero():
+		return "revoked"
+	case !now.Before(i.ExpiresAt):
+		return "expired"
+	}
+	return "pending"
+}
+
+// RevokeInvitation withdraws org's invitation id.
+func (s *Service) RevokeInvitation(ctx context.Context, by Actor, org storage.Organization, id string) error {
+	err := s.Store.RevokeInvitation(ctx, org.ID, id, s.now(), by.Event(s.now(), EventInvitationRevoked,
+		About{Org: org.ID, Details: map[string]string{"invitation": id}}))
+	if err != nil {
+		return fmt.Errorf("revoke invitation: %w", err)
+	}
+	return nil
+}
+
+// AcceptInvitation joins u to the inviting organization. u's email must be
+// the invited one and verified (an unverified address proves nothing
+// about the mailbox the token went to), and the inviter must still be able
+// to grant the role: an invitation carries no more authority than its
+// inviter has now. Errors: ErrEmailUnverified, and the store's
+// ErrNotFound/ErrAlreadyUsed/ErrExpired (unusable), ErrMismatch (another
+// address), ErrRevoked (the inviter lost the right), ErrConflict (already a
+// member).
+func (s *Service) AcceptInvitation(ctx context.Context, by Actor, u storage.User, token string) (storage.Invitation, error) {
+	if !u.EmailVerified {
+		return storage.Invitation{}, ErrEmailUnverified
+	}
+	inviterMay := func(inviterRole, invitedRole string, platformAdmin bool) bool {
+		return platformAdmin || roles.MayGrant(inviterRole, invitedRole)
+	}
+	inv, err := s.Store.AcceptInvitation(ctx, storage.HashSecret(strings.TrimSpace(token)), u, s.now(), inviterMay,
+		by.Event(s.now(), EventInvitationAccepted, About{Subject: u.ID}))
+	if err != nil {
+		return storage.Invitation{}, fmt.Errorf("accept invitation: %w", err)
+	}
+	return inv, nil
+}
