@@ -31,6 +31,7 @@ type Store interface {
 	RevokeInvitation(ctx context.Context, orgID, id string, now time.Time, ev storage.AuditEvent) error
 	AcceptInvitation(ctx context.Context, tokenHash string, u storage.User, now time.Time,
 		inviterMay func(inviterRole, invitedRole string, platformAdmin bool) bool, ev storage.AuditEvent) (storage.Invitation, error)
+	SetMemberRole(ctx context.Context, orgID, userID, role string, ev storage.AuditEvent) error
 	ApplyFeatureSettings(ctx context.Context, orgID string, settings map[string]storage.FeatureSetting, actorID, templateID string,
 		at time.Time, ev storage.AuditEvent) error
 }

@@ -194,11 +194,7 @@ func (h *Handler) setRole(w http.ResponseWriter, r *http.Request, c caller, o st
 	if !decode(w, r, &body) {
 		return
 	}
-	if !roles.MayGrant(own, body.Role) || !roles.MayGrant(own, m.Role) {
-		fail(w, http.StatusForbidden, "forbidden", "You cannot change a role above your own.")
-		return
-	}
-	h.changeRole(w, r, c, o, m, body.Role)
+	h.answerRole(w, r, m, body.Role, h.rules.SetMemberRole(r.Context(), c.actor(r), o, own, m, body.Role), "You cannot change a role above your own.")
 }
 
 func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, own string) {
@@ -206,20 +202,16 @@ func (h *Handler) removeMember(w http.ResponseWriter, r *http.Request, c caller,
 	if !ok {
 		return
 	}
-	if !roles.MayGrant(own, m.Role) && m.UserID != c.user.ID {
-		fail(w, http.StatusForbidden, "forbidden", "You cannot remove a member whose role is above your own.")
-		return
-	}
-	h.changeRole(w, r, c, o, m, "")
+	h.answerRole(w, r, m, "", h.rules.RemoveMember(r.Context(), c.actor(r), o, own, c.user.ID, m),
+		"You cannot remove a member whose role is above your own.")
 }
 
-func (h *Handler) changeRole(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, m storage.Membership, role string) {
-	typ := manage.EventMemberRoleChanged
-	if role == "" {
-		typ = manage.EventMemberRemoved
-	}
-	err := h.Store.SetMemberRole(r.Context(), o.ID, m.UserID, role, h.event(r, typ, c, o, m.UserID, map[string]string{"from": m.Role, "to": role}))
+// answerRole answers a role change or removal.
+func (h *Handler) answerRole(w http.ResponseWriter, r *http.Request, m storage.Membership, role string, err error, ceiling string) {
+	var ce *manage.RoleCeilingError
 	switch {
+	case errors.As(err, &ce):
+		fail(w, http.StatusForbidden, "forbidden", ceiling)
 	case errors.Is(err, storage.ErrLastOwner):
 		fail(w, http.StatusConflict, "last_owner", "An organization needs an owner: make someone else owner first.")
 	case errors.Is(err, storage.ErrNotFound):
