@@ -26,6 +26,7 @@ import (
 	"github.com/optibid/idp/login/notify"
 	"github.com/optibid/idp/login/password"
 	"github.com/optibid/idp/login/web"
+	"github.com/optibid/idp/manage"
 	adminapi "github.com/optibid/idp/manage/api"
 	"github.com/optibid/idp/provider"
 	"github.com/optibid/idp/provider/keys"
@@ -333,7 +334,9 @@ func (a *App) Banner() string {
 		if c.Secret != "" {
 			kind = "confidential, secret " + c.Secret
 		}
-		fmt.Fprintf(&b, "  client: %s (%s; grants %s)\n", c.ID, kind, strings.Join(c.GrantTypes, ", "))
+		spec := c.Spec()
+		spec.Normalize()
+		fmt.Fprintf(&b, "  client: %s (%s; grants %s)\n", c.ID, kind, strings.Join(spec.GrantTypes, ", "))
 	}
 	for _, c := range a.cfg.Bootstrap.Clients {
 		if c.Secret != "" && len(c.RedirectURIs) > 0 {
@@ -352,7 +355,7 @@ func (a *App) Banner() string {
 	}
 	// A machine token for the first API, and the example API to call.
 	for _, c := range a.cfg.Bootstrap.Clients {
-		if len(a.cfg.Bootstrap.APIs) == 0 || c.Secret == "" || !slices.Contains(c.GrantTypes, "client_credentials") {
+		if len(a.cfg.Bootstrap.APIs) == 0 || c.Secret == "" || !slices.Contains(c.GrantTypes, manage.GrantClientCredentials) {
 			continue
 		}
 		api := a.cfg.Bootstrap.APIs[0]
@@ -367,4 +370,31 @@ func (a *App) Banner() string {
 		break
 	}
 	return b.String()
+}
+
+// RotateKeys rotates the signing keys of alg (every configured algorithm
+// when empty) in store on the operator's behalf, and lists the published
+// keys as alg:kid.
+func RotateKeys(ctx context.Context, cfg *Config, store storage.Store, alg string) ([]string, error) {
+	encKey, err := seal.ParseKey(cfg.Keys.EncryptionKey)
+	if err != nil {
+		return nil, fmt.Errorf("keys.encryption_key: %w", err)
+	}
+	box, err := seal.New(encKey)
+	if err != nil {
+		return nil, err
+	}
+	m, err := keys.New(ctx, store, box, keys.Config{Algorithms: cfg.Keys.Algorithms,
+		RetiredFor: max(cfg.Tokens.IDTokenTTL, cfg.Tokens.AccessTokenTTL) + 5*time.Minute}, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Rotate(ctx, alg, manage.CLI); err != nil {
+		return nil, err
+	}
+	var kids []string
+	for _, k := range m.KeySet() {
+		kids = append(kids, string(k.Algorithm())+":"+k.ID())
+	}
+	return kids, nil
 }

@@ -2,6 +2,7 @@ package manage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -214,6 +215,42 @@ func (s *Service) RegisterClient(ctx context.Context, by Actor, org storage.Orga
 	}
 	stored, err := s.Store.UpsertClient(ctx, spec.Stored(org.ID, hash),
 		by.Event(s.now(), EventClientCreated, About{Org: org.ID, Details: map[string]string{"client_id": spec.ID}}))
+	if err != nil {
+		return storage.Client{}, "", fmt.Errorf("create client: %w", err)
+	}
+	return stored, secret, nil
+}
+
+// CreatePlatformClient registers one of the operator's clients (the CLI)
+// under the ID the operator chose, with the same rules as every other
+// registration. An existing ID is refused (storage.ErrConflict), never
+// replaced: replacing would rotate a live client's secret. The generated
+// secret is returned here only.
+func (s *Service) CreatePlatformClient(ctx context.Context, by Actor, spec ClientSpec) (storage.Client, string, error) {
+	reg, err := s.Registrar(ctx, "", "")
+	if err != nil {
+		return storage.Client{}, "", err
+	}
+	reg.Operator = true
+	reg.APIs = append(reg.APIs, s.ManagementAPI)
+	if spec.ID == "" {
+		return storage.Client{}, "", Invalid("id", "is required")
+	}
+	if err := spec.Check(reg); err != nil {
+		return storage.Client{}, "", err
+	}
+	if _, err := s.Store.ClientByID(ctx, spec.ID); err == nil {
+		return storage.Client{}, "", fmt.Errorf("client %s: %w", spec.ID, storage.ErrConflict)
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return storage.Client{}, "", fmt.Errorf("client: %w", err)
+	}
+	secret, hash := "", ""
+	if !spec.Public {
+		secret = NewSecret()
+		hash = storage.HashSecret(secret)
+	}
+	stored, err := s.Store.UpsertClient(ctx, spec.Stored("", hash),
+		by.Event(s.now(), EventClientCreated, About{Details: map[string]string{"client_id": spec.ID}}))
 	if err != nil {
 		return storage.Client{}, "", fmt.Errorf("create client: %w", err)
 	}

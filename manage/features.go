@@ -145,3 +145,17 @@ func (s *Service) storeSettings(ctx context.Context, o storage.Organization, a A
 	return s.Store.ApplyFeatureSettings(ctx, o.ID, stored, a.UserID, templateID, s.now(),
 		a.Event(s.now(), typ, About{Org: o.ID, Details: details}))
 }
+
+// Effective is the organization's effective features (its plan, its
+// settings, the catalogue's rules) with their configuration.
+func (s *Service) Effective(ctx context.Context, org storage.Organization) (map[string]map[string]any, error) {
+	cat, err := s.catalogue(ctx)
+	if err != nil {
+		return nil, err
+	}
+	settings, err := s.Store.OrgFeatureSettings(ctx, org.ID)
+	if err != nil {
+		return nil, fmt.Errorf("feature settings: %w", err)
+	}
+	return cat.Effective(org.Plan, entitlements.SettingsFromStorage(settings)), nil
+}

@@ -32,6 +32,7 @@ type Store interface {
 	AcceptInvitation(ctx context.Context, tokenHash string, u storage.User, now time.Time,
 		inviterMay func(inviterRole, invitedRole string, platformAdmin bool) bool, ev storage.AuditEvent) (storage.Invitation, error)
 	SetMemberRole(ctx context.Context, orgID, userID, role string, ev storage.AuditEvent) error
+	ClientByID(ctx context.Context, id string) (storage.Client, error)
 	ApplyFeatureSettings(ctx context.Context, orgID string, settings map[string]storage.FeatureSetting, actorID, templateID string,
 		at time.Time, ev storage.AuditEvent) error
 }

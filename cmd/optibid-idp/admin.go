@@ -13,37 +13,10 @@ import (
 	"time"
 
 	"github.com/optibid/idp/app"
-	"github.com/optibid/idp/internal/random"
-	"github.com/optibid/idp/internal/seal"
-	"github.com/optibid/idp/login/password"
 	"github.com/optibid/idp/manage"
 	adminapi "github.com/optibid/idp/manage/api"
-	"github.com/optibid/idp/provider"
-	"github.com/optibid/idp/provider/keys"
 	"github.com/optibid/idp/storage"
 )
-
-const adminUsage = `usage: optibid-idp admin --config FILE <command>
-
-  org create    --slug S --name N [--mfa off|optional|required] [--require-verified-email]
-  user create   --email E --name N [--org SLUG --role owner|admin|member|viewer] (password from --password-env VAR or one line on stdin)
-  client create --id ID --name N [--public] [--redirect-uri U]… [--post-logout-redirect-uri U]…
-                [--grant-type G]… [--scope S]… [--consent] [--require-mfa] [--require-verified-email]
-                [--alg RS256|ES256] [--first-party] [--api ID]… [--default-api ID] [--acts-for ID]…
-                [--origin O]…   (prints a generated secret once)
-  api create    --identifier URI --name N [--scope name=description]… [--claim org|permissions|entitlements]…
-                [--ttl 10m] [--alg ES256|RS256] [--require-grant]   (creates or updates a platform API)
-  api list
-  api delete    --identifier URI
-  user platform-admin --email E [--revoke]  grant (or withdraw) the platform-admin role
-  user export   --email E                   everything stored about the user (GDPR access request), as JSON
-  user erase    --email E --confirm E       erase the user (GDPR erasure); audit rows stay, pseudonymized
-  audit export  [--org SLUG] [--type T] [--since RFC3339] [--limit N]   audit rows as JSON lines, newest first
-  features list   [--org SLUG] [--table]  the catalogue (with the organization's state)
-  features set    --org SLUG --feature K --enable|--disable [--config JSON] [--cascade]
-  templates list  [--table]
-  templates apply --org SLUG --template ID
-  keys rotate   [--alg RS256|ES256]`
 
 // multi is a repeatable string flag.
 type multi []string
@@ -70,7 +43,7 @@ func admin(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer store.Close()
-	rules := &manage.Service{Store: store, ManagementAPI: cfg.Issuer + provider.ManagementAPIPath}
+	rules := app.Rules(cfg, store)
 	fs := flag.NewFlagSet("admin "+rest[0]+" "+rest[1], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	out := json.NewEncoder(stdout)
@@ -85,10 +58,7 @@ func admin(args []string, stdout io.Writer) error {
 			return err
 		}
 		b := app.Bootstrap{Organizations: []app.BootstrapOrg{{Slug: *slug, Name: *name, MFA: *mfaPolicy, RequireVerifiedEmail: *verified}}}
-		if err := b.Check(cfg.Issuer); err != nil {
-			return err
-		}
-		if err := app.ApplyBootstrap(ctx, store, nil, b, time.Now); err != nil {
+		if err := app.Declare(ctx, cfg, store, b); err != nil {
 			return err
 		}
 		o, err := store.OrganizationBySlug(ctx, *slug)
@@ -112,18 +82,14 @@ func admin(args []string, stdout io.Writer) error {
 		}
 		b := app.Bootstrap{Users: []app.BootstrapUser{{Email: *email, Password: pw, Name: *name, Role: *role}}}
 		if *org != "" {
-			o, err := store.OrganizationBySlug(ctx, *org)
+			o, err := orgNamed(ctx, store, *org)
 			if err != nil {
-				return fmt.Errorf("admin user create: organization %q: %w", *org, err)
+				return fmt.Errorf("admin user create: %w", err)
 			}
 			b.Organizations = []app.BootstrapOrg{{Slug: o.Slug, Name: o.Name}}
 			b.Users[0].Organization = o.Slug
 		}
-		if err := b.Check(cfg.Issuer); err != nil {
-			return err
-		}
-		h := password.NewHasher(cfg.Passwords.Argon2, 1, time.Minute)
-		if err := app.ApplyBootstrap(ctx, store, h, b, time.Now); err != nil {
+		if err := app.Declare(ctx, cfg, store, b); err != nil {
 			return err
 		}
 		u, err := store.UserByEmail(ctx, *email)
@@ -180,9 +146,9 @@ func admin(args []string, stdout io.Writer) error {
 			}
 		}
 		if *org != "" {
-			o, err := store.OrganizationBySlug(ctx, *org)
+			o, err := orgNamed(ctx, store, *org)
 			if err != nil {
-				return fmt.Errorf("admin audit export: organization %q: %w", *org, err)
+				return fmt.Errorf("admin audit export: %w", err)
 			}
 			f.OrgID = o.ID
 		}
@@ -214,28 +180,16 @@ func admin(args []string, stdout io.Writer) error {
 		if err := fs.Parse(rest[2:]); err != nil {
 			return err
 		}
-		c := app.BootstrapClient{ID: *id, Name: *name, RedirectURIs: redirects, PostLogoutRedirectURIs: logouts, GrantTypes: grants,
-			Scopes: scopes, RequireConsent: *consent, IDTokenSignedAlg: *alg, RequireMFA: *requireMFA, RequireVerifiedEmail: *requireVerified,
-			FirstParty: *firstParty, APIs: apis, DefaultAPI: *defaultAPI, ActsFor: actsFor, AllowedOrigins: origins}
-		if !*public {
-			c.Secret = random.Token(32)
-		}
-		if len(c.GrantTypes) == 0 {
-			c.GrantTypes = []string{"authorization_code", "refresh_token"}
-		}
-		known, err := storedAPIs(ctx, store)
+		c, secret, err := rules.CreatePlatformClient(ctx, manage.CLI, manage.ClientSpec{ID: *id, Name: *name, Public: *public,
+			RedirectURIs: redirects, PostLogoutRedirectURIs: logouts, GrantTypes: grants, Scopes: scopes, RequireConsent: *consent,
+			IDTokenSignedAlg: *alg, RequireMFA: *requireMFA, RequireVerifiedEmail: *requireVerified, FirstParty: *firstParty,
+			APIs: apis, DefaultAPI: *defaultAPI, ActsFor: actsFor, AllowedOrigins: origins})
 		if err != nil {
-			return err
-		}
-		if err := (app.Bootstrap{APIs: known, Clients: []app.BootstrapClient{c}}).Check(cfg.Issuer); err != nil {
-			return err
-		}
-		if err := app.ApplyBootstrap(ctx, store, nil, app.Bootstrap{Clients: []app.BootstrapClient{c}}, time.Now); err != nil {
-			return err
+			return fmt.Errorf("admin client create: %w", err)
 		}
 		res := map[string]any{"id": c.ID, "name": c.Name, "public": *public, "redirect_uris": c.RedirectURIs, "grant_types": c.GrantTypes}
-		if c.Secret != "" {
-			res["secret"] = c.Secret // shown once; only its hash is stored
+		if secret != "" {
+			res["secret"] = secret // shown once; only its hash is stored
 		}
 		return out.Encode(res)
 	case "api create", "api list", "api delete":
@@ -245,24 +199,63 @@ func admin(args []string, stdout io.Writer) error {
 		if err := fs.Parse(rest[2:]); err != nil {
 			return err
 		}
-		encKey, _ := seal.ParseKey(cfg.Keys.EncryptionKey)
-		box, err := seal.New(encKey)
+		kids, err := app.RotateKeys(ctx, cfg, store, *alg)
 		if err != nil {
 			return err
-		}
-		m, err := keys.New(ctx, store, box, keys.Config{Algorithms: cfg.Keys.Algorithms,
-			RetiredFor: max(cfg.Tokens.IDTokenTTL, cfg.Tokens.AccessTokenTTL) + 5*time.Minute}, time.Now)
-		if err != nil {
-			return err
-		}
-		if err := m.Rotate(ctx, *alg, manage.CLI); err != nil {
-			return err
-		}
-		var kids []string
-		for _, k := range m.KeySet() {
-			kids = append(kids, string(k.Algorithm())+":"+k.ID())
 		}
 		return out.Encode(map[string]any{"rotated": *alg, "published": kids})
 	}
 	return fmt.Errorf("unknown admin command %q\n%s", rest[0]+" "+rest[1], adminUsage)
+}
+
+// orgNamed finds the organization a command names by its slug.
+func orgNamed(ctx context.Context, store storage.Store, slug string) (storage.Organization, error) {
+	o, err := store.OrganizationBySlug(ctx, slug)
+	if err != nil {
+		return o, fmt.Errorf("organization %q: %w", slug, err)
+	}
+	return o, nil
+}
+
+// adminAPIs serves `admin api create|list|delete` for platform APIs, under
+// the management layer's rules (as the API and bootstrap.apis).
+func adminAPIs(ctx context.Context, store storage.Store, rules *manage.Service, cmd string, args []string, out *json.Encoder) error {
+	fs := flag.NewFlagSet("admin api "+cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	identifier, name := fs.String("identifier", "", ""), fs.String("name", "", "")
+	ttl, alg, requireGrant := fs.Duration("ttl", 0, ""), fs.String("alg", "", ""), fs.Bool("require-grant", false, "")
+	var scopes, claims multi
+	fs.Var(&scopes, "scope", "")
+	fs.Var(&claims, "claim", "")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch cmd {
+	case "list":
+		list, err := store.ListAPIs(ctx)
+		if err != nil {
+			return err
+		}
+		views := make([]map[string]any, 0, len(list))
+		for _, a := range list {
+			views = append(views, map[string]any{"identifier": a.Identifier, "name": a.Name, "org_id": a.OrgID, "scopes": a.Scopes,
+				"access_token_ttl": a.AccessTokenTTL.String(), "signing_alg": a.SigningAlg, "claims": a.Claims, "require_grant": a.RequireGrant})
+		}
+		return out.Encode(views)
+	case "delete":
+		if err := rules.DeleteAPI(ctx, manage.CLI, storage.Organization{}, *identifier); err != nil {
+			return fmt.Errorf("admin api delete: %w", err)
+		}
+		return out.Encode(map[string]any{"deleted": *identifier})
+	}
+	a := app.BootstrapAPI{Identifier: *identifier, Name: *name, AccessTokenTTL: *ttl, SigningAlg: *alg, Claims: claims, RequireGrant: *requireGrant}
+	for _, sc := range scopes {
+		n, d, _ := strings.Cut(sc, "=")
+		a.Scopes = append(a.Scopes, storage.APIScope{Name: n, Description: d})
+	}
+	saved, err := rules.SaveAPI(ctx, manage.CLI, storage.Organization{}, a.Stored())
+	if err != nil {
+		return fmt.Errorf("admin api create: %w", err)
+	}
+	return out.Encode(map[string]any{"identifier": saved.Identifier, "name": saved.Name, "scopes": saved.Scopes})
 }

@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -35,19 +37,17 @@ func adminFeatures(ctx context.Context, store storage.Store, cmd string, args []
 	rules := &manage.Service{Store: store, Catalogue: func() entitlements.Catalogue { return cat }}
 	var o storage.Organization
 	if *org != "" {
-		if o, err = store.OrganizationBySlug(ctx, *org); err != nil {
-			return fmt.Errorf("admin %s: organization %q: %w", cmd, *org, err)
+		if o, err = orgNamed(ctx, store, *org); err != nil {
+			return fmt.Errorf("admin %s: %w", cmd, err)
 		}
 	}
 	switch cmd {
 	case "features list":
-		var settings map[string]storage.FeatureSetting
 		eff := map[string]map[string]any{}
 		if o.ID != "" {
-			if settings, err = store.OrgFeatureSettings(ctx, o.ID); err != nil {
+			if eff, err = rules.Effective(ctx, o); err != nil {
 				return err
 			}
-			eff = cat.Effective(o.Plan, entitlements.SettingsFromStorage(settings))
 		}
 		rows := [][]string{{"KEY", "NAME", "PLANS", "REQUIRES", "CONFLICTS", "ENABLED"}}
 		var out []map[string]any
@@ -75,11 +75,7 @@ func adminFeatures(ctx context.Context, store storage.Store, cmd string, args []
 		for _, t := range ts {
 			var fs map[string]any
 			_ = json.Unmarshal(t.Features, &fs)
-			keys := make([]string, 0, len(fs))
-			for k := range fs {
-				keys = append(keys, k)
-			}
-			rows = append(rows, []string{t.ID, t.Name, strings.Join(keys, ",")})
+			rows = append(rows, []string{t.ID, t.Name, strings.Join(slices.Sorted(maps.Keys(fs)), ",")})
 			out = append(out, map[string]any{"id": t.ID, "name": t.Name, "description": t.Description, "features": fs})
 		}
 		return printOut(stdout, *table, rows, out)
@@ -103,12 +99,11 @@ func adminFeatures(ctx context.Context, store storage.Store, cmd string, args []
 	if err != nil {
 		return fmt.Errorf("admin %s: %w", cmd, err)
 	}
-	settings, err := store.OrgFeatureSettings(ctx, o.ID)
+	eff, err := rules.Effective(ctx, o)
 	if err != nil {
 		return err
 	}
-	return printOut(stdout, false, nil, map[string]any{"org": o.Slug,
-		"entitlements": entitlements.Claim(cat.Effective(o.Plan, entitlements.SettingsFromStorage(settings)))})
+	return printOut(stdout, false, nil, map[string]any{"org": o.Slug, "entitlements": entitlements.Claim(eff)})
 }
 
 // printOut writes rows as an aligned table, or v as indented JSON.

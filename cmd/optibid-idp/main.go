@@ -8,20 +8,19 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
-	"time"
 
 	"github.com/optibid/idp/app"
 	"github.com/optibid/idp/internal/httpx"
-	"github.com/optibid/idp/storage/postgres"
 )
 
 // version is set at build time (-ldflags "-X main.version=…").
@@ -34,13 +33,12 @@ func main() {
 	}
 }
 
-const usage = `usage: optibid-idp <command> [flags]
+// usage is the help text: the commands, then the admin commands.
+//
+//go:embed usage.txt
+var helpText string
 
-commands:
-  serve   --config FILE                   run the provider
-  migrate up|status --config FILE         apply or list PostgreSQL migrations
-  admin   --config FILE <object> <verb>   manage organizations, users, clients and keys
-  version                                 print the version`
+var usage, adminUsage, _ = strings.Cut(strings.TrimSpace(helpText), "\n\n--\n\n")
 
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -95,41 +93,7 @@ func serve(args []string, stderr io.Writer) error {
 	setupLogging(cfg, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	a, err := app.New(ctx, cfg, app.Options{})
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	bg, cancelBG := context.WithCancel(context.Background())
-	defer cancelBG()
-	go a.Run(bg)
-	srv := &http.Server{
-		Addr: cfg.HTTP.Addr, Handler: a.Handler,
-		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second, WriteTimeout: 30 * time.Second,
-		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 8 << 10,
-		ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	slog.Info("listening", "addr", cfg.HTTP.Addr, "issuer", cfg.Issuer, "version", version)
-	if cfg.Storage.Type == "memory" {
-		fmt.Fprint(stderr, a.Banner())
-	}
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	// Drain: report not-ready first so the load balancer stops sending new
-	// requests, then let in-flight ones finish.
-	slog.Info("shutting down", "timeout", cfg.HTTP.ShutdownTimeout)
-	a.Drain()
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return app.Serve(ctx, cfg, version, stderr)
 }
 
 func migrate(args []string, stdout io.Writer) error {
@@ -140,38 +104,9 @@ func migrate(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Storage.Type != "postgres" {
-		return errors.New("migrate: storage.type is memory; there is nothing to migrate")
+	lines, err := app.Migrate(context.Background(), cfg, args[0] == "up")
+	for _, l := range lines {
+		fmt.Fprintln(stdout, l)
 	}
-	ctx := context.Background()
-	pg, err := postgres.Open(ctx, cfg.Storage.Postgres)
-	if err != nil {
-		return err
-	}
-	defer pg.Close()
-	if args[0] == "up" {
-		applied, err := pg.Migrate(ctx)
-		if err != nil {
-			return err
-		}
-		if len(applied) == 0 {
-			fmt.Fprintln(stdout, "schema is up to date")
-		}
-		for _, m := range applied {
-			fmt.Fprintln(stdout, "applied", m)
-		}
-		return nil
-	}
-	st, err := pg.MigrationStatus(ctx)
-	if err != nil {
-		return err
-	}
-	for _, m := range st {
-		state := "pending"
-		if m.Applied {
-			state = "applied " + m.AppliedAt.UTC().Format(time.RFC3339)
-		}
-		fmt.Fprintf(stdout, "%05d  %-40s %s\n", m.Version, m.Path, state)
-	}
-	return nil
+	return err
 }
