@@ -13,8 +13,10 @@ help: ## list the targets
 run: ## start the provider on the embedded default (memory store, demo data)
 	$(GO) run ./cmd/optibid-idp serve --config $(CONFIG)
 
-test: ## run every test, the PostgreSQL and browser ones included
-	$(GO) test -count=1 -timeout 20m $(PKGS)
+TESTFLAGS ?=
+
+test: ## run every test, the PostgreSQL and browser ones included (TESTFLAGS=-race: CI's run)
+	$(GO) test -count=1 -timeout 30m $(TESTFLAGS) $(PKGS)
 
 bench: ## Go benchmarks and the loopback load generator (figures: docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./cmd/optibid-idp ./login/password ./apiauth
@@ -24,9 +26,13 @@ bench-smoke: ## every benchmark once and a 1 s load per scenario (CI: keeps make
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./cmd/optibid-idp ./login/password ./apiauth
 	$(GO) run ./cmd/loadgen -store memory -duration 1s
 
-lint: ## go vet and gofmt check
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+lint: ## go vet, gofmt, staticcheck (staticcheck.conf) and the layer rule (internal/layers)
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) run $(STATICCHECK) $(PKGS)
+	$(GO) test -count=1 ./internal/layers
 
 fmt: ## format the code
 	gofmt -w $$(git ls-files '*.go')

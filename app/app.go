@@ -194,8 +194,7 @@ func (a *App) build(ctx context.Context) error {
 		Mailer: mailer{emailSender}, ProductName: cfg.MFA.IssuerName, InvitationURL: cfg.Accounts.InvitationURL,
 		InvitationTTL: cfg.Accounts.InvitationTTL,
 		ClientChanged: a.clientChanged, Connections: conns, ManagementAPI: a.Provider.ManagementAPI(),
-		ManagementScopes: []string{provider.ScopeManage, provider.ScopeManageRead},
-		APIsChanged:      func() { _ = a.Provider.ReloadAPIs(context.Background()) }}).Register(r)
+		APIsChanged: func() { _ = a.Provider.ReloadAPIs(context.Background()) }}).Register(r)
 	if outbox != nil {
 		r.Handle("/dev/outbox", outbox).Methods(http.MethodGet)
 		a.Outbox = outbox

@@ -11,7 +11,7 @@ import (
 	"github.com/optibid/idp/storage"
 )
 
-// ScopeTakenError: an API's scope belongs to another owner (another API
+// ScopeTakenError means an API's scope belongs to another owner (another API
 // defines it, or another owner's client registered it as its own). A
 // scope has one owner, since consent pages, tokens and the token exchange
 // know scopes by name.
@@ -19,7 +19,7 @@ type ScopeTakenError struct{ Msg string }
 
 func (e *ScopeTakenError) Error() string { return e.Msg }
 
-// ErrIdentifierTaken: the identifier is registered by another owner.
+// ErrIdentifierTaken means the identifier is registered by another owner.
 var ErrIdentifierTaken = errors.New("manage: the identifier is registered elsewhere")
 
 // SaveAPI registers or updates an API of org (the zero Organization: a

@@ -40,10 +40,10 @@ type ConnectionSpec struct {
 	MaxRole           string
 }
 
-// ErrOperatorOnly: only the platform operator decides this.
+// ErrOperatorOnly means only the platform operator decides this.
 var ErrOperatorOnly = errors.New("manage: only the platform operator decides this")
 
-// RoleCeilingError: the change would give a role above the actor's own.
+// RoleCeilingError means the change would give a role above the actor's own.
 type RoleCeilingError struct{ Role string }
 
 func (e *RoleCeilingError) Error() string { return "manage: cannot grant the role " + e.Role }

@@ -13,16 +13,16 @@ import (
 	"github.com/optibid/idp/storage"
 )
 
-// ErrTemplateUnknownFeature: a template names a feature the catalogue
+// ErrTemplateUnknownFeature means a template names a feature the catalogue
 // does not have (the catalogue changed after the template was written).
 var ErrTemplateUnknownFeature = errors.New("manage: template names an unknown feature")
 
-// ErrConfigOperatorOnly: a feature's configuration (its limits, such as
+// ErrConfigOperatorOnly means a feature's configuration (its limits, such as
 // max_bid_mw) is set by the platform operator; organizations switch
 // features on and off.
 var ErrConfigOperatorOnly = errors.New("manage: feature configuration is the operator's")
 
-// PlanError: the change would switch on a feature outside the
+// PlanError means the change would switch on a feature outside the
 // organization's plan, which only a platform operator may do (an audited
 // override).
 type PlanError struct{ Feature, Plan string }

@@ -24,11 +24,11 @@ type Mailer interface {
 	Send(ctx context.Context, to, subject, text, org string) error
 }
 
-// ErrNotSent: the change was made, but its email could not be sent (the
+// ErrNotSent means the change was made, but its email could not be sent (the
 // admin can revoke and invite again).
 var ErrNotSent = errors.New("manage: saved, but the email could not be sent")
 
-// ErrEmailUnverified: the action needs a verified email address.
+// ErrEmailUnverified means the action needs a verified email address.
 var ErrEmailUnverified = errors.New("manage: the email address is not verified")
 
 // Invite invites email to org with invitedRole, on behalf of inviter (a

@@ -120,7 +120,7 @@ func CheckPlan(p string) error {
 	return Invalid("plan", "must be one of "+strings.Join(entitlements.Plans, ", "))
 }
 
-// ErrUnknownOwner: the owner named for a new organization has no account.
+// ErrUnknownOwner means the owner named for a new organization has no account.
 var ErrUnknownOwner = errors.New("manage: the owner has no account")
 
 // CreateOrganization creates the organization with ownerEmail's account as

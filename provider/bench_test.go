@@ -1,38 +1,28 @@
 package provider_test
 
 import (
-	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/optibid/idp/login/password"
+	"github.com/optibid/idp/app"
+	"github.com/optibid/idp/app/apptest"
 	"github.com/optibid/idp/storage"
 )
 
 // Handler-level benchmarks of the hot paths, in process (no network): the
 // cost of our code and the engine's. Setup uses the loopback harness. On
-// PostgreSQL each reports sql/op, the round trips per request.
+// PostgreSQL each reports sql/op, the round trips per request. The sign-in
+// form's benchmark is in login.
 //
-//	go test -run '^$' -bench . -benchmem ./cmd/optibid-idp
+//	go test -run '^$' -bench . -benchmem ./provider
 
-// queryCounter counts statements sent to PostgreSQL.
-type queryCounter struct{ n atomic.Int64 }
-
-func (q *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	q.n.Add(1)
-	return ctx
-}
-func (q *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
-
-func benchEnv(b *testing.B, store string, mutate ...func(*app.Config)) (*apptest.Env, *queryCounter) {
+func benchEnv(b *testing.B, store string, mutate ...func(*app.Config)) (*apptest.Env, *apptest.QueryCounter) {
 	b.Helper()
-	qc := &queryCounter{}
+	qc := &apptest.QueryCounter{}
 	e := apptest.New(b, store, append(mutate, func(c *app.Config) { c.Storage.Postgres.Tracer = qc })...)
 	return e, qc
 }
@@ -56,19 +46,19 @@ func formReq(path string, form url.Values, client, secret string) *http.Request 
 	return req
 }
 
-func reportSQL(b *testing.B, qc *queryCounter, before int64) {
-	b.ReportMetric(float64(qc.n.Load()-before)/float64(b.N), "sql/op")
+func reportSQL(b *testing.B, qc *apptest.QueryCounter, before int64) {
+	b.ReportMetric(float64(qc.N()-before)/float64(b.N), "sql/op")
 }
 
 // benchAPI declares an API signed with alg and a client acting for it, so
 // that the benchmarks measure API tokens and introspection by an API.
 func benchAPI(alg string) func(*app.Config) {
 	return func(c *app.Config) {
-		c.Bootstrap.APIs = append(c.Bootstrap.APIs, app.BootstrapAPI{Identifier: tradingAPI, Name: "Trading", SigningAlg: alg,
+		c.Bootstrap.APIs = append(c.Bootstrap.APIs, app.BootstrapAPI{Identifier: apptest.TradingAPI, Name: "Trading", SigningAlg: alg,
 			Claims: []string{"org", "permissions"}, Scopes: []storage.APIScope{{Name: "bids:read"}}})
-		c.Bootstrap.Clients = append(c.Bootstrap.Clients, app.BootstrapClient{ID: "trading-api", Secret: tradingSecret, Name: "Trading API",
-			GrantTypes: []string{"client_credentials"}, ActsFor: []string{tradingAPI}})
-		c.Bootstrap.Clients[0].DefaultAPI = tradingAPI // web's tokens are for it
+		c.Bootstrap.Clients = append(c.Bootstrap.Clients, app.BootstrapClient{ID: "trading-api", Secret: apptest.TradingSecret, Name: "Trading API",
+			GrantTypes: []string{"client_credentials"}, ActsFor: []string{apptest.TradingAPI}})
+		c.Bootstrap.Clients[0].DefaultAPI = apptest.TradingAPI // web's tokens are for it
 	}
 }
 
@@ -79,9 +69,9 @@ func BenchmarkClientCredentials(b *testing.B) {
 		for _, alg := range []string{"ES256", "RS256"} {
 			b.Run(store+"/"+alg, func(b *testing.B) {
 				e, qc := benchEnv(b, store, benchAPI(alg))
-				form := url.Values{"grant_type": {"client_credentials"}, "scope": {"bids:read"}, "resource": {tradingAPI}}
+				form := url.Values{"grant_type": {"client_credentials"}, "scope": {"bids:read"}, "resource": {apptest.TradingAPI}}
 				serveBench(b, e.App.Handler, formReq("/oauth/token", form, "svc", apptest.SvcSecret), 200) // warm the client cache
-				before := qc.n.Load()
+				before := qc.N()
 				b.ResetTimer()
 				for b.Loop() {
 					serveBench(b, e.App.Handler, formReq("/oauth/token", form, "svc", apptest.SvcSecret), 200)
@@ -113,14 +103,14 @@ func BenchmarkIntrospection(b *testing.B) {
 			tok := userTokens(b, e)
 			form := url.Values{"token": {tok.AccessToken}}
 			rec := httptest.NewRecorder()
-			e.App.Handler.ServeHTTP(rec, formReq("/oauth/introspect", form, "trading-api", tradingSecret))
+			e.App.Handler.ServeHTTP(rec, formReq("/oauth/introspect", form, "trading-api", apptest.TradingSecret))
 			if !strings.Contains(rec.Body.String(), `"active":true`) {
 				b.Fatalf("introspection by the API: %s", rec.Body.String())
 			}
-			before := qc.n.Load()
+			before := qc.N()
 			b.ResetTimer()
 			for b.Loop() {
-				serveBench(b, e.App.Handler, formReq("/oauth/introspect", form, "trading-api", tradingSecret), 200)
+				serveBench(b, e.App.Handler, formReq("/oauth/introspect", form, "trading-api", apptest.TradingSecret), 200)
 			}
 			reportSQL(b, qc, before)
 		})
@@ -149,26 +139,6 @@ func BenchmarkDiscoveryAndJWKS(b *testing.B) {
 	}
 }
 
-// BenchmarkPasswordLogin posts the login form with production argon2id
-// parameters: the hash dominates.
-func BenchmarkPasswordLogin(b *testing.B) {
-	e, _ := benchEnv(b, "memory", func(c *app.Config) { c.Passwords.Argon2 = password.DefaultParams() })
-	br := e.Browser()
-	_, page := br.Authorize(e.AuthURL(nil))
-	f := apptest.Hidden(page)
-	f.Set("email", apptest.UserEmail)
-	f.Set("password", apptest.UserPassword)
-	u, _ := url.Parse(e.Issuer)
-	b.ResetTimer()
-	for b.Loop() {
-		req := formReq("/login", f, "", "")
-		for _, c := range br.Client().Jar.Cookies(u) {
-			req.AddCookie(c)
-		}
-		serveBench(b, e.App.Handler, req, http.StatusSeeOther)
-	}
-}
-
 // BenchmarkRefreshEntitlements: the token path with org and entitlements
 // claims recomputed for an organization with 100 features.
 func BenchmarkRefreshEntitlements(b *testing.B) {
@@ -188,8 +158,8 @@ func BenchmarkRefreshEntitlements(b *testing.B) {
 }
 
 // benchRefresh rotates a refresh token b.N times and reports sql/op.
-func benchRefresh(b *testing.B, e *apptest.Env, qc *queryCounter, rt string) {
-	before := qc.n.Load()
+func benchRefresh(b *testing.B, e *apptest.Env, qc *apptest.QueryCounter, rt string) {
+	before := qc.N()
 	b.ResetTimer()
 	for b.Loop() {
 		rec := httptest.NewRecorder()

@@ -11,6 +11,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/client/rs"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
+	"github.com/optibid/idp/app/apptest"
 	"github.com/optibid/idp/storage"
 )
 
@@ -19,6 +20,7 @@ import (
 // then userinfo, refresh (with rotation and reuse detection),
 // introspection, revocation and logout — on every backend.
 func TestEndToEnd(t *testing.T) {
+	t.Parallel()
 	for _, backend := range apptest.Backends {
 		t.Run(backend, func(t *testing.T) {
 			e := apptest.New(t, backend)
@@ -122,6 +124,7 @@ func TestEndToEnd(t *testing.T) {
 
 // A replayed code fails and revokes what the first redemption issued.
 func TestCodeReplayRevokesTokens(t *testing.T) {
+	t.Parallel()
 	for _, backend := range apptest.Backends {
 		t.Run(backend, func(t *testing.T) {
 			e := apptest.New(t, backend)

@@ -4,30 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/optibid/idp/app"
+	"github.com/optibid/idp/app/apptest"
 	"github.com/optibid/idp/storage"
 )
-
-// apptest.Catalogue: market.view on every plan; day-ahead bidding needs it;
-// automated bidding needs day-ahead and conflicts with four-eyes approval.
-func apptest.Catalogue(c *app.Config) {
-	c.Bootstrap.Features = []app.BootstrapFeature{
-		{Key: "market.view", Name: "Market view", Plans: []string{"free", "professional", "enterprise"}},
-		{Key: "bids.day_ahead", Name: "Day-ahead bidding", Plans: []string{"professional"}, Requires: []string{"market.view"},
-			Config: map[string]any{"max_bid_mw": 50}},
-		{Key: "bids.auto", Name: "Automated bidding", Requires: []string{"bids.day_ahead"}, Conflicts: []string{"bids.manual_approval"}},
-		{Key: "bids.manual_approval", Name: "Four-eyes approval", Requires: []string{"bids.day_ahead"}},
-		{Key: "reports.export", Name: "Report export"},
-	}
-	c.Bootstrap.Templates = []app.BootstrapTemplate{{ID: "cautious", Name: "Cautious trader", Features: map[string]app.BootstrapSetting{
-		"bids.auto": {Enabled: false}, "bids.manual_approval": {Enabled: true}, "reports.export": {Enabled: true}}}}
-}
 
 // featuresOf reads the compact entitlements claim of a token.
 func featuresOf(t *testing.T, token string) ([]string, map[string]any) {
@@ -46,6 +32,7 @@ func featuresOf(t *testing.T, token string) ([]string, map[string]any) {
 // introspection show them; the admin disables one and the next refresh no
 // longer carries it. Rules and templates along the way.
 func TestEntitlementsEndToEnd(t *testing.T) {
+	t.Parallel()
 	for _, backend := range apptest.Backends {
 		t.Run(backend, func(t *testing.T) {
 			e := apptest.New(t, backend, apptest.Catalogue)
@@ -213,7 +200,8 @@ func hundredFeatures(c *app.Config) {
 // with 100 features stays under 4 KB, and refreshing one (claims
 // recomputed) takes no more than two SQL round trips.
 func TestEntitlementsTokenBudget(t *testing.T) {
-	qc := &queryCounter{}
+	t.Parallel()
+	qc := &apptest.QueryCounter{}
 	e := apptest.New(t, "postgres", hundredFeatures, func(c *app.Config) { c.Storage.Postgres.Tracer = qc })
 	code, v := e.CodeFor(e.Browser(), map[string]string{"scope": "openid profile email org entitlements offline_access"})
 	_, raw := e.Exchange(code, v)
@@ -225,78 +213,17 @@ func TestEntitlementsTokenBudget(t *testing.T) {
 	if len(tok.IDToken) >= 4096 {
 		t.Fatalf("ID token is %d bytes", len(tok.IDToken))
 	}
-	before := qc.n.Load()
+	before := qc.N()
 	_, raw = e.PostToken("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, "web", apptest.WebSecret)
 	if keys, _ := featuresOf(t, apptest.DecodeToken(t, raw).IDToken); len(keys) != 100 {
 		t.Fatalf("%d features after refresh", len(keys))
 	}
-	if n := qc.n.Load() - before; n > 2 {
+	if n := qc.N() - before; n > 2 {
 		t.Fatalf("refresh took %d SQL round trips", n)
 	}
 }
 
-// The CLI changes features and applies templates under the same rules.
-func TestFeaturesCLI(t *testing.T) {
-	e := apptest.New(t, "postgres", apptest.Catalogue)
-	cfgPath := cliConfig(t, e)
-	admin := func(args ...string) (string, error) {
-		var out strings.Builder
-		err := run(append([]string{"admin", "--config", cfgPath}, args...), &out, io.Discard)
-		return out.String(), err
-	}
-	out, err := admin("features", "list", "--org", "acme", "--table")
-	if err != nil || !strings.Contains(out, "KEY") || !strings.Contains(out, "bids.day_ahead") {
-		t.Fatalf("features list: %v\n%s", err, out)
-	}
-	if _, err := admin("features", "set", "--org", "acme", "--feature", "bids.auto", "--enable"); err == nil || !strings.Contains(err.Error(), "bids.day_ahead") {
-		t.Fatalf("dependency not enforced: %v", err)
-	}
-	out, err = admin("features", "set", "--org", "acme", "--feature", "bids.day_ahead", "--enable", "--config", `{"max_bid_mw": 5}`)
-	if err != nil || !strings.Contains(out, `"bids.day_ahead"`) || !strings.Contains(out, `"max_bid_mw": 5`) {
-		t.Fatalf("features set: %v\n%s", err, out)
-	}
-	if out, err = admin("templates", "list"); err != nil || !strings.Contains(out, `"cautious"`) {
-		t.Fatalf("templates list: %v\n%s", err, out)
-	}
-	if out, err = admin("templates", "apply", "--org", "acme", "--template", "cautious"); err != nil || !strings.Contains(out, "bids.manual_approval") {
-		t.Fatalf("templates apply: %v\n%s", err, out)
-	}
-	acme, _ := e.App.Store.OrganizationBySlug(context.Background(), "acme")
-	if apps, _ := e.App.Store.TemplateApplications(context.Background(), acme.ID); len(apps) != 1 || apps[0].AppliedBy != "cli" {
-		t.Fatalf("template log: %+v", apps)
-	}
-}
-
-// Plans are enforced: an owner cannot switch on a feature outside the
-// organization's plan (plan_required), nor change the plan; the platform
-// operator can, as an audited override.
-func TestFeaturesOutsideThePlanNeedTheOperator(t *testing.T) {
-	for _, backend := range apptest.Backends {
-		t.Run(backend, func(t *testing.T) {
-			e := apptest.New(t, backend, apptest.Catalogue)
-			ctx := context.Background()
-			acme, _ := e.App.Store.OrganizationBySlug(ctx, "acme") // free plan
-			owner := e.TokenOf(apptest.UserEmail)
-			base := "/orgs/" + acme.ID
-			st, body := e.API("PUT", base+"/features/bids.day_ahead", owner, map[string]any{"enabled": true})
-			if st != http.StatusForbidden || body["error"] != "plan_required" || body["feature"] != "bids.day_ahead" {
-				t.Fatalf("owner enabling a feature outside the plan: %d %v", st, body)
-			}
-			if st, body := e.API("PATCH", base, owner, map[string]any{"plan": "enterprise"}); st != http.StatusForbidden {
-				t.Fatalf("owner upgrading their own plan: %d %v", st, body)
-			}
-			ada := e.User(apptest.UserEmail)
-			if err := e.App.Store.SetPlatformAdmin(ctx, ada.ID, true, storage.AuditEvent{}); err != nil {
-				t.Fatal(err)
-			}
-			operator := e.TokenOf(apptest.UserEmail)
-			if st, body := e.API("PUT", base+"/features/bids.day_ahead", operator, map[string]any{"enabled": true}); st != http.StatusOK {
-				t.Fatalf("operator override: %d %v", st, body)
-			}
-			evs, _ := e.App.Store.ListAudit(ctx, storage.AuditFilter{OrgID: acme.ID, Type: "features_changed"})
-			if len(evs) != 1 || evs[0].Details["plan_override"] != "bids.day_ahead" {
-				t.Fatalf("override not audited as such: %+v", evs)
-			}
-		})
-	}
+func jsonString(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }

@@ -6,17 +6,20 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/optibid/idp/app"
+	"github.com/optibid/idp/app/apptest"
 )
 
 // fuzzHandler is one in-memory provider, served without a network.
 func fuzzHandler(f *testing.F) http.Handler {
 	f.Helper()
-	app, err := NewApp(context.Background(), apptest.Config("http://127.0.0.1:1", "memory", ""), nil)
+	a, err := app.New(context.Background(), apptest.Config("http://127.0.0.1:1", "memory", ""), app.Options{})
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(app.Close)
-	return app.Handler
+	f.Cleanup(a.Close)
+	return a.Handler
 }
 
 func checkResponse(t *testing.T, rec *httptest.ResponseRecorder) {

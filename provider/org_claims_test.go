@@ -2,10 +2,13 @@ package provider_test
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/optibid/idp/app/apptest"
 	"github.com/optibid/idp/storage"
 )
 
@@ -13,6 +16,7 @@ import (
 // carried in ID token, access token, userinfo and introspection, and
 // recomputed at refresh.
 func TestOrgClaims(t *testing.T) {
+	t.Parallel()
 	for _, backend := range apptest.Backends {
 		t.Run(backend, func(t *testing.T) {
 			e := apptest.New(t, backend)
@@ -73,9 +77,9 @@ func TestOrgClaims(t *testing.T) {
 				t.Fatalf("no picker: %.300s", page)
 			}
 			var f url.Values
-			for _, m := range formRE.FindAllStringSubmatch(page, -1) {
-				if fv := apptest.Hidden(m[2]); fv.Get("org") == globex.ID {
-					f = fv
+			for _, form := range apptest.Forms(page) {
+				if form.Fields.Get("org") == globex.ID {
+					f = form.Fields
 				}
 			}
 			resp, body := b.Follow(b.Post("/login/org", f))
@@ -101,15 +105,15 @@ func TestOrgClaims(t *testing.T) {
 }
 
 func userinfoBody(t *testing.T, e *apptest.Env, at string) string {
-	req, _ := httpNewRequest("GET", e.Issuer+"/userinfo", at)
+	req, _ := http.NewRequest(http.MethodGet, e.Issuer+"/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+at)
 	resp, err := e.Srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b := new(strings.Builder)
-	_, _ = ioCopy(b, resp.Body)
-	return b.String()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
 
 func anyStrings(a []any) []string {

@@ -253,7 +253,7 @@ type ManagementCaller struct {
 	ReadOnly bool
 }
 
-// ErrTokenRejected: the bearer token is not a live access token for the
+// ErrTokenRejected means the bearer token is not a live access token for the
 // resource (wrong audience, ID token, expired, revoked, foreign).
 var ErrTokenRejected = errors.New("provider: token rejected")
 

@@ -20,7 +20,7 @@ type Config struct {
 	GroupsClaim         string `json:"groups_claim"`
 }
 
-// Issuer returns the issuer the configuration names.
+// IssuerURL returns the issuer the configuration names.
 func (c Config) IssuerURL() string {
 	if c.Issuer != "" {
 		return c.Issuer

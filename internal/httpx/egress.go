@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// ErrForbiddenAddress: an outgoing connection would reach a loopback,
+// ErrForbiddenAddress means an outgoing connection would reach a loopback,
 // private, link-local (cloud metadata) or otherwise internal address.
 var ErrForbiddenAddress = errors.New("httpx: destination address not allowed")
 

@@ -64,7 +64,7 @@ func (t *TOTP) Enroll(userID, account string) (Enrollment, error) {
 		URL: key.URL(), QRPNG: buf.Bytes()}, nil
 }
 
-// ErrInvalidCode: the code matches no step in the window.
+// ErrInvalidCode means the code matches no step in the window.
 var ErrInvalidCode = errors.New("mfa: invalid code")
 
 // Check returns the time step whose code equals code, trying the current

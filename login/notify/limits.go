@@ -10,7 +10,7 @@ import (
 	"github.com/optibid/idp/internal/httpx"
 )
 
-// ErrLimited: a send limit was reached (or SMS to the destination is not
+// ErrLimited means a send limit was reached (or SMS to the destination is not
 // allowed); nothing was sent. Pages that must not reveal it answer as if
 // the message had gone.
 var ErrLimited = errors.New("notify: send limit reached")

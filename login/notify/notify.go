@@ -38,11 +38,11 @@ type SMSSender interface {
 	SendSMS(ctx context.Context, m SMS) error
 }
 
-// ErrRejected: the provider refused the message for good (bad address,
+// ErrRejected means the provider refused the message for good (bad address,
 // bad credentials); retrying will not help.
 var ErrRejected = errors.New("notify: message rejected")
 
-// ErrUnavailable: the provider could not be reached or failed; the message
+// ErrUnavailable means the provider could not be reached or failed; the message
 // was not sent.
 var ErrUnavailable = errors.New("notify: provider unavailable")
 

@@ -30,11 +30,11 @@ type Params struct {
 // DefaultParams are OWASP's argon2id recommendation.
 func DefaultParams() Params { return Params{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1} }
 
-// ErrBusy: every hashing slot stayed taken for the whole wait; the caller
+// ErrBusy means every hashing slot stayed taken for the whole wait; the caller
 // should answer 429 with Retry-After.
 var ErrBusy = errors.New("password: hashing pool busy")
 
-// ErrMalformedHash: the stored hash is in no format we know.
+// ErrMalformedHash means the stored hash is in no format we know.
 var ErrMalformedHash = errors.New("password: malformed hash")
 
 // Hasher hashes and verifies through a bounded pool.

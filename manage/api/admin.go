@@ -112,11 +112,9 @@ type Deps struct {
 	// APIsChanged reloads the provider's APIs after a change (nil: none).
 	APIsChanged func()
 	// ManagementAPI is the management API's identifier, which no
-	// organization may register; ManagementScopes its scopes, which no
-	// client may register as its own.
-	ManagementAPI    string
-	ManagementScopes []string
-	Connections      manage.Connectors
+	// organization may register.
+	ManagementAPI string
+	Connections   manage.Connectors
 }
 
 // Principal is the caller of a management-API token.
@@ -130,7 +128,7 @@ type Principal struct {
 	ReadOnly bool
 }
 
-// ErrUnavailable: the caller could not be checked (the store is down).
+// ErrUnavailable means the caller could not be checked (the store is down).
 var ErrUnavailable = errors.New("admin: authentication unavailable")
 
 // Handler serves the API.

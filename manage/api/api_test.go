@@ -2,8 +2,6 @@ package api_test
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -15,61 +13,13 @@ import (
 	"github.com/gorilla/mux"
 	"gopkg.in/yaml.v3"
 
+	"github.com/optibid/idp/app/apptest"
 	adminapi "github.com/optibid/idp/manage/api"
-	"github.com/optibid/idp/storage"
 )
-
-// api calls the management API with a bearer token.
-func (e *apptest.Env) api(method, path, token string, body any) (int, map[string]any) {
-	e.T.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = strings.NewReader(string(b))
-	}
-	req, _ := http.NewRequest(method, e.Issuer+"/api/v1"+path, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := e.Srv.Client().Do(req)
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out := map[string]any{}
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
-}
-
-// tokenOf logs email in through the first-party client "web" and returns
-// an access token for the management API.
-func (e *apptest.Env) tokenOf(email string) string {
-	e.T.Helper()
-	verifier, ch := apptest.PKCE()
-	u := e.Browser().Login(e.AuthURL(map[string]string{"code_challenge": ch, "code_challenge_method": "S256",
-		"resource": e.Issuer + "/api", "scope": "openid profile email manage"}), email, apptest.UserPassword)
-	_, body := e.Exchange(u.Query().Get("code"), verifier)
-	return apptest.DecodeToken(e.T.(*testing.T), body).AccessToken
-}
-
-// adminEnv: acme (ada owner, bob member), globex (carol owner), and dave
-// in no organization.
-func adminEnv(t *testing.T, backend string, more ...func(*app.Config)) (*apptest.Env, storage.Organization, storage.Organization) {
-	e := apptest.New(t, backend, append([]func(*app.Config){func(c *app.Config) {
-		c.Bootstrap.Organizations = append(c.Bootstrap.Organizations, app.BootstrapOrg{Slug: "globex", Name: "Globex"})
-		c.Bootstrap.Users = append(c.Bootstrap.Users, app.BootstrapUser{Email: "carol@globex.example", Password: apptest.UserPassword, Name: "Carol", Organization: "globex", Role: "owner"},
-			app.BootstrapUser{Email: "dave@example.com", Password: apptest.UserPassword, Name: "Dave", Role: "member"})
-	}}, more...)...)
-	acme, _ := e.App.Store.OrganizationBySlug(context.Background(), "acme")
-	globex, _ := e.App.Store.OrganizationBySlug(context.Background(), "globex")
-	return e, acme, globex
-}
 
 // The OpenAPI file and the router describe the same API.
 func TestAdminOpenAPIMatchesRoutes(t *testing.T) {
+	t.Parallel()
 	var doc struct {
 		Paths map[string]map[string]any `yaml:"paths"`
 	}
@@ -109,6 +59,7 @@ var pathParam = regexp.MustCompile(`\{[a-z]+\}`)
 // CHECKS 63: org A's admin gets 404 for every org B route, and for guessed
 // IDs, on every backend.
 func TestAdminTenantIsolation(t *testing.T) {
+	t.Parallel()
 	var doc struct {
 		Paths map[string]map[string]any `yaml:"paths"`
 	}
@@ -146,6 +97,7 @@ func TestAdminTenantIsolation(t *testing.T) {
 }
 
 func TestAdminAPI(t *testing.T) {
+	t.Parallel()
 	e, acme, _ := adminEnv(t, "memory")
 	ctx := context.Background()
 	ada, bob := e.TokenOf(apptest.UserEmail), e.TokenOf("bob@example.com")

@@ -36,25 +36,6 @@ func viewAPI(a storage.API) apiMetadata {
 	return v
 }
 
-// orgAPIs lists the identifiers of an organization's own APIs, and every
-// scope any API defines (the management API's included).
-func (h *Handler) orgAPIs(r *http.Request, orgID string) (own, scopes []string, err error) {
-	list, err := h.Store.ListAPIs(r.Context())
-	if err != nil {
-		return nil, nil, err
-	}
-	scopes = append(scopes, h.ManagementScopes...)
-	for _, a := range list {
-		if a.OrgID == orgID {
-			own = append(own, a.Identifier)
-		}
-		for _, s := range a.Scopes {
-			scopes = append(scopes, s.Name)
-		}
-	}
-	return own, scopes, nil
-}
-
 func (h *Handler) listAPIs(w http.ResponseWriter, r *http.Request, _ caller, o storage.Organization, _ string) {
 	list, err := h.Store.ListAPIs(r.Context())
 	if err != nil {

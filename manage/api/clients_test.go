@@ -6,11 +6,14 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/optibid/idp/app/apptest"
 )
 
 // An organization registers, rotates and deletes its own clients; the
 // secret is shown once and the old one stops working at once.
 func TestOrgClientManagement(t *testing.T) {
+	t.Parallel()
 	for _, backend := range apptest.Backends {
 		t.Run(backend, func(t *testing.T) {
 			e, acme, _ := adminEnv(t, backend)

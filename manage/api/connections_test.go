@@ -6,12 +6,14 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/optibid/idp/app/apptest"
 	"github.com/optibid/idp/storage"
 )
 
 // An organization manages its own SSO connections: settings checked,
 // secret sealed and never returned, roles within the caller's own.
 func TestOrgConnections(t *testing.T) {
+	t.Parallel()
 	for _, backend := range apptest.Backends {
 		t.Run(backend, func(t *testing.T) {
 			e, acme, _ := adminEnv(t, backend)

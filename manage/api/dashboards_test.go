@@ -3,11 +3,15 @@ package api_test
 import (
 	"net/http"
 	"testing"
+
+	"github.com/optibid/idp/app"
+	"github.com/optibid/idp/app/apptest"
 )
 
 // Widgets follow the organization's features, a user's layout may only
 // hold available widgets, and usage is counted for enabled features only.
 func TestDashboardsAndUsage(t *testing.T) {
+	t.Parallel()
 	for _, backend := range apptest.Backends {
 		t.Run(backend, func(t *testing.T) {
 			e, acme, _ := adminEnv(t, backend, apptest.Catalogue, func(c *app.Config) {

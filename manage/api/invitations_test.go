@@ -1,10 +1,15 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/optibid/idp/app"
+	"github.com/optibid/idp/app/apptest"
+	"github.com/optibid/idp/login/notify"
 )
 
 var invitationCode = regexp.MustCompile(`invitation code:\s+(\S+)`)
@@ -13,6 +18,7 @@ var invitationCode = regexp.MustCompile(`invitation code:\s+(\S+)`)
 // token travels only in the mail, only the invited (verified) address can
 // accept it, once; revocation and the role ceiling hold.
 func TestInvitations(t *testing.T) {
+	t.Parallel()
 	for _, backend := range apptest.Backends {
 		t.Run(backend, func(t *testing.T) {
 			e, acme, _ := adminEnv(t, backend)
@@ -89,6 +95,7 @@ func TestInvitations(t *testing.T) {
 // An invitation carries no more authority than its inviter still has:
 // after the inviting admin is demoted, their admin invitation fails.
 func TestInvitationOfADemotedInviterFails(t *testing.T) {
+	t.Parallel()
 	e, acme, _ := adminEnv(t, "memory")
 	ada := e.TokenOf(apptest.UserEmail)
 	bob := e.User("bob@example.com")
@@ -109,5 +116,24 @@ func TestInvitationOfADemotedInviterFails(t *testing.T) {
 	}
 	if st, b := e.API("POST", "/invitations/accept", e.TokenOf("dave@example.com"), map[string]string{"token": token}); st != http.StatusForbidden || b["error"] != "inviter_lacks_rights" {
 		t.Fatalf("accepting a demoted inviter's invitation: %d %v", st, b)
+	}
+}
+
+// Invitations send at most the organization's cap, with the same answer.
+func TestInvitationMailsAreCappedPerOrganization(t *testing.T) {
+	t.Parallel()
+	e, acme, _ := adminEnv(t, "memory", func(c *app.Config) {
+		c.Notify.Limits = notify.Limits{EmailPerRecipient: 10, PerIP: 100, PerOrganization: 2}
+	})
+	ada := e.TokenOf(apptest.UserEmail)
+	before := len(e.App.Outbox.Messages())
+	for i := range 5 {
+		st, body := e.API("POST", "/orgs/"+acme.ID+"/invitations", ada, map[string]string{"email": fmt.Sprintf("x%d@example.com", i)})
+		if st != http.StatusCreated || body["status"] != "pending" {
+			t.Fatalf("invitation %d: %d %v", i, st, body)
+		}
+	}
+	if sent := len(e.App.Outbox.Messages()) - before; sent != 2 {
+		t.Fatalf("%d invitation mails, cap 2 per organization", sent)
 	}
 }

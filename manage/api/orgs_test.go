@@ -5,11 +5,13 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/optibid/idp/app/apptest"
 	"github.com/optibid/idp/storage"
 )
 
 // Organization life cycle and the platform-admin role, on both stores.
 func TestPlatformAdminAndOrgLifecycle(t *testing.T) {
+	t.Parallel()
 	for _, backend := range apptest.Backends {
 		t.Run(backend, func(t *testing.T) {
 			e, acme, globex := adminEnv(t, backend)
@@ -107,6 +109,7 @@ func TestPlatformAdminAndOrgLifecycle(t *testing.T) {
 // PATCH /orgs/{org}: settings round-trip, and a request with one
 // forbidden field changes nothing.
 func TestOrgPatchSettingsAllOrNothing(t *testing.T) {
+	t.Parallel()
 	e, acme, _ := adminEnv(t, "postgres")
 	ctx := context.Background()
 	ada := e.TokenOf(apptest.UserEmail)

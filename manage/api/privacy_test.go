@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/optibid/idp/app/apptest"
 	"github.com/optibid/idp/storage"
 )
 
@@ -18,6 +18,7 @@ import (
 // holds what we store and no secret; erasure ends every session and token
 // and leaves the audit log pseudonymized; a last owner is refused.
 func TestGDPRExportAndErase(t *testing.T) {
+	t.Parallel()
 	for _, backend := range apptest.Backends {
 		t.Run(backend, func(t *testing.T) {
 			e := apptest.New(t, backend)
@@ -110,44 +111,10 @@ func TestGDPRExportAndErase(t *testing.T) {
 	}
 }
 
-// The operator's CLI: export a user, audit export, erase with confirmation.
-func TestGDPRCLI(t *testing.T) {
-	e := apptest.New(t, "postgres")
-	cfgPath := cliConfig(t, e)
-	admin := func(args ...string) (string, error) {
-		var out bytes.Buffer
-		err := run(append([]string{"admin", "--config", cfgPath}, args...), &out, io.Discard)
-		return out.String(), err
-	}
-	_ = e.TokenOf("bob@example.com") // some history
-	out, err := admin("user", "export", "--email", "bob@example.com")
-	if err != nil || !strings.Contains(out, `"email": "bob@example.com"`) || !strings.Contains(out, `"security_events"`) {
-		t.Fatalf("user export: %v %s", err, out)
-	}
-	out, err = admin("audit", "export", "--type", "login_succeeded", "--limit", "5")
-	if lines := strings.Split(strings.TrimSpace(out), "\n"); err != nil || len(lines) != 1 || !strings.Contains(lines[0], `"type":"login_succeeded"`) {
-		t.Fatalf("audit export: %v %s", err, out)
-	}
-	if _, err := admin("audit", "export", "--org", "no-such-org"); err == nil {
-		t.Fatal("audit export for an unknown organization")
-	}
-	if _, err := admin("user", "erase", "--email", "bob@example.com"); err == nil {
-		t.Fatal("erase without --confirm")
-	}
-	if out, err = admin("user", "erase", "--email", "bob@example.com", "--confirm", "bob@example.com"); err != nil || !strings.Contains(out, "erased-") {
-		t.Fatalf("erase: %v %s", err, out)
-	}
-	if _, err := admin("user", "erase", "--email", apptest.UserEmail, "--confirm", apptest.UserEmail); err == nil || !strings.Contains(err.Error(), "owner") {
-		t.Fatalf("last owner erased by the CLI: %v", err)
-	}
-	if _, err := e.App.Store.UserByEmail(context.Background(), "bob@example.com"); err == nil {
-		t.Fatal("bob still there")
-	}
-}
-
 // The export and the account page show the subject's own addresses and
 // browsers only: an administrator's, acting on the user, stay out.
 func TestExportShowsOnlyTheSubjectsOwnAddresses(t *testing.T) {
+	t.Parallel()
 	e := apptest.New(t, "memory")
 	ctx := context.Background()
 	bob := e.User("bob@example.com")

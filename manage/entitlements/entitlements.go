@@ -13,7 +13,7 @@ import (
 	"sort"
 )
 
-// Plans, in increasing order.
+// Plans lists the plans, in increasing order.
 var Plans = []string{"free", "professional", "enterprise"}
 
 // Feature is a definition from the feature catalogue.
