@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -16,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,7 +28,7 @@ import (
 // Cluster is a running throwaway server.
 type Cluster struct {
 	cmd  *exec.Cmd
-	dir  string
+	dir  string // holds data/, the socket and postgres.log
 	done chan struct{}
 	dsn  string
 }
@@ -37,20 +39,46 @@ func (c *Cluster) DSN() string { return c.dsn }
 // NewDatabase creates an empty database on the server at baseDSN and
 // returns its connection string.
 func NewDatabase(ctx context.Context, baseDSN string) (string, error) {
+	return NewDatabaseFrom(ctx, baseDSN, "")
+}
+
+// NewDatabaseFrom creates a database on the server at baseDSN as a copy of
+// the database template (an empty one when template is "") and returns its
+// connection string. PostgreSQL refuses to copy a template while any other
+// session is connected to it, so whoever prepared the template must have
+// closed every connection to it.
+func NewDatabaseFrom(ctx context.Context, baseDSN, template string) (string, error) {
 	conn, err := pgx.Connect(ctx, baseDSN)
 	if err != nil {
 		return "", fmt.Errorf("pgcluster: connect: %w", err)
 	}
 	defer conn.Close(ctx)
 	name := "t_" + random.ID()
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	sql := "CREATE DATABASE " + name
+	if template != "" {
+		sql += " TEMPLATE " + pgx.Identifier{template}.Sanitize()
+	}
+	if _, err := conn.Exec(ctx, sql); err != nil {
 		return "", fmt.Errorf("pgcluster: create database: %w", err)
 	}
-	cfg, err := pgx.ParseConfig(baseDSN)
-	if err != nil {
-		return "", err
+	return WithDatabase(baseDSN, name)
+}
+
+// WithDatabase returns baseDSN (a URL or a keyword/value string) with its
+// database replaced by name, keeping user, password and options.
+func WithDatabase(baseDSN, name string) (string, error) {
+	if strings.HasPrefix(baseDSN, "postgres://") || strings.HasPrefix(baseDSN, "postgresql://") {
+		u, err := url.Parse(baseDSN)
+		if err != nil {
+			return "", fmt.Errorf("pgcluster: parse dsn: %w", err)
+		}
+		u.Path, u.RawPath = "/"+name, ""
+		return u.String(), nil
 	}
-	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name), nil
+	if _, err := pgx.ParseConfig(baseDSN); err != nil {
+		return "", fmt.Errorf("pgcluster: parse dsn: %w", err)
+	}
+	return strings.TrimSpace(baseDSN) + " dbname=" + name, nil // the last setting wins
 }
 
 // binDir finds the directory holding initdb: PATH first, then Debian's
@@ -136,8 +164,8 @@ func Start() (*Cluster, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start postgres: %w", err)
 	}
-	s := &Cluster{cmd: cmd, dir: dir, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(s.done) }()
+	c := &Cluster{cmd: cmd, dir: dir, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(c.done) }()
 	dsn := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -146,18 +174,18 @@ func Start() (*Cluster, error) {
 		cancel()
 		if err == nil {
 			conn.Close(context.Background())
-			s.dsn = dsn
-			return s, nil
+			c.dsn = dsn
+			return c, nil
 		}
 		select {
-		case <-s.done:
+		case <-c.done:
 			log, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
 			os.RemoveAll(dir)
 			return nil, fmt.Errorf("postgres exited: %s", lastLines(log))
 		default:
 		}
 		if time.Now().After(deadline) {
-			s.Stop()
+			c.Stop()
 			return nil, fmt.Errorf("postgres did not accept connections: %w", err)
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -165,19 +193,37 @@ func Start() (*Cluster, error) {
 }
 
 // Stop shuts the server down and removes its files.
-func (s *Cluster) Stop() {
-	if s.cmd.Process != nil {
-		// runuser forwards SIGTERM to postgres: a "smart" shutdown; escalate
-		// to SIGINT (fast) if it lingers.
-		_ = s.cmd.Process.Signal(os.Interrupt)
+//
+// It signals the postmaster itself: when we run it through runuser, runuser
+// does not pass SIGINT on, and killing runuser would orphan the server.
+func (c *Cluster) Stop() {
+	if c.cmd.Process != nil {
+		postmaster := c.postmaster()
+		_ = postmaster.Signal(os.Interrupt) // fast shutdown
 		select {
-		case <-s.done:
+		case <-c.done:
 		case <-time.After(10 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.done
+			_ = postmaster.Signal(syscall.SIGQUIT) // immediate shutdown
+			_ = c.cmd.Process.Kill()
+			<-c.done
 		}
 	}
-	os.RemoveAll(s.dir)
+	os.RemoveAll(c.dir)
+}
+
+// postmaster finds the server by the PID in its lock file, falling back on
+// the process we started (the server itself unless runuser wraps it).
+func (c *Cluster) postmaster() *os.Process {
+	b, err := os.ReadFile(filepath.Join(c.dir, "data", "postmaster.pid"))
+	if err == nil {
+		first, _, _ := strings.Cut(string(b), "\n")
+		if pid, err := strconv.Atoi(strings.TrimSpace(first)); err == nil && pid > 0 {
+			if p, err := os.FindProcess(pid); err == nil {
+				return p
+			}
+		}
+	}
+	return c.cmd.Process
 }
 
 func lastLines(b []byte) string {
