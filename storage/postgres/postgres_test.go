@@ -33,7 +33,7 @@ func TestConformance(t *testing.T) {
 // Replicas start together: concurrent migrations must serialize on the
 // advisory lock and leave one applied schema.
 func TestMigrateConcurrently(t *testing.T) {
-	dsn := pgtest.DSN(t)
+	dsn := pgtest.EmptyDSN(t)
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	for range 4 {
@@ -72,13 +72,43 @@ func TestMigrateConcurrently(t *testing.T) {
 }
 
 func TestPingReportsPendingMigrations(t *testing.T) {
-	s, err := postgres.Open(context.Background(), postgres.Config{DSN: pgtest.DSN(t)})
+	s, err := postgres.Open(context.Background(), postgres.Config{DSN: pgtest.EmptyDSN(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	if err := s.Ping(context.Background()); err == nil {
 		t.Fatal("ping must fail before migrations")
+	}
+}
+
+// Every DSN is its own database, copied from the migrated template: ready
+// to use, and isolated from the others even when made concurrently.
+func TestFreshDatabasesFromTemplate(t *testing.T) {
+	ctx := context.Background()
+	const n = 6
+	dsns := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); dsns[i] = pgtest.DSN(t) }()
+	}
+	wg.Wait()
+	for i, dsn := range dsns {
+		s, err := postgres.Open(ctx, postgres.Config{DSN: dsn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Ping(ctx); err != nil {
+			t.Fatalf("database %d not migrated: %v", i, err)
+		}
+		if applied, err := s.Migrate(ctx); err != nil || len(applied) != 0 {
+			t.Fatalf("database %d: migrate again applied %v (%v)", i, applied, err)
+		}
+		if _, err := s.CreateUser(ctx, storage.User{Email: "same@example.com"}, storage.AuditEvent{}); err != nil {
+			t.Fatalf("database %d is not empty: %v", i, err)
+		}
+		s.Close()
 	}
 }
 

@@ -14,7 +14,8 @@ import (
 	"github.com/optibid/idp/storage"
 )
 
-// NewStore returns a fresh, empty, migrated store for one test.
+// NewStore returns a fresh, empty, migrated store for one test. Run calls
+// it from parallel tests.
 type NewStore func(t *testing.T) storage.Store
 
 // Run runs every conformance test against stores made by newStore.
@@ -67,8 +68,12 @@ func Run(t *testing.T, newStore NewStore) {
 		{"OrgClients", testOrgClients},
 		{"Dashboards", testDashboards},
 	}
+	// Each test has a store of its own, so they run in parallel (as many at
+	// once as go test's -parallel allows): for PostgreSQL one test's
+	// database is being created while another test runs.
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			s := newStore(t)
 			t.Cleanup(s.Close)
 			tc.fn(t, s)
