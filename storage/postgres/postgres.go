@@ -83,12 +83,7 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 func (s *Store) migrator() (*goose.Provider, *sql.DB, error) {
 	db := stdlib.OpenDBFromPool(s.pool)
-	locker, err := lock.NewPostgresSessionLocker()
-	if err != nil {
-		db.Close()
-		return nil, nil, err
-	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithSessionLocker(locker))
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithSessionLocker(migrationLock{}))
 	if err != nil {
 		db.Close()
 		return nil, nil, err
@@ -96,9 +91,59 @@ func (s *Store) migrator() (*goose.Provider, *sql.DB, error) {
 	return p, db, nil
 }
 
+// migrationLock is the session-level advisory lock that serializes
+// migrations. It keeps goose's lock ID, so replicas of older builds still
+// serialize with this one, but polls every 100ms rather than every 5s (a
+// replica starting beside a migrating one waits for the migration, not for
+// a poll), and gives up when the caller's context ends or after 5 minutes,
+// goose's own bound.
+type migrationLock struct{}
+
+var _ lock.SessionLocker = migrationLock{}
+
+const (
+	migrationLockPoll = 100 * time.Millisecond
+	migrationLockWait = 5 * time.Minute
+)
+
+// SessionLock implements lock.SessionLocker.
+func (migrationLock) SessionLock(ctx context.Context, conn *sql.Conn) error {
+	ctx, cancel := context.WithTimeout(ctx, migrationLockWait)
+	defer cancel()
+	tick := time.NewTicker(migrationLockPoll)
+	defer tick.Stop()
+	for {
+		var locked bool
+		if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, lock.DefaultLockID).Scan(&locked); err != nil {
+			return fmt.Errorf("migration lock: %w", err)
+		}
+		if locked {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("migration lock: another migration holds it: %w", context.Cause(ctx))
+		case <-tick.C:
+		}
+	}
+}
+
+// SessionUnlock implements lock.SessionLocker. An unlock that fails on a
+// broken connection leaves nothing behind: the lock ends with the session.
+func (migrationLock) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
+	var unlocked bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_advisory_unlock($1)`, lock.DefaultLockID).Scan(&unlocked); err != nil {
+		return fmt.Errorf("migration unlock: %w", err)
+	}
+	if !unlocked {
+		return errors.New("migration unlock: the lock was not held")
+	}
+	return nil
+}
+
 // Migrate applies pending migrations under a PostgreSQL advisory lock, so
 // several replicas may call it at once: one migrates, the others wait and
-// then find nothing to do.
+// then find nothing to do. The wait ends with ctx.
 func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
 	p, db, err := s.migrator()
 	if err != nil {

@@ -2,9 +2,14 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pressly/goose/v3/lock"
 
 	"github.com/optibid/idp/storage"
 	"github.com/optibid/idp/storage/postgres"
@@ -79,6 +84,53 @@ func TestPingReportsPendingMigrations(t *testing.T) {
 	defer s.Close()
 	if err := s.Ping(context.Background()); err == nil {
 		t.Fatal("ping must fail before migrations")
+	}
+}
+
+// A migration waiting for another one's lock gives up when its context
+// ends, and goes ahead soon after the lock is released.
+func TestMigrateWaitHonoursContext(t *testing.T) {
+	dsn := pgtest.EmptyDSN(t)
+	ctx := context.Background()
+	holder, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(ctx)
+	if _, err := holder.Exec(ctx, `SELECT pg_advisory_lock($1)`, lock.DefaultLockID); err != nil {
+		t.Fatal(err)
+	}
+	s, err := postgres.Open(ctx, postgres.Config{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := s.Migrate(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("migrate while the lock is held: want context.DeadlineExceeded, got %v", err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("migrate took %v to notice its context ended", took)
+	}
+
+	release := 200 * time.Millisecond
+	released := make(chan error, 1)
+	go func() {
+		time.Sleep(release)
+		_, err := holder.Exec(ctx, `SELECT pg_advisory_unlock($1)`, lock.DefaultLockID)
+		released <- err
+	}()
+	defer func() { <-released }() // before holder closes
+	start = time.Now()
+	applied, err := s.Migrate(ctx)
+	if err != nil || len(applied) == 0 {
+		t.Fatalf("migrate after the lock is released: %v %v", applied, err)
+	}
+	if took := time.Since(start); took > release+3*time.Second {
+		t.Fatalf("migrate took %v after the lock was released at %v", took, release)
 	}
 }
 
