@@ -576,4 +576,3 @@ type UsageCount struct {
 	Day                       time.Time
 	Count                     int64
 }
-
