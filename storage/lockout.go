@@ -24,7 +24,7 @@ type LockoutPolicy struct {
 	MaxFailures int
 }
 
-// DefaultLockoutPolicy: backoff from the 5th failure, 15-minute locks from
+// DefaultLockoutPolicy is backoff from the 5th failure, 15-minute locks from
 // the 20th, a permanent lock at 100 (NIST SP 800-63B §5.2.2).
 func DefaultLockoutPolicy() LockoutPolicy {
 	return LockoutPolicy{

@@ -39,7 +39,7 @@ func (s *Store) ConfirmTOTP(ctx context.Context, userID string, step int64, now 
 		userID, step, now)
 }
 
-// UseTOTPStep: one conditional UPDATE, so of two concurrent uses of one
+// UseTOTPStep is race-safe: one conditional UPDATE, so of two concurrent uses of one
 // code exactly one raises last_step.
 func (s *Store) UseTOTPStep(ctx context.Context, userID string, step int64) error {
 	n, err := s.exec(ctx, `UPDATE mfa_totp SET last_step = $2 WHERE user_id = $1 AND last_step < $2`, userID, step)

@@ -97,7 +97,7 @@ func (s *Store) SetPendingLogin(ctx context.Context, id, userID string, amr []st
 	return s.arState(ctx, id)
 }
 
-// RedeemCode: the winning path is one statement (mark redeemed + create the
+// RedeemCode is race-safe: the winning path is one statement (mark redeemed + create the
 // grant). Losers fall through to a transaction that tells replay (revoke
 // the first redemption's grant) from expiry and unknown codes.
 func (s *Store) RedeemCode(ctx context.Context, codeHash string, b storage.CodeBinding, grantID string, grantExpiresAt, now time.Time, ev, replayEv storage.AuditEvent) (storage.AuthRequest, error) {
@@ -237,7 +237,7 @@ func (s *Store) RefreshTokenByHash(ctx context.Context, hash string) (storage.Re
 	return st, fixOrgRole(&st.Org, features)
 }
 
-// RotateRefreshToken: the winning path is one statement (mark used, insert
+// RotateRefreshToken is race-safe: the winning path is one statement (mark used, insert
 // the successor, audit). Losers fall through to a transaction that revokes
 // the family on reuse.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next storage.RefreshToken, now time.Time, ev, reuseEv storage.AuditEvent) error {
