@@ -26,15 +26,17 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/optibid/idp/app"
+	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/login/password"
 	"github.com/optibid/idp/storage/postgres/pgtest"
 )
 
-// Main is a test package's TestMain: the provider's log goes to a
-// buffer (shown by a failing test, see New), and PostgreSQL tests get
-// their throwaway cluster.
+// Main is a test package's TestMain: the provider's log, with request
+// IDs, goes to a buffer (shown by a failing test, see StartOn), and
+// PostgreSQL tests get their throwaway cluster.
 func Main(m *testing.M) {
-	slog.SetDefault(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	h := slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})
+	slog.SetDefault(slog.New(httpx.LogHandler{Handler: h}))
 	pgtest.Main(m)
 }
 
@@ -187,6 +189,14 @@ func (e *Env) Browser() *Browser {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
+// Client is the browser's HTTP client: its cookie jar, and no automatic
+// redirects.
+func (b *Browser) Client() *http.Client { return b.c }
+
+// As is the same browser (the same cookies) acting on another provider,
+// for flows that cross two of them.
+func (b *Browser) As(e *Env) *Browser { return &Browser{t: b.t, c: b.c, e: e} }
+
 // Do sends req and reads the whole answer.
 func (b *Browser) Do(req *http.Request) (*http.Response, string) {
 	b.t.Helper()
@@ -223,9 +233,9 @@ func (b *Browser) Abs(u string) string {
 	return u
 }
 
-var hiddenRE = regexp.MustCompile(`type="Hidden" name="([^"]+)" value="([^"]*)"`)
+var hiddenRE = regexp.MustCompile(`type="hidden" name="([^"]+)" value="([^"]*)"`)
 
-// Hidden returns a page's Hidden form fields.
+// Hidden returns a page's hidden form fields.
 func Hidden(page string) url.Values {
 	v := url.Values{}
 	for _, m := range hiddenRE.FindAllStringSubmatch(page, -1) {
