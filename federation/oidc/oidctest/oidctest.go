@@ -7,12 +7,14 @@
 package oidctest
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -40,7 +42,8 @@ type Server struct {
 	Userinfo map[string]any
 	// ClientID and ClientSecret are the one registered client.
 	ClientID, ClientSecret string
-	// Status, when set, is the token endpoint's answer; Delay slows it.
+	// Status, when set, is the token endpoint's answer; Delay slows it
+	// (a hanging upstream), until the client gives up or the test ends.
 	Status   int
 	Delay    time.Duration
 	SignWith *ecdsa.PrivateKey // a wrong key, for signature tests
@@ -50,12 +53,17 @@ type Server struct {
 
 type grant struct{ nonce, challenge, redirect string }
 
-// New starts a provider and stops it with the test.
+// New starts a provider and stops it with the test. Requests still
+// waiting out a Delay end with the test too: their context is cancelled
+// before the server closes, which waits for them.
 func New(t testing.TB) *Server {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	s := &Server{key: key, ClientID: "rp", ClientSecret: "rp-secret", codes: map[string]grant{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.srv.Close)
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	ctx, stop := context.WithCancel(context.Background())
+	s.srv.Config.BaseContext = func(net.Listener) context.Context { return ctx }
+	s.srv.Start()
+	t.Cleanup(func() { stop(); s.srv.Close() })
 	s.URL, s.Issuer = s.srv.URL, s.srv.URL
 	return s
 }
@@ -80,6 +88,18 @@ func (s *Server) Good(nonce string, extra map[string]any) map[string]any {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/token" {
+		s.mu.Lock()
+		delay := s.Delay
+		s.mu.Unlock()
+		// Outside the lock, so that a hanging token endpoint does not hold
+		// up the rest of the provider; with the body read, the server
+		// notices a client that hangs up.
+		r.ParseForm()
+		if !wait(r.Context(), delay) {
+			return // the client gave up, or the test ended
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
@@ -104,7 +124,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		back.RawQuery = v.Encode()
 		http.Redirect(w, r, back.String(), http.StatusFound)
 	case r.URL.Path == "/token":
-		time.Sleep(s.Delay)
 		r.ParseForm()
 		id, secret, ok := r.BasicAuth()
 		if !ok {
@@ -149,6 +168,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(s.Userinfo)
 	default:
 		http.NotFound(w, r)
+	}
+}
+
+// wait waits d, or less when ctx ends first; it reports whether d passed.
+func wait(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
