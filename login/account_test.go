@@ -17,13 +17,13 @@ func TestAccountPage(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			e := apptest.New(t, backend)
 			b := e.Browser()
-			page := b.AccountSignIn(apptest.UserEmail, apptest.UserPassword)
+			b.AccountSignIn(apptest.UserEmail, apptest.UserPassword)
 			other := e.Browser()
 			other.AccountSignIn(apptest.UserEmail, apptest.UserPassword)
 			bob := e.Browser()
 			bob.AccountSignIn("bob@example.com", apptest.UserPassword)
 
-			_, page = b.Get("/account")
+			_, page := b.Get("/account")
 			if strings.Count(page, `action="/account/sessions/end"`) != 1 || !strings.Contains(page, "this browser") {
 				t.Fatalf("sessions list: %.500s", page)
 			}

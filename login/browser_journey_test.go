@@ -41,6 +41,7 @@ func chromium(t *testing.T) string {
 // (to $OPTIBID_SCREENSHOTS, e.g. docs/screenshots, or a temporary
 // directory) and checking that every field has a label.
 func TestBrowserJourney(t *testing.T) {
+	t.Parallel()
 	exe := chromium(t)
 	// The relying party: a page on loopback that shows what it received.
 	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

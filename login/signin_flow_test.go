@@ -340,7 +340,7 @@ func TestTheRequestedOrganizationIsBinding(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := e.Browser()
-	resp, page := d.Authorize(e.AuthURL(map[string]string{"scope": "openid org", "organization": "globex"}))
+	_, page := d.Authorize(e.AuthURL(map[string]string{"scope": "openid org", "organization": "globex"}))
 	resp, body := d.Follow(d.SubmitLogin(page, "dave@example.com", apptest.UserPassword))
 	if u := d.ClientRedirect(resp, body); u.Query().Get("error") != "access_denied" {
 		t.Fatalf("non-member: %s", u)
