@@ -62,7 +62,7 @@ func introspect(e *apptest.Env, t *testing.T, token, clientID, secret string) ma
 
 func headerOf(t *testing.T, jwt string) map[string]any {
 	t.Helper()
-	sig, err := jose.ParseSigned(jwt, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
+	sig, err := jose.ParseSignedCompact(jwt, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -159,7 +159,7 @@ func TestClientCredentials(t *testing.T) {
 			if resp.StatusCode != 200 || tr.AccessToken == "" || tr.RefreshToken != "" {
 				t.Fatalf("%d %s", resp.StatusCode, body)
 			}
-			sig, err := jose.ParseSigned(tr.AccessToken, []jose.SignatureAlgorithm{jose.ES256})
+			sig, err := jose.ParseSignedCompact(tr.AccessToken, []jose.SignatureAlgorithm{jose.ES256})
 			if err != nil || sig.Signatures[0].Header.Algorithm != "ES256" {
 				t.Fatalf("client alg ES256 not used: %v", err)
 			}
@@ -179,7 +179,7 @@ func TestClientCredentials(t *testing.T) {
 			if evs, _ := e.App.Store.ListAudit(context.Background(), storage.AuditFilter{}); len(evs) != countBootstrapEvents(e) {
 				t.Fatalf("client_credentials wrote audit rows: %d", len(evs))
 			}
-			resp, body = e.Browser().Get("/metrics")
+			_, body = e.Browser().Get("/metrics")
 			if !strings.Contains(body, `optibid_client_credentials_tokens_total{client_id="svc"} 1`) {
 				t.Fatalf("metric missing: %.300s", body)
 			}
