@@ -1,25 +1,28 @@
-package main
+package app_test
 
 import (
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/optibid/idp/app"
+	"github.com/optibid/idp/app/apptest"
 )
 
 // Every shipped configuration file loads (production's secrets from the
 // environment, as documented).
 func TestShippedConfigsLoad(t *testing.T) {
 	t.Setenv("OPTIBID_DATABASE_URL", "postgres://idp@db.internal/idp")
-	t.Setenv("OPTIBID_KEY_ENCRYPTION_KEY", key32())
-	t.Setenv("OPTIBID_CSRF_KEY", key32())
+	t.Setenv("OPTIBID_KEY_ENCRYPTION_KEY", apptest.Key32())
+	t.Setenv("OPTIBID_CSRF_KEY", apptest.Key32())
 	t.Setenv("OPTIBID_ADMIN_PASSWORD", "a very long admin password")
 	t.Setenv("TRADING_WEB_CLIENT_SECRET", strings.Repeat("s", 43))
 	t.Setenv("OPTIBID_SMTP_PASSWORD", "smtp-secret")
 	t.Setenv("OPTIBID_TWILIO_AUTH_TOKEN", "twilio-secret")
 	for _, f := range []string{"dev.yaml", "production.example.yaml"} {
 		t.Run(f, func(t *testing.T) {
-			cfg, err := LoadConfig(filepath.Join("..", "..", "configs", f))
+			cfg, err := app.LoadConfig(filepath.Join("..", "configs", f))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -35,7 +38,7 @@ func TestShippedConfigsLoad(t *testing.T) {
 
 // An invalid configuration fails with one line naming the key.
 func TestInvalidConfig(t *testing.T) {
-	base, err := os.ReadFile(filepath.Join("..", "..", "configs", "dev.yaml"))
+	base, err := os.ReadFile(filepath.Join("..", "configs", "dev.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +61,7 @@ func TestInvalidConfig(t *testing.T) {
 			}
 			path := filepath.Join(t.TempDir(), "c.yaml")
 			os.WriteFile(path, []byte(strings.Replace(string(base), tc.from, tc.to, 1)), 0o600)
-			_, err := LoadConfig(path)
+			_, err := app.LoadConfig(path)
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -71,7 +74,7 @@ func TestInvalidConfig(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "c.yaml")
 		os.WriteFile(path, []byte(strings.Replace(string(base), "type: memory", "type: postgres", 1)), 0o600)
 		t.Setenv("OPTIBID_DATABASE_URL", "")
-		if _, err := LoadConfig(path); err == nil || !strings.Contains(err.Error(), "storage.postgres.dsn") {
+		if _, err := app.LoadConfig(path); err == nil || !strings.Contains(err.Error(), "storage.postgres.dsn") {
 			t.Fatalf("got %v", err)
 		}
 	})

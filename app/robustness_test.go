@@ -1,33 +1,22 @@
-package main
+package app_test
 
 import (
-	"bytes"
-	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
+
+	"github.com/optibid/idp/app/apptest"
 )
 
-// leak reports internal detail that must never reach a client.
-func leak(body string) bool {
-	for _, s := range []string{"goroutine ", "panic", ".go:", "runtime error", "pgx", "sql:", "storage:", "\tat "} {
-		if strings.Contains(body, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// CHECKS 66: hostile input gets a 4xx with a clear error, never a 5xx,
-// a panic or internal text.
-func TestCheck66HostileInput(t *testing.T) {
-	e := newEnv(t, "memory")
+// Hostile input gets a 4xx with a clear error, never a 5xx, a panic or
+// internal text (CHECKS 66).
+func TestHostileInputGetsAClear4xx(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory")
 	big := strings.Repeat("a", 10<<20)
 	deep := strings.Repeat(`{"a":`, 10000) + "1" + strings.Repeat("}", 10000)
 	cases := []struct {
@@ -49,7 +38,7 @@ func TestCheck66HostileInput(t *testing.T) {
 		{"revoke unauthenticated", "POST", "/revoke", "application/x-www-form-urlencoded", "token=x", false},
 		{"garbage userinfo", "GET", "/userinfo?access_token=%00", "", "", false},
 		{"authorize garbage", "GET", "/authorize?client_id=%ff&redirect_uri=%00&max_age=-5&prompt=%0a", "", "", false},
-		{"authorize bad max_age", "GET", "/authorize?client_id=web&redirect_uri=" + url.QueryEscape(rpCallback) + "&response_type=code&scope=openid&max_age=abc", "", "", false},
+		{"authorize bad max_age", "GET", "/authorize?client_id=web&redirect_uri=" + url.QueryEscape(apptest.RPCallback) + "&response_type=code&scope=openid&max_age=abc", "", "", false},
 		{"callback unknown", "GET", "/authorize/callback?id=%00", "", "", false},
 		{"login unknown id", "GET", "/login?id=" + strings.Repeat("z", 3000), "", "", false},
 		{"consent no id", "GET", "/consent", "", "", false},
@@ -59,12 +48,12 @@ func TestCheck66HostileInput(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest(tc.method, e.issuer+tc.path, strings.NewReader(tc.body))
+			req, _ := http.NewRequest(tc.method, e.Issuer+tc.path, strings.NewReader(tc.body))
 			if tc.ctype != "" {
 				req.Header.Set("Content-Type", tc.ctype)
 			}
 			if tc.basic {
-				req.SetBasicAuth("web", webSecret)
+				req.SetBasicAuth("web", apptest.WebSecret)
 			}
 			// Never follow a redirect: tests stay on loopback.
 			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -74,10 +63,10 @@ func TestCheck66HostileInput(t *testing.T) {
 			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode >= 500 || (resp.StatusCode < 400 && resp.StatusCode != 200 && !isRedirect(resp.StatusCode)) {
+			if resp.StatusCode >= 500 || (resp.StatusCode < 400 && resp.StatusCode != 200 && !apptest.IsRedirect(resp.StatusCode)) {
 				t.Fatalf("status %d: %.300s", resp.StatusCode, body)
 			}
-			if leak(string(body)) {
+			if apptest.Leaks(string(body)) {
 				t.Fatalf("internal detail leaked: %.300s", body)
 			}
 			if strings.Contains(resp.Header.Get("Location"), "javascript:") {
@@ -88,16 +77,16 @@ func TestCheck66HostileInput(t *testing.T) {
 					t.Fatalf("non-JSON OAuth error: %s", resp.Header.Get("Content-Type"))
 				}
 				var e oauthErr
-				if resp.StatusCode >= 400 && (decodeJSON(body, &e) != nil || e.Error == "" || strings.ContainsAny(e.Description, "\r\n\t")) {
+				if resp.StatusCode >= 400 && (json.Unmarshal(body, &e) != nil || e.Error == "" || strings.ContainsAny(e.Description, "\r\n\t")) {
 					t.Fatalf("bad OAuth error body: %s", body)
 				}
 			}
 		})
 	}
 	t.Run("16KB header", func(t *testing.T) {
-		req, _ := http.NewRequest("GET", e.issuer+"/.well-known/openid-configuration", nil)
+		req, _ := http.NewRequest("GET", e.Issuer+"/.well-known/openid-configuration", nil)
 		req.Header.Set("X-Big", strings.Repeat("h", 16<<10))
-		resp, err := e.srv.Client().Do(req)
+		resp, err := e.Srv.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,11 +106,12 @@ type oauthErr struct {
 // database-bound endpoints, never 200 or 500, while discovery and JWKS stay
 // up.
 func TestStorageOutage(t *testing.T) {
-	e := newEnv(t, "postgres")
-	code, v := e.codeFor(e.browser(), nil)
-	_, body := e.exchange(code, v)
-	tok := decode(t, body)
-	e.app.Store.Close() // the database is gone
+	t.Parallel()
+	e := apptest.New(t, "postgres")
+	code, v := e.CodeFor(e.Browser(), nil)
+	_, body := e.Exchange(code, v)
+	tok := apptest.DecodeToken(t, body)
+	e.App.Store.Close() // the database is gone
 	for _, tc := range []struct {
 		path string
 		form url.Values
@@ -129,28 +119,28 @@ func TestStorageOutage(t *testing.T) {
 		{"/revoke", url.Values{"token": {tok.RefreshToken}}},
 		{"/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}},
 	} {
-		resp, body := e.postToken(tc.path, tc.form, "web", webSecret)
-		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || leak(body) {
+		resp, body := e.PostToken(tc.path, tc.form, "web", apptest.WebSecret)
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || apptest.Leaks(body) {
 			t.Errorf("%s during outage: %d %q %s", tc.path, resp.StatusCode, resp.Header.Get("Retry-After"), body)
 		}
 	}
-	if code := e.userinfo(tok.AccessToken).StatusCode; code != http.StatusServiceUnavailable {
+	if code := e.Userinfo(tok.AccessToken).StatusCode; code != http.StatusServiceUnavailable {
 		t.Errorf("userinfo without the database: %d, want 503", code)
 	}
-	if resp, body := e.postToken("/oauth/introspect", url.Values{"token": {tok.AccessToken}}, "web", webSecret); resp.StatusCode != http.StatusServiceUnavailable {
+	if resp, body := e.PostToken("/oauth/introspect", url.Values{"token": {tok.AccessToken}}, "web", apptest.WebSecret); resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("introspection without the database: %d %s, want 503", resp.StatusCode, body)
 	}
 	for _, p := range []string{"/.well-known/openid-configuration", "/keys", "/healthz"} {
-		if resp, _ := e.browser().get(p); resp.StatusCode != 200 {
+		if resp, _ := e.Browser().Get(p); resp.StatusCode != 200 {
 			t.Errorf("%s during outage: %d", p, resp.StatusCode)
 		}
 	}
-	if resp, _ := e.browser().get("/readyz"); resp.StatusCode != 503 {
+	if resp, _ := e.Browser().Get("/readyz"); resp.StatusCode != 503 {
 		t.Errorf("readyz during outage: %d", resp.StatusCode)
 	}
-	b := e.browser()
-	resp, page := b.get(e.authURL(nil))
-	if resp.StatusCode != 302 && resp.StatusCode != 503 || leak(page) {
+	b := e.Browser()
+	resp, page := b.Get(e.AuthURL(nil))
+	if resp.StatusCode != 302 && resp.StatusCode != 503 || apptest.Leaks(page) {
 		t.Errorf("authorize during outage: %d", resp.StatusCode)
 	}
 }
@@ -158,40 +148,41 @@ func TestStorageOutage(t *testing.T) {
 // Replicas share nothing but the store: authorize and log in on one,
 // take the callback and redeem the code on the other.
 func TestTwoReplicas(t *testing.T) {
-	dsnEnv := newEnv(t, "postgres")
-	srvB := httptestUnstarted()
-	cfgB := *dsnEnv.cfg // same issuer, keys, CSRF key and database
-	replicaB := startOn(t, srvB, &cfgB)
-	toB := func(u string) string { return strings.Replace(u, dsnEnv.issuer, replicaB.srv.URL, 1) }
+	t.Parallel()
+	dsnEnv := apptest.New(t, "postgres")
+	srvB := httptest.NewUnstartedServer(nil)
+	cfgB := *dsnEnv.Cfg // same issuer, keys, CSRF key and database
+	replicaB := apptest.StartOn(t, srvB, &cfgB)
+	toB := func(u string) string { return strings.Replace(u, dsnEnv.Issuer, replicaB.Srv.URL, 1) }
 
-	b := dsnEnv.browser()
-	verifier, challenge := pkce()
-	resp, _ := b.get(dsnEnv.authURL(map[string]string{"code_challenge": challenge, "code_challenge_method": "S256"}))
+	b := dsnEnv.Browser()
+	verifier, challenge := apptest.PKCE()
+	resp, _ := b.Get(dsnEnv.AuthURL(map[string]string{"code_challenge": challenge, "code_challenge_method": "S256"}))
 	loginURL := resp.Header.Get("Location")
-	resp, page := b.get(toB(replicaB.issuer + loginURL)) // login page from B
+	resp, page := b.Get(toB(replicaB.Issuer + loginURL)) // login page from B
 	if resp.StatusCode != 200 {
 		t.Fatalf("login page on replica B: %d", resp.StatusCode)
 	}
-	f := hidden(page)
-	f.Set("email", userEmail)
-	f.Set("password", userPassword)
-	resp, _ = b.post("/login", f) // form posted to A
+	f := apptest.Hidden(page)
+	f.Set("email", apptest.UserEmail)
+	f.Set("password", apptest.UserPassword)
+	resp, _ = b.Post("/login", f) // form posted to A
 	cb := resp.Header.Get("Location")
-	resp, _ = b.get(toB(cb)) // callback on B
-	u := b.clientRedirect(resp, "")
+	resp, _ = b.Get(toB(cb)) // callback on B
+	u := b.ClientRedirect(resp, "")
 	code := u.Query().Get("code")
-	if code == "" || u.Query().Get("iss") != dsnEnv.issuer {
+	if code == "" || u.Query().Get("iss") != dsnEnv.Issuer {
 		t.Fatalf("no code from replica B: %s", u)
 	}
-	resp, body := replicaB.exchange(code, verifier) // token on B
+	resp, body := replicaB.Exchange(code, verifier) // token on B
 	if resp.StatusCode != 200 {
 		t.Fatalf("token on replica B: %d %s", resp.StatusCode, body)
 	}
-	tok := decode(t, body)
-	if dsnEnv.userinfo(tok.AccessToken).StatusCode != 200 {
+	tok := apptest.DecodeToken(t, body)
+	if dsnEnv.Userinfo(tok.AccessToken).StatusCode != 200 {
 		t.Fatal("replica A refused replica B's token")
 	}
-	resp, body = dsnEnv.postToken("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, "web", webSecret)
+	resp, body = dsnEnv.PostToken("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, "web", apptest.WebSecret)
 	if resp.StatusCode != 200 {
 		t.Fatalf("refresh on replica A: %d %s", resp.StatusCode, body)
 	}
@@ -199,136 +190,70 @@ func TestTwoReplicas(t *testing.T) {
 
 // Operations endpoints and graceful draining.
 func TestOperations(t *testing.T) {
-	e := newEnv(t, "memory")
-	b := e.browser()
+	t.Parallel()
+	e := apptest.New(t, "memory")
+	b := e.Browser()
 	for p, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200} {
-		if resp, _ := b.get(p); resp.StatusCode != want {
+		if resp, _ := b.Get(p); resp.StatusCode != want {
 			t.Errorf("%s: %d", p, resp.StatusCode)
 		}
 	}
-	e.codeFor(b, nil)
-	e.attempt(e.browser(), userEmail, "wrong password!")
-	_, metrics := b.get("/metrics")
+	e.CodeFor(b, nil)
+	wrong := e.Browser()
+	_, page := wrong.Authorize(e.AuthURL(nil))
+	wrong.SubmitLogin(page, apptest.UserEmail, "wrong password!")
+	_, metrics := b.Get("/metrics")
 	for _, series := range []string{`optibid_http_requests_total{method="GET",route="/authorize",status="302"}`,
 		`optibid_http_request_duration_seconds_bucket`, `optibid_logins_total{result="success"}`, `optibid_logins_total{result="bad_password"}`} {
 		if !strings.Contains(metrics, series) {
 			t.Errorf("metrics lack %s", series)
 		}
 	}
-	resp, _ := b.get("/healthz")
+	resp, _ := b.Get("/healthz")
 	if resp.Header.Get("X-Request-Id") == "" {
 		t.Error("no request ID")
 	}
-	e.app.Drain()
-	if resp, _ := b.get("/readyz"); resp.StatusCode != 503 {
+	e.App.Drain()
+	if resp, _ := b.Get("/readyz"); resp.StatusCode != 503 {
 		t.Errorf("readyz while draining: %d", resp.StatusCode)
 	}
-}
-
-// serve exits cleanly on SIGTERM-equivalent cancellation; run() rejects
-// bad commands with one line.
-func TestCommands(t *testing.T) {
-	var out, errOut bytes.Buffer
-	if err := run([]string{"version"}, &out, &errOut); err != nil || !strings.HasPrefix(out.String(), "optibid-idp ") {
-		t.Fatalf("version: %v %q", err, out.String())
-	}
-	if err := run([]string{"frobnicate"}, &out, &errOut); err == nil {
-		t.Fatal("unknown command accepted")
-	}
-	if err := run([]string{"migrate", "up", "--config", "../../configs/dev.yaml"}, &out, &errOut); err == nil || !strings.Contains(err.Error(), "memory") {
-		t.Fatalf("migrate on memory: %v", err)
-	}
-}
-
-// cliConfig writes a config file pointing the CLI at e's PostgreSQL store.
-func cliConfig(t *testing.T, e *env) string {
-	path := filepath.Join(t.TempDir(), "c.yaml")
-	err := os.WriteFile(path, []byte(`issuer: `+e.issuer+`
-storage: {type: postgres, postgres: {dsn: "`+e.cfg.Storage.Postgres.DSN+`"}}
-keys: {encryption_key: "`+e.cfg.Keys.EncryptionKey+`"}
-sessions: {csrf_key: "`+e.cfg.Sessions.CSRFKey+`"}
-dev_mode: true
-`), 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// The admin CLI works against PostgreSQL: org, user, client, key rotation.
-func TestAdminCLI(t *testing.T) {
-	e := newEnv(t, "postgres")
-	cfgPath := cliConfig(t, e)
-	t.Setenv("NEW_PW", "a long enough password")
-	var out bytes.Buffer
-	for _, args := range [][]string{
-		{"org", "create", "--slug", "globex", "--name", "Globex", "--mfa", "required"},
-		{"user", "create", "--email", "carol@example.com", "--name", "Carol", "--org", "globex", "--role", "admin", "--password-env", "NEW_PW"},
-		{"client", "create", "--id", "cli-made", "--name", "Made by CLI", "--redirect-uri", "https://made.example/cb"},
-		{"user", "platform-admin", "--email", "carol@example.com"},
-		{"keys", "rotate", "--alg", "ES256"},
-	} {
-		out.Reset()
-		if err := run(append([]string{"admin", "--config", cfgPath}, args...), &out, io.Discard); err != nil {
-			t.Fatalf("%v: %v", args, err)
-		}
-	}
-	if !strings.Contains(out.String(), "ES256:") {
-		t.Fatalf("keys rotate output: %s", out.String())
-	}
-	ctx := context.Background()
-	if u, err := e.app.Store.UserByEmail(ctx, "carol@example.com"); err != nil || !u.PlatformAdmin {
-		t.Fatalf("carol: %+v %v", u, err)
-	}
-	if c, err := e.app.Store.ClientByID(ctx, "cli-made"); err != nil || c.SecretHash == "" {
-		t.Fatalf("client: %+v %v", c, err)
-	}
-	// The running replica picks the rotation up on reload.
-	before := e.app.Keys.SigningKey("ES256").ID()
-	if err := e.app.Keys.Reload(ctx); err != nil || e.app.Keys.SigningKey("ES256").ID() == before {
-		t.Fatalf("rotation not visible to the running replica: %v", err)
-	}
-	if err := run([]string{"admin", "--config", cfgPath, "client", "create", "--id", "bad", "--redirect-uri", "JaVaScRiPt:x"}, &out, io.Discard); err == nil {
-		t.Fatal("javascript: redirect accepted by the CLI")
-	}
-	_ = time.Second
-	_ = sync.Mutex{}
 }
 
 // NUL bytes and invalid UTF-8 in ordinary fields answer 400 at the edge
 // on both stores, never a 503 from the database.
 func TestNULAndInvalidUTF8AreRefusedAtTheEdge(t *testing.T) {
-	for _, backend := range backends {
+	t.Parallel()
+	for _, backend := range apptest.Backends {
 		t.Run(backend, func(t *testing.T) {
-			e := newEnv(t, backend)
-			b := e.browser()
-			_, page := b.authorize(e.authURL(nil))
-			id := hidden(page).Get("id")
+			e := apptest.New(t, backend)
+			b := e.Browser()
+			_, page := b.Authorize(e.AuthURL(nil))
+			id := apptest.Hidden(page).Get("id")
 			for _, path := range []string{"/login?id=%00", "/login?id=" + id + "%00", "/authorize?client_id=web%00&response_type=code",
 				"/authorize?client_id=%ff%fe", "/verify-email?token=%00", "/reset?token=%c3%28"} {
-				if resp, body := b.get(path); resp.StatusCode < 400 || resp.StatusCode >= 500 {
+				if resp, body := b.Get(path); resp.StatusCode < 400 || resp.StatusCode >= 500 {
 					t.Errorf("GET %s: %d %.100s", path, resp.StatusCode, body)
 				}
 			}
 			for name, form := range map[string]url.Values{
-				"email":     {"id": {id}, "csrf": {hidden(page).Get("csrf")}, "email": {"a\x00b@example.com"}, "password": {"x"}},
-				"bad UTF-8": {"id": {id}, "csrf": {hidden(page).Get("csrf")}, "email": {"\xff@example.com"}, "password": {"x"}},
+				"email":     {"id": {id}, "csrf": {apptest.Hidden(page).Get("csrf")}, "email": {"a\x00b@example.com"}, "password": {"x"}},
+				"bad UTF-8": {"id": {id}, "csrf": {apptest.Hidden(page).Get("csrf")}, "email": {"\xff@example.com"}, "password": {"x"}},
 			} {
-				if resp, _ := b.post("/login", form); resp.StatusCode < 400 || resp.StatusCode >= 500 {
+				if resp, _ := b.Post("/login", form); resp.StatusCode < 400 || resp.StatusCode >= 500 {
 					t.Errorf("POST /login with %s: %d", name, resp.StatusCode)
 				}
 			}
 			for _, body := range []string{"grant_type=client_credentials&client_id=svc%00", "grant_type=authorization_code&code=%00&state=%ff"} {
-				if resp, _ := e.postToken("/oauth/token", mustParse(body), "", ""); resp.StatusCode != 400 {
+				if resp, _ := e.PostToken("/oauth/token", mustParse(body), "", ""); resp.StatusCode != 400 {
 					t.Errorf("token with %q: %d", body, resp.StatusCode)
 				}
 			}
-			tok := e.tokenOf(userEmail)
+			tok := e.TokenOf(apptest.UserEmail)
 			for _, raw := range []string{`{"name":"a\u0000b"}`, "{\"name\":\"\xff\"}"} {
-				req, _ := http.NewRequest("PATCH", e.issuer+"/api/v1/orgs/x", strings.NewReader(raw))
+				req, _ := http.NewRequest("PATCH", e.Issuer+"/api/v1/orgs/x", strings.NewReader(raw))
 				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("Authorization", "Bearer "+tok)
-				resp, err := e.srv.Client().Do(req)
+				resp, err := e.Srv.Client().Do(req)
 				if err != nil {
 					t.Fatal(err)
 				}
