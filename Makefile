@@ -19,11 +19,11 @@ test: ## run every test, the PostgreSQL and browser ones included (TESTFLAGS=-ra
 	$(GO) test -count=1 -timeout 30m $(TESTFLAGS) $(PKGS)
 
 bench: ## Go benchmarks and the loopback load generator (figures: docs/benchmarks.md)
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./cmd/optibid-idp ./login/password ./apiauth
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./provider ./login ./login/password ./apiauth
 	$(GO) run ./cmd/loadgen
 
 bench-smoke: ## every benchmark once and a 1 s load per scenario (CI: keeps make bench working)
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./cmd/optibid-idp ./login/password ./apiauth
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./provider ./login ./login/password ./apiauth
 	$(GO) run ./cmd/loadgen -store memory -duration 1s
 
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
@@ -44,7 +44,7 @@ migrate: ## apply PostgreSQL migrations (CONFIG=file with storage.type postgres)
 	$(GO) run ./cmd/optibid-idp migrate up --config $(CONFIG)
 
 screenshots: ## refresh docs/screenshots from the browser journey (needs chromium)
-	OPTIBID_SCREENSHOTS=docs/screenshots $(GO) test -count=1 -run TestBrowserJourney ./cmd/optibid-idp
+	OPTIBID_SCREENSHOTS=docs/screenshots $(GO) test -count=1 -run TestBrowserJourney ./login
 
 clean: ## remove build output
 	rm -rf bin coverage.out

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/optibid/idp/app/apptest"
 )
 
 // serve answers, then on SIGTERM drains and returns cleanly.
@@ -24,10 +27,14 @@ func TestServeGracefulShutdown(t *testing.T) {
 http: {addr: "`+addr+`", shutdown_timeout: 5s}
 log: {level: error}
 dev_mode: true
-keys: {encryption_key: "`+key32()+`"}
-sessions: {csrf_key: "`+key32()+`"}
+keys: {encryption_key: "`+apptest.Key32()+`"}
+sessions: {csrf_key: "`+apptest.Key32()+`"}
 passwords: {argon2: {memory_kib: 1024, iterations: 1, parallelism: 1}}
 `), 0o600)
+	// serve installs its own default logger; the other tests' servers log
+	// to the harness's buffer again afterwards.
+	logger := slog.Default()
+	t.Cleanup(func() { slog.SetDefault(logger) })
 	done := make(chan error, 1)
 	go func() { done <- serve([]string{"--config", cfg}, io.Discard) }()
 	ready := false
