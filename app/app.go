@@ -44,6 +44,9 @@ type App struct {
 	Keys     *keys.Manager
 	Provider *provider.Provider
 	Handler  http.Handler
+	// Metrics serves the Prometheus metrics: on Handler at /metrics, or
+	// on its own listener when http.metrics_addr is set.
+	Metrics http.Handler
 	// Outbox is the development sender (dev_mode only), else nil.
 	Outbox *notify.Outbox
 	// resolver looks up DNS TXT records for domain verification.
@@ -179,7 +182,10 @@ func (a *App) build(ctx context.Context) error {
 	r.Use(mw)
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	r.HandleFunc("/readyz", a.readyz)
-	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	a.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	if cfg.HTTP.MetricsAddr == "" {
+		r.Handle("/metrics", a.Metrics)
+	}
 	a.Provider.Register(r)
 	screens.Register(r)
 	domainKey := sha256.Sum256(append([]byte("optibid-domain-verification:"), encKey...))

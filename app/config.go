@@ -52,10 +52,18 @@ type Config struct {
 	Bootstrap Bootstrap `yaml:"bootstrap"`
 }
 
+// HTTPConfig is the listeners and their shutdown.
 type HTTPConfig struct {
-	Addr               string        `yaml:"addr"`
-	CORSAllowedOrigins []string      `yaml:"cors_allowed_origins"`
-	ShutdownTimeout    time.Duration `yaml:"shutdown_timeout"`
+	Addr               string   `yaml:"addr"`
+	CORSAllowedOrigins []string `yaml:"cors_allowed_origins"`
+	// MetricsAddr, when set, serves /metrics on this separate listener
+	// only (not on the public one).
+	MetricsAddr string `yaml:"metrics_addr"`
+	// DrainPeriod: after SIGTERM, /readyz answers 503 at once and the
+	// server keeps serving this long, so the load balancer notices before
+	// anything is refused.
+	DrainPeriod     time.Duration `yaml:"drain_period"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 }
 
 type AccountsConfig struct {
@@ -342,6 +350,7 @@ func (c *Config) applyEnv() {
 	for env, dst := range map[string]*string{
 		"OPTIBID_ISSUER":             &c.Issuer,
 		"OPTIBID_HTTP_ADDR":          &c.HTTP.Addr,
+		"OPTIBID_METRICS_ADDR":       &c.HTTP.MetricsAddr,
 		"OPTIBID_DATABASE_URL":       &c.Storage.Postgres.DSN,
 		"OPTIBID_KEY_ENCRYPTION_KEY": &c.Keys.EncryptionKey,
 		"OPTIBID_CSRF_KEY":           &c.Sessions.CSRFKey,
@@ -394,6 +403,7 @@ func (c *Config) SetDefaults() {
 	}
 	def(&c.HTTP.Addr, ":8080")
 	dur(&c.HTTP.ShutdownTimeout, 30*time.Second)
+	dur(&c.HTTP.DrainPeriod, 10*time.Second)
 	def(&c.Log.Level, "info")
 	def(&c.Log.Format, "json")
 	def(&c.Storage.Type, "memory")
@@ -470,6 +480,15 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
 		es.add("http.addr", "%q is not host:port", c.HTTP.Addr)
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.MetricsAddr); c.HTTP.MetricsAddr != "" && err != nil {
+		es.add("http.metrics_addr", "%q is not host:port", c.HTTP.MetricsAddr)
+	}
+	if c.HTTP.MetricsAddr != "" && c.HTTP.MetricsAddr == c.HTTP.Addr {
+		es.add("http.metrics_addr", "must differ from http.addr")
+	}
+	if c.HTTP.DrainPeriod < 0 || c.HTTP.DrainPeriod > 5*time.Minute {
+		es.add("http.drain_period", "%s must be between 0 and 5m", c.HTTP.DrainPeriod)
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		es.add("log.level", "%q must be debug, info, warn or error", c.Log.Level)

@@ -2,36 +2,70 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 )
 
-// Serve runs the provider for cfg on cfg.HTTP.Addr until ctx ends, then
-// shuts down gracefully: it reports not-ready first so the load balancer
-// stops sending new requests, then lets in-flight ones finish within
-// cfg.HTTP.ShutdownTimeout. On the memory store it prints the demo banner
-// to banner.
+// Serve runs the provider for cfg until ctx ends. It binds the listeners
+// first, so the banner (on the memory store, printed to banner) appears
+// only once the address is really ours. Shutdown is graceful: /readyz
+// turns 503 at once, the server keeps serving for cfg.HTTP.DrainPeriod so
+// the load balancer can notice, then stops accepting and lets in-flight
+// requests finish within cfg.HTTP.ShutdownTimeout.
 func Serve(ctx context.Context, cfg *Config, version string, banner io.Writer) error {
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("http.addr: %w", err)
+	}
+	var metricsLn net.Listener
+	if cfg.HTTP.MetricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.HTTP.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("http.metrics_addr: %w", err)
+		}
+	}
 	a, err := New(ctx, cfg, Options{})
 	if err != nil {
+		ln.Close()
+		if metricsLn != nil {
+			metricsLn.Close()
+		}
 		return err
 	}
 	defer a.Close()
 	bg, cancelBG := context.WithCancel(context.Background())
 	defer cancelBG()
 	go a.Run(bg)
-	srv := &http.Server{
-		Addr: cfg.HTTP.Addr, Handler: a.Handler,
-		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second, WriteTimeout: 30 * time.Second,
-		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 8 << 10,
-		ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+	return a.serve(ctx, ln, metricsLn, version, banner)
+}
+
+// serve runs the servers on bound listeners until ctx ends, then drains.
+func (a *App) serve(ctx context.Context, ln, metricsLn net.Listener, version string, banner io.Writer) error {
+	cfg := a.cfg
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{Handler: h,
+			ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second, WriteTimeout: 30 * time.Second,
+			IdleTimeout: 120 * time.Second, MaxHeaderBytes: 8 << 10,
+			ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+		}
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	slog.Info("listening", "addr", cfg.HTTP.Addr, "issuer", cfg.Issuer, "version", version)
+	srv := newServer(a.Handler)
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	var metrics *http.Server
+	if metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", a.Metrics)
+		metrics = newServer(mux)
+		go func() { errc <- metrics.Serve(metricsLn) }()
+		slog.Info("metrics listening", "addr", metricsLn.Addr().String())
+	}
+	slog.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "version", version)
 	if cfg.Storage.Type == "memory" {
 		fmt.Fprint(banner, a.Banner())
 	}
@@ -40,12 +74,22 @@ func Serve(ctx context.Context, cfg *Config, version string, banner io.Writer) e
 		return err
 	case <-ctx.Done():
 	}
-	slog.Info("shutting down", "timeout", cfg.HTTP.ShutdownTimeout)
 	a.Drain()
+	slog.Info("draining", "drain_period", cfg.HTTP.DrainPeriod, "shutdown_timeout", cfg.HTTP.ShutdownTimeout)
+	select {
+	case <-time.After(cfg.HTTP.DrainPeriod):
+	case err := <-errc:
+		return err
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	err := srv.Shutdown(sctx)
+	if metrics != nil {
+		err = errors.Join(err, metrics.Shutdown(sctx))
+	}
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	slog.Info("stopped")
 	return nil
 }

@@ -14,7 +14,9 @@ import (
 	"github.com/optibid/idp/app/apptest"
 )
 
-// serve answers, then on SIGTERM drains and returns cleanly.
+// serve answers, then on SIGTERM drains: /readyz is 503 from the first
+// moment, every request during the drain period still succeeds, and then
+// it stops and returns cleanly.
 func TestServeGracefulShutdown(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -24,7 +26,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 	l.Close()
 	cfg := filepath.Join(t.TempDir(), "c.yaml")
 	os.WriteFile(cfg, []byte(`issuer: http://`+addr+`
-http: {addr: "`+addr+`", shutdown_timeout: 5s}
+http: {addr: "`+addr+`", shutdown_timeout: 5s, drain_period: 1500ms}
 log: {level: error}
 dev_mode: true
 keys: {encryption_key: "`+apptest.Key32()+`"}
@@ -54,6 +56,37 @@ passwords: {argon2: {memory_kib: 1024, iterations: 1, parallelism: 1}}
 	// test process's default handler.
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
+	}
+	// The signal is delivered asynchronously: wait (briefly) for readiness
+	// to drop, then expect it to stay down while everything else works.
+	deadline := time.Now().Add(time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			t.Fatalf("readyz refused during the drain: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("readyz never turned 503 after SIGTERM")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	drainStart := time.Now()
+	for time.Since(drainStart) < time.Second {
+		for _, p := range []string{"/healthz", "/.well-known/openid-configuration", "/readyz"} {
+			resp, err := http.Get("http://" + addr + p)
+			if err != nil {
+				t.Fatalf("%s refused during the drain: %v", p, err)
+			}
+			resp.Body.Close()
+			if want := map[bool]int{true: 503, false: 200}[p == "/readyz"]; resp.StatusCode != want {
+				t.Fatalf("%s during the drain: %d, want %d", p, resp.StatusCode, want)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	select {
 	case err := <-done:
