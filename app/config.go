@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -50,6 +51,9 @@ type Config struct {
 	// /dev/outbox page). Never in production.
 	DevMode   bool      `yaml:"dev_mode"`
 	Bootstrap Bootstrap `yaml:"bootstrap"`
+
+	// envProblems are the ${VAR} references applyEnv found unset.
+	envProblems manage.ValidationErrors
 }
 
 // HTTPConfig is the listeners and their shutdown.
@@ -345,8 +349,11 @@ func LoadConfig(path string) (*Config, error) {
 }
 
 // applyEnv lets secrets and per-deployment values come from the
-// environment; ${VAR} in secret fields is expanded too.
+// environment; ${VAR} in secret fields is expanded too, and a variable
+// that is unset or empty there is a broken rule naming it (an unset
+// client secret must not quietly make a confidential client public).
 func (c *Config) applyEnv() {
+	devIssuer := c.DevMode && os.Getenv("OPTIBID_ISSUER") == "" && os.Getenv("OPTIBID_HTTP_ADDR") != ""
 	for env, dst := range map[string]*string{
 		"OPTIBID_ISSUER":             &c.Issuer,
 		"OPTIBID_HTTP_ADDR":          &c.HTTP.Addr,
@@ -354,33 +361,61 @@ func (c *Config) applyEnv() {
 		"OPTIBID_DATABASE_URL":       &c.Storage.Postgres.DSN,
 		"OPTIBID_KEY_ENCRYPTION_KEY": &c.Keys.EncryptionKey,
 		"OPTIBID_CSRF_KEY":           &c.Sessions.CSRFKey,
+		"OPTIBID_SMTP_PASSWORD":      &c.Notify.Email.SMTP.Password,
+		"OPTIBID_SENDGRID_API_KEY":   &c.Notify.Email.SendGrid.APIKey,
+		"OPTIBID_TWILIO_AUTH_TOKEN":  &c.Notify.SMS.Twilio.AuthToken,
 	} {
 		if v := os.Getenv(env); v != "" {
 			*dst = v
 		}
 	}
-	c.Storage.Postgres.DSN = os.ExpandEnv(c.Storage.Postgres.DSN)
-	c.Keys.EncryptionKey = os.ExpandEnv(c.Keys.EncryptionKey)
-	c.Sessions.CSRFKey = os.ExpandEnv(c.Sessions.CSRFKey)
+	if devIssuer {
+		c.deriveDevIssuer()
+	}
+	secrets := map[string]*string{
+		"storage.postgres.dsn": &c.Storage.Postgres.DSN, "keys.encryption_key": &c.Keys.EncryptionKey,
+		"sessions.csrf_key": &c.Sessions.CSRFKey, "notify.email.smtp.password": &c.Notify.Email.SMTP.Password,
+		"notify.email.sendgrid.api_key": &c.Notify.Email.SendGrid.APIKey, "notify.sms.twilio.auth_token": &c.Notify.SMS.Twilio.AuthToken,
+	}
 	for i := range c.Bootstrap.Users {
-		c.Bootstrap.Users[i].Password = os.ExpandEnv(c.Bootstrap.Users[i].Password)
+		secrets[fmt.Sprintf("bootstrap.users[%d].password", i)] = &c.Bootstrap.Users[i].Password
 	}
 	for i := range c.Federation.Connections {
-		c.Federation.Connections[i].ClientSecret = os.ExpandEnv(c.Federation.Connections[i].ClientSecret)
-	}
-	for env, dst := range map[string]*string{
-		"OPTIBID_SMTP_PASSWORD":     &c.Notify.Email.SMTP.Password,
-		"OPTIBID_SENDGRID_API_KEY":  &c.Notify.Email.SendGrid.APIKey,
-		"OPTIBID_TWILIO_AUTH_TOKEN": &c.Notify.SMS.Twilio.AuthToken,
-	} {
-		if v := os.Getenv(env); v != "" {
-			*dst = v
-		}
-		*dst = os.ExpandEnv(*dst)
+		secrets[fmt.Sprintf("federation.connections[%d].client_secret", i)] = &c.Federation.Connections[i].ClientSecret
 	}
 	for i := range c.Bootstrap.Clients {
-		c.Bootstrap.Clients[i].Secret = os.ExpandEnv(c.Bootstrap.Clients[i].Secret)
+		secrets[fmt.Sprintf("bootstrap.clients[%d].secret", i)] = &c.Bootstrap.Clients[i].Secret
 	}
+	for _, key := range slices.Sorted(maps.Keys(secrets)) {
+		dst := secrets[key]
+		*dst = os.Expand(*dst, func(name string) string {
+			v := os.Getenv(name)
+			if v == "" {
+				c.envProblems = append(c.envProblems, &manage.ValidationError{Field: key,
+					Msg: fmt.Sprintf("${%s} is unset or empty; set the variable (or remove the reference)", name)})
+			}
+			return v
+		})
+	}
+}
+
+// deriveDevIssuer: in development, OPTIBID_HTTP_ADDR alone moves the
+// issuer (and so discovery and every link) to the same address, when the
+// file's issuer is a loopback http URL; anything else is left for the
+// operator to say (OPTIBID_ISSUER).
+func (c *Config) deriveDevIssuer() {
+	u, err := url.Parse(c.Issuer)
+	if err != nil || u.Scheme != "http" || !registration.IsLoopbackHost(u.Hostname()) {
+		return
+	}
+	host, port, err := net.SplitHostPort(c.HTTP.Addr)
+	if err != nil {
+		return
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = u.Hostname()
+	}
+	c.Issuer = "http://" + net.JoinHostPort(host, port)
 }
 
 // SetDefaults fills every unset value; the components own the defaults.
@@ -469,6 +504,7 @@ func (c *Config) SetDefaults() {
 // Validate checks every value and reports every bad key (a *ConfigError).
 func (c *Config) Validate() error {
 	var es checks
+	es.list = append(es.list, c.envProblems...)
 	u, err := url.Parse(c.Issuer)
 	switch {
 	case c.Issuer == "":

@@ -20,6 +20,9 @@ func TestShippedConfigsLoad(t *testing.T) {
 	t.Setenv("TRADING_WEB_CLIENT_SECRET", strings.Repeat("s", 43))
 	t.Setenv("OPTIBID_SMTP_PASSWORD", "smtp-secret")
 	t.Setenv("OPTIBID_TWILIO_AUTH_TOKEN", "twilio-secret")
+	for _, v := range []string{"ACME_OKTA_CLIENT_SECRET", "GOOGLE_CLIENT_SECRET", "CONTOSO_ENTRA_CLIENT_SECRET", "FABRIKAM_AUTH0_CLIENT_SECRET"} {
+		t.Setenv(v, "upstream-secret-"+v)
+	}
 	for _, f := range []string{"dev.yaml", "production.example.yaml"} {
 		t.Run(f, func(t *testing.T) {
 			cfg, err := app.LoadConfig(filepath.Join("..", "configs", f))
@@ -78,4 +81,64 @@ func TestInvalidConfig(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+}
+
+// A ${VAR} in a secret field that is unset or empty is an error naming the
+// variable and the key: an unset client secret once made a confidential
+// client public without a word.
+func TestUnsetSecretVariableIsNamed(t *testing.T) {
+	t.Setenv("OPTIBID_TEST_UNSET_SECRET", "")
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	writeFile(t, path, `issuer: http://localhost:8080
+dev_mode: true
+keys: {encryption_key: "`+apptest.Key32()+`"}
+sessions: {csrf_key: "`+apptest.Key32()+`"}
+bootstrap:
+  clients:
+    - id: web
+      name: Web
+      secret: "${OPTIBID_TEST_UNSET_SECRET}"
+      redirect_uris: ["https://rp.example/cb"]
+  users:
+    - {email: a@example.com, password: "${OPTIBID_TEST_NO_SUCH_PASSWORD}", role: member}
+`)
+	_, err := app.LoadConfig(path)
+	if err == nil {
+		t.Fatal("a config with unset secret variables loaded")
+	}
+	for _, want := range []string{"bootstrap.clients[0].secret: ${OPTIBID_TEST_UNSET_SECRET} is unset or empty",
+		"bootstrap.users[0].password: ${OPTIBID_TEST_NO_SUCH_PASSWORD} is unset or empty"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
+// In development OPTIBID_HTTP_ADDR alone moves the issuer along, so the
+// banner, discovery and every link name the address really served.
+func TestHTTPAddrAloneMovesTheDevIssuer(t *testing.T) {
+	t.Setenv("OPTIBID_ISSUER", "")
+	for addr, want := range map[string]string{"127.0.0.1:9191": "http://127.0.0.1:9191", ":9292": "http://localhost:9292"} {
+		t.Setenv("OPTIBID_HTTP_ADDR", addr)
+		cfg, err := app.LoadConfig(filepath.Join("..", "configs", "dev.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Issuer != want || cfg.HTTP.Addr != addr {
+			t.Errorf("OPTIBID_HTTP_ADDR=%s: issuer %q addr %q, want issuer %q", addr, cfg.Issuer, cfg.HTTP.Addr, want)
+		}
+	}
+	// An explicit issuer wins.
+	t.Setenv("OPTIBID_ISSUER", "http://localhost:7000")
+	t.Setenv("OPTIBID_HTTP_ADDR", "127.0.0.1:9191")
+	if cfg, err := app.LoadConfig(filepath.Join("..", "configs", "dev.yaml")); err != nil || cfg.Issuer != "http://localhost:7000" {
+		t.Fatalf("explicit issuer: %v %v", cfg, err)
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
