@@ -256,3 +256,60 @@ func (s *Service) CreatePlatformClient(ctx context.Context, by Actor, spec Clien
 	}
 	return stored, secret, nil
 }
+
+// ErrPublicClient: a public client has no secret to rotate.
+var ErrPublicClient = errors.New("manage: a public client has no secret")
+
+// RotateClientSecret replaces org's confidential client's secret (org
+// zero: one of the operator's clients) and returns the new one, shown
+// here only. Another organization's client is storage.ErrNotFound.
+func (s *Service) RotateClientSecret(ctx context.Context, by Actor, org storage.Organization, clientID string) (storage.Client, string, error) {
+	c, err := s.Store.ClientByID(ctx, clientID)
+	if err == nil && c.OrgID != org.ID {
+		err = storage.ErrNotFound
+	}
+	if err != nil {
+		return storage.Client{}, "", fmt.Errorf("client: %w", err)
+	}
+	if c.Public() {
+		return storage.Client{}, "", ErrPublicClient
+	}
+	secret := NewSecret()
+	c.SecretHash = storage.HashSecret(secret)
+	stored, err := s.Store.UpsertClient(ctx, c, by.Event(s.now(), EventClientSecretRotated,
+		About{Org: org.ID, Details: map[string]string{"client_id": c.ID}}))
+	if err != nil {
+		return storage.Client{}, "", fmt.Errorf("rotate secret: %w", err)
+	}
+	return stored, secret, nil
+}
+
+// UpdatePlatformClient changes one of the operator's clients (the CLI's
+// create --update) under the registration rules, keeping its secret (a
+// secret changes only by RotateClientSecret) and whether it is public. It
+// returns the client before and after.
+func (s *Service) UpdatePlatformClient(ctx context.Context, by Actor, spec ClientSpec) (before, after storage.Client, err error) {
+	before, err = s.Store.ClientByID(ctx, spec.ID)
+	if err == nil && before.OrgID != "" {
+		err = storage.ErrNotFound // an organization's client is changed through its organization
+	}
+	if err != nil {
+		return before, after, fmt.Errorf("client %s: %w", spec.ID, err)
+	}
+	spec.Public = before.Public()
+	reg, err := s.Registrar(ctx, "", "")
+	if err != nil {
+		return before, after, err
+	}
+	reg.Operator = true
+	reg.APIs = append(reg.APIs, s.ManagementAPI)
+	if err := spec.Check(reg); err != nil {
+		return before, after, err
+	}
+	after, err = s.Store.UpsertClient(ctx, spec.Stored("", before.SecretHash),
+		by.Event(s.now(), EventClientUpserted, About{Details: map[string]string{"client_id": spec.ID}}))
+	if err != nil {
+		return before, after, fmt.Errorf("update client: %w", err)
+	}
+	return before, after, nil
+}

@@ -8,13 +8,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/optibid/idp/app"
 	"github.com/optibid/idp/manage"
 	adminapi "github.com/optibid/idp/manage/api"
+	"github.com/optibid/idp/manage/entitlements"
 	"github.com/optibid/idp/storage"
 )
 
@@ -50,12 +54,16 @@ func admin(args []string, stdout io.Writer) error {
 	out.SetIndent("", "  ")
 	switch rest[0] + " " + rest[1] {
 	case "features list", "features set", "templates list", "templates apply":
-		return adminFeatures(ctx, store, rest[0]+" "+rest[1], rest[2:], stdout)
+		return adminFeatures(ctx, store, rules, rest[0]+" "+rest[1], rest[2:], stdout)
 	case "org create":
 		slug, name, mfaPolicy := fs.String("slug", "", ""), fs.String("name", "", ""), fs.String("mfa", "", "")
-		verified := fs.Bool("require-verified-email", false, "")
+		verified, update := fs.Bool("require-verified-email", false, ""), fs.Bool("update", false, "")
 		if err := fs.Parse(rest[2:]); err != nil {
 			return err
+		}
+		before, err := store.OrganizationBySlug(ctx, *slug)
+		if err := app.MustExist("organization", *slug, err, *update); err != nil {
+			return fmt.Errorf("admin org create: %w", err)
 		}
 		b := app.Bootstrap{Organizations: []app.BootstrapOrg{{Slug: *slug, Name: *name, MFA: *mfaPolicy, RequireVerifiedEmail: *verified}}}
 		if err := app.Declare(ctx, cfg, store, b); err != nil {
@@ -65,7 +73,8 @@ func admin(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return out.Encode(map[string]any{"id": o.ID, "slug": o.Slug, "name": o.Name, "mfa": o.MFAPolicy, "require_verified_email": o.RequireVerifiedEmail})
+		return out.Encode(map[string]any{"id": o.ID, "slug": o.Slug, "name": o.Name, "mfa": o.MFAPolicy, "require_verified_email": o.RequireVerifiedEmail,
+			"changed": app.Changes(before, o)})
 	case "user create":
 		email, name, org, role := fs.String("email", "", ""), fs.String("name", "", ""), fs.String("org", "", ""), fs.String("role", "member", "")
 		pwEnv := fs.String("password-env", "", "")
@@ -177,13 +186,25 @@ func admin(args []string, stdout io.Writer) error {
 		fs.Var(&logouts, "post-logout-redirect-uri", "")
 		fs.Var(&grants, "grant-type", "")
 		fs.Var(&scopes, "scope", "")
+		update := fs.Bool("update", false, "")
 		if err := fs.Parse(rest[2:]); err != nil {
 			return err
 		}
-		c, secret, err := rules.CreatePlatformClient(ctx, manage.CLI, manage.ClientSpec{ID: *id, Name: *name, Public: *public,
+		spec := manage.ClientSpec{ID: *id, Name: *name, Public: *public,
 			RedirectURIs: redirects, PostLogoutRedirectURIs: logouts, GrantTypes: grants, Scopes: scopes, RequireConsent: *consent,
 			IDTokenSignedAlg: *alg, RequireMFA: *requireMFA, RequireVerifiedEmail: *requireVerified, FirstParty: *firstParty,
-			APIs: apis, DefaultAPI: *defaultAPI, ActsFor: actsFor, AllowedOrigins: origins})
+			APIs: apis, DefaultAPI: *defaultAPI, ActsFor: actsFor, AllowedOrigins: origins}
+		if *update {
+			before, after, err := rules.UpdatePlatformClient(ctx, manage.CLI, spec)
+			if err != nil {
+				return fmt.Errorf("admin client create --update: %w", err)
+			}
+			return out.Encode(map[string]any{"id": after.ID, "changed": app.Changes(before, after)})
+		}
+		c, secret, err := rules.CreatePlatformClient(ctx, manage.CLI, spec)
+		if errors.Is(err, storage.ErrConflict) {
+			return fmt.Errorf("admin client create: client %q exists; add --update to change it (its secret changes only with 'client rotate')", *id)
+		}
 		if err != nil {
 			return fmt.Errorf("admin client create: %w", err)
 		}
@@ -192,8 +213,52 @@ func admin(args []string, stdout io.Writer) error {
 			res["secret"] = secret // shown once; only its hash is stored
 		}
 		return out.Encode(res)
-	case "api create", "api list", "api delete":
-		return adminAPIs(ctx, store, rules, rest[1], rest[2:], out)
+	case "client rotate":
+		id := fs.String("id", "", "")
+		if err := fs.Parse(rest[2:]); err != nil {
+			return err
+		}
+		c, secret, err := rules.RotateClientSecret(ctx, manage.CLI, storage.Organization{}, *id)
+		if err != nil {
+			return fmt.Errorf("admin client rotate: %w", err)
+		}
+		return out.Encode(map[string]any{"id": c.ID, "secret": secret}) // shown once
+	case "api list":
+		list, err := store.ListAPIs(ctx)
+		if err != nil {
+			return err
+		}
+		views := make([]map[string]any, 0, len(list))
+		for _, a := range list {
+			views = append(views, map[string]any{"identifier": a.Identifier, "name": a.Name, "org_id": a.OrgID, "scopes": a.Scopes,
+				"access_token_ttl": a.AccessTokenTTL.String(), "signing_alg": a.SigningAlg, "claims": a.Claims, "require_grant": a.RequireGrant})
+		}
+		return out.Encode(views)
+	case "api delete", "api create":
+		identifier, name := fs.String("identifier", "", ""), fs.String("name", "", "")
+		ttl, alg, requireGrant := fs.Duration("ttl", 0, ""), fs.String("alg", "", ""), fs.Bool("require-grant", false, "")
+		var scopes, claims multi
+		fs.Var(&scopes, "scope", "")
+		fs.Var(&claims, "claim", "")
+		if err := fs.Parse(rest[2:]); err != nil {
+			return err
+		}
+		if rest[1] == "delete" {
+			if err := rules.DeleteAPI(ctx, manage.CLI, storage.Organization{}, *identifier); err != nil {
+				return fmt.Errorf("admin api delete: %w", err)
+			}
+			return out.Encode(map[string]any{"deleted": *identifier})
+		}
+		a := storage.API{Identifier: *identifier, Name: *name, AccessTokenTTL: *ttl, SigningAlg: *alg, Claims: claims, RequireGrant: *requireGrant}
+		for _, sc := range scopes {
+			n, d, _ := strings.Cut(sc, "=")
+			a.Scopes = append(a.Scopes, storage.APIScope{Name: n, Description: d})
+		}
+		saved, err := rules.SaveAPI(ctx, manage.CLI, storage.Organization{}, a)
+		if err != nil {
+			return fmt.Errorf("admin api create: %w", err)
+		}
+		return out.Encode(map[string]any{"identifier": saved.Identifier, "name": saved.Name, "scopes": saved.Scopes})
 	case "keys rotate":
 		alg := fs.String("alg", "", "")
 		if err := fs.Parse(rest[2:]); err != nil {
@@ -217,45 +282,99 @@ func orgNamed(ctx context.Context, store storage.Store, slug string) (storage.Or
 	return o, nil
 }
 
-// adminAPIs serves `admin api create|list|delete` for platform APIs, under
-// the management layer's rules (as the API and bootstrap.apis).
-func adminAPIs(ctx context.Context, store storage.Store, rules *manage.Service, cmd string, args []string, out *json.Encoder) error {
-	fs := flag.NewFlagSet("admin api "+cmd, flag.ContinueOnError)
+// adminFeatures runs the features and templates commands. Changes go
+// through the same rules, change log and audit as the management API,
+// with actor "cli".
+func adminFeatures(ctx context.Context, store storage.Store, rules *manage.Service, cmd string, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("admin "+cmd, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	identifier, name := fs.String("identifier", "", ""), fs.String("name", "", "")
-	ttl, alg, requireGrant := fs.Duration("ttl", 0, ""), fs.String("alg", "", ""), fs.Bool("require-grant", false, "")
-	var scopes, claims multi
-	fs.Var(&scopes, "scope", "")
-	fs.Var(&claims, "claim", "")
+	org, feature, template := fs.String("org", "", ""), fs.String("feature", "", ""), fs.String("template", "", "")
+	enable, disable, cascade := fs.Bool("enable", false, ""), fs.Bool("disable", false, ""), fs.Bool("cascade", false, "")
+	config, table := fs.String("config", "", ""), fs.Bool("table", false, "")
 	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("admin %s: %w", cmd, err)
+	}
+	defs, err := store.ListFeatures(ctx)
+	if err != nil {
 		return err
 	}
+	var o storage.Organization
+	if *org != "" {
+		if o, err = orgNamed(ctx, store, *org); err != nil {
+			return fmt.Errorf("admin %s: %w", cmd, err)
+		}
+	}
 	switch cmd {
-	case "list":
-		list, err := store.ListAPIs(ctx)
+	case "features list":
+		eff := map[string]map[string]any{}
+		if o.ID != "" {
+			if eff, err = rules.Effective(ctx, o); err != nil {
+				return err
+			}
+		}
+		rows := [][]string{{"KEY", "NAME", "PLANS", "REQUIRES", "CONFLICTS", "ENABLED"}}
+		var out []map[string]any
+		for _, d := range defs {
+			item, state := map[string]any{"key": d.Key, "name": d.Name, "category": d.Category, "plans": d.Plans, "requires": d.Requires, "conflicts": d.Conflicts}, "-"
+			if o.ID != "" {
+				_, on := eff[d.Key]
+				item["enabled"], state = on, fmt.Sprint(on)
+			}
+			rows = append(rows, []string{d.Key, d.Name, strings.Join(d.Plans, ","), strings.Join(d.Requires, ","), strings.Join(d.Conflicts, ","), state})
+			out = append(out, item)
+		}
+		return printOut(stdout, *table, rows, out)
+	case "templates list":
+		ts, err := store.ListTemplates(ctx)
 		if err != nil {
 			return err
 		}
-		views := make([]map[string]any, 0, len(list))
-		for _, a := range list {
-			views = append(views, map[string]any{"identifier": a.Identifier, "name": a.Name, "org_id": a.OrgID, "scopes": a.Scopes,
-				"access_token_ttl": a.AccessTokenTTL.String(), "signing_alg": a.SigningAlg, "claims": a.Claims, "require_grant": a.RequireGrant})
+		rows := [][]string{{"ID", "NAME", "FEATURES"}}
+		var out []map[string]any
+		for _, t := range ts {
+			var fs map[string]any
+			_ = json.Unmarshal(t.Features, &fs)
+			rows = append(rows, []string{t.ID, t.Name, strings.Join(slices.Sorted(maps.Keys(fs)), ",")})
+			out = append(out, map[string]any{"id": t.ID, "name": t.Name, "description": t.Description, "features": fs})
 		}
-		return out.Encode(views)
-	case "delete":
-		if err := rules.DeleteAPI(ctx, manage.CLI, storage.Organization{}, *identifier); err != nil {
-			return fmt.Errorf("admin api delete: %w", err)
+		return printOut(stdout, *table, rows, out)
+	case "features set":
+		if o.ID == "" || *feature == "" || *enable == *disable {
+			return errors.New("admin features set: --org, --feature and one of --enable or --disable are required")
 		}
-		return out.Encode(map[string]any{"deleted": *identifier})
+		ch := entitlements.Change{Key: *feature, Enabled: *enable}
+		if *config != "" {
+			if err := json.Unmarshal([]byte(*config), &ch.Config); err != nil {
+				return fmt.Errorf("admin features set: --config must be a JSON object: %w", err)
+			}
+		}
+		err = rules.ChangeFeature(ctx, o, manage.CLI, ch, *cascade) // the CLI is the operator's
+	case "templates apply":
+		if o.ID == "" || *template == "" {
+			return errors.New("admin templates apply: --org and --template are required")
+		}
+		err = rules.ApplyTemplate(ctx, o, manage.CLI, *template)
 	}
-	a := app.BootstrapAPI{Identifier: *identifier, Name: *name, AccessTokenTTL: *ttl, SigningAlg: *alg, Claims: claims, RequireGrant: *requireGrant}
-	for _, sc := range scopes {
-		n, d, _ := strings.Cut(sc, "=")
-		a.Scopes = append(a.Scopes, storage.APIScope{Name: n, Description: d})
-	}
-	saved, err := rules.SaveAPI(ctx, manage.CLI, storage.Organization{}, a.Stored())
 	if err != nil {
-		return fmt.Errorf("admin api create: %w", err)
+		return fmt.Errorf("admin %s: %w", cmd, err)
 	}
-	return out.Encode(map[string]any{"identifier": saved.Identifier, "name": saved.Name, "scopes": saved.Scopes})
+	eff, err := rules.Effective(ctx, o)
+	if err != nil {
+		return err
+	}
+	return printOut(stdout, false, nil, map[string]any{"org": o.Slug, "entitlements": entitlements.Claim(eff)})
+}
+
+// printOut writes rows as an aligned table, or v as indented JSON.
+func printOut(w io.Writer, table bool, rows [][]string, v any) error {
+	if !table {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
 }

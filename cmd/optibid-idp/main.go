@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -43,6 +44,11 @@ var usage, adminUsage, _ = strings.Cut(strings.TrimSpace(helpText), "\n\n--\n\n"
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(usage)
+	}
+	// --help anywhere prints the command's help and does nothing else.
+	if slices.ContainsFunc(args[1:], func(a string) bool { return a == "-h" || a == "--help" || a == "-help" || a == "help" }) {
+		fmt.Fprintln(stdout, map[bool]string{true: adminUsage, false: usage}[args[0] == "admin"])
+		return nil
 	}
 	switch args[0] {
 	case "serve":

@@ -7,7 +7,6 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/storage"
 )
@@ -131,22 +130,16 @@ func (h *Handler) deleteClient(w http.ResponseWriter, r *http.Request, c caller,
 // rotateSecret replaces a confidential client's secret; the old one stops
 // working at once on this replica.
 func (h *Handler) rotateSecret(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, _ string) {
-	sc, ok := h.orgClient(w, r, o)
-	if !ok {
-		return
-	}
-	if sc.Public() {
+	stored, secret, err := h.rules.RotateClientSecret(r.Context(), c.actor(r), o, mux.Vars(r)["client"])
+	switch {
+	case errors.Is(err, manage.ErrPublicClient):
 		fail(w, http.StatusConflict, "public_client", "A public client has no secret.")
 		return
-	}
-	secret := random.Token(32)
-	sc.SecretHash = storage.HashSecret(secret)
-	stored, err := h.Store.UpsertClient(r.Context(), sc, h.event(r, manage.EventClientSecretRotated, c, o, "", map[string]string{"client_id": sc.ID}))
-	if err != nil {
-		h.internal(w, r, "rotate secret", err)
+	case err != nil:
+		h.failRule(w, r, "invalid_request", "rotate secret", err)
 		return
 	}
-	h.clientChanged(sc.ID)
+	h.clientChanged(stored.ID)
 	v := viewClient(stored)
 	v.Secret = secret
 	writeJSON(w, http.StatusOK, v)
