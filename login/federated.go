@@ -152,7 +152,7 @@ func (h *Handler) federatedStart(w http.ResponseWriter, r *http.Request) {
 	conn, err := h.Store.ConnectionByID(ctx, mux.Vars(r)["connection"])
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		h.Error(w, r, http.StatusBadRequest, "That sign-in option is not available.")
+		h.Error(w, r, http.StatusBadRequest, "That sign-in option is not available.", "reason", "unknown connection")
 		return
 	case err != nil:
 		h.fail(w, r, "load connection", err)
@@ -194,9 +194,8 @@ func (h *Handler) federatedStart(w http.ResponseWriter, r *http.Request) {
 // federationFailed answers a friendly page, logs the cause and audits it.
 // Nothing about any account has changed when it is called.
 func (h *Handler) federationFailed(w http.ResponseWriter, r *http.Request, conn storage.Connection, userID, reason string, cause error, status int, msg string) {
-	slog.WarnContext(r.Context(), "federated sign-in failed", "connection", conn.ID, "reason", reason, "error", cause)
 	_ = h.Store.AppendAudit(r.Context(), h.audit(r, manage.EventFederationFailed, userID, "", map[string]string{"connection": conn.ID, "reason": reason}))
-	h.Error(w, r, status, msg)
+	h.Error(w, r, status, msg, "reason", "federated sign-in failed: "+reason, "connection", conn.ID, "error", cause)
 }
 
 // federatedCallback receives the upstream's answer.

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -244,16 +243,16 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 	h.Templates.Write(w, r, status, page, data)
 }
 
-// Error renders the friendly error page (see web.Templates.Error).
-func (h *Handler) Error(w http.ResponseWriter, r *http.Request, status int, message string) {
-	h.Templates.Error(w, r, status, message)
+// Error renders the friendly error page, logged with its cause (see
+// web.Templates.Error).
+func (h *Handler) Error(w http.ResponseWriter, r *http.Request, status int, message string, cause ...any) {
+	h.Templates.Error(w, r, status, message, cause...)
 }
 
 const unavailable = "Sign-in is temporarily unavailable. Please try again shortly."
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
-	slog.ErrorContext(r.Context(), what, "error", err)
-	h.Error(w, r, http.StatusServiceUnavailable, unavailable)
+	h.Error(w, r, http.StatusServiceUnavailable, unavailable, "reason", what, "error", err)
 }
 
 // signInError is where a sign-in ends with an error that is not sent back
@@ -265,7 +264,8 @@ func (h *Handler) signInError(w http.ResponseWriter, r *http.Request) {
 	if oauthErrorCode.MatchString(code) {
 		msg = "The sign-in could not be completed (" + code + "). Return to the application and try again."
 	}
-	h.Error(w, r, http.StatusBadRequest, msg)
+	h.Error(w, r, http.StatusBadRequest, msg, "reason", "sign-in error of an application whose address is not vouched for",
+		"error_code", clip(code))
 }
 
 var oauthErrorCode = regexp.MustCompile(`^[a-z_]{1,40}$`)
@@ -289,19 +289,21 @@ func (h *Handler) csrfToken(browserID string) string {
 // a null Origin without Sec-Fetch-Site: same-origin are refused.
 func (h *Handler) checkForm(w http.ResponseWriter, r *http.Request) bool {
 	if err := r.ParseForm(); err != nil {
-		h.Error(w, r, http.StatusBadRequest, "The form could not be read. Please go back and try again.")
+		h.Error(w, r, http.StatusBadRequest, "The form could not be read. Please go back and try again.", "reason", "unparsable form", "error", err)
 		return false
 	}
 	origin, site := r.Header.Get("Origin"), r.Header.Get("Sec-Fetch-Site")
 	if (origin != "" && origin != "null" && origin != h.origin) || (site != "" && site != "same-origin" && site != "none") ||
 		(origin == "null" && site != "same-origin") {
-		h.Error(w, r, http.StatusForbidden, "This form was sent from another site and was refused.")
+		h.Error(w, r, http.StatusForbidden, "This form was sent from another site and was refused.",
+			"reason", "cross-site form post", "origin", clip(origin), "sec_fetch_site", clip(site))
 		return false
 	}
 	browser := h.Cookies.BrowserID(r)
 	token := r.PostForm.Get("csrf")
 	if browser == "" || token == "" || !hmac.Equal([]byte(token), []byte(h.csrfToken(browser))) {
-		h.Error(w, r, http.StatusForbidden, "Your form expired or was sent from another site. Please go back, reload the page and try again.")
+		h.Error(w, r, http.StatusForbidden, "Your form expired or was sent from another site. Please go back, reload the page and try again.",
+			"reason", "CSRF token missing or not this browser's", "browser_cookie", browser != "", "token_sent", token != "")
 		return false
 	}
 	return true
@@ -314,7 +316,8 @@ func (h *Handler) checkForm(w http.ResponseWriter, r *http.Request) bool {
 func (h *Handler) authRequest(w http.ResponseWriter, r *http.Request, id string) (storage.AuthRequest, bool) {
 	ar, err := h.Store.AuthRequestByID(r.Context(), id)
 	if errors.Is(err, storage.ErrNotFound) {
-		h.Error(w, r, http.StatusBadRequest, "This sign-in link is no longer valid. Return to the application and sign in again.")
+		h.Error(w, r, http.StatusBadRequest, "This sign-in link is no longer valid. Return to the application and sign in again.",
+			"reason", "unknown or expired auth request")
 		return ar, false
 	}
 	if err != nil {
@@ -322,9 +325,11 @@ func (h *Handler) authRequest(w http.ResponseWriter, r *http.Request, id string)
 		return ar, false
 	}
 	if !h.Cookies.SameBrowser(r, ar.BrowserHash) {
-		h.Error(w, r, http.StatusForbidden, "This sign-in was started in another browser. Return to the application and sign in again here.")
+		h.Error(w, r, http.StatusForbidden, "This sign-in was started in another browser. Return to the application and sign in again here.",
+			"reason", "auth request bound to another browser", "client_id", ar.ClientID)
 		return ar, false
 	}
+	httpx.NoteClient(r.Context(), ar.ClientID)
 	return ar, true
 }
 
@@ -414,4 +419,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg.MustRegister(m.logins, m.lockouts)
 	}
 	return m
+}
+
+// clip bounds a received value for the log.
+func clip(s string) string {
+	if len(s) > 512 {
+		return s[:512] + "…"
+	}
+	return s
 }

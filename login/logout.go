@@ -82,7 +82,8 @@ func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	lr, msg := h.parseLogout(ctx, r.URL.Query())
 	if msg != "" {
-		h.Error(w, r, http.StatusBadRequest, msg)
+		h.Error(w, r, http.StatusBadRequest, msg, "reason", "logout request refused", "post_logout_redirect_uri",
+			clip(r.FormValue("post_logout_redirect_uri")), "client_id", clip(r.FormValue("client_id")))
 		return
 	}
 	s, _, live, err := h.currentSession(ctx, r)
@@ -109,7 +110,8 @@ func (h *Handler) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	lr, msg := h.parseLogout(r.Context(), r.PostForm)
 	if msg != "" {
-		h.Error(w, r, http.StatusBadRequest, msg)
+		h.Error(w, r, http.StatusBadRequest, msg, "reason", "logout request refused", "post_logout_redirect_uri",
+			clip(r.FormValue("post_logout_redirect_uri")), "client_id", clip(r.FormValue("client_id")))
 		return
 	}
 	if r.PostForm.Get("decision") != "logout" {

@@ -36,27 +36,32 @@ var pkceChallenge = regexp.MustCompile(`^[A-Za-z0-9_-]{43,128}$`)
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	ctx := op.ContextWithIssuer(r.Context(), p.cfg.Issuer)
 	if err := r.ParseForm(); err != nil {
-		p.errorPage(w, r, http.StatusBadRequest, "The sign-in request could not be read.")
+		p.errorPage(w, r, http.StatusBadRequest, "The sign-in request could not be read.", "reason", "unparsable request", "error", err)
 		return
 	}
 	form := r.Form
 	if len(form["client_id"]) > 1 || len(form["redirect_uri"]) > 1 {
-		p.errorPage(w, r, http.StatusBadRequest, "The sign-in request is invalid: a parameter was repeated.")
+		p.errorPage(w, r, http.StatusBadRequest, "The sign-in request is invalid: a parameter was repeated.",
+			"reason", "client_id or redirect_uri repeated")
 		return
 	}
 	c, err := p.clients.get(ctx, form.Get("client_id"))
 	if errors.Is(err, storage.ErrNotFound) {
-		p.errorPage(w, r, http.StatusBadRequest, "The application that sent you here is not registered.")
+		p.errorPage(w, r, http.StatusBadRequest, "The application that sent you here is not registered.",
+			"reason", "unknown client", "client_id", clip(form.Get("client_id")))
 		return
 	}
 	if err != nil {
-		slog.ErrorContext(ctx, "authorize: load client", "error", err)
-		p.errorPage(w, r, http.StatusServiceUnavailable, "Sign-in is temporarily unavailable. Please try again shortly.")
+		p.errorPage(w, r, http.StatusServiceUnavailable, "Sign-in is temporarily unavailable. Please try again shortly.",
+			"reason", "load client", "error", err)
 		return
 	}
+	httpx.NoteClient(ctx, c.Client.ID)
 	redirectURI := form.Get("redirect_uri")
 	if redirectURI == "" || !registration.MatchRedirectURI(c.Client.RedirectURIs, redirectURI, c.Public()) {
-		p.errorPage(w, r, http.StatusBadRequest, "The application's return address is not registered, so you cannot be sent back to it.")
+		p.errorPage(w, r, http.StatusBadRequest, "The application's return address is not registered, so you cannot be sent back to it.",
+			"reason", "redirect_uri not registered for the client", "client_id", c.Client.ID, "redirect_uri", clip(redirectURI),
+			"registered", c.Client.RedirectURIs)
 		return
 	}
 	state := form.Get("state")
@@ -65,14 +70,15 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	fail := func(code, desc string) {
 		vouched, err := p.ClientVouched(ctx, c.Client)
 		if err != nil {
-			slog.ErrorContext(ctx, "authorize: client's organization", "error", err)
-			p.errorPage(w, r, http.StatusServiceUnavailable, "Sign-in is temporarily unavailable. Please try again shortly.")
+			p.errorPage(w, r, http.StatusServiceUnavailable, "Sign-in is temporarily unavailable. Please try again shortly.",
+				"reason", "client's organization", "error", err)
 			return
 		}
 		if !vouched {
 			// A client of an organization without a verified domain gets
 			// no bounce: anyone can register one with any address.
-			p.errorPage(w, r, http.StatusBadRequest, "The application's sign-in request is not valid ("+code+").")
+			p.errorPage(w, r, http.StatusBadRequest, "The application's sign-in request is not valid ("+code+").",
+				"reason", "invalid request of an unvouched client", "client_id", c.Client.ID, "error_code", code, "error_description", desc)
 			return
 		}
 		http.Redirect(w, r, p.errorURL(redirectURI, state, code, desc), http.StatusFound)
@@ -211,16 +217,18 @@ func (p *Provider) callback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	ar, err := p.store.AuthRequestByID(ctx, r.URL.Query().Get("id"))
 	if errors.Is(err, storage.ErrNotFound) {
-		p.errorPage(w, r, http.StatusBadRequest, "This sign-in link is no longer valid. Return to the application and sign in again.")
+		p.errorPage(w, r, http.StatusBadRequest, "This sign-in link is no longer valid. Return to the application and sign in again.",
+			"reason", "unknown or expired auth request")
 		return
 	}
 	if err != nil {
-		slog.ErrorContext(ctx, "callback: load auth request", "error", err)
-		p.errorPage(w, r, http.StatusServiceUnavailable, "Sign-in is temporarily unavailable. Please try again shortly.")
+		p.errorPage(w, r, http.StatusServiceUnavailable, "Sign-in is temporarily unavailable. Please try again shortly.",
+			"reason", "load auth request", "error", err)
 		return
 	}
 	if !p.cookies.SameBrowser(r, ar.BrowserHash) {
-		p.errorPage(w, r, http.StatusForbidden, "This sign-in was started in another browser. Return to the application and sign in again here.")
+		p.errorPage(w, r, http.StatusForbidden, "This sign-in was started in another browser. Return to the application and sign in again here.",
+			"reason", "auth request bound to another browser", "client_id", ar.ClientID)
 		return
 	}
 	if !ar.Done {
@@ -237,12 +245,13 @@ func (p *Provider) callback(w http.ResponseWriter, r *http.Request) {
 	code := random.Token(32)
 	err = p.store.SaveAuthCode(ctx, ar.ID, storage.HashSecret(code), p.now().UTC().Add(p.cfg.CodeTTL))
 	if errors.Is(err, storage.ErrAlreadyUsed) || errors.Is(err, storage.ErrNotFound) {
-		p.errorPage(w, r, http.StatusBadRequest, "This sign-in was already completed. Return to the application.")
+		p.errorPage(w, r, http.StatusBadRequest, "This sign-in was already completed. Return to the application.",
+			"reason", "code already issued for the auth request", "client_id", ar.ClientID)
 		return
 	}
 	if err != nil {
-		slog.ErrorContext(ctx, "callback: save code", "error", err)
-		p.errorPage(w, r, http.StatusServiceUnavailable, "Sign-in is temporarily unavailable. Please try again shortly.")
+		p.errorPage(w, r, http.StatusServiceUnavailable, "Sign-in is temporarily unavailable. Please try again shortly.",
+			"reason", "save code", "error", err)
 		return
 	}
 	u, _ := url.Parse(ar.RedirectURI) // validated at /authorize
@@ -333,4 +342,13 @@ func (p *Provider) ClientVouched(ctx context.Context, c storage.Client) (bool, e
 		return false, err
 	}
 	return slices.ContainsFunc(ds, func(d storage.OrganizationDomain) bool { return !d.VerifiedAt.IsZero() }), nil
+}
+
+// clip bounds a received value for the log: enough to see what was sent,
+// not a way to flood the log.
+func clip(s string) string {
+	if len(s) > 512 {
+		return s[:512] + "…"
+	}
+	return s
 }

@@ -111,7 +111,7 @@ type Store interface {
 
 // ErrorPage renders a friendly HTML error page (supplied by package login,
 // so that every page a person sees comes from one set of templates).
-type ErrorPage func(w http.ResponseWriter, r *http.Request, status int, message string)
+type ErrorPage func(w http.ResponseWriter, r *http.Request, status int, message string, cause ...any)
 
 // Deps are the provider's collaborators.
 type Deps struct {

@@ -206,6 +206,7 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request) (*cl
 		if secret != "" || basic {
 			return nil, oauthErr("invalid_client", "invalid client credentials")
 		}
+		httpx.NoteClient(ctx, c.ID)
 		return c, nil
 	}
 	if _, err := p.clients.authenticate(ctx, id, secret); err != nil {
@@ -214,6 +215,7 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request) (*cl
 		}
 		return nil, serverFailure(ctx, "authenticate client", err)
 	}
+	httpx.NoteClient(ctx, c.ID)
 	return c, nil
 }
 

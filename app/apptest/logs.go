@@ -77,3 +77,16 @@ func showLogsOnFailure(t testing.TB) {
 		}
 	})
 }
+
+// LogLines returns the provider's log lines (of every test in this
+// process) that carry the request ID id.
+func LogLines(id string) []string {
+	all, _ := logs.since(0)
+	var out []string
+	for _, l := range strings.Split(all, "\n") {
+		if strings.Contains(l, "request_id="+id) {
+			out = append(out, l)
+		}
+	}
+	return out
+}

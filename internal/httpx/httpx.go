@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -25,7 +26,26 @@ type ctxKey int
 const (
 	requestIDKey ctxKey = iota
 	clientIPKey
+	infoKey
 )
+
+// requestInfo is what handlers learn about a request that the access log
+// reports (request metadata only, never a dependency).
+type requestInfo struct {
+	mu       sync.Mutex
+	clientID string
+}
+
+// NoteClient records which client a request is for, once the handler
+// knows it (an authenticated client, or the client of a sign-in), for
+// the access log.
+func NoteClient(ctx context.Context, clientID string) {
+	if in, ok := ctx.Value(infoKey).(*requestInfo); ok {
+		in.mu.Lock()
+		in.clientID = clientID
+		in.mu.Unlock()
+	}
+}
 
 // RequestID returns the request's ID (set by Middleware), or "".
 func RequestID(ctx context.Context) string {
@@ -91,7 +111,8 @@ func Middleware(m *Metrics, hsts bool) mux.MiddlewareFunc {
 			if err != nil {
 				ip = r.RemoteAddr
 			}
-			ctx := context.WithValue(context.WithValue(r.Context(), requestIDKey, id), clientIPKey, ip)
+			info := &requestInfo{}
+			ctx := context.WithValue(context.WithValue(context.WithValue(r.Context(), requestIDKey, id), clientIPKey, ip), infoKey, info)
 			r = r.WithContext(ctx)
 			r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 			h := w.Header()
@@ -113,6 +134,8 @@ func Middleware(m *Metrics, hsts bool) mux.MiddlewareFunc {
 				if m != nil {
 					m.requests.WithLabelValues("refused", r.Method, "400").Inc()
 				}
+				slog.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("method", r.Method), slog.String("route", "refused"),
+					slog.Int("status", http.StatusBadRequest), slog.String("reason", "NUL or invalid UTF-8 in the input"))
 				return
 			}
 			defer func() {
@@ -128,10 +151,22 @@ func Middleware(m *Metrics, hsts bool) mux.MiddlewareFunc {
 						route = t
 					}
 				}
+				elapsed := time.Since(start)
 				if m != nil {
 					m.requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
-					m.duration.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
+					m.duration.WithLabelValues(route, r.Method).Observe(elapsed.Seconds())
 				}
+				// The access log: the route template, never the path or
+				// query (which can carry codes and tokens).
+				info.mu.Lock()
+				clientID := info.clientID
+				info.mu.Unlock()
+				attrs := []slog.Attr{slog.String("method", r.Method), slog.String("route", route), slog.Int("status", sw.status),
+					slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000), slog.Int64("bytes", sw.bytes)}
+				if clientID != "" {
+					attrs = append(attrs, slog.String("client_id", clientID))
+				}
+				slog.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 			}()
 			next.ServeHTTP(sw, r)
 		})
@@ -174,6 +209,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
+	bytes  int64
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -185,7 +221,9 @@ func (w *statusWriter) WriteHeader(code int) {
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	w.wrote = true
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
 }
 
 // PageCSP is the Content-Security-Policy of every HTML page: same-origin

@@ -87,9 +87,19 @@ func (t *Templates) Write(w http.ResponseWriter, r *http.Request, status int, pa
 }
 
 // Error renders the friendly error page: fixed text, never err.Error(),
-// with the request ID so support can find the log line. The provider's
-// protocol errors that cannot go back to a client end here too, so every
-// page a person sees comes from one set of templates.
-func (t *Templates) Error(w http.ResponseWriter, r *http.Request, status int, message string) {
+// with the request ID as the reference support asks for. The page is
+// logged under that reference with why it was shown (cause: slog
+// key-value pairs, e.g. "reason", "redirect_uri not registered",
+// "redirect_uri", what was received), so a reference always leads to its
+// cause. The provider's protocol errors that cannot go back to a client
+// end here too, so every page a person sees comes from one set of
+// templates.
+func (t *Templates) Error(w http.ResponseWriter, r *http.Request, status int, message string, cause ...any) {
+	level := slog.LevelWarn
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	attrs := append([]any{"status", status, "path", r.URL.Path, "message", message}, cause...)
+	slog.Log(r.Context(), level, "error page", attrs...)
 	t.Write(w, r, status, "error", map[string]any{"Message": message, "RequestID": httpx.RequestID(r.Context())})
 }
