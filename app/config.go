@@ -520,7 +520,7 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.HTTP.MetricsAddr); c.HTTP.MetricsAddr != "" && err != nil {
 		es.add("http.metrics_addr", "%q is not host:port", c.HTTP.MetricsAddr)
 	}
-	if c.HTTP.MetricsAddr != "" && c.HTTP.MetricsAddr == c.HTTP.Addr {
+	if c.HTTP.MetricsAddr != "" && c.HTTP.MetricsAddr == c.HTTP.Addr && !strings.HasSuffix(c.HTTP.Addr, ":0") {
 		es.add("http.metrics_addr", "must differ from http.addr")
 	}
 	if c.HTTP.DrainPeriod < 0 || c.HTTP.DrainPeriod > 5*time.Minute {

@@ -194,6 +194,7 @@ func (h *Handler) federatedStart(w http.ResponseWriter, r *http.Request) {
 // federationFailed answers a friendly page, logs the cause and audits it.
 // Nothing about any account has changed when it is called.
 func (h *Handler) federationFailed(w http.ResponseWriter, r *http.Request, conn storage.Connection, userID, reason string, cause error, status int, msg string) {
+	h.metrics.federation.WithLabelValues(conn.ID, reason).Inc()
 	_ = h.Store.AppendAudit(r.Context(), h.audit(r, manage.EventFederationFailed, userID, "", map[string]string{"connection": conn.ID, "reason": reason}))
 	h.Error(w, r, status, msg, "reason", "federated sign-in failed: "+reason, "connection", conn.ID, "error", cause)
 }
@@ -274,6 +275,7 @@ func (h *Handler) federatedCallback(w http.ResponseWriter, r *http.Request) {
 	if upstreamMFA {
 		amr = append(amr, "mfa")
 	}
+	h.metrics.federation.WithLabelValues(conn.ID, "success").Inc()
 	_ = h.Store.AppendAudit(ctx, h.audit(r, manage.EventFederatedLogin, u.ID, ar.ClientID, map[string]string{"connection": conn.ID}))
 	need, _, _, err := h.mfaRequired(ctx, ar, c, u)
 	if err != nil {

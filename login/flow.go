@@ -148,10 +148,14 @@ func (h *Handler) completeLogin(w http.ResponseWriter, r *http.Request, ar stora
 // wrong password: a right guess never gets in past that lock.
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u storage.User, amr []string, newHash, clientID string, ticket *storage.Ticket) (storage.Session, bool) {
 	ctx := r.Context()
+	method := "password"
+	if ticket == nil {
+		method = "federated"
+	}
 	s, raw := h.newSession(r, u.ID, amr)
 	err := h.Store.LoginSucceeded(ctx, u.ID, ticket, h.now(), newHash, s, h.audit(r, manage.EventLoginSucceeded, u.ID, clientID, map[string]string{"amr": join(amr)}))
 	if errors.Is(err, storage.ErrLocked) {
-		h.metrics.logins.WithLabelValues("raced").Inc()
+		h.metrics.logins.WithLabelValues(method, "raced").Inc()
 		_ = h.Store.AppendAudit(ctx, h.audit(r, manage.EventLoginRefused, u.ID, clientID, map[string]string{"reason": "locked_meanwhile"}))
 		h.Error(w, r, http.StatusUnauthorized, badCredentials)
 		return s, false
@@ -163,7 +167,7 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u storage
 	if old := h.Cookies.Get(r, sessionCookie); old != "" {
 		_ = h.Store.RevokeSession(ctx, storage.HashSecret(old), h.now(), storage.AuditEvent{})
 	}
-	h.metrics.logins.WithLabelValues("success").Inc()
+	h.metrics.logins.WithLabelValues(method, "success").Inc()
 	h.setSessionCookie(w, raw)
 	return s, true
 }

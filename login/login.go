@@ -404,19 +404,25 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ar storage.Auth
 
 // metrics are the login screens' Prometheus series.
 type metrics struct {
-	logins   *prometheus.CounterVec
-	lockouts prometheus.Counter
+	logins     *prometheus.CounterVec
+	mfa        *prometheus.CounterVec
+	federation *prometheus.CounterVec
+	lockouts   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "optibid_logins_total",
-			Help: "Password logins by result."}, []string{"result"}),
+			Help: "Sign-ins by method (password, federated) and result."}, []string{"method", "result"}),
+		mfa: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "optibid_mfa_total",
+			Help: "Second-factor checks by factor (totp, backup, email, sms) and result."}, []string{"factor", "result"}),
+		federation: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "optibid_federation_total",
+			Help: "Sign-ins through an upstream identity provider by connection and result."}, []string{"connection", "result"}),
 		lockouts: prometheus.NewCounter(prometheus.CounterOpts{Name: "optibid_account_lockouts_total",
 			Help: "Accounts locked after repeated failures."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.logins, m.lockouts)
+		reg.MustRegister(m.logins, m.mfa, m.federation, m.lockouts)
 	}
 	return m
 }

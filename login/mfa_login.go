@@ -131,13 +131,18 @@ func (h *Handler) mfaSubmit(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "check second factor", err)
 		return
 	}
+	factor := r.PostForm.Get("method")
+	if factor == "otp" {
+		factor = map[bool]string{true: "sms", false: "email"}[r.PostForm.Get("channel") == "sms"]
+	}
+	h.metrics.mfa.WithLabelValues(factor, map[bool]string{true: "success", false: "failure"}[err == nil]).Inc()
 	if err != nil {
 		// Counted at admission; the row says what it was.
 		if aerr := h.Store.AppendAudit(ctx, h.audit(r, manage.EventMFAFailed, u.ID, ar.ClientID, map[string]string{"method": method})); aerr != nil {
 			h.fail(w, r, "record mfa failure", aerr)
 			return
 		}
-		h.metrics.logins.WithLabelValues("bad_second_factor").Inc()
+		h.metrics.logins.WithLabelValues("password", "bad_second_factor").Inc()
 		_, _, f, _ := h.mfaRequired(ctx, ar, c, u)
 		d := h.mfaData(r, ar, f)
 		d.Error = wrongCode

@@ -88,7 +88,7 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	u, err := h.checkPassword(ctx, email, pw)
 	switch {
 	case errors.Is(err, password.ErrBusy):
-		h.metrics.logins.WithLabelValues("shed").Inc()
+		h.metrics.logins.WithLabelValues("password", "shed").Inc()
 		w.Header().Set("Retry-After", "2")
 		again(http.StatusTooManyRequests, "Too many sign-in attempts right now. Please wait a moment and try again.")
 		return
@@ -156,7 +156,7 @@ func (h *Handler) checkPassword(ctx context.Context, email, pw string) (checkedU
 	}
 	switch {
 	case !found:
-		h.metrics.logins.WithLabelValues("unknown_user").Inc()
+		h.metrics.logins.WithLabelValues("password", "unknown_user").Inc()
 		if err := h.Store.AppendAudit(ctx, h.auditCtx(ctx, manage.EventLoginFailed, "", "", map[string]string{"reason": "unknown_user"})); err != nil {
 			return checkedUser{}, err
 		}
@@ -166,14 +166,14 @@ func (h *Handler) checkPassword(ctx context.Context, email, pw string) (checkedU
 		if u.Disabled {
 			reason = "disabled"
 		}
-		h.metrics.logins.WithLabelValues(reason).Inc()
+		h.metrics.logins.WithLabelValues("password", reason).Inc()
 		if err := h.Store.AppendAudit(ctx, h.auditCtx(ctx, manage.EventLoginRefused, u.ID, "", map[string]string{"reason": reason})); err != nil {
 			return checkedUser{}, err
 		}
 		return checkedUser{}, errBadCredentials
 	case !ok:
 		// Counted at admission; the row says what it was.
-		h.metrics.logins.WithLabelValues("bad_password").Inc()
+		h.metrics.logins.WithLabelValues("password", "bad_password").Inc()
 		if err := h.Store.AppendAudit(ctx, h.auditCtx(ctx, manage.EventLoginFailed, u.ID, "", map[string]string{"reason": "bad_password"})); err != nil {
 			return checkedUser{}, err
 		}

@@ -90,6 +90,6 @@ func (p *Provider) exchangeGrant(ctx context.Context, c *client, form url.Values
 		return nil, serverFailure(ctx, "audit token exchange", err)
 	}
 	resp.IssuedTokenType = tokenTypeAccessToken
-	p.metrics.tokens.WithLabelValues("token_exchange").Inc()
+	p.metrics.issued("token_exchange", at)
 	return resp, nil
 }

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"github.com/optibid/idp/provider/claims"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -15,7 +16,8 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "optibid_tokens_issued_total",
-			Help: "Access tokens issued, by grant type."}, []string{"grant"}),
+			Help: "Access tokens issued, by grant type and API (the audience; \"client\" for a token only for its client)."},
+			[]string{"grant", "api"}),
 		clientCredentials: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "optibid_client_credentials_tokens_total",
 			Help: "client_credentials tokens by client (machine traffic is counted here, not audited per token)."}, []string{"client_id"}),
 		codeReplays: prometheus.NewCounter(prometheus.CounterOpts{Name: "optibid_code_replays_total",
@@ -27,4 +29,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg.MustRegister(m.tokens, m.clientCredentials, m.codeReplays, m.refreshReuse)
 	}
 	return m
+}
+
+// issued counts an access token once per API it is for.
+func (m *metrics) issued(grant string, at *claims.AccessToken) {
+	for _, aud := range at.Audience {
+		api := aud
+		if aud == at.ClientID {
+			api = "client"
+		}
+		m.tokens.WithLabelValues(grant, api).Inc()
+	}
 }

@@ -296,7 +296,7 @@ func (p *Provider) codeGrant(ctx context.Context, c *client, form url.Values) (*
 			return nil, serverFailure(ctx, "id token", err)
 		}
 	}
-	p.metrics.tokens.WithLabelValues("authorization_code").Inc()
+	p.metrics.issued("authorization_code", at)
 	return resp, nil
 }
 
@@ -389,7 +389,7 @@ func (p *Provider) refreshGrant(ctx context.Context, c *client, form url.Values)
 			return nil, serverFailure(ctx, "id token", err)
 		}
 	}
-	p.metrics.tokens.WithLabelValues("refresh_token").Inc()
+	p.metrics.issued("refresh_token", at)
 	return resp, nil
 }
 
@@ -429,7 +429,7 @@ func (p *Provider) clientCredentialsGrant(ctx context.Context, c *client, form u
 		IssuedAt: now.Unix(), NotBefore: now.Unix()}
 	p.finishToken(c, at, scopes, aud, org)
 	p.metrics.clientCredentials.WithLabelValues(c.ID).Inc()
-	p.metrics.tokens.WithLabelValues("client_credentials").Inc()
+	p.metrics.issued("client_credentials", at)
 	return p.issue(ctx, c, at)
 }
 
