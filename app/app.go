@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/internal/seal"
@@ -207,7 +208,11 @@ func (a *App) build(ctx context.Context) error {
 	}
 	r.NotFoundHandler = mw(http.HandlerFunc(notFound))
 	r.MethodNotAllowedHandler = mw(http.HandlerFunc(methodNotAllowed))
-	a.Handler = r
+	// Every request is a span (a caller's trace context is linked, not
+	// trusted as the parent: anyone can send one); the
+	// edge middleware names it after the route. With tracing off this is
+	// the no-op tracer.
+	a.Handler = otelhttp.NewHandler(r, "http", otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true }))
 	return nil
 }
 

@@ -204,7 +204,7 @@ func TestOperations(t *testing.T) {
 	wrong.SubmitLogin(page, apptest.UserEmail, "wrong password!")
 	_, metrics := b.Get("/metrics")
 	for _, series := range []string{`optibid_http_requests_total{method="GET",route="/authorize",status="302"}`,
-		`optibid_http_request_duration_seconds_bucket`, `optibid_logins_total{result="success"}`, `optibid_logins_total{result="bad_password"}`} {
+		`optibid_http_request_duration_seconds_bucket`, `optibid_logins_total{method="password",result="success"}`, `optibid_logins_total{method="password",result="bad_password"}`} {
 		if !strings.Contains(metrics, series) {
 			t.Errorf("metrics lack %s", series)
 		}

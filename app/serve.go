@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/optibid/idp/internal/telemetry"
 )
 
 // Serve runs the provider for cfg until ctx ends. It binds the listeners
@@ -29,6 +31,19 @@ func Serve(ctx context.Context, cfg *Config, version string, banner io.Writer) e
 			return fmt.Errorf("http.metrics_addr: %w", err)
 		}
 	}
+	stopTracing, err := telemetry.Setup(ctx, version)
+	if err != nil {
+		ln.Close()
+		if metricsLn != nil {
+			metricsLn.Close()
+		}
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = stopTracing(sctx) // flush the last spans
+	}()
 	a, err := New(ctx, cfg, Options{})
 	if err != nil {
 		ln.Close()

@@ -15,9 +15,11 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/internal/telemetry"
 	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/manage/registration"
 	"github.com/optibid/idp/provider/claims"
@@ -479,7 +481,9 @@ func (p *Provider) accessTokenAlg(aud []string) string {
 
 // issue signs the access token and starts the response.
 func (p *Provider) issue(ctx context.Context, c *client, at *claims.AccessToken) (*tokenResponse, *oauthFailure) {
+	_, span := telemetry.Span(ctx, "token.sign", attribute.String("alg", p.accessTokenAlg(at.Audience)))
 	raw, err := p.signJWT(p.accessTokenAlg(at.Audience), accessTokenType, at)
+	telemetry.End(span, err)
 	if err != nil {
 		return nil, serverFailure(ctx, "sign access token", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"syscall"
 	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 )
 
 // ErrForbiddenAddress means an outgoing connection would reach a loopback,
@@ -38,7 +40,9 @@ func OutboundClient(timeout time.Duration, allowPrivate bool) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = dialer.DialContext
 	tr.Proxy = nil // a proxy would dial for us and bypass the check
-	return &http.Client{Timeout: timeout, Transport: tr,
+	// Upstream calls (discovery, keys, token endpoint) are spans of the
+	// request that makes them.
+	return &http.Client{Timeout: timeout, Transport: otelhttp.NewTransport(tr),
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 3 {
 				return errors.New("httpx: too many redirects")

@@ -17,6 +17,8 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/optibid/idp/internal/random"
 )
@@ -152,6 +154,10 @@ func Middleware(m *Metrics, hsts bool) mux.MiddlewareFunc {
 					}
 				}
 				elapsed := time.Since(start)
+				if span := trace.SpanFromContext(ctx); span.IsRecording() {
+					span.SetName(r.Method + " " + route)
+					span.SetAttributes(attribute.String("http.route", route), attribute.String("optibid.request_id", id))
+				}
 				if m != nil {
 					m.requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
 					m.duration.WithLabelValues(route, r.Method).Observe(elapsed.Seconds())

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/optibid/idp/internal/telemetry"
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/text/unicode/norm"
@@ -95,10 +96,13 @@ func (h *Hasher) CheckPolicy(ctx context.Context, p Policy, pw string, hasMFA bo
 
 // Hash returns the PHC-format argon2id hash of pw.
 func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
+	ctx, span := telemetry.Span(ctx, "password.hash")
 	if err := h.acquire(ctx); err != nil {
+		telemetry.End(span, err)
 		return "", err
 	}
 	defer h.release()
+	defer span.End()
 	return h.hash(Normalize(pw)), nil
 }
 
@@ -116,6 +120,8 @@ func (h *Hasher) hash(pw string) string {
 // An empty hash (unknown user, no password set) costs the same as a real
 // check and never matches, so timing does not reveal which accounts exist.
 func (h *Hasher) Verify(ctx context.Context, hash, pw string) (ok, needsRehash bool, err error) {
+	ctx, span := telemetry.Span(ctx, "password.verify")
+	defer func() { telemetry.End(span, err) }()
 	if err := h.acquire(ctx); err != nil {
 		return false, false, err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/internal/telemetry"
 	"github.com/optibid/idp/migrations"
 	"github.com/optibid/idp/storage"
 )
@@ -63,7 +64,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pc.MaxConns = cfg.MaxConns
 	}
 	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
-	pc.ConnConfig.Tracer = cfg.Tracer
+	pc.ConnConfig.Tracer = telemetry.QueryTracer{Next: cfg.Tracer}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
