@@ -158,24 +158,18 @@ func (c *Config) validateConnections(es *checks) {
 		ids[cc.ID] = true
 		build, ok := connectorTypes[cc.Type]
 		if !ok {
-			es.addf("%s.type: %q must be oidc, okta, google, azuread or auth0", key, cc.Type)
+			es.addf("%s.type: %q must be one of %s", key, cc.Type, strings.Join(slices.Sorted(maps.Keys(connectorTypes)), ", "))
 		}
-		if cc.Name == "" || cc.ClientID == "" {
-			es.addf("%s: name and client_id are required", key)
+		if cc.ClientID == "" {
+			es.addf("%s.client_id: is required", key)
 		}
 		if cc.Organization != "" && !orgs[cc.Organization] {
 			es.addf("%s.organization: %q is not declared in bootstrap.organizations", key, cc.Organization)
 		}
-		if !slices.Contains(roles.All, cc.DefaultRole) {
-			es.addf("%s.default_role: %q must be one of %v", key, cc.DefaultRole, roles.All)
-		}
-		for g, r := range cc.RoleMapping {
-			if !slices.Contains(roles.All, r) {
-				es.addf("%s.role_mapping[%s]: %q must be one of %v", key, g, r, roles.All)
-			}
-		}
-		if cc.MaxRole != "" && !slices.Contains(roles.All, cc.MaxRole) {
-			es.addf("%s.max_role: %q must be one of %v", key, cc.MaxRole, roles.All)
+		spec := manage.ConnectionSpec{Name: cc.Name, DefaultRole: cc.DefaultRole, RoleMapping: cc.RoleMapping, MaxRole: cc.MaxRole}
+		es.collect(manage.Prefix(key, spec.Check("", true)))
+		if !ok {
+			continue // nothing to build
 		}
 		if _, err := build(presetJSON(cc), cc.ClientSecret, c.Issuer+"/federation/callback", nil); err != nil {
 			es.addf("%s: %v", key, err)

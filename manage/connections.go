@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -48,33 +50,53 @@ type RoleCeilingError struct{ Role string }
 
 func (e *RoleCeilingError) Error() string { return "manage: cannot grant the role " + e.Role }
 
-// CreateConnection adds an upstream identity provider for org's members,
-// registered by a member with role. Roles it provisions (default, mapped
-// and its ceiling) stay within the registrar's own, so single sign-on
-// cannot mint owners an admin could not; email linking and upstream MFA
-// are the operator's to allow.
-func (s *Service) CreateConnection(ctx context.Context, by Actor, org storage.Organization, role string, spec ConnectionSpec) (storage.Connection, error) {
-	if (spec.AllowEmailLinking || spec.TrustUpstreamMFA) && !by.Operator {
-		return storage.Connection{}, ErrOperatorOnly
+// Check applies the connection rules for a registrar with role (""
+// for the operator, who has no ceiling) and fills the defaults: the
+// trust flags are the operator's (ErrOperatorOnly); the name is the
+// sign-in button's label; every role the connection can give (default,
+// mapped, its ceiling, which defaults to the registrar's role) is a known
+// role within the registrar's own (*RoleCeilingError).
+func (spec *ConnectionSpec) Check(role string, operator bool) error {
+	if (spec.AllowEmailLinking || spec.TrustUpstreamMFA) && !operator {
+		return ErrOperatorOnly
 	}
 	if spec.MaxRole == "" {
 		spec.MaxRole = role // provisioned and linked users never exceed the creator's role
 	}
 	spec.Name = strings.TrimSpace(spec.Name)
 	if spec.Name == "" || utf8.RuneCountInString(spec.Name) > 100 {
-		return storage.Connection{}, Invalid("name", "the sign-in button's label must be 1 to 100 characters")
+		return Invalid("name", "the sign-in button's label must be 1 to 100 characters")
 	}
 	if spec.DefaultRole == "" {
 		spec.DefaultRole = roles.Member
 	}
-	grants := []string{spec.DefaultRole, spec.MaxRole}
-	for _, r := range spec.RoleMapping {
-		grants = append(grants, r)
+	fields := map[string]string{"default_role": spec.DefaultRole}
+	if spec.MaxRole != "" {
+		fields["max_role"] = spec.MaxRole
 	}
-	for _, r := range grants {
-		if !roles.MayGrant(role, r) {
-			return storage.Connection{}, &RoleCeilingError{Role: r}
+	for g, r := range spec.RoleMapping {
+		fields["role_mapping["+g+"]"] = r
+	}
+	for _, field := range slices.Sorted(maps.Keys(fields)) {
+		r := fields[field]
+		if !slices.Contains(roles.All, r) {
+			return Invalid(field, fmt.Sprintf("%q must be one of %s", r, strings.Join(roles.All, ", ")))
 		}
+		if role != "" && !roles.MayGrant(role, r) {
+			return &RoleCeilingError{Role: r}
+		}
+	}
+	return nil
+}
+
+// CreateConnection adds an upstream identity provider for org's members,
+// registered by a member with role. Roles it provisions (default, mapped
+// and its ceiling) stay within the registrar's own, so single sign-on
+// cannot mint owners an admin could not; email linking and upstream MFA
+// are the operator's to allow.
+func (s *Service) CreateConnection(ctx context.Context, by Actor, org storage.Organization, role string, spec ConnectionSpec) (storage.Connection, error) {
+	if err := spec.Check(role, by.Operator); err != nil {
+		return storage.Connection{}, err
 	}
 	if err := s.Connectors.Check(spec.Type, spec.Settings, spec.ClientSecret); err != nil {
 		return storage.Connection{}, err
