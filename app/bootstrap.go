@@ -310,19 +310,6 @@ func bootstrapWidgets(ctx context.Context, s storage.Store, ws []BootstrapWidget
 	return nil
 }
 
-// Declare applies b once, as the CLI's declaration: the config's checks
-// and the bootstrap's idempotent writes, by the operator.
-func Declare(ctx context.Context, cfg *Config, store storage.Store, b Bootstrap) error {
-	if err := b.Check(cfg.Issuer); err != nil {
-		return err
-	}
-	var h *password.Hasher
-	if len(b.Users) > 0 {
-		h = password.NewHasher(cfg.Passwords.Argon2, 1, time.Minute)
-	}
-	return ApplyBootstrap(ctx, store, h, b, time.Now)
-}
-
 // Rules is the management layer over store for the operator's tools.
 func Rules(cfg *Config, store storage.Store) *manage.Service {
 	return &manage.Service{Store: store, ManagementAPI: cfg.Issuer + provider.ManagementAPIPath, ProductName: cfg.MFA.IssuerName,

@@ -1,12 +1,15 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 
+	"github.com/optibid/idp/login/password"
 	"github.com/optibid/idp/storage"
 )
 
@@ -41,4 +44,17 @@ func Changes(before, after any) map[string][2]any {
 		out[k] = [2]any{b[k], v}
 	}
 	return out
+}
+
+// HashPassword checks pw against the configured password policy and hashes
+// it for the operator's tools ("" stays "": no change).
+func HashPassword(ctx context.Context, cfg *Config, pw string) (string, error) {
+	if pw == "" {
+		return "", nil
+	}
+	h := password.NewHasher(cfg.Passwords.Argon2, 1, time.Minute)
+	if err := h.CheckPolicy(ctx, cfg.Accounts.PasswordPolicy, pw, false); err != nil {
+		return "", fmt.Errorf("password: %w", err)
+	}
+	return h.Hash(ctx, pw)
 }

@@ -159,3 +159,62 @@ func (s *Service) Effective(ctx context.Context, org storage.Organization) (map[
 	}
 	return cat.Effective(org.Plan, entitlements.SettingsFromStorage(settings)), nil
 }
+
+// FeatureState is a catalogue feature and, for an organization, whether
+// it is on (nil without an organization).
+type FeatureState struct {
+	Key       string   `json:"key"`
+	Name      string   `json:"name"`
+	Category  string   `json:"category"`
+	Plans     []string `json:"plans"`
+	Requires  []string `json:"requires"`
+	Conflicts []string `json:"conflicts"`
+	Enabled   *bool    `json:"enabled,omitempty"`
+}
+
+// Features lists the catalogue, with org's state when org is set.
+func (s *Service) Features(ctx context.Context, org storage.Organization) ([]FeatureState, error) {
+	defs, err := s.Store.ListFeatures(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("features: %w", err)
+	}
+	var eff map[string]map[string]any
+	if org.ID != "" {
+		if eff, err = s.Effective(ctx, org); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]FeatureState, 0, len(defs))
+	for _, d := range defs {
+		f := FeatureState{Key: d.Key, Name: d.Name, Category: d.Category, Plans: d.Plans, Requires: d.Requires, Conflicts: d.Conflicts}
+		if org.ID != "" {
+			_, on := eff[d.Key]
+			f.Enabled = &on
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// TemplateView is a feature template with its settings decoded.
+type TemplateView struct {
+	ID          string         `json:"id"`
+	Name        string         `json:"name"`
+	Description string         `json:"description"`
+	Features    map[string]any `json:"features"`
+}
+
+// Templates lists the feature templates.
+func (s *Service) Templates(ctx context.Context) ([]TemplateView, error) {
+	ts, err := s.Store.ListTemplates(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	out := make([]TemplateView, 0, len(ts))
+	for _, t := range ts {
+		v := TemplateView{ID: t.ID, Name: t.Name, Description: t.Description}
+		_ = json.Unmarshal(t.Features, &v.Features)
+		out = append(out, v)
+	}
+	return out, nil
+}

@@ -3,6 +3,8 @@ package manage
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/optibid/idp/manage/roles"
 	"github.com/optibid/idp/storage"
@@ -41,6 +43,34 @@ func (s *Service) setMemberRole(ctx context.Context, by Actor, org storage.Organ
 		About{Subject: m.UserID, Org: org.ID, Details: map[string]string{"from": m.Role, "to": role}}))
 	if err != nil {
 		return fmt.Errorf("member role: %w", err)
+	}
+	return nil
+}
+
+// AddMember gives the user a role in org as the operator (the CLI): a new
+// membership, or a role change under the same rules as any other (the
+// last owner stays).
+func (s *Service) AddMember(ctx context.Context, by Actor, org storage.Organization, userID, role string) error {
+	if !by.Operator {
+		return ErrOperatorOnly
+	}
+	if !slices.Contains(roles.All, role) {
+		return Invalid("role", "must be one of "+strings.Join(roles.All, ", "))
+	}
+	ms, err := s.Store.MembershipsByUser(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("memberships: %w", err)
+	}
+	if i := slices.IndexFunc(ms, func(m storage.Membership) bool { return m.OrgID == org.ID }); i >= 0 {
+		if ms[i].Role == role {
+			return nil
+		}
+		return s.setMemberRole(ctx, by, org, ms[i], role)
+	}
+	err = s.Store.UpsertMembership(ctx, storage.Membership{UserID: userID, OrgID: org.ID, Role: role},
+		by.Event(s.now(), EventMembershipAdded, About{Subject: userID, Org: org.ID, Details: map[string]string{"role": role}}))
+	if err != nil {
+		return fmt.Errorf("add member: %w", err)
 	}
 	return nil
 }

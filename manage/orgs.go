@@ -2,10 +2,12 @@ package manage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -141,6 +143,126 @@ func (s *Service) CreateOrganization(ctx context.Context, by Actor, spec OrgSpec
 		by.Event(s.now(), EventOrganizationCreated, About{Subject: owner.ID, Details: map[string]string{"slug": spec.Slug}}))
 	if err != nil {
 		return storage.Organization{}, fmt.Errorf("create organization: %w", err)
+	}
+	return o, nil
+}
+
+// OrgChange is a partial change of an organization: nil fields stay as
+// they are.
+type OrgChange struct {
+	Name, Plan, MFA      *string
+	RequireVerifiedEmail *bool
+	JoinByDomain         *bool
+	Settings             json.RawMessage
+}
+
+// maxSettings bounds an organization's free-form settings object.
+const maxSettings = 16 << 10
+
+// Check applies the rules to the fields the change sets. The plan decides
+// paid features, so only an operator changes it (ErrOperatorOnly).
+func (ch OrgChange) Check(operator bool) error {
+	var es ValidationErrors
+	if ch.Name != nil {
+		es.Collect(CheckOrgName(*ch.Name))
+	}
+	if ch.Plan != nil {
+		es.Collect(CheckPlan(*ch.Plan))
+	}
+	if ch.MFA != nil {
+		es.Collect(CheckMFAPolicy(*ch.MFA, false))
+	}
+	if ch.Settings != nil {
+		var v map[string]any
+		if len(ch.Settings) > maxSettings || json.Unmarshal(ch.Settings, &v) != nil || v == nil {
+			es = append(es, &ValidationError{"settings", "must be a JSON object of at most 16 KiB"})
+		}
+	}
+	if err := es.Err(); err != nil {
+		return err
+	}
+	if ch.Plan != nil && !operator {
+		return ErrOperatorOnly
+	}
+	return nil
+}
+
+// UpdateOrganization applies ch to o, each changed field with its audit
+// row, after checking every field first, so a change is applied whole or
+// not at all (short of a store failure).
+func (s *Service) UpdateOrganization(ctx context.Context, by Actor, o storage.Organization, ch OrgChange) (storage.Organization, error) {
+	if err := ch.Check(by.Operator); err != nil {
+		return o, err
+	}
+	ev := func(typ EventType, details map[string]string) storage.AuditEvent {
+		return by.Event(s.now(), typ, About{Org: o.ID, Details: details})
+	}
+	var err error
+	if ch.Name != nil && strings.TrimSpace(*ch.Name) != o.Name {
+		o, err = s.Store.UpsertOrganization(ctx, storage.Organization{Slug: o.Slug, Name: strings.TrimSpace(*ch.Name)}, ev(EventOrganizationUpdated, nil))
+	}
+	if err == nil && ch.Plan != nil && *ch.Plan != o.Plan {
+		err = s.Store.SetPlan(ctx, o.ID, *ch.Plan, ev(EventPlanChanged, map[string]string{"plan": *ch.Plan}))
+		o.Plan = *ch.Plan
+	}
+	if err == nil && ch.MFA != nil && *ch.MFA != o.MFAPolicy {
+		err = s.Store.SetMFAPolicy(ctx, o.ID, *ch.MFA, ev(EventMFAPolicyChanged, map[string]string{"mfa": *ch.MFA}))
+		o.MFAPolicy = *ch.MFA
+	}
+	if err == nil && ch.RequireVerifiedEmail != nil && *ch.RequireVerifiedEmail != o.RequireVerifiedEmail {
+		err = s.Store.SetEmailPolicy(ctx, o.ID, *ch.RequireVerifiedEmail, ev(EventEmailPolicyChanged, nil))
+		o.RequireVerifiedEmail = *ch.RequireVerifiedEmail
+	}
+	if err == nil && ch.JoinByDomain != nil && *ch.JoinByDomain != o.JoinByDomain {
+		err = s.Store.SetJoinByDomain(ctx, o.ID, *ch.JoinByDomain, ev(EventJoinByDomainChanged,
+			map[string]string{"on": strconv.FormatBool(*ch.JoinByDomain)}))
+		o.JoinByDomain = *ch.JoinByDomain
+	}
+	if err == nil && ch.Settings != nil {
+		err = s.Store.SetOrgSettings(ctx, o.ID, ch.Settings, ev(EventOrgSettingsChanged, nil))
+		o.Settings = ch.Settings
+	}
+	if err != nil {
+		return o, fmt.Errorf("update organization: %w", err)
+	}
+	return o, nil
+}
+
+// CreatePlatformOrganization is the operator's create without an owner
+// (the CLI; an owner is added next): the organization rules, an existing
+// slug refused (storage.ErrConflict), the policies the spec sets.
+func (s *Service) CreatePlatformOrganization(ctx context.Context, by Actor, spec OrgSpec) (storage.Organization, error) {
+	if !by.Operator {
+		return storage.Organization{}, ErrOperatorOnly
+	}
+	if err := spec.Check(); err != nil {
+		return storage.Organization{}, err
+	}
+	if _, err := s.Store.OrganizationBySlug(ctx, spec.Slug); err == nil {
+		return storage.Organization{}, fmt.Errorf("organization %s: %w", spec.Slug, storage.ErrConflict)
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return storage.Organization{}, fmt.Errorf("organization: %w", err)
+	}
+	o, err := s.Store.UpsertOrganization(ctx, storage.Organization{Slug: spec.Slug, Name: spec.Name},
+		by.Event(s.now(), EventOrganizationCreated, About{Details: map[string]string{"slug": spec.Slug}}))
+	if err != nil {
+		return o, fmt.Errorf("create organization: %w", err)
+	}
+	ch := OrgChange{RequireVerifiedEmail: &spec.RequireVerifiedEmail}
+	if spec.MFA != "" {
+		ch.MFA = &spec.MFA
+	}
+	if spec.Plan != "" {
+		ch.Plan = &spec.Plan
+	}
+	return s.UpdateOrganization(ctx, by, o, ch)
+}
+
+// Organization finds an organization by its slug.
+func (s *Service) Organization(ctx context.Context, slug string) (storage.Organization, error) {
+	o, err := s.Store.OrganizationBySlug(ctx, slug)
+	if err != nil {
+		return o, fmt.Errorf("organization %q: %w", slug, err)
 	}
 	return o, nil
 }

@@ -33,6 +33,19 @@ type Store interface {
 		inviterMay func(inviterRole, invitedRole string, platformAdmin bool) bool, ev storage.AuditEvent) (storage.Invitation, error)
 	SetMemberRole(ctx context.Context, orgID, userID, role string, ev storage.AuditEvent) error
 	ClientByID(ctx context.Context, id string) (storage.Client, error)
+	OrganizationBySlug(ctx context.Context, slug string) (storage.Organization, error)
+	UpsertOrganization(ctx context.Context, o storage.Organization, ev storage.AuditEvent) (storage.Organization, error)
+	SetPlan(ctx context.Context, orgID, plan string, ev storage.AuditEvent) error
+	SetMFAPolicy(ctx context.Context, orgID, policy string, ev storage.AuditEvent) error
+	SetEmailPolicy(ctx context.Context, orgID string, required bool, ev storage.AuditEvent) error
+	SetJoinByDomain(ctx context.Context, orgID string, on bool, ev storage.AuditEvent) error
+	SetOrgSettings(ctx context.Context, orgID string, settings []byte, ev storage.AuditEvent) error
+	MembershipsByUser(ctx context.Context, userID string) ([]storage.Membership, error)
+	UpsertMembership(ctx context.Context, m storage.Membership, ev storage.AuditEvent) error
+	CreateUser(ctx context.Context, u storage.User, ev storage.AuditEvent) (storage.User, error)
+	UpdateProfile(ctx context.Context, userID, name string, emailVerified bool, ev storage.AuditEvent) error
+	SetPassword(ctx context.Context, userID, hash string, at time.Time, ev storage.AuditEvent) error
+	ListTemplates(ctx context.Context) ([]storage.FeatureTemplate, error)
 	ApplyFeatureSettings(ctx context.Context, orgID string, settings map[string]storage.FeatureSetting, actorID, templateID string,
 		at time.Time, ev storage.AuditEvent) error
 }

@@ -22,11 +22,18 @@ import (
 	"github.com/optibid/idp/storage"
 )
 
-// multi is a repeatable string flag.
-type multi []string
+// ifSet is v when the flag name was given, else nil (no change).
+func ifSet[T any](given map[string]bool, name string, v *T) *T {
+	if given[name] {
+		return v
+	}
+	return nil
+}
 
-func (m *multi) String() string     { return strings.Join(*m, ",") }
-func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+// multi makes a repeatable string flag collecting into list.
+func multi(fs *flag.FlagSet, name string, list *[]string) {
+	fs.Func(name, "", func(v string) error { *list = append(*list, v); return nil })
+}
 
 // admin runs management commands against the configured store. Each
 // change is audited with actor "cli".
@@ -54,9 +61,9 @@ func admin(args []string, stdout io.Writer) error {
 	out.SetIndent("", "  ")
 	switch rest[0] + " " + rest[1] {
 	case "features list", "features set", "templates list", "templates apply":
-		return adminFeatures(ctx, store, rules, rest[0]+" "+rest[1], rest[2:], stdout)
+		return adminFeatures(ctx, store, rules, fs, rest[0]+" "+rest[1], rest[2:], stdout)
 	case "org create":
-		slug, name, mfaPolicy := fs.String("slug", "", ""), fs.String("name", "", ""), fs.String("mfa", "", "")
+		slug, name, mfaPolicy, plan := fs.String("slug", "", ""), fs.String("name", "", ""), fs.String("mfa", "", ""), fs.String("plan", "", "")
 		verified, update := fs.Bool("require-verified-email", false, ""), fs.Bool("update", false, "")
 		if err := fs.Parse(rest[2:]); err != nil {
 			return err
@@ -65,45 +72,60 @@ func admin(args []string, stdout io.Writer) error {
 		if err := app.MustExist("organization", *slug, err, *update); err != nil {
 			return fmt.Errorf("admin org create: %w", err)
 		}
-		b := app.Bootstrap{Organizations: []app.BootstrapOrg{{Slug: *slug, Name: *name, MFA: *mfaPolicy, RequireVerifiedEmail: *verified}}}
-		if err := app.Declare(ctx, cfg, store, b); err != nil {
-			return err
+		var o storage.Organization
+		if *update { // only what the flags name changes
+			given := map[string]bool{}
+			fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+			ch := manage.OrgChange{Name: ifSet(given, "name", name), MFA: ifSet(given, "mfa", mfaPolicy), Plan: ifSet(given, "plan", plan),
+				RequireVerifiedEmail: ifSet(given, "require-verified-email", verified)}
+			o, err = rules.UpdateOrganization(ctx, manage.CLI, before, ch)
+		} else {
+			o, err = rules.CreatePlatformOrganization(ctx, manage.CLI, manage.OrgSpec{Slug: *slug, Name: *name, Plan: *plan, MFA: *mfaPolicy,
+				RequireVerifiedEmail: *verified})
 		}
-		o, err := store.OrganizationBySlug(ctx, *slug)
 		if err != nil {
-			return err
+			return fmt.Errorf("admin org create: %w", err)
 		}
-		return out.Encode(map[string]any{"id": o.ID, "slug": o.Slug, "name": o.Name, "mfa": o.MFAPolicy, "require_verified_email": o.RequireVerifiedEmail,
-			"changed": app.Changes(before, o)})
+		return out.Encode(map[string]any{"id": o.ID, "slug": o.Slug, "name": o.Name, "mfa": o.MFAPolicy, "plan": o.Plan,
+			"require_verified_email": o.RequireVerifiedEmail, "changed": app.Changes(before, o)})
 	case "user create":
 		email, name, org, role := fs.String("email", "", ""), fs.String("name", "", ""), fs.String("org", "", ""), fs.String("role", "member", "")
-		pwEnv := fs.String("password-env", "", "")
+		pwEnv, update := fs.String("password-env", "", ""), fs.Bool("update", false, "")
 		if err := fs.Parse(rest[2:]); err != nil {
 			return err
 		}
+		u, err := store.UserByEmail(ctx, strings.ToLower(strings.TrimSpace(*email)))
+		if err := app.MustExist("user", *email, err, *update); err != nil {
+			return fmt.Errorf("admin user create: %w", err)
+		}
 		pw := os.Getenv(*pwEnv)
-		if *pwEnv == "" {
-			line, err := bufio.NewReader(os.Stdin).ReadString('\n')
-			if err != nil && line == "" {
-				return errors.New("admin user create: give the password on stdin or with --password-env")
-			}
+		if *pwEnv == "" && !*update {
+			line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
 			pw = strings.TrimRight(line, "\r\n")
 		}
-		b := app.Bootstrap{Users: []app.BootstrapUser{{Email: *email, Password: pw, Name: *name, Role: *role}}}
+		if pw == "" && !*update {
+			return errors.New("admin user create: give the password on stdin or with --password-env")
+		}
+		hash, err := app.HashPassword(ctx, cfg, pw)
+		if err != nil {
+			return fmt.Errorf("admin user create: %w", err)
+		}
+		if *update {
+			err = rules.UpdateUser(ctx, manage.CLI, u, *name, hash)
+		} else {
+			u, err = rules.CreateUser(ctx, manage.CLI, *email, *name, hash)
+		}
+		if err != nil {
+			return fmt.Errorf("admin user create: %w", err)
+		}
 		if *org != "" {
-			o, err := orgNamed(ctx, store, *org)
+			o, err := rules.Organization(ctx, *org)
+			if err == nil {
+				err = rules.AddMember(ctx, manage.CLI, o, u.ID, *role)
+			}
 			if err != nil {
 				return fmt.Errorf("admin user create: %w", err)
 			}
-			b.Organizations = []app.BootstrapOrg{{Slug: o.Slug, Name: o.Name}}
-			b.Users[0].Organization = o.Slug
-		}
-		if err := app.Declare(ctx, cfg, store, b); err != nil {
-			return err
-		}
-		u, err := store.UserByEmail(ctx, *email)
-		if err != nil {
-			return err
 		}
 		return out.Encode(map[string]any{"id": u.ID, "email": u.Email, "name": u.Name})
 	case "user platform-admin":
@@ -155,7 +177,7 @@ func admin(args []string, stdout io.Writer) error {
 			}
 		}
 		if *org != "" {
-			o, err := orgNamed(ctx, store, *org)
+			o, err := rules.Organization(ctx, *org)
 			if err != nil {
 				return fmt.Errorf("admin audit export: %w", err)
 			}
@@ -178,14 +200,14 @@ func admin(args []string, stdout io.Writer) error {
 		requireMFA, requireVerified := fs.Bool("require-mfa", false, ""), fs.Bool("require-verified-email", false, "")
 		firstParty := fs.Bool("first-party", false, "")
 		defaultAPI := fs.String("default-api", "", "")
-		var redirects, logouts, grants, scopes, apis, actsFor, origins multi
-		fs.Var(&apis, "api", "")
-		fs.Var(&actsFor, "acts-for", "")
-		fs.Var(&origins, "origin", "")
-		fs.Var(&redirects, "redirect-uri", "")
-		fs.Var(&logouts, "post-logout-redirect-uri", "")
-		fs.Var(&grants, "grant-type", "")
-		fs.Var(&scopes, "scope", "")
+		var redirects, logouts, grants, scopes, apis, actsFor, origins []string
+		multi(fs, "api", &apis)
+		multi(fs, "acts-for", &actsFor)
+		multi(fs, "origin", &origins)
+		multi(fs, "redirect-uri", &redirects)
+		multi(fs, "post-logout-redirect-uri", &logouts)
+		multi(fs, "grant-type", &grants)
+		multi(fs, "scope", &scopes)
 		update := fs.Bool("update", false, "")
 		if err := fs.Parse(rest[2:]); err != nil {
 			return err
@@ -228,18 +250,17 @@ func admin(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		views := make([]map[string]any, 0, len(list))
+		views := make([]any, 0, len(list))
 		for _, a := range list {
-			views = append(views, map[string]any{"identifier": a.Identifier, "name": a.Name, "org_id": a.OrgID, "scopes": a.Scopes,
-				"access_token_ttl": a.AccessTokenTTL.String(), "signing_alg": a.SigningAlg, "claims": a.Claims, "require_grant": a.RequireGrant})
+			views = append(views, adminapi.ViewAPI(a))
 		}
 		return out.Encode(views)
 	case "api delete", "api create":
 		identifier, name := fs.String("identifier", "", ""), fs.String("name", "", "")
 		ttl, alg, requireGrant := fs.Duration("ttl", 0, ""), fs.String("alg", "", ""), fs.Bool("require-grant", false, "")
-		var scopes, claims multi
-		fs.Var(&scopes, "scope", "")
-		fs.Var(&claims, "claim", "")
+		var scopes, claims []string
+		multi(fs, "scope", &scopes)
+		multi(fs, "claim", &claims)
 		if err := fs.Parse(rest[2:]); err != nil {
 			return err
 		}
@@ -273,71 +294,42 @@ func admin(args []string, stdout io.Writer) error {
 	return fmt.Errorf("unknown admin command %q\n%s", rest[0]+" "+rest[1], adminUsage)
 }
 
-// orgNamed finds the organization a command names by its slug.
-func orgNamed(ctx context.Context, store storage.Store, slug string) (storage.Organization, error) {
-	o, err := store.OrganizationBySlug(ctx, slug)
-	if err != nil {
-		return o, fmt.Errorf("organization %q: %w", slug, err)
-	}
-	return o, nil
-}
-
 // adminFeatures runs the features and templates commands. Changes go
 // through the same rules, change log and audit as the management API,
 // with actor "cli".
-func adminFeatures(ctx context.Context, store storage.Store, rules *manage.Service, cmd string, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("admin "+cmd, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+func adminFeatures(ctx context.Context, store storage.Store, rules *manage.Service, fs *flag.FlagSet, cmd string, args []string, stdout io.Writer) error {
 	org, feature, template := fs.String("org", "", ""), fs.String("feature", "", ""), fs.String("template", "", "")
 	enable, disable, cascade := fs.Bool("enable", false, ""), fs.Bool("disable", false, ""), fs.Bool("cascade", false, "")
 	config, table := fs.String("config", "", ""), fs.Bool("table", false, "")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("admin %s: %w", cmd, err)
 	}
-	defs, err := store.ListFeatures(ctx)
-	if err != nil {
-		return err
-	}
 	var o storage.Organization
+	var err error
 	if *org != "" {
-		if o, err = orgNamed(ctx, store, *org); err != nil {
+		if o, err = rules.Organization(ctx, *org); err != nil {
 			return fmt.Errorf("admin %s: %w", cmd, err)
 		}
 	}
 	switch cmd {
 	case "features list":
-		eff := map[string]map[string]any{}
-		if o.ID != "" {
-			if eff, err = rules.Effective(ctx, o); err != nil {
-				return err
-			}
-		}
+		list, err := rules.Features(ctx, o)
 		rows := [][]string{{"KEY", "NAME", "PLANS", "REQUIRES", "CONFLICTS", "ENABLED"}}
-		var out []map[string]any
-		for _, d := range defs {
-			item, state := map[string]any{"key": d.Key, "name": d.Name, "category": d.Category, "plans": d.Plans, "requires": d.Requires, "conflicts": d.Conflicts}, "-"
-			if o.ID != "" {
-				_, on := eff[d.Key]
-				item["enabled"], state = on, fmt.Sprint(on)
+		for _, f := range list {
+			state := "-"
+			if f.Enabled != nil {
+				state = fmt.Sprint(*f.Enabled)
 			}
-			rows = append(rows, []string{d.Key, d.Name, strings.Join(d.Plans, ","), strings.Join(d.Requires, ","), strings.Join(d.Conflicts, ","), state})
-			out = append(out, item)
+			rows = append(rows, []string{f.Key, f.Name, strings.Join(f.Plans, ","), strings.Join(f.Requires, ","), strings.Join(f.Conflicts, ","), state})
 		}
-		return printOut(stdout, *table, rows, out)
+		return errors.Join(err, printOut(stdout, *table, rows, list))
 	case "templates list":
-		ts, err := store.ListTemplates(ctx)
-		if err != nil {
-			return err
-		}
+		list, err := rules.Templates(ctx)
 		rows := [][]string{{"ID", "NAME", "FEATURES"}}
-		var out []map[string]any
-		for _, t := range ts {
-			var fs map[string]any
-			_ = json.Unmarshal(t.Features, &fs)
-			rows = append(rows, []string{t.ID, t.Name, strings.Join(slices.Sorted(maps.Keys(fs)), ",")})
-			out = append(out, map[string]any{"id": t.ID, "name": t.Name, "description": t.Description, "features": fs})
+		for _, t := range list {
+			rows = append(rows, []string{t.ID, t.Name, strings.Join(slices.Sorted(maps.Keys(t.Features)), ",")})
 		}
-		return printOut(stdout, *table, rows, out)
+		return errors.Join(err, printOut(stdout, *table, rows, list))
 	case "features set":
 		if o.ID == "" || *feature == "" || *enable == *disable {
 			return errors.New("admin features set: --org, --feature and one of --enable or --disable are required")

@@ -13,6 +13,7 @@ import (
 // takes it.
 type apiMetadata struct {
 	Identifier     string             `json:"identifier"`
+	OrgID          string             `json:"org_id,omitempty"` // in answers only`
 	Name           string             `json:"name"`
 	Scopes         []storage.APIScope `json:"scopes"`
 	AccessTokenTTL string             `json:"access_token_ttl,omitempty"` // Go duration, e.g. "10m"
@@ -21,8 +22,11 @@ type apiMetadata struct {
 	RequireGrant   bool               `json:"require_grant"`
 }
 
+// ViewAPI is an API as the management API (and the CLI) shows it.
+func ViewAPI(a storage.API) any { return viewAPI(a) }
+
 func viewAPI(a storage.API) apiMetadata {
-	v := apiMetadata{Identifier: a.Identifier, Name: a.Name, Scopes: a.Scopes, SigningAlg: a.SigningAlg, Claims: a.Claims,
+	v := apiMetadata{Identifier: a.Identifier, OrgID: a.OrgID, Name: a.Name, Scopes: a.Scopes, SigningAlg: a.SigningAlg, Claims: a.Claims,
 		RequireGrant: a.RequireGrant}
 	if a.AccessTokenTTL > 0 {
 		v.AccessTokenTTL = a.AccessTokenTTL.String()

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -76,62 +75,26 @@ func (h *Handler) patchOrg(w http.ResponseWriter, r *http.Request, c caller, o s
 	if !decode(w, r, &body) {
 		return
 	}
-	var settings map[string]any
 	need := func(perm string) bool { return roles.Has(role, perm) }
 	switch {
-	case body.Name != nil && manage.CheckOrgName(*body.Name) != nil:
-		h.failRule(w, r, "invalid_request", "org name", manage.CheckOrgName(*body.Name))
-	case body.Plan != nil && manage.CheckPlan(*body.Plan) != nil:
-		h.failRule(w, r, "invalid_request", "plan", manage.CheckPlan(*body.Plan))
-	case body.MFA != nil && manage.CheckMFAPolicy(*body.MFA, false) != nil:
-		h.failRule(w, r, "invalid_request", "mfa", manage.CheckMFAPolicy(*body.MFA, false))
-	case body.Settings != nil && (len(body.Settings) > maxLayout || json.Unmarshal(body.Settings, &settings) != nil || settings == nil):
-		fail(w, http.StatusBadRequest, "invalid_request", "settings must be a JSON object of at most 16 KiB.")
-	case body.Plan != nil && !c.user.PlatformAdmin:
-		// A plan decides paid features: tenants do not choose their own.
-		fail(w, http.StatusForbidden, "plan_change_forbidden", "The plan is changed by the platform operator (billing).")
 	case body.JoinByDomain != nil && !need(roles.DomainsManage):
 		fail(w, http.StatusForbidden, "forbidden", "Your role does not allow this ("+roles.DomainsManage+").")
+		return
 	case (body.MFA != nil || body.RequireVerifiedEmail != nil) && !need(roles.MFAPolicyManage):
 		fail(w, http.StatusForbidden, "forbidden", "Your role does not allow this ("+roles.MFAPolicyManage+").")
-	default:
-		h.applyOrgPatch(w, r, c, o, body.Name, body.Plan, body.MFA, body.RequireVerifiedEmail, body.JoinByDomain, body.Settings)
-	}
-}
-
-func (h *Handler) applyOrgPatch(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, name, plan, mfa *string,
-	verified, joinByDomain *bool, settings json.RawMessage) {
-	ctx := r.Context()
-	var err error
-	if name != nil {
-		o, err = h.Store.UpsertOrganization(ctx, storage.Organization{Slug: o.Slug, Name: strings.TrimSpace(*name)}, h.event(r, manage.EventOrganizationUpdated, c, o, "", nil))
-	}
-	if err == nil && plan != nil {
-		err = h.Store.SetPlan(ctx, o.ID, *plan, h.event(r, manage.EventPlanChanged, c, o, "", map[string]string{"plan": *plan}))
-		o.Plan = *plan
-	}
-	if err == nil && mfa != nil {
-		err = h.Store.SetMFAPolicy(ctx, o.ID, *mfa, h.event(r, manage.EventMFAPolicyChanged, c, o, "", map[string]string{"mfa": *mfa}))
-		o.MFAPolicy = *mfa
-	}
-	if err == nil && verified != nil {
-		err = h.Store.SetEmailPolicy(ctx, o.ID, *verified, h.event(r, manage.EventEmailPolicyChanged, c, o, "", nil))
-		o.RequireVerifiedEmail = *verified
-	}
-	if err == nil && joinByDomain != nil {
-		err = h.Store.SetJoinByDomain(ctx, o.ID, *joinByDomain, h.event(r, manage.EventJoinByDomainChanged, c, o, "",
-			map[string]string{"on": strconv.FormatBool(*joinByDomain)}))
-		o.JoinByDomain = *joinByDomain
-	}
-	if err == nil && settings != nil {
-		err = h.Store.SetOrgSettings(ctx, o.ID, settings, h.event(r, manage.EventOrgSettingsChanged, c, o, "", nil))
-		o.Settings = settings
-	}
-	if err != nil {
-		h.internal(w, r, "update organization", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"org": viewOrg(o)})
+	o, err := h.rules.UpdateOrganization(r.Context(), c.actor(r), o, manage.OrgChange{Name: body.Name, Plan: body.Plan, MFA: body.MFA,
+		RequireVerifiedEmail: body.RequireVerifiedEmail, JoinByDomain: body.JoinByDomain, Settings: body.Settings})
+	switch {
+	case errors.Is(err, manage.ErrOperatorOnly):
+		// A plan decides paid features: tenants do not choose their own.
+		fail(w, http.StatusForbidden, "plan_change_forbidden", "The plan is changed by the platform operator (billing).")
+	case err != nil:
+		h.failRule(w, r, "invalid_request", "update organization", err)
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{"org": viewOrg(o)})
+	}
 }
 
 type memberView struct {
