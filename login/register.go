@@ -67,7 +67,7 @@ func (h *Handler) registerSubmit(w http.ResponseWriter, r *http.Request) {
 		d.Error = "Enter your name."
 	case domain == "":
 		d.Error = "Enter a valid email address."
-	case len(d.Company) > 200:
+	case d.Company != "" && manage.CheckOrgName(d.Company) != nil: // the organization's name rule
 		d.Error = "The company name is too long."
 	}
 	if d.Error == "" {

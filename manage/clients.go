@@ -105,7 +105,10 @@ func (c *ClientSpec) Check(reg Registrar) error {
 		}
 	}
 	if c.ServiceRole != "" {
-		if !slices.Contains(roles.All, c.ServiceRole) || (!reg.Operator && !roles.MayGrant(reg.Role, c.ServiceRole)) {
+		switch {
+		case !slices.Contains(roles.All, c.ServiceRole):
+			add("service_role", "%q must be one of %s", c.ServiceRole, strings.Join(roles.All, ", "))
+		case !reg.Operator && !roles.MayGrant(reg.Role, c.ServiceRole):
 			add("service_role", "must be a role no higher than your own")
 		}
 		if c.Public || !slices.Equal(c.GrantTypes, []string{GrantClientCredentials}) {
