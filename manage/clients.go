@@ -260,7 +260,7 @@ func (s *Service) CreatePlatformClient(ctx context.Context, by Actor, spec Clien
 	return stored, secret, nil
 }
 
-// ErrPublicClient: a public client has no secret to rotate.
+// ErrPublicClient means a public client has no secret to rotate.
 var ErrPublicClient = errors.New("manage: a public client has no secret")
 
 // RotateClientSecret replaces org's confidential client's secret (org
