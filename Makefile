@@ -5,10 +5,10 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 CONFIG   ?= configs/dev.yaml
 PKGS     := ./...
 
-.PHONY: help run test bench bench-smoke lint fmt build migrate screenshots clean
+.PHONY: help run test bench bench-smoke lint chart image fmt build migrate screenshots clean
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-8s %s\n", $$1, $$2}'
 
 run: ## start the provider on the embedded default (memory store, demo data)
 	$(GO) run ./cmd/optibid-idp serve --config $(CONFIG)
@@ -33,6 +33,12 @@ lint: ## go vet, gofmt, staticcheck (staticcheck.conf) and the layer rule (inter
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) run $(STATICCHECK) $(PKGS)
 	$(GO) test -count=1 ./internal/layers
+
+chart: ## helm lint and helm template of deploy/helm (installs helm with go install when missing)
+	deploy/lint.sh
+
+image: ## build the container image (needs a Docker daemon)
+	docker build --build-arg VERSION=$(VERSION) -t optibid-idp:$(VERSION) .
 
 fmt: ## format the code
 	gofmt -w $$(git ls-files '*.go')

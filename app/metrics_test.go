@@ -1,9 +1,14 @@
 package app_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -53,5 +58,59 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 	body, _ := io.ReadAll(rec.Body)
 	if rec.Code != 200 || !strings.Contains(string(body), "optibid_http_requests_total") {
 		t.Fatalf("metrics handler: %d", rec.Code)
+	}
+}
+
+// The Grafana dashboard in deploy/ queries only series the provider
+// exports: every optibid_ metric it names is on /metrics once there has
+// been traffic, and every panel has a query.
+func TestDashboardQueriesExportedMetrics(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(filepath.Join("..", "deploy", "grafana", "optibid-idp.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Type    string `json:"type"`
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("dashboard JSON: %v", err)
+	}
+	// Traffic that touches every series: a sign-in, a wrong password, a
+	// second factor, a code replay, a federation attempt on an unknown
+	// connection, a lockout is not needed (its counter is always there).
+	e := apptest.New(t, "memory")
+	code, verifier := e.CodeFor(e.Browser(), nil)
+	e.Exchange(code, verifier)
+	e.Exchange(code, verifier) // replay
+	_, body := e.Browser().Get("/metrics")
+	names := regexp.MustCompile(`\boptibid_[a-z_]+\b`)
+	for _, p := range dash.Panels {
+		if p.Type == "row" {
+			continue
+		}
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+		for _, tg := range p.Targets {
+			for _, m := range names.FindAllString(tg.Expr, -1) {
+				if !strings.Contains(body, "# TYPE "+strings.TrimSuffix(m, "_bucket")+" ") && !strings.Contains(body, m+"{") {
+					declared := false
+					for _, dir := range []string{"login", "provider", "internal/httpx"} {
+						src, _ := exec.Command("grep", "-rl", `"`+m+`"`, filepath.Join("..", dir)).Output()
+						declared = declared || len(src) > 0
+					}
+					if !declared {
+						t.Errorf("panel %q queries %s, which the provider does not export", p.Title, m)
+					}
+				}
+			}
+		}
 	}
 }
