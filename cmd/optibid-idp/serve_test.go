@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -98,5 +99,34 @@ passwords: {argon2: {memory_kib: 1024, iterations: 1, parallelism: 1}}
 	}
 	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
 		t.Fatal("still listening after shutdown")
+	}
+}
+
+// The banner says "running" only once the address is ours: on a taken
+// address serve fails naming it and prints no banner.
+func TestServeOnATakenAddressPrintsNoBanner(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	addr := l.Addr().String()
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfg, []byte(`issuer: http://`+addr+`
+http: {addr: "`+addr+`"}
+log: {level: error}
+dev_mode: true
+keys: {encryption_key: "`+apptest.Key32()+`"}
+sessions: {csrf_key: "`+apptest.Key32()+`"}
+`), 0o600)
+	logger := slog.Default()
+	t.Cleanup(func() { slog.SetDefault(logger) })
+	var stderr strings.Builder
+	err = serve([]string{"--config", cfg}, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "http.addr") {
+		t.Fatalf("serve on a taken address: %v", err)
+	}
+	if strings.Contains(stderr.String(), "running") {
+		t.Fatalf("the banner was printed although the address was taken:\n%s", stderr.String())
 	}
 }
