@@ -349,11 +349,46 @@ func LoadConfig(path string) (*Config, error) {
 }
 
 // applyEnv lets secrets and per-deployment values come from the
-// environment; ${VAR} in secret fields is expanded too, and a variable
-// that is unset or empty there is a broken rule naming it (an unset
-// client secret must not quietly make a confidential client public).
+// environment: ${VAR} in the file's secret fields is expanded, and a
+// variable that is unset or empty there is a broken rule naming it (an
+// unset client secret must not quietly make a confidential client
+// public); then the OPTIBID_* variables override, unexpanded.
 func (c *Config) applyEnv() {
 	devIssuer := c.DevMode && os.Getenv("OPTIBID_ISSUER") == "" && os.Getenv("OPTIBID_HTTP_ADDR") != ""
+	secrets := map[string]*string{
+		"storage.postgres.dsn": &c.Storage.Postgres.DSN, "keys.encryption_key": &c.Keys.EncryptionKey,
+		"sessions.csrf_key": &c.Sessions.CSRFKey, "notify.email.smtp.password": &c.Notify.Email.SMTP.Password,
+		"notify.email.sendgrid.api_key": &c.Notify.Email.SendGrid.APIKey, "notify.sms.twilio.auth_token": &c.Notify.SMS.Twilio.AuthToken,
+	}
+	for i := range c.Bootstrap.Users {
+		secrets[fmt.Sprintf("bootstrap.users[%d].password", i)] = &c.Bootstrap.Users[i].Password
+	}
+	for i := range c.Federation.Connections {
+		secrets[fmt.Sprintf("federation.connections[%d].client_secret", i)] = &c.Federation.Connections[i].ClientSecret
+	}
+	for i := range c.Bootstrap.Clients {
+		secrets[fmt.Sprintf("bootstrap.clients[%d].secret", i)] = &c.Bootstrap.Clients[i].Secret
+	}
+	overriddenBy := map[string]string{"storage.postgres.dsn": "OPTIBID_DATABASE_URL", "keys.encryption_key": "OPTIBID_KEY_ENCRYPTION_KEY",
+		"sessions.csrf_key": "OPTIBID_CSRF_KEY", "notify.email.smtp.password": "OPTIBID_SMTP_PASSWORD",
+		"notify.email.sendgrid.api_key": "OPTIBID_SENDGRID_API_KEY", "notify.sms.twilio.auth_token": "OPTIBID_TWILIO_AUTH_TOKEN"}
+	for _, key := range slices.Sorted(maps.Keys(secrets)) {
+		if env := overriddenBy[key]; env != "" && os.Getenv(env) != "" {
+			continue // the variable below replaces the file's value
+		}
+		dst := secrets[key]
+		*dst = envRef.ReplaceAllStringFunc(*dst, func(ref string) string {
+			name := ref[2 : len(ref)-1]
+			v := os.Getenv(name)
+			if v == "" {
+				c.envProblems = append(c.envProblems, &manage.ValidationError{Field: key,
+					Msg: fmt.Sprintf("${%s} is unset or empty; set the variable (or remove the reference)", name)})
+			}
+			return v
+		})
+	}
+	// The environment's values are taken as they are: a password that
+	// contains "$" is not expanded again.
 	for env, dst := range map[string]*string{
 		"OPTIBID_ISSUER":             &c.Issuer,
 		"OPTIBID_HTTP_ADDR":          &c.HTTP.Addr,
@@ -372,32 +407,11 @@ func (c *Config) applyEnv() {
 	if devIssuer {
 		c.deriveDevIssuer()
 	}
-	secrets := map[string]*string{
-		"storage.postgres.dsn": &c.Storage.Postgres.DSN, "keys.encryption_key": &c.Keys.EncryptionKey,
-		"sessions.csrf_key": &c.Sessions.CSRFKey, "notify.email.smtp.password": &c.Notify.Email.SMTP.Password,
-		"notify.email.sendgrid.api_key": &c.Notify.Email.SendGrid.APIKey, "notify.sms.twilio.auth_token": &c.Notify.SMS.Twilio.AuthToken,
-	}
-	for i := range c.Bootstrap.Users {
-		secrets[fmt.Sprintf("bootstrap.users[%d].password", i)] = &c.Bootstrap.Users[i].Password
-	}
-	for i := range c.Federation.Connections {
-		secrets[fmt.Sprintf("federation.connections[%d].client_secret", i)] = &c.Federation.Connections[i].ClientSecret
-	}
-	for i := range c.Bootstrap.Clients {
-		secrets[fmt.Sprintf("bootstrap.clients[%d].secret", i)] = &c.Bootstrap.Clients[i].Secret
-	}
-	for _, key := range slices.Sorted(maps.Keys(secrets)) {
-		dst := secrets[key]
-		*dst = os.Expand(*dst, func(name string) string {
-			v := os.Getenv(name)
-			if v == "" {
-				c.envProblems = append(c.envProblems, &manage.ValidationError{Field: key,
-					Msg: fmt.Sprintf("${%s} is unset or empty; set the variable (or remove the reference)", name)})
-			}
-			return v
-		})
-	}
 }
+
+// envRef is a reference to an environment variable in a secret field:
+// ${NAME} only, so that a literal "$" in a secret stays as it is.
+var envRef = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*\}`)
 
 // deriveDevIssuer: in development, OPTIBID_HTTP_ADDR alone moves the
 // issuer (and so discovery and every link) to the same address, when the

@@ -142,3 +142,30 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// A value from the environment is taken as it is: a "$" in a database
+// password is not expanded again, and an OPTIBID_* override stands in for
+// a file reference to another variable.
+func TestEnvironmentValuesAreNotExpandedTwice(t *testing.T) {
+	t.Setenv("OPTIBID_DATABASE_URL", "postgres://idp:pa$word@db.internal/idp")
+	t.Setenv("OPTIBID_KEY_ENCRYPTION_KEY", apptest.Key32())
+	t.Setenv("OPTIBID_CSRF_KEY", apptest.Key32())
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	writeFile(t, path, `issuer: http://localhost:8080
+dev_mode: true
+storage: {type: postgres, postgres: {dsn: "${SOME_UNSET_DB_URL}"}}
+bootstrap:
+  users:
+    - {email: a@example.com, password: "lit$eral pa$$word", role: member}
+`)
+	cfg, err := app.LoadConfig(path)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if cfg.Storage.Postgres.DSN != "postgres://idp:pa$word@db.internal/idp" {
+		t.Fatalf("dsn %q: the environment's value was changed", cfg.Storage.Postgres.DSN)
+	}
+	if cfg.Bootstrap.Users[0].Password != "lit$eral pa$$word" {
+		t.Fatalf("a literal $ in a secret was expanded: %q", cfg.Bootstrap.Users[0].Password)
+	}
+}
