@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/internal/seal"
@@ -212,7 +213,8 @@ func (a *App) build(ctx context.Context) error {
 	// trusted as the parent: anyone can send one); the
 	// edge middleware names it after the route. With tracing off this is
 	// the no-op tracer.
-	a.Handler = otelhttp.NewHandler(r, "http", otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true }))
+	a.Handler = otelhttp.NewHandler(r, "http", otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true }),
+		otelhttp.WithPropagators(propagation.TraceContext{}))
 	return nil
 }
 

@@ -81,7 +81,13 @@ func (a *App) serve(ctx context.Context, ln, metricsLn net.Listener, version str
 		slog.Info("metrics listening", "addr", metricsLn.Addr().String())
 	}
 	slog.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "version", version)
-	if cfg.Storage.Type == "memory" {
+	if metricsLn == nil && !cfg.DevMode {
+		// Its labels name service accounts, connections and APIs.
+		slog.Warn("/metrics is served on the public listener; set http.metrics_addr to move it to a private one")
+	}
+	if cfg.DevMode && cfg.Storage.Type == "memory" {
+		// The banner prints the demo's passwords and secrets: development
+		// only, never into a production log stream.
 		fmt.Fprint(banner, a.Banner())
 	}
 	select {

@@ -228,7 +228,7 @@ func (h *Handler) federatedCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if e := q.Get("error"); e != "" {
-		h.federationFailed(w, r, conn, "", "upstream_error", errors.New(e), http.StatusBadRequest,
+		h.federationFailed(w, r, conn, "", "upstream_error", errors.New(clip(e)), http.StatusBadRequest,
 			conn.Name+" did not sign you in. Return to the application and try again.")
 		return
 	}

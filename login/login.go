@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
@@ -427,10 +428,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-// clip bounds a received value for the log.
+// clip bounds a received value for the log (cut at a character
+// boundary).
 func clip(s string) string {
-	if len(s) > 512 {
-		return s[:512] + "…"
+	if len(s) <= 512 {
+		return s
 	}
-	return s
+	cut := 512
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

@@ -99,6 +99,7 @@ func serve(args []string, stderr io.Writer) error {
 	setupLogging(cfg, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	go func() { <-ctx.Done(); stop() }() // a second signal ends the drain at once
 	return app.Serve(ctx, cfg, version, stderr)
 }
 

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/optibid/idp/internal/telemetry"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 )
 
@@ -41,8 +42,8 @@ func OutboundClient(timeout time.Duration, allowPrivate bool) *http.Client {
 	tr.DialContext = dialer.DialContext
 	tr.Proxy = nil // a proxy would dial for us and bypass the check
 	// Upstream calls (discovery, keys, token endpoint) are spans of the
-	// request that makes them.
-	return &http.Client{Timeout: timeout, Transport: otelhttp.NewTransport(tr),
+	// request that makes them; nothing is propagated to the upstream.
+	return &http.Client{Timeout: timeout, Transport: otelhttp.NewTransport(tr, otelhttp.WithPropagators(telemetry.NoPropagation)),
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 3 {
 				return errors.New("httpx: too many redirects")

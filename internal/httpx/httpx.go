@@ -98,6 +98,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// method is r's method for labels and names: one of the methods we serve,
+// or _OTHER, so a caller cannot mint a metric series (or span name) per
+// made-up method.
+func method(r *http.Request) string {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return r.Method
+	}
+	return "_OTHER"
+}
+
 // MaxBody is the largest request body any endpoint reads (forms, tokens).
 const MaxBody = 64 << 10
 
@@ -134,9 +145,9 @@ func Middleware(m *Metrics, hsts bool) mux.MiddlewareFunc {
 				sw.WriteHeader(http.StatusBadRequest)
 				_, _ = sw.Write([]byte(`{"error":"invalid_request","error_description":"The request contains characters that are not allowed."}` + "\n"))
 				if m != nil {
-					m.requests.WithLabelValues("refused", r.Method, "400").Inc()
+					m.requests.WithLabelValues("refused", method(r), "400").Inc()
 				}
-				slog.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("method", r.Method), slog.String("route", "refused"),
+				slog.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("method", method(r)), slog.String("route", "refused"),
 					slog.Int("status", http.StatusBadRequest), slog.String("reason", "NUL or invalid UTF-8 in the input"))
 				return
 			}
@@ -155,19 +166,19 @@ func Middleware(m *Metrics, hsts bool) mux.MiddlewareFunc {
 				}
 				elapsed := time.Since(start)
 				if span := trace.SpanFromContext(ctx); span.IsRecording() {
-					span.SetName(r.Method + " " + route)
+					span.SetName(method(r) + " " + route)
 					span.SetAttributes(attribute.String("http.route", route), attribute.String("optibid.request_id", id))
 				}
 				if m != nil {
-					m.requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
-					m.duration.WithLabelValues(route, r.Method).Observe(elapsed.Seconds())
+					m.requests.WithLabelValues(route, method(r), strconv.Itoa(sw.status)).Inc()
+					m.duration.WithLabelValues(route, method(r)).Observe(elapsed.Seconds())
 				}
 				// The access log: the route template, never the path or
 				// query (which can carry codes and tokens).
 				info.mu.Lock()
 				clientID := info.clientID
 				info.mu.Unlock()
-				attrs := []slog.Attr{slog.String("method", r.Method), slog.String("route", route), slog.Int("status", sw.status),
+				attrs := []slog.Attr{slog.String("method", method(r)), slog.String("route", route), slog.Int("status", sw.status),
 					slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000), slog.Int64("bytes", sw.bytes)}
 				if clientID != "" {
 					attrs = append(attrs, slog.String("client_id", clientID))

@@ -59,7 +59,9 @@ func Setup(ctx context.Context, version string) (shutdown func(context.Context) 
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	otel.SetTracerProvider(tp)
-	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	// W3C trace context only: no baggage, which a caller could fill and
+	// we would carry along.
+	otel.SetTextMapPropagator(propagation.TraceContext{})
 	return tp.Shutdown, nil
 }
 
@@ -83,3 +85,7 @@ func End(span trace.Span, err error) {
 	}
 	span.End()
 }
+
+// NoPropagation propagates nothing: upstream identity providers are third
+// parties, who get neither our trace IDs nor anything a caller sent.
+var NoPropagation = propagation.NewCompositeTextMapPropagator()
