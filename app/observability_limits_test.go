@@ -26,7 +26,7 @@ import (
 // will: the method label of the HTTP series takes only known methods
 // (anything else is folded into one value), so random request methods
 // do not grow /metrics without bound.
-func TestReviewHTTPMetricsMethodLabelIsBounded(t *testing.T) {
+func TestHTTPMetricsMethodLabelIsBounded(t *testing.T) {
 	t.Parallel()
 	e := apptest.New(t, "memory")
 	for i := range 20 {
@@ -49,7 +49,7 @@ func TestReviewHTTPMetricsMethodLabelIsBounded(t *testing.T) {
 // caller's baggage is not passed on to upstream identity providers.
 // Not parallel: it installs the process's tracer provider and propagator
 // (as telemetry.Setup does) while it runs.
-func TestReviewTracingDoesNotForwardCallerBaggageUpstream(t *testing.T) {
+func TestTracingDoesNotForwardCallerBaggageUpstream(t *testing.T) {
 	sr := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
 	otel.SetTracerProvider(tp)
@@ -129,7 +129,7 @@ func (r *reviewBuffer) String() string { r.mu.Lock(); defer r.mu.Unlock(); retur
 // stream). The chart allows storage.type memory with one replica and
 // fills bootstrap secrets from a Kubernetes Secret through ${VAR}; the
 // memory-store banner must not copy them into the pod's log.
-func TestReviewBannerPrintsNoSecretOutsideDevMode(t *testing.T) {
+func TestBannerPrintsNoSecretOutsideDevMode(t *testing.T) {
 	const adminPW = "review-admin-password-from-a-k8s-secret"
 	const clientSecret = "review-client-secret-from-a-k8s-secret-0123456789"
 	t.Setenv("REVIEW_ADMIN_PW", adminPW)

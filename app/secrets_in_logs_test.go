@@ -30,7 +30,7 @@ var (
 // CSRF tokens, session cookies) appears in the log or in a span, whatever
 // the flow's outcome. Not parallel: it installs the process's tracer
 // provider while it runs.
-func TestReviewNoSecretsInLogsOrSpans(t *testing.T) {
+func TestNoSecretsInLogsOrSpans(t *testing.T) {
 	sr := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
 	otel.SetTracerProvider(tp)
