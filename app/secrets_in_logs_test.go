@@ -186,7 +186,7 @@ func TestNoSecretsInLogsOrSpans(t *testing.T) {
 				}
 				for _, ev := range s.Events() {
 					for _, a := range ev.Attributes {
-						parts = append(parts, string(a.Key)+"="+a.Value.Emit())
+						parts = append(parts, string(a.Key)+"="+a.Value.String())
 					}
 				}
 				all := strings.Join(parts, " ")
