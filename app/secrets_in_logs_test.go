@@ -165,10 +165,7 @@ func TestNoSecretsInLogsOrSpans(t *testing.T) {
 			b.Get("/end_session?id_token_hint=" + url.QueryEscape(tok.IDToken) + "&post_logout_redirect_uri=https://rp.example/bye")
 
 			// Scan the log (every line with a request ID) and every span.
-			var logs []string
-			for _, l := range apptest.LogLines("") {
-				logs = append(logs, l)
-			}
+			logs := apptest.LogLines("")
 			for name, v := range secrets {
 				for _, l := range logs {
 					if strings.Contains(l, v) {
@@ -182,7 +179,7 @@ func TestNoSecretsInLogsOrSpans(t *testing.T) {
 				var parts []string
 				parts = append(parts, s.Name(), s.Status().Description)
 				for _, a := range s.Attributes() {
-					parts = append(parts, string(a.Key)+"="+a.Value.Emit())
+					parts = append(parts, string(a.Key)+"="+a.Value.String())
 				}
 				for _, ev := range s.Events() {
 					for _, a := range ev.Attributes {
