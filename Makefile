@@ -24,7 +24,7 @@ bench: ## Go benchmarks and the loopback load generator (figures: docs/benchmark
 
 bench-smoke: ## every benchmark once and a 1 s load per scenario (CI: keeps make bench working)
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./provider ./login ./login/password ./apiauth
-	$(GO) run ./cmd/loadgen -store memory -duration 1s
+	$(GO) run ./cmd/loadgen -store memory,postgres -duration 1s -strict
 
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 

@@ -11,6 +11,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -43,12 +44,13 @@ func main() {
 	workers := flag.Int("workers", 8, "concurrent clients")
 	maxReq := flag.Int("max-requests", 500000, "upper bound of requests per scenario")
 	only := flag.String("only", "", "run only scenarios whose name contains this")
+	strict := flag.Bool("strict", false, "fail on any failed request (the CI smoke: correctness, not speed)")
 	flag.Parse()
 	if err := pin(); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
-	if err := run(strings.Split(*stores, ","), *duration, *workers, *maxReq, *only); err != nil {
+	if err := run(strings.Split(*stores, ","), *duration, *workers, *maxReq, *only, *strict); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
@@ -72,7 +74,7 @@ func pin() error {
 	return syscall.Exec(ts, append([]string{"taskset", "-c", "1", self}, os.Args[1:]...), env)
 }
 
-func run(stores []string, d time.Duration, workers, maxReq int, only string) error {
+func run(stores []string, d time.Duration, workers, maxReq int, only string, strict bool) error {
 	dir, err := os.MkdirTemp("", "optibid-loadgen-")
 	if err != nil {
 		return err
@@ -90,7 +92,7 @@ func run(stores []string, d time.Duration, workers, maxReq int, only string) err
 	fmt.Printf("# loadgen: %d workers, %s per scenario, Go %s, %s, host %s, %s\n\n",
 		workers, d, runtime.Version(), pinned, host, time.Now().UTC().Format(time.RFC3339))
 	for _, store := range stores {
-		if err := runStore(dir, bin, strings.TrimSpace(store), d, workers, maxReq, only); err != nil {
+		if err := runStore(dir, bin, strings.TrimSpace(store), d, workers, maxReq, only, strict); err != nil {
 			return fmt.Errorf("%s: %w", store, err)
 		}
 	}
@@ -113,7 +115,7 @@ const (
 	callback   = "https://rp.example/cb"
 )
 
-func runStore(dir, bin, store string, d time.Duration, workers, maxReq int, only string) error {
+func runStore(dir, bin, store string, d time.Duration, workers, maxReq int, only string, strict bool) error {
 	dsn := ""
 	if store == "postgres" {
 		cl, err := pgcluster.Start()
@@ -148,10 +150,10 @@ bootstrap:
     - {identifier: "%[12]s", name: Trading, scopes: [{name: "bids:read"}], claims: [org, permissions]}
     - {identifier: "%[12]s-rs", name: Trading RS256, scopes: [{name: "bids:read:rs"}], signing_alg: RS256}
   clients:
-    - {id: web, secret: "%[9]s", redirect_uris: ["%[10]s"], grant_types: [authorization_code, refresh_token], id_token_signed_response_alg: ES256, first_party: true, default_api: "%[12]s"}
-    - {id: web-rs, secret: "%[9]s", redirect_uris: ["%[10]s"], grant_types: [authorization_code, refresh_token], id_token_signed_response_alg: RS256, first_party: true}
-    - {id: svc, secret: "%[11]s", grant_types: [client_credentials]}
-    - {id: trading-api, secret: "%[11]s", grant_types: [client_credentials], acts_for: ["%[12]s"]}
+    - {id: web, name: Web, secret: "%[9]s", redirect_uris: ["%[10]s"], grant_types: [authorization_code, refresh_token], id_token_signed_response_alg: ES256, first_party: true, default_api: "%[12]s"}
+    - {id: web-rs, name: Web RS256, secret: "%[9]s", redirect_uris: ["%[10]s"], grant_types: [authorization_code, refresh_token], id_token_signed_response_alg: RS256, first_party: true}
+    - {id: svc, name: Service, secret: "%[11]s", grant_types: [client_credentials]}
+    - {id: trading-api, name: Trading API, secret: "%[11]s", grant_types: [client_credentials], acts_for: ["%[12]s"]}
 `, issuer, addr, store, dsn, randomKey(), randomKey(), email, pw, webSecret, callback, svcSecret, tradingAPI)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
@@ -161,7 +163,8 @@ bootstrap:
 		args = append([]string{ts, "-c", "0"}, args...)
 	}
 	srv := exec.Command(args[0], args[1:]...)
-	srv.Stderr = io.Discard
+	var stderr bytes.Buffer // the server's complaints, shown when it does not start
+	srv.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
 	if err := srv.Start(); err != nil {
 		return err
 	}
@@ -169,7 +172,7 @@ bootstrap:
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	if err := waitReady(c, issuer); err != nil {
-		return err
+		return fmt.Errorf("%w; the server said:\n%s", err, stderr.String())
 	}
 	fmt.Printf("## %s store\n\n| scenario | req/s | req/s per server CPU-second | p50 | p99 | errors |\n|---|---:|---:|---:|---:|---:|\n", store)
 	tok, err := login(issuer, "web")
@@ -237,8 +240,8 @@ bootstrap:
 			perCore = fmt.Sprintf("%.0f", float64(res.ok)/used)
 		}
 		fmt.Printf("| %s | %.0f | %s | %s | %s | %d |\n", s.name, res.rps, perCore, ms(res.p50), ms(res.p99), res.errors)
-		if res.ok == 0 {
-			return fmt.Errorf("%s: no request succeeded (%d errors)", s.name, res.errors)
+		if res.ok == 0 || (strict && res.errors > 0) {
+			return fmt.Errorf("%s: %d requests failed (%d succeeded)", s.name, res.errors, res.ok)
 		}
 	}
 	fmt.Println()
@@ -449,4 +452,19 @@ func login(issuer, client string) (tokens, error) {
 		return t, fmt.Errorf("token response %d", resp.StatusCode)
 	}
 	return t, nil
+}
+
+// limitedWriter keeps the first n bytes written to it and drops the rest.
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if l.n > 0 {
+		k := min(len(p), l.n)
+		_, _ = l.w.Write(p[:k])
+		l.n -= k
+	}
+	return len(p), nil
 }
