@@ -49,6 +49,8 @@ type App struct {
 	// Metrics serves the Prometheus metrics: on Handler at /metrics, or
 	// on its own listener when http.metrics_addr is set.
 	Metrics http.Handler
+	// storeUp is the store's reachability, as the last check saw it.
+	storeUp prometheus.Gauge
 	// Outbox is the development sender (dev_mode only), else nil.
 	Outbox *notify.Outbox
 	// resolver looks up DNS TXT records for domain verification.
@@ -109,6 +111,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (*App, error) {
 		store.Close()
 		return nil, err
 	}
+	a.storeUp.Set(1) // it was reached moments ago, to bootstrap
 	a.ready.Store(true)
 	return a, nil
 }
@@ -182,7 +185,10 @@ func (a *App) build(ctx context.Context) error {
 	mw := httpx.Middleware(httpx.NewMetrics(reg), cookies.Secure)
 	r := mux.NewRouter()
 	r.Use(mw)
-	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	a.storeUp = prometheus.NewGauge(prometheus.GaugeOpts{Name: "optibid_store_up",
+		Help: "1 when the last check reached the store (PostgreSQL), else 0."})
+	reg.MustRegister(a.storeUp)
+	r.HandleFunc("/healthz", a.healthz)
 	r.HandleFunc("/readyz", a.readyz)
 	a.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	if cfg.HTTP.MetricsAddr == "" {
@@ -247,22 +253,44 @@ func senders(cfg *Config) (notify.EmailSender, notify.SMSSender, *notify.Outbox,
 	return email, sms, outbox, err
 }
 
-// readyz: ready to take traffic (not draining, store reachable and
-// migrated).
-func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
+// readyz answers what a load balancer should act on: this process is
+// started and not draining. A shared dependency's outage (the store) is not
+// a reason to take every replica out at once: discovery, JWKS and cached
+// work keep being served, and database-bound requests answer 503 with
+// Retry-After on their own. The store's state is in /healthz and in
+// optibid_store_up.
+func (a *App) readyz(w http.ResponseWriter, _ *http.Request) {
 	if !a.ready.Load() {
 		http.Error(w, "draining", http.StatusServiceUnavailable)
 		return
 	}
-	if err := a.Provider.Ready(ctx); err != nil {
-		slog.WarnContext(ctx, "not ready", "error", err)
-		w.Header().Set("Retry-After", "2")
-		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
-		return
-	}
 	_, _ = w.Write([]byte("ok\n"))
+}
+
+// healthz is liveness: 200 while the process serves, with the state of
+// its dependencies as detail (never a reason to restart it).
+func (a *App) healthz(w http.ResponseWriter, r *http.Request) {
+	store := "ok"
+	if !a.checkStore(r.Context()) {
+		store = "unavailable"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	httpx.NoStore(w)
+	_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok", "store": store})
+}
+
+// checkStore pings the store (bounded) and records the result.
+func (a *App) checkStore(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	err := a.Provider.Ready(ctx)
+	if err != nil {
+		slog.WarnContext(ctx, "store unreachable", "error", err)
+		a.storeUp.Set(0)
+		return false
+	}
+	a.storeUp.Set(1)
+	return true
 }
 
 func jsonError(w http.ResponseWriter, status int, code string) {
@@ -312,6 +340,7 @@ func (a *App) Run(ctx context.Context) {
 		case <-features.C:
 			_ = a.Provider.ReloadFeatures(ctx) // other replicas' catalogue changes; a failure keeps the old one
 			_ = a.Provider.Reload(ctx)         // APIs and client origins, likewise
+			a.checkStore(ctx)
 		case <-t.C:
 			n, err := a.Store.DeleteExpired(ctx, a.now().UTC())
 			if err != nil && !errors.Is(err, context.Canceled) {

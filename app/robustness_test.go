@@ -135,13 +135,30 @@ func TestStorageOutage(t *testing.T) {
 			t.Errorf("%s during outage: %d", p, resp.StatusCode)
 		}
 	}
-	if resp, _ := e.Browser().Get("/readyz"); resp.StatusCode != 503 {
-		t.Errorf("readyz during outage: %d", resp.StatusCode)
+	// Readiness is not the store's: a balancer that takes every replica
+	// out for a shared outage would take discovery and JWKS down too. The
+	// outage is in /healthz's detail and in optibid_store_up.
+	if resp, _ := e.Browser().Get("/readyz"); resp.StatusCode != 200 {
+		t.Errorf("readyz during a store outage: %d, want 200", resp.StatusCode)
+	}
+	if resp, body := e.Browser().Get("/healthz"); resp.StatusCode != 200 || !strings.Contains(body, `"store":"unavailable"`) {
+		t.Errorf("healthz during a store outage: %d %s", resp.StatusCode, body)
+	}
+	if _, body := e.Browser().Get("/metrics"); !strings.Contains(body, "optibid_store_up 0") {
+		t.Error("optibid_store_up does not show the outage")
 	}
 	b := e.Browser()
 	resp, page := b.Get(e.AuthURL(nil))
 	if resp.StatusCode != 302 && resp.StatusCode != 503 || apptest.Leaks(page) {
 		t.Errorf("authorize during outage: %d", resp.StatusCode)
+	}
+	if resp.StatusCode == 503 && resp.Header.Get("Retry-After") == "" {
+		t.Error("the 503 page has no Retry-After")
+	}
+	// The sign-in page needs the store: a friendly 503 with Retry-After.
+	resp, page = b.Get("/login?id=" + strings.Repeat("a", 32))
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || apptest.Leaks(page) {
+		t.Errorf("login page during outage: %d Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 }
 

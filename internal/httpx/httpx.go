@@ -232,6 +232,10 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(code int) {
 	if !w.wrote {
 		w.status, w.wrote = code, true
+		// Every 503, page or API, tells the client when to come back.
+		if code == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+			w.Header().Set("Retry-After", "2")
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
