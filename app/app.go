@@ -182,7 +182,7 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	mw := httpx.Middleware(httpx.NewMetrics(reg), cookies.Secure)
+	mw := httpx.Middleware(httpx.NewMetrics(reg), cookies.Secure, cfg.HTTP.RequestBudget)
 	r := mux.NewRouter()
 	r.Use(mw)
 	a.storeUp = prometheus.NewGauge(prometheus.GaugeOpts{Name: "optibid_store_up",

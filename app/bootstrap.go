@@ -120,17 +120,20 @@ func bootstrapUser(ctx context.Context, s storage.Store, h *password.Hasher, u B
 	now func() time.Time, ev func(manage.EventType, map[string]string) storage.AuditEvent) error {
 	email := strings.ToLower(u.Email)
 	existing, err := s.UserByEmail(ctx, email)
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		hash, err := h.Hash(ctx, u.Password)
-		if err != nil {
-			return err
+	if errors.Is(err, storage.ErrNotFound) {
+		hash, herr := h.Hash(ctx, u.Password)
+		if herr != nil {
+			return herr
 		}
 		existing, err = s.CreateUser(ctx, storage.User{Email: email, Name: u.Name, PasswordHash: hash, EmailVerified: true},
 			ev(manage.EventUserCreated, map[string]string{"email": email}))
-		if err != nil {
-			return err
+		if errors.Is(err, storage.ErrConflict) {
+			// Another replica starting at the same moment created it: use
+			// theirs (replicas apply the same file).
+			existing, err = s.UserByEmail(ctx, email)
 		}
+	}
+	switch {
 	case err != nil:
 		return err
 	default:

@@ -63,6 +63,11 @@ type HTTPConfig struct {
 	// MetricsAddr, when set, serves /metrics on this separate listener
 	// only (not on the public one).
 	MetricsAddr string `yaml:"metrics_addr"`
+	// RequestBudget bounds the store time of one request (all its
+	// statements together; hashing and upstream calls are not counted):
+	// when it is spent the request answers 503 with Retry-After, so a
+	// frozen or locked database costs a request at most this.
+	RequestBudget time.Duration `yaml:"request_budget"`
 	// DrainPeriod: after SIGTERM, /readyz answers 503 at once and the
 	// server keeps serving this long, so the load balancer notices before
 	// anything is refused.
@@ -453,6 +458,7 @@ func (c *Config) SetDefaults() {
 	def(&c.HTTP.Addr, ":8080")
 	dur(&c.HTTP.ShutdownTimeout, 30*time.Second)
 	dur(&c.HTTP.DrainPeriod, 10*time.Second)
+	dur(&c.HTTP.RequestBudget, 2*time.Second)
 	def(&c.Log.Level, "info")
 	def(&c.Log.Format, "json")
 	def(&c.Storage.Type, "memory")
@@ -536,6 +542,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.MetricsAddr != "" && c.HTTP.MetricsAddr == c.HTTP.Addr && !strings.HasSuffix(c.HTTP.Addr, ":0") {
 		es.add("http.metrics_addr", "must differ from http.addr")
+	}
+	if c.HTTP.RequestBudget < 100*time.Millisecond || c.HTTP.RequestBudget > time.Minute {
+		es.add("http.request_budget", "%s must be between 100ms and 1m", c.HTTP.RequestBudget)
 	}
 	if c.HTTP.DrainPeriod < 0 || c.HTTP.DrainPeriod > 5*time.Minute {
 		es.add("http.drain_period", "%s must be between 0 and 5m", c.HTTP.DrainPeriod)

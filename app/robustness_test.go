@@ -1,15 +1,21 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/optibid/idp/app"
 	"github.com/optibid/idp/app/apptest"
+	"github.com/optibid/idp/storage/postgres/pgtest"
 )
 
 // Hostile input gets a 4xx with a clear error, never a 5xx, a panic or
@@ -284,3 +290,76 @@ func TestNULAndInvalidUTF8AreRefusedAtTheEdge(t *testing.T) {
 }
 
 func mustParse(s string) url.Values { v, _ := url.ParseQuery(s); return v }
+
+// A locked (or frozen) database costs a request at most its store budget,
+// not a statement timeout per statement: the sign-in answers 503 with
+// Retry-After within the budget, and works again once the lock is gone.
+func TestRequestBudgetBoundsALockedDatabase(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "postgres", func(c *app.Config) { c.HTTP.RequestBudget = 300 * time.Millisecond })
+	b := e.Browser()
+	resp, page := b.Authorize(e.AuthURL(nil))
+	if resp.StatusCode != 200 {
+		t.Fatalf("login page: %d", resp.StatusCode)
+	}
+	conn, err := pgx.Connect(t.Context(), e.Cfg.Storage.Postgres.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(t.Context(), "LOCK TABLE users IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	resp, body := b.SubmitLogin(page, apptest.UserEmail, apptest.UserPassword)
+	took := time.Since(start)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || apptest.Leaks(body) {
+		t.Fatalf("sign-in against a locked table: %d Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if took > 2*time.Second {
+		t.Fatalf("the sign-in waited %s; the budget is 300ms", took)
+	}
+	_ = tx.Rollback(t.Context())
+	resp, page = b.Authorize(e.AuthURL(nil))
+	if u := b.ClientRedirect(b.Follow(b.SubmitLogin(page, apptest.UserEmail, apptest.UserPassword))); u.Query().Get("code") == "" {
+		t.Fatalf("no sign-in after the lock was released: %s (%d)", u, resp.StatusCode)
+	}
+}
+
+// Replicas started together on one migrated database all come up: the
+// bootstrap tolerates another replica's identical writes at the same
+// moment.
+func TestReplicasStartTogether(t *testing.T) {
+	t.Parallel()
+	for round := range 3 {
+		// A fresh migrated database each round: the race is the first start.
+		cfg := apptest.Config("http://127.0.0.1:1", "postgres", pgtest.DSN(t))
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := *cfg
+				a, err := app.New(t.Context(), &c, app.Options{})
+				errs[i] = err
+				if a != nil {
+					a.Close()
+				}
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: replica %d did not start: %v", round, i, err)
+			}
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/storage"
 )
 
 type ctxKey int
@@ -113,9 +114,10 @@ func method(r *http.Request) string {
 const MaxBody = 64 << 10
 
 // Middleware is the outermost wrapper of every route: it assigns a request
-// ID, caps the body, sets the headers every response needs, recovers from
+// ID, gives the request its store budget (storage.WithBudget), caps the
+// body, sets the headers every response needs, recovers from
 // panics as a plain 500 without detail, and records metrics.
-func Middleware(m *Metrics, hsts bool) mux.MiddlewareFunc {
+func Middleware(m *Metrics, hsts bool, budget time.Duration) mux.MiddlewareFunc {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -126,6 +128,9 @@ func Middleware(m *Metrics, hsts bool) mux.MiddlewareFunc {
 			}
 			info := &requestInfo{}
 			ctx := context.WithValue(context.WithValue(context.WithValue(r.Context(), requestIDKey, id), clientIPKey, ip), infoKey, info)
+			if budget > 0 {
+				ctx = storage.WithBudget(ctx, budget)
+			}
 			r = r.WithContext(ctx)
 			r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 			h := w.Header()

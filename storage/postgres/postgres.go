@@ -191,7 +191,7 @@ type MigrationState struct {
 // ctx bounds every call so that an exhausted pool or a stalled server
 // surfaces as ErrUnavailable rather than a hung request.
 func (s *Store) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, s.timeout)
+	return storage.Spend(ctx, s.timeout) // the statement timeout, or less of the request's budget
 }
 
 // translate maps driver errors to storage sentinels, keeping the cause.
