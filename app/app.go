@@ -325,10 +325,47 @@ func (a *App) clientChanged(id string) {
 	_ = a.Provider.ReloadClientOrigins(context.Background())
 }
 
-// Run keeps the background work going until ctx ends: key reloads (so
-// rotations made on other replicas arrive) and expiry clean-up.
+// changeFeed is a store that announces committed changes (PostgreSQL's
+// LISTEN/NOTIFY); the memory store has no other replicas to hear from.
+type changeFeed interface {
+	Changes(ctx context.Context, f func(table, key string))
+}
+
+// applyChange brings this replica's in-memory copies up to date with a
+// change committed anywhere; table "" means anything may have changed.
+func (a *App) applyChange(ctx context.Context, table, key string) {
+	slog.DebugContext(ctx, "change committed", "table", table, "key", key)
+	switch table {
+	case "clients":
+		a.Provider.ForgetClient(key)
+		_ = a.Provider.ReloadClientOrigins(ctx)
+	case "apis":
+		_ = a.Provider.ReloadAPIs(ctx)
+	case "signing_keys":
+		_ = a.Keys.Reload(ctx)
+	case "feature_definitions":
+		_ = a.Provider.ReloadFeatures(ctx)
+	case "organizations", "organization_domains":
+		// An organization's clients vouch through its verified domains,
+		// and its deletion removes its clients and APIs.
+		a.Provider.ForgetClients()
+		_ = a.Provider.Reload(ctx)
+	case "":
+		a.Provider.ForgetClients()
+		_ = a.Keys.Reload(ctx)
+		_ = a.Provider.ReloadFeatures(ctx)
+		_ = a.Provider.Reload(ctx)
+	}
+}
+
+// Run keeps the background work going until ctx ends: change
+// notifications from other replicas, periodic reloads as their fallback,
+// and expiry clean-up.
 func (a *App) Run(ctx context.Context) {
 	go a.Keys.Run(ctx)
+	if feed, ok := a.Store.(changeFeed); ok {
+		go feed.Changes(ctx, func(table, key string) { a.applyChange(ctx, table, key) })
+	}
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	features := time.NewTicker(30 * time.Second)

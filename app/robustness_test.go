@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/optibid/idp/app"
 	"github.com/optibid/idp/app/apptest"
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/storage/postgres/pgtest"
 )
 
@@ -362,4 +363,46 @@ func TestReplicasStartTogether(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A change committed on one replica reaches the others within a second
+// (PostgreSQL LISTEN/NOTIFY), not after a cache TTL: a deleted client is
+// refused, a rotated key is published.
+func TestChangesReachOtherReplicasAtOnce(t *testing.T) {
+	t.Parallel()
+	a := apptest.New(t, "postgres")
+	cfgB := *a.Cfg
+	b := apptest.StartOn(t, httptest.NewUnstartedServer(nil), &cfgB)
+	b.Issuer = b.Srv.URL // the same issuer, but requests go to B's own listener
+	go b.App.Run(t.Context())
+	cc := url.Values{"grant_type": {"client_credentials"}, "scope": {"market:view"}}
+	if resp, body := b.PostToken("/oauth/token", cc, "svc", apptest.SvcSecret); resp.StatusCode != 200 {
+		t.Fatalf("client_credentials on B: %d %s", resp.StatusCode, body) // and B caches the client
+	}
+	time.Sleep(200 * time.Millisecond) // B is listening
+	if err := a.App.Store.DeleteClient(t.Context(), "svc", time.Now(), manage.CLI.Event(time.Now(), manage.EventClientDeleted, manage.About{})); err != nil {
+		t.Fatal(err)
+	}
+	eventually := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within a second", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	eventually("the deleted client refused on B", func() bool {
+		resp, _ := b.PostToken("/oauth/token", cc, "svc", apptest.SvcSecret)
+		return resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusBadRequest
+	})
+	_, before := b.Browser().Get("/keys")
+	if err := a.App.Keys.Rotate(t.Context(), "ES256", manage.CLI); err != nil {
+		t.Fatal(err)
+	}
+	eventually("the rotated key set published on B", func() bool {
+		_, after := b.Browser().Get("/keys")
+		return after != before
+	})
 }

@@ -180,8 +180,9 @@ func (c *client) signingAlg() string {
 	return c.cfg.SigningAlg
 }
 
-// forget drops a cached client, so a change made on this replica (deleted
-// client, new secret) applies at once; other replicas follow within ttl.
+// forget drops a cached client, so a change (deleted client, new secret)
+// applies at once: on this replica directly, on the others through the
+// store's change notifications (ttl is the fallback when those are lost).
 func (c *clientCache) forget(id string) {
 	c.mu.Lock()
 	delete(c.entries, id)
@@ -190,3 +191,11 @@ func (c *clientCache) forget(id string) {
 
 // ForgetClient drops the cached copy of a client that was just changed.
 func (p *Provider) ForgetClient(id string) { p.clients.forget(id) }
+
+// ForgetClients drops every cached client (after changes may have been
+// missed).
+func (p *Provider) ForgetClients() {
+	p.clients.mu.Lock()
+	clear(p.clients.entries)
+	p.clients.mu.Unlock()
+}
