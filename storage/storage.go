@@ -423,6 +423,8 @@ type Privacy interface {
 	// agent are cleared, and personal details (email, phone, name,
 	// login_hint) removed. The rows themselves stay. It refuses
 	// (ErrLastOwner) while the user is an organization's last owner.
+	// pseudonym must begin with ErasedPrefix and name no audit row yet.
+	// The audit rows' hash chains stay intact (see AuditChainIntegrity).
 	// ev is written after the pseudonymization.
 	EraseUser(ctx context.Context, userID, pseudonym string, ev AuditEvent) error
 }
@@ -464,6 +466,7 @@ type Store interface {
 	Entitlements
 	Keys
 	Audit
+	AuditChainIntegrity
 	Dashboards
 	Invitations
 	Privacy

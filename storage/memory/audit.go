@@ -33,3 +33,16 @@ func (s *Store) ListAudit(_ context.Context, f storage.AuditFilter) ([]storage.A
 	}
 	return out, nil
 }
+
+// VerifyAudit implements storage.AuditChainIntegrity. The memory store
+// keeps one chain (chain 0): its single mutex already serializes writers.
+func (s *Store) VerifyAudit(_ context.Context, against []storage.AuditHead) (storage.AuditReport, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := storage.NewAuditVerifier(against)
+	for i, l := range s.auditLinks {
+		l.Event = s.audit[i]
+		v.Add(l)
+	}
+	return v.Report(), nil
+}

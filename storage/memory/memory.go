@@ -30,6 +30,7 @@ type Store struct {
 	sessions      map[string]storage.Session
 	keys          map[string]storage.SigningKey
 	audit         []storage.AuditEvent
+	auditLinks    []storage.AuditLink // audit[i]'s place in the chain (without its event)
 	domains       map[string]storage.OrganizationDomain
 	actionTokens  map[string]storage.ActionToken
 	totp          map[string]storage.TOTP
@@ -112,6 +113,13 @@ func (s *Store) appendAudit(ev storage.AuditEvent) {
 	}
 	ev.Details = cloneMap(ev.Details)
 	s.audit = append(s.audit, ev)
+	var prev []byte
+	if n := len(s.auditLinks); n > 0 {
+		prev = s.auditLinks[n-1].Hash
+	}
+	l := storage.ChainAudit(prev, 0, int64(len(s.auditLinks))+1, ev)
+	l.Event = storage.AuditEvent{}
+	s.auditLinks = append(s.auditLinks, l)
 }
 
 func cloneMap(m map[string]string) map[string]string {

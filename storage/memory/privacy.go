@@ -77,14 +77,17 @@ func (s *Store) UserData(_ context.Context, userID string) (storage.UserData, er
 }
 
 func (s *Store) EraseUser(_ context.Context, userID, pseudonym string, ev storage.AuditEvent) error {
-	if pseudonym == "" || pseudonym == userID {
-		return errors.New("memory: erasure needs a pseudonym")
+	if !strings.HasPrefix(pseudonym, storage.ErasedPrefix) || pseudonym == storage.ErasedPrefix || pseudonym == userID {
+		return errors.New("memory: erasure needs an " + storage.ErasedPrefix + "… pseudonym")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, ok := s.users[userID]
 	if !ok {
 		return storage.ErrNotFound
+	}
+	if slices.ContainsFunc(s.audit, func(a storage.AuditEvent) bool { return a.ActorID == pseudonym || a.SubjectID == pseudonym }) {
+		return errors.New("memory: the pseudonym is taken")
 	}
 	for k, m := range s.memberships {
 		if k[0] != userID || m.Role != "owner" {

@@ -2,8 +2,8 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -101,12 +101,15 @@ func collect[T any](ctx context.Context, tx pgx.Tx, fn pgx.RowToFunc[T], sql str
 	return pgx.CollectRows(rows, fn)
 }
 
-// EraseUser runs as one transaction: the owner check, the deletions (the
-// foreign keys cascade from users), the audit pseudonymization the
-// trigger allows only here, and ev.
+// EraseUser runs as one transaction: the owner check, the deletions, and
+// ev. The server's role may not UPDATE audit_log, so the account row and
+// the audit pseudonymization go through erase_user_audit (migration
+// 00015), a function of the schema's owner that deletes the user (the
+// foreign keys cascade from users) and rewrites only that user's rows,
+// only as erasure does; the rows' hash chains stay intact.
 func (s *Store) EraseUser(ctx context.Context, userID, pseudonym string, ev storage.AuditEvent) error {
-	if pseudonym == "" || pseudonym == userID {
-		return errors.New("postgres: erasure needs a pseudonym")
+	if !strings.HasPrefix(pseudonym, storage.ErasedPrefix) || pseudonym == storage.ErasedPrefix || pseudonym == userID {
+		return errors.New("postgres: erasure needs an " + storage.ErasedPrefix + "… pseudonym")
 	}
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		var email string
@@ -133,26 +136,12 @@ func (s *Store) EraseUser(ctx context.Context, userID, pseudonym string, ev stor
 			`DELETE FROM auth_requests WHERE user_id = $1 OR pending_user_id = $1`,
 			`DELETE FROM feature_usage WHERE user_id = $1`,
 			`DELETE FROM invitations WHERE accepted_by = $1 OR email = (SELECT email FROM users WHERE id = $1)`,
-			`DELETE FROM users WHERE id = $1`,
 		} {
 			if _, err := tx.Exec(ctx, q, userID); err != nil {
 				return err
 			}
 		}
-		personal, _ := json.Marshal(storage.PersonalDetails)
-		if _, err := tx.Exec(ctx, `SET LOCAL optibid.erasure = 'on'`); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE audit_log SET
-				actor_id = CASE WHEN actor_id = $1 THEN $2 ELSE actor_id END,
-				subject_id = CASE WHEN subject_id = $1 THEN $2 ELSE subject_id END,
-				ip = '', user_agent = '',
-				details = details - ARRAY(SELECT jsonb_array_elements_text($4::jsonb))
-			WHERE actor_id = $1 OR subject_id = $1 OR (details->>'email' <> '' AND lower(details->>'email') = lower($3))`,
-			userID, pseudonym, email, personal); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `SET LOCAL optibid.erasure = 'off'`); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT erase_user_audit($1, $2)`, userID, pseudonym); err != nil {
 			return err
 		}
 		return insertAudit(ctx, tx, ev)

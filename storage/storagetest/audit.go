@@ -1,9 +1,13 @@
 package storagetest
 
 import (
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/storage"
 )
 
@@ -33,4 +37,151 @@ func testAudit(t *testing.T, s storage.Store) {
 	if len(asActor) != 4 || len(asNobody) != 0 {
 		t.Fatalf("user filter (actor or subject): %d, %d", len(asActor), len(asNobody))
 	}
+}
+
+// mustVerify checks that every chain of the audit log holds and returns
+// the report.
+func mustVerify(t *testing.T, s storage.Store, against ...storage.AuditHead) storage.AuditReport {
+	t.Helper()
+	rep, err := s.VerifyAudit(ctx, against)
+	must(t, err)
+	if !rep.OK {
+		t.Fatalf("audit chains broken: %+v", brokenChains(rep))
+	}
+	return rep
+}
+
+func brokenChains(rep storage.AuditReport) []storage.AuditChainReport {
+	var out []storage.AuditChainReport
+	for _, c := range rep.Chains {
+		if c.Broken != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func heads(rep storage.AuditReport) []storage.AuditHead {
+	var out []storage.AuditHead
+	for _, c := range rep.Chains {
+		out = append(out, c.Head)
+	}
+	return out
+}
+
+// testAuditChain: every row the backend writes is chained, whatever its
+// content (the backend's encoding and storage.AuditHash agree), and the
+// report counts rows and names each chain's head.
+func testAuditChain(t *testing.T, s storage.Store) {
+	empty := mustVerify(t, s)
+	if empty.Rows != 0 || len(empty.Chains) != 0 {
+		t.Fatalf("empty log: %+v", empty)
+	}
+	events := []storage.AuditEvent{
+		{Type: "plain"},
+		{Type: "full", Time: now(), ActorID: "u1", SubjectID: "u2", OrgID: "o1", ClientID: "c1", IP: "192.0.2.1",
+			UserAgent: "Mozilla/5.0 (X11)", RequestID: "r1", Details: map[string]string{"b": "2", "a": "1", "aa": "", "email": "x@example.com"}},
+		{Type: "unicode", ActorID: "ü", Details: map[string]string{"name": "Zoë \"Z\" <z@example.com>", "é": "\n\t\\ \u2028 😀", "Z": "upper first"}},
+		{Type: "personal only", Details: map[string]string{"phone": "+33 6 00 00 00 00", "login_hint": "h", "sub": "s", "subject": "t",
+			"username": "u", "destination": "d"}},
+		{Type: "nanoseconds", Time: time.Date(2024, 2, 29, 23, 59, 59, 999_999_999, time.UTC)},
+		{Type: "old", Time: time.Date(1999, 1, 1, 0, 0, 0, 1000, time.FixedZone("x", 3600))},
+	}
+	for _, e := range events {
+		must(t, s.AppendAudit(ctx, e))
+	}
+	rep := mustVerify(t, s)
+	if rep.Rows != int64(len(events)) || len(rep.Chains) == 0 {
+		t.Fatalf("report: %+v", rep)
+	}
+	var rows int64
+	for _, c := range rep.Chains {
+		rows += c.Rows
+		if c.Head.Seq != c.Rows || len(c.Head.Hash) != 64 || c.Head.Chain != c.Chain {
+			t.Fatalf("chain %d: head %+v after %d rows", c.Chain, c.Head, c.Rows)
+		}
+	}
+	if rows != rep.Rows {
+		t.Fatalf("rows per chain add up to %d, not %d", rows, rep.Rows)
+	}
+}
+
+// testAuditChainHeads: heads recorded from one report are found again
+// later, after more rows; a head that is no longer there is reported.
+func testAuditChainHeads(t *testing.T, s storage.Store) {
+	for range 20 {
+		must(t, s.AppendAudit(ctx, ev("before")))
+	}
+	recorded := heads(mustVerify(t, s))
+	for range 20 {
+		must(t, s.AppendAudit(ctx, ev("after")))
+	}
+	mustVerify(t, s, recorded...)
+	for name, h := range map[string]storage.AuditHead{
+		"other hash":    {Chain: recorded[0].Chain, Seq: recorded[0].Seq, Hash: strings.Repeat("ab", 32)},
+		"past the end":  {Chain: recorded[0].Chain, Seq: recorded[0].Seq + 1000, Hash: recorded[0].Hash},
+		"missing chain": {Chain: 999, Seq: 1, Hash: recorded[0].Hash},
+	} {
+		rep, err := s.VerifyAudit(ctx, []storage.AuditHead{h})
+		must(t, err)
+		broken := brokenChains(rep)
+		if rep.OK || len(broken) != 1 || broken[0].Broken.Problem != storage.AuditBrokenHead {
+			t.Fatalf("%s: %+v", name, rep)
+		}
+	}
+}
+
+// testAuditChainConcurrent: concurrent writers never fork a chain.
+func testAuditChainConcurrent(t *testing.T, s storage.Store) {
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				if err := s.AppendAudit(ctx, storage.AuditEvent{Type: "concurrent", ActorID: fmt.Sprintf("w%d", g),
+					Details: map[string]string{"i": fmt.Sprint(i)}}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if rep := mustVerify(t, s); rep.Rows != 400 {
+		t.Fatalf("rows: %d", rep.Rows)
+	}
+}
+
+// testAuditChainErasure: erasure pseudonymizes rows without breaking
+// their chains, and takes only an unused erased-… pseudonym.
+func testAuditChainErasure(t *testing.T, s storage.Store) {
+	u, other := newUser(t, s), newUser(t, s)
+	for _, e := range []storage.AuditEvent{
+		{Type: "login_succeeded", ActorID: u.ID, SubjectID: u.ID, IP: "192.0.2.7", UserAgent: "Firefox",
+			Details: map[string]string{"email": u.Email, "method": "password"}},
+		{Type: "member_added", ActorID: other.ID, SubjectID: u.ID, OrgID: "o", IP: "198.51.100.1", Details: map[string]string{"role": "admin"}},
+		{Type: "login_failed", IP: "192.0.2.7", Details: map[string]string{"email": u.Email, "reason": "password"}},
+		{Type: "login_succeeded", ActorID: other.ID, SubjectID: other.ID, IP: "198.51.100.1", Details: map[string]string{"email": other.Email}},
+		{Type: "user_erased", SubjectID: storage.ErasedPrefix + "taken"},
+	} {
+		must(t, s.AppendAudit(ctx, e))
+	}
+	for _, p := range []string{"", "p1", storage.ErasedPrefix, u.ID} {
+		if err := s.EraseUser(ctx, u.ID, p, ev("user_erased")); err == nil {
+			t.Fatalf("erasure with pseudonym %q", p)
+		}
+	}
+	if err := s.EraseUser(ctx, u.ID, storage.ErasedPrefix+"taken", ev("user_erased")); err == nil {
+		t.Fatal("erasure with a pseudonym that rows already name")
+	}
+	mustVerify(t, s)
+	pseudonym := storage.ErasedPrefix + random.ID()
+	must(t, s.EraseUser(ctx, u.ID, pseudonym, storage.AuditEvent{Type: "user_erased", ActorID: pseudonym, SubjectID: pseudonym}))
+	rows, err := s.ListAudit(ctx, storage.AuditFilter{UserID: pseudonym})
+	must(t, err)
+	if len(rows) != 3 {
+		t.Fatalf("pseudonymized rows: %+v", rows)
+	}
+	mustVerify(t, s)
 }

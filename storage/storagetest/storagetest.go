@@ -48,6 +48,10 @@ func Run(t *testing.T, newStore NewStore) {
 		{"SigningKeys", testSigningKeys},
 		{"SigningKeysInitOnceConcurrent", testSigningKeysConcurrent},
 		{"AuditAppendAndFilter", testAudit},
+		{"AuditChain", testAuditChain},
+		{"AuditChainHeads", testAuditChainHeads},
+		{"AuditChainConcurrent", testAuditChainConcurrent},
+		{"AuditChainErasure", testAuditChainErasure},
 		{"DeleteExpired", testDeleteExpired},
 		{"OrgPolicyAndDomains", testOrgPolicyAndDomains},
 		{"PhonePendingSessions", testPhonePendingSessions},
@@ -70,13 +74,18 @@ func Run(t *testing.T, newStore NewStore) {
 	}
 	// Each test has a store of its own, so they run in parallel (as many at
 	// once as go test's -parallel allows): for PostgreSQL one test's
-	// database is being created while another test runs.
+	// database is being created while another test runs. Whatever a test
+	// wrote to the audit log, by whichever path, must leave its hash chains
+	// intact.
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := newStore(t)
 			t.Cleanup(s.Close)
 			tc.fn(t, s)
+			if !t.Failed() {
+				mustVerify(t, s)
+			}
 		})
 	}
 }
