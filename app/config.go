@@ -188,6 +188,13 @@ type TokensConfig struct {
 	RefreshFamilyTTL      time.Duration `yaml:"refresh_family_ttl"`
 	CodeTTL               time.Duration `yaml:"code_ttl"`
 	AuthRequestTTL        time.Duration `yaml:"auth_request_ttl"`
+	// MaxConcurrent caps token, introspection, revocation and userinfo
+	// requests in flight per replica (past it: 503 with Retry-After);
+	// ClientRate and ClientBurst are each client's token bucket per
+	// replica (past it: 429 with Retry-After; client_rate -1: off).
+	MaxConcurrent int     `yaml:"max_concurrent"`
+	ClientRate    float64 `yaml:"client_rate"`
+	ClientBurst   int     `yaml:"client_burst"`
 }
 
 type SessionsConfig struct {
@@ -477,6 +484,11 @@ func (c *Config) SetDefaults() {
 	dur(&c.Tokens.RefreshFamilyTTL, pd.RefreshFamilyTTL)
 	dur(&c.Tokens.CodeTTL, pd.CodeTTL)
 	dur(&c.Tokens.AuthRequestTTL, pd.AuthRequestTTL)
+	num(&c.Tokens.MaxConcurrent, pd.MaxConcurrent)
+	num(&c.Tokens.ClientBurst, pd.ClientBurst)
+	if c.Tokens.ClientRate == 0 {
+		c.Tokens.ClientRate = pd.ClientRate
+	}
 	dur(&c.Sessions.IdleTimeout, ld.SessionIdleTimeout)
 	dur(&c.Sessions.AbsoluteTimeout, ld.SessionAbsoluteTimeout)
 	if c.Passwords.Argon2 == (password.Params{}) {

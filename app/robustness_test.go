@@ -406,3 +406,28 @@ func TestChangesReachOtherReplicasAtOnce(t *testing.T) {
 		return after != before
 	})
 }
+
+// A client over its rate gets 429 with Retry-After on the token endpoint;
+// requests with a wrong secret for its ID do not spend its allowance.
+func TestTokenEndpointLimitsEachClient(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory", func(c *app.Config) { c.Tokens.ClientRate, c.Tokens.ClientBurst = 0.5, 3 })
+	cc := url.Values{"grant_type": {"client_credentials"}, "scope": {"market:view"}}
+	for range 10 { // an attacker with svc's ID but not its secret
+		if resp, _ := e.PostToken("/oauth/token", cc, "svc", "wrong-secret-0123456789abcdefghijklmnopqrstu"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong secret: %d", resp.StatusCode)
+		}
+	}
+	for i := range 3 {
+		if resp, body := e.PostToken("/oauth/token", cc, "svc", apptest.SvcSecret); resp.StatusCode != 200 {
+			t.Fatalf("request %d within the burst: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	resp, body := e.PostToken("/oauth/token", cc, "svc", apptest.SvcSecret)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "slow_down") {
+		t.Fatalf("past the rate: %d Retry-After %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if _, body := e.Browser().Get("/metrics"); !strings.Contains(body, `optibid_requests_shed_total{reason="client_rate"} 1`) {
+		t.Error("the refusal is not counted")
+	}
+}

@@ -54,6 +54,17 @@ type Config struct {
 	CORSAllowedOrigins []string
 	// LoginPath is where /authorize sends the browser (default /login).
 	LoginPath string
+	// MaxConcurrent caps the client-authenticated requests (token,
+	// introspection, revocation, userinfo) in flight on this replica; one
+	// past it waits at most AdmissionWait for a slot, then gets 503 with
+	// Retry-After.
+	MaxConcurrent int
+	AdmissionWait time.Duration
+	// ClientRate and ClientBurst are each client's token bucket on this
+	// replica (requests per second, burst); past it, 429 with Retry-After.
+	// A negative ClientRate turns the per-client limit off.
+	ClientRate  float64
+	ClientBurst int
 }
 
 // DefaultConfig holds the defaults of every tunable (the config file's
@@ -63,7 +74,8 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{AccessTokenTTL: 15 * time.Minute, IDTokenTTL: time.Hour, RefreshTokenTTL: 30 * 24 * time.Hour,
 		RefreshFamilyTTL: 90 * 24 * time.Hour, CodeTTL: time.Minute, AuthRequestTTL: 30 * time.Minute,
-		SigningAlg: "RS256", AccessTokenSigningAlg: "ES256", LoginPath: "/login"}
+		SigningAlg: "RS256", AccessTokenSigningAlg: "ES256", LoginPath: "/login",
+		MaxConcurrent: 256, AdmissionWait: 100 * time.Millisecond, ClientRate: 500, ClientBurst: 1000}
 }
 
 // setDefaults fills what is unset from DefaultConfig.
@@ -81,6 +93,18 @@ func (c *Config) setDefaults() {
 		if *f.v == "" {
 			*f.v = *f.def
 		}
+	}
+	if c.MaxConcurrent <= 0 {
+		c.MaxConcurrent = d.MaxConcurrent
+	}
+	if c.AdmissionWait <= 0 {
+		c.AdmissionWait = d.AdmissionWait
+	}
+	if c.ClientRate == 0 {
+		c.ClientRate = d.ClientRate
+	}
+	if c.ClientBurst <= 0 {
+		c.ClientBurst = d.ClientBurst
 	}
 }
 
@@ -127,6 +151,7 @@ type Deps struct {
 type Provider struct {
 	cfg       Config
 	store     Store
+	admission *admission
 	keys      *keys.Manager
 	clients   *clientCache
 	op        *op.Provider
@@ -155,7 +180,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		d.Now = time.Now
 	}
 	p := &Provider{cfg: cfg, store: d.Store, keys: d.Keys, errorPage: d.ErrorPage, cookies: d.Cookies, now: d.Now,
-		clients: newClientCache(d.Store, cfg, d.Now), metrics: newMetrics(d.Registry)}
+		clients: newClientCache(d.Store, cfg, d.Now), metrics: newMetrics(d.Registry), admission: newAdmission(cfg, d.Now, d.Registry)}
 	p.storage = &opStorage{p: p}
 	p.features.store = d.Store
 	issuerURL, err := url.Parse(cfg.Issuer)
@@ -207,10 +232,10 @@ func (p *Provider) Register(r *mux.Router) {
 	r.Handle("/.well-known/openid-configuration", p.cors.Handler(http.HandlerFunc(p.serveDiscovery))).Methods(http.MethodGet, http.MethodHead, http.MethodOptions)
 	r.HandleFunc("/authorize", p.authorize).Methods(http.MethodGet, http.MethodPost)
 	r.HandleFunc("/authorize/callback", p.callback).Methods(http.MethodGet)
-	r.Handle("/oauth/token", p.cors.Handler(http.HandlerFunc(p.token))).Methods(http.MethodPost, http.MethodOptions)
-	r.Handle("/oauth/introspect", p.cors.Handler(http.HandlerFunc(p.introspect))).Methods(http.MethodPost, http.MethodOptions)
-	r.Handle("/revoke", p.cors.Handler(http.HandlerFunc(p.revoke))).Methods(http.MethodPost, http.MethodOptions)
-	r.Handle("/userinfo", p.cors.Handler(http.HandlerFunc(p.userinfo))).Methods(http.MethodGet, http.MethodPost, http.MethodOptions)
+	r.Handle("/oauth/token", p.cors.Handler(p.admission.limit(http.HandlerFunc(p.token)))).Methods(http.MethodPost, http.MethodOptions)
+	r.Handle("/oauth/introspect", p.cors.Handler(p.admission.limit(http.HandlerFunc(p.introspect)))).Methods(http.MethodPost, http.MethodOptions)
+	r.Handle("/revoke", p.cors.Handler(p.admission.limit(http.HandlerFunc(p.revoke)))).Methods(http.MethodPost, http.MethodOptions)
+	r.Handle("/userinfo", p.cors.Handler(p.admission.limit(http.HandlerFunc(p.userinfo)))).Methods(http.MethodGet, http.MethodPost, http.MethodOptions)
 	r.Handle("/keys", p.op).Methods(http.MethodGet, http.MethodHead, http.MethodOptions)
 }
 

@@ -134,6 +134,10 @@ func (p *Provider) clientRequest(w http.ResponseWriter, r *http.Request, single 
 		p.writeErr(w, oerr)
 		return ctx, nil, false
 	}
+	if ok, after := p.admission.allow(c.ID); !ok {
+		tooMany(w, after)
+		return ctx, nil, false
+	}
 	return ctx, c, true
 }
 

@@ -70,6 +70,9 @@ func Config(issuer, storageType, dsn string) *app.Config {
 		Sessions:   app.SessionsConfig{CSRFKey: Key32()},
 		// Cheap hashing keeps the suite fast; production parameters are
 		// benchmarked separately.
+		// Tests that hammer one client (parallel redemptions, fuzzing)
+		// check other things; the per-client rate has its own test.
+		Tokens:    app.TokensConfig{ClientRate: -1},
 		Passwords: app.PasswordsConfig{Argon2: password.Params{MemoryKiB: 1024, Iterations: 1, Parallelism: 1}, MaxConcurrentHashes: 8},
 		Bootstrap: app.Bootstrap{
 			Organizations: []app.BootstrapOrg{{Slug: "acme", Name: "Acme Energy"}},

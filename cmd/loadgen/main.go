@@ -143,6 +143,7 @@ storage: {type: %[3]s, postgres: {dsn: "%[4]s", max_conns: 16}}
 keys: {encryption_key: "%[5]s"}
 sessions: {csrf_key: "%[6]s"}
 lockout: {backoff_after: 90, lock_after: 95, max_failures: 100}
+tokens: {client_rate: -1, max_concurrent: 1024}
 bootstrap:
   organizations: [{slug: load, name: Load}]
   users: [{email: %[7]s, password: "%[8]s", organization: load, role: member}]
