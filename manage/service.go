@@ -23,6 +23,7 @@ type Store interface {
 	ListClients(ctx context.Context) ([]storage.Client, error)
 	UserData(ctx context.Context, userID string) (storage.UserData, error)
 	AppendAudit(ctx context.Context, ev storage.AuditEvent) error
+	VerifyAudit(ctx context.Context, against []storage.AuditHead) (storage.AuditReport, error)
 	EraseUser(ctx context.Context, userID, pseudonym string, ev storage.AuditEvent) error
 	SetPlatformAdmin(ctx context.Context, userID string, admin bool, ev storage.AuditEvent) error
 	UpsertConnection(ctx context.Context, c storage.Connection, ev storage.AuditEvent) error

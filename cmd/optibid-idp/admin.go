@@ -194,6 +194,12 @@ func admin(args []string, stdout io.Writer) error {
 			}
 		}
 		return nil
+	case "audit verify": // the report as JSON; an error (exit 1) when a chain is broken or --against's heads are gone
+		against := fs.String("against", "", "")
+		if err := fs.Parse(rest[2:]); err != nil {
+			return err
+		}
+		return rules.VerifyAuditAgainst(ctx, *against, out.Encode)
 	case "client create":
 		id, name, alg := fs.String("id", "", ""), fs.String("name", "", ""), fs.String("alg", "", "")
 		public, consent := fs.Bool("public", false, ""), fs.Bool("consent", false, "")
