@@ -80,13 +80,33 @@ OPTIBID_SENDGRID_API_KEY: {key: sendgridAPIKey, required: false}
 OPTIBID_TWILIO_AUTH_TOKEN: {key: twilioAuthToken, required: false}
 {{- end -}}
 
-{{/* The container environment of the server and the migration Job. */}}
+{{/* The container environment of the server. */}}
 {{- define "optibid-idp.env" -}}
-{{- $secret := include "optibid-idp.secretName" . -}}
-{{- $table := include "optibid-idp.secretEnvTable" . | fromYaml -}}
+{{- include "optibid-idp.envFor" (list . false) -}}
+{{- end -}}
+
+{{/*
+The container environment of the migration Job: the servers', except that
+OPTIBID_DATABASE_URL comes from secrets.keys.migrationDatabaseURL when it
+is set (the schema owner's connection string; the servers' role may not
+migrate), else from secrets.keys.databaseURL.
+*/}}
+{{- define "optibid-idp.migrationEnv" -}}
+{{- include "optibid-idp.envFor" (list . true) -}}
+{{- end -}}
+
+{{/* The environment, called with (list root forMigration). */}}
+{{- define "optibid-idp.envFor" -}}
+{{- $root := index . 0 -}}
+{{- $migration := index . 1 -}}
+{{- $secret := include "optibid-idp.secretName" $root -}}
+{{- $table := include "optibid-idp.secretEnvTable" $root | fromYaml -}}
 {{- range $env := keys $table | sortAlpha }}
 {{- $e := get $table $env }}
-{{- $key := get $.Values.secrets.keys $e.key }}
+{{- $key := get $root.Values.secrets.keys $e.key }}
+{{- if and $migration (eq $e.key "databaseURL") $root.Values.secrets.keys.migrationDatabaseURL }}
+{{- $key = $root.Values.secrets.keys.migrationDatabaseURL }}
+{{- end }}
 {{- if $key }}
 - name: {{ $env }}
   valueFrom:
@@ -100,7 +120,7 @@ OPTIBID_TWILIO_AUTH_TOKEN: {key: twilioAuthToken, required: false}
 {{- fail (printf "secrets.keys.%s is required (the key of %s in the Secret)" $e.key $env) }}
 {{- end }}
 {{- end }}
-{{- range .Values.secrets.extra }}
+{{- range $root.Values.secrets.extra }}
 {{- if or (not .env) (not .key) }}
 {{- fail "secrets.extra: every entry needs env and key" }}
 {{- end }}
@@ -113,7 +133,7 @@ OPTIBID_TWILIO_AUTH_TOKEN: {key: twilioAuthToken, required: false}
       optional: true
       {{- end }}
 {{- end }}
-{{- range .Values.env }}
+{{- range $root.Values.env }}
 {{- if hasKey $table .name }}
 {{- fail (printf "env: %s is a secret; it comes from secrets.existingSecret (secrets.keys)" .name) }}
 {{- end }}
