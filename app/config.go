@@ -195,6 +195,11 @@ type TokensConfig struct {
 	MaxConcurrent int     `yaml:"max_concurrent"`
 	ClientRate    float64 `yaml:"client_rate"`
 	ClientBurst   int     `yaml:"client_burst"`
+	// RefreshGrace: a refresh token presented again this soon after its
+	// rotation, while its successor is unused, is the client's retry of a
+	// lost answer and is rotated again instead of revoking the family
+	// (default 5s; -1s: none).
+	RefreshGrace time.Duration `yaml:"refresh_grace"`
 }
 
 type SessionsConfig struct {
@@ -489,6 +494,7 @@ func (c *Config) SetDefaults() {
 	if c.Tokens.ClientRate == 0 {
 		c.Tokens.ClientRate = pd.ClientRate
 	}
+	dur(&c.Tokens.RefreshGrace, pd.RefreshGrace)
 	dur(&c.Sessions.IdleTimeout, ld.SessionIdleTimeout)
 	dur(&c.Sessions.AbsoluteTimeout, ld.SessionAbsoluteTimeout)
 	if c.Passwords.Argon2 == (password.Params{}) {
@@ -602,6 +608,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Tokens.CodeTTL < time.Second || c.Tokens.CodeTTL > 10*time.Minute {
 		es.add("tokens.code_ttl", "%s must be between 1s and 10m (RFC 6749 §4.1.2)", c.Tokens.CodeTTL)
+	}
+	if c.Tokens.RefreshGrace > time.Minute {
+		es.add("tokens.refresh_grace", "%s is longer than a minute", c.Tokens.RefreshGrace)
 	}
 	if c.Tokens.AccessTokenTTL > 24*time.Hour {
 		es.add("tokens.access_token_ttl", "%s is longer than a day", c.Tokens.AccessTokenTTL)

@@ -65,6 +65,10 @@ type Config struct {
 	// A negative ClientRate turns the per-client limit off.
 	ClientRate  float64
 	ClientBurst int
+	// RefreshGrace is how long after a rotation the same refresh token is
+	// still taken as the client's retry (its answer was lost) rather than
+	// reuse, while the successor is unused. Negative: no grace.
+	RefreshGrace time.Duration
 }
 
 // DefaultConfig holds the defaults of every tunable (the config file's
@@ -75,7 +79,7 @@ func DefaultConfig() Config {
 	return Config{AccessTokenTTL: 15 * time.Minute, IDTokenTTL: time.Hour, RefreshTokenTTL: 30 * 24 * time.Hour,
 		RefreshFamilyTTL: 90 * 24 * time.Hour, CodeTTL: time.Minute, AuthRequestTTL: 30 * time.Minute,
 		SigningAlg: "RS256", AccessTokenSigningAlg: "ES256", LoginPath: "/login",
-		MaxConcurrent: 256, AdmissionWait: 100 * time.Millisecond, ClientRate: 500, ClientBurst: 1000}
+		MaxConcurrent: 256, AdmissionWait: 100 * time.Millisecond, ClientRate: 500, ClientBurst: 1000, RefreshGrace: 5 * time.Second}
 }
 
 // setDefaults fills what is unset from DefaultConfig.
@@ -106,6 +110,9 @@ func (c *Config) setDefaults() {
 	if c.ClientBurst <= 0 {
 		c.ClientBurst = d.ClientBurst
 	}
+	if c.RefreshGrace == 0 {
+		c.RefreshGrace = d.RefreshGrace
+	}
 }
 
 // Store is the storage the provider uses: exactly the methods it calls,
@@ -127,7 +134,7 @@ type Store interface {
 	RefreshTokenByHash(ctx context.Context, hash string) (storage.RefreshTokenState, error)
 	RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time, ev storage.AuditEvent) error
 	RevokeGrant(ctx context.Context, id string, now time.Time, ev storage.AuditEvent) error
-	RotateRefreshToken(ctx context.Context, oldHash string, next storage.RefreshToken, now time.Time, ev, reuseEv storage.AuditEvent) error
+	RotateRefreshToken(ctx context.Context, oldHash string, next storage.RefreshToken, now time.Time, grace time.Duration, ev, reuseEv storage.AuditEvent) error
 	SaveAuthCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error
 	SessionByHash(ctx context.Context, hash string) (storage.Session, error)
 	UserByID(ctx context.Context, id string) (storage.User, error)

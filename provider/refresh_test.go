@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/optibid/idp/app"
 	"github.com/optibid/idp/app/apptest"
 	"github.com/optibid/idp/storage"
 )
@@ -45,7 +46,9 @@ func TestRefreshTokensAreBoundRotatedAndRevoked(t *testing.T) {
 			if resp.StatusCode != 200 || apptest.Claims(t, narrowed.AccessToken)["scope"] != "openid" {
 				t.Fatalf("narrower scope: %d %+v", resp.StatusCode, narrowed)
 			}
-			// 34: reuse of the rotated token kills the new one and its access token.
+			// 34: reuse of the rotated token (outside the grace for retries)
+			// kills the new one and its access token.
+			e.Clock.Offset += 6 * time.Second
 			if resp, _ := refresh(tok.RefreshToken, "web", apptest.WebSecret, ""); resp.StatusCode != 400 {
 				t.Fatalf("34 reuse accepted: %d", resp.StatusCode)
 			}
@@ -84,7 +87,8 @@ func TestParallelRefreshesOfOneTokenSucceedOnce(t *testing.T) {
 	t.Parallel()
 	for _, backend := range apptest.Backends {
 		t.Run(backend, func(t *testing.T) {
-			e := apptest.New(t, backend)
+			// Without the retry grace: exactly one rotation wins.
+			e := apptest.New(t, backend, func(c *app.Config) { c.Tokens.RefreshGrace = -time.Second })
 			code, v := e.CodeFor(e.Browser(), nil)
 			_, body := e.Exchange(code, v)
 			rt := apptest.DecodeToken(t, body).RefreshToken
@@ -146,5 +150,48 @@ func TestRevocationKillsTheTokenForItsOwnClientOnly(t *testing.T) {
 	}
 	if e.Userinfo(tok.AccessToken).StatusCode != 401 {
 		t.Fatal("access tokens of a revoked refresh token still work")
+	}
+}
+
+// A refresh whose answer was lost (a replica died mid-request) and is
+// retried with the same token within the grace keeps its family: the retry
+// gets fresh tokens, the lost successor dies, and that lost successor
+// turning up later is reuse, which revokes the family.
+func TestRefreshRetryWithinGraceKeepsTheFamily(t *testing.T) {
+	t.Parallel()
+	for _, backend := range apptest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			e := apptest.New(t, backend)
+			code, v := e.CodeFor(e.Browser(), nil)
+			_, body := e.Exchange(code, v)
+			first := apptest.DecodeToken(t, body).RefreshToken
+			refresh := func(rt string) (int, apptest.TokenResponse) {
+				resp, body := e.PostToken("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, "web", apptest.WebSecret)
+				return resp.StatusCode, apptest.DecodeToken(t, body)
+			}
+			status, lost := refresh(first) // its answer never reaches the client
+			if status != 200 {
+				t.Fatalf("refresh: %d", status)
+			}
+			e.Clock.Offset += 2 * time.Second
+			status, retried := refresh(first)
+			if status != 200 || retried.RefreshToken == "" || retried.RefreshToken == lost.RefreshToken {
+				t.Fatalf("retry within the grace: %d %+v", status, retried)
+			}
+			status, next := refresh(retried.RefreshToken)
+			if status != 200 {
+				t.Fatalf("the retry's token: %d", status)
+			}
+			if e.Userinfo(next.AccessToken).StatusCode != 200 {
+				t.Fatal("the family did not survive the retry")
+			}
+			e.Clock.Offset += 10 * time.Second
+			if status, _ := refresh(lost.RefreshToken); status != 400 {
+				t.Fatalf("the lost successor turning up: %d", status)
+			}
+			if e.Userinfo(next.AccessToken).StatusCode != 401 {
+				t.Fatal("the lost successor's reuse did not revoke the family")
+			}
+		})
 	}
 }

@@ -341,7 +341,10 @@ func (p *Provider) refreshGrant(ctx context.Context, c *client, form url.Values)
 		return nil, oauthErr("invalid_grant", "invalid refresh token")
 	}
 	now := p.now().UTC()
-	if !st.Token.UsedAt.IsZero() {
+	// A used token is reuse, except just after its use: then it may be the
+	// client's retry of a refresh whose answer was lost, which the store
+	// tells apart (the successor still unused) when it rotates.
+	if !st.Token.UsedAt.IsZero() && now.Sub(st.Token.UsedAt) >= max(p.cfg.RefreshGrace, 0) {
 		p.metrics.refreshReuse.Inc()
 		if st.Grant.RevokedAt.IsZero() {
 			if err := p.store.RevokeGrant(ctx, st.Grant.ID, now, audit(ctx, manage.EventRefreshTokenReuse, "", st.Token.UserID,
@@ -371,7 +374,7 @@ func (p *Provider) refreshGrant(ctx context.Context, c *client, form url.Values)
 	next := storage.RefreshToken{Hash: storage.HashSecret(rt), ClientID: st.Token.ClientID, UserID: st.Token.UserID,
 		Scopes: scopes, AuthTime: st.Token.AuthTime, AMR: st.Token.AMR, CreatedAt: now,
 		ExpiresAt: p.storage.refreshExpiry(now, st.Grant.ExpiresAt)}
-	err = p.store.RotateRefreshToken(ctx, storage.HashSecret(current), next, now,
+	err = p.store.RotateRefreshToken(ctx, storage.HashSecret(current), next, now, max(p.cfg.RefreshGrace, 0),
 		audit(ctx, manage.EventTokenRefreshed, st.Token.UserID, "", c.ID, map[string]string{"grant_id": st.Grant.ID}),
 		audit(ctx, manage.EventRefreshTokenReuse, "", st.Token.UserID, c.ID, map[string]string{"grant_id": st.Grant.ID}))
 	switch {

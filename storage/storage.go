@@ -217,9 +217,13 @@ type Grants interface {
 	// grant, but only if oldHash is unused and the grant active. Exactly one
 	// of any number of concurrent rotations of one token succeeds. A token
 	// that was already used is reuse: the whole grant is revoked, reuseEv
-	// written, and ErrAlreadyUsed returned. An inactive grant gives
-	// ErrRevoked or ErrExpired.
-	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, now time.Time, ev, reuseEv AuditEvent) error
+	// written, and ErrAlreadyUsed returned, except within grace of its use
+	// while its successor is still unused: that is the client's retry of a
+	// refresh whose answer was lost (a replica died, a connection broke),
+	// and it rotates again: next replaces the successor, which is marked
+	// used (should it turn up after all, that is reuse). An inactive grant
+	// gives ErrRevoked or ErrExpired.
+	RotateRefreshToken(ctx context.Context, oldHash string, next RefreshToken, now time.Time, grace time.Duration, ev, reuseEv AuditEvent) error
 	// RevokeGrant revokes the family (idempotent) and writes ev.
 	RevokeGrant(ctx context.Context, id string, now time.Time, ev AuditEvent) error
 	// RevokeAccessToken puts a JWT ID on the revocation list until

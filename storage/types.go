@@ -261,6 +261,8 @@ type RefreshToken struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    time.Time // set when rotated; presenting it again is reuse
+	// Successor is the hash of the token that replaced it (rotated).
+	Successor string
 }
 
 // Session is a browser's single-sign-on session.

@@ -180,7 +180,7 @@ func (s *Store) RefreshTokenByHash(_ context.Context, hash string) (storage.Refr
 	return st, nil
 }
 
-func (s *Store) RotateRefreshToken(_ context.Context, oldHash string, next storage.RefreshToken, now time.Time, ev, reuseEv storage.AuditEvent) error {
+func (s *Store) RotateRefreshToken(_ context.Context, oldHash string, next storage.RefreshToken, now time.Time, grace time.Duration, ev, reuseEv storage.AuditEvent) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, ok := s.refreshTokens[oldHash]
@@ -192,6 +192,18 @@ func (s *Store) RotateRefreshToken(_ context.Context, oldHash string, next stora
 		return storage.ErrNotFound
 	}
 	if !old.UsedAt.IsZero() {
+		succ, hasSucc := s.refreshTokens[old.Successor]
+		if grace > 0 && now.Sub(old.UsedAt) < grace && hasSucc && succ.UsedAt.IsZero() && g.RevokedAt.IsZero() &&
+			now.Before(g.ExpiresAt) && now.Before(old.ExpiresAt) {
+			succ.UsedAt = now // lost with its answer; turning up later is reuse
+			s.refreshTokens[succ.Hash] = succ
+			old.Successor = next.Hash
+			s.refreshTokens[oldHash] = old
+			next.GrantID = old.GrantID
+			s.refreshTokens[next.Hash] = next
+			s.appendAudit(ev)
+			return nil
+		}
 		if g.RevokedAt.IsZero() {
 			g.RevokedAt = now
 			s.grants[g.ID] = g
@@ -205,7 +217,7 @@ func (s *Store) RotateRefreshToken(_ context.Context, oldHash string, next stora
 	if !now.Before(g.ExpiresAt) || !now.Before(old.ExpiresAt) {
 		return storage.ErrExpired
 	}
-	old.UsedAt = now
+	old.UsedAt, old.Successor = now, next.Hash
 	s.refreshTokens[oldHash] = old
 	next.GrantID = old.GrantID
 	s.refreshTokens[next.Hash] = next

@@ -240,14 +240,14 @@ func (s *Store) RefreshTokenByHash(ctx context.Context, hash string) (storage.Re
 // RotateRefreshToken is race-safe: the winning path is one statement (mark used, insert
 // the successor, audit). Losers fall through to a transaction that revokes
 // the family on reuse.
-func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next storage.RefreshToken, now time.Time, ev, reuseEv storage.AuditEvent) error {
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next storage.RefreshToken, now time.Time, grace time.Duration, ev, reuseEv storage.AuditEvent) error {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
 	args := append([]any{oldHash, now, next.Hash, next.Scopes, next.AuthTime, strs(next.AMR), next.ExpiresAt},
 		auditArgs(ev, now)...)
 	var rotated int
 	err := s.pool.QueryRow(ctx, `WITH u AS (
-			UPDATE refresh_tokens r SET used_at = $2 FROM grants g
+			UPDATE refresh_tokens r SET used_at = $2, successor_hash = $3 FROM grants g
 			WHERE r.hash = $1 AND r.used_at IS NULL AND r.expires_at > $2
 			  AND g.id = r.grant_id AND g.revoked_at IS NULL AND g.expires_at > $2
 			RETURNING r.grant_id, r.client_id, r.user_id),
@@ -267,6 +267,30 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next sto
 			FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.hash = $1 FOR UPDATE OF g`,
 			oldHash).Scan(&used, &rtExp, &grantID, &revoked, &gExp); err != nil {
 			return err
+		}
+		if grace > 0 && used != nil && now.Sub(*used) < grace && revoked == nil && now.Before(gExp) && now.Before(rtExp) {
+			// The client's retry of a refresh whose answer was lost: rotate
+			// again while the successor is unused, and mark that successor
+			// used (if it turns up after all, that is reuse).
+			tag, err := tx.Exec(ctx, `UPDATE refresh_tokens s SET used_at = $2 FROM refresh_tokens r
+				WHERE r.hash = $1 AND s.hash = r.successor_hash AND s.used_at IS NULL`, oldHash, now)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 1 {
+				if _, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, grant_id, client_id, user_id, scopes, auth_time, amr, created_at, expires_at)
+					SELECT $2, grant_id, client_id, user_id, $3, $4, $5, $6, $7 FROM refresh_tokens WHERE hash = $1`,
+					oldHash, next.Hash, next.Scopes, next.AuthTime, strs(next.AMR), now, next.ExpiresAt); err != nil {
+					return err
+				}
+				if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET successor_hash = $2 WHERE hash = $1`, oldHash, next.Hash); err != nil {
+					return err
+				}
+				if ev.Type != "" {
+					return insertAudit(ctx, tx, ev)
+				}
+				return nil
+			}
 		}
 		switch {
 		case used != nil:

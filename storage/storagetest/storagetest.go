@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"RateLimits", testRateLimits},
 		{"RefreshRotation", testRefreshRotation},
 		{"RefreshRotationConcurrent", testRefreshConcurrent},
+		{"RefreshGrace", testRefreshGrace},
 		{"RevocationAndTokenState", testRevocation},
 		{"PasswordChangeAndDisableRevoke", testUserRevocation},
 		{"Sessions", testSessions},

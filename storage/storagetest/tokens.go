@@ -123,7 +123,7 @@ func testCodeReplay(t *testing.T, s storage.Store) {
 	}
 	// A token issued to the revoked grant is stored dead: it cannot rotate.
 	must(t, s.IssueRefreshToken(ctx, storage.RefreshToken{Hash: "x", GrantID: gid, ExpiresAt: at.Add(time.Hour), CreatedAt: at, AuthTime: at}, at, storage.AuditEvent{}))
-	if err := s.RotateRefreshToken(ctx, "x", storage.RefreshToken{Hash: "y", ExpiresAt: at.Add(time.Hour), CreatedAt: at, AuthTime: at}, at, storage.AuditEvent{}, storage.AuditEvent{}); !errors.Is(err, storage.ErrRevoked) {
+	if err := s.RotateRefreshToken(ctx, "x", storage.RefreshToken{Hash: "y", ExpiresAt: at.Add(time.Hour), CreatedAt: at, AuthTime: at}, at, 0, storage.AuditEvent{}, storage.AuditEvent{}); !errors.Is(err, storage.ErrRevoked) {
 		t.Fatalf("rotating a token of a revoked grant: want ErrRevoked, got %v", err)
 	}
 	if err := s.IssueRefreshToken(ctx, storage.RefreshToken{Hash: "z", GrantID: "nope", ExpiresAt: at.Add(time.Hour), CreatedAt: at, AuthTime: at}, at, storage.AuditEvent{}); !errors.Is(err, storage.ErrNotFound) {
@@ -202,7 +202,7 @@ func testRefreshRotation(t *testing.T, s storage.Store) {
 		t.Fatalf("lookup: %+v", st)
 	}
 	next, nextTok := nextToken(g)
-	must(t, s.RotateRefreshToken(ctx, storage.HashSecret(tok), next, now(), ev("token_refreshed"), ev("refresh_reuse")))
+	must(t, s.RotateRefreshToken(ctx, storage.HashSecret(tok), next, now(), 0, ev("token_refreshed"), ev("refresh_reuse")))
 	st, err = s.RefreshTokenByHash(ctx, storage.HashSecret(nextTok))
 	must(t, err)
 	if rt := st.Token; rt.GrantID != g.ID || rt.Scopes[0] != "openid" || len(rt.Scopes) != 1 {
@@ -214,11 +214,11 @@ func testRefreshRotation(t *testing.T, s storage.Store) {
 	}
 	// Reuse of the rotated token: family revoked, successor dead too.
 	again, _ := nextToken(g)
-	if err := s.RotateRefreshToken(ctx, storage.HashSecret(tok), again, now(), ev("token_refreshed"), ev("refresh_reuse")); !errors.Is(err, storage.ErrAlreadyUsed) {
+	if err := s.RotateRefreshToken(ctx, storage.HashSecret(tok), again, now(), 0, ev("token_refreshed"), ev("refresh_reuse")); !errors.Is(err, storage.ErrAlreadyUsed) {
 		t.Fatalf("reuse: want ErrAlreadyUsed, got %v", err)
 	}
 	third, _ := nextToken(g)
-	if err := s.RotateRefreshToken(ctx, storage.HashSecret(nextTok), third, now(), ev("token_refreshed"), ev("refresh_reuse")); !errors.Is(err, storage.ErrRevoked) {
+	if err := s.RotateRefreshToken(ctx, storage.HashSecret(nextTok), third, now(), 0, ev("token_refreshed"), ev("refresh_reuse")); !errors.Is(err, storage.ErrRevoked) {
 		t.Fatalf("successor after reuse: want ErrRevoked, got %v", err)
 	}
 	if n := auditCount(t, s, "refresh_reuse"); n != 1 {
@@ -238,7 +238,7 @@ func testRefreshConcurrent(t *testing.T, s storage.Store) {
 	// other presentation of the same token is reuse and revokes the family.
 	race(t, func(int) error {
 		next, _ := nextToken(g)
-		return s.RotateRefreshToken(ctx, storage.HashSecret(tok), next, now(), ev("token_refreshed"), ev("refresh_reuse"))
+		return s.RotateRefreshToken(ctx, storage.HashSecret(tok), next, now(), 0, ev("token_refreshed"), ev("refresh_reuse"))
 	})
 	got, err := s.GrantByID(ctx, g.ID)
 	must(t, err)
@@ -459,5 +459,63 @@ func testSigningKeysConcurrent(t *testing.T, s storage.Store) {
 	keys, _ := s.SigningKeys(ctx)
 	if stored != 1 || len(keys) != 2 {
 		t.Fatalf("stored=%d keys=%d, want 1 and 2", stored, len(keys))
+	}
+}
+
+// A refresh retried within the grace period while its successor is unused
+// (the answer was lost) rotates again; the lost successor then counts as
+// used, so it turning up later is reuse. Past the grace, or once the
+// successor was used, the old token is reuse and the family dies.
+func testRefreshGrace(t *testing.T, s storage.Store) {
+	now := now()
+	var g storage.Grant
+	family := func() (storage.Grant, string) { return grantWithToken(t, s) }
+	next := func() (storage.RefreshToken, string) { return nextToken(g) }
+	grace := 5 * time.Second
+
+	g, first := family()
+	lost, lostTok := next()
+	must(t, s.RotateRefreshToken(ctx, storage.HashSecret(first), lost, now, grace, storage.AuditEvent{}, storage.AuditEvent{}))
+	retry, retryTok := next()
+	if err := s.RotateRefreshToken(ctx, storage.HashSecret(first), retry, now.Add(time.Second), grace, storage.AuditEvent{}, storage.AuditEvent{}); err != nil {
+		t.Fatalf("a retry within the grace was refused: %v", err)
+	}
+	third, _ := next()
+	must(t, s.RotateRefreshToken(ctx, storage.HashSecret(retryTok), third, now.Add(2*time.Second), grace, storage.AuditEvent{}, storage.AuditEvent{}))
+	if st, _ := s.RefreshTokenByHash(ctx, storage.HashSecret(lostTok)); st.Token.UsedAt.IsZero() {
+		t.Fatal("the lost successor is still usable")
+	}
+	late, _ := next()
+	if err := s.RotateRefreshToken(ctx, storage.HashSecret(lostTok), late, now.Add(20*time.Second), grace, storage.AuditEvent{}, storage.AuditEvent{}); !errors.Is(err, storage.ErrAlreadyUsed) {
+		t.Fatalf("the lost successor turning up: %v, want reuse", err)
+	}
+	if gr, _ := s.GrantByID(ctx, g.ID); gr.RevokedAt.IsZero() {
+		t.Fatal("reuse of the lost successor did not revoke the family")
+	}
+
+	// The successor was used: the old token again is reuse, even in grace.
+	g, first = family()
+	succ, succTok := next()
+	must(t, s.RotateRefreshToken(ctx, storage.HashSecret(first), succ, now, grace, storage.AuditEvent{}, storage.AuditEvent{}))
+	after, _ := next()
+	must(t, s.RotateRefreshToken(ctx, storage.HashSecret(succTok), after, now.Add(time.Second), grace, storage.AuditEvent{}, storage.AuditEvent{}))
+	again, _ := next()
+	if err := s.RotateRefreshToken(ctx, storage.HashSecret(first), again, now.Add(2*time.Second), grace, storage.AuditEvent{}, storage.AuditEvent{}); !errors.Is(err, storage.ErrAlreadyUsed) {
+		t.Fatalf("the old token after its successor was used: %v, want reuse", err)
+	}
+	if gr, _ := s.GrantByID(ctx, g.ID); gr.RevokedAt.IsZero() {
+		t.Fatal("reuse did not revoke the family")
+	}
+
+	// Past the grace: reuse.
+	g, first = family()
+	succ, _ = next()
+	must(t, s.RotateRefreshToken(ctx, storage.HashSecret(first), succ, now, grace, storage.AuditEvent{}, storage.AuditEvent{}))
+	again, _ = next()
+	if err := s.RotateRefreshToken(ctx, storage.HashSecret(first), again, now.Add(grace+time.Second), grace, storage.AuditEvent{}, storage.AuditEvent{}); !errors.Is(err, storage.ErrAlreadyUsed) {
+		t.Fatalf("a retry past the grace: %v, want reuse", err)
+	}
+	if gr, _ := s.GrantByID(ctx, g.ID); gr.RevokedAt.IsZero() {
+		t.Fatal("reuse past the grace did not revoke the family")
 	}
 }
