@@ -160,7 +160,7 @@ func (a *App) build(ctx context.Context) error {
 		RefreshTokenTTL: cfg.Tokens.RefreshTokenTTL, RefreshFamilyTTL: cfg.Tokens.RefreshFamilyTTL,
 		CodeTTL: cfg.Tokens.CodeTTL, AuthRequestTTL: cfg.Tokens.AuthRequestTTL, SigningAlg: cfg.Tokens.SigningAlg,
 		MaxConcurrent: cfg.Tokens.MaxConcurrent, ClientRate: cfg.Tokens.ClientRate, ClientBurst: cfg.Tokens.ClientBurst,
-		RefreshGrace: cfg.Tokens.RefreshGrace,
+		RefreshGrace:          cfg.Tokens.RefreshGrace,
 		AccessTokenSigningAlg: cfg.Tokens.AccessTokenSigningAlg,
 		CORSAllowedOrigins:    cfg.HTTP.CORSAllowedOrigins,
 	}, provider.Deps{Store: a.Store, Keys: a.Keys, ErrorPage: templates.Error, Cookies: cookies, Registry: reg, Now: a.now})

@@ -21,7 +21,10 @@ func TestAdmissionShedsPastTheCap(t *testing.T) {
 	}))
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/hold", nil)) }()
+	go func() {
+		defer wg.Done()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/hold", nil))
+	}()
 	<-held
 	rec := httptest.NewRecorder()
 	start := time.Now()
