@@ -342,7 +342,11 @@ type Keys interface {
 	InitSigningKeys(ctx context.Context, current, next SigningKey, ev AuditEvent) (bool, error)
 	// RotateSigningKeys, for one algorithm: current → retired (published
 	// until retiredUntil), next → current, newNext stored as next.
-	RotateSigningKeys(ctx context.Context, alg string, newNext SigningKey, now, retiredUntil time.Time, ev AuditEvent) error
+	//
+	// With activatedBefore set, it rotates only if the current key was
+	// activated before then, else ErrConflict: replicas that find the key
+	// due at the same moment rotate it once (scheduled rotation).
+	RotateSigningKeys(ctx context.Context, alg string, newNext SigningKey, now, retiredUntil, activatedBefore time.Time, ev AuditEvent) error
 }
 
 // Dashboards are the widget library, users' dashboard layouts and

@@ -18,6 +18,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -48,13 +49,18 @@ type Config struct {
 	RetiredFor time.Duration
 	// ReloadInterval: how often the set is re-read from the store.
 	ReloadInterval time.Duration
+	// RotationInterval: a current key this old is rotated (0: only by
+	// hand). Every replica checks at each reload; the store lets exactly
+	// one of them rotate per interval. The key promoted was published a
+	// whole interval before, so no replica meets a token it cannot verify.
+	RotationInterval time.Duration
 }
 
 // Store is what the manager needs from storage.
 type Store interface {
 	SigningKeys(ctx context.Context) ([]storage.SigningKey, error)
 	InitSigningKeys(ctx context.Context, current, next storage.SigningKey, ev storage.AuditEvent) (bool, error)
-	RotateSigningKeys(ctx context.Context, alg string, newNext storage.SigningKey, now, retiredUntil time.Time, ev storage.AuditEvent) error
+	RotateSigningKeys(ctx context.Context, alg string, newNext storage.SigningKey, now, retiredUntil, activatedBefore time.Time, ev storage.AuditEvent) error
 }
 
 // Manager serves signing keys from an atomically swapped snapshot.
@@ -155,7 +161,11 @@ func (m *Manager) Reload(ctx context.Context) error {
 		if !ok {
 			return fmt.Errorf("keys: %s is not a signing key", k.ID)
 		}
-		sk := &signingKey{id: k.ID, alg: jose.SignatureAlgorithm(k.Algorithm), priv: signer}
+		since := k.ActivatedAt
+		if since.IsZero() {
+			since = k.CreatedAt
+		}
+		sk := &signingKey{id: k.ID, alg: jose.SignatureAlgorithm(k.Algorithm), priv: signer, since: since}
 		s.published = append(s.published, publicKey{sk})
 		if k.State == storage.KeyCurrent {
 			s.current[k.Algorithm] = sk
@@ -183,8 +193,51 @@ func (m *Manager) Run(ctx context.Context) {
 			if err := m.Reload(ctx); err != nil {
 				slog.WarnContext(ctx, "signing keys reload failed; keeping previous set", "error", err)
 			}
+			if err := m.RotateDue(ctx); err != nil {
+				slog.WarnContext(ctx, "scheduled key rotation failed", "error", err)
+			}
 		}
 	}
+}
+
+// RotateDue rotates every algorithm whose current key is older than
+// RotationInterval. Replicas doing this at the same moment rotate once:
+// the store refuses a rotation when the current key is no longer the one
+// that was due (storage.ErrConflict, not an error here).
+func (m *Manager) RotateDue(ctx context.Context) error {
+	if m.cfg.RotationInterval <= 0 {
+		return nil
+	}
+	snap := m.snap.Load()
+	now := m.now().UTC()
+	cutoff := now.Add(-m.cfg.RotationInterval)
+	rotated := false
+	for _, alg := range m.cfg.Algorithms {
+		cur := snap.current[alg]
+		if cur == nil || !cur.since.Before(cutoff) {
+			continue
+		}
+		next, err := m.generate(alg, storage.KeyNext)
+		if err != nil {
+			return err
+		}
+		e := manage.Actor{UserID: "schedule"}.Event(now, manage.EventSigningKeysRotated,
+			manage.About{Details: map[string]string{"alg": alg, "new_next_kid": next.ID, "by": "schedule"}})
+		err = m.store.RotateSigningKeys(ctx, alg, next, now, now.Add(m.cfg.RetiredFor), cutoff, e)
+		switch {
+		case errors.Is(err, storage.ErrConflict):
+			// another replica was first
+		case err != nil:
+			return fmt.Errorf("keys: rotate %s: %w", alg, err)
+		default:
+			rotated = true
+			slog.InfoContext(ctx, "signing key rotated on schedule", "alg", alg, "new_next_kid", next.ID)
+		}
+	}
+	if rotated {
+		return m.Reload(ctx)
+	}
+	return nil
 }
 
 // Rotate rotates one algorithm (or every configured one when alg is empty)
@@ -204,7 +257,7 @@ func (m *Manager) Rotate(ctx context.Context, alg string, by manage.Actor) error
 		}
 		now := m.now().UTC()
 		e := by.Event(now, manage.EventSigningKeysRotated, manage.About{Details: map[string]string{"alg": a, "new_next_kid": next.ID}})
-		if err := m.store.RotateSigningKeys(ctx, a, next, now, now.Add(m.cfg.RetiredFor), e); err != nil {
+		if err := m.store.RotateSigningKeys(ctx, a, next, now, now.Add(m.cfg.RetiredFor), time.Time{}, e); err != nil {
 			return fmt.Errorf("keys: rotate %s: %w", a, err)
 		}
 	}
@@ -236,6 +289,8 @@ type signingKey struct {
 	id   string
 	alg  jose.SignatureAlgorithm
 	priv crypto.Signer
+	// since is when it became current (its creation for a first key).
+	since time.Time
 }
 
 func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }

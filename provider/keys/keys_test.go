@@ -104,3 +104,63 @@ func TestSealedAtRest(t *testing.T) {
 		}
 	}
 }
+
+// Scheduled rotation: replicas that find the key due at the same moment
+// rotate it once; the key promoted was already published to all of them;
+// a key not yet due is left alone.
+func TestScheduledRotationHappensOncePerInterval(t *testing.T) {
+	store := memory.New(nil)
+	clock := time.Now()
+	now := func() time.Time { return clock }
+	cfg := keys.Config{Algorithms: []string{"ES256"}, RetiredFor: time.Hour, RotationInterval: time.Hour}
+	var replicas []*keys.Manager
+	for range 4 {
+		m, err := keys.New(ctx, store, box(t, 1), cfg, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		replicas = append(replicas, m)
+	}
+	before := replicas[0].SigningKey("ES256").ID()
+	for _, m := range replicas { // not due yet
+		if err := m.RotateDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if replicas[0].SigningKey("ES256").ID() != before {
+		t.Fatal("a key that was not due was rotated")
+	}
+	published := map[string]bool{}
+	for _, k := range replicas[1].KeySet() {
+		published[k.ID()] = true
+	}
+	clock = clock.Add(2 * time.Hour)
+	done := make(chan error, len(replicas))
+	for _, m := range replicas {
+		go func() { done <- m.RotateDue(ctx) }()
+	}
+	for range replicas {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	rotations := 0
+	evs, _ := store.ListAudit(ctx, storage.AuditFilter{Type: string(manage.EventSigningKeysRotated)})
+	for _, ev := range evs {
+		if ev.Details["alg"] == "ES256" {
+			rotations++
+		}
+	}
+	if rotations != 1 {
+		t.Fatalf("%d rotations of ES256 by four replicas, want exactly 1", rotations)
+	}
+	for _, m := range replicas {
+		if err := m.Reload(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now1 := replicas[0].SigningKey("ES256").ID()
+	if now1 == before || !published[now1] {
+		t.Fatalf("promoted %s: rotated %v, published before use %v", now1, now1 != before, published[now1])
+	}
+}

@@ -383,7 +383,7 @@ func (s *Store) InitSigningKeys(_ context.Context, current, next storage.Signing
 	return true, nil
 }
 
-func (s *Store) RotateSigningKeys(_ context.Context, alg string, newNext storage.SigningKey, now, retiredUntil time.Time, ev storage.AuditEvent) error {
+func (s *Store) RotateSigningKeys(_ context.Context, alg string, newNext storage.SigningKey, now, retiredUntil, activatedBefore time.Time, ev storage.AuditEvent) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var cur, nxt *storage.SigningKey
@@ -401,6 +401,15 @@ func (s *Store) RotateSigningKeys(_ context.Context, alg string, newNext storage
 	}
 	if nxt == nil {
 		return storage.ErrNotFound
+	}
+	if cur != nil && !activatedBefore.IsZero() {
+		since := cur.ActivatedAt
+		if since.IsZero() {
+			since = cur.CreatedAt
+		}
+		if !since.Before(activatedBefore) {
+			return storage.ErrConflict // rotated already
+		}
 	}
 	if cur != nil {
 		cur.State, cur.RetiredAt, cur.ExpiresAt = storage.KeyRetired, now, retiredUntil

@@ -495,10 +495,20 @@ func (s *Store) InitSigningKeys(ctx context.Context, current, next storage.Signi
 	return stored, err
 }
 
-func (s *Store) RotateSigningKeys(ctx context.Context, alg string, newNext storage.SigningKey, now, retiredUntil time.Time, ev storage.AuditEvent) error {
+func (s *Store) RotateSigningKeys(ctx context.Context, alg string, newNext storage.SigningKey, now, retiredUntil, activatedBefore time.Time, ev storage.AuditEvent) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('optibid_signing_keys_' || $1))`, alg); err != nil {
 			return err
+		}
+		if !activatedBefore.IsZero() {
+			var due bool
+			if err := tx.QueryRow(ctx, `SELECT coalesce(bool_and(coalesce(activated_at, created_at) < $2), true)
+				FROM signing_keys WHERE algorithm = $1 AND state = 'current'`, alg, activatedBefore).Scan(&due); err != nil {
+				return err
+			}
+			if !due {
+				return storage.ErrConflict // another replica rotated it first
+			}
 		}
 		var nextID string
 		if err := tx.QueryRow(ctx, `SELECT id FROM signing_keys WHERE algorithm = $1 AND state = 'next'`, alg).Scan(&nextID); err != nil {

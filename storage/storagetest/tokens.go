@@ -404,7 +404,12 @@ func testSigningKeys(t *testing.T, s storage.Store) {
 	}
 	newNext := key("RS256", storage.KeyNext)
 	at := now()
-	must(t, s.RotateSigningKeys(ctx, "RS256", newNext, at, at.Add(time.Hour), ev("keys_rotated")))
+	must(t, s.RotateSigningKeys(ctx, "RS256", newNext, at, at.Add(time.Hour), time.Time{}, ev("keys_rotated")))
+	// A scheduled rotation of a key that is no longer the one found due
+	// (another replica rotated it at this moment) is refused.
+	if err := s.RotateSigningKeys(ctx, "RS256", key("RS256", storage.KeyNext), at, at.Add(time.Hour), at, ev("keys_rotated")); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("a second scheduled rotation in one interval: %v, want ErrConflict", err)
+	}
 	keys, err := s.SigningKeys(ctx)
 	must(t, err)
 	states := map[string]storage.SigningKeyState{}
@@ -421,14 +426,14 @@ func testSigningKeys(t *testing.T, s storage.Store) {
 		t.Fatalf("states after rotation: %v", states)
 	}
 	// Rotate once more with the retired key already expired: it drops out.
-	must(t, s.RotateSigningKeys(ctx, "RS256", key("RS256", storage.KeyNext), at, at.Add(-time.Second), storage.AuditEvent{}))
+	must(t, s.RotateSigningKeys(ctx, "RS256", key("RS256", storage.KeyNext), at, at.Add(-time.Second), time.Time{}, storage.AuditEvent{}))
 	keys, _ = s.SigningKeys(ctx)
 	for _, k := range keys {
 		if k.ID == next.ID {
 			t.Fatal("expired retired key still listed")
 		}
 	}
-	if err := s.RotateSigningKeys(ctx, "ES256", key("ES256", storage.KeyNext), at, at, storage.AuditEvent{}); !errors.Is(err, storage.ErrNotFound) {
+	if err := s.RotateSigningKeys(ctx, "ES256", key("ES256", storage.KeyNext), at, at, time.Time{}, storage.AuditEvent{}); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("rotate without keys: want ErrNotFound, got %v", err)
 	}
 	if n := auditCount(t, s, "keys_rotated"); n != 1 {
