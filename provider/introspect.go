@@ -24,7 +24,7 @@ const introspectionJWT = "application/token-introspection+jwt"
 // revoked token, one of an ended grant or of an erased or disabled user is
 // inactive at once: every answer checks the store (one round trip).
 func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
-	ctx, caller, ok := p.clientRequest(w, r, "token")
+	ctx, caller, ok := p.clientRequest(w, r, true, "token")
 	if !ok {
 		return
 	}
@@ -108,6 +108,12 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		at, _ = p.verifyAccessToken(token)
 	}
 	if at != nil && slices.Contains(at.Scopes(), oidc.ScopeOpenID) {
+		// A verified token is charged to its client, like the client's own
+		// requests: one token cannot fill the in-flight cap.
+		if ok, after := p.admission.allow(at.ClientID); !ok {
+			tooMany(w, after)
+			return
+		}
 		st, live, oerr = p.liveUserToken(ctx, at.JWTID)
 	}
 	live = live && st.User.ID == at.Subject && !st.User.Locked(p.now())

@@ -17,7 +17,7 @@ import (
 // not recognize (unknown, expired, not ours) answers 200, as the RFC asks;
 // a store failure answers 503, never a 200 that did not revoke.
 func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
-	ctx, c, ok := p.clientRequest(w, r, "token")
+	ctx, c, ok := p.clientRequest(w, r, false, "token") // a sign-out is never refused for a rate
 	if !ok {
 		return
 	}

@@ -115,9 +115,10 @@ func (p *Provider) writeErr(w http.ResponseWriter, err *oauthFailure) {
 
 // clientRequest starts every client-authenticated endpoint (token,
 // introspection, revocation): the form is read, none of single repeats,
-// and the client is authenticated before anything else is looked at. On
-// false the answer is written.
-func (p *Provider) clientRequest(w http.ResponseWriter, r *http.Request, single ...string) (context.Context, *client, bool) {
+// and the client is authenticated before anything else is looked at; a
+// limited endpoint then charges the client's bucket. On false the answer
+// is written.
+func (p *Provider) clientRequest(w http.ResponseWriter, r *http.Request, limited bool, single ...string) (context.Context, *client, bool) {
 	ctx := op.ContextWithIssuer(r.Context(), p.cfg.Issuer)
 	if err := r.ParseForm(); err != nil {
 		p.writeErr(w, oauthErr("invalid_request", "the request body could not be read"))
@@ -134,15 +135,20 @@ func (p *Provider) clientRequest(w http.ResponseWriter, r *http.Request, single 
 		p.writeErr(w, oerr)
 		return ctx, nil, false
 	}
-	if ok, after := p.admission.allow(c.ID); !ok {
-		tooMany(w, after)
-		return ctx, nil, false
+	// A public client "authenticates" with its ID alone, so anyone could
+	// spend its bucket: public clients are not limited per client (the
+	// in-flight cap still holds).
+	if limited && !c.Public() {
+		if ok, after := p.admission.allow(c.ID); !ok {
+			tooMany(w, after)
+			return ctx, nil, false
+		}
 	}
 	return ctx, c, true
 }
 
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
-	ctx, c, ok := p.clientRequest(w, r, tokenSingleValued...)
+	ctx, c, ok := p.clientRequest(w, r, true, tokenSingleValued...)
 	if !ok {
 		return
 	}

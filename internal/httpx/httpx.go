@@ -6,6 +6,7 @@ package httpx
 import (
 	"context"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -216,7 +217,10 @@ func cleanInput(r *http.Request) bool {
 	if !ok(q) || !cleanString(r.URL.Path) {
 		return false
 	}
-	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+	// The form is read here, at the edge, for any spelling of its media
+	// type: a slow body is read before the request holds anything (an
+	// admission slot), and its characters are checked like the query's.
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); r.Method == http.MethodPost && mt == "application/x-www-form-urlencoded" {
 		if err := r.ParseForm(); err != nil {
 			return true // the handler answers a malformed body itself
 		}

@@ -193,7 +193,7 @@ func (s *Store) RotateRefreshToken(_ context.Context, oldHash string, next stora
 	}
 	if !old.UsedAt.IsZero() {
 		succ, hasSucc := s.refreshTokens[old.Successor]
-		if grace > 0 && now.Sub(old.UsedAt) < grace && hasSucc && succ.UsedAt.IsZero() && g.RevokedAt.IsZero() &&
+		if grace > 0 && !now.Before(old.UsedAt) && now.Sub(old.UsedAt) < grace && hasSucc && succ.UsedAt.IsZero() && g.RevokedAt.IsZero() &&
 			now.Before(g.ExpiresAt) && now.Before(old.ExpiresAt) {
 			succ.UsedAt = now // lost with its answer; turning up later is reuse
 			s.refreshTokens[succ.Hash] = succ

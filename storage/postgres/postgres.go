@@ -215,6 +215,8 @@ func translate(err error) error {
 			return fmt.Errorf("%w: %s", storage.ErrConflict, pgErr.ConstraintName)
 		case "23503":
 			return fmt.Errorf("%w: %s", storage.ErrNotFound, pgErr.ConstraintName)
+		case "57014", "55P03": // cancelled (the budget ran out), lock not available
+			return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
 		}
 		return fmt.Errorf("postgres: %w", err)
 	}
@@ -225,7 +227,16 @@ func translate(err error) error {
 func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	return translate(pgx.BeginFunc(ctx, s.pool, fn))
+	// The statements inside fn use their caller's context, so the server
+	// bounds them: the transaction starts with statement and lock timeouts
+	// of what is left of this bounded context (in the BEGIN's own round
+	// trip), and the request's budget holds inside transactions too.
+	opts := pgx.TxOptions{}
+	if deadline, ok := ctx.Deadline(); ok {
+		ms := max(time.Until(deadline).Milliseconds(), 1)
+		opts.BeginQuery = fmt.Sprintf("BEGIN; SET LOCAL statement_timeout = %d; SET LOCAL lock_timeout = %d", ms, ms)
+	}
+	return translate(pgx.BeginTxFunc(ctx, s.pool, opts, fn))
 }
 
 // exec runs one statement and returns the rows affected.
@@ -424,6 +435,9 @@ func (s *Store) listen(ctx context.Context, f func(table, key string)) error {
 			return err
 		}
 		table, key, _ := strings.Cut(n.Payload, ":")
+		if table == "" {
+			continue // a full reload follows only a reconnection, never a message
+		}
 		f(table, key)
 	}
 }

@@ -268,7 +268,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next sto
 			oldHash).Scan(&used, &rtExp, &grantID, &revoked, &gExp); err != nil {
 			return err
 		}
-		if grace > 0 && used != nil && now.Sub(*used) < grace && revoked == nil && now.Before(gExp) && now.Before(rtExp) {
+		if grace > 0 && used != nil && !now.Before(*used) && now.Sub(*used) < grace && revoked == nil && now.Before(gExp) && now.Before(rtExp) {
 			// The client's retry of a refresh whose answer was lost: rotate
 			// again while the successor is unused, and mark that successor
 			// used (if it turns up after all, that is reuse).

@@ -1,8 +1,7 @@
 package app_test
 
-// Findings of a security review of admission control and the store
-// budget. Each test states the property that should hold; they fail while
-// the finding is open.
+// Admission control and the store budget under the attacks a review tried
+// first: each test states the property that holds.
 
 import (
 	"context"
@@ -22,7 +21,7 @@ import (
 // A public client "authenticates" with its client_id alone, so anyone can
 // charge its bucket: a stranger's requests naming client_id=native must not
 // shut out the real users of that client.
-func TestReviewStrangersCannotSpendAPublicClientsBucket(t *testing.T) {
+func TestStrangersCannotSpendAPublicClientsBucket(t *testing.T) {
 	t.Parallel()
 	e := apptest.New(t, "memory", func(c *app.Config) { c.Tokens.ClientRate, c.Tokens.ClientBurst = 0.5, 3 })
 	garbage := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"not-a-token"}, "client_id": {"native"}}
@@ -45,7 +44,7 @@ func TestReviewStrangersCannotSpendAPublicClientsBucket(t *testing.T) {
 // Content-Type is spelt in lower case; with any other spelling the body is
 // read inside the slot (up to http.server ReadTimeout, 15s), so a handful of
 // idle connections per replica answer 503 to every client.
-func TestReviewSlowBodyDoesNotHoldAnAdmissionSlot(t *testing.T) {
+func TestSlowBodyDoesNotHoldAnAdmissionSlot(t *testing.T) {
 	t.Parallel()
 	e := apptest.New(t, "memory", func(c *app.Config) { c.Tokens.MaxConcurrent = 1 })
 	conn, err := net.Dial("tcp", e.Srv.Listener.Addr().String())
@@ -66,7 +65,7 @@ func TestReviewSlowBodyDoesNotHoldAnAdmissionSlot(t *testing.T) {
 // The same spelling slips NUL past the edge check (TestNULAndInvalidUTF8AreRefusedAtTheEdge):
 // it reaches PostgreSQL, which refuses it, and the caller's hostile input
 // becomes a 503 instead of a 4xx.
-func TestReviewNULWithOddContentTypeIsRefusedAtTheEdge(t *testing.T) {
+func TestNULWithOddContentTypeIsRefusedAtTheEdge(t *testing.T) {
 	t.Parallel()
 	e := apptest.New(t, "postgres")
 	req, _ := http.NewRequest(http.MethodPost, e.Issuer+"/oauth/token",
@@ -85,7 +84,7 @@ func TestReviewNULWithOddContentTypeIsRefusedAtTheEdge(t *testing.T) {
 // Statements inside s.tx closures run on the caller's context, not the
 // budgeted one (only BEGIN and COMMIT are bounded), so a lock on a table a
 // transaction writes holds the request far past http.request_budget.
-func TestReviewBudgetBoundsTransactionalWrites(t *testing.T) {
+func TestBudgetBoundsTransactionalWrites(t *testing.T) {
 	t.Parallel()
 	e := apptest.New(t, "postgres", func(c *app.Config) { c.HTTP.RequestBudget = 300 * time.Millisecond })
 	code, v := e.CodeFor(e.Browser(), nil)
@@ -117,7 +116,7 @@ func TestReviewBudgetBoundsTransactionalWrites(t *testing.T) {
 // charges one: any holder of one access token (a browser's, for a public
 // client) can keep the replica's whole in-flight cap busy with store-bound
 // requests, bounded by nothing but the global cap.
-func TestReviewUserinfoIsChargedToTheClient(t *testing.T) {
+func TestUserinfoIsChargedToTheClient(t *testing.T) {
 	t.Parallel()
 	e := apptest.New(t, "memory", func(c *app.Config) { c.Tokens.ClientRate, c.Tokens.ClientBurst = 0.5, 3 })
 	code, v := e.CodeFor(e.Browser(), nil)
