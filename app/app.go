@@ -135,7 +135,7 @@ func (a *App) build(ctx context.Context) error {
 	// expired: the longest-lived signed token is the ID token.
 	retired := max(cfg.Tokens.IDTokenTTL, cfg.Tokens.AccessTokenTTL) + 5*time.Minute
 	a.Keys, err = keys.New(ctx, a.Store, box, keys.Config{Algorithms: cfg.Keys.Algorithms, RetiredFor: retired,
-		ReloadInterval: cfg.Keys.ReloadInterval}, a.now)
+		ReloadInterval: cfg.Keys.ReloadInterval, RotationInterval: max(cfg.Keys.RotationInterval, 0)}, a.now)
 	if err != nil {
 		return err
 	}

@@ -171,10 +171,14 @@ type StorageConfig struct {
 	Postgres postgres.Config `yaml:"postgres"`
 }
 
+// KeysConfig is the signing keys' sealing, algorithms and schedule.
 type KeysConfig struct {
 	EncryptionKey  string        `yaml:"encryption_key"`
 	Algorithms     []string      `yaml:"algorithms"`
 	ReloadInterval time.Duration `yaml:"reload_interval"`
+	// RotationInterval rotates a current key this old, once across all
+	// replicas (default 720h; -1s: only by hand).
+	RotationInterval time.Duration `yaml:"rotation_interval"`
 }
 
 type TokensConfig struct {
@@ -478,6 +482,7 @@ func (c *Config) SetDefaults() {
 		c.Keys.Algorithms = slices.Clone(registration.SigningAlgs)
 	}
 	dur(&c.Keys.ReloadInterval, 30*time.Second)
+	dur(&c.Keys.RotationInterval, 30*24*time.Hour)
 	// The components own their defaults; the file only fills what it
 	// leaves unset from them.
 	pd, ld := provider.DefaultConfig(), login.DefaultConfig()
@@ -608,6 +613,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Tokens.CodeTTL < time.Second || c.Tokens.CodeTTL > 10*time.Minute {
 		es.add("tokens.code_ttl", "%s must be between 1s and 10m (RFC 6749 §4.1.2)", c.Tokens.CodeTTL)
+	}
+	if c.Keys.RotationInterval > 0 && c.Keys.RotationInterval < time.Hour {
+		es.add("keys.rotation_interval", "%s is shorter than an hour (or -1s for rotation by hand only)", c.Keys.RotationInterval)
 	}
 	if c.Tokens.RefreshGrace > time.Minute {
 		es.add("tokens.refresh_grace", "%s is longer than a minute", c.Tokens.RefreshGrace)
