@@ -23,6 +23,7 @@ import (
 
 	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/internal/seal"
+	"github.com/optibid/idp/internal/telemetry"
 	"github.com/optibid/idp/login"
 	"github.com/optibid/idp/login/mfa"
 	"github.com/optibid/idp/login/notify"
@@ -221,8 +222,11 @@ func (a *App) build(ctx context.Context) error {
 	// trusted as the parent: anyone can send one); the
 	// edge middleware names it after the route. With tracing off this is
 	// the no-op tracer.
-	a.Handler = otelhttp.NewHandler(r, "http", otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true }),
-		otelhttp.WithPropagators(propagation.TraceContext{}))
+	a.Handler = r
+	if telemetry.Enabled() { // off, the wrapper would only cost time per request
+		a.Handler = otelhttp.NewHandler(r, "http", otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true }),
+			otelhttp.WithPropagators(propagation.TraceContext{}))
+	}
 	return nil
 }
 
