@@ -10,8 +10,8 @@ import (
 	"github.com/optibid/idp/storage"
 )
 
-// ErrAuditBroken is returned (wrapped, naming the first break) when a
-// hash chain of the audit log does not hold.
+// ErrAuditBroken is returned (wrapped, naming the first problem and
+// counting the others) when a hash chain of the audit log does not hold.
 var ErrAuditBroken = errors.New("audit log: a hash chain is broken")
 
 // VerifyAudit walks every hash chain of the audit log (see
@@ -46,8 +46,9 @@ func AuditHeads(report []byte) ([]storage.AuditHead, error) {
 
 // VerifyAuditAgainst is `admin audit verify`: it verifies against the
 // heads of the earlier report in the file at path ("" for none), hands
-// the report to print, and returns ErrAuditBroken naming the first break
-// when a chain does not hold.
+// the report to print (every break of every chain, and every recorded
+// head that no longer holds), and returns ErrAuditBroken naming the first
+// problem when a chain does not hold.
 func (s *Service) VerifyAuditAgainst(ctx context.Context, path string, print func(any) error) error {
 	var against []storage.AuditHead
 	if path != "" {
@@ -66,10 +67,25 @@ func (s *Service) VerifyAuditAgainst(ctx context.Context, path string, print fun
 	if err := print(rep); err != nil {
 		return err
 	}
-	for _, c := range rep.Chains {
-		if b := c.Broken; b != nil {
-			return fmt.Errorf("%w: chain %d, seq %d: %s: %s", ErrAuditBroken, c.Chain, b.Seq, b.Problem, b.Detail)
+	var first *storage.AuditChainReport
+	problems := 0
+	for i, c := range rep.Chains {
+		n := len(c.Breaks)
+		if c.Against != nil {
+			n++
 		}
+		if c.Broken != nil && first == nil {
+			first = &rep.Chains[i]
+		}
+		problems += n
 	}
-	return nil
+	if first == nil {
+		return nil
+	}
+	b := first.Broken
+	more := ""
+	if problems > 1 {
+		more = fmt.Sprintf(" (and %d more problems; see the report)", problems-1)
+	}
+	return fmt.Errorf("%w: chain %d, seq %d: %s: %s%s", ErrAuditBroken, first.Chain, b.Seq, b.Problem, b.Detail, more)
 }

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -26,7 +27,9 @@ import (
 // three stored beside the row when it is written, never the visible values
 // themselves. Verification recomputes each digest from the visible values
 // and accepts a difference only where erasure explains it: an ID replaced
-// by an ErasedPrefix pseudonym in a row whose personal part is empty.
+// by an ErasedPrefix pseudonym in a row whose personal part is empty, with
+// an erasure record (AuditErasureType) for that pseudonym and the digest
+// of the ID it replaced.
 //
 // The encoding, which storage/postgres's trigger computes in SQL and
 // AuditHash computes here (each backend's tests pin the two together):
@@ -45,13 +48,25 @@ import (
 // ErasedPrefix begins every pseudonym that erasure writes in place of a
 // user's ID (manage/privacy.Pseudonym makes them). Backends refuse any
 // other pseudonym, and verification accepts an actor or subject that no
-// longer matches its digest only when it carries this prefix.
+// longer matches its digest only when it carries this prefix and an
+// erasure record names it (AuditErasureType).
 const ErasedPrefix = "erased-"
+
+// AuditErasureType is the type of the row every erasure appends to the
+// log itself, in the same transaction, whoever asked for it (in
+// storage/postgres the erasure function writes it, so the servers' role
+// cannot leave it out). Its details: "pseudonym", "erased_id_digest" (the
+// hex SHA-256 of the erased ID: the digest its rewritten rows keep) and
+// "rows" (how many rows were rewritten). Verification requires one for
+// every pseudonym in the log, naming the digest of the ID each
+// pseudonymized row was written with. A backend erases an ID at most once
+// and never lets it back as an account's.
+const AuditErasureType = "audit_erased"
 
 // AuditChainIntegrity verifies the audit log's hash chains.
 type AuditChainIntegrity interface {
 	// VerifyAudit walks every chain in order and reports, per chain, its
-	// rows, its head and the first broken link. against holds heads
+	// rows, its head and every broken link. against holds heads
 	// recorded from an earlier report (at most one per chain): each must
 	// still be in its chain with the same hash, which catches rows removed
 	// from a chain's end and a chain recomputed from some row on.
@@ -79,7 +94,8 @@ type AuditHead struct {
 }
 
 // AuditReport is what VerifyAudit found. OK is true when no chain is
-// broken (and every head checked against is still there).
+// broken, every pseudonym is accounted for by an erasure record, and every
+// head checked against is still there.
 type AuditReport struct {
 	OK     bool               `json:"ok"`
 	Rows   int64              `json:"rows"`
@@ -88,14 +104,22 @@ type AuditReport struct {
 
 // AuditChainReport is one chain's result. Head is its last row.
 type AuditChainReport struct {
-	Chain  int         `json:"chain"`
-	Rows   int64       `json:"rows"`
-	Head   AuditHead   `json:"head"`
+	Chain int       `json:"chain"`
+	Rows  int64     `json:"rows"`
+	Head  AuditHead `json:"head"`
+	// Broken is the chain's first problem: Breaks[0], or else Against.
+	// The chain holds when it is nil.
 	Broken *AuditBreak `json:"broken,omitempty"`
+	// Breaks is every broken link, by sequence number: the verifier goes
+	// on after a break, so a later one is never hidden behind it.
+	Breaks []AuditBreak `json:"breaks,omitempty"`
+	// Against is the check of the head recorded for this chain, when it
+	// failed; reported whether or not links broke too.
+	Against *AuditBreak `json:"against,omitempty"`
 }
 
-// AuditBreak is the first broken link of a chain: the row (by sequence
-// number and ID) where the chain stops holding, and why.
+// AuditBreak is a broken link of a chain: the row (by sequence number and
+// ID) where the chain does not hold, and why.
 type AuditBreak struct {
 	Seq     int64  `json:"seq"`
 	ID      string `json:"id,omitempty"`
@@ -116,6 +140,10 @@ const (
 	AuditBrokenInserted = "inserted"
 	// AuditBrokenHead: a head checked against is gone or has another hash.
 	AuditBrokenHead = "head_differs"
+	// AuditBrokenErasure: the row names an erased-… pseudonym that no
+	// erasure record (AuditErasureType) accounts for: rows pseudonymized
+	// behind the erasure's back.
+	AuditBrokenErasure = "erasure_unrecorded"
 )
 
 // AuditDigest is the digest of an actor or subject ID.
@@ -203,29 +231,50 @@ func erased(ev AuditEvent) bool {
 // AuditVerifier checks links fed to it in order (by chain, then sequence
 // number, then ID) and builds the report. Both backends read their rows
 // into one, so a chain is judged the same way whatever stores it.
+//
+// After a broken link it resynchronises and goes on, so that one break
+// (which nobody can repair in an append-only log) never hides a later
+// one: the next row is judged against the stored hash of the row before
+// it, a row found slipped in is skipped, and rows found renumbered (by a
+// row slipped in or removed) are judged at their former places.
 type AuditVerifier struct {
 	against map[int]AuditHead
 	report  AuditReport
 	cur     *chainCheck
+	// Erasure: the records found (pseudonym → digests of the IDs they
+	// erased, hex; "" for a record without one) and the rows naming a
+	// pseudonym, judged at the end since a record may be in any chain.
+	erasures map[string]map[string]bool
+	named    []pseudonymRef
+}
+
+// pseudonymRef is a row naming an erased-… pseudonym as actor or subject.
+type pseudonymRef struct {
+	chain     int
+	seq       int64
+	id        string
+	pseudonym string
+	digest    string // hex digest of the ID it replaced; "" when written as it is
 }
 
 // chainCheck is the state of the chain being walked.
 type chainCheck struct {
-	rep        *AuditChainReport
-	next       int64  // the sequence number expected next
-	prev       []byte // hash of the row before (nil: none yet)
-	prevPrev   []byte
-	prevLink   AuditLink
-	suspect    *AuditLink // a row whose link failed, judged by the row after it
-	suspectOn  []byte     // the hash that row should have followed
-	head       *AuditHead // the head to find again, if any
-	headSeen   bool
-	headBroken *AuditBreak
+	rep           *AuditChainReport
+	next          int64  // the sequence number expected next
+	shift         int64  // rows were renumbered by this much: the hash covers Seq-shift
+	prev          []byte // the hash the next row follows (nil: the zeros before row 1)
+	prevPrev      []byte // the hash the row before follows
+	prevPrevKnown bool   // false after a gap and at the start
+	prevLink      AuditLink
+	suspect       *AuditLink // a row whose link failed, judged by the row after it
+	suspectOn     []byte     // the hash that row should have followed
+	head          *AuditHead // the head to find again, if any
+	headSeen      bool
 }
 
 // NewAuditVerifier starts a verification; against as for VerifyAudit.
 func NewAuditVerifier(against []AuditHead) *AuditVerifier {
-	v := &AuditVerifier{against: map[int]AuditHead{}}
+	v := &AuditVerifier{against: map[int]AuditHead{}, erasures: map[string]map[string]bool{}}
 	for _, h := range against {
 		v.against[h.Chain] = h
 	}
@@ -248,58 +297,111 @@ func (v *AuditVerifier) Add(l AuditLink) {
 	if c.head != nil && !c.headSeen && l.Seq == c.head.Seq {
 		c.headSeen = true
 		if c.rep.Head.Hash != strings.ToLower(c.head.Hash) {
-			c.headBroken = &AuditBreak{Seq: l.Seq, ID: l.Event.ID, Problem: AuditBrokenHead,
+			c.rep.Against = &AuditBreak{Seq: l.Seq, ID: l.Event.ID, Problem: AuditBrokenHead,
 				Detail: fmt.Sprintf("the row at seq %d has hash %s, not the recorded %s: the chain was rewritten from this row or before", l.Seq, c.rep.Head.Hash, c.head.Hash)}
 		}
 	}
-	if c.rep.Broken == nil {
-		c.rep.Broken = c.check(l)
-	}
-	c.prevPrev, c.prev, c.prevLink = c.prev, l.Hash, l
-	c.next = max(c.next, l.Seq+1)
+	v.erasure(l)
+	c.add(l)
 }
 
-// check judges l against the rows before it; nil when it holds.
-func (c *chainCheck) check(l AuditLink) *AuditBreak {
+// erasure notes l's erasure record, if it is one, and the pseudonyms it
+// names.
+func (v *AuditVerifier) erasure(l AuditLink) {
+	ev := l.Event
+	if ev.Type == AuditErasureType && strings.HasPrefix(ev.Details["pseudonym"], ErasedPrefix) {
+		p := ev.Details["pseudonym"]
+		if v.erasures[p] == nil {
+			v.erasures[p] = map[string]bool{}
+		}
+		v.erasures[p][strings.ToLower(ev.Details["erased_id_digest"])] = true
+	}
+	for _, id := range []struct {
+		value  string
+		digest []byte
+	}{{ev.ActorID, l.ActorDigest}, {ev.SubjectID, l.SubjectDigest}} {
+		if !strings.HasPrefix(id.value, ErasedPrefix) {
+			continue
+		}
+		r := pseudonymRef{chain: l.Chain, seq: l.Seq, id: ev.ID, pseudonym: id.value}
+		if !bytes.Equal(AuditDigest(id.value), id.digest) {
+			r.digest = hex.EncodeToString(id.digest)
+		}
+		v.named = append(v.named, r)
+	}
+}
+
+// add judges l against the rows before it, reporting what broke.
+func (c *chainCheck) add(l AuditLink) {
+	if l.Seq < c.next {
+		c.broke(l, AuditBrokenInserted, fmt.Sprintf("sequence number %d repeats or goes back (expected %d)", l.Seq, c.next))
+		if msg := digestsDiffer(l); msg != "" {
+			c.broke(l, AuditBrokenAltered, msg)
+		}
+		return // not part of the chain: the next row is judged against the row before it
+	}
 	if s := c.suspect; s != nil { // the row after a failed link decides
 		c.suspect = nil
-		if loosely(c.suspectOn, l) {
-			return &AuditBreak{Seq: s.Seq, ID: s.Event.ID, Problem: AuditBrokenInserted,
-				Detail: "the row after it links to the row before it: this row is not part of the chain"}
+		switch {
+		case l.Seq == c.next && c.follows(c.suspectOn, l, 1): // the rest renumbered past it
+			c.inserted(*s)
+			c.shift++
+			c.accept(l)
+			return
+		case l.Seq == c.next && c.follows(c.suspectOn, l, 0):
+			c.inserted(*s)
+			c.accept(l)
+			return
 		}
-		return altered(*s)
+		c.rep.Breaks = append(c.rep.Breaks, *altered(*s))
+		if l.Seq == c.next && !c.follows(s.Hash, l, 0) && c.follows(s.Hash, l, -1) { // rows removed before it, the rest renumbered
+			c.shift--
+		}
 	}
 	if msg := digestsDiffer(l); msg != "" {
-		return &AuditBreak{Seq: l.Seq, ID: l.Event.ID, Problem: AuditBrokenAltered, Detail: msg}
+		c.broke(l, AuditBrokenAltered, msg)
 	}
 	switch {
-	case l.Seq < c.next:
-		return &AuditBreak{Seq: l.Seq, ID: l.Event.ID, Problem: AuditBrokenInserted,
-			Detail: fmt.Sprintf("sequence number %d repeats or goes back (expected %d)", l.Seq, c.next)}
 	case l.Seq > c.next:
-		return &AuditBreak{Seq: c.next, Problem: AuditBrokenMissing,
-			Detail: fmt.Sprintf("rows %d to %d are missing", c.next, l.Seq-1)}
+		c.rep.Breaks = append(c.rep.Breaks, AuditBreak{Seq: c.next, Problem: AuditBrokenMissing,
+			Detail: fmt.Sprintf("rows %d to %d are missing", c.next, l.Seq-1)})
+		c.accept(l) // its link cannot be checked: the row before it is gone
+		c.prevPrevKnown = false
+		return
+	case c.follows(c.prev, l, 0):
+	case c.prevPrevKnown && c.follows(c.prevPrev, l, 1): // prevPrev nil: the zeros before row 1
+		c.inserted(c.prevLink)
+		c.shift++
+		c.prev = c.prevPrev
+	case c.prevPrevKnown && c.follows(c.prevPrev, l, 0):
+		c.inserted(c.prevLink)
+		c.prev = c.prevPrev
+	default:
+		c.suspect, c.suspectOn = &l, c.prev
 	}
-	if bytes.Equal(AuditHash(c.prev, l), l.Hash) {
-		return nil
-	}
-	if c.rep.Rows >= 2 && loosely(c.prevPrev, l) { // prevPrev nil: the zeros before row 1
-		return &AuditBreak{Seq: c.prevLink.Seq, ID: c.prevLink.Event.ID, Problem: AuditBrokenInserted,
-			Detail: "the row after it links to the row before it: this row is not part of the chain"}
-	}
-	c.suspect, c.suspectOn = &l, c.prev
-	return nil
+	c.accept(l)
 }
 
-// loosely reports whether l follows prev at its place or one place
-// earlier (where it stood before a row was slipped in and the rest
-// renumbered).
-func loosely(prev []byte, l AuditLink) bool {
-	if bytes.Equal(AuditHash(prev, l), l.Hash) {
-		return true
-	}
-	l.Seq--
+// follows reports whether l follows prev with its sequence number d
+// places earlier than now (after the renumbering found so far).
+func (c *chainCheck) follows(prev []byte, l AuditLink, d int64) bool {
+	l.Seq -= c.shift + d
 	return bytes.Equal(AuditHash(prev, l), l.Hash)
+}
+
+// accept makes l the row the next one is judged against.
+func (c *chainCheck) accept(l AuditLink) {
+	c.prevPrev, c.prevPrevKnown = c.prev, true
+	c.prev, c.prevLink = l.Hash, l
+	c.next = l.Seq + 1
+}
+
+func (c *chainCheck) broke(l AuditLink, problem, detail string) {
+	c.rep.Breaks = append(c.rep.Breaks, AuditBreak{Seq: l.Seq, ID: l.Event.ID, Problem: problem, Detail: detail})
+}
+
+func (c *chainCheck) inserted(l AuditLink) {
+	c.broke(l, AuditBrokenInserted, "the row after it links to the row before it: this row is not part of the chain")
 }
 
 func altered(l AuditLink) *AuditBreak {
@@ -332,15 +434,12 @@ func (v *AuditVerifier) finish() {
 		return
 	}
 	v.cur = nil
-	if c.rep.Broken == nil && c.suspect != nil {
-		c.rep.Broken = altered(*c.suspect)
+	if c.suspect != nil {
+		c.rep.Breaks = append(c.rep.Breaks, *altered(*c.suspect))
 	}
-	if c.head != nil && !c.headSeen && c.headBroken == nil {
-		c.headBroken = &AuditBreak{Seq: c.head.Seq, Problem: AuditBrokenHead,
+	if c.head != nil && !c.headSeen {
+		c.rep.Against = &AuditBreak{Seq: c.head.Seq, Problem: AuditBrokenHead,
 			Detail: fmt.Sprintf("the recorded head (seq %d) is no longer in the chain, which ends at seq %d: rows were removed from its end", c.head.Seq, c.rep.Head.Seq)}
-	}
-	if c.rep.Broken == nil {
-		c.rep.Broken = c.headBroken
 	}
 	delete(v.against, c.rep.Chain)
 	v.report.Chains = append(v.report.Chains, *c.rep)
@@ -350,13 +449,32 @@ func (v *AuditVerifier) finish() {
 func (v *AuditVerifier) Report() AuditReport {
 	v.finish()
 	for chain, h := range v.against { // chains that are gone altogether
-		v.report.Chains = append(v.report.Chains, AuditChainReport{Chain: chain, Broken: &AuditBreak{Seq: h.Seq, Problem: AuditBrokenHead,
+		v.report.Chains = append(v.report.Chains, AuditChainReport{Chain: chain, Against: &AuditBreak{Seq: h.Seq, Problem: AuditBrokenHead,
 			Detail: "the chain of the recorded head has no rows any more"}})
 	}
 	v.against = map[int]AuditHead{}
 	slices.SortFunc(v.report.Chains, func(a, b AuditChainReport) int { return a.Chain - b.Chain })
+	for _, r := range v.named {
+		if recs := v.erasures[r.pseudonym]; len(recs) > 0 && (r.digest == "" || recs[r.digest]) {
+			continue
+		}
+		i := slices.IndexFunc(v.report.Chains, func(c AuditChainReport) bool { return c.Chain == r.chain })
+		detail := "no " + AuditErasureType + " row records the erasure that wrote " + r.pseudonym
+		if r.digest != "" {
+			detail = "no " + AuditErasureType + " row records " + r.pseudonym + " replacing the ID this row was written with"
+		}
+		v.report.Chains[i].Breaks = append(v.report.Chains[i].Breaks, AuditBreak{Seq: r.seq, ID: r.id, Problem: AuditBrokenErasure, Detail: detail})
+	}
+	v.named = nil
 	v.report.OK = true
-	for _, c := range v.report.Chains {
+	for i := range v.report.Chains {
+		c := &v.report.Chains[i]
+		slices.SortStableFunc(c.Breaks, func(a, b AuditBreak) int { return cmp.Compare(a.Seq, b.Seq) })
+		c.Breaks = slices.CompactFunc(c.Breaks, func(a, b AuditBreak) bool { return a.Seq == b.Seq && a.ID == b.ID && a.Problem == b.Problem })
+		c.Broken = c.Against
+		if len(c.Breaks) > 0 {
+			c.Broken = &c.Breaks[0]
+		}
 		if c.Broken != nil {
 			v.report.OK = false
 		}

@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"testing"
@@ -20,6 +21,12 @@ func chain(n int) []storage.AuditLink {
 		out = append(out, l)
 	}
 	return out
+}
+
+// erasure is the record of the erasure of id under pseudonym.
+func erasure(pseudonym, id string) storage.AuditEvent {
+	return storage.AuditEvent{ID: "rec-" + pseudonym, Type: storage.AuditErasureType, Time: time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC),
+		Details: map[string]string{"pseudonym": pseudonym, "erased_id_digest": hex.EncodeToString(storage.AuditDigest(id)), "rows": "1"}}
 }
 
 func verify(links []storage.AuditLink, against ...storage.AuditHead) storage.AuditReport {
@@ -69,8 +76,22 @@ func TestAuditVerifier(t *testing.T) {
 		{name: "erased", links: func() []storage.AuditLink {
 			l := chain(6)
 			l[2].Event.ActorID, l[2].Event.IP, l[2].Event.Details = storage.ErasedPrefix+"x", "", map[string]string{"k": "v"}
-			return l
+			return append(l, storage.ChainAudit(l[5].Hash, 3, 7, erasure(storage.ErasedPrefix+"x", "u1")))
 		}},
+		{name: "erased without a record", links: func() []storage.AuditLink {
+			l := chain(6)
+			l[2].Event.ActorID, l[2].Event.IP, l[2].Event.Details = storage.ErasedPrefix+"x", "", map[string]string{"k": "v"}
+			return l
+		}, problem: storage.AuditBrokenErasure, seq: 3, id: "id03"},
+		{name: "erased, the record names another ID", links: func() []storage.AuditLink {
+			l := chain(6)
+			l[2].Event.ActorID, l[2].Event.IP, l[2].Event.Details = storage.ErasedPrefix+"x", "", map[string]string{"k": "v"}
+			return append(l, storage.ChainAudit(l[5].Hash, 3, 7, erasure(storage.ErasedPrefix+"x", "u2")))
+		}, problem: storage.AuditBrokenErasure, seq: 3, id: "id03"},
+		{name: "pseudonym written as it is, without a record", links: func() []storage.AuditLink {
+			l := chain(2)
+			return append(l, storage.ChainAudit(l[1].Hash, 3, 3, storage.AuditEvent{ID: "ev", Type: "user_erased", SubjectID: storage.ErasedPrefix + "y"}))
+		}, problem: storage.AuditBrokenErasure, seq: 3, id: "ev"},
 		{name: "type changed", links: func() []storage.AuditLink { l := chain(6); l[2].Event.Type = "other"; return l },
 			problem: storage.AuditBrokenAltered, seq: 3, id: "id03"},
 		{name: "last row changed", links: func() []storage.AuditLink { l := chain(6); l[5].Event.Details = map[string]string{"k": "w"}; return l },
@@ -170,5 +191,79 @@ func TestAuditVerifierChains(t *testing.T) {
 	if rep.OK || rep.Rows != 8 || len(rep.Chains) != 2 || rep.Chains[0].Broken != nil || rep.Chains[1].Broken == nil ||
 		rep.Chains[1].Broken.Seq != 2 || rep.Chains[0].Head.Seq != 4 {
 		t.Fatalf("report: %+v", rep)
+	}
+}
+
+// A break never hides a later one: the verifier resynchronises after each
+// (a changed row, rows removed, a row slipped in, with or without
+// renumbering) and reports every break, by sequence number, and a head
+// recorded earlier that no longer holds besides.
+func TestAuditVerifierEveryBreak(t *testing.T) {
+	type at struct {
+		problem string
+		seq     int64
+	}
+	change := func(l []storage.AuditLink, i int) []storage.AuditLink { l[i].Event.Type = "other"; return l }
+	tests := []struct {
+		name        string
+		links       func() []storage.AuditLink
+		against     func() []storage.AuditHead
+		want        []at
+		headDiffers bool
+	}{
+		{name: "two rows changed", links: func() []storage.AuditLink { return change(change(chain(8), 1), 5) },
+			want: []at{{storage.AuditBrokenAltered, 2}, {storage.AuditBrokenAltered, 6}}},
+		{name: "adjacent rows changed", links: func() []storage.AuditLink { return change(change(chain(8), 2), 3) },
+			want: []at{{storage.AuditBrokenAltered, 3}, {storage.AuditBrokenAltered, 4}}},
+		{name: "actor changed, then a row changed", links: func() []storage.AuditLink {
+			l := chain(8)
+			l[1].Event.ActorID = "u2"
+			return change(l, 6)
+		}, want: []at{{storage.AuditBrokenAltered, 2}, {storage.AuditBrokenAltered, 7}}},
+		{name: "row removed, then a row changed", links: func() []storage.AuditLink { return change(slices.Delete(chain(8), 2, 3), 5) },
+			want: []at{{storage.AuditBrokenMissing, 3}, {storage.AuditBrokenAltered, 7}}},
+		{name: "row removed and renumbered, then a row changed", links: func() []storage.AuditLink {
+			return change(renumber(slices.Delete(chain(8), 2, 3), 2, -1), 5)
+		}, want: []at{{storage.AuditBrokenAltered, 3}, {storage.AuditBrokenAltered, 6}}},
+		{name: "row slipped in and renumbered, then a row changed", links: func() []storage.AuditLink {
+			l := chain(8)
+			f := storage.ChainAudit(l[1].Hash, 3, 3, storage.AuditEvent{ID: "forged", Type: "t"})
+			return change(renumber(slices.Insert(l, 2, f), 3, 1), 6)
+		}, want: []at{{storage.AuditBrokenInserted, 3}, {storage.AuditBrokenAltered, 7}}},
+		{name: "row slipped in with any hash, then a row changed", links: func() []storage.AuditLink {
+			l := chain(8)
+			f := storage.AuditLink{Chain: 3, Seq: 3, Hash: make([]byte, 32), Event: storage.AuditEvent{ID: "forged", Type: "t"}}
+			f.ActorDigest, f.SubjectDigest, f.PersonalDigest = storage.AuditDigest(""), storage.AuditDigest(""), storage.AuditPersonalDigest(f.Event)
+			return change(renumber(slices.Insert(l, 2, f), 3, 1), 6)
+		}, want: []at{{storage.AuditBrokenInserted, 3}, {storage.AuditBrokenAltered, 7}}},
+		{name: "a row changed and the head recorded earlier rewritten", links: func() []storage.AuditLink {
+			l := change(chain(8), 1)
+			l[6].Event.Type = "other"
+			for i := 6; i < 8; i++ {
+				l[i] = storage.ChainAudit(l[i-1].Hash, 3, int64(i+1), l[i].Event)
+			}
+			return l
+		}, against: func() []storage.AuditHead { return []storage.AuditHead{verify(chain(7)).Chains[0].Head} },
+			want: []at{{storage.AuditBrokenAltered, 2}}, headDiffers: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var against []storage.AuditHead
+			if tc.against != nil {
+				against = tc.against()
+			}
+			rep := verify(tc.links(), against...)
+			c := rep.Chains[0]
+			var got []at
+			for _, b := range c.Breaks {
+				got = append(got, at{b.Problem, b.Seq})
+			}
+			if rep.OK || !slices.Equal(got, tc.want) || c.Broken == nil || *c.Broken != c.Breaks[0] {
+				t.Fatalf("want %v, got %v (%+v)", tc.want, got, c)
+			}
+			if (c.Against != nil) != tc.headDiffers || (c.Against != nil && c.Against.Problem != storage.AuditBrokenHead) {
+				t.Fatalf("against: %+v", c.Against)
+			}
+		})
 	}
 }

@@ -2,9 +2,11 @@ package memory
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/optibid/idp/storage"
@@ -86,8 +88,16 @@ func (s *Store) EraseUser(_ context.Context, userID, pseudonym string, ev storag
 	if !ok {
 		return storage.ErrNotFound
 	}
-	if slices.ContainsFunc(s.audit, func(a storage.AuditEvent) bool { return a.ActorID == pseudonym || a.SubjectID == pseudonym }) {
+	digest := hex.EncodeToString(storage.AuditDigest(userID))
+	if slices.ContainsFunc(s.audit, func(a storage.AuditEvent) bool {
+		return a.ActorID == pseudonym || a.SubjectID == pseudonym || (a.Type == storage.AuditErasureType && a.Details["pseudonym"] == pseudonym)
+	}) {
 		return errors.New("memory: the pseudonym is taken")
+	}
+	if slices.ContainsFunc(s.audit, func(a storage.AuditEvent) bool {
+		return a.Type == storage.AuditErasureType && a.Details["erased_id_digest"] == digest
+	}) {
+		return errors.New("memory: this ID was erased before")
 	}
 	for k, m := range s.memberships {
 		if k[0] != userID || m.Role != "owner" {
@@ -124,6 +134,7 @@ func (s *Store) EraseUser(_ context.Context, userID, pseudonym string, ev storag
 	maps.DeleteFunc(s.consents, func(k [2]string, _ storage.Consent) bool { return k[0] == userID })
 	delete(s.totp, userID)
 	delete(s.backupCodes, userID)
+	rows := 0
 	for i, a := range s.audit {
 		if a.ActorID != userID && a.SubjectID != userID && (a.Details["email"] == "" || !strings.EqualFold(a.Details["email"], u.Email)) {
 			continue
@@ -138,7 +149,12 @@ func (s *Store) EraseUser(_ context.Context, userID, pseudonym string, ev storag
 		a.Details = cloneMap(a.Details)
 		maps.DeleteFunc(a.Details, func(k, _ string) bool { return slices.Contains(storage.PersonalDetails, k) })
 		s.audit[i] = a
+		rows++
 	}
+	// The erasure's own record, as storage/postgres's erase_user_audit
+	// writes it.
+	s.appendAudit(storage.AuditEvent{Type: storage.AuditErasureType,
+		Details: map[string]string{"pseudonym": pseudonym, "erased_id_digest": digest, "rows": strconv.Itoa(rows)}})
 	s.appendAudit(ev)
 	return nil
 }

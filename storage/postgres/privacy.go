@@ -103,10 +103,12 @@ func collect[T any](ctx context.Context, tx pgx.Tx, fn pgx.RowToFunc[T], sql str
 
 // EraseUser runs as one transaction: the owner check, the deletions, and
 // ev. The server's role may not UPDATE audit_log, so the account row and
-// the audit pseudonymization go through erase_user_audit (migration
-// 00015), a function of the schema's owner that deletes the user (the
-// foreign keys cascade from users) and rewrites only that user's rows,
-// only as erasure does; the rows' hash chains stay intact.
+// the audit pseudonymization go through erase_user_audit (migrations 00015
+// and 00018), a function of the schema's owner that deletes the user (the
+// foreign keys cascade from users), rewrites only that user's rows, only
+// as erasure does, appends the erasure's record (storage.AuditErasureType)
+// and keeps the ID from ever being an account again; the rows' hash
+// chains stay intact.
 func (s *Store) EraseUser(ctx context.Context, userID, pseudonym string, ev storage.AuditEvent) error {
 	if !strings.HasPrefix(pseudonym, storage.ErasedPrefix) || pseudonym == storage.ErasedPrefix || pseudonym == userID {
 		return errors.New("postgres: erasure needs an " + storage.ErasedPrefix + "… pseudonym")

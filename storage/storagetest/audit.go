@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"sync"
@@ -154,16 +155,19 @@ func testAuditChainConcurrent(t *testing.T, s storage.Store) {
 }
 
 // testAuditChainErasure: erasure pseudonymizes rows without breaking
-// their chains, and takes only an unused erased-… pseudonym.
+// their chains, takes only an unused erased-… pseudonym, and records
+// itself in the log (AuditErasureType), so that verify accounts for every
+// pseudonym.
 func testAuditChainErasure(t *testing.T, s storage.Store) {
-	u, other := newUser(t, s), newUser(t, s)
+	u, other, gone := newUser(t, s), newUser(t, s), newUser(t, s)
+	taken := storage.ErasedPrefix + "taken"
+	must(t, s.EraseUser(ctx, gone.ID, taken, storage.AuditEvent{Type: "user_erased", SubjectID: taken}))
 	for _, e := range []storage.AuditEvent{
 		{Type: "login_succeeded", ActorID: u.ID, SubjectID: u.ID, IP: "192.0.2.7", UserAgent: "Firefox",
 			Details: map[string]string{"email": u.Email, "method": "password"}},
 		{Type: "member_added", ActorID: other.ID, SubjectID: u.ID, OrgID: "o", IP: "198.51.100.1", Details: map[string]string{"role": "admin"}},
 		{Type: "login_failed", IP: "192.0.2.7", Details: map[string]string{"email": u.Email, "reason": "password"}},
 		{Type: "login_succeeded", ActorID: other.ID, SubjectID: other.ID, IP: "198.51.100.1", Details: map[string]string{"email": other.Email}},
-		{Type: "user_erased", SubjectID: storage.ErasedPrefix + "taken"},
 	} {
 		must(t, s.AppendAudit(ctx, e))
 	}
@@ -172,7 +176,7 @@ func testAuditChainErasure(t *testing.T, s storage.Store) {
 			t.Fatalf("erasure with pseudonym %q", p)
 		}
 	}
-	if err := s.EraseUser(ctx, u.ID, storage.ErasedPrefix+"taken", ev("user_erased")); err == nil {
+	if err := s.EraseUser(ctx, u.ID, taken, ev("user_erased")); err == nil {
 		t.Fatal("erasure with a pseudonym that rows already name")
 	}
 	mustVerify(t, s)
@@ -183,5 +187,19 @@ func testAuditChainErasure(t *testing.T, s storage.Store) {
 	if len(rows) != 3 {
 		t.Fatalf("pseudonymized rows: %+v", rows)
 	}
+	records, err := s.ListAudit(ctx, storage.AuditFilter{Type: storage.AuditErasureType})
+	must(t, err)
+	var record map[string]string
+	for _, r := range records {
+		if r.Details["pseudonym"] == pseudonym {
+			record = r.Details
+		}
+	}
+	if len(records) != 2 || record == nil || record["erased_id_digest"] != hex.EncodeToString(storage.AuditDigest(u.ID)) || record["rows"] != "3" {
+		t.Fatalf("erasure records: %+v", records)
+	}
 	mustVerify(t, s)
+	if err := s.EraseUser(ctx, u.ID, storage.ErasedPrefix+random.ID(), ev("user_erased")); err == nil {
+		t.Fatal("an ID erased twice")
+	}
 }
