@@ -245,6 +245,9 @@ bootstrap:
 			return fmt.Errorf("%s: %d requests failed (%d succeeded)", s.name, res.errors, res.ok)
 		}
 	}
+	if hwm := peakRSS(srv.Process.Pid); hwm != "" {
+		fmt.Printf("\nserver peak RSS: %s\n", hwm)
+	}
 	fmt.Println()
 	return nil
 }
@@ -337,6 +340,20 @@ func drive(c *http.Client, workers int, d time.Duration, maxReq int, states []st
 }
 
 // cpuSeconds is the user+system CPU time of a process so far (Linux), or 0.
+// peakRSS is the process's high-water resident set (VmHWM), or "".
+func peakRSS(pid int) string {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
 func cpuSeconds(pid int) float64 {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
