@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,6 +53,9 @@ type App struct {
 	Metrics http.Handler
 	// storeUp is the store's reachability, as the last check saw it.
 	storeUp prometheus.Gauge
+	// reloadPending holds the kinds of reload waiting to run (reloadSoon).
+	reloadMu      sync.Mutex
+	reloadPending map[string]bool
 	// Outbox is the development sender (dev_mode only), else nil.
 	Outbox *notify.Outbox
 	// resolver looks up DNS TXT records for domain verification.
@@ -341,27 +345,56 @@ type changeFeed interface {
 // change committed anywhere; table "" means anything may have changed.
 func (a *App) applyChange(ctx context.Context, table, key string) {
 	slog.DebugContext(ctx, "change committed", "table", table, "key", key)
+	// Dropping a cached client is cheap and done at once; reloads read the
+	// store, so a burst of changes (a bulk import, a deleted organization
+	// with many clients) is coalesced into one reload per kind.
 	switch table {
 	case "clients":
 		a.Provider.ForgetClient(key)
-		_ = a.Provider.ReloadClientOrigins(ctx)
+		a.reloadSoon(ctx, "origins", a.Provider.ReloadClientOrigins)
 	case "apis":
-		_ = a.Provider.ReloadAPIs(ctx)
+		a.reloadSoon(ctx, "apis", a.Provider.ReloadAPIs)
 	case "signing_keys":
-		_ = a.Keys.Reload(ctx)
+		a.reloadSoon(ctx, "keys", a.Keys.Reload)
 	case "feature_definitions":
-		_ = a.Provider.ReloadFeatures(ctx)
+		a.reloadSoon(ctx, "features", a.Provider.ReloadFeatures)
 	case "organizations", "organization_domains":
 		// An organization's clients vouch through its verified domains,
 		// and its deletion removes its clients and APIs.
 		a.Provider.ForgetClients()
-		_ = a.Provider.Reload(ctx)
+		a.reloadSoon(ctx, "provider", a.Provider.Reload)
 	case "":
 		a.Provider.ForgetClients()
-		_ = a.Keys.Reload(ctx)
-		_ = a.Provider.ReloadFeatures(ctx)
-		_ = a.Provider.Reload(ctx)
+		a.reloadSoon(ctx, "keys", a.Keys.Reload)
+		a.reloadSoon(ctx, "features", a.Provider.ReloadFeatures)
+		a.reloadSoon(ctx, "provider", a.Provider.Reload)
 	}
+}
+
+// reloadCoalesce is how long changes of one kind are gathered into one
+// reload: far below what a person notices, far above a burst's spacing.
+const reloadCoalesce = 50 * time.Millisecond
+
+// reloadSoon runs reload once reloadCoalesce from now, unless one of this
+// kind is already waiting (which will see this change too).
+func (a *App) reloadSoon(ctx context.Context, kind string, reload func(context.Context) error) {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	if a.reloadPending == nil {
+		a.reloadPending = map[string]bool{}
+	}
+	if a.reloadPending[kind] {
+		return
+	}
+	a.reloadPending[kind] = true
+	time.AfterFunc(reloadCoalesce, func() {
+		a.reloadMu.Lock()
+		delete(a.reloadPending, kind)
+		a.reloadMu.Unlock()
+		if err := reload(ctx); err != nil && ctx.Err() == nil {
+			slog.WarnContext(ctx, "reload after a change failed; the periodic reload will retry", "kind", kind, "error", err)
+		}
+	})
 }
 
 // Run keeps the background work going until ctx ends: change

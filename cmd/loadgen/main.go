@@ -35,6 +35,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/optibid/idp/internal/pgcluster"
 )
 
@@ -45,6 +46,9 @@ func main() {
 	maxReq := flag.Int("max-requests", 500000, "upper bound of requests per scenario")
 	only := flag.String("only", "", "run only scenarios whose name contains this")
 	strict := flag.Bool("strict", false, "fail on any failed request (the CI smoke: correctness, not speed)")
+	flag.IntVar(&seed.users, "seed-users", 0, "PostgreSQL only: users to add before the run (cost growth with scale)")
+	flag.IntVar(&seed.clients, "seed-clients", 0, "PostgreSQL only: clients to add")
+	flag.IntVar(&seed.orgs, "seed-orgs", 0, "PostgreSQL only: organizations to add (users and clients are spread over them)")
 	flag.Parse()
 	if err := pin(); err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
@@ -96,6 +100,45 @@ func run(stores []string, d time.Duration, workers, maxReq int, only string, str
 			return fmt.Errorf("%s: %w", store, err)
 		}
 	}
+	return nil
+}
+
+// seed is how much data to add to PostgreSQL before the scenarios, so that
+// runs at different scales show whether per-request cost stays flat.
+var seed struct{ users, clients, orgs int }
+
+// seedDatabase adds seed's organizations, users (one membership each) and
+// confidential client_credentials clients in a few set-based statements.
+func seedDatabase(ctx context.Context, dsn string) error {
+	if seed.users+seed.clients+seed.orgs == 0 {
+		return nil
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	orgs := max(seed.orgs, 1)
+	start := time.Now()
+	for _, st := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO organizations (id, slug, name) SELECT 'seed-org-' || i, 'seed-org-' || i, 'Seed ' || i
+			FROM generate_series(1, $1::int) i`, []any{orgs}},
+		{`INSERT INTO users (id, email, name, email_verified) SELECT 'seed-u-' || i, 'seed' || i || '@seed.example', 'Seed ' || i, true
+			FROM generate_series(1, $1::int) i`, []any{seed.users}},
+		{`INSERT INTO user_organization_membership (user_id, org_id, role) SELECT 'seed-u-' || i, 'seed-org-' || (i % $1 + 1), 'member'
+			FROM generate_series(1, $2::int) i`, []any{orgs, seed.users}},
+		{`INSERT INTO clients (id, name, secret_hash, grant_types, org_id) SELECT 'seed-c-' || i, 'Seed ' || i, md5(i::text),
+			'{client_credentials}', 'seed-org-' || (i % $1 + 1) FROM generate_series(1, $2::int) i`, []any{orgs, seed.clients}},
+		{`ANALYZE`, nil},
+	} {
+		if _, err := conn.Exec(ctx, st.sql, st.args...); err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+	}
+	fmt.Printf("seeded %d organizations, %d users, %d clients in %s\n\n", orgs, seed.users, seed.clients, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -174,6 +217,11 @@ bootstrap:
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	if err := waitReady(c, issuer); err != nil {
 		return fmt.Errorf("%w; the server said:\n%s", err, stderr.String())
+	}
+	if store == "postgres" {
+		if err := seedDatabase(context.Background(), dsn); err != nil {
+			return err
+		}
 	}
 	fmt.Printf("## %s store\n\n| scenario | req/s | req/s per server CPU-second | p50 | p99 | errors |\n|---|---:|---:|---:|---:|---:|\n", store)
 	tok, err := login(issuer, "web")
