@@ -20,7 +20,7 @@ test: ## run every test, the PostgreSQL and browser ones included (TESTFLAGS=-ra
 
 bench: ## Go benchmarks and the loopback load generator (figures: docs/benchmarks.md)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./provider ./login ./login/password ./apiauth
-	$(GO) run ./cmd/loadgen
+	$(GO) run ./cmd/loadgen -bare
 
 bench-smoke: ## every benchmark once and a 1 s load per scenario (CI: keeps make bench working)
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./provider ./login ./login/password ./apiauth

@@ -46,6 +46,7 @@ func main() {
 	maxReq := flag.Int("max-requests", 500000, "upper bound of requests per scenario")
 	only := flag.String("only", "", "run only scenarios whose name contains this")
 	strict := flag.Bool("strict", false, "fail on any failed request (the CI smoke: correctness, not speed)")
+	flag.BoolVar(&bare, "bare", false, "also run the bare zitadel/oidc engine (its example storage, opaque tokens) for comparison")
 	flag.IntVar(&seed.users, "seed-users", 0, "PostgreSQL only: users to add before the run (cost growth with scale)")
 	flag.IntVar(&seed.clients, "seed-clients", 0, "PostgreSQL only: clients to add")
 	flag.IntVar(&seed.orgs, "seed-orgs", 0, "PostgreSQL only: organizations to add (users and clients are spread over them)")
@@ -95,11 +96,85 @@ func run(stores []string, d time.Duration, workers, maxReq int, only string, str
 	}
 	fmt.Printf("# loadgen: %d workers, %s per scenario, Go %s, %s, host %s, %s\n\n",
 		workers, d, runtime.Version(), pinned, host, time.Now().UTC().Format(time.RFC3339))
+	if bare {
+		if err := runBare(dir, d, workers, maxReq); err != nil {
+			return err
+		}
+	}
 	for _, store := range stores {
 		if err := runStore(dir, bin, strings.TrimSpace(store), d, workers, maxReq, only, strict); err != nil {
 			return fmt.Errorf("%s: %w", store, err)
 		}
 	}
+	return nil
+}
+
+// bare runs the bare engine beside ours (runBare).
+var bare bool
+
+// runBare drives the bare zitadel/oidc engine (cmd/loadgen/bareop: the
+// example's in-memory storage, opaque tokens, nothing of ours) with the
+// scenarios both can serve, pinned and measured like our server, so our
+// overhead per request is read against the engine's in the same run.
+func runBare(dir string, d time.Duration, workers, maxReq int) error {
+	bin := filepath.Join(dir, "bareop")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/loadgen/bareop").CombinedOutput(); err != nil {
+		return fmt.Errorf("build bareop: %v: %s", err, out)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	args := []string{bin, "-addr", addr}
+	if ts, err := exec.LookPath("taskset"); err == nil && runtime.NumCPU() >= 2 {
+		args = append([]string{ts, "-c", "0"}, args...)
+	}
+	srv := exec.Command(args[0], args[1:]...)
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+	issuer := "http://" + addr
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	for i := 0; ; i++ {
+		resp, err := c.Get(issuer + "/.well-known/openid-configuration")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if i > 100 {
+			return errors.New("bareop did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	fmt.Printf("## bare engine (zitadel/oidc example storage, opaque tokens)\n\n| scenario | req/s | req/s per server CPU-second | p50 | p99 | errors |\n|---|---:|---:|---:|---:|---:|\n")
+	for _, sc := range []struct {
+		name string
+		req  func(int, *string) (*http.Request, error)
+	}{
+		{"discovery", func(int, *string) (*http.Request, error) {
+			return http.NewRequest(http.MethodGet, issuer+"/.well-known/openid-configuration", nil)
+		}},
+		{"client_credentials (opaque)", func(int, *string) (*http.Request, error) {
+			req, err := http.NewRequest(http.MethodPost, issuer+"/oauth/token", strings.NewReader("grant_type=client_credentials&scope=openid"))
+			if err == nil {
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.SetBasicAuth("sid1", "verysecret")
+			}
+			return req, err
+		}},
+	} {
+		cpu0 := cpuSeconds(srv.Process.Pid)
+		res := drive(c, workers, d, maxReq, make([]string, workers), sc.req, nil)
+		perCore := "n/a"
+		if used := cpuSeconds(srv.Process.Pid) - cpu0; used > 0 {
+			perCore = fmt.Sprintf("%.0f", float64(res.ok)/used)
+		}
+		fmt.Printf("| %s | %.0f | %s | %s | %s | %d |\n", sc.name, res.rps, perCore, ms(res.p50), ms(res.p99), res.errors)
+	}
+	fmt.Println()
 	return nil
 }
 
