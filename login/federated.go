@@ -16,6 +16,7 @@ import (
 	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/optibid/idp/federation"
+	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/manage/roles"
@@ -228,7 +229,7 @@ func (h *Handler) federatedCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if e := q.Get("error"); e != "" {
-		h.federationFailed(w, r, conn, "", "upstream_error", errors.New(clip(e)), http.StatusBadRequest,
+		h.federationFailed(w, r, conn, "", "upstream_error", errors.New(httpx.Clip(e)), http.StatusBadRequest,
 			conn.Name+" did not sign you in. Return to the application and try again.")
 		return
 	}

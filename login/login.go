@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"slices"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
@@ -266,7 +265,7 @@ func (h *Handler) signInError(w http.ResponseWriter, r *http.Request) {
 		msg = "The sign-in could not be completed (" + code + "). Return to the application and try again."
 	}
 	h.Error(w, r, http.StatusBadRequest, msg, "reason", "sign-in error of an application whose address is not vouched for",
-		"error_code", clip(code))
+		"error_code", httpx.Clip(code))
 }
 
 var oauthErrorCode = regexp.MustCompile(`^[a-z_]{1,40}$`)
@@ -297,7 +296,7 @@ func (h *Handler) checkForm(w http.ResponseWriter, r *http.Request) bool {
 	if (origin != "" && origin != "null" && origin != h.origin) || (site != "" && site != "same-origin" && site != "none") ||
 		(origin == "null" && site != "same-origin") {
 		h.Error(w, r, http.StatusForbidden, "This form was sent from another site and was refused.",
-			"reason", "cross-site form post", "origin", clip(origin), "sec_fetch_site", clip(site))
+			"reason", "cross-site form post", "origin", httpx.Clip(origin), "sec_fetch_site", httpx.Clip(site))
 		return false
 	}
 	browser := h.Cookies.BrowserID(r)
@@ -426,17 +425,4 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg.MustRegister(m.logins, m.mfa, m.federation, m.lockouts)
 	}
 	return m
-}
-
-// clip bounds a received value for the log (cut at a character
-// boundary).
-func clip(s string) string {
-	if len(s) <= 512 {
-		return s
-	}
-	cut := 512
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }

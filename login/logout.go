@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 
+	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/storage"
 )
@@ -83,7 +84,7 @@ func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) {
 	lr, msg := h.parseLogout(ctx, r.URL.Query())
 	if msg != "" {
 		h.Error(w, r, http.StatusBadRequest, msg, "reason", "logout request refused", "post_logout_redirect_uri",
-			clip(r.FormValue("post_logout_redirect_uri")), "client_id", clip(r.FormValue("client_id")))
+			httpx.Clip(r.FormValue("post_logout_redirect_uri")), "client_id", httpx.Clip(r.FormValue("client_id")))
 		return
 	}
 	s, _, live, err := h.currentSession(ctx, r)
@@ -111,7 +112,7 @@ func (h *Handler) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 	lr, msg := h.parseLogout(r.Context(), r.PostForm)
 	if msg != "" {
 		h.Error(w, r, http.StatusBadRequest, msg, "reason", "logout request refused", "post_logout_redirect_uri",
-			clip(r.FormValue("post_logout_redirect_uri")), "client_id", clip(r.FormValue("client_id")))
+			httpx.Clip(r.FormValue("post_logout_redirect_uri")), "client_id", httpx.Clip(r.FormValue("client_id")))
 		return
 	}
 	if r.PostForm.Get("decision") != "logout" {

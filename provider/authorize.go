@@ -48,7 +48,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	c, err := p.clients.get(ctx, form.Get("client_id"))
 	if errors.Is(err, storage.ErrNotFound) {
 		p.errorPage(w, r, http.StatusBadRequest, "The application that sent you here is not registered.",
-			"reason", "unknown client", "client_id", clip(form.Get("client_id")))
+			"reason", "unknown client", "client_id", httpx.Clip(form.Get("client_id")))
 		return
 	}
 	if err != nil {
@@ -60,7 +60,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	redirectURI := form.Get("redirect_uri")
 	if redirectURI == "" || !registration.MatchRedirectURI(c.Client.RedirectURIs, redirectURI, c.Public()) {
 		p.errorPage(w, r, http.StatusBadRequest, "The application's return address is not registered, so you cannot be sent back to it.",
-			"reason", "redirect_uri not registered for the client", "client_id", c.Client.ID, "redirect_uri", clip(redirectURI),
+			"reason", "redirect_uri not registered for the client", "client_id", c.Client.ID, "redirect_uri", httpx.Clip(redirectURI),
 			"registered", c.Client.RedirectURIs)
 		return
 	}
@@ -342,13 +342,4 @@ func (p *Provider) ClientVouched(ctx context.Context, c storage.Client) (bool, e
 		return false, err
 	}
 	return slices.ContainsFunc(ds, func(d storage.OrganizationDomain) bool { return !d.VerifiedAt.IsZero() }), nil
-}
-
-// clip bounds a received value for the log: enough to see what was sent,
-// not a way to flood the log.
-func clip(s string) string {
-	if len(s) > 512 {
-		return s[:512] + "…"
-	}
-	return s
 }

@@ -285,3 +285,18 @@ func UserAgent(r *http.Request) string {
 	}
 	return ua[:cut]
 }
+
+// Clip bounds a value received from a caller before it is logged: enough
+// to see what was sent, not a way to flood the log. It cuts at a character
+// boundary.
+func Clip(s string) string {
+	const limit = 512
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}

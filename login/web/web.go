@@ -99,11 +99,7 @@ func (t *Templates) Error(w http.ResponseWriter, r *http.Request, status int, me
 	if status >= 500 {
 		level = slog.LevelError
 	}
-	path := r.URL.Path
-	if len(path) > 256 {
-		path = path[:256] + "…"
-	}
-	attrs := append([]any{"status", status, "path", path, "message", message}, cause...)
+	attrs := append([]any{"status", status, "path", httpx.Clip(r.URL.Path), "message", message}, cause...)
 	slog.Log(r.Context(), level, "error page", attrs...)
 	t.Write(w, r, status, "error", map[string]any{"Message": message, "RequestID": httpx.RequestID(r.Context())})
 }
