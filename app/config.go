@@ -718,30 +718,23 @@ func (b Bootstrap) Check(issuer string) error {
 		}
 	}
 	b.validateFeatures(&es)
-	// The operator registers clients: every declared API may be granted,
-	// and no client may register an API's scope as its own.
-	reg := manage.Registrar{Operator: true, APIs: []string{issuer + provider.ManagementAPIPath},
-		APIScopes: []string{registration.ScopeManage, registration.ScopeManageRead}}
+	declared := make([]storage.API, 0, len(b.APIs))
 	for i, a := range b.APIs {
 		key := fmt.Sprintf("bootstrap.apis[%d]", i)
 		if err := registration.ValidateAPI(a.Stored(), issuer+provider.ManagementAPIPath); err != nil {
 			es.addf("%s.%v", key, err)
 		}
-		if slices.Contains(reg.APIs, a.Identifier) {
+		if a.Identifier == issuer+provider.ManagementAPIPath ||
+			slices.ContainsFunc(declared, func(o storage.API) bool { return o.Identifier == a.Identifier }) {
 			es.addf("%s.identifier: %q is declared twice", key, a.Identifier)
 		}
-		others := make([]storage.API, 0, i)
-		for _, o := range b.APIs[:i] {
-			others = append(others, o.Stored())
-		}
-		if err := registration.ScopeClash(a.Stored(), others); err != nil {
+		if err := registration.ScopeClash(a.Stored(), declared); err != nil {
 			es.addf("%s.%v", key, err)
 		}
-		reg.APIs = append(reg.APIs, a.Identifier)
-		for _, sc := range a.Scopes {
-			reg.APIScopes = append(reg.APIScopes, sc.Name)
-		}
+		declared = append(declared, a.Stored())
 	}
+	// The operator registers the file's clients, under the same rules.
+	reg := manage.RegistrarFor(declared, "", "", issuer+provider.ManagementAPIPath)
 	ids := map[string]bool{}
 	for i, c := range b.Clients {
 		key := fmt.Sprintf("bootstrap.clients[%d]", i)

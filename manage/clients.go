@@ -178,14 +178,17 @@ func (c ClientSpec) Stored(orgID, secretHash string) storage.Client {
 // only storage.HashSecret of it.
 func NewSecret() string { return random.Token(32) }
 
-// Registrar returns what a member with role may give a client of orgID:
-// the organization's own APIs, and every API scope as off limits.
-func (s *Service) Registrar(ctx context.Context, orgID, role string) (Registrar, error) {
-	apis, err := s.Store.ListAPIs(ctx)
-	if err != nil {
-		return Registrar{}, fmt.Errorf("apis: %w", err)
+// RegistrarFor is what a registrar may give a client, given every API
+// there is: a member with role of orgID may grant that organization's own
+// APIs; the operator (orgID "", role "") the platform's and the management
+// API (managementAPI). Every API's scope, the management API's included,
+// is off limits as a client's own.
+func RegistrarFor(apis []storage.API, orgID, role, managementAPI string) Registrar {
+	reg := Registrar{Role: role, Operator: orgID == "" && role == "",
+		APIScopes: []string{registration.ScopeManage, registration.ScopeManageRead}}
+	if reg.Operator {
+		reg.APIs = append(reg.APIs, managementAPI)
 	}
-	reg := Registrar{Role: role, APIScopes: []string{registration.ScopeManage, registration.ScopeManageRead}}
 	for _, a := range apis {
 		if a.OrgID == orgID {
 			reg.APIs = append(reg.APIs, a.Identifier)
@@ -194,7 +197,16 @@ func (s *Service) Registrar(ctx context.Context, orgID, role string) (Registrar,
 			reg.APIScopes = append(reg.APIScopes, sc.Name)
 		}
 	}
-	return reg, nil
+	return reg
+}
+
+// Registrar is RegistrarFor over the stored APIs.
+func (s *Service) Registrar(ctx context.Context, orgID, role string) (Registrar, error) {
+	apis, err := s.Store.ListAPIs(ctx)
+	if err != nil {
+		return Registrar{}, fmt.Errorf("apis: %w", err)
+	}
+	return RegistrarFor(apis, orgID, role, s.ManagementAPI), nil
 }
 
 // RegisterClient registers a client for the organization on behalf of a
@@ -230,12 +242,10 @@ func (s *Service) RegisterClient(ctx context.Context, by Actor, org storage.Orga
 // replaced: replacing would rotate a live client's secret. The generated
 // secret is returned here only.
 func (s *Service) CreatePlatformClient(ctx context.Context, by Actor, spec ClientSpec) (storage.Client, string, error) {
-	reg, err := s.Registrar(ctx, "", "")
+	reg, err := s.Registrar(ctx, "", "") // the operator's
 	if err != nil {
 		return storage.Client{}, "", err
 	}
-	reg.Operator = true
-	reg.APIs = append(reg.APIs, s.ManagementAPI)
 	if spec.ID == "" {
 		return storage.Client{}, "", Invalid("id", "is required")
 	}
@@ -300,12 +310,10 @@ func (s *Service) UpdatePlatformClient(ctx context.Context, by Actor, spec Clien
 		return before, after, fmt.Errorf("client %s: %w", spec.ID, err)
 	}
 	spec.Public = before.Public()
-	reg, err := s.Registrar(ctx, "", "")
+	reg, err := s.Registrar(ctx, "", "") // the operator's
 	if err != nil {
 		return before, after, err
 	}
-	reg.Operator = true
-	reg.APIs = append(reg.APIs, s.ManagementAPI)
 	if err := spec.Check(reg); err != nil {
 		return before, after, err
 	}
