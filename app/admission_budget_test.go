@@ -116,7 +116,7 @@ func TestBudgetBoundsTransactionalWrites(t *testing.T) {
 // charges one: any holder of one access token (a browser's, for a public
 // client) can keep the replica's whole in-flight cap busy with store-bound
 // requests, bounded by nothing but the global cap.
-func TestUserinfoIsChargedToTheClient(t *testing.T) {
+func TestUserinfoIsChargedToTheTokensHolder(t *testing.T) {
 	t.Parallel()
 	e := apptest.New(t, "memory", func(c *app.Config) { c.Tokens.ClientRate, c.Tokens.ClientBurst = 0.5, 3 })
 	code, v := e.CodeFor(e.Browser(), nil)
@@ -128,4 +128,28 @@ func TestUserinfoIsChargedToTheClient(t *testing.T) {
 		}
 	}
 	t.Fatal("10 userinfo calls with one token over a 3-request burst: never 429")
+}
+
+// One person's flood of userinfo with their own token spends their own
+// allowance, not the client's: the application's token requests, and the
+// other people signed in to it, are not refused for it.
+func TestOneUsersUserinfoFloodSparesTheClient(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory", func(c *app.Config) { c.Tokens.ClientRate, c.Tokens.ClientBurst = 0.5, 3 })
+	code, v := e.CodeFor(e.Browser(), nil)
+	_, body := e.Exchange(code, v)
+	flooder := apptest.DecodeToken(t, body).AccessToken
+	for range 10 {
+		e.Userinfo(flooder)
+	}
+	b := e.Browser()
+	u := b.Login(e.AuthURL(nil), "bob@example.com", apptest.UserPassword)
+	resp, body := e.PostToken("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {u.Query().Get("code")},
+		"redirect_uri": {apptest.RPCallback}}, "web", apptest.WebSecret)
+	if resp.StatusCode == http.StatusTooManyRequests {
+		t.Fatalf("the client's token request was refused for one user's userinfo flood: %s", body)
+	}
+	if code := e.Userinfo(apptest.DecodeToken(t, body).AccessToken).StatusCode; code != http.StatusOK {
+		t.Fatalf("another user's userinfo: %d", code)
+	}
 }

@@ -108,9 +108,11 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		at, _ = p.verifyAccessToken(token)
 	}
 	if at != nil && slices.Contains(at.Scopes(), oidc.ScopeOpenID) {
-		// A verified token is charged to its client, like the client's own
-		// requests: one token cannot fill the in-flight cap.
-		if ok, after := p.admission.allow(at.ClientID); !ok {
+		// A verified token is charged to its holder (the user at the
+		// client), apart from the client's own requests: one token cannot
+		// fill the in-flight cap, and one person's flood spends neither the
+		// application's allowance nor the other users'.
+		if ok, after := p.admission.allow("userinfo\x00" + at.ClientID + "\x00" + at.Subject); !ok {
 			tooMany(w, after)
 			return
 		}
