@@ -181,6 +181,9 @@ func Middleware(m *Metrics, hsts bool, budget time.Duration) mux.MiddlewareFunc 
 				}
 				// The access log: the route template, never the path or
 				// query (which can carry codes and tokens).
+				if !slog.Default().Enabled(ctx, slog.LevelInfo) {
+					return // log.level above info: build nothing per request
+				}
 				info.mu.Lock()
 				clientID := info.clientID
 				info.mu.Unlock()
