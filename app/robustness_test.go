@@ -297,7 +297,10 @@ func mustParse(s string) url.Values { v, _ := url.ParseQuery(s); return v }
 // Retry-After within the budget, and works again once the lock is gone.
 func TestRequestBudgetBoundsALockedDatabase(t *testing.T) {
 	t.Parallel()
-	e := apptest.New(t, "postgres", func(c *app.Config) { c.HTTP.RequestBudget = 300 * time.Millisecond })
+	// A second, not less: the budget covers the whole request, password
+	// hashing included, and a loaded CI machine running the suite under
+	// -race spent more than 300ms on the sign-in after the lock was gone.
+	e := apptest.New(t, "postgres", func(c *app.Config) { c.HTTP.RequestBudget = time.Second })
 	b := e.Browser()
 	resp, page := b.Authorize(e.AuthURL(nil))
 	if resp.StatusCode != 200 {
@@ -321,8 +324,8 @@ func TestRequestBudgetBoundsALockedDatabase(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || apptest.Leaks(body) {
 		t.Fatalf("sign-in against a locked table: %d Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
-	if took > 2*time.Second {
-		t.Fatalf("the sign-in waited %s; the budget is 300ms", took)
+	if took > 4*time.Second {
+		t.Fatalf("the sign-in waited %s; the budget is 1s", took)
 	}
 	_ = tx.Rollback(t.Context())
 	resp, page = b.Authorize(e.AuthURL(nil))
