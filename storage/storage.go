@@ -42,6 +42,10 @@ type Organizations interface {
 	OrganizationByVerifiedDomain(ctx context.Context, domain string) (Organization, error)
 	// DomainsOf lists an organization's domains.
 	DomainsOf(ctx context.Context, orgID string) ([]OrganizationDomain, error)
+	// ListOrganizations pages through organizations in byte order of slug
+	// (keyset: the next page starts After the last slug of this one). The
+	// search matches literally: % _ and \ are plain characters.
+	ListOrganizations(ctx context.Context, q OrgQuery) ([]Organization, error)
 }
 
 // Users stores accounts.
@@ -57,6 +61,9 @@ type Users interface {
 	SetPlatformAdmin(ctx context.Context, userID string, on bool, ev AuditEvent) error
 	// UserByEmail looks the user up by lower-cased email.
 	UserByEmail(ctx context.Context, email string) (User, error)
+	// ListUsers pages through users in byte order of email, as
+	// ListOrganizations does through organizations.
+	ListUsers(ctx context.Context, q UserQuery) ([]User, error)
 	// UpdateProfile changes name and email-verified state.
 	UpdateProfile(ctx context.Context, id, name string, emailVerified bool, ev AuditEvent) error
 	// SetPassword replaces the password hash, clears the lockout, and

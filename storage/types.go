@@ -483,6 +483,30 @@ type AuditFilter struct {
 	Limit  int
 }
 
+// OrgQuery pages through organizations ordered by slug.
+type OrgQuery struct {
+	Search string // case-insensitive substring of slug or name; "" for all
+	After  string // slug cursor: only slugs greater than this
+	Limit  int    // at most this many (<=0 or >1000: 100)
+}
+
+// UserQuery pages through users ordered by email.
+type UserQuery struct {
+	Search string // case-insensitive substring of email or name
+	After  string // email cursor
+	Limit  int    // as OrgQuery
+}
+
+// PageSize is the number of rows a page of limit holds: limit, or 100
+// when it is <= 0 or above 1000. Every paged list applies it, so a caller
+// knows a page is full (and asks for the next) when it holds PageSize rows.
+func PageSize(limit int) int {
+	if limit <= 0 || limit > 1000 {
+		return 100
+	}
+	return limit
+}
+
 // HashSecret returns the hex SHA-256 of a high-entropy secret. It is the one
 // way every backend and caller derives the stored form of codes, refresh
 // tokens, session IDs and client secrets; a slow hash would buy nothing for

@@ -68,6 +68,32 @@ func (s *Store) OrganizationBySlug(_ context.Context, slug string) (storage.Orga
 	return storage.Organization{}, storage.ErrNotFound
 }
 
+func (s *Store) ListOrganizations(_ context.Context, q storage.OrgQuery) ([]storage.Organization, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return page(s.orgs, q.Search, q.After, q.Limit, func(o storage.Organization) (string, string) { return o.Slug, o.Name }), nil
+}
+
+// page is ListOrganizations and ListUsers: the rows whose key or name
+// holds search (ignoring case), with keys after after, in byte order of
+// key, at most storage.PageSize(limit) of them.
+func page[T any](rows map[string]T, search, after string, limit int, fields func(T) (key, name string)) []T {
+	search = strings.ToLower(search)
+	out := []T{}
+	for _, r := range rows {
+		key, name := fields(r)
+		if key > after && (strings.Contains(strings.ToLower(key), search) || strings.Contains(strings.ToLower(name), search)) {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b T) int {
+		ka, _ := fields(a)
+		kb, _ := fields(b)
+		return strings.Compare(ka, kb)
+	})
+	return out[:min(len(out), storage.PageSize(limit))]
+}
+
 func (s *Store) CreateOrganization(_ context.Context, o storage.Organization, ownerID string, ev storage.AuditEvent) (storage.Organization, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -266,6 +292,12 @@ func (s *Store) UserByEmail(_ context.Context, email string) (storage.User, erro
 		}
 	}
 	return storage.User{}, storage.ErrNotFound
+}
+
+func (s *Store) ListUsers(_ context.Context, q storage.UserQuery) ([]storage.User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return page(s.users, q.Search, q.After, q.Limit, func(u storage.User) (string, string) { return u.Email, u.Name }), nil
 }
 
 // updateUser is updateOrg for users.

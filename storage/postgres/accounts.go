@@ -51,6 +51,28 @@ func (s *Store) OrganizationBySlug(ctx context.Context, slug string) (storage.Or
 	return scanOrg(s.pool.QueryRow(ctx, `SELECT `+orgCols+` FROM organizations WHERE slug = $1`, slug))
 }
 
+// ListOrganizations orders and compares slugs in the "C" collation, byte
+// order whatever the database's locale, so that pages follow each other
+// exactly and agree with the memory backend.
+func (s *Store) ListOrganizations(ctx context.Context, q storage.OrgQuery) ([]storage.Organization, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `SELECT `+orgCols+` FROM organizations
+		WHERE slug COLLATE "C" > $1 AND ($2 = '' OR slug ILIKE $3 ESCAPE '\' OR name ILIKE $3 ESCAPE '\')
+		ORDER BY slug COLLATE "C" LIMIT $4`, q.After, q.Search, containsPattern(q.Search), storage.PageSize(q.Limit))
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Organization, error) { return scanOrg(r) })
+	return out, translate(err)
+}
+
+// containsPattern is the LIKE pattern (escape character \) matching
+// values that contain s literally.
+func containsPattern(s string) string {
+	return "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s) + "%"
+}
+
 func (s *Store) CreateOrganization(ctx context.Context, o storage.Organization, ownerID string, ev storage.AuditEvent) (storage.Organization, error) {
 	if o.ID == "" {
 		o.ID = random.ID()
@@ -248,6 +270,20 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (storage.User, er
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
 	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users u WHERE u.email = $1`, strings.ToLower(email)))
+}
+
+// ListUsers orders emails as ListOrganizations orders slugs.
+func (s *Store) ListUsers(ctx context.Context, q storage.UserQuery) ([]storage.User, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `SELECT `+userCols+` FROM users u
+		WHERE u.email COLLATE "C" > $1 AND ($2 = '' OR u.email ILIKE $3 ESCAPE '\' OR u.name ILIKE $3 ESCAPE '\')
+		ORDER BY u.email COLLATE "C" LIMIT $4`, q.After, q.Search, containsPattern(q.Search), storage.PageSize(q.Limit))
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.User, error) { return scanUser(r) })
+	return out, translate(err)
 }
 
 func (s *Store) UpdateProfile(ctx context.Context, id, name string, verified bool, ev storage.AuditEvent) error {

@@ -2,6 +2,9 @@ package storagetest
 
 import (
 	"errors"
+	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -43,6 +46,7 @@ func testOrganizations(t *testing.T, s storage.Store) {
 	if err := s.SetOrgSettings(ctx, "nope", []byte(`{}`), storage.AuditEvent{}); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("settings of an unknown org: %v", err)
 	}
+	t.Run("List", func(t *testing.T) { testListOrganizations(t, s) })
 }
 
 func testUsers(t *testing.T, s storage.Store) {
@@ -75,6 +79,139 @@ func testUsers(t *testing.T, s storage.Store) {
 	}
 	if _, err := s.UserByID(ctx, "nope"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("want ErrNotFound, got %v", err)
+	}
+	t.Run("List", func(t *testing.T) { testListUsers(t, s) })
+}
+
+// listSearches are the searches of testListOrganizations and
+// testListUsers (the keys they find, in order): a search is a literal,
+// case-insensitive substring of the key or the name. Unescaped, "100%"
+// would find "Wind 1000 Green" too, and "r_s" "underXscore".
+var listSearches = map[string][]string{
+	"100%":   {"list-x-c"},
+	"r_s":    {"list-under"},
+	`k\s`:    {"list-back"},
+	"GREEN":  {"list-x-c", "list-xb"},
+	"LIST-X": {"list-x-c", "list-xb"},
+	"zz%zz":  nil,
+}
+
+// listRows are the rows testListOrganizations and testListUsers add:
+// more than a default page, with keys whose byte order is not a
+// natural-language collation's ("list-x-c" < "list-xb"), and names for
+// listSearches.
+func listRows() (keys, names []string) {
+	for i := range 104 {
+		keys, names = append(keys, fmt.Sprintf("list-%03d", i)), append(names, fmt.Sprintf("Row %d", i))
+	}
+	keys = append(keys, "list-x-c", "list-xb", "list-under", "list-underx", "list-back")
+	names = append(names, "Wind 100% Green", "Wind 1000 Green", "under_score", "underXscore", `back\slash`)
+	return keys, names
+}
+
+func testListOrganizations(t *testing.T, s storage.Store) {
+	keys, names := listRows()
+	for i, slug := range keys {
+		_, err := s.UpsertOrganization(ctx, storage.Organization{Slug: slug, Name: names[i]}, storage.AuditEvent{})
+		must(t, err)
+	}
+	list := func(search, after string, limit int) ([]storage.Organization, error) {
+		return s.ListOrganizations(ctx, storage.OrgQuery{Search: search, After: after, Limit: limit})
+	}
+	checkList(t, list, func(o storage.Organization) string { return o.Slug }, keys, listSearches)
+	got, err := list("LIST-BACK", "", 0)
+	must(t, err)
+	want, err := s.OrganizationBySlug(ctx, "list-back")
+	must(t, err)
+	if len(got) != 1 || !reflect.DeepEqual(got[0], want) {
+		t.Fatalf("listed %+v, stored %+v", got, want)
+	}
+}
+
+func testListUsers(t *testing.T, s storage.Store) {
+	keys, names := listRows()
+	for i, local := range keys {
+		_, err := s.CreateUser(ctx, storage.User{Email: local + "@Example.com", Name: names[i], PasswordHash: "h"}, storage.AuditEvent{})
+		must(t, err)
+		keys[i] = local + "@example.com"
+	}
+	searches := map[string][]string{}
+	for search, found := range listSearches {
+		for _, k := range found {
+			searches[search] = append(searches[search], k+"@example.com")
+		}
+	}
+	list := func(search, after string, limit int) ([]storage.User, error) {
+		return s.ListUsers(ctx, storage.UserQuery{Search: search, After: after, Limit: limit})
+	}
+	checkList(t, list, func(u storage.User) string { return u.Email }, keys, searches)
+	got, err := list("list-back@", "", 0)
+	must(t, err)
+	want, err := s.UserByEmail(ctx, "list-back@example.com")
+	must(t, err)
+	if len(got) != 1 || !reflect.DeepEqual(got[0], want) {
+		t.Fatalf("listed %+v, stored %+v", got, want)
+	}
+}
+
+// checkList checks a paged list, given the keys it must hold among others:
+// pages of any size, each starting after the last key of the one before,
+// cover every row exactly once in byte order of key; a limit <= 0 or
+// above 1000 is 100; a search finds what searches say, and pages too.
+func checkList[T any](t *testing.T, list func(search, after string, limit int) ([]T, error), key func(T) string, created []string, searches map[string][]string) {
+	t.Helper()
+	keys := func(search, after string, limit int) []string {
+		t.Helper()
+		rows, err := list(search, after, limit)
+		must(t, err)
+		out := make([]string, 0, len(rows))
+		for _, r := range rows {
+			out = append(out, key(r))
+		}
+		return out
+	}
+	all := keys("", "", 1000)
+	for i := 1; i < len(all); i++ {
+		if all[i-1] >= all[i] {
+			t.Fatalf("not in byte order, or twice: %q then %q", all[i-1], all[i])
+		}
+	}
+	for _, k := range created {
+		if !slices.Contains(all, k) {
+			t.Fatalf("%q is not listed: %q", k, all)
+		}
+	}
+	for _, size := range []int{1, 7, 100} {
+		var seen []string
+		for after := ""; ; {
+			page := keys("", after, size)
+			if len(page) > size {
+				t.Fatalf("a page of %d holds %d rows", size, len(page))
+			}
+			seen = append(seen, page...)
+			if len(page) < size {
+				break
+			}
+			after = page[len(page)-1]
+		}
+		if !slices.Equal(seen, all) {
+			t.Fatalf("pages of %d listed %q, want %q", size, seen, all)
+		}
+	}
+	for limit, want := range map[int]int{0: 100, -1: 100, 1001: 100, 1000: len(all), 3: 3} {
+		if got := keys("", "", limit); !slices.Equal(got, all[:want]) {
+			t.Fatalf("limit %d: %d rows, want the first %d", limit, len(got), want)
+		}
+	}
+	for search, want := range searches {
+		if got := keys(search, "", 0); !slices.Equal(got, want) {
+			t.Fatalf("search %q found %q, want %q", search, got, want)
+		}
+		if len(want) > 1 {
+			if got := keys(search, want[0], 1); !slices.Equal(got, want[1:2]) {
+				t.Fatalf("search %q after %q found %q, want %q", search, want[0], got, want[1:2])
+			}
+		}
 	}
 }
 
