@@ -12,7 +12,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/optibid/idp/app"
@@ -37,38 +36,36 @@ func multi(fs *flag.FlagSet, name string, list *[]string) {
 
 // admin runs management commands against the configured store. Each
 // change is audited with actor "cli".
-func admin(args []string, stdout io.Writer) error {
-	cfg, rest, err := configFlag("admin", args)
-	if err != nil {
+func admin(args []string, stdout, stderr io.Writer) error {
+	top := app.NewFlags("admin")
+	path := top.String("config", "configs/dev.yaml", "")
+	if err := app.ParseFlags(top, args); err != nil {
 		return err
 	}
-	if len(rest) < 2 {
-		return errors.New(adminUsage)
-	}
-	if cfg.Storage.Type == "memory" {
-		return errors.New("admin: storage.type is memory; admin commands need the shared PostgreSQL store")
+	rest := top.Args()
+	if len(rest) > 1 && slices.Contains([]string{"help", "-h", "-help", "--help"}, rest[1]) {
+		return app.HelpRequest("admin " + rest[0])
+	} else if len(rest) < 2 {
+		return app.UsageError{Cmd: "admin " + strings.Join(rest, " "), Err: errors.New("admin: which command?")}
 	}
 	ctx := context.Background()
-	store, err := app.OpenStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	rules := app.Rules(cfg, store)
-	fs := flag.NewFlagSet("admin "+rest[0]+" "+rest[1], flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	op := &app.Admin{ConfigPath: *path}
+	defer op.Close()
+	fs := app.NewFlags("admin " + rest[0] + " " + rest[1])
 	out := json.NewEncoder(stdout)
 	out.SetIndent("", "  ")
 	switch rest[0] + " " + rest[1] {
 	case "features list", "features set", "templates list", "templates apply":
-		return adminFeatures(ctx, store, rules, fs, rest[0]+" "+rest[1], rest[2:], stdout)
+		return adminFeatures(ctx, op, fs, rest[0]+" "+rest[1], rest[2:], stdout)
+	case "org list", "user list", "client list", "connection list":
+		return op.List(ctx, fs, rest[0], rest[2:], stdout, stderr)
 	case "org create":
 		slug, name, mfaPolicy, plan := fs.String("slug", "", ""), fs.String("name", "", ""), fs.String("mfa", "", ""), fs.String("plan", "", "")
 		verified, update := fs.Bool("require-verified-email", false, ""), fs.Bool("update", false, "")
-		if err := fs.Parse(rest[2:]); err != nil {
+		if err := op.Open(ctx, fs, rest[2:]); err != nil {
 			return err
 		}
-		before, err := store.OrganizationBySlug(ctx, *slug)
+		before, err := op.Store.OrganizationBySlug(ctx, *slug)
 		if err := app.MustExist("organization", *slug, err, *update); err != nil {
 			return fmt.Errorf("admin org create: %w", err)
 		}
@@ -78,9 +75,9 @@ func admin(args []string, stdout io.Writer) error {
 			fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 			ch := manage.OrgChange{Name: ifSet(given, "name", name), MFA: ifSet(given, "mfa", mfaPolicy), Plan: ifSet(given, "plan", plan),
 				RequireVerifiedEmail: ifSet(given, "require-verified-email", verified)}
-			o, err = rules.UpdateOrganization(ctx, manage.CLI, before, ch)
+			o, err = op.Rules.UpdateOrganization(ctx, manage.CLI, before, ch)
 		} else {
-			o, err = rules.CreatePlatformOrganization(ctx, manage.CLI, manage.OrgSpec{Slug: *slug, Name: *name, Plan: *plan, MFA: *mfaPolicy,
+			o, err = op.Rules.CreatePlatformOrganization(ctx, manage.CLI, manage.OrgSpec{Slug: *slug, Name: *name, Plan: *plan, MFA: *mfaPolicy,
 				RequireVerifiedEmail: *verified})
 		}
 		if err != nil {
@@ -91,10 +88,10 @@ func admin(args []string, stdout io.Writer) error {
 	case "user create":
 		email, name, org, role := fs.String("email", "", ""), fs.String("name", "", ""), fs.String("org", "", ""), fs.String("role", "member", "")
 		pwEnv, update := fs.String("password-env", "", ""), fs.Bool("update", false, "")
-		if err := fs.Parse(rest[2:]); err != nil {
+		if err := op.Open(ctx, fs, rest[2:]); err != nil {
 			return err
 		}
-		u, err := store.UserByEmail(ctx, strings.ToLower(strings.TrimSpace(*email)))
+		u, err := op.Store.UserByEmail(ctx, strings.ToLower(strings.TrimSpace(*email)))
 		if err := app.MustExist("user", *email, err, *update); err != nil {
 			return fmt.Errorf("admin user create: %w", err)
 		}
@@ -106,22 +103,22 @@ func admin(args []string, stdout io.Writer) error {
 		if pw == "" && !*update {
 			return errors.New("admin user create: give the password on stdin or with --password-env")
 		}
-		hash, err := app.HashPassword(ctx, cfg, pw)
+		hash, err := app.HashPassword(ctx, op.Config, pw)
 		if err != nil {
 			return fmt.Errorf("admin user create: %w", err)
 		}
 		if *update {
-			err = rules.UpdateUser(ctx, manage.CLI, u, *name, hash)
+			err = op.Rules.UpdateUser(ctx, manage.CLI, u, *name, hash)
 		} else {
-			u, err = rules.CreateUser(ctx, manage.CLI, *email, *name, hash)
+			u, err = op.Rules.CreateUser(ctx, manage.CLI, *email, *name, hash)
 		}
 		if err != nil {
 			return fmt.Errorf("admin user create: %w", err)
 		}
 		if *org != "" {
-			o, err := rules.Organization(ctx, *org)
+			o, err := op.Rules.Organization(ctx, *org)
 			if err == nil {
-				err = rules.AddMember(ctx, manage.CLI, o, u.ID, *role)
+				err = op.Rules.AddMember(ctx, manage.CLI, o, u.ID, *role)
 			}
 			if err != nil {
 				return fmt.Errorf("admin user create: %w", err)
@@ -130,28 +127,28 @@ func admin(args []string, stdout io.Writer) error {
 		return out.Encode(map[string]any{"id": u.ID, "email": u.Email, "name": u.Name})
 	case "user platform-admin":
 		email, revoke := fs.String("email", "", ""), fs.Bool("revoke", false, "")
-		if err := fs.Parse(rest[2:]); err != nil {
+		if err := op.Open(ctx, fs, rest[2:]); err != nil {
 			return err
 		}
-		u, err := store.UserByEmail(ctx, strings.ToLower(*email))
+		u, err := op.Store.UserByEmail(ctx, strings.ToLower(*email))
 		if err != nil {
 			return fmt.Errorf("admin user platform-admin: user %q: %w", *email, err)
 		}
-		if err := rules.SetPlatformAdmin(ctx, manage.CLI, u.ID, !*revoke); err != nil {
+		if err := op.Rules.SetPlatformAdmin(ctx, manage.CLI, u.ID, !*revoke); err != nil {
 			return err
 		}
 		return out.Encode(map[string]any{"id": u.ID, "email": u.Email, "platform_admin": !*revoke})
 	case "user export", "user erase":
 		email, confirm := fs.String("email", "", ""), fs.String("confirm", "", "")
-		if err := fs.Parse(rest[2:]); err != nil {
+		if err := op.Open(ctx, fs, rest[2:]); err != nil {
 			return err
 		}
-		u, err := store.UserByEmail(ctx, strings.ToLower(*email))
+		u, err := op.Store.UserByEmail(ctx, strings.ToLower(*email))
 		if err != nil {
 			return fmt.Errorf("admin %s: user %q: %w", strings.Join(rest[:2], " "), *email, err)
 		}
 		if rest[1] == "export" {
-			doc, err := rules.ExportUser(ctx, manage.CLI, u.ID)
+			doc, err := op.Rules.ExportUser(ctx, manage.CLI, u.ID)
 			if err != nil {
 				return err
 			}
@@ -160,30 +157,31 @@ func admin(args []string, stdout io.Writer) error {
 		if !strings.EqualFold(*confirm, u.Email) {
 			return errors.New("admin user erase: repeat the email with --confirm to erase the account")
 		}
-		pseudonym, err := rules.EraseUser(ctx, manage.CLI, u.ID, "operator")
+		pseudonym, err := op.Rules.EraseUser(ctx, manage.CLI, u.ID, "operator")
 		if err != nil {
 			return fmt.Errorf("admin user erase: %w", err)
 		}
 		return out.Encode(map[string]any{"erased": true, "pseudonym": pseudonym})
 	case "audit export":
 		org, typ, since, limit := fs.String("org", "", ""), fs.String("type", "", ""), fs.String("since", "", ""), fs.Int("limit", 1000, "")
-		if err := fs.Parse(rest[2:]); err != nil {
+		if err := op.Open(ctx, fs, rest[2:]); err != nil {
 			return err
 		}
 		f := storage.AuditFilter{Type: *typ, Limit: *limit}
 		if *since != "" {
+			var err error
 			if f.Since, err = time.Parse(time.RFC3339, *since); err != nil {
 				return fmt.Errorf("admin audit export: --since: %w", err)
 			}
 		}
 		if *org != "" {
-			o, err := rules.Organization(ctx, *org)
+			o, err := op.Rules.Organization(ctx, *org)
 			if err != nil {
 				return fmt.Errorf("admin audit export: %w", err)
 			}
 			f.OrgID = o.ID
 		}
-		evs, err := store.ListAudit(ctx, f)
+		evs, err := op.Store.ListAudit(ctx, f)
 		if err != nil {
 			return err
 		}
@@ -196,10 +194,10 @@ func admin(args []string, stdout io.Writer) error {
 		return nil
 	case "audit verify": // the report as JSON; an error (exit 1) when a chain is broken or --against's heads are gone
 		against := fs.String("against", "", "")
-		if err := fs.Parse(rest[2:]); err != nil {
+		if err := op.Open(ctx, fs, rest[2:]); err != nil {
 			return err
 		}
-		return rules.VerifyAuditAgainst(ctx, *against, out.Encode)
+		return op.Rules.VerifyAuditAgainst(ctx, *against, out.Encode)
 	case "client create":
 		id, name, alg := fs.String("id", "", ""), fs.String("name", "", ""), fs.String("alg", "", "")
 		public, consent := fs.Bool("public", false, ""), fs.Bool("consent", false, "")
@@ -215,7 +213,7 @@ func admin(args []string, stdout io.Writer) error {
 		multi(fs, "grant-type", &grants)
 		multi(fs, "scope", &scopes)
 		update := fs.Bool("update", false, "")
-		if err := fs.Parse(rest[2:]); err != nil {
+		if err := op.Open(ctx, fs, rest[2:]); err != nil {
 			return err
 		}
 		spec := manage.ClientSpec{ID: *id, Name: *name, Public: *public,
@@ -223,13 +221,13 @@ func admin(args []string, stdout io.Writer) error {
 			IDTokenSignedAlg: *alg, RequireMFA: *requireMFA, RequireVerifiedEmail: *requireVerified, FirstParty: *firstParty,
 			APIs: apis, DefaultAPI: *defaultAPI, ActsFor: actsFor, AllowedOrigins: origins}
 		if *update {
-			before, after, err := rules.UpdatePlatformClient(ctx, manage.CLI, spec)
+			before, after, err := op.Rules.UpdatePlatformClient(ctx, manage.CLI, spec)
 			if err != nil {
 				return fmt.Errorf("admin client create --update: %w", err)
 			}
 			return out.Encode(map[string]any{"id": after.ID, "changed": app.Changes(before, after)})
 		}
-		c, secret, err := rules.CreatePlatformClient(ctx, manage.CLI, spec)
+		c, secret, err := op.Rules.CreatePlatformClient(ctx, manage.CLI, spec)
 		if errors.Is(err, storage.ErrConflict) {
 			return fmt.Errorf("admin client create: client %q exists; add --update to change it (its secret changes only with 'client rotate')", *id)
 		}
@@ -243,16 +241,19 @@ func admin(args []string, stdout io.Writer) error {
 		return out.Encode(res)
 	case "client rotate":
 		id := fs.String("id", "", "")
-		if err := fs.Parse(rest[2:]); err != nil {
+		if err := op.Open(ctx, fs, rest[2:]); err != nil {
 			return err
 		}
-		c, secret, err := rules.RotateClientSecret(ctx, manage.CLI, storage.Organization{}, *id)
+		c, secret, err := op.Rules.RotateClientSecret(ctx, manage.CLI, storage.Organization{}, *id)
 		if err != nil {
 			return fmt.Errorf("admin client rotate: %w", err)
 		}
 		return out.Encode(map[string]any{"id": c.ID, "secret": secret}) // shown once
 	case "api list":
-		list, err := store.ListAPIs(ctx)
+		if err := op.Open(ctx, fs, rest[2:]); err != nil {
+			return err
+		}
+		list, err := op.Store.ListAPIs(ctx)
 		if err != nil {
 			return err
 		}
@@ -267,11 +268,11 @@ func admin(args []string, stdout io.Writer) error {
 		var scopes, claims []string
 		multi(fs, "scope", &scopes)
 		multi(fs, "claim", &claims)
-		if err := fs.Parse(rest[2:]); err != nil {
+		if err := op.Open(ctx, fs, rest[2:]); err != nil {
 			return err
 		}
 		if rest[1] == "delete" {
-			if err := rules.DeleteAPI(ctx, manage.CLI, storage.Organization{}, *identifier); err != nil {
+			if err := op.Rules.DeleteAPI(ctx, manage.CLI, storage.Organization{}, *identifier); err != nil {
 				return fmt.Errorf("admin api delete: %w", err)
 			}
 			return out.Encode(map[string]any{"deleted": *identifier})
@@ -281,35 +282,36 @@ func admin(args []string, stdout io.Writer) error {
 			n, d, _ := strings.Cut(sc, "=")
 			a.Scopes = append(a.Scopes, storage.APIScope{Name: n, Description: d})
 		}
-		saved, err := rules.SaveAPI(ctx, manage.CLI, storage.Organization{}, a)
+		saved, err := op.Rules.SaveAPI(ctx, manage.CLI, storage.Organization{}, a)
 		if err != nil {
 			return fmt.Errorf("admin api create: %w", err)
 		}
 		return out.Encode(map[string]any{"identifier": saved.Identifier, "name": saved.Name, "scopes": saved.Scopes})
 	case "keys rotate":
 		alg := fs.String("alg", "", "")
-		if err := fs.Parse(rest[2:]); err != nil {
+		if err := op.Open(ctx, fs, rest[2:]); err != nil {
 			return err
 		}
-		kids, err := app.RotateKeys(ctx, cfg, store, *alg)
+		kids, err := app.RotateKeys(ctx, op.Config, op.Store, *alg)
 		if err != nil {
 			return err
 		}
 		return out.Encode(map[string]any{"rotated": *alg, "published": kids})
 	}
-	return fmt.Errorf("unknown admin command %q\n%s", rest[0]+" "+rest[1], adminUsage)
+	return app.UsageError{Cmd: "admin " + rest[0], Err: fmt.Errorf("unknown admin command %q", rest[0]+" "+rest[1])}
 }
 
 // adminFeatures runs the features and templates commands. Changes go
 // through the same rules, change log and audit as the management API,
 // with actor "cli".
-func adminFeatures(ctx context.Context, store storage.Store, rules *manage.Service, fs *flag.FlagSet, cmd string, args []string, stdout io.Writer) error {
+func adminFeatures(ctx context.Context, op *app.Admin, fs *flag.FlagSet, cmd string, args []string, stdout io.Writer) error {
 	org, feature, template := fs.String("org", "", ""), fs.String("feature", "", ""), fs.String("template", "", "")
 	enable, disable, cascade := fs.Bool("enable", false, ""), fs.Bool("disable", false, ""), fs.Bool("cascade", false, "")
 	config, table := fs.String("config", "", ""), fs.Bool("table", false, "")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("admin %s: %w", cmd, err)
+	if err := op.Open(ctx, fs, args); err != nil {
+		return err
 	}
+	rules := op.Rules
 	var o storage.Organization
 	var err error
 	if *org != "" {
@@ -328,14 +330,14 @@ func adminFeatures(ctx context.Context, store storage.Store, rules *manage.Servi
 			}
 			rows = append(rows, []string{f.Key, f.Name, strings.Join(f.Plans, ","), strings.Join(f.Requires, ","), strings.Join(f.Conflicts, ","), state})
 		}
-		return errors.Join(err, printOut(stdout, *table, rows, list))
+		return errors.Join(err, app.PrintOut(stdout, *table, rows, list))
 	case "templates list":
 		list, err := rules.Templates(ctx)
 		rows := [][]string{{"ID", "NAME", "FEATURES"}}
 		for _, t := range list {
 			rows = append(rows, []string{t.ID, t.Name, strings.Join(slices.Sorted(maps.Keys(t.Features)), ",")})
 		}
-		return errors.Join(err, printOut(stdout, *table, rows, list))
+		return errors.Join(err, app.PrintOut(stdout, *table, rows, list))
 	case "features set":
 		if o.ID == "" || *feature == "" || *enable == *disable {
 			return errors.New("admin features set: --org, --feature and one of --enable or --disable are required")
@@ -360,19 +362,5 @@ func adminFeatures(ctx context.Context, store storage.Store, rules *manage.Servi
 	if err != nil {
 		return err
 	}
-	return printOut(stdout, false, nil, map[string]any{"org": o.Slug, "entitlements": entitlements.Claim(eff)})
-}
-
-// printOut writes rows as an aligned table, or v as indented JSON.
-func printOut(w io.Writer, table bool, rows [][]string, v any) error {
-	if !table {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
-	}
-	return tw.Flush()
+	return app.PrintOut(stdout, false, nil, map[string]any{"org": o.Slug, "entitlements": entitlements.Claim(eff)})
 }

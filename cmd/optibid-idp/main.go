@@ -10,13 +10,11 @@ import (
 	"context"
 	_ "embed"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"syscall"
 
@@ -30,7 +28,7 @@ var version = "dev"
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "optibid-idp:", err)
-		os.Exit(1)
+		os.Exit(app.ExitStatus(err))
 	}
 }
 
@@ -41,14 +39,15 @@ var helpText string
 
 var usage, adminUsage, _ = strings.Cut(strings.TrimSpace(helpText), "\n\n--\n\n")
 
+// run runs the command args names: its help goes to stdout when asked
+// for, its usage follows a mistake.
 func run(args []string, stdout, stderr io.Writer) error {
+	return app.Explain(dispatch(args, stdout, stderr), stdout, usage, adminUsage)
+}
+
+func dispatch(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New(usage)
-	}
-	// --help anywhere prints the command's help and does nothing else.
-	if slices.ContainsFunc(args[1:], func(a string) bool { return a == "-h" || a == "--help" || a == "-help" || a == "help" }) {
-		fmt.Fprintln(stdout, map[bool]string{true: adminUsage, false: usage}[args[0] == "admin"])
-		return nil
+		return app.UsageError{Err: errors.New("no command")}
 	}
 	switch args[0] {
 	case "serve":
@@ -56,24 +55,25 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "migrate":
 		return migrate(args[1:], stdout)
 	case "admin":
-		return admin(args[1:], stdout)
+		return admin(args[1:], stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "optibid-idp", version)
-		return nil
-	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, usage)
-		return nil
+		if err := app.ParseFlags(app.NewFlags("version"), args[1:]); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintln(stdout, "optibid-idp", version)
+		return err
+	case "help", "-h", "-help", "--help":
+		return app.HelpRequest(strings.Join(args[1:], " "))
 	}
-	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+	return app.UsageError{Err: fmt.Errorf("unknown command %q", args[0])}
 }
 
 // configFlag parses --config from a sub-command's flags.
 func configFlag(name string, args []string) (*app.Config, []string, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := app.NewFlags(name)
 	path := fs.String("config", "configs/dev.yaml", "configuration file")
-	if err := fs.Parse(args); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	if err := app.ParseFlags(fs, args); err != nil {
+		return nil, nil, err
 	}
 	cfg, err := app.LoadConfig(*path)
 	return cfg, fs.Args(), err
@@ -105,7 +105,10 @@ func serve(args []string, stderr io.Writer) error {
 
 func migrate(args []string, stdout io.Writer) error {
 	if len(args) == 0 || (args[0] != "up" && args[0] != "status") {
-		return errors.New("usage: optibid-idp migrate up|status --config FILE")
+		if err := app.ParseFlags(app.NewFlags("migrate"), args); err != nil {
+			return err
+		}
+		return app.UsageError{Cmd: "migrate", Err: errors.New("migrate: up or status?")}
 	}
 	cfg, _, err := configFlag("migrate", args[1:])
 	if err != nil {
