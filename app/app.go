@@ -32,6 +32,7 @@ import (
 	"github.com/optibid/idp/login/web"
 	"github.com/optibid/idp/manage"
 	adminapi "github.com/optibid/idp/manage/api"
+	"github.com/optibid/idp/manage/console"
 	"github.com/optibid/idp/provider"
 	"github.com/optibid/idp/provider/keys"
 	"github.com/optibid/idp/storage"
@@ -130,7 +131,11 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	hasher := password.NewHasher(cfg.Passwords.Argon2, cfg.Passwords.MaxConcurrentHashes, cfg.Passwords.QueueWait)
-	if err := ApplyBootstrap(ctx, a.Store, hasher, cfg.Bootstrap, a.now); err != nil {
+	boot := cfg.Bootstrap
+	if cc, on := cfg.consoleClient(); on {
+		boot.Clients = append(slices.Clone(boot.Clients), cc)
+	}
+	if err := ApplyBootstrap(ctx, a.Store, hasher, boot, a.now); err != nil {
 		return err
 	}
 	if err := bootstrapConnections(ctx, a.Store, box, cfg.Federation.Connections, a.now); err != nil {
@@ -210,9 +215,21 @@ func (a *App) build(ctx context.Context) error {
 	if err := a.Provider.Reload(ctx); err != nil {
 		return err
 	}
+	if !cfg.Console.Disabled {
+		// The console calls the provider through the finished router, as
+		// any client would (a.Handler is set below, before serving).
+		self := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { a.Handler.ServeHTTP(w, r) })
+		con, err := console.New(console.Config{Issuer: cfg.Issuer, ManagementAPI: a.Provider.ManagementAPI(), ProductName: cfg.MFA.IssuerName},
+			console.Deps{Provider: self, Sealer: box, Cookies: cookies, Now: a.now})
+		if err != nil {
+			return err
+		}
+		con.Register(r)
+	}
 	adminapi.New(adminapi.Deps{Store: a.Store, Authenticate: a.authenticateManagement, Resolver: a.resolver, DomainKey: domainKey[:],
+		Keys: a.Keys, KeyAlgorithms: cfg.Keys.Algorithms,
 		Catalogue: a.Provider.Catalogue, Now: a.now,
-		Mailer: mailer{emailSender}, ProductName: cfg.MFA.IssuerName, InvitationURL: cfg.Accounts.InvitationURL,
+		Mailer: mailer{emailSender}, ProductName: cfg.MFA.IssuerName, InvitationURL: cfg.invitationURL(),
 		InvitationTTL: cfg.Accounts.InvitationTTL,
 		ClientChanged: a.clientChanged, Connections: conns, ManagementAPI: a.Provider.ManagementAPI(),
 		APIsChanged: func() { _ = a.Provider.ReloadAPIs(context.Background()) }}).Register(r)
@@ -461,6 +478,9 @@ func (a *App) Banner() string {
 				a.cfg.Issuer, c.ID, c.RedirectURIs[0])
 			break
 		}
+	}
+	if !a.cfg.Console.Disabled {
+		fmt.Fprintf(&b, "  console: %s/console (sign in as a user above; platform admins also see /console/platform)\n", a.cfg.Issuer)
 	}
 	fmt.Fprintf(&b, "  management API: %s (resource for /api/v1 tokens; scopes manage, manage:read)\n", a.Provider.ManagementAPI())
 	for _, api := range a.cfg.Bootstrap.APIs {

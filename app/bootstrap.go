@@ -316,5 +316,5 @@ func bootstrapWidgets(ctx context.Context, s storage.Store, ws []BootstrapWidget
 // Rules is the management layer over store for the operator's tools.
 func Rules(cfg *Config, store storage.Store) *manage.Service {
 	return &manage.Service{Store: store, ManagementAPI: cfg.Issuer + provider.ManagementAPIPath, ProductName: cfg.MFA.IssuerName,
-		InvitationURL: cfg.Accounts.InvitationURL, InvitationTTL: cfg.Accounts.InvitationTTL}
+		InvitationURL: cfg.invitationURL(), InvitationTTL: cfg.Accounts.InvitationTTL}
 }

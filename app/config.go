@@ -21,6 +21,7 @@ import (
 	"github.com/optibid/idp/login/notify"
 	"github.com/optibid/idp/login/password"
 	"github.com/optibid/idp/manage"
+	"github.com/optibid/idp/manage/console"
 	"github.com/optibid/idp/manage/entitlements"
 	"github.com/optibid/idp/manage/registration"
 	"github.com/optibid/idp/manage/roles"
@@ -47,6 +48,7 @@ type Config struct {
 	MFA        MFAConfig        `yaml:"mfa"`
 	Notify     NotifyConfig     `yaml:"notify"`
 	Federation FederationConfig `yaml:"federation"`
+	Console    ConsoleConfig    `yaml:"console"`
 	// DevMode enables development conveniences (the outbox senders and the
 	// /dev/outbox page). Never in production.
 	DevMode   bool      `yaml:"dev_mode"`
@@ -82,11 +84,21 @@ type AccountsConfig struct {
 	PasswordResetTTL     time.Duration   `yaml:"password_reset_ttl"`
 	// InvitationTTL: how long an organization invitation can be accepted.
 	InvitationTTL time.Duration `yaml:"invitation_ttl"`
-	// InvitationURL is your application's page that accepts invitations:
-	// the mail links to it with ?invitation=<token>&organization=<slug>,
-	// and the page calls POST /api/v1/invitations/accept with the signed-in
-	// user's access token. Empty: the mail carries the code to paste.
+	// InvitationURL is the page invitation mails link to, with
+	// ?token=<token>&organization=<slug>. Empty: the provider's own page,
+	// <issuer>/invitations/accept, which shows the invitation, signs the
+	// person in (or lets them register) and lands them in the console. An
+	// application's own page calls POST /api/v1/invitations/accept with
+	// the signed-in user's access token.
 	InvitationURL string `yaml:"invitation_url"`
+}
+
+// invitationURL is the page invitation mails link to.
+func (c *Config) invitationURL() string {
+	if c.Accounts.InvitationURL != "" {
+		return c.Accounts.InvitationURL
+	}
+	return strings.TrimSuffix(c.Issuer, "/") + "/invitations/accept"
 }
 
 type MFAConfig struct {
@@ -155,6 +167,26 @@ type ConnectionConfig struct {
 	HostedDomain        string   `yaml:"hosted_domain" json:"hosted_domain,omitempty"`
 	BaseURL             string   `yaml:"base_url" json:"base_url,omitempty"`
 	GroupsClaim         string   `yaml:"groups_claim" json:"groups_claim,omitempty"`
+}
+
+// ConsoleConfig is the web console (/console). It signs people in as the
+// first-party client "optibid-console", which the provider registers at
+// start.
+type ConsoleConfig struct {
+	// Disabled turns the console off (its client is not registered).
+	Disabled bool `yaml:"disabled"`
+	// RequireMFA makes every console sign-in pass a second factor, whatever
+	// the organizations' policies (people without one enrol at sign-in).
+	RequireMFA bool `yaml:"require_mfa"`
+}
+
+// consoleClient is the console's client, declared like a config client
+// so that it passes the same rules; ok is false when the console is off.
+func (c *Config) consoleClient() (BootstrapClient, bool) {
+	iss := strings.TrimSuffix(c.Issuer, "/")
+	return BootstrapClient{ID: console.ClientID, Name: "OptiBid console", RedirectURIs: []string{iss + "/console/callback"},
+		PostLogoutRedirectURIs: []string{iss + "/console"}, GrantTypes: []string{manage.GrantAuthorizationCode, manage.GrantRefreshToken},
+		FirstParty: true, RequireMFA: c.Console.RequireMFA}, !c.Console.Disabled
 }
 
 type UIConfig struct {
@@ -742,6 +774,9 @@ func (b Bootstrap) Check(issuer string) error {
 			es.addf("%s.id: must be set and unique", key)
 		}
 		ids[c.ID] = true
+		if c.ID == console.ClientID {
+			es.addf("%s.id: %s is reserved for the console's own client", key, c.ID)
+		}
 		if c.Secret != "" && len(c.Secret) < 32 {
 			es.addf("%s.secret: must be at least 32 characters (or absent for a public client)", key)
 		}

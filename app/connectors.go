@@ -137,6 +137,22 @@ func (cs *connectors) Check(typ string, settings []byte, secret string) error {
 	return nil
 }
 
+// Probe asks conn's upstream what it publishes (manage.ErrCannotProbe for
+// a connector that cannot say).
+func (cs *connectors) Probe(ctx context.Context, conn storage.Connection) (federation.Metadata, error) {
+	c, err := cs.Connector(ctx, conn)
+	if err != nil {
+		return federation.Metadata{}, err
+	}
+	p, ok := c.(federation.Prober)
+	if !ok {
+		return federation.Metadata{}, manage.ErrCannotProbe
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return p.Probe(ctx)
+}
+
 // Seal encrypts a connection's client secret, bound to its ID.
 func (cs *connectors) Seal(connectionID, secret string) []byte {
 	return cs.box.Seal([]byte(secret), []byte("connection:"+connectionID))

@@ -35,6 +35,24 @@ type Request struct {
 	LoginHint     string
 }
 
+// Prober is a connector that can report what its upstream publishes: an
+// admin's test of a connection before people depend on it.
+type Prober interface {
+	Probe(ctx context.Context) (Metadata, error)
+}
+
+// Metadata is what a probe found upstream.
+type Metadata struct {
+	Issuer                string
+	AuthorizationEndpoint string
+	TokenEndpoint         string
+	UserinfoEndpoint      string
+	JWKSURI               string
+	ScopesSupported       []string
+	// SigningKeys is how many keys the upstream's JWKS published.
+	SigningKeys int
+}
+
 // Connector talks to one upstream identity provider.
 type Connector interface {
 	// AuthURL is where to send the browser.

@@ -36,6 +36,9 @@ const (
 	EventDataExported              EventType = "data_exported"
 	EventDomainAdded               EventType = "domain_added"
 	EventDomainVerified            EventType = "domain_verified"
+	EventDomainRemoved             EventType = "domain_removed"
+	EventConnectionUpdated         EventType = "connection_updated"
+	EventInvitationResent          EventType = "invitation_resent"
 	EventEmailLinksRemoved         EventType = "email_links_removed"
 	EventEmailPolicyChanged        EventType = "email_policy_changed"
 	EventEmailVerificationSent     EventType = "email_verification_sent"
@@ -178,6 +181,9 @@ var eventTypes = []EventType{
 	EventDataExported,
 	EventDomainAdded,
 	EventDomainVerified,
+	EventDomainRemoved,
+	EventConnectionUpdated,
+	EventInvitationResent,
 	EventEmailLinksRemoved,
 	EventEmailPolicyChanged,
 	EventEmailVerificationSent,

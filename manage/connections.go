@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/optibid/idp/federation"
 	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/manage/roles"
 	"github.com/optibid/idp/storage"
@@ -22,6 +23,50 @@ type Connectors interface {
 	Check(typ string, settings []byte, secret string) error
 	// Seal encrypts the client secret, bound to the connection ID.
 	Seal(connectionID, secret string) []byte
+	// Probe asks the connection's upstream what it publishes
+	// (federation.ErrUpstream when it cannot be read or is unusable).
+	Probe(ctx context.Context, conn storage.Connection) (federation.Metadata, error)
+}
+
+// ErrCannotProbe means the connection's type cannot be tested from here.
+var ErrCannotProbe = errors.New("manage: this type of connection cannot be tested")
+
+// OrgConnection is org's connection id; another organization's (or a
+// platform connection) is storage.ErrNotFound.
+func (s *Service) OrgConnection(ctx context.Context, org storage.Organization, id string) (storage.Connection, error) {
+	conn, err := s.Store.ConnectionByID(ctx, id)
+	if err == nil && conn.OrgID != org.ID {
+		err = storage.ErrNotFound
+	}
+	if err != nil {
+		return storage.Connection{}, fmt.Errorf("connection: %w", err)
+	}
+	return conn, nil
+}
+
+// SetConnectionEnabled turns org's connection on or off: off, its button
+// is gone and its sign-ins are refused, and linked accounts stay.
+func (s *Service) SetConnectionEnabled(ctx context.Context, by Actor, org storage.Organization, id string, enabled bool) (storage.Connection, error) {
+	conn, err := s.OrgConnection(ctx, org, id)
+	if err != nil {
+		return storage.Connection{}, err
+	}
+	conn.Enabled = enabled
+	if err := s.Store.UpsertConnection(ctx, conn, by.Event(s.now(), EventConnectionUpdated,
+		About{Org: org.ID, Details: map[string]string{"connection": id, "enabled": fmt.Sprint(enabled)}})); err != nil {
+		return storage.Connection{}, fmt.Errorf("update connection: %w", err)
+	}
+	return s.OrgConnection(ctx, org, id)
+}
+
+// TestConnection runs discovery against org's connection's upstream and
+// reports what it found; the error says what is wrong (for the admin).
+func (s *Service) TestConnection(ctx context.Context, org storage.Organization, id string) (federation.Metadata, error) {
+	conn, err := s.OrgConnection(ctx, org, id)
+	if err != nil {
+		return federation.Metadata{}, err
+	}
+	return s.Connectors.Probe(ctx, conn)
 }
 
 // ConnectionSpec is an upstream identity provider as an organization

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/mail"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,9 +37,9 @@ var ErrEmailUnverified = errors.New("manage: the email address is not verified")
 // the invited mailbox, never back to the inviter: only that mailbox can
 // accept.
 func (s *Service) Invite(ctx context.Context, by Actor, inviter storage.User, org storage.Organization, own, email, invitedRole string) (storage.Invitation, error) {
-	addr, err := mail.ParseAddress(strings.TrimSpace(email))
-	if err != nil || addr.Name != "" || len(addr.Address) > 254 {
-		return storage.Invitation{}, Invalid("email", "must be a plain email address")
+	address, err := inviteeAddress(email)
+	if err != nil {
+		return storage.Invitation{}, err
 	}
 	if invitedRole == "" {
 		invitedRole = roles.Member
@@ -51,7 +52,7 @@ func (s *Service) Invite(ctx context.Context, by Actor, inviter storage.User, or
 		ttl = DefaultInvitationTTL
 	}
 	token := random.Token(32)
-	inv := storage.Invitation{ID: random.ID(), OrgID: org.ID, Email: strings.ToLower(addr.Address), Role: invitedRole,
+	inv := storage.Invitation{ID: random.ID(), OrgID: org.ID, Email: address, Role: invitedRole,
 		TokenHash: storage.HashSecret(token), InvitedBy: inviter.ID, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	if err := s.Store.CreateInvitation(ctx, inv, by.Event(now, EventInvitationCreated,
 		About{Org: org.ID, Details: map[string]string{"invitation": inv.ID, "role": inv.Role}})); err != nil {
@@ -69,6 +70,16 @@ func (s *Service) Invite(ctx context.Context, by Actor, inviter storage.User, or
 	return inv, nil
 }
 
+// inviteeAddress is the invitation address rule: a plain address (no
+// display name), lower-cased.
+func inviteeAddress(email string) (string, error) {
+	addr, err := mail.ParseAddress(strings.TrimSpace(email))
+	if err != nil || addr.Name != "" || len(addr.Address) > 254 {
+		return "", Invalid("email", "must be a plain email address")
+	}
+	return strings.ToLower(addr.Address), nil
+}
+
 // invitationMail is the invitation's text: a link to the accept page when
 // one is configured, else the code.
 func (s *Service) invitationMail(inv storage.Invitation, org storage.Organization, inviterName, token string) (subject, text string, err error) {
@@ -83,7 +94,7 @@ func (s *Service) invitationMail(inv storage.Invitation, org storage.Organizatio
 			return "", "", fmt.Errorf("invitation url: %w", err)
 		}
 		q := u.Query()
-		q.Set("invitation", token)
+		q.Set("token", token)
 		q.Set("organization", org.Slug)
 		u.RawQuery = q.Encode()
 		how = "Accept it here:\n\n  " + u.String()
@@ -117,6 +128,43 @@ func (s *Service) RevokeInvitation(ctx context.Context, by Actor, org storage.Or
 		return fmt.Errorf("revoke invitation: %w", err)
 	}
 	return nil
+}
+
+// ResendInvitation replaces org's pending invitation id with a new one to
+// the same address and role, mailed again: the old link stops working.
+// The resender (role own) must be able to grant the role themselves.
+func (s *Service) ResendInvitation(ctx context.Context, by Actor, inviter storage.User, org storage.Organization, own, id string) (storage.Invitation, error) {
+	list, err := s.Store.InvitationsOf(ctx, org.ID)
+	if err != nil {
+		return storage.Invitation{}, fmt.Errorf("invitations: %w", err)
+	}
+	i := slices.IndexFunc(list, func(inv storage.Invitation) bool { return inv.ID == id && inv.Pending(s.now()) })
+	if i < 0 {
+		return storage.Invitation{}, storage.ErrNotFound
+	}
+	old := list[i]
+	if !roles.MayGrant(own, old.Role) {
+		return storage.Invitation{}, &RoleCeilingError{Role: old.Role}
+	}
+	if err := s.Store.RevokeInvitation(ctx, org.ID, id, s.now(), by.Event(s.now(), EventInvitationResent,
+		About{Org: org.ID, Details: map[string]string{"invitation": id}})); err != nil {
+		return storage.Invitation{}, fmt.Errorf("resend invitation: %w", err)
+	}
+	return s.Invite(ctx, by, inviter, org, own, old.Email, old.Role)
+}
+
+// InvitationByToken finds the invitation a link carries, in any state
+// (storage.ErrNotFound for none), so a page can say why it is unusable.
+func (s *Service) InvitationByToken(ctx context.Context, token string) (storage.Invitation, error) {
+	token = strings.TrimSpace(token)
+	if token == "" || len(token) > 100 {
+		return storage.Invitation{}, storage.ErrNotFound
+	}
+	inv, err := s.Store.InvitationByTokenHash(ctx, storage.HashSecret(token))
+	if err != nil {
+		return storage.Invitation{}, fmt.Errorf("invitation: %w", err)
+	}
+	return inv, nil
 }
 
 // AcceptInvitation joins u to the inviting organization. u's email must be

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/optibid/idp/manage/entitlements"
+	"github.com/optibid/idp/manage/roles"
 	"github.com/optibid/idp/storage"
 )
 
@@ -48,6 +49,9 @@ var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 // letter or digit, at most 63 characters (a DNS label, so a slug can name
 // a subdomain).
 func ValidSlug(s string) bool { return slugPattern.MatchString(s) }
+
+// idForm is the form of the IDs organizations get (random.ID).
+var idForm = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // SlugFor makes a valid slug from a display name (self-registration's
 // company name): its letters and digits, dash-separated, at most 40 of
@@ -86,8 +90,13 @@ type OrgSpec struct {
 func (o *OrgSpec) Check() error {
 	var es ValidationErrors
 	o.Name = strings.TrimSpace(o.Name)
-	if !ValidSlug(o.Slug) {
+	switch {
+	case !ValidSlug(o.Slug):
 		es = append(es, &ValidationError{"slug", "must be lower-case letters, digits and dashes (at most 63)"})
+	case idForm.MatchString(o.Slug):
+		// Organizations are addressed by ID or slug: a slug in an ID's
+		// form could shadow, or be shadowed by, another organization.
+		es = append(es, &ValidationError{"slug", "must not be 32 hex digits (the form of an organization ID)"})
 	}
 	es.Collect(CheckOrgName(o.Name))
 	if o.Plan != "" && !slices.Contains(entitlements.Plans, o.Plan) {
@@ -145,6 +154,31 @@ func (s *Service) CreateOrganization(ctx context.Context, by Actor, spec OrgSpec
 		return storage.Organization{}, fmt.Errorf("create organization: %w", err)
 	}
 	return o, nil
+}
+
+// CreateOrganizationInviting is CreateOrganization for an owner who may
+// have no account yet: then the organization is created without members
+// and ownerEmail is invited as its owner (the invitation is returned).
+// Nobody becomes an owner without proving the mailbox. An invitation
+// whose mail failed is returned with ErrNotSent: it can be resent.
+func (s *Service) CreateOrganizationInviting(ctx context.Context, by Actor, operator storage.User, spec OrgSpec, ownerEmail string) (storage.Organization, *storage.Invitation, error) {
+	o, err := s.CreateOrganization(ctx, by, spec, ownerEmail)
+	if !errors.Is(err, ErrUnknownOwner) {
+		return o, nil, err
+	}
+	if _, err := inviteeAddress(ownerEmail); err != nil {
+		return storage.Organization{}, nil, Invalid("owner_email", "must be a plain email address")
+	}
+	o, err = s.Store.CreateOrganization(ctx, storage.Organization{Slug: spec.Slug, Name: spec.Name, Plan: spec.Plan}, "",
+		by.Event(s.now(), EventOrganizationCreated, About{Details: map[string]string{"slug": spec.Slug, "owner": "invited"}}))
+	if err != nil {
+		return storage.Organization{}, nil, fmt.Errorf("create organization: %w", err)
+	}
+	inv, err := s.Invite(ctx, by, operator, o, roles.Owner, ownerEmail, roles.Owner)
+	if err != nil && !errors.Is(err, ErrNotSent) {
+		return o, nil, err
+	}
+	return o, &inv, err
 }
 
 // OrgChange is a partial change of an organization: nil fields stay as

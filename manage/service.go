@@ -18,6 +18,10 @@ type Store interface {
 	OrgFeatureSettings(ctx context.Context, orgID string) (map[string]storage.FeatureSetting, error)
 	TemplateByID(ctx context.Context, id string) (storage.FeatureTemplate, error)
 	DomainsOf(ctx context.Context, orgID string) ([]storage.OrganizationDomain, error)
+	AddDomain(ctx context.Context, d storage.OrganizationDomain, ev storage.AuditEvent) error
+	RemoveDomain(ctx context.Context, orgID, domain string, ev storage.AuditEvent) error
+	InvitationsOf(ctx context.Context, orgID string) ([]storage.Invitation, error)
+	InvitationByTokenHash(ctx context.Context, tokenHash string) (storage.Invitation, error)
 	UpsertAPI(ctx context.Context, a storage.API, ev storage.AuditEvent) (storage.API, error)
 	DeleteAPI(ctx context.Context, identifier, orgID string, ev storage.AuditEvent) error
 	ListClients(ctx context.Context) ([]storage.Client, error)
@@ -35,6 +39,7 @@ type Store interface {
 	SetMemberRole(ctx context.Context, orgID, userID, role string, ev storage.AuditEvent) error
 	ClientByID(ctx context.Context, id string) (storage.Client, error)
 	OrganizationBySlug(ctx context.Context, slug string) (storage.Organization, error)
+	OrganizationByID(ctx context.Context, id string) (storage.Organization, error)
 	UpsertOrganization(ctx context.Context, o storage.Organization, ev storage.AuditEvent) (storage.Organization, error)
 	SetPlan(ctx context.Context, orgID, plan string, ev storage.AuditEvent) error
 	SetMFAPolicy(ctx context.Context, orgID, policy string, ev storage.AuditEvent) error
@@ -71,6 +76,10 @@ type Service struct {
 	InvitationURL string
 	// InvitationTTL: DefaultInvitationTTL when zero.
 	InvitationTTL time.Duration
+	// Resolver looks up the DNS TXT records that prove a domain;
+	// DomainKey keys the values they must hold (32 bytes).
+	Resolver  Resolver
+	DomainKey []byte
 }
 
 func (s *Service) now() time.Time {

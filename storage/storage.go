@@ -17,7 +17,8 @@ type Organizations interface {
 	OrganizationByID(ctx context.Context, id string) (Organization, error)
 	OrganizationBySlug(ctx context.Context, slug string) (Organization, error)
 	// CreateOrganization creates o with ownerID as its owner in one
-	// transaction; ErrConflict when the slug is taken.
+	// transaction; ErrConflict when the slug is taken. ownerID "" creates
+	// it without members (its owner is invited).
 	CreateOrganization(ctx context.Context, o Organization, ownerID string, ev AuditEvent) (Organization, error)
 	// DeleteOrganization removes it with everything that belongs to it
 	// (memberships, domains, invitations, its connections, clients and
@@ -46,6 +47,9 @@ type Organizations interface {
 	// (keyset: the next page starts After the last slug of this one). The
 	// search matches literally: % _ and \ are plain characters.
 	ListOrganizations(ctx context.Context, q OrgQuery) ([]Organization, error)
+	// RemoveDomain removes the organization's (lower-case) domain;
+	// ErrNotFound when it has no such domain.
+	RemoveDomain(ctx context.Context, orgID, domain string, ev AuditEvent) error
 }
 
 // Users stores accounts.
@@ -376,6 +380,9 @@ type Invitations interface {
 	CreateInvitation(ctx context.Context, inv Invitation, ev AuditEvent) error
 	// InvitationsOf lists an organization's invitations, newest first.
 	InvitationsOf(ctx context.Context, orgID string) ([]Invitation, error)
+	// InvitationByTokenHash finds the invitation a link carries, in any
+	// state (the caller shows why it cannot be used).
+	InvitationByTokenHash(ctx context.Context, tokenHash string) (Invitation, error)
 	// RevokeInvitation ends a pending invitation of the organization;
 	// ErrNotFound for one that is not (another org's included).
 	RevokeInvitation(ctx context.Context, orgID, id string, now time.Time, ev AuditEvent) error

@@ -236,3 +236,19 @@ func Leaks(body string) bool {
 	}
 	return false
 }
+
+// ConsoleSignIn signs the browser in to the web console with a password
+// (the console's own authorization-code flow) and returns the page the
+// console lands on.
+func (b *Browser) ConsoleSignIn(email, pw string) (*http.Response, string) {
+	b.t.Helper()
+	resp, page := b.Get("/console")
+	for i := 0; i < 5 && IsRedirect(resp.StatusCode) && !strings.HasPrefix(resp.Header.Get("Location"), "/login?id="); i++ {
+		resp, page = b.Get(resp.Header.Get("Location"))
+	}
+	if !strings.HasPrefix(resp.Header.Get("Location"), "/login?id=") {
+		b.t.Fatalf("console: no login page: %d %s %.300s", resp.StatusCode, resp.Header.Get("Location"), page)
+	}
+	_, page = b.Get(resp.Header.Get("Location"))
+	return b.Follow(b.SubmitLogin(page, email, pw))
+}

@@ -63,7 +63,10 @@ type Connector struct {
 	keys zoidc.KeySet
 }
 
-var _ federation.Connector = (*Connector)(nil)
+var (
+	_ federation.Connector = (*Connector)(nil)
+	_ federation.Prober    = (*Connector)(nil)
+)
 
 // New validates cfg.
 func New(cfg Config) (*Connector, error) {
@@ -109,30 +112,71 @@ func (c *Connector) discover(ctx context.Context) (*zoidc.DiscoveryConfiguration
 	if c.meta != nil {
 		return c.meta, c.keys, nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(c.cfg.Issuer, "/")+"/.well-known/openid-configuration", nil)
+	meta, err := c.fetchMeta(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", federation.ErrUpstream, err)
+		return nil, nil, err
+	}
+	c.meta, c.keys = meta, rp.NewRemoteKeySet(c.cfg.HTTPClient, meta.JwksURI)
+	return c.meta, c.keys, nil
+}
+
+// Probe implements federation.Prober: it reads the discovery document and
+// the JWKS afresh (not the cached copy, which may predate a fix
+// upstream) and checks what a sign-in will need.
+func (c *Connector) Probe(ctx context.Context) (federation.Metadata, error) {
+	meta, err := c.fetchMeta(ctx)
+	if err != nil {
+		return federation.Metadata{}, err
+	}
+	found := federation.Metadata{Issuer: meta.Issuer, AuthorizationEndpoint: meta.AuthorizationEndpoint, TokenEndpoint: meta.TokenEndpoint,
+		UserinfoEndpoint: meta.UserinfoEndpoint, JWKSURI: meta.JwksURI, ScopesSupported: meta.ScopesSupported}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, meta.JwksURI, nil)
+	if err != nil {
+		return found, fmt.Errorf("%w: jwks_uri: %w", federation.ErrUpstream, err)
 	}
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: discovery: %w", federation.ErrUpstream, err)
+		return found, fmt.Errorf("%w: jwks: %w", federation.ErrUpstream, err)
+	}
+	defer resp.Body.Close()
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return found, fmt.Errorf("%w: jwks answered %d", federation.ErrUpstream, resp.StatusCode)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&set); err != nil || len(set.Keys) == 0 {
+		return found, fmt.Errorf("%w: the jwks holds no keys", federation.ErrUpstream)
+	}
+	found.SigningKeys = len(set.Keys)
+	return found, nil
+}
+
+// fetchMeta reads and checks the discovery document.
+func (c *Connector) fetchMeta(ctx context.Context) (*zoidc.DiscoveryConfiguration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(c.cfg.Issuer, "/")+"/.well-known/openid-configuration", nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", federation.ErrUpstream, err)
+	}
+	resp, err := c.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: discovery: %w", federation.ErrUpstream, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, nil, fmt.Errorf("%w: discovery answered %d", federation.ErrUpstream, resp.StatusCode)
+		return nil, fmt.Errorf("%w: discovery answered %d", federation.ErrUpstream, resp.StatusCode)
 	}
 	var meta zoidc.DiscoveryConfiguration
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&meta); err != nil {
-		return nil, nil, fmt.Errorf("%w: discovery: %w", federation.ErrUpstream, err)
+		return nil, fmt.Errorf("%w: discovery: %w", federation.ErrUpstream, err)
 	}
 	if meta.AuthorizationEndpoint == "" || meta.TokenEndpoint == "" || meta.JwksURI == "" {
-		return nil, nil, fmt.Errorf("%w: discovery lacks endpoints", federation.ErrUpstream)
+		return nil, fmt.Errorf("%w: discovery lacks endpoints", federation.ErrUpstream)
 	}
 	if c.cfg.IssuerTemplate == "" && strings.TrimSuffix(meta.Issuer, "/") != strings.TrimSuffix(c.cfg.Issuer, "/") {
-		return nil, nil, fmt.Errorf("%w: discovery issuer %q differs from %q", federation.ErrUpstream, meta.Issuer, c.cfg.Issuer)
+		return nil, fmt.Errorf("%w: discovery issuer %q differs from %q", federation.ErrUpstream, meta.Issuer, c.cfg.Issuer)
 	}
-	c.meta, c.keys = &meta, rp.NewRemoteKeySet(c.cfg.HTTPClient, meta.JwksURI)
-	return c.meta, c.keys, nil
+	return &meta, nil
 }
 
 func (c *Connector) oauth(meta *zoidc.DiscoveryConfiguration) *oauth2.Config {

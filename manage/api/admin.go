@@ -9,16 +9,12 @@ package api
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	_ "embed"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -78,13 +74,12 @@ type Store interface {
 	UpsertOrganization(ctx context.Context, o storage.Organization, ev storage.AuditEvent) (storage.Organization, error)
 	UsageOf(ctx context.Context, orgID string, since, until time.Time) ([]storage.UsageCount, error)
 	UserByID(ctx context.Context, id string) (storage.User, error)
+	ListOrganizations(ctx context.Context, q storage.OrgQuery) ([]storage.Organization, error)
+	SigningKeys(ctx context.Context) ([]storage.SigningKey, error)
 }
 
-// Resolver looks up DNS TXT records (net.Resolver in production, a map in
-// tests).
-type Resolver interface {
-	LookupTXT(ctx context.Context, name string) ([]string, error)
-}
+// Resolver looks up DNS TXT records for domain verification.
+type Resolver = manage.Resolver
 
 // Deps are the API's collaborators.
 type Deps struct {
@@ -115,6 +110,10 @@ type Deps struct {
 	// organization may register.
 	ManagementAPI string
 	Connections   manage.Connectors
+	// Keys rotates the signing keys (nil: not offered); KeyAlgorithms are
+	// the configured algorithms.
+	Keys          KeyRotator
+	KeyAlgorithms []string
 }
 
 // Principal is the caller of a management-API token.
@@ -145,7 +144,7 @@ func New(d Deps) *Handler {
 	}
 	return &Handler{Deps: d, rules: &manage.Service{Store: d.Store, Now: d.Now, Catalogue: d.Catalogue,
 		ManagementAPI: d.ManagementAPI, Connectors: d.Connections, Mailer: d.Mailer, ProductName: d.ProductName,
-		InvitationURL: d.InvitationURL, InvitationTTL: d.InvitationTTL}}
+		InvitationURL: d.InvitationURL, InvitationTTL: d.InvitationTTL, Resolver: d.Resolver, DomainKey: d.DomainKey}}
 }
 
 // Register mounts the routes under /api/v1.
@@ -163,6 +162,10 @@ func (h *Handler) Register(r *mux.Router) {
 	api.Handle("/orgs/{org}", org(roles.OrgUpdate, h.patchOrg)).Methods(http.MethodPatch)
 	api.Handle("/orgs/{org}", org(roles.OrgDelete, h.deleteOrg)).Methods(http.MethodDelete)
 	api.Handle("/orgs", h.user(h.createOrg)).Methods(http.MethodPost)
+	api.Handle("/orgs", h.user(h.listOrgs)).Methods(http.MethodGet)
+	api.Handle("/keys", h.user(h.listKeys)).Methods(http.MethodGet)
+	api.Handle("/keys/rotate", h.user(h.rotateKeys)).Methods(http.MethodPost)
+	api.Handle("/connections", h.user(h.platformConnections)).Methods(http.MethodGet)
 	api.Handle("/audit", h.user(h.platformAudit)).Methods(http.MethodGet)
 	api.Handle("/orgs/{org}/templates", org(roles.FeaturesRead, h.listTemplates)).Methods(http.MethodGet)
 	api.Handle("/orgs/{org}/members", org(roles.MembersRead, h.listMembers)).Methods(http.MethodGet)
@@ -173,6 +176,7 @@ func (h *Handler) Register(r *mux.Router) {
 	api.Handle("/orgs/{org}/invitations", org(roles.InvitationsManage, h.listInvitations)).Methods(http.MethodGet)
 	api.Handle("/orgs/{org}/invitations", org(roles.InvitationsManage, h.invite)).Methods(http.MethodPost)
 	api.Handle("/orgs/{org}/invitations/{invitation}", org(roles.InvitationsManage, h.revokeInvitation)).Methods(http.MethodDelete)
+	api.Handle("/orgs/{org}/invitations/{invitation}/resend", org(roles.InvitationsManage, h.resendInvitation)).Methods(http.MethodPost)
 	api.Handle("/orgs/{org}/clients", org(roles.ClientsRead, h.listClients)).Methods(http.MethodGet)
 	api.Handle("/orgs/{org}/clients", org(roles.ClientsManage, h.createClient)).Methods(http.MethodPost)
 	api.Handle("/orgs/{org}/clients/{client}", org(roles.ClientsManage, h.deleteClient)).Methods(http.MethodDelete)
@@ -191,9 +195,12 @@ func (h *Handler) Register(r *mux.Router) {
 	api.Handle("/orgs/{org}/connections", org(roles.ConnectionsManage, h.listConnections)).Methods(http.MethodGet)
 	api.Handle("/orgs/{org}/connections", org(roles.ConnectionsManage, h.createConnection)).Methods(http.MethodPost)
 	api.Handle("/orgs/{org}/connections/{connection}", org(roles.ConnectionsManage, h.deleteConnection)).Methods(http.MethodDelete)
+	api.Handle("/orgs/{org}/connections/{connection}", org(roles.ConnectionsManage, h.patchConnection)).Methods(http.MethodPatch)
+	api.Handle("/orgs/{org}/connections/{connection}/test", org(roles.ConnectionsManage, h.testConnection)).Methods(http.MethodPost)
 	api.Handle("/orgs/{org}/domains", org(roles.OrgRead, h.listDomains)).Methods(http.MethodGet)
 	api.Handle("/orgs/{org}/domains", org(roles.DomainsManage, h.addDomain)).Methods(http.MethodPost)
 	api.Handle("/orgs/{org}/domains/{domain}/verify", org(roles.DomainsManage, h.verifyDomain)).Methods(http.MethodPost)
+	api.Handle("/orgs/{org}/domains/{domain}", org(roles.DomainsManage, h.removeDomain)).Methods(http.MethodDelete)
 	api.Handle("/orgs/{org}/audit", org(roles.AuditRead, h.audit)).Methods(http.MethodGet)
 	api.Handle("/orgs/{org}/features", org(roles.FeaturesRead, h.listFeatures)).Methods(http.MethodGet)
 	api.Handle("/orgs/{org}/features/changes", org(roles.FeaturesRead, h.featureChanges)).Methods(http.MethodGet)
@@ -318,47 +325,29 @@ func (h *Handler) authenticated(f userHandler, allowService bool) http.Handler {
 
 type orgHandler func(w http.ResponseWriter, r *http.Request, c caller, org storage.Organization, role string)
 
-// inOrg resolves {org} among the caller's memberships: 404 when the caller
-// is not a member (whether or not it exists), 403 without perm.
+// inOrg resolves {org} (an ID or a slug) through the management layer's
+// EnterOrg: 404 when the caller is not a member (whether or not it
+// exists), 403 without perm.
 func (h *Handler) inOrg(perm string, f orgHandler) userHandler {
 	return func(w http.ResponseWriter, r *http.Request, c caller) {
-		orgID := mux.Vars(r)["org"]
-		var ms []storage.Membership
-		if c.service != nil {
-			// A service account is a member of its own organization only.
-			ms = []storage.Membership{{OrgID: c.service.OrgID, Role: c.service.ServiceRole}}
-		} else {
-			var err error
-			if ms, err = h.Store.MembershipsByUser(r.Context(), c.user.ID); err != nil {
-				h.internal(w, r, "memberships", err)
-				return
-			}
-		}
-		role := ""
-		if i := slices.IndexFunc(ms, func(m storage.Membership) bool { return m.OrgID == orgID }); i >= 0 {
-			role = ms[i].Role
-		} else if c.user.PlatformAdmin {
-			// Platform admins act in any organization as its owner would.
-			role = roles.Owner
-		} else {
+		a, err := h.rules.EnterOrg(r.Context(), c.who(), mux.Vars(r)["org"], perm)
+		var forbidden *manage.ForbiddenError
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
 			notFound(w)
-			return
-		}
-		org, err := h.Store.OrganizationByID(r.Context(), orgID)
-		if errors.Is(err, storage.ErrNotFound) {
-			notFound(w)
-			return
-		}
-		if err != nil {
+		case errors.As(err, &forbidden):
+			fail(w, http.StatusForbidden, "forbidden", "Your role does not allow this ("+forbidden.Permission+").")
+		case err != nil:
 			h.internal(w, r, "organization", err)
-			return
+		default:
+			f(w, r, c, a.Org, a.Role)
 		}
-		if !roles.Has(role, perm) {
-			fail(w, http.StatusForbidden, "forbidden", "Your role does not allow this ("+perm+").")
-			return
-		}
-		f(w, r, c, org, role)
 	}
+}
+
+// who is the caller as the management layer knows callers.
+func (c caller) who() manage.Caller {
+	return manage.Caller{UserID: c.user.ID, PlatformAdmin: c.service == nil && c.user.PlatformAdmin, Service: c.service}
 }
 
 func (h *Handler) audit(w http.ResponseWriter, r *http.Request, _ caller, org storage.Organization, _ string) {
@@ -385,9 +374,10 @@ func (h *Handler) auditQuery(w http.ResponseWriter, r *http.Request, orgID strin
 	}
 	for name, dst := range map[string]*time.Time{"since": &f.Since, "before": &f.Before} {
 		if v := q.Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
+			t, err := parseWhen(v, h.Now())
 			if err != nil {
-				fail(w, http.StatusBadRequest, "invalid_request", name+" must be an RFC 3339 time.")
+				writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid_request", Field: name,
+					Message: name + " must be an RFC 3339 time or an age such as 90m, 24h or 7d."})
 				return
 			}
 			*dst = t
@@ -407,6 +397,26 @@ func (h *Handler) auditQuery(w http.ResponseWriter, r *http.Request, orgID strin
 		out["next_before"] = evs[len(evs)-1].Time.Format(time.RFC3339Nano)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// parseWhen reads a time filter: an RFC 3339 time, or an age ("90m",
+// "24h", "7d": that long before now).
+func parseWhen(v string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 36500 {
+			return time.Time{}, errors.New("bad age")
+		}
+		return now.AddDate(0, 0, -n), nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d > 100*365*24*time.Hour {
+		return time.Time{}, errors.New("bad age")
+	}
+	return now.Add(-d), nil
 }
 
 // ViewAudit is an audit row as the API (and the CLI's audit export) shows
@@ -465,17 +475,41 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		fail(w, http.StatusBadRequest, "invalid_request", "The JSON body could not be read.")
+		writeJSON(w, http.StatusBadRequest, decodeError(err))
 		return false
 	}
 	return true
 }
 
-// DomainRecord is the DNS TXT record that proves control of a domain for
-// an organization: a name under the domain and a value keyed by the
-// server, bound to both.
-func (h *Handler) DomainRecord(orgID, domain string) (name, value string) {
-	m := hmac.New(sha256.New, h.DomainKey)
-	m.Write([]byte(orgID + "\x00" + domain))
-	return "_optibid-verification." + domain, "optibid-domain-verification=" + base64.RawURLEncoding.EncodeToString(m.Sum(nil))[:32]
+// decodeError names what is wrong with a body the decoder refused: an
+// unknown field or a value of the wrong type by its name, anything else
+// as unreadable. encoding/json has no typed error for an unknown field;
+// its message is stable since Go 1.10.
+func decodeError(err error) apiError {
+	var typ *json.UnmarshalTypeError
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		field, uerr := strconv.Unquote(name)
+		if uerr == nil && utf8.RuneCountInString(field) <= 100 {
+			return apiError{Error: "invalid_request", Message: "unknown field " + strconv.Quote(field), Field: field}
+		}
+	}
+	if errors.As(err, &typ) && typ.Field != "" {
+		return apiError{Error: "invalid_request", Message: typ.Field + " must be of type " + jsonKind(typ.Type.Kind().String()), Field: typ.Field}
+	}
+	return apiError{Error: "invalid_request", Message: "The JSON body could not be read."}
+}
+
+// jsonKind names a Go kind as JSON calls it.
+func jsonKind(kind string) string {
+	switch {
+	case kind == "bool":
+		return "boolean"
+	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"), strings.HasPrefix(kind, "float"):
+		return "number"
+	case kind == "slice", kind == "array":
+		return "array"
+	case kind == "map", kind == "struct":
+		return "object"
+	}
+	return kind
 }

@@ -58,16 +58,21 @@ func viewClient(c storage.Client) clientView {
 }
 
 func (h *Handler) listClients(w http.ResponseWriter, r *http.Request, _ caller, o storage.Organization, _ string) {
+	limit, after, ok := pageParams(w, r)
+	if !ok {
+		return
+	}
 	list, err := h.Store.ClientsOf(r.Context(), o.ID)
 	if err != nil {
 		h.internal(w, r, "clients", err)
 		return
 	}
+	list, next := page(list, func(c storage.Client) string { return c.ID }, false, limit, after)
 	out := make([]clientView, 0, len(list))
 	for _, c := range list {
 		out = append(out, viewClient(c))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"clients": out})
+	listed(w, "clients", out, next)
 }
 
 // spec is the registration request in the management layer's terms.

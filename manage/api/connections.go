@@ -3,11 +3,15 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 
+	"github.com/optibid/idp/federation"
+	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/storage"
 )
@@ -54,18 +58,27 @@ func viewConnection(c storage.Connection) connectionView {
 }
 
 func (h *Handler) listConnections(w http.ResponseWriter, r *http.Request, _ caller, o storage.Organization, _ string) {
+	limit, after, ok := pageParams(w, r)
+	if !ok {
+		return
+	}
 	all, err := h.Store.ListConnections(r.Context())
 	if err != nil {
 		h.internal(w, r, "connections", err)
 		return
 	}
-	out := []connectionView{}
+	var mine []storage.Connection
 	for _, c := range all {
 		if c.OrgID == o.ID {
-			out = append(out, viewConnection(c))
+			mine = append(mine, c)
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"connections": out})
+	mine, next := page(mine, func(c storage.Connection) string { return c.ID }, false, limit, after)
+	out := []connectionView{}
+	for _, c := range mine {
+		out = append(out, viewConnection(c))
+	}
+	listed(w, "connections", out, next)
 }
 
 // createConnection adds an upstream identity provider for the
@@ -107,6 +120,79 @@ func (h *Handler) createConnection(w http.ResponseWriter, r *http.Request, c cal
 		return
 	}
 	writeJSON(w, http.StatusCreated, viewConnection(stored))
+}
+
+// patchConnection turns a connection on or off.
+func (h *Handler) patchConnection(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, _ string) {
+	var body struct {
+		Enabled *bool `json:"enabled"`
+	}
+	if !decode(w, r, &body) {
+		return
+	}
+	if body.Enabled == nil {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid_request", Field: "enabled", Message: "enabled (true or false) is required."})
+		return
+	}
+	conn, err := h.rules.SetConnectionEnabled(r.Context(), c.actor(r), o, mux.Vars(r)["connection"], *body.Enabled)
+	if err != nil {
+		h.failRule(w, r, "invalid_request", "update connection", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewConnection(conn))
+}
+
+// probeView is what a connection test found upstream.
+type probeView struct {
+	OK                    bool     `json:"ok"`
+	Issuer                string   `json:"issuer,omitempty"`
+	AuthorizationEndpoint string   `json:"authorization_endpoint,omitempty"`
+	TokenEndpoint         string   `json:"token_endpoint,omitempty"`
+	UserinfoEndpoint      string   `json:"userinfo_endpoint,omitempty"`
+	JWKSURI               string   `json:"jwks_uri,omitempty"`
+	ScopesSupported       []string `json:"scopes_supported,omitempty"`
+	SigningKeys           int      `json:"signing_keys"`
+	Error                 string   `json:"error,omitempty"`
+}
+
+// testConnection runs discovery against the upstream and reports what it
+// found. An unusable upstream is a 200 with ok false and what is wrong:
+// the test ran, and the admin needs the reason, which names only the
+// upstream (never our internals).
+func (h *Handler) testConnection(w http.ResponseWriter, r *http.Request, _ caller, o storage.Organization, _ string) {
+	m, err := h.rules.TestConnection(r.Context(), o, mux.Vars(r)["connection"])
+	v := probeView{OK: err == nil, Issuer: m.Issuer, AuthorizationEndpoint: m.AuthorizationEndpoint, TokenEndpoint: m.TokenEndpoint,
+		UserinfoEndpoint: m.UserinfoEndpoint, JWKSURI: m.JWKSURI, ScopesSupported: m.ScopesSupported, SigningKeys: m.SigningKeys}
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		notFound(w)
+		return
+	case errors.Is(err, manage.ErrCannotProbe):
+		v.Error = "This type of connection cannot be tested from here."
+	case errors.Is(err, federation.ErrUpstream):
+		// The message is about the upstream: its answer, status or address.
+		v.Error = upstreamReason(err)
+	case err != nil:
+		h.internal(w, r, "test connection", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// upstreamReason is a test failure as an admin can act on it: what the
+// upstream did wrong, without our package prefixes.
+func upstreamReason(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, federation.ErrUpstream.Error()+": "); i >= 0 {
+		msg = msg[i+len(federation.ErrUpstream.Error())+2:]
+	}
+	// Network failures say only that: which internal names resolve, or
+	// to what, is not a tenant admin's to probe.
+	var netErr net.Error
+	if errors.As(err, &netErr) || strings.Contains(msg, "dial ") || strings.Contains(msg, "lookup ") {
+		msg = "it could not be reached (name, network, or an address that is not allowed)"
+	}
+	return httpx.Clip("The identity provider could not be used: " + msg)
 }
 
 func (h *Handler) deleteConnection(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, _ string) {

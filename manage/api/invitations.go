@@ -53,16 +53,22 @@ func (h *Handler) invite(w http.ResponseWriter, r *http.Request, c caller, o sto
 }
 
 func (h *Handler) listInvitations(w http.ResponseWriter, r *http.Request, _ caller, o storage.Organization, _ string) {
+	limit, after, ok := pageParams(w, r)
+	if !ok {
+		return
+	}
 	list, err := h.Store.InvitationsOf(r.Context(), o.ID)
 	if err != nil {
 		h.internal(w, r, "invitations", err)
 		return
 	}
+	// Newest first; the cursor is creation time and ID.
+	list, next := page(list, func(i storage.Invitation) string { return i.CreatedAt.UTC().Format(sortableTime) + "." + i.ID }, true, limit, after)
 	out := make([]invitationView, 0, len(list))
 	for _, i := range list {
 		out = append(out, h.viewInvitation(i))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"invitations": out})
+	listed(w, "invitations", out, next)
 }
 
 func (h *Handler) revokeInvitation(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, _ string) {
@@ -75,6 +81,23 @@ func (h *Handler) revokeInvitation(w http.ResponseWriter, r *http.Request, c cal
 		h.internal(w, r, "revoke invitation", err)
 	default:
 		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// resendInvitation mails a new link for a pending invitation; the old one
+// stops working.
+func (h *Handler) resendInvitation(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, own string) {
+	inv, err := h.rules.ResendInvitation(r.Context(), c.actor(r), c.user, o, own, mux.Vars(r)["invitation"])
+	var ceiling *manage.RoleCeilingError
+	switch {
+	case errors.As(err, &ceiling):
+		fail(w, http.StatusForbidden, "forbidden", "You cannot grant the role "+ceiling.Role+".")
+	case errors.Is(err, manage.ErrNotSent):
+		h.internal(w, r, "send invitation", err)
+	case err != nil:
+		h.failRule(w, r, "invalid_request", "resend invitation", err)
+	default:
+		writeJSON(w, http.StatusOK, h.viewInvitation(inv))
 	}
 }
 

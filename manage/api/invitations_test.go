@@ -12,7 +12,7 @@ import (
 	"github.com/optibid/idp/login/notify"
 )
 
-var invitationCode = regexp.MustCompile(`invitation code:\s+(\S+)`)
+var invitationCode = regexp.MustCompile(`[?&]token=([A-Za-z0-9_-]+)`)
 
 // Invitations end to end on both stores: an owner invites by email, the
 // token travels only in the mail, only the invited (verified) address can

@@ -8,8 +8,10 @@ import (
 	"github.com/optibid/idp/storage"
 )
 
-// createOrg is for platform admins: a new organization with an existing
-// account as its owner, in one transaction.
+// createOrg is for platform admins: a new organization with its owner,
+// in one transaction when the owner has an account; otherwise created
+// without members, with the owner invited (the answer carries the
+// invitation).
 func (h *Handler) createOrg(w http.ResponseWriter, r *http.Request, c caller) {
 	if !c.user.PlatformAdmin {
 		fail(w, http.StatusForbidden, "forbidden", "Only platform administrators create organizations.")
@@ -24,11 +26,12 @@ func (h *Handler) createOrg(w http.ResponseWriter, r *http.Request, c caller) {
 	if !decode(w, r, &body) {
 		return
 	}
-	o, err := h.rules.CreateOrganization(r.Context(), c.actor(r), manage.OrgSpec{Slug: body.Slug, Name: body.Name, Plan: body.Plan},
+	o, inv, err := h.rules.CreateOrganizationInviting(r.Context(), c.actor(r), c.user, manage.OrgSpec{Slug: body.Slug, Name: body.Name, Plan: body.Plan},
 		body.OwnerEmail)
 	switch {
-	case errors.Is(err, manage.ErrUnknownOwner):
-		fail(w, http.StatusUnprocessableEntity, "unknown_owner", "owner_email must be an existing account.")
+	case errors.Is(err, manage.ErrNotSent):
+		// The organization and invitation stand; the invitation can be resent.
+		h.internal(w, r, "send owner invitation", err)
 		return
 	case errors.Is(err, storage.ErrConflict):
 		fail(w, http.StatusConflict, "conflict", "That slug is taken.")
@@ -37,7 +40,11 @@ func (h *Handler) createOrg(w http.ResponseWriter, r *http.Request, c caller) {
 		h.failRule(w, r, "invalid_request", "create organization", err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, viewOrg(o))
+	out := map[string]any{"org": viewOrg(o)}
+	if inv != nil {
+		out["invitation"] = h.viewInvitation(*inv)
+	}
+	writeJSON(w, http.StatusCreated, out)
 }
 
 // deleteOrg removes the organization (org:delete: owners and platform

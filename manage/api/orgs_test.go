@@ -33,14 +33,28 @@ func TestPlatformAdminAndOrgLifecycle(t *testing.T) {
 					t.Fatalf("bad create %v: %d", bad, st)
 				}
 			}
-			if st, _ := e.API("POST", "/orgs", pa, map[string]string{"slug": "x", "name": "x", "owner_email": "nobody@example.com"}); st != http.StatusUnprocessableEntity {
-				t.Fatalf("unknown owner: %d", st)
+			// An owner without an account is invited; nobody owns it until
+			// they accept, and the operator does not become a member.
+			st, body := e.API("POST", "/orgs", pa, map[string]string{"slug": "x", "name": "x", "owner_email": "nobody@example.com"})
+			inv, _ := body["invitation"].(map[string]any)
+			if st != http.StatusCreated || inv["role"] != "owner" || inv["email"] != "nobody@example.com" || inv["status"] != "pending" {
+				t.Fatalf("unknown owner: %d %v", st, body)
 			}
-			st, body := e.API("POST", "/orgs", pa, create)
-			if st != http.StatusCreated || body["plan"] != "enterprise" {
+			if _, ms := e.API("GET", "/orgs/x/members", pa, nil); len(ms["members"].([]any)) != 0 {
+				t.Fatalf("members of an organization whose owner is invited: %v", ms)
+			}
+			if st, _ := e.API("POST", "/orgs", pa, map[string]string{"slug": "y", "name": "y", "owner_email": "Someone <a@b.example>"}); st != http.StatusBadRequest {
+				t.Fatalf("owner address with a display name: %d", st)
+			}
+			if st, _ := e.API("GET", "/orgs/y", pa, nil); st != http.StatusNotFound {
+				t.Fatalf("a refused create left an organization: %d", st)
+			}
+			st, body = e.API("POST", "/orgs", pa, create)
+			created, _ := body["org"].(map[string]any)
+			if st != http.StatusCreated || created["plan"] != "enterprise" || body["invitation"] != nil {
 				t.Fatalf("create: %d %v", st, body)
 			}
-			initech, _ := body["id"].(string)
+			initech, _ := created["id"].(string)
 			if st, _ := e.API("POST", "/orgs", pa, create); st != http.StatusConflict {
 				t.Fatalf("taken slug: %d", st)
 			}

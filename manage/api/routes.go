@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"regexp"
 	"slices"
-	"strings"
 
 	"github.com/gorilla/mux"
 
@@ -105,21 +103,26 @@ type memberView struct {
 }
 
 func (h *Handler) listMembers(w http.ResponseWriter, r *http.Request, _ caller, o storage.Organization, _ string) {
+	limit, after, ok := pageParams(w, r)
+	if !ok {
+		return
+	}
 	ms, err := h.Store.MembersOf(r.Context(), o.ID)
 	if err != nil {
 		h.internal(w, r, "members", err)
 		return
 	}
-	out := []memberView{}
+	all := make([]memberView, 0, len(ms))
 	for _, m := range ms {
 		u, err := h.Store.UserByID(r.Context(), m.UserID)
 		if err != nil {
 			h.internal(w, r, "member", err)
 			return
 		}
-		out = append(out, memberView{u.ID, u.Email, u.Name, m.Role})
+		all = append(all, memberView{u.ID, u.Email, u.Name, m.Role})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"members": out})
+	out, next := page(all, func(m memberView) string { return m.Email + "|" + m.UserID }, false, limit, after)
+	listed(w, "members", out, next)
 }
 
 // addMember invites the person: an owner adds people only by inviting
@@ -188,8 +191,6 @@ func (h *Handler) answerRole(w http.ResponseWriter, r *http.Request, m storage.M
 	}
 }
 
-var domainRE = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
-
 type domainView struct {
 	Domain   string `json:"domain"`
 	Verified bool   `json:"verified"`
@@ -203,21 +204,26 @@ type domainView struct {
 func (h *Handler) viewDomain(d storage.OrganizationDomain) domainView {
 	v := domainView{Domain: d.Domain, Verified: !d.VerifiedAt.IsZero()}
 	v.Record.Type = "TXT"
-	v.Record.Name, v.Record.Value = h.DomainRecord(d.OrgID, d.Domain)
+	v.Record.Name, v.Record.Value = h.rules.DomainRecord(d.OrgID, d.Domain)
 	return v
 }
 
 func (h *Handler) listDomains(w http.ResponseWriter, r *http.Request, _ caller, o storage.Organization, _ string) {
+	limit, after, ok := pageParams(w, r)
+	if !ok {
+		return
+	}
 	ds, err := h.Store.DomainsOf(r.Context(), o.ID)
 	if err != nil {
 		h.internal(w, r, "domains", err)
 		return
 	}
+	ds, next := page(ds, func(d storage.OrganizationDomain) string { return d.Domain }, false, limit, after)
 	out := []domainView{}
 	for _, d := range ds {
 		out = append(out, h.viewDomain(d))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"domains": out})
+	listed(w, "domains", out, next)
 }
 
 func (h *Handler) addDomain(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, _ string) {
@@ -227,53 +233,38 @@ func (h *Handler) addDomain(w http.ResponseWriter, r *http.Request, c caller, o 
 	if !decode(w, r, &body) {
 		return
 	}
-	d := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(body.Domain), "."))
-	if len(d) > 253 || !domainRE.MatchString(d) {
-		fail(w, http.StatusBadRequest, "invalid_request", "That is not a domain name.")
-		return
-	}
-	err := h.Store.AddDomain(r.Context(), storage.OrganizationDomain{OrgID: o.ID, Domain: d}, h.event(r, manage.EventDomainAdded, c, o, "", map[string]string{"domain": d}))
+	d, err := h.rules.AddDomain(r.Context(), c.actor(r), o, body.Domain)
 	if errors.Is(err, storage.ErrConflict) {
 		fail(w, http.StatusConflict, "conflict", "That domain belongs to another organization.")
 		return
 	}
 	if err != nil {
-		h.internal(w, r, "add domain", err)
+		h.failRule(w, r, "invalid_request", "add domain", err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, h.viewDomain(storage.OrganizationDomain{OrgID: o.ID, Domain: d}))
+	writeJSON(w, http.StatusCreated, h.viewDomain(d))
 }
 
-// verifyDomain looks the TXT record up and marks the domain verified.
+// verifyDomain looks the TXT record up and marks the domain verified; a
+// platform admin may vouch for a domain verified another way (?force=1).
 func (h *Handler) verifyDomain(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, _ string) {
-	ds, err := h.Store.DomainsOf(r.Context(), o.ID)
+	d, err := h.rules.VerifyDomain(r.Context(), c.actor(r), o, mux.Vars(r)["domain"], r.URL.Query().Get("force") == "1")
+	if errors.Is(err, manage.ErrNotVerified) {
+		name, _ := h.rules.DomainRecord(o.ID, mux.Vars(r)["domain"])
+		fail(w, http.StatusUnprocessableEntity, "not_verified", "The TXT record "+name+" does not hold the expected value yet.")
+		return
+	}
 	if err != nil {
-		h.internal(w, r, "domains", err)
-		return
-	}
-	i := slices.IndexFunc(ds, func(d storage.OrganizationDomain) bool { return d.Domain == mux.Vars(r)["domain"] })
-	if i < 0 {
-		notFound(w)
-		return
-	}
-	d := ds[i]
-	details := map[string]string{"domain": d.Domain}
-	// A platform admin may vouch for a domain verified another way
-	// (?force=1); the audit row says so.
-	if r.URL.Query().Get("force") == "1" && c.user.PlatformAdmin {
-		details["forced_by_platform_admin"] = "true"
-	} else {
-		name, want := h.DomainRecord(o.ID, d.Domain)
-		txts, err := h.Resolver.LookupTXT(r.Context(), name)
-		if err != nil || !slices.Contains(txts, want) {
-			fail(w, http.StatusUnprocessableEntity, "not_verified", "The TXT record "+name+" does not hold the expected value yet.")
-			return
-		}
-	}
-	d.VerifiedAt = h.Now().UTC()
-	if err := h.Store.AddDomain(r.Context(), d, h.event(r, manage.EventDomainVerified, c, o, "", details)); err != nil {
-		h.internal(w, r, "verify domain", err)
+		h.failRule(w, r, "invalid_request", "verify domain", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, h.viewDomain(d))
+}
+
+func (h *Handler) removeDomain(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, _ string) {
+	if err := h.rules.RemoveDomain(r.Context(), c.actor(r), o, mux.Vars(r)["domain"]); err != nil {
+		h.failRule(w, r, "invalid_request", "remove domain", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

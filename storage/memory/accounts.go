@@ -102,12 +102,14 @@ func (s *Store) CreateOrganization(_ context.Context, o storage.Organization, ow
 			return storage.Organization{}, storage.ErrConflict
 		}
 	}
-	if _, ok := s.users[ownerID]; !ok {
+	if _, ok := s.users[ownerID]; !ok && ownerID != "" {
 		return storage.Organization{}, storage.ErrNotFound
 	}
 	now := s.stamp()
 	o = s.insertOrg(o, now)
-	s.memberships[[2]string{ownerID, o.ID}] = storage.Membership{UserID: ownerID, OrgID: o.ID, Role: "owner", CreatedAt: now, UpdatedAt: now}
+	if ownerID != "" {
+		s.memberships[[2]string{ownerID, o.ID}] = storage.Membership{UserID: ownerID, OrgID: o.ID, Role: "owner", CreatedAt: now, UpdatedAt: now}
+	}
 	ev.OrgID = o.ID
 	s.appendAudit(ev)
 	return o, nil

@@ -46,6 +46,17 @@ func (s *Store) InvitationsOf(_ context.Context, orgID string) ([]storage.Invita
 	return out, nil
 }
 
+func (s *Store) InvitationByTokenHash(_ context.Context, tokenHash string) (storage.Invitation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, inv := range s.invitations {
+		if inv.TokenHash == tokenHash {
+			return inv, nil
+		}
+	}
+	return storage.Invitation{}, storage.ErrNotFound
+}
+
 func (s *Store) RevokeInvitation(_ context.Context, orgID, id string, now time.Time, ev storage.AuditEvent) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -88,8 +88,10 @@ func (s *Store) CreateOrganization(ctx context.Context, o storage.Organization, 
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO user_organization_membership (user_id, org_id, role) VALUES ($1, $2, 'owner')`, ownerID, o.ID); err != nil {
-			return err
+		if ownerID != "" {
+			if _, err := tx.Exec(ctx, `INSERT INTO user_organization_membership (user_id, org_id, role) VALUES ($1, $2, 'owner')`, ownerID, o.ID); err != nil {
+				return err
+			}
 		}
 		ev.OrgID = o.ID
 		return insertAudit(ctx, tx, ev)

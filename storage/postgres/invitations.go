@@ -42,6 +42,13 @@ func (s *Store) InvitationsOf(ctx context.Context, orgID string) ([]storage.Invi
 	return out, translate(err)
 }
 
+func (s *Store) InvitationByTokenHash(ctx context.Context, tokenHash string) (storage.Invitation, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	inv, err := scanInvitation(s.pool.QueryRow(ctx, `SELECT `+invitationCols+` FROM invitations WHERE token_hash = $1`, tokenHash))
+	return inv, translate(err)
+}
+
 func (s *Store) RevokeInvitation(ctx context.Context, orgID, id string, now time.Time, ev storage.AuditEvent) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE invitations SET revoked_at = $3

@@ -10,6 +10,28 @@ import (
 	"github.com/optibid/idp/storage"
 )
 
+// testInvitationByToken: a link finds its invitation in any state, and
+// nothing else.
+func testInvitationByToken(t *testing.T, s storage.Store) {
+	o, err := s.UpsertOrganization(ctx, storage.Organization{Slug: "by-token", Name: "By token"}, storage.AuditEvent{})
+	must(t, err)
+	tok, at := random.Token(32), now()
+	inv := storage.Invitation{ID: random.ID(), OrgID: o.ID, Email: "x@example.com", Role: "admin", TokenHash: storage.HashSecret(tok),
+		InvitedBy: "admin-1", CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
+	must(t, s.CreateInvitation(ctx, inv, ev("invitation_created")))
+	got, err := s.InvitationByTokenHash(ctx, storage.HashSecret(tok))
+	if err != nil || got.ID != inv.ID || got.OrgID != o.ID || got.Role != "admin" || !got.Pending(at) {
+		t.Fatalf("by token: %+v %v", got, err)
+	}
+	must(t, s.RevokeInvitation(ctx, o.ID, inv.ID, at, ev("invitation_revoked")))
+	if got, err := s.InvitationByTokenHash(ctx, storage.HashSecret(tok)); err != nil || got.RevokedAt.IsZero() {
+		t.Fatalf("a revoked invitation by token: %+v %v", got, err)
+	}
+	if _, err := s.InvitationByTokenHash(ctx, storage.HashSecret("other")); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("unknown token: %v", err)
+	}
+}
+
 func testInvitations(t *testing.T, s storage.Store) {
 	o, err := s.UpsertOrganization(ctx, storage.Organization{Slug: "inviting", Name: "Inviting"}, storage.AuditEvent{})
 	must(t, err)

@@ -72,6 +72,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"OrgDeletionPlatformAdmin", testOrgDeletion},
 		{"OrgClients", testOrgClients},
 		{"Dashboards", testDashboards},
+		{"RemoveDomain", testRemoveDomain},
+		{"InvitationByToken", testInvitationByToken},
 	}
 	// Each test has a store of its own, so they run in parallel (as many at
 	// once as go test's -parallel allows): for PostgreSQL one test's

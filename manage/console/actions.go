@@ -1,0 +1,150 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gorilla/mux"
+)
+
+// action turns a console form into one management-API call. page is the
+// page it is posted from (and shown again when the API refuses it); show,
+// when set, renders the API's answer on that page instead of redirecting
+// (a secret shown once, a connection test).
+type action struct {
+	page   string
+	method string
+	path   func(f url.Values) string
+	body   func(f url.Values) any
+	done   string
+	show   string
+}
+
+func lines(v string) []string {
+	var out []string
+	for _, l := range strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == '\r' || r == ',' || r == ' ' }) {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func seg(f url.Values, k string) string { return url.PathEscape(f.Get(k)) }
+
+// orgActions are an organization's changes, by the name the forms post to.
+var orgActions = map[string]action{
+	"settings": {page: "settings", method: http.MethodPatch, path: func(url.Values) string { return "" },
+		body: func(f url.Values) any {
+			b := map[string]any{"name": f.Get("name")}
+			if f.Has("mfa") {
+				b["mfa"] = f.Get("mfa")
+				b["require_verified_email"] = f.Get("require_verified_email") == "on"
+			}
+			return b
+		}, done: "Settings saved."},
+	"domain-add": {page: "domains", method: http.MethodPost, path: func(url.Values) string { return "/domains" },
+		body: func(f url.Values) any { return map[string]string{"domain": f.Get("domain")} }, done: "Domain added: publish the TXT record, then verify."},
+	"domain-verify": {page: "domains", method: http.MethodPost, path: func(f url.Values) string { return "/domains/" + seg(f, "domain") + "/verify" },
+		done: "Domain verified."},
+	"domain-remove": {page: "domains", method: http.MethodDelete, path: func(f url.Values) string { return "/domains/" + seg(f, "domain") },
+		done: "Domain removed."},
+	"member-role": {page: "members", method: http.MethodPatch, path: func(f url.Values) string { return "/members/" + seg(f, "user") },
+		body: func(f url.Values) any { return map[string]string{"role": f.Get("role")} }, done: "Role changed."},
+	"member-remove": {page: "members", method: http.MethodDelete, path: func(f url.Values) string { return "/members/" + seg(f, "user") },
+		done: "Member removed."},
+	"invite": {page: "members", method: http.MethodPost, path: func(url.Values) string { return "/invitations" },
+		body: func(f url.Values) any { return map[string]string{"email": f.Get("email"), "role": f.Get("role")} }, done: "Invitation sent."},
+	"invitation-revoke": {page: "members", method: http.MethodDelete, path: func(f url.Values) string { return "/invitations/" + seg(f, "id") },
+		done: "Invitation revoked."},
+	"invitation-resend": {page: "members", method: http.MethodPost, path: func(f url.Values) string { return "/invitations/" + seg(f, "id") + "/resend" },
+		done: "Invitation sent again; the earlier link no longer works."},
+	"connection-create": {page: "connections", method: http.MethodPost, path: func(url.Values) string { return "/connections" },
+		body: func(f url.Values) any {
+			settings := map[string]any{"client_id": f.Get("client_id")}
+			for _, p := range presets {
+				if p.Type != f.Get("type") {
+					continue
+				}
+				for _, fl := range p.Fields {
+					if v := strings.TrimSpace(f.Get(p.Type + "." + fl.Name)); v != "" {
+						settings[fl.Name] = v
+					}
+				}
+			}
+			return map[string]any{"type": f.Get("type"), "name": f.Get("name"), "client_secret": f.Get("client_secret"),
+				"default_role": f.Get("default_role"), "disabled": f.Get("enabled") != "on", "settings": settings}
+		}, done: "Connection added. Test it before people rely on it."},
+	"connection-test": {page: "connections", method: http.MethodPost, path: func(f url.Values) string { return "/connections/" + seg(f, "id") + "/test" },
+		show: "Test"},
+	"connection-enable": {page: "connections", method: http.MethodPatch, path: func(f url.Values) string { return "/connections/" + seg(f, "id") },
+		body: func(f url.Values) any { return map[string]bool{"enabled": f.Get("enabled") == "true"} }, done: "Connection updated."},
+	"connection-delete": {page: "connections", method: http.MethodDelete, path: func(f url.Values) string { return "/connections/" + seg(f, "id") },
+		done: "Connection deleted; accounts linked through it can no longer sign in with it."},
+	"client-create": {page: "clients", method: http.MethodPost, path: func(url.Values) string { return "/clients" },
+		body: func(f url.Values) any {
+			b := map[string]any{"name": f.Get("name"), "public": f.Get("kind") == "public"}
+			switch f.Get("kind") {
+			case "service":
+				b["grant_types"] = []string{"client_credentials"}
+				b["service_role"] = f.Get("service_role")
+			default:
+				b["redirect_uris"] = lines(f.Get("redirect_uris"))
+				b["post_logout_redirect_uris"] = lines(f.Get("post_logout_redirect_uris"))
+			}
+			return b
+		}, show: "Created"},
+	"client-rotate": {page: "clients", method: http.MethodPost, path: func(f url.Values) string { return "/clients/" + seg(f, "id") + "/secret" },
+		show: "Created"},
+	"client-delete": {page: "clients", method: http.MethodDelete, path: func(f url.Values) string { return "/clients/" + seg(f, "id") },
+		done: "Application deleted; its tokens no longer work."},
+	"feature-set": {page: "features", method: http.MethodPut, path: func(f url.Values) string { return "/features/" + seg(f, "key") },
+		body: func(f url.Values) any {
+			return map[string]any{"enabled": f.Get("enabled") == "true", "cascade": f.Get("cascade") == "true"}
+		}, done: "Feature updated."},
+	"template-apply": {page: "features", method: http.MethodPost, path: func(f url.Values) string { return "/templates/" + seg(f, "id") + "/apply" },
+		done: "Template applied."},
+}
+
+// orgAction runs one of orgActions for the organization in the URL.
+func (c *Console) orgAction(w http.ResponseWriter, r *http.Request, s *session) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil || !c.csrfOK(r, *s) {
+		c.problem(w, r, http.StatusForbidden, "This form has expired. Go back, reload the page and try again.", "csrf")
+		return
+	}
+	a, ok := orgActions[mux.Vars(r)["action"]]
+	if !ok {
+		c.problem(w, r, http.StatusNotFound, "There is nothing here.", "unknown action")
+		return
+	}
+	ref := mux.Vars(r)["org"]
+	var body any
+	if a.body != nil {
+		body = a.body(r.PostForm)
+	}
+	var answer map[string]any
+	err := c.api(r, s, a.method, "/orgs/"+url.PathEscape(ref)+a.path(r.PostForm), body, &answer)
+	var e *errAPI
+	switch {
+	case errors.As(err, &e) && e.status != http.StatusNotFound:
+		// Refused: the same page again, saying why (the API's words).
+		c.showOrg(w, r, s, a.page, e.status, e, nil)
+	case err != nil:
+		c.fail(w, r, "action", err)
+	case a.show != "":
+		c.showOrg(w, r, s, a.page, http.StatusOK, nil, map[string]any{a.show: answer})
+	default:
+		c.flash(w, a.done)
+		http.Redirect(w, r, "/console/orgs/"+url.PathEscape(ref)+pagePath(a.page), http.StatusSeeOther)
+	}
+}
+
+func pagePath(page string) string {
+	if page == "overview" {
+		return ""
+	}
+	return "/" + page
+}
