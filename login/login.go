@@ -134,6 +134,9 @@ type Deps struct {
 	ClientVouched func(ctx context.Context, c storage.Client) (bool, error)
 	// IDTokenHint verifies an id_token_hint (expired ones accepted).
 	IDTokenHint func(ctx context.Context, hint string) (subject, clientID string, err error)
+	// Invitations finds and accepts organization invitations (nil: the
+	// invitation page answers 404).
+	Invitations Invitations
 	// API finds a registered API, for the consent page (nil: none known).
 	API      func(identifier string) (storage.API, bool)
 	Registry prometheus.Registerer
@@ -233,6 +236,8 @@ func (h *Handler) Register(r *mux.Router) {
 	h.registerAccount(r)
 	h.registerFederation(r)
 	r.HandleFunc("/login/org", h.orgSubmit).Methods(http.MethodPost)
+	r.HandleFunc("/invitations/accept", h.invitationPage).Methods(http.MethodGet)
+	r.HandleFunc("/invitations/accept", h.invitationAccept).Methods(http.MethodPost)
 	r.PathPrefix("/static/").Handler(h.Templates.Static()).Methods(http.MethodGet, http.MethodHead)
 }
 
@@ -280,23 +285,15 @@ func (h *Handler) csrfToken(browserID string) string {
 }
 
 // checkForm parses a POST and verifies the CSRF token and where the form
-// came from.
-//
-// Our pages send Referrer-Policy: no-referrer, and under that policy
-// browsers send "Origin: null" with every form POST, same-origin ones
-// included. So Origin alone cannot tell; Sec-Fetch-Site, which pages
-// cannot forge, does: a foreign Origin, a cross-site or same-site fetch, or
-// a null Origin without Sec-Fetch-Site: same-origin are refused.
+// came from (httpx.SameOriginForm).
 func (h *Handler) checkForm(w http.ResponseWriter, r *http.Request) bool {
 	if err := r.ParseForm(); err != nil {
 		h.Error(w, r, http.StatusBadRequest, "The form could not be read. Please go back and try again.", "reason", "unparsable form", "error", err)
 		return false
 	}
-	origin, site := r.Header.Get("Origin"), r.Header.Get("Sec-Fetch-Site")
-	if (origin != "" && origin != "null" && origin != h.origin) || (site != "" && site != "same-origin" && site != "none") ||
-		(origin == "null" && site != "same-origin") {
+	if !httpx.SameOriginForm(r, h.origin) {
 		h.Error(w, r, http.StatusForbidden, "This form was sent from another site and was refused.",
-			"reason", "cross-site form post", "origin", httpx.Clip(origin), "sec_fetch_site", httpx.Clip(site))
+			"reason", "cross-site form post", "origin", httpx.Clip(r.Header.Get("Origin")), "sec_fetch_site", httpx.Clip(r.Header.Get("Sec-Fetch-Site")))
 		return false
 	}
 	browser := h.Cookies.BrowserID(r)

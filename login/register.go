@@ -17,27 +17,47 @@ import (
 type registerData struct {
 	ID, CSRF, Error, Name, Email, Company, SignIn string
 	MinLength                                     int
+	// Invitation is the token of the invitation the account is created
+	// for; InvitedEmail its address, the only one the form takes then.
+	Invitation, InvitedEmail string
 }
 
-func (h *Handler) registrationOpen(w http.ResponseWriter, r *http.Request) bool {
+// registrationOpen says whether this registration may go ahead: open
+// registration, or (invite_only) one for a pending invitation, whose
+// address it returns.
+func (h *Handler) registrationOpen(w http.ResponseWriter, r *http.Request, invitation string) (invitedEmail string, ok bool) {
+	if invitation != "" && h.Invitations != nil && (h.cfg.Registration == "open" || h.cfg.Registration == "invite_only") {
+		inv, err := h.Invitations.InvitationByToken(r.Context(), invitation)
+		switch {
+		case err == nil && inv.Pending(h.now()):
+			return inv.Email, true
+		case err != nil && !errors.Is(err, storage.ErrNotFound):
+			h.fail(w, r, "invitation", err)
+			return "", false
+		}
+		h.Error(w, r, http.StatusBadRequest, "This invitation can no longer be used. Ask for a new one.", "reason", "registration with an unusable invitation")
+		return "", false
+	}
 	switch h.cfg.Registration {
 	case "open":
-		return true
+		return "", true
 	case "invite_only":
 		h.Error(w, r, http.StatusForbidden, "Accounts are created by invitation only. Ask your organization's administrator for one.")
 	default:
 		h.Error(w, r, http.StatusForbidden, "New accounts cannot be created here.")
 	}
-	return false
+	return "", false
 }
 
 func (h *Handler) registerPage(w http.ResponseWriter, r *http.Request) {
-	if !h.registrationOpen(w, r) {
+	invitation := r.URL.Query().Get("invitation")
+	invited, ok := h.registrationOpen(w, r, invitation)
+	if !ok {
 		return
 	}
 	id := r.URL.Query().Get("id")
 	h.render(w, r, http.StatusOK, "register", registerData{ID: id, CSRF: h.csrfToken(h.Cookies.EnsureBrowserID(w, r)),
-		SignIn: signInLink(id), MinLength: h.cfg.PasswordPolicy.MinLengthWithoutMFA})
+		SignIn: signInLink(id), MinLength: h.cfg.PasswordPolicy.MinLengthWithoutMFA, Invitation: invitation, InvitedEmail: invited, Email: invited})
 }
 
 func signInLink(id string) string {
@@ -51,13 +71,24 @@ func signInLink(id string) string {
 // one, emails its owner instead: both answer the same page, so the form
 // does not reveal which addresses are registered.
 func (h *Handler) registerSubmit(w http.ResponseWriter, r *http.Request) {
-	if !h.registrationOpen(w, r) || !h.checkForm(w, r) {
+	if !h.checkForm(w, r) {
+		return
+	}
+	invited, ok := h.registrationOpen(w, r, r.PostForm.Get("invitation"))
+	if !ok {
 		return
 	}
 	ctx := r.Context()
 	f := r.PostForm
 	d := registerData{ID: f.Get("id"), CSRF: f.Get("csrf"), Name: strings.TrimSpace(f.Get("name")), Email: strings.ToLower(strings.TrimSpace(f.Get("email"))),
-		Company: strings.TrimSpace(f.Get("company")), SignIn: signInLink(f.Get("id")), MinLength: h.cfg.PasswordPolicy.MinLengthWithoutMFA}
+		Company: strings.TrimSpace(f.Get("company")), SignIn: signInLink(f.Get("id")), MinLength: h.cfg.PasswordPolicy.MinLengthWithoutMFA,
+		Invitation: f.Get("invitation"), InvitedEmail: invited}
+	if invited != "" {
+		// An invitation's account is for its address: the invitation
+		// cannot open registration for anyone else (invite_only).
+		d.Email, d.Company = invited, ""
+		d.SignIn = "/invitations/accept?token=" + url.QueryEscape(d.Invitation)
+	}
 	domain := ""
 	if at := strings.LastIndexByte(d.Email, '@'); at > 0 && at < len(d.Email)-1 && len(d.Email) <= 254 && !strings.ContainsAny(d.Email, " <>,;") {
 		domain = d.Email[at+1:]

@@ -37,6 +37,20 @@ func (c Cookies) Get(r *http.Request, base string) string {
 	return ck.Value
 }
 
+// SameOriginForm reports whether a form POST came from a page of origin
+// (scheme://host).
+//
+// Our pages send Referrer-Policy: no-referrer, and under that policy
+// browsers send "Origin: null" with every form POST, same-origin ones
+// included. So Origin alone cannot tell; Sec-Fetch-Site, which pages
+// cannot forge, does: a foreign Origin, a cross-site or same-site fetch, or
+// a null Origin without Sec-Fetch-Site: same-origin are refused.
+func SameOriginForm(r *http.Request, origin string) bool {
+	o, site := r.Header.Get("Origin"), r.Header.Get("Sec-Fetch-Site")
+	return !((o != "" && o != "null" && o != origin) || (site != "" && site != "same-origin" && site != "none") ||
+		(o == "null" && site != "same-origin"))
+}
+
 const browserCookie = "optibid_browser"
 
 // BrowserID returns the browser-binding ID of this browser, or "".

@@ -28,7 +28,7 @@ func (h *Handler) featureState(r *http.Request, o storage.Organization) (map[str
 		Source  string         `json:"source"` // plan, override or off
 		Current map[string]any `json:"current_config,omitempty"`
 	}
-	var list []fv
+	list := []fv{}
 	for _, k := range slices.Sorted(maps.Keys(cat)) {
 		f := cat[k]
 		v := fv{Feature: f, Source: "off"}

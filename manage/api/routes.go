@@ -42,7 +42,7 @@ func (h *Handler) me(w http.ResponseWriter, r *http.Request, c caller) {
 		Org  orgView `json:"org"`
 		Role string  `json:"role"`
 	}
-	var out []mv
+	out := []mv{}
 	for _, m := range ms {
 		o, err := h.Store.OrganizationByID(r.Context(), m.OrgID)
 		if err != nil {

@@ -32,7 +32,14 @@ func lines(v string) []string {
 	return out
 }
 
-func seg(f url.Values, k string) string { return url.PathEscape(f.Get(k)) }
+// seg is a form value as one path segment; an empty one names nothing
+// (an empty segment would change the path the API sees).
+func seg(f url.Values, k string) string {
+	if f.Get(k) == "" {
+		return "-"
+	}
+	return url.PathEscape(f.Get(k))
+}
 
 // orgActions are an organization's changes, by the name the forms post to.
 var orgActions = map[string]action{

@@ -9,9 +9,9 @@ import (
 )
 
 type usageReport struct {
-	Since  string `json:"since"`
-	Until  string `json:"until"`
-	Usage  []struct {
+	Since string `json:"since"`
+	Until string `json:"until"`
+	Usage []struct {
 		Day     string `json:"day"`
 		Feature string `json:"feature"`
 		Count   int64  `json:"count"`

@@ -65,9 +65,10 @@ type Deps struct {
 
 // Console serves /console.
 type Console struct {
-	cfg   Config
-	deps  Deps
-	pages map[string]*template.Template
+	cfg    Config
+	origin string // scheme://host of the issuer
+	deps   Deps
+	pages  map[string]*template.Template
 }
 
 // New parses the templates (failing fast on a broken one).
@@ -78,7 +79,11 @@ func New(cfg Config, d Deps) (*Console, error) {
 	if cfg.ProductName == "" {
 		cfg.ProductName = "OptiBid"
 	}
-	c := &Console{cfg: cfg, deps: d, pages: map[string]*template.Template{}}
+	iss, err := url.Parse(cfg.Issuer)
+	if err != nil || iss.Host == "" {
+		return nil, fmt.Errorf("console: issuer %q is not a URL", cfg.Issuer)
+	}
+	c := &Console{cfg: cfg, origin: iss.Scheme + "://" + iss.Host, deps: d, pages: map[string]*template.Template{}}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
@@ -181,7 +186,9 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/authorize?"+q.Encode(), http.StatusFound)
 }
 
-func (c *Console) redirectURI() string { return strings.TrimSuffix(c.cfg.Issuer, "/") + "/console/callback" }
+func (c *Console) redirectURI() string {
+	return strings.TrimSuffix(c.cfg.Issuer, "/") + "/console/callback"
+}
 
 // callback redeems the code (in-process, at the token endpoint) and
 // starts the console session.
@@ -219,7 +226,7 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 			strings.NewReader(url.Values{"token": {s.RefreshToken}, "client_id": {ClientID}}.Encode()), "")
 	}
 	c.deps.Cookies.Set(w, sessionCookie, "", -1)
-	http.Redirect(w, r, "/logout?"+url.Values{"client_id": {ClientID}, "post_logout_redirect_uri": {strings.TrimSuffix(c.cfg.Issuer, "/") + "/console"}}.Encode(), http.StatusFound)
+	http.Redirect(w, r, "/end_session?"+url.Values{"client_id": {ClientID}, "post_logout_redirect_uri": {strings.TrimSuffix(c.cfg.Issuer, "/") + "/console"}}.Encode(), http.StatusFound)
 }
 
 type tokenResponse struct {
@@ -292,10 +299,11 @@ func (c *Console) toLogin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/console/login?next="+url.QueryEscape(next), http.StatusFound)
 }
 
-// csrfOK checks the form's token against the session's.
+// csrfOK checks that a form came from a console page: the session's
+// token, and a same-origin post (httpx.SameOriginForm).
 func (c *Console) csrfOK(r *http.Request, s session) bool {
 	got := r.PostFormValue("csrf")
-	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.CSRF)) == 1
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.CSRF)) == 1 && httpx.SameOriginForm(r, c.origin)
 }
 
 // --- calling the provider in-process ---

@@ -2,25 +2,217 @@ package console_test
 
 import (
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/optibid/idp/app"
 	"github.com/optibid/idp/app/apptest"
 )
 
-func TestConsoleSignInAndOrgPages(t *testing.T) {
+// pages are every organization page of the console.
+var pages = []string{"", "/settings", "/domains", "/members", "/connections", "/clients", "/features", "/usage", "/audit"}
+
+// actions are every organization action the console posts.
+var actions = []string{"settings", "domain-add", "domain-verify", "domain-remove", "member-role", "member-remove", "invite",
+	"invitation-revoke", "invitation-resend", "connection-create", "connection-test", "connection-enable", "connection-delete",
+	"client-create", "client-rotate", "client-delete", "feature-set", "template-apply"}
+
+func withViewer(c *app.Config) {
+	c.Bootstrap.Users = append(c.Bootstrap.Users, app.BootstrapUser{Email: "vera@example.com", Password: apptest.UserPassword,
+		Name: "Vera", Organization: "acme", Role: "viewer"})
+}
+
+func signedIn(t *testing.T, e *apptest.Env, email string) *apptest.Browser {
+	t.Helper()
+	b := e.Browser()
+	if resp, page := b.ConsoleSignIn(email, apptest.UserPassword); resp.StatusCode != http.StatusOK {
+		t.Fatalf("console sign-in of %s: %d %s %.500s", email, resp.StatusCode, resp.Header.Get("Location"), page)
+	}
+	return b
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func csrfOf(t *testing.T, page string) string {
+	t.Helper()
+	m := csrfRE.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no form token on the page: %.300s", page)
+	}
+	return m[1]
+}
+
+// Every console page renders for an owner, on both stores, by slug and by
+// ID.
+func TestConsolePagesForAnOwner(t *testing.T) {
+	t.Parallel()
+	for _, backend := range apptest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			e := apptest.New(t, backend)
+			b := signedIn(t, e, apptest.UserEmail)
+			for _, ref := range []string{"acme", e.Org("acme").ID} {
+				for _, p := range pages {
+					resp, page := b.Get("/console/orgs/" + ref + p)
+					if resp.StatusCode != http.StatusOK || !strings.Contains(page, "<h1>") || apptest.Leaks(page) {
+						t.Fatalf("%s%s: %d %.1000s", ref, p, resp.StatusCode, page)
+					}
+					if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+						t.Fatalf("%s: CSP %q", p, csp)
+					}
+				}
+			}
+		})
+	}
+}
+
+// Another tenant's admin gets 404 on every console URL of the first
+// tenant, for pages, exports and actions alike, and changes nothing.
+func TestConsoleTenantIsolation(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory", apptest.Tenants)
+	carol := signedIn(t, e, "carol@globex.example")
+	_, own := carol.Get("/console/orgs/globex")
+	csrf := csrfOf(t, own)
+	for _, ref := range []string{"acme", e.Org("acme").ID, "no-such-org", "0123456789abcdef0123456789abcdef"} {
+		for _, p := range append(pages, "/audit.csv", "/audit.jsonl") {
+			if resp, page := carol.Get("/console/orgs/" + ref + p); resp.StatusCode != http.StatusNotFound || strings.Contains(page, "Acme") {
+				t.Fatalf("carol GET %s%s: %d %.300s", ref, p, resp.StatusCode, page)
+			}
+		}
+		for _, a := range actions {
+			resp, _ := carol.Post("/console/orgs/"+ref+"/do/"+a, url.Values{"csrf": {csrf}, "name": {"Pwned"}, "domain": {"x.example"},
+				"email": {"x@example.com"}, "enabled": {"true"}, "key": {"market.view"}})
+			if resp.StatusCode != http.StatusNotFound {
+				t.Fatalf("carol POST %s %s: %d", ref, a, resp.StatusCode)
+			}
+		}
+	}
+	if o := e.Org("acme"); o.Name != "Acme Energy" {
+		t.Fatalf("acme changed: %+v", o)
+	}
+	if resp, _ := carol.Get("/console/platform"); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("a tenant admin reached the platform page: %d", resp.StatusCode)
+	}
+}
+
+// A viewer sees read-only pages and every change is refused by the API's
+// permission check; a member cannot reach admin pages.
+func TestConsoleViewerAndMember(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory", withViewer)
+	vera := signedIn(t, e, "vera@example.com")
+	resp, page := vera.Get("/console/orgs/acme/settings")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "can read these settings but not change them") || strings.Contains(page, "Save settings") {
+		t.Fatalf("viewer settings: %d %.1500s", resp.StatusCode, page)
+	}
+	csrf := csrfOf(t, page)
+	for _, a := range actions {
+		resp, page := vera.Post("/console/orgs/acme/do/"+a, url.Values{"csrf": {csrf}, "name": {"Pwned"}, "domain": {"x.example"},
+			"email": {"x@example.com"}, "enabled": {"true"}, "key": {"market.view"}, "id": {"x"}, "user": {"x"}})
+		if resp.StatusCode != http.StatusForbidden || apptest.Leaks(page) {
+			t.Fatalf("viewer %s: %d %.500s", a, resp.StatusCode, page)
+		}
+	}
+	if o := e.Org("acme"); o.Name != "Acme Energy" {
+		t.Fatalf("a viewer renamed the organization: %+v", o)
+	}
+	bob := signedIn(t, e, "bob@example.com") // member
+	for _, p := range []string{"/audit", "/connections"} {
+		if resp, _ := bob.Get("/console/orgs/acme" + p); resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("member GET %s: %d", p, resp.StatusCode)
+		}
+	}
+}
+
+// Forms need this session's token and a same-origin post; a tampered or
+// missing session sends the person to sign in; next never leaves the
+// console; a callback without its state is refused.
+func TestConsoleSessionAndForms(t *testing.T) {
 	t.Parallel()
 	e := apptest.New(t, "memory")
-	b := e.Browser()
-	resp, page := b.ConsoleSignIn(apptest.UserEmail, apptest.UserPassword)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("console: %d %s %.2000s", resp.StatusCode, resp.Header.Get("Location"), page)
-	}
-	t.Logf("%s", page)
-	for _, p := range []string{"", "/settings", "/domains", "/members", "/connections", "/clients", "/features", "/usage", "/audit"} {
-		resp, page := b.Get("/console/orgs/acme" + p)
-		if resp.StatusCode != http.StatusOK || !strings.Contains(page, "<h1>") {
-			t.Fatalf("%s: %d %.2000s", p, resp.StatusCode, page)
+	ada := signedIn(t, e, apptest.UserEmail)
+	_, page := ada.Get("/console/orgs/acme/settings")
+	csrf := csrfOf(t, page)
+	rename := func(b *apptest.Browser, token string, origin string) int {
+		req, _ := http.NewRequest(http.MethodPost, e.Issuer+"/console/orgs/acme/do/settings", strings.NewReader(url.Values{"csrf": {token}, "name": {"Renamed"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if origin != "" {
+			req.Header.Set("Origin", origin)
 		}
+		resp, _ := b.Do(req)
+		return resp.StatusCode
+	}
+	other := signedIn(t, e, "bob@example.com")
+	_, bobPage := other.Get("/console/orgs/acme")
+	for name, st := range map[string]int{
+		"no token":             rename(ada, "", e.Issuer),
+		"another's token":      rename(ada, csrfOf(t, bobPage), e.Issuer),
+		"cross-site origin":    rename(ada, csrf, "https://evil.example"),
+		"token, no session":    rename(e.Browser(), csrf, e.Issuer),
+		"bob with ada's token": rename(other, csrf, e.Issuer),
+	} {
+		if st == http.StatusSeeOther || st == http.StatusOK {
+			t.Fatalf("%s: the change went through (%d)", name, st)
+		}
+	}
+	if e.Org("acme").Name != "Acme Energy" {
+		t.Fatal("a forged form renamed the organization")
+	}
+	if st := rename(ada, csrf, e.Issuer); st != http.StatusSeeOther || e.Org("acme").Name != "Renamed" {
+		t.Fatalf("the real form: %d", st)
+	}
+	// Open redirects: next stays on the console.
+	for _, next := range []string{"https://evil.example/x", "//evil.example", "/\\evil.example", "javascript:alert(1)", "/login"} {
+		b := e.Browser()
+		resp, _ := b.Get("/console/login?next=" + url.QueryEscape(next))
+		resp, _ = b.Get(resp.Header.Get("Location"))
+		_, login := b.Get(resp.Header.Get("Location"))
+		resp, _ = b.Follow(b.SubmitLogin(login, apptest.UserEmail, apptest.UserPassword))
+		if u := resp.Request.URL; u.Host != strings.TrimPrefix(e.Issuer, "http://") || !strings.HasPrefix(u.Path, "/console") {
+			t.Fatalf("next=%q landed on %s", next, u)
+		}
+	}
+	// A callback not started by this browser.
+	if resp, page := e.Browser().Get("/console/callback?code=abc&state=xyz"); resp.StatusCode != http.StatusBadRequest || apptest.Leaks(page) {
+		t.Fatalf("callback without state: %d", resp.StatusCode)
+	}
+	// A tampered session cookie is no session.
+	u, _ := url.Parse(e.Issuer)
+	for _, c := range ada.Client().Jar.Cookies(u) {
+		if c.Name == "optibid_console" {
+			c.Value = c.Value[:len(c.Value)-4] + "AAAA"
+			ada.Client().Jar.SetCookies(u, []*http.Cookie{c})
+		}
+	}
+	if resp, _ := ada.Get("/console/orgs/acme"); resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), "/console/login") {
+		t.Fatalf("tampered session: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// The access token is refreshed when it runs out; signing out revokes the
+// refresh token, so the cookie is worthless afterwards.
+func TestConsoleRefreshAndSignOut(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory")
+	ada := signedIn(t, e, apptest.UserEmail)
+	u, _ := url.Parse(e.Issuer)
+	saved := ada.Client().Jar.Cookies(u)
+	e.Clock.Offset = e.Cfg.Tokens.AccessTokenTTL + time.Minute
+	if resp, _ := ada.Get("/console/orgs/acme"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("after the access token expired: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	_, page := ada.Get("/console/orgs/acme")
+	resp, _ := ada.Post("/console/logout", url.Values{"csrf": {csrfOf(t, page)}})
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), "/end_session?") {
+		t.Fatalf("sign out: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// The cookie from before the refresh, replayed, gets nothing.
+	replay := e.Browser()
+	replay.Client().Jar.SetCookies(u, saved)
+	if resp, _ := replay.Get("/console/orgs/acme"); resp.StatusCode != http.StatusFound {
+		t.Fatalf("a replayed pre-refresh cookie after sign-out: %d", resp.StatusCode)
 	}
 }

@@ -65,6 +65,12 @@ func (c *Console) showOrg(w http.ResponseWriter, r *http.Request, s *session, na
 		return true
 	}
 	may := func(perm string) bool { return slices.Contains(p.Permissions, perm) }
+	if perm, ok := pagePermission[name]; ok && !may(perm) {
+		// The API would refuse the page's main list too; say so plainly
+		// rather than show an empty page.
+		c.problem(w, r, http.StatusForbidden, "Your role in "+p.Org.Name+" does not include this page.", "page permission", "permission", perm)
+		return
+	}
 	switch name {
 	case "overview":
 		p.Title = p.Org.Name
@@ -204,6 +210,14 @@ func (c *Console) showOrg(w http.ResponseWriter, r *http.Request, s *session, na
 	}
 	p.Data = data
 	c.render(w, r, status, name, p)
+}
+
+// pagePermission is what each page needs: the permission of the API
+// call that fills it (the API checks it again on every call).
+var pagePermission = map[string]string{
+	"overview": "org:read", "settings": "org:read", "domains": "org:read", "members": "members:read",
+	"connections": "connections:manage", "clients": "clients:read", "features": "features:read", "usage": "usage:read",
+	"audit": "audit:read",
 }
 
 // grantable lists the roles someone with role may give, highest first.
