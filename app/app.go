@@ -462,7 +462,14 @@ func (a *App) Banner() string {
 		fmt.Fprintf(&b, "  organization: %s (%s)\n", o.Name, o.Slug)
 	}
 	for _, u := range a.cfg.Bootstrap.Users {
-		fmt.Fprintf(&b, "  user: %s / password %s (%s of %s)\n", u.Email, u.Password, u.Role, u.Organization)
+		var what []string
+		if u.Organization != "" {
+			what = append(what, u.Role+" of "+u.Organization)
+		}
+		if u.PlatformAdmin {
+			what = append(what, "platform operator")
+		}
+		fmt.Fprintf(&b, "  user: %s / password %s (%s)\n", u.Email, u.Password, strings.Join(what, "; "))
 	}
 	for _, c := range a.cfg.Bootstrap.Clients {
 		kind := "public"

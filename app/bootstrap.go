@@ -152,6 +152,11 @@ func bootstrapUser(ctx context.Context, s storage.Store, h *password.Hasher, u B
 			}
 		}
 	}
+	if u.PlatformAdmin && !existing.PlatformAdmin {
+		if err := s.SetPlatformAdmin(ctx, existing.ID, true, ev(manage.EventPlatformAdminGranted, map[string]string{"email": email})); err != nil {
+			return err
+		}
+	}
 	if u.Organization == "" {
 		return nil
 	}

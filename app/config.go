@@ -302,6 +302,12 @@ type BootstrapUser struct {
 	Name         string `yaml:"name"`
 	Organization string `yaml:"organization"`
 	Role         string `yaml:"role"`
+	// PlatformAdmin makes the account a platform operator (every
+	// organization, plans, signing keys, /console/platform). Set it only
+	// for the operator's first account; later ones are granted with
+	// "admin user platform-admin" or by another operator. Removing the
+	// line does not withdraw the role.
+	PlatformAdmin bool `yaml:"platform_admin"`
 }
 
 type BootstrapFeature struct {
