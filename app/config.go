@@ -751,7 +751,9 @@ func (b Bootstrap) Check(issuer string) error {
 		if u.Organization != "" && !slugs[u.Organization] {
 			es.addf("%s.organization: %q is not declared in bootstrap.organizations", key, u.Organization)
 		}
-		if !slices.Contains(roles.All, u.Role) {
+		if !slices.Contains(roles.All, u.Role) && (u.Organization != "" || u.Role != "") {
+			// A role is the user's in the organization; a user of none
+			// (a platform operator) needs none.
 			es.addf("%s.role: %q must be one of %v", key, u.Role, roles.All)
 		}
 	}

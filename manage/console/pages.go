@@ -161,7 +161,8 @@ func (c *Console) showOrg(w http.ResponseWriter, r *http.Request, s *session, na
 		if !get("/features", &fs) || !get("/templates", &ts) || !get("/features/changes", &ch) {
 			return
 		}
-		data["Groups"] = fs.grouped()
+		data["Groups"] = fs.grouped(p.Me.PlatformAdmin)
+		data["Plan"] = fs.Plan
 		data["Templates"] = ts.Templates
 		if len(ch.Changes) > 20 {
 			ch.Changes = ch.Changes[:20]
@@ -264,6 +265,9 @@ type feature struct {
 	ActiveConflicts []string `json:"-"`
 	NeededBy        []string `json:"-"`
 	InPlan          bool     `json:"-"`
+	// OutsidePlan: off and not in the plan, so only the platform
+	// operator may turn it on (an override the plan does not pay for).
+	OutsidePlan bool `json:"-"`
 }
 
 type featureList struct {
@@ -289,7 +293,7 @@ type featureGroup struct {
 // grouped groups the catalogue by category and works out, for each
 // feature, what a click would run into: dependencies still off, conflicts
 // on, and features that need it (so turning it off is explained first).
-func (l featureList) grouped() []featureGroup {
+func (l featureList) grouped(operator bool) []featureGroup {
 	on := map[string]bool{}
 	names := map[string]string{}
 	for _, f := range l.Features {
@@ -305,6 +309,7 @@ func (l featureList) grouped() []featureGroup {
 	idx := map[string]int{}
 	for _, f := range l.Features {
 		f.InPlan = slices.Contains(f.Plans, l.Plan)
+		f.OutsidePlan = !f.Enabled && !f.InPlan && !operator
 		for _, k := range f.Requires {
 			if !on[k] {
 				f.MissingRequires = append(f.MissingRequires, name(k))

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
+
+	"github.com/optibid/idp/manage/entitlements"
 )
 
 // platform is the operators' page: every organization (search), creating
@@ -60,7 +62,7 @@ func (c *Console) showPlatform(w http.ResponseWriter, r *http.Request, s *sessio
 		q.Set("after", orgs.Next)
 		data["More"] = "?" + q.Encode()
 	}
-	data["Plans"] = []string{"free", "pro", "enterprise"}
+	data["Plans"] = entitlements.Plans
 	if failed != nil {
 		p.Error, p.ErrorField = failed.Message, failed.Field
 		status = failed.status
