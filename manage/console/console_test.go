@@ -216,3 +216,94 @@ func TestConsoleRefreshAndSignOut(t *testing.T) {
 		t.Fatalf("a replayed pre-refresh cookie after sign-out: %d", resp.StatusCode)
 	}
 }
+
+// The audit export is the filtered log in CSV (with values that would run
+// as spreadsheet formulas defused) or JSON lines.
+func TestConsoleAuditExport(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory")
+	// A user agent is attacker-chosen text that ends up in the log.
+	b := e.Browser()
+	req, _ := http.NewRequest(http.MethodGet, e.Issuer+"/console", nil)
+	b.Do(req)
+	ada := signedIn(t, e, apptest.UserEmail)
+	_, page := ada.Get("/console/orgs/acme/settings")
+	req, _ = http.NewRequest(http.MethodPost, e.Issuer+"/console/orgs/acme/do/settings",
+		strings.NewReader(url.Values{"csrf": {csrfOf(t, page)}, "name": {"Acme Renamed"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", `=HYPERLINK("https://evil.example","x")`)
+	if resp, _ := ada.Do(req); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("rename: %d", resp.StatusCode)
+	}
+	resp, csv := ada.Get("/console/orgs/acme/audit.csv?type=organization_updated")
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") ||
+		!strings.Contains(resp.Header.Get("Content-Disposition"), `filename="audit-acme.csv"`) {
+		t.Fatalf("csv: %d %v", resp.StatusCode, resp.Header)
+	}
+	lines := strings.Split(strings.TrimSpace(csv), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "id,time,type,") || !strings.Contains(lines[1], "organization_updated") {
+		t.Fatalf("csv rows: %q", csv)
+	}
+	if !strings.Contains(lines[1], `'=HYPERLINK`) || strings.Contains(lines[1], `,=HYPERLINK`) || strings.Contains(lines[1], `,"=HYPERLINK`) {
+		t.Fatalf("a formula survived into the CSV: %q", lines[1])
+	}
+	resp, jl := ada.Get("/console/orgs/acme/audit.jsonl?since=1h")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(jl, `"type":"organization_updated"`) {
+		t.Fatalf("jsonl: %d %.500s", resp.StatusCode, jl)
+	}
+	// A bad filter is explained on the page, not a 500.
+	if resp, page := ada.Get("/console/orgs/acme/audit?since=yesterday"); resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "age such as") {
+		t.Fatalf("bad filter: %d %.500s", resp.StatusCode, page)
+	}
+}
+
+// The platform page is the operators': they create an organization with
+// an owner invitation and change a plan; others get 404 and their posts
+// change nothing.
+func TestConsolePlatform(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory", func(c *app.Config) {
+		c.Bootstrap.Users = append(c.Bootstrap.Users, app.BootstrapUser{Email: "olaf@optibid.example", Password: apptest.UserPassword,
+			Name: "Olaf", PlatformAdmin: true})
+	})
+	ada := signedIn(t, e, apptest.UserEmail)
+	_, page := ada.Get("/console/orgs/acme")
+	for _, a := range []string{"org-create", "org-plan", "keys-rotate"} {
+		resp, _ := ada.Post("/console/platform/do/"+a, url.Values{"csrf": {csrfOf(t, page)}, "org": {"acme"}, "plan": {"enterprise"},
+			"slug": {"mine"}, "name": {"Mine"}, "owner_email": {apptest.UserEmail}})
+		if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("a tenant owner's %s: %d", a, resp.StatusCode)
+		}
+	}
+	if e.Org("acme").Plan != "free" {
+		t.Fatal("a tenant owner changed their own plan")
+	}
+	olaf := signedIn(t, e, "olaf@optibid.example")
+	resp, page := olaf.Get("/console/platform")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "Acme Energy") || !strings.Contains(page, "Signing keys") {
+		t.Fatalf("platform: %d %.500s", resp.StatusCode, page)
+	}
+	csrf := csrfOf(t, page)
+	resp, page = olaf.Post("/console/platform/do/org-create", url.Values{"csrf": {csrf}, "slug": {"0123456789abcdef0123456789abcdef"},
+		"name": {"Hex"}, "plan": {"free"}, "owner_email": {"h@example.com"}})
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "organization ID") {
+		t.Fatalf("a slug in an ID's form: %d %.300s", resp.StatusCode, page)
+	}
+	resp, page = olaf.Post("/console/platform/do/org-create", url.Values{"csrf": {csrf}, "slug": {"initech"}, "name": {"Initech"},
+		"plan": {"enterprise"}, "owner_email": {"peter@initech.example"}})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "An owner invitation went to peter@initech.example") {
+		t.Fatalf("create: %d %.800s", resp.StatusCode, page)
+	}
+	if !strings.Contains(e.MailTo("peter@initech.example", "Initech"), "/invitations/accept?") {
+		t.Fatal("no owner invitation mail")
+	}
+	if resp, _ := olaf.Post("/console/platform/do/org-plan", url.Values{"csrf": {csrf}, "org": {e.Org("acme").ID}, "plan": {"enterprise"}}); resp.StatusCode != http.StatusSeeOther || e.Org("acme").Plan != "enterprise" {
+		t.Fatalf("plan change: %d %s", resp.StatusCode, e.Org("acme").Plan)
+	}
+	if resp, page := olaf.Post("/console/platform/do/keys-rotate", url.Values{"csrf": {csrf}, "alg": {"HS256"}}); resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "alg must be one of") {
+		t.Fatalf("rotate an unknown algorithm: %d %.300s", resp.StatusCode, page)
+	}
+	if resp, _ := olaf.Post("/console/platform/do/keys-rotate", url.Values{"csrf": {csrf}, "alg": {""}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("rotate: %d", resp.StatusCode)
+	}
+}
