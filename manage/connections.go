@@ -45,11 +45,21 @@ func (s *Service) OrgConnection(ctx context.Context, org storage.Organization, i
 }
 
 // SetConnectionEnabled turns org's connection on or off: off, its button
-// is gone and its sign-ins are refused, and linked accounts stay.
-func (s *Service) SetConnectionEnabled(ctx context.Context, by Actor, org storage.Organization, id string, enabled bool) (storage.Connection, error) {
+// is gone and its sign-ins are refused, and linked accounts stay. Turning
+// one on is creating it again as far as roles go: whoever does it (role
+// own) must be able to grant every role it provisions, so an admin cannot
+// switch on an owner's connection that mints owners.
+func (s *Service) SetConnectionEnabled(ctx context.Context, by Actor, org storage.Organization, own, id string, enabled bool) (storage.Connection, error) {
 	conn, err := s.OrgConnection(ctx, org, id)
 	if err != nil {
 		return storage.Connection{}, err
+	}
+	if enabled && !by.Operator {
+		for _, role := range append([]string{conn.DefaultRole, conn.MaxRole}, slices.Collect(maps.Values(conn.RoleMapping))...) {
+			if role != "" && !roles.MayGrant(own, role) {
+				return storage.Connection{}, &RoleCeilingError{Role: role}
+			}
+		}
 	}
 	conn.Enabled = enabled
 	if err := s.Store.UpsertConnection(ctx, conn, by.Event(s.now(), EventConnectionUpdated,

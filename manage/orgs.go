@@ -131,8 +131,13 @@ func CheckPlan(p string) error {
 	return Invalid("plan", "must be one of "+strings.Join(entitlements.Plans, ", "))
 }
 
-// ErrUnknownOwner means the owner named for a new organization has no account.
-var ErrUnknownOwner = errors.New("manage: the owner has no account")
+// ErrUnknownOwner means the owner named for a new organization has no
+// account; ErrOwnerUnverified that the account has not proved its address
+// (or is disabled): neither is made an owner outright.
+var (
+	ErrUnknownOwner    = errors.New("manage: the owner has no account")
+	ErrOwnerUnverified = errors.New("manage: the owner's email address is not verified")
+)
 
 // CreateOrganization creates the organization with ownerEmail's account as
 // its owner, in one transaction with its audit row. Only platform
@@ -148,6 +153,10 @@ func (s *Service) CreateOrganization(ctx context.Context, by Actor, spec OrgSpec
 	if err != nil {
 		return storage.Organization{}, fmt.Errorf("owner: %w", err)
 	}
+	if !owner.EmailVerified || owner.Disabled {
+		// Anyone can register any address: only a proved mailbox owns.
+		return storage.Organization{}, ErrOwnerUnverified
+	}
 	o, err := s.Store.CreateOrganization(ctx, storage.Organization{Slug: spec.Slug, Name: spec.Name, Plan: spec.Plan}, owner.ID,
 		by.Event(s.now(), EventOrganizationCreated, About{Subject: owner.ID, Details: map[string]string{"slug": spec.Slug}}))
 	if err != nil {
@@ -157,13 +166,15 @@ func (s *Service) CreateOrganization(ctx context.Context, by Actor, spec OrgSpec
 }
 
 // CreateOrganizationInviting is CreateOrganization for an owner who may
-// have no account yet: then the organization is created without members
-// and ownerEmail is invited as its owner (the invitation is returned).
+// have no account yet, or one whose address is unproved: then the
+// organization is created without members and ownerEmail is invited as
+// its owner (the invitation is returned; accepting needs the verified
+// address).
 // Nobody becomes an owner without proving the mailbox. An invitation
 // whose mail failed is returned with ErrNotSent: it can be resent.
 func (s *Service) CreateOrganizationInviting(ctx context.Context, by Actor, operator storage.User, spec OrgSpec, ownerEmail string) (storage.Organization, *storage.Invitation, error) {
 	o, err := s.CreateOrganization(ctx, by, spec, ownerEmail)
-	if !errors.Is(err, ErrUnknownOwner) {
+	if !errors.Is(err, ErrUnknownOwner) && !errors.Is(err, ErrOwnerUnverified) {
 		return o, nil, err
 	}
 	if _, err := inviteeAddress(ownerEmail); err != nil {

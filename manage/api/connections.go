@@ -123,7 +123,7 @@ func (h *Handler) createConnection(w http.ResponseWriter, r *http.Request, c cal
 }
 
 // patchConnection turns a connection on or off.
-func (h *Handler) patchConnection(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, _ string) {
+func (h *Handler) patchConnection(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, own string) {
 	var body struct {
 		Enabled *bool `json:"enabled"`
 	}
@@ -134,7 +134,12 @@ func (h *Handler) patchConnection(w http.ResponseWriter, r *http.Request, c call
 		writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid_request", Field: "enabled", Message: "enabled (true or false) is required."})
 		return
 	}
-	conn, err := h.rules.SetConnectionEnabled(r.Context(), c.actor(r), o, mux.Vars(r)["connection"], *body.Enabled)
+	conn, err := h.rules.SetConnectionEnabled(r.Context(), c.actor(r), o, own, mux.Vars(r)["connection"], *body.Enabled)
+	var ceiling *manage.RoleCeilingError
+	if errors.As(err, &ceiling) {
+		fail(w, http.StatusForbidden, "forbidden", "The connection can grant the role "+ceiling.Role+", above your own: someone with that role must turn it on.")
+		return
+	}
 	if err != nil {
 		h.failRule(w, r, "invalid_request", "update connection", err)
 		return

@@ -62,3 +62,33 @@ func TestOrgConnections(t *testing.T) {
 		})
 	}
 }
+
+// Turning a connection on is held to the same ceiling as creating it: an
+// admin cannot switch on an owner's connection that provisions owners.
+func TestConnectionEnableWithinCeiling(t *testing.T) {
+	t.Parallel()
+	e, acme, _ := adminEnv(t, "memory")
+	ada := e.TokenOf(apptest.UserEmail)
+	st, body := e.API("POST", "/orgs/acme/connections", ada, map[string]any{"type": "okta", "name": "Owners", "disabled": true, "default_role": "owner",
+		"settings": map[string]any{"client_id": "c", "domain": "acme.okta.com"}})
+	if st != http.StatusCreated {
+		t.Fatalf("create: %d %v", st, body)
+	}
+	id, _ := body["id"].(string)
+	if err := e.App.Store.SetMemberRole(context.Background(), acme.ID, e.User("bob@example.com").ID, "admin", storage.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	bob := e.TokenOf("bob@example.com")
+	if st, body := e.API("PATCH", "/orgs/acme/connections/"+id, bob, map[string]any{"enabled": true}); st != http.StatusForbidden {
+		t.Fatalf("an admin switched on an owner-minting connection: %d %v", st, body)
+	}
+	if st, _ := e.API("PATCH", "/orgs/acme/connections/"+id, bob, map[string]any{"enabled": false}); st != http.StatusOK {
+		t.Fatalf("an admin switching it off: %d", st)
+	}
+	if st, body := e.API("PATCH", "/orgs/acme/connections/"+id, ada, map[string]any{"enabled": true}); st != http.StatusOK || body["enabled"] != true {
+		t.Fatalf("the owner switching it on: %d %v", st, body)
+	}
+	if st, _ := e.API("PATCH", "/orgs/acme/connections/"+id, ada, map[string]any{}); st != http.StatusBadRequest {
+		t.Fatalf("no enabled: %d", st)
+	}
+}

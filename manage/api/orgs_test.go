@@ -146,3 +146,27 @@ func TestOrgPatchSettingsAllOrNothing(t *testing.T) {
 		t.Fatalf("a refused request changed the organization: %+v", o)
 	}
 }
+
+// An operator creating an organization for an address whose account never
+// proved it (anyone may register any address) invites it instead of
+// making the account owner; the invitation needs the verified address.
+func TestOrgOwnerMustHaveProvedTheAddress(t *testing.T) {
+	t.Parallel()
+	e, _, _ := adminEnv(t, "memory")
+	ctx := t.Context()
+	dave := e.User("dave@example.com")
+	if err := e.App.Store.SetPlatformAdmin(ctx, dave.ID, true, storage.AuditEvent{Type: "platform_admin_granted"}); err != nil {
+		t.Fatal(err)
+	}
+	squatter, err := e.App.Store.CreateUser(ctx, storage.User{Email: "ceo@bigcorp.example", Name: "Not the CEO", PasswordHash: "x"}, storage.AuditEvent{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, body := e.API("POST", "/orgs", e.TokenOf("dave@example.com"), map[string]string{"slug": "bigcorp", "name": "BigCorp", "owner_email": "ceo@bigcorp.example"})
+	if inv, _ := body["invitation"].(map[string]any); st != http.StatusCreated || inv["role"] != "owner" {
+		t.Fatalf("create for an unverified address: %d %v", st, body)
+	}
+	if ms, _ := e.App.Store.MembershipsByUser(ctx, squatter.ID); len(ms) != 0 {
+		t.Fatalf("the unverified account became a member: %+v", ms)
+	}
+}

@@ -32,13 +32,17 @@ func lines(v string) []string {
 	return out
 }
 
-// seg is a form value as one path segment; an empty one names nothing
-// (an empty segment would change the path the API sees).
+// seg is a form value as one path segment of the API call. The router
+// matches decoded paths, so an escaped "/" would still split the segment
+// and "." or ".." would move up: a value that could change the path the
+// API sees names nothing ("-", which is 404) instead.
 func seg(f url.Values, k string) string {
-	if f.Get(k) == "" {
+	v := f.Get(k)
+	if v == "" || v == "." || v == ".." || len(v) > 300 || strings.ContainsAny(v, `/\?#%`) ||
+		strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return "-"
 	}
-	return url.PathEscape(f.Get(k))
+	return url.PathEscape(v)
 }
 
 // orgActions are an organization's changes, by the name the forms post to.

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -133,6 +134,7 @@ const (
 type session struct {
 	AccessToken  string    `json:"at"`
 	RefreshToken string    `json:"rt,omitempty"`
+	IDToken      string    `json:"idt,omitempty"` // the logout hint
 	Expires      time.Time `json:"exp"`
 	Started      time.Time `json:"start"`
 	// CSRF is the token every console form carries.
@@ -166,10 +168,16 @@ func (c *Console) open(r *http.Request, name string, v any) bool {
 func safeNext(next string) string {
 	u, err := url.Parse(next)
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") ||
-		!(strings.HasPrefix(u.Path, "/console") || u.Path == "/invitations/accept") {
+		!strings.HasPrefix(u.Path, "/") {
 		return "/console"
 	}
-	return u.RequestURI()
+	// Judge the path the browser will end up on: dot segments resolved
+	// (escaped slashes decoded first, as the router reads them).
+	p := path.Clean(u.Path)
+	if p != "/console" && !strings.HasPrefix(p, "/console/") && p != "/invitations/accept" {
+		return "/console"
+	}
+	return (&url.URL{Path: p, RawQuery: u.RawQuery}).RequestURI()
 }
 
 // login starts the authorization-code flow with PKCE at our own provider.
@@ -212,26 +220,43 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := c.deps.Now()
-	c.seal(w, sessionCookie, session{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken,
+	c.seal(w, sessionCookie, session{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, IDToken: tok.IDToken,
 		Expires: now.Add(time.Duration(tok.ExpiresIn) * time.Second), Started: now, CSRF: random.Token(32)}, int(sessionLife.Seconds()))
 	http.Redirect(w, r, p.Next, http.StatusFound)
 }
 
 // logout ends the console session, revokes its refresh token and ends the
 // single sign-on session at the provider.
+//
+// Only a console form signs out (a cross-site post could otherwise drop
+// the cookie without revoking anything); the ID token as a hint lets the
+// provider end its session without asking again.
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 	var s session
-	if c.open(r, sessionCookie, &s) && c.csrfOK(r, s) && s.RefreshToken != "" {
+	if !c.open(r, sessionCookie, &s) {
+		http.Redirect(w, r, "/console", http.StatusSeeOther)
+		return
+	}
+	if err := r.ParseForm(); err != nil || !c.csrfOK(r, s) {
+		c.problem(w, r, http.StatusForbidden, "This form has expired. Go back, reload the page and try again.", "csrf")
+		return
+	}
+	if s.RefreshToken != "" {
 		_, _ = c.call(r, http.MethodPost, "/revoke", "application/x-www-form-urlencoded",
 			strings.NewReader(url.Values{"token": {s.RefreshToken}, "client_id": {ClientID}}.Encode()), "")
 	}
 	c.deps.Cookies.Set(w, sessionCookie, "", -1)
-	http.Redirect(w, r, "/end_session?"+url.Values{"client_id": {ClientID}, "post_logout_redirect_uri": {strings.TrimSuffix(c.cfg.Issuer, "/") + "/console"}}.Encode(), http.StatusFound)
+	q := url.Values{"client_id": {ClientID}, "post_logout_redirect_uri": {strings.TrimSuffix(c.cfg.Issuer, "/") + "/console"}}
+	if s.IDToken != "" {
+		q.Set("id_token_hint", s.IDToken)
+	}
+	http.Redirect(w, r, "/end_session?"+q.Encode(), http.StatusFound)
 }
 
 type tokenResponse struct {
 	AccessToken  string `json:"access_token"`
 	RefreshToken string `json:"refresh_token"`
+	IDToken      string `json:"id_token"`
 	ExpiresIn    int64  `json:"expires_in"`
 }
 
@@ -403,6 +428,9 @@ func (c *Console) api(r *http.Request, s *session, method, path string, in, out 
 			}
 		}
 		return nil
+	case res.status >= 300 && res.status < 400:
+		// The router redirects only paths it would not serve as sent.
+		return &errAPI{status: http.StatusBadRequest, apiError: apiError{Error: "invalid_request", Message: "That request could not be understood."}}
 	case res.status >= 400 && res.status < 500 && res.status != http.StatusTooManyRequests:
 		e := &errAPI{status: res.status}
 		_ = json.Unmarshal(res.body, &e.apiError)

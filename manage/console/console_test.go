@@ -164,6 +164,12 @@ func TestConsoleSessionAndForms(t *testing.T) {
 	if st := rename(ada, csrf, e.Issuer); st != http.StatusSeeOther || e.Org("acme").Name != "Renamed" {
 		t.Fatalf("the real form: %d", st)
 	}
+	// Form values that would change the API path name nothing.
+	for _, user := range []string{"x/../../../orgs/globex", "..", ".", "a%2Fb", "a\\b", "a?x=1"} {
+		if resp, page := ada.Post("/console/orgs/acme/do/member-remove", url.Values{"csrf": {csrf}, "user": {user}}); resp.StatusCode != http.StatusNotFound || apptest.Leaks(page) {
+			t.Fatalf("member-remove user=%q: %d", user, resp.StatusCode)
+		}
+	}
 	// Open redirects: next stays on the console.
 	for _, next := range []string{"https://evil.example/x", "//evil.example", "/\\evil.example", "javascript:alert(1)", "/login"} {
 		b := e.Browser()
@@ -205,9 +211,28 @@ func TestConsoleRefreshAndSignOut(t *testing.T) {
 		t.Fatalf("after the access token expired: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	_, page := ada.Get("/console/orgs/acme")
+	// A cross-site post cannot sign anyone out.
+	if resp, _ := ada.Post("/console/logout", url.Values{}); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("sign out without the form token: %d", resp.StatusCode)
+	}
+	if resp, _ := ada.Get("/console/orgs/acme"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("still signed in after a refused sign-out: %d", resp.StatusCode)
+	}
 	resp, _ := ada.Post("/console/logout", url.Values{"csrf": {csrfOf(t, page)}})
-	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), "/end_session?") {
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), "/end_session?") ||
+		!strings.Contains(resp.Header.Get("Location"), "id_token_hint=") {
 		t.Fatalf("sign out: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// The provider's session ends too, without a second question: the
+	// next console visit asks for the password again.
+	resp, _ = ada.Get(resp.Header.Get("Location"))
+	if loc := resp.Header.Get("Location"); !apptest.IsRedirect(resp.StatusCode) || !strings.HasSuffix(loc, "/console") {
+		t.Fatalf("end_session: %d %s", resp.StatusCode, loc)
+	}
+	resp, _ = ada.Get("/console/login")
+	resp, _ = ada.Get(resp.Header.Get("Location"))
+	if loc := resp.Header.Get("Location"); !strings.HasPrefix(loc, "/login?id=") {
+		t.Fatalf("after signing out, the console signed in again without a password: %d %s", resp.StatusCode, loc)
 	}
 	// The cookie from before the refresh, replayed, gets nothing.
 	replay := e.Browser()

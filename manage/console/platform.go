@@ -168,10 +168,25 @@ func (c *Console) auditExport(w http.ResponseWriter, r *http.Request, s *session
 }
 
 // csvSafe keeps a spreadsheet from running a value as a formula (CSV
-// injection): user agents and details come from outside.
+// injection): user agents and details come from outside. Wherever a
+// spreadsheet of any locale might start a cell (the value's start, or
+// after ",", ";", tab or a line break, spaces skipped), a formula sign
+// (full-width ones included) gets a "'" before it, so every cell it could
+// be split into is text.
 func csvSafe(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-		return "'" + v
+	var b strings.Builder
+	cellStart := true
+	for _, r := range v {
+		switch {
+		case cellStart && strings.ContainsRune("=+-@＝＋－＠\t\r", r):
+			b.WriteByte('\'')
+			cellStart = strings.ContainsRune("\t\r", r)
+		case strings.ContainsRune(",;\t\r\n", r):
+			cellStart = true
+		case r != ' ':
+			cellStart = false
+		}
+		b.WriteRune(r)
 	}
-	return v
+	return b.String()
 }
