@@ -45,8 +45,10 @@ func (s *Service) DomainRecord(orgID, domain string) (name, value string) {
 	return "_optibid-verification." + domain, "optibid-domain-verification=" + base64.RawURLEncoding.EncodeToString(m.Sum(nil))[:32]
 }
 
-// AddDomain claims domain for org (unverified). A domain another
-// organization verified is storage.ErrConflict.
+// AddDomain claims domain for org (unverified). Claims of one domain by
+// several organizations stand side by side, whoever verified it: a claim
+// proves nothing, so it neither removes another's nor tells whether
+// anyone verified the domain.
 func (s *Service) AddDomain(ctx context.Context, by Actor, org storage.Organization, domain string) (storage.OrganizationDomain, error) {
 	d, err := NormalizeDomain(domain)
 	if err != nil {
@@ -60,7 +62,8 @@ func (s *Service) AddDomain(ctx context.Context, by Actor, org storage.Organizat
 }
 
 // VerifyDomain marks org's domain verified once its TXT record holds the
-// expected value (ErrNotVerified otherwise). A platform operator may vouch
+// expected value (ErrNotVerified otherwise); storage.ErrConflict when
+// another organization verified it first. A platform operator may vouch
 // for a domain verified another way (force); the audit row says so.
 func (s *Service) VerifyDomain(ctx context.Context, by Actor, org storage.Organization, domain string, force bool) (storage.OrganizationDomain, error) {
 	ds, err := s.Store.DomainsOf(ctx, org.ID)

@@ -234,10 +234,6 @@ func (h *Handler) addDomain(w http.ResponseWriter, r *http.Request, c caller, o 
 		return
 	}
 	d, err := h.rules.AddDomain(r.Context(), c.actor(r), o, body.Domain)
-	if errors.Is(err, storage.ErrConflict) {
-		fail(w, http.StatusConflict, "conflict", "That domain belongs to another organization.")
-		return
-	}
 	if err != nil {
 		h.failRule(w, r, "invalid_request", "add domain", err)
 		return
@@ -252,6 +248,11 @@ func (h *Handler) verifyDomain(w http.ResponseWriter, r *http.Request, c caller,
 	if errors.Is(err, manage.ErrNotVerified) {
 		name, _ := h.rules.DomainRecord(o.ID, mux.Vars(r)["domain"])
 		fail(w, http.StatusUnprocessableEntity, "not_verified", "The TXT record "+name+" does not hold the expected value yet.")
+		return
+	}
+	if errors.Is(err, storage.ErrConflict) {
+		// Only someone who controls the domain's DNS gets this far.
+		fail(w, http.StatusConflict, "conflict", "Another organization verified this domain. Contact support if it is yours.")
 		return
 	}
 	if err != nil {

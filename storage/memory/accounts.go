@@ -182,49 +182,6 @@ func (s *Store) SetJoinByDomain(_ context.Context, orgID string, on bool, ev sto
 	return s.updateOrg(orgID, ev, func(o *storage.Organization) error { o.JoinByDomain = on; return nil })
 }
 
-func (s *Store) AddDomain(_ context.Context, d storage.OrganizationDomain, ev storage.AuditEvent) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.orgs[d.OrgID]; !ok {
-		return storage.ErrNotFound
-	}
-	d.Domain = strings.ToLower(d.Domain)
-	if old, ok := s.domains[d.Domain]; ok {
-		switch {
-		case old.OrgID != d.OrgID && !old.VerifiedAt.IsZero():
-			return storage.ErrConflict
-		case old.OrgID == d.OrgID && d.VerifiedAt.IsZero():
-			d.VerifiedAt = old.VerifiedAt // a verification stays
-		}
-	}
-	s.domains[d.Domain] = d
-	s.appendAudit(ev)
-	return nil
-}
-
-func (s *Store) DomainsOf(_ context.Context, orgID string) ([]storage.OrganizationDomain, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []storage.OrganizationDomain
-	for _, d := range s.domains {
-		if d.OrgID == orgID {
-			out = append(out, d)
-		}
-	}
-	slices.SortFunc(out, func(a, b storage.OrganizationDomain) int { return strings.Compare(a.Domain, b.Domain) })
-	return out, nil
-}
-
-func (s *Store) OrganizationByVerifiedDomain(_ context.Context, domain string) (storage.Organization, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d, ok := s.domains[strings.ToLower(domain)]
-	if !ok || d.VerifiedAt.IsZero() {
-		return storage.Organization{}, storage.ErrNotFound
-	}
-	return s.orgs[d.OrgID], nil
-}
-
 // --- Users ---
 
 func (s *Store) CreateUser(_ context.Context, u storage.User, ev storage.AuditEvent) (storage.User, error) {

@@ -31,7 +31,7 @@ type Store struct {
 	keys          map[string]storage.SigningKey
 	audit         []storage.AuditEvent
 	auditLinks    []storage.AuditLink // audit[i]'s place in the chain (without its event)
-	domains       map[string]storage.OrganizationDomain
+	domains       map[domainKey]storage.OrganizationDomain
 	actionTokens  map[string]storage.ActionToken
 	totp          map[string]storage.TOTP
 	backupCodes   map[string]map[string]time.Time // user → code hash → used at
@@ -74,7 +74,7 @@ func New(now func() time.Time) *Store {
 		revokedJTIs:   map[string]time.Time{},
 		sessions:      map[string]storage.Session{},
 		keys:          map[string]storage.SigningKey{},
-		domains:       map[string]storage.OrganizationDomain{},
+		domains:       map[domainKey]storage.OrganizationDomain{},
 		actionTokens:  map[string]storage.ActionToken{},
 		totp:          map[string]storage.TOTP{},
 		backupCodes:   map[string]map[string]time.Time{},

@@ -137,53 +137,6 @@ func (s *Store) SetJoinByDomain(ctx context.Context, orgID string, on bool, ev s
 	return s.execAudited(ctx, ev, `UPDATE organizations SET join_by_domain = $2 WHERE id = $1`, orgID, on)
 }
 
-func (s *Store) AddDomain(ctx context.Context, d storage.OrganizationDomain, ev storage.AuditEvent) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
-		// An unverified claim of another organization gives way; a verified
-		// one is a conflict; the same organization's verification stays.
-		tag, err := tx.Exec(ctx, `INSERT INTO organization_domains (domain, org_id, verified_at) VALUES ($1, $2, $3)
-			ON CONFLICT (domain) DO UPDATE SET
-				verified_at = CASE WHEN organization_domains.org_id = excluded.org_id
-					THEN coalesce(excluded.verified_at, organization_domains.verified_at) ELSE excluded.verified_at END,
-				created_at = CASE WHEN organization_domains.org_id = excluded.org_id THEN organization_domains.created_at ELSE now() END,
-				org_id = excluded.org_id
-			WHERE organization_domains.org_id = excluded.org_id OR organization_domains.verified_at IS NULL`,
-			strings.ToLower(d.Domain), d.OrgID, nullTime(d.VerifiedAt))
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return storage.ErrConflict // the domain belongs to another organization
-		}
-		return insertAudit(ctx, tx, ev)
-	})
-}
-
-func (s *Store) DomainsOf(ctx context.Context, orgID string) ([]storage.OrganizationDomain, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	rows, err := s.pool.Query(ctx, `SELECT org_id, domain, verified_at FROM organization_domains WHERE org_id = $1 ORDER BY domain`, orgID)
-	if err != nil {
-		return nil, translate(err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.OrganizationDomain, error) {
-		var d storage.OrganizationDomain
-		var v *time.Time
-		err := r.Scan(&d.OrgID, &d.Domain, &v)
-		d.VerifiedAt = fromNull(v)
-		return d, err
-	})
-	return out, translate(err)
-}
-
-func (s *Store) OrganizationByVerifiedDomain(ctx context.Context, domain string) (storage.Organization, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	return scanOrg(s.pool.QueryRow(ctx, `SELECT o.id, o.slug, o.name, o.mfa_policy, o.require_verified_email, o.plan, o.created_at, o.updated_at, o.settings, o.join_by_domain
-		FROM organization_domains d JOIN organizations o ON o.id = d.org_id
-		WHERE d.domain = $1 AND d.verified_at IS NOT NULL`, strings.ToLower(domain)))
-}
-
 // --- Users ---
 
 const userCols = `u.id, u.email, u.name, u.password_hash, u.email_verified, u.phone, u.phone_verified, u.disabled,

@@ -423,19 +423,36 @@ func testOrgPolicyAndDomains(t *testing.T, s storage.Store) {
 	if got, err := s.OrganizationByVerifiedDomain(ctx, "ACME.example"); err != nil || got.ID != a.ID {
 		t.Fatalf("verified domain: %+v %v", got, err)
 	}
-	// An unverified claim never blocks the real owner; a verified one does.
-	must(t, s.AddDomain(ctx, storage.OrganizationDomain{OrgID: b.ID, Domain: "squat.example"}, storage.AuditEvent{}))
+	// Claims stand side by side: another organization's claim neither
+	// removes nor blocks one, and tells nothing; only one verifies.
 	must(t, s.AddDomain(ctx, storage.OrganizationDomain{OrgID: a.ID, Domain: "squat.example"}, storage.AuditEvent{}))
+	must(t, s.AddDomain(ctx, storage.OrganizationDomain{OrgID: b.ID, Domain: "squat.example"}, storage.AuditEvent{}))
+	claimed := func(org storage.Organization) bool {
+		ds, err := s.DomainsOf(ctx, org.ID)
+		must(t, err)
+		return slices.ContainsFunc(ds, func(d storage.OrganizationDomain) bool { return d.Domain == "squat.example" })
+	}
+	if !claimed(a) || !claimed(b) {
+		t.Fatalf("a second claim removed the first: a %v b %v", claimed(a), claimed(b))
+	}
 	must(t, s.AddDomain(ctx, storage.OrganizationDomain{OrgID: a.ID, Domain: "squat.example", VerifiedAt: now()}, storage.AuditEvent{}))
 	must(t, s.AddDomain(ctx, storage.OrganizationDomain{OrgID: a.ID, Domain: "squat.example"}, storage.AuditEvent{})) // re-adding keeps it verified
 	if o, err := s.OrganizationByVerifiedDomain(ctx, "squat.example"); err != nil || o.ID != a.ID {
 		t.Fatalf("squatted domain after the owner verified it: %+v %v", o, err)
 	}
-	if err := s.AddDomain(ctx, storage.OrganizationDomain{OrgID: b.ID, Domain: "squat.example"}, storage.AuditEvent{}); !errors.Is(err, storage.ErrConflict) {
-		t.Fatalf("claiming another organization's verified domain: %v", err)
+	// Claiming a verified domain is allowed (it says nothing) but can never
+	// be verified.
+	must(t, s.AddDomain(ctx, storage.OrganizationDomain{OrgID: b.ID, Domain: "acme.example"}, storage.AuditEvent{}))
+	if err := s.AddDomain(ctx, storage.OrganizationDomain{OrgID: b.ID, Domain: "acme.example", VerifiedAt: now()}, ev("domain_verified")); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("verifying a domain another organization verified: %v", err)
 	}
-	if err := s.AddDomain(ctx, storage.OrganizationDomain{OrgID: b.ID, Domain: "acme.example", VerifiedAt: now()}, storage.AuditEvent{}); !errors.Is(err, storage.ErrConflict) {
-		t.Fatalf("domain taken by another org: %v", err)
+	if o, err := s.OrganizationByVerifiedDomain(ctx, "acme.example"); err != nil || o.ID != a.ID {
+		t.Fatalf("acme.example after b's attempt: %+v %v", o, err)
+	}
+	// Removing one organization's claim leaves the other's.
+	must(t, s.RemoveDomain(ctx, b.ID, "squat.example", ev("domain_removed")))
+	if o, err := s.OrganizationByVerifiedDomain(ctx, "squat.example"); err != nil || o.ID != a.ID || claimed(b) {
+		t.Fatalf("after b removed its claim: %+v %v", o, err)
 	}
 }
 
