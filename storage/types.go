@@ -478,9 +478,13 @@ type AuditFilter struct {
 	UserID string
 	OrgID  string
 	Since  time.Time
-	// Before pages backwards: only rows older than this time.
-	Before time.Time
-	Limit  int
+	// Before pages backwards: only rows older than this time, or, with
+	// BeforeID, rows of this very time whose ID sorts after BeforeID (rows
+	// come newest first, then by ID, so a page can end inside one instant
+	// and the next continue there without skipping or repeating a row).
+	Before   time.Time
+	BeforeID string
+	Limit    int
 }
 
 // OrgQuery pages through organizations ordered by slug.

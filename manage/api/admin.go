@@ -383,6 +383,16 @@ func (h *Handler) auditQuery(w http.ResponseWriter, r *http.Request, orgID strin
 			*dst = t
 		}
 	}
+	if after := q.Get("after"); after != "" {
+		// The cursor of a previous page: its last row's time and ID.
+		at, id, ok := strings.Cut(after, "_")
+		t, err := time.Parse(time.RFC3339Nano, at)
+		if !ok || err != nil || id == "" || len(id) > 64 {
+			writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid_request", Field: "after", Message: "after must be the next value of a previous page."})
+			return
+		}
+		f.Before, f.BeforeID = t, id
+	}
 	evs, err := h.Store.ListAudit(r.Context(), f)
 	if err != nil {
 		h.internal(w, r, "audit", err)
@@ -394,7 +404,11 @@ func (h *Handler) auditQuery(w http.ResponseWriter, r *http.Request, orgID strin
 	}
 	out := map[string]any{"events": views}
 	if len(evs) == f.Limit {
-		out["next_before"] = evs[len(evs)-1].Time.Format(time.RFC3339Nano)
+		last := evs[len(evs)-1]
+		// next continues exactly after the last row (after=next);
+		// next_before, a time, may skip rows of that very instant.
+		out["next"] = last.Time.Format(time.RFC3339Nano) + "_" + last.ID
+		out["next_before"] = last.Time.Format(time.RFC3339Nano)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -192,8 +192,8 @@ func (c *Console) showOrg(w http.ResponseWriter, r *http.Request, s *session, na
 		}
 		data["Events"] = a.Events
 		data["Filter"] = map[string]string{"type": q.Get("type"), "user": q.Get("user"), "since": q.Get("since"), "before": q.Get("before")}
-		if a.NextBefore != "" {
-			q.Set("before", a.NextBefore)
+		if a.Next != "" {
+			q.Set("after", a.Next)
 			data["Older"] = "?" + q.Encode()
 		}
 		exp := auditQuery(r.URL.Query())
@@ -234,7 +234,7 @@ func grantable(role string) []string {
 // auditQuery keeps the audit filters the console passes on.
 func auditQuery(in url.Values) url.Values {
 	q := url.Values{}
-	for _, k := range []string{"type", "user", "since", "before"} {
+	for _, k := range []string{"type", "user", "since", "before", "after"} {
 		if v := strings.TrimSpace(in.Get(k)); v != "" {
 			q.Set(k, v)
 		}
@@ -244,8 +244,8 @@ func auditQuery(in url.Values) url.Values {
 }
 
 type auditPage struct {
-	Events     []map[string]any `json:"events"`
-	NextBefore string           `json:"next_before"`
+	Events []map[string]any `json:"events"`
+	Next   string           `json:"next"`
 }
 
 type feature struct {

@@ -124,10 +124,10 @@ func (c *Console) auditExport(w http.ResponseWriter, r *http.Request, s *session
 			return
 		}
 		rows = append(rows, a.Events...)
-		if a.NextBefore == "" {
+		if a.Next == "" {
 			break
 		}
-		q.Set("before", a.NextBefore)
+		q.Set("after", a.Next)
 	}
 	h := w.Header()
 	h.Set("Content-Disposition", `attachment; filename="audit-`+strings.Map(func(r rune) rune {

@@ -2,6 +2,8 @@ package memory
 
 import (
 	"context"
+	"slices"
+	"strings"
 
 	"github.com/optibid/idp/storage"
 )
@@ -17,19 +19,28 @@ func (s *Store) ListAudit(_ context.Context, f storage.AuditFilter) ([]storage.A
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []storage.AuditEvent
-	for i := len(s.audit) - 1; i >= 0; i-- { // newest first
+	for i := len(s.audit) - 1; i >= 0; i-- {
 		ev := s.audit[i]
 		if (f.Type != "" && ev.Type != f.Type) || (f.ActorID != "" && ev.ActorID != f.ActorID) ||
 			(f.SubjectID != "" && ev.SubjectID != f.SubjectID) || (!f.Since.IsZero() && ev.Time.Before(f.Since)) ||
-			(f.OrgID != "" && ev.OrgID != f.OrgID) || (!f.Before.IsZero() && !ev.Time.Before(f.Before)) ||
-			(f.UserID != "" && ev.ActorID != f.UserID && ev.SubjectID != f.UserID) {
+			(f.OrgID != "" && ev.OrgID != f.OrgID) || (f.UserID != "" && ev.ActorID != f.UserID && ev.SubjectID != f.UserID) {
+			continue
+		}
+		if !f.Before.IsZero() && !ev.Time.Before(f.Before) && !(f.BeforeID != "" && ev.Time.Equal(f.Before) && ev.ID > f.BeforeID) {
 			continue
 		}
 		ev.Details = cloneMap(ev.Details)
 		out = append(out, ev)
-		if f.Limit > 0 && len(out) >= f.Limit {
-			break
+	}
+	// PostgreSQL's order: newest first, then by ID.
+	slices.SortStableFunc(out, func(a, b storage.AuditEvent) int {
+		if c := b.Time.Compare(a.Time); c != 0 {
+			return c
 		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[:f.Limit]
 	}
 	return out, nil
 }

@@ -29,9 +29,10 @@ func (s *Store) ListAudit(ctx context.Context, f storage.AuditFilter) ([]storage
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+auditCols+` FROM audit_log
 		WHERE ($1 = '' OR type = $1) AND ($2 = '' OR actor_id = $2) AND ($3 = '' OR subject_id = $3)
-		  AND ($4::timestamptz IS NULL OR time >= $4) AND ($6 = '' OR org_id = $6) AND ($7::timestamptz IS NULL OR time < $7)
+		  AND ($4::timestamptz IS NULL OR time >= $4) AND ($6 = '' OR org_id = $6)
+		  AND ($7::timestamptz IS NULL OR time < $7 OR ($9 <> '' AND time = $7 AND id COLLATE "C" > $9))
 		  AND ($8 = '' OR actor_id = $8 OR subject_id = $8)
-		ORDER BY time DESC, id LIMIT $5`, f.Type, f.ActorID, f.SubjectID, nullTime(f.Since), limit, f.OrgID, nullTime(f.Before), f.UserID)
+		ORDER BY time DESC, id COLLATE "C" LIMIT $5`, f.Type, f.ActorID, f.SubjectID, nullTime(f.Since), limit, f.OrgID, nullTime(f.Before), f.UserID, f.BeforeID)
 	if err != nil {
 		return nil, translate(err)
 	}

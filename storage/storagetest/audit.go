@@ -203,3 +203,35 @@ func testAuditChainErasure(t *testing.T, s storage.Store) {
 		t.Fatal("an ID erased twice")
 	}
 }
+
+// testAuditPagingInOneInstant: rows of one instant are paged through
+// exactly once with the (time, ID) cursor.
+func testAuditPagingInOneInstant(t *testing.T, s storage.Store) {
+	at := now()
+	org := "paging-" + random.ID()
+	for range 7 {
+		e := ev("paged")
+		e.Time, e.OrgID = at, org
+		must(t, s.AppendAudit(ctx, e))
+	}
+	seen := map[string]bool{}
+	f := storage.AuditFilter{OrgID: org, Limit: 3}
+	for page := 0; page < 5; page++ {
+		evs, err := s.ListAudit(ctx, f)
+		must(t, err)
+		for _, e := range evs {
+			if seen[e.ID] {
+				t.Fatalf("row %s twice", e.ID)
+			}
+			seen[e.ID] = true
+		}
+		if len(evs) < f.Limit {
+			break
+		}
+		last := evs[len(evs)-1]
+		f.Before, f.BeforeID = last.Time, last.ID
+	}
+	if len(seen) != 7 {
+		t.Fatalf("paged %d of 7 rows of one instant", len(seen))
+	}
+}

@@ -73,6 +73,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"OrgClients", testOrgClients},
 		{"Dashboards", testDashboards},
 		{"RemoveDomain", testRemoveDomain},
+		{"AuditPagingInOneInstant", testAuditPagingInOneInstant},
 		{"InvitationByToken", testInvitationByToken},
 	}
 	// Each test has a store of its own, so they run in parallel (as many at
