@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/optibid/idp/manage/entitlements"
@@ -158,7 +159,8 @@ func (h *Handler) recordUsage(w http.ResponseWriter, r *http.Request, c caller, 
 }
 
 // usage reports counters by day (since and until are dates, until
-// exclusive; the last 30 days by default, at most 366).
+// exclusive, or ages such as 7d: the day that long ago; the last 30 days
+// by default, at most 366).
 func (h *Handler) usage(w http.ResponseWriter, r *http.Request, _ caller, o storage.Organization, _ string) {
 	today := h.Now().UTC().Truncate(24 * time.Hour)
 	until, since := today.AddDate(0, 0, 1), today.AddDate(0, 0, -29)
@@ -166,8 +168,12 @@ func (h *Handler) usage(w http.ResponseWriter, r *http.Request, _ caller, o stor
 		if v := r.URL.Query().Get(name); v != "" {
 			t, err := time.Parse(time.DateOnly, v)
 			if err != nil {
-				fail(w, http.StatusBadRequest, "invalid_request", name+" must be a date (YYYY-MM-DD).")
-				return
+				if t, err = parseWhen(v, h.Now()); err != nil || strings.Contains(v, "T") {
+					writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid_request", Field: name,
+						Message: name + " must be a date (YYYY-MM-DD) or an age such as 7d."})
+					return
+				}
+				t = t.UTC().Truncate(24 * time.Hour)
 			}
 			*dst = t
 		}
