@@ -41,18 +41,27 @@ func viewAPI(a storage.API) apiMetadata {
 }
 
 func (h *Handler) listAPIs(w http.ResponseWriter, r *http.Request, _ caller, o storage.Organization, _ string) {
+	limit, after, ok := pageParams(w, r)
+	if !ok {
+		return
+	}
 	list, err := h.Store.ListAPIs(r.Context())
 	if err != nil {
 		h.internal(w, r, "apis", err)
 		return
 	}
-	out := []apiMetadata{}
+	var mine []storage.API
 	for _, a := range list {
 		if a.OrgID == o.ID {
-			out = append(out, viewAPI(a))
+			mine = append(mine, a)
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"apis": out})
+	mine, next := page(mine, func(a storage.API) string { return a.Identifier }, false, limit, after)
+	out := []apiMetadata{}
+	for _, a := range mine {
+		out = append(out, viewAPI(a))
+	}
+	listed(w, "apis", out, next)
 }
 
 // putAPI registers or updates one of the organization's APIs, under the

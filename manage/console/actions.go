@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -111,10 +112,46 @@ var orgActions = map[string]action{
 		show: "Created"},
 	"client-delete": {page: "clients", method: http.MethodDelete, path: func(f url.Values) string { return "/clients/" + seg(f, "id") },
 		done: "Application deleted; its tokens no longer work."},
+	"api-save": {page: "clients", method: http.MethodPut, path: func(url.Values) string { return "/apis" },
+		body: func(f url.Values) any {
+			scopes := []map[string]string{}
+			for _, l := range strings.Split(f.Get("scopes"), "\n") {
+				name, desc, _ := strings.Cut(strings.TrimSpace(l), " ")
+				if name != "" {
+					scopes = append(scopes, map[string]string{"name": name, "description": strings.TrimSpace(desc)})
+				}
+			}
+			return map[string]any{"identifier": strings.TrimSpace(f.Get("identifier")), "name": f.Get("name"), "scopes": scopes,
+				"claims": []string{"org", "permissions", "entitlements"}}
+		}, done: "API saved."},
+	"api-delete": {page: "clients", method: http.MethodDelete,
+		path: func(f url.Values) string { return "/apis?" + url.Values{"identifier": {f.Get("identifier")}}.Encode() },
+		done: "API deleted; tokens for it are no longer issued."},
 	"feature-set": {page: "features", method: http.MethodPut, path: func(f url.Values) string { return "/features/" + seg(f, "key") },
 		body: func(f url.Values) any {
 			return map[string]any{"enabled": f.Get("enabled") == "true", "cascade": f.Get("cascade") == "true"}
 		}, done: "Feature updated."},
+	"feature-config": {page: "features", method: http.MethodPut, path: func(f url.Values) string { return "/features/" + seg(f, "key") },
+		body: func(f url.Values) any {
+			// Each value keeps the JSON type it reads as (a number, true or
+			// false); anything else is a string.
+			cfg := map[string]any{}
+			for k, vs := range f {
+				name, ok := strings.CutPrefix(k, "cfg.")
+				if !ok || name == "" || len(vs) == 0 {
+					continue
+				}
+				var v any
+				if err := json.Unmarshal([]byte(strings.TrimSpace(vs[0])), &v); err != nil {
+					v = vs[0]
+				}
+				if _, isObj := v.(map[string]any); isObj {
+					v = vs[0]
+				}
+				cfg[name] = v
+			}
+			return map[string]any{"enabled": true, "config": cfg}
+		}, done: "Configuration saved."},
 	"template-apply": {page: "features", method: http.MethodPost, path: func(f url.Values) string { return "/templates/" + seg(f, "id") + "/apply" },
 		done: "Template applied."},
 }

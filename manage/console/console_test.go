@@ -18,7 +18,7 @@ var pages = []string{"", "/settings", "/domains", "/members", "/connections", "/
 // actions are every organization action the console posts.
 var actions = []string{"settings", "domain-add", "domain-verify", "domain-remove", "member-role", "member-remove", "invite",
 	"invitation-revoke", "invitation-resend", "connection-create", "connection-test", "connection-enable", "connection-delete",
-	"client-create", "client-rotate", "client-delete", "feature-set", "template-apply"}
+	"client-create", "client-rotate", "client-delete", "api-save", "api-delete", "feature-set", "feature-config", "template-apply"}
 
 func withViewer(c *app.Config) {
 	c.Bootstrap.Users = append(c.Bootstrap.Users, app.BootstrapUser{Email: "vera@example.com", Password: apptest.UserPassword,
@@ -330,5 +330,39 @@ func TestConsolePlatform(t *testing.T) {
 	}
 	if resp, _ := olaf.Post("/console/platform/do/keys-rotate", url.Values{"csrf": {csrf}, "alg": {""}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("rotate: %d", resp.StatusCode)
+	}
+}
+
+// Feature configuration is the operator's: the owner sees the values, the
+// operator edits them, typed as they read.
+func TestConsoleFeatureConfig(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory", apptest.Catalogue, func(c *app.Config) {
+		c.Bootstrap.Organizations[0].Plan = "professional"
+		c.Bootstrap.Users = append(c.Bootstrap.Users, app.BootstrapUser{Email: "olaf@optibid.example", Password: apptest.UserPassword,
+			Name: "Olaf", PlatformAdmin: true})
+	})
+	ada := signedIn(t, e, apptest.UserEmail)
+	_, page := ada.Get("/console/orgs/acme/features")
+	if !strings.Contains(page, `config {&#34;max_bid_mw&#34;:50}`) || strings.Contains(page, "Save configuration") {
+		t.Fatalf("owner's features page: %.3000s", page)
+	}
+	if resp, _ := ada.Post("/console/orgs/acme/do/feature-config", url.Values{"csrf": {csrfOf(t, page)}, "key": {"bids.day_ahead"},
+		"cfg.max_bid_mw": {"500"}}); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("the owner changed configuration: %d", resp.StatusCode)
+	}
+	olaf := signedIn(t, e, "olaf@optibid.example")
+	_, page = olaf.Get("/console/orgs/acme/features")
+	if !strings.Contains(page, "Save configuration") {
+		t.Fatalf("operator's features page: %.3000s", page)
+	}
+	resp, _ := olaf.Post("/console/orgs/acme/do/feature-config", url.Values{"csrf": {csrfOf(t, page)}, "key": {"bids.day_ahead"},
+		"cfg.max_bid_mw": {"75"}, "cfg.desk": {"north"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("operator's configuration: %d", resp.StatusCode)
+	}
+	_, page = olaf.Get("/console/orgs/acme/features")
+	if !strings.Contains(page, `value="75"`) || !strings.Contains(page, `value="&#34;north&#34;"`) {
+		t.Fatalf("saved configuration: %.3000s", page)
 	}
 }

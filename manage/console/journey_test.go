@@ -269,6 +269,10 @@ func TestConsoleJourney(t *testing.T) {
 			if len(secret) < 32 {
 				t.Fatalf("secret shown: %q", secret)
 			}
+			j.submit("register an API", map[string]string{"#api-identifier": "https://api.volt.example/reports", "#api-name": "Volt Reports",
+				"#api-scopes": "reports:read See reports"}, "form[action$='api-save'] button")
+			j.want("API saved.")
+			j.want("reports:read")
 			j.check("clients")
 
 			// 6. Features: what a click would also change, and what stands

@@ -140,7 +140,7 @@ func (c *Console) showOrg(w http.ResponseWriter, r *http.Request, s *session, na
 		data["CallbackURL"] = strings.TrimSuffix(c.cfg.Issuer, "/") + "/federation/callback"
 		data["Roles"] = grantable(p.Role)
 	case "clients":
-		p.Title = "Applications"
+		p.Title = "Applications and APIs"
 		var cs struct {
 			Clients []map[string]any `json:"clients"`
 		}
@@ -149,6 +149,13 @@ func (c *Console) showOrg(w http.ResponseWriter, r *http.Request, s *session, na
 		}
 		data["Clients"] = cs.Clients
 		data["Roles"] = grantable(p.Role)
+		var apis struct {
+			APIs []map[string]any `json:"apis"`
+		}
+		if !get("/apis", &apis) {
+			return
+		}
+		data["APIs"] = apis.APIs
 	case "features":
 		p.Title = "Features"
 		var fs featureList
@@ -162,6 +169,7 @@ func (c *Console) showOrg(w http.ResponseWriter, r *http.Request, s *session, na
 			return
 		}
 		data["Groups"] = fs.grouped(p.Me.PlatformAdmin)
+		data["Operator"] = p.Me.PlatformAdmin
 		data["Plan"] = fs.Plan
 		data["Templates"] = ts.Templates
 		if len(ch.Changes) > 20 {
