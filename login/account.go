@@ -251,7 +251,7 @@ func (h *Handler) accountTOTPConfirm(w http.ResponseWriter, r *http.Request) {
 	}
 	codes, err := h.confirmTOTP(r, u, r.PostForm.Get("code"))
 	if err != nil && isWrongCode(err) {
-		h.renderEnroll(w, r, u, enrollData{Action: "/account/totp", Error: "That code is not right. Scan the new code and try again.",
+		h.renderEnroll(w, r, u, enrollData{Action: "/account/totp", Error: "That code is not right. Check the six digits your app shows for this account now and try again.",
 			Reason: "Add a second step to your sign-in."}, http.StatusUnauthorized)
 		return
 	}

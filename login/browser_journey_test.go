@@ -150,7 +150,7 @@ func TestBrowserJourney(t *testing.T) {
 	run("enroll", chromedp.Click(chromedp.CSS(`a[href="/account/totp"]`)), chromedp.WaitVisible(chromedp.CSS("img.qr")))
 	secret := value("secret", chromedp.Text(chromedp.CSS("code.secret")))
 	shot("06-enroll-totp")
-	code, _ := totp.GenerateCode(strings.TrimSpace(secret), e.Clock.Now())
+	code, _ := totp.GenerateCode(strings.ReplaceAll(secret, " ", ""), e.Clock.Now())
 	run("confirm", chromedp.SendKeys(chromedp.ID("code"), code), chromedp.Submit(chromedp.ID("code")),
 		chromedp.WaitVisible(chromedp.CSS("ol.codes")))
 	shot("07-backup-codes")
@@ -165,7 +165,7 @@ func TestBrowserJourney(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("email"), "grace@globex.example"), chromedp.SendKeys(chromedp.ID("password"), apptest.NewPassword),
 		chromedp.Submit(chromedp.ID("password")), chromedp.WaitVisible(chromedp.ID("totp")))
 	shot("09-mfa")
-	code, _ = totp.GenerateCode(strings.TrimSpace(secret), e.Clock.Now())
+	code, _ = totp.GenerateCode(strings.ReplaceAll(secret, " ", ""), e.Clock.Now())
 	run("totp", chromedp.SendKeys(chromedp.ID("totp"), code), chromedp.Submit(chromedp.ID("totp")),
 		chromedp.WaitVisible(chromedp.CSS(`button[value="allow"]`)))
 	shot("10-consent")

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/optibid/idp/internal/random"
@@ -272,6 +274,9 @@ func (h *Handler) mayEnroll(w http.ResponseWriter, r *http.Request, ar storage.A
 
 type enrollData struct {
 	ID, CSRF, Error, QR, Secret, Action, Reason string
+	// URL is the otpauth:// link that opens an authenticator app on the
+	// same phone (we build it, so the template may use it as a link).
+	URL template.URL
 }
 
 // enrollPage starts TOTP enrollment inside a login, when a second factor
@@ -285,24 +290,50 @@ func (h *Handler) enrollPage(w http.ResponseWriter, r *http.Request) {
 		Reason: "Your organization requires a second step when you sign in."}, http.StatusOK)
 }
 
-// renderEnroll makes a fresh secret, stores it unconfirmed and shows it.
+// enrollmentTTL is how long a started enrollment keeps its secret: a
+// reload or a mistyped first code shows the same secret again (the user
+// has already added it to their app); after this a new one is made.
+const enrollmentTTL = 30 * time.Minute
+
+// renderEnroll shows the pending enrollment's secret, or makes a fresh
+// one, stores it unconfirmed and shows it.
 func (h *Handler) renderEnroll(w http.ResponseWriter, r *http.Request, u storage.User, d enrollData, status int) {
-	if t, err := h.Store.TOTPByUser(r.Context(), u.ID); err == nil && !t.ConfirmedAt.IsZero() {
+	t, err := h.Store.TOTPByUser(r.Context(), u.ID)
+	switch {
+	case err == nil && !t.ConfirmedAt.IsZero():
 		h.Error(w, r, http.StatusConflict, "An authenticator app is already set up for this account.")
 		return
+	case err != nil && !errors.Is(err, storage.ErrNotFound):
+		h.fail(w, r, "totp", err)
+		return
 	}
-	e, err := h.TOTP.Enroll(u.ID, u.Email)
+	var e mfa.Enrollment
+	if err == nil && h.now().Sub(t.CreatedAt) < enrollmentTTL {
+		e, err = h.TOTP.Reopen(t.SecretSealed, u.ID, u.Email)
+	} else {
+		if e, err = h.TOTP.Enroll(u.ID, u.Email); err == nil {
+			err = h.Store.SaveTOTP(r.Context(), storage.TOTP{UserID: u.ID, SecretSealed: e.Sealed, CreatedAt: h.now()},
+				h.audit(r, manage.EventTOTPEnrollmentStarted, u.ID, "", nil))
+		}
+	}
 	if err != nil {
 		h.fail(w, r, "totp enroll", err)
 		return
 	}
-	if err := h.Store.SaveTOTP(r.Context(), storage.TOTP{UserID: u.ID, SecretSealed: e.Sealed, CreatedAt: h.now()},
-		h.audit(r, manage.EventTOTPEnrollmentStarted, u.ID, "", nil)); err != nil {
-		h.fail(w, r, "save totp", err)
-		return
-	}
-	d.CSRF, d.QR, d.Secret = h.csrfToken(h.Cookies.BrowserID(r)), base64.StdEncoding.EncodeToString(e.QRPNG), e.Secret
+	d.CSRF, d.QR, d.Secret, d.URL = h.csrfToken(h.Cookies.BrowserID(r)), base64.StdEncoding.EncodeToString(e.QRPNG), groups(e.Secret), template.URL(e.URL)
 	h.render(w, r, status, "enroll", d)
+}
+
+// groups spaces a secret in fours for typing it by hand.
+func groups(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && i%4 == 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // confirmTOTP checks the first code of a pending enrollment and makes the
@@ -340,7 +371,7 @@ func (h *Handler) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	codes, err := h.confirmTOTP(r, u, r.PostForm.Get("code"))
 	if err != nil && isWrongCode(err) {
-		h.renderEnroll(w, r, u, enrollData{ID: ar.ID, Action: "/login/mfa/enroll", Error: "That code is not right. Scan the new code and try again.",
+		h.renderEnroll(w, r, u, enrollData{ID: ar.ID, Action: "/login/mfa/enroll", Error: "That code is not right. Check the six digits your app shows for this account now and try again.",
 			Reason: "Your organization requires a second step when you sign in."}, http.StatusUnauthorized)
 		return
 	}

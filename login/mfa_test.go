@@ -2,6 +2,7 @@ package login_test
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -17,7 +18,7 @@ import (
 )
 
 var (
-	secretRE = regexp.MustCompile(`<code class="secret">([A-Z2-7]+)</code>`)
+	secretRE = regexp.MustCompile(`<code class="secret">([A-Z2-7 ]+)</code>`)
 	codesRE  = regexp.MustCompile(`<li><code>([A-Z2-7-]{19})</code></li>`)
 	nextRE   = regexp.MustCompile(`<a class="button" href="([^"]+)">I saved them`)
 )
@@ -32,6 +33,7 @@ func enrollTOTP(e *apptest.Env, b *apptest.Browser) (string, []string) {
 	if m == nil {
 		e.T.Fatalf("no secret on the enrollment page: %.300s", page)
 	}
+	m[1] = strings.ReplaceAll(m[1], " ", "") // shown in groups of four
 	code, _ := totp.GenerateCode(m[1], e.Clock.Now())
 	resp, page := b.Fill(page, "/account/totp", map[string]string{"code": code})
 	var codes []string
@@ -187,7 +189,7 @@ func TestOrgRequiresMFA(t *testing.T) {
 			if !strings.Contains(page, "Set up two-step verification") {
 				t.Fatalf("no forced enrollment: %d %.200s", resp.StatusCode, page)
 			}
-			secret := secretRE.FindStringSubmatch(page)[1]
+			secret := strings.ReplaceAll(secretRE.FindStringSubmatch(page)[1], " ", "")
 			code, _ := totp.GenerateCode(secret, e.Clock.Now())
 			_, page = b.Fill(page, "/login/mfa/enroll", map[string]string{"code": code})
 			next := nextRE.FindStringSubmatch(page)
@@ -278,5 +280,44 @@ func TestResetKeepsMFA(t *testing.T) {
 	resp, _ := b.SubmitLogin(page, apptest.UserEmail, apptest.NewPassword)
 	if !strings.HasPrefix(resp.Header.Get("Location"), "/login/mfa?id=") {
 		t.Fatalf("sign-in after reset skipped the second factor: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// A mistyped first code at enrollment (or a reload) keeps the secret the
+// user already added to their app; the page offers a link that opens the
+// app on a phone and the key in groups for typing.
+func TestEnrollmentKeepsItsSecretAfterATypo(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory")
+	b := e.Browser()
+	b.AccountSignIn(apptest.UserEmail, apptest.UserPassword)
+	_, page := b.Get("/account/totp")
+	first := secretRE.FindStringSubmatch(page)
+	if first == nil || !strings.Contains(page, `href="otpauth://totp/`) || !regexp.MustCompile(`[A-Z2-7]{4} [A-Z2-7]{4}`).MatchString(first[1]) {
+		t.Fatalf("enrollment page: %.2000s", page)
+	}
+	resp, page := b.Fill(page, "/account/totp", map[string]string{"code": "000000"})
+	again := secretRE.FindStringSubmatch(page)
+	if resp.StatusCode != http.StatusUnauthorized || again == nil || again[1] != first[1] {
+		t.Fatalf("after a wrong code: %d, secret %v (was %s)", resp.StatusCode, again, first[1])
+	}
+	_, page = b.Get("/account/totp") // a reload
+	if again := secretRE.FindStringSubmatch(page); again == nil || again[1] != first[1] {
+		t.Fatal("a reload replaced the secret")
+	}
+	code, _ := totp.GenerateCode(strings.ReplaceAll(first[1], " ", ""), e.Clock.Now())
+	if resp, _ := b.Fill(page, "/account/totp", map[string]string{"code": code}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the first secret's code: %d", resp.StatusCode)
+	}
+	// A stale enrollment gets a new secret.
+	b2 := e.Browser()
+	b2.AccountSignIn("bob@example.com", apptest.UserPassword)
+	_, page = b2.Get("/account/totp")
+	bobFirst := secretRE.FindStringSubmatch(page)[1]
+	e.Clock.Offset = time.Hour
+	b2.AccountSignIn("bob@example.com", apptest.UserPassword)
+	_, page = b2.Get("/account/totp")
+	if secretRE.FindStringSubmatch(page)[1] == bobFirst {
+		t.Fatal("an enrollment an hour old kept its secret")
 	}
 }

@@ -52,6 +52,36 @@ func (t *TOTP) Enroll(userID, account string) (Enrollment, error) {
 	if err != nil {
 		return Enrollment{}, fmt.Errorf("mfa: generate: %w", err)
 	}
+	return t.enrollment(key, userID)
+}
+
+// Reopen shows a pending enrollment's secret again (the sealed secret of
+// an unconfirmed TOTP), so that a mistyped first code does not replace the
+// secret the user has already added to their app.
+func (t *TOTP) Reopen(sealed []byte, userID, account string) (Enrollment, error) {
+	secret, err := t.box.Open(sealed, []byte("totp:"+userID))
+	if err != nil {
+		return Enrollment{}, fmt.Errorf("mfa: open secret: %w", err)
+	}
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: t.issuer, AccountName: account, Period: Period, Digits: otp.DigitsSix,
+		Algorithm: otp.AlgorithmSHA1, Secret: mustDecodeSecret(string(secret))})
+	if err != nil {
+		return Enrollment{}, fmt.Errorf("mfa: key: %w", err)
+	}
+	return t.enrollment(key, userID)
+}
+
+// mustDecodeSecret reads a base32 secret back into its bytes (nil for a
+// malformed one, which then fails to verify rather than panics).
+func mustDecodeSecret(s string) []byte {
+	b, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.TrimRight(s, "="))
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+func (t *TOTP) enrollment(key *otp.Key, userID string) (Enrollment, error) {
 	img, err := key.Image(240, 240)
 	if err != nil {
 		return Enrollment{}, fmt.Errorf("mfa: qr: %w", err)
