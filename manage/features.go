@@ -127,13 +127,20 @@ func (s *Service) storeSettings(ctx context.Context, o storage.Organization, a A
 	if outside != "" && !a.Operator {
 		return &PlanError{Feature: outside, Plan: o.Plan}
 	}
+	// Configuration is the operator's: a write that names none (a tenant
+	// switching a feature off and on, a template) keeps the stored one, so
+	// a limit the operator set survives the tenant's toggles.
+	current, err := s.Store.OrgFeatureSettings(ctx, o.ID)
+	if err != nil {
+		return err
+	}
 	stored := make(map[string]storage.FeatureSetting, len(writes))
-	for k, s := range writes {
-		var cfg []byte
-		if s.Config != nil {
-			cfg, _ = json.Marshal(s.Config)
+	for k, w := range writes {
+		cfg := current[k].Config
+		if w.Config != nil {
+			cfg, _ = json.Marshal(w.Config)
 		}
-		stored[k] = storage.FeatureSetting{Enabled: s.Enabled, Config: cfg}
+		stored[k] = storage.FeatureSetting{Enabled: w.Enabled, Config: cfg}
 	}
 	typ, details := EventFeaturesChanged, map[string]string{"features": strings.Join(slices.Sorted(maps.Keys(writes)), ",")}
 	if templateID != "" {

@@ -54,3 +54,41 @@ func TestFeaturesOutsideThePlanNeedTheOperator(t *testing.T) {
 		})
 	}
 }
+
+// Configuration is the operator's: a tenant switching a feature off and on
+// keeps the limits the operator set.
+func TestTenantTogglesKeepOperatorConfig(t *testing.T) {
+	t.Parallel()
+	e, acme, _ := adminEnv(t, "memory", apptest.Catalogue)
+	ctx := t.Context()
+	dave := e.User("dave@example.com")
+	if err := e.App.Store.SetPlatformAdmin(ctx, dave.ID, true, storage.AuditEvent{Type: "platform_admin_granted"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.App.Store.SetPlan(ctx, acme.ID, "professional", storage.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	op, ada := e.TokenOf("dave@example.com"), e.TokenOf(apptest.UserEmail)
+	if st, b := e.API("PUT", "/orgs/acme/features/bids.day_ahead", op, map[string]any{"enabled": true, "config": map[string]any{"max_bid_mw": 5}}); st != 200 {
+		t.Fatalf("operator's config: %d %v", st, b)
+	}
+	limit := func() any {
+		_, b := e.API("GET", "/orgs/acme/features", ada, nil)
+		for _, f := range b["features"].([]any) {
+			if f := f.(map[string]any); f["key"] == "bids.day_ahead" {
+				if cur, ok := f["current_config"].(map[string]any); ok {
+					return cur["max_bid_mw"]
+				}
+			}
+		}
+		return nil
+	}
+	for _, on := range []bool{true, false, true} {
+		if st, b := e.API("PUT", "/orgs/acme/features/bids.day_ahead", ada, map[string]any{"enabled": on}); st != 200 {
+			t.Fatalf("tenant toggle %v: %d %v", on, st, b)
+		}
+	}
+	if got := limit(); got != float64(5) {
+		t.Fatalf("max_bid_mw after the tenant's toggles: %v, want the operator's 5", got)
+	}
+}

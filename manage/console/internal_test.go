@@ -12,6 +12,10 @@ func TestCSVSafe(t *testing.T) {
 		"＝1+1":                  "'＝1+1",
 		"line\n+1":              "line\n'+1",
 		"a-b=c":                 "a-b=c",
+		"x;\"=1+1":              "x;\"'=1+1",
+		"\u00a0=1":              "\u00a0'=1",
+		"\u200b+1":              "\u200b'+1",
+		"\ufe66cmd":             "'\ufe66cmd",
 	} {
 		if got := csvSafe(in); got != want {
 			t.Errorf("csvSafe(%q) = %q, want %q", in, got, want)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode"
 
 	"github.com/gorilla/mux"
 
@@ -170,20 +171,23 @@ func (c *Console) auditExport(w http.ResponseWriter, r *http.Request, s *session
 // csvSafe keeps a spreadsheet from running a value as a formula (CSV
 // injection): user agents and details come from outside. Wherever a
 // spreadsheet of any locale might start a cell (the value's start, or
-// after ",", ";", tab or a line break, spaces skipped), a formula sign
-// (full-width ones included) gets a "'" before it, so every cell it could
-// be split into is text.
+// after ",", ";", tab or a line break; spaces of any kind, zero-width
+// characters and quotes skipped), a formula sign, in any of its Unicode
+// widths, gets a "'" before it, so every cell it could be split into is
+// text.
 func csvSafe(v string) string {
 	var b strings.Builder
 	cellStart := true
 	for _, r := range v {
 		switch {
-		case cellStart && strings.ContainsRune("=+-@＝＋－＠\t\r", r):
+		case cellStart && strings.ContainsRune("=+-@\t\r＝＋－＠﹦﹢﹣﹫", r):
 			b.WriteByte('\'')
-			cellStart = strings.ContainsRune("\t\r", r)
+			cellStart = r == '\t' || r == '\r'
 		case strings.ContainsRune(",;\t\r\n", r):
 			cellStart = true
-		case r != ' ':
+		case unicode.IsSpace(r) || r == '"' || r == '\'' || (r >= '\u200b' && r <= '\u200d') || r == '\ufeff':
+			// Skipped: the cell may still start with a sign after these.
+		default:
 			cellStart = false
 		}
 		b.WriteRune(r)
