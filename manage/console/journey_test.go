@@ -65,11 +65,16 @@ func (j *journey) run(what string, actions ...chromedp.Action[chromedp.Void]) {
 
 func (j *journey) text() string {
 	j.t.Helper()
-	s, err := chromedp.Run(j.ctx, chromedp.Text(chromedp.CSS("body")))
-	if err != nil {
-		j.t.Fatalf("page text: %v", err)
+	var err error
+	for range 5 { // a node can vanish while a page settles: read again
+		var s string
+		if s, err = chromedp.Run(j.ctx, chromedp.Text(chromedp.CSS("body"))); err == nil {
+			return s
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	return s
+	j.t.Fatalf("page text: %v", err)
+	return ""
 }
 
 func (j *journey) location() string {
@@ -98,8 +103,24 @@ func (j *journey) submit(what string, fields map[string]string, button string) {
 	for sel, v := range fields {
 		acts = append(acts, chromedp.SetValue(chromedp.CSS(sel), v))
 	}
-	acts = append(acts, chromedp.Click(chromedp.CSS(button)), chromedp.Sleep(150*time.Millisecond), chromedp.WaitReady(chromedp.CSS("body")))
 	j.run(what, acts...)
+	j.click(what, button)
+}
+
+// click clicks sel and waits until the page it leads to has loaded: the
+// old page is marked, and the wait ends when an unmarked page is
+// complete (a wait on an element could match the old page).
+func (j *journey) click(what, sel string) {
+	j.t.Helper()
+	j.run(what+": mark", chromedp.Evaluate[chromedp.Void](`window.__old = true`), chromedp.Click(chromedp.CSS(sel)))
+	for range 200 {
+		ready, err := chromedp.Run(j.ctx, chromedp.Evaluate[bool](`window.__old === undefined && document.readyState === "complete"`))
+		if err == nil && ready {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	j.t.Fatalf("%s: no new page after clicking %s (at %s)", what, sel, j.location())
 }
 
 // signIn signs in on the login page the browser is on.
@@ -211,15 +232,15 @@ func TestConsoleJourney(t *testing.T) {
 			j.run("open invitation", chromedp.Navigate(link), chromedp.WaitReady(chromedp.CSS("body")))
 			j.want("Join Volt Trading")
 			j.check("invitation")
-			j.run("register link", chromedp.Click(chromedp.CSS("a.button.secondary")), chromedp.WaitReady(chromedp.CSS("#name")))
+			j.click("register link", "a.button.secondary")
 			j.submit("register", map[string]string{"#name": "Olga Owner", "#password": "volt owner passphrase 2026"}, "button[type=submit]")
 			j.want("Check your email")
 			j.run("confirm email", chromedp.Navigate(apptest.LinkIn(t, e.MailTo("olga@volt.example", "onfirm"))), chromedp.WaitReady(chromedp.CSS("body")))
 			j.run("back to the invitation", chromedp.Navigate(link), chromedp.WaitReady(chromedp.CSS("body")))
-			j.run("sign in to accept", chromedp.Click(chromedp.CSS("a.button")), chromedp.WaitReady(chromedp.CSS("#password")))
+			j.click("sign in to accept", "a.button")
 			j.signIn("olga@volt.example", "volt owner passphrase 2026")
 			j.want("Signed in as olga@volt.example")
-			j.run("accept", chromedp.Click(chromedp.CSS("form[action='/invitations/accept'] button")), chromedp.WaitReady(chromedp.CSS("body.console")))
+			j.click("accept", "form[action='/invitations/accept'] button")
 			if loc := j.location(); !strings.HasSuffix(loc, "/console/orgs/volt") {
 				t.Fatalf("after accepting: %s", loc)
 			}
@@ -242,7 +263,7 @@ func TestConsoleJourney(t *testing.T) {
 				t.Fatalf("TXT value: %q %v", value, err)
 			}
 			e.DNS.Publish("_optibid-verification.volt.example", value)
-			j.run("verify", chromedp.Click(chromedp.CSS("form[action$='domain-verify'] button")), chromedp.Sleep(150*time.Millisecond), chromedp.WaitReady(chromedp.CSS("body")))
+			j.click("verify", "form[action$='domain-verify'] button")
 			j.want("Domain verified.")
 			j.check("domains")
 
@@ -255,7 +276,7 @@ func TestConsoleJourney(t *testing.T) {
 			j.submit("add connection", map[string]string{"#oidc-issuer": upstream.URL, "#conn-name": "Volt SSO", "#client_id": upstream.ClientID,
 				"#client_secret": upstream.ClientSecret}, "form[action$='connection-create'] button")
 			j.want("Connection added")
-			j.run("test", chromedp.Click(chromedp.CSS("form[action$='connection-test'] button")), chromedp.Sleep(150*time.Millisecond), chromedp.WaitReady(chromedp.CSS("body")))
+			j.click("test", "form[action$='connection-test'] button")
 			j.want("discovery and signing keys are usable")
 			j.want(upstream.URL + "/keys")
 			j.check("connections")
@@ -279,8 +300,7 @@ func TestConsoleJourney(t *testing.T) {
 			// in its way, is shown before the click.
 			click := func(key string) {
 				t.Helper()
-				j.run("toggle "+key, chromedp.Click(chromedp.CSS(`form:has(input[value='`+key+`']) button`)),
-					chromedp.Sleep(150*time.Millisecond), chromedp.WaitReady(chromedp.CSS("body")))
+				j.click("toggle "+key, `form:has(input[value='`+key+`']) button`)
 			}
 			j.open("/console/orgs/volt/features")
 			j.want("Not in the professional plan") // report export: the operator's to give
@@ -316,9 +336,9 @@ func TestConsoleJourney(t *testing.T) {
 			daveLink := apptest.LinkIn(t, e.MailTo("dave@example.com", "Volt Trading"))
 			j.signOut()
 			j.run("dave opens the link", chromedp.Navigate(daveLink), chromedp.WaitReady(chromedp.CSS("body")))
-			j.run("sign in to accept", chromedp.Click(chromedp.CSS("a.button")), chromedp.WaitReady(chromedp.CSS("#password")))
+			j.click("sign in to accept", "a.button")
 			j.signIn("dave@example.com", apptest.UserPassword)
-			j.run("accept", chromedp.Click(chromedp.CSS("form[action='/invitations/accept'] button")), chromedp.WaitReady(chromedp.CSS("body.console")))
+			j.click("accept", "form[action='/invitations/accept'] button")
 			j.want("your role: viewer")
 
 			// 8. The viewer sees and changes nothing: no change forms at all.
