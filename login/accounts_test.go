@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -195,9 +196,13 @@ func TestPasswordReset(t *testing.T) {
 			forgot(apptest.UserEmail)
 			link = apptest.LinkIn(t, e.MailTo(apptest.UserEmail, "Reset your password"))
 			e.Clock.Offset = 61 * time.Minute
-			_, page = b.Get(link)
-			if resp, _ := b.Fill(page, "/reset", map[string]string{"password": "yet another long passphrase"}); resp.StatusCode != 400 {
-				t.Fatal("expired reset link accepted")
+			// An unusable link says so before any form, with the way on.
+			if resp, page := b.Get(link); resp.StatusCode != 400 || !strings.Contains(page, "This link no longer works") ||
+				strings.Contains(page, `name="password"`) || !strings.Contains(page, `href="/forgot"`) {
+				t.Fatalf("expired reset link: %d %.500s", resp.StatusCode, page)
+			}
+			if resp, page := b.Get("/reset?token=bogus"); resp.StatusCode != 400 || strings.Contains(page, `name="password"`) {
+				t.Fatalf("bogus reset link: %d", resp.StatusCode)
 			}
 		})
 	}
@@ -260,5 +265,46 @@ func TestCompanySignUpsCreateValidOrganizations(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Forgot → reset from a sign-in goes back to that sign-in: the new
+// password counts as the password step, so the application gets its code
+// without the user typing anything again; a second factor is still owed;
+// another browser only gets the plain notice.
+func TestResetContinuesTheSignIn(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory")
+	b := e.Browser()
+	verifier, ch := apptest.PKCE()
+	_, login := b.Authorize(e.AuthURL(map[string]string{"code_challenge": ch, "code_challenge_method": "S256"}))
+	m := regexp.MustCompile(`href="(/forgot\?id=[0-9a-f]{32})"`).FindStringSubmatch(login)
+	if m == nil {
+		t.Fatalf("the login page's forgot link drops the sign-in: %.1500s", login)
+	}
+	_, page := b.Get(m[1])
+	b.Fill(page, "/forgot", map[string]string{"email": apptest.UserEmail})
+	link := apptest.LinkIn(t, e.MailTo(apptest.UserEmail, "Reset your password"))
+	if !strings.Contains(link, "&id=") {
+		t.Fatalf("the reset link forgets the sign-in: %s", link)
+	}
+	// Opened in another browser: the password is reset, nothing else.
+	other := e.Browser()
+	_, page = other.Get(link)
+	resp, body := other.Fill(page, "/reset", map[string]string{"password": apptest.NewPassword})
+	if resp.StatusCode != 200 || !strings.Contains(body, "Password changed") {
+		t.Fatalf("reset in another browser: %d %.300s", resp.StatusCode, body)
+	}
+	// The same trip in the browser that started the sign-in continues it.
+	_, page = b.Get(m[1])
+	b.Fill(page, "/forgot", map[string]string{"email": apptest.UserEmail})
+	_, page = b.Get(apptest.LinkIn(t, e.MailTo(apptest.UserEmail, "Reset your password"))) // the newest
+	resp, body = b.Follow(b.Fill(page, "/reset", map[string]string{"password": "a second brand new passphrase"}))
+	u := b.ClientRedirect(resp, body)
+	if u.Query().Get("code") == "" {
+		t.Fatalf("after the reset: %s", u)
+	}
+	if tok := e.TokensFrom(u, verifier); tok.AccessToken == "" {
+		t.Fatal("no tokens after the reset")
 	}
 }

@@ -114,7 +114,7 @@ func hiddenID(page string) string {
 	return authRequestIDRE.ReplaceAllString(page, "${1}")
 }
 
-var authRequestIDRE = regexp.MustCompile(`(name="id" value="|/register\?id=)[0-9a-f]{32}`)
+var authRequestIDRE = regexp.MustCompile(`(name="id" value="|/register\?id=|/forgot\?id=)[0-9a-f]{32}`)
 
 // Exact counters under concurrency, lockout at exactly the threshold,
 // soft (timed) lockout, success resets, and a locked account gets tokens by

@@ -63,6 +63,7 @@ type Store interface {
 	ConnectionByID(ctx context.Context, id string) (storage.Connection, error)
 	ConsentOf(ctx context.Context, userID, clientID string) (storage.Consent, error)
 	ConsumeActionToken(ctx context.Context, hash, purpose string, now time.Time) (storage.ActionToken, error)
+	ActionTokenState(ctx context.Context, hash, purpose string, now time.Time) (storage.ActionToken, error)
 	ConsumeFederationState(ctx context.Context, stateHash string, now time.Time) (storage.FederationState, error)
 	CountOTPChallenges(ctx context.Context, userID string, since time.Time) (int, error)
 	CreateActionToken(ctx context.Context, t storage.ActionToken, ev storage.AuditEvent) error

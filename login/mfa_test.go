@@ -321,3 +321,20 @@ func TestEnrollmentKeepsItsSecretAfterATypo(t *testing.T) {
 		t.Fatal("an enrollment an hour old kept its secret")
 	}
 }
+
+// A reset that continues a sign-in still owes the second factor.
+func TestResetContinuationStillAsksTheSecondFactor(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory")
+	enrollTOTP(e, e.Browser())
+	b := e.Browser()
+	_, login := b.Authorize(e.AuthURL(nil))
+	id := apptest.Hidden(login).Get("id")
+	_, page := b.Get("/forgot?id=" + id)
+	b.Fill(page, "/forgot", map[string]string{"email": apptest.UserEmail})
+	_, page = b.Get(apptest.LinkIn(t, e.MailTo(apptest.UserEmail, "Reset your password")))
+	resp, _ := b.Fill(page, "/reset", map[string]string{"password": apptest.NewPassword})
+	if loc := resp.Header.Get("Location"); !strings.HasPrefix(loc, "/login/mfa?id=") {
+		t.Fatalf("the reset skipped the second factor: %d %s", resp.StatusCode, loc)
+	}
+}

@@ -15,8 +15,20 @@ func (h *Handler) logWarn(r *http.Request, msg string, err error) {
 	slog.WarnContext(r.Context(), msg, "error", err)
 }
 
+// continueID is the sign-in a forgot/reset trip belongs to (an auth
+// request ID), or "" for none or a malformed one. It only says where to
+// go on afterwards: the request is served only to the browser that
+// started it, however the ID travels.
+func continueID(v string) string {
+	if len(v) != 32 || strings.Trim(v, "0123456789abcdef") != "" {
+		return ""
+	}
+	return v
+}
+
 func (h *Handler) forgotPage(w http.ResponseWriter, r *http.Request) {
-	h.render(w, r, http.StatusOK, "forgot", map[string]string{"CSRF": h.csrfToken(h.Cookies.EnsureBrowserID(w, r))})
+	h.render(w, r, http.StatusOK, "forgot", map[string]string{"CSRF": h.csrfToken(h.Cookies.EnsureBrowserID(w, r)),
+		"ID": continueID(r.URL.Query().Get("id"))})
 }
 
 // forgotSubmit sends a reset link when the account exists, and answers the
@@ -37,9 +49,13 @@ func (h *Handler) forgotSubmit(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, "reset token", err)
 			return
 		}
+		link := h.cfg.Issuer + "/reset?token=" + tok
+		if id := continueID(r.PostForm.Get("id")); id != "" {
+			link += "&id=" + id // back to the sign-in that was going on
+		}
 		h.sendMail(r, u.Email, "Reset your password",
 			"Someone asked to reset the password of your "+h.cfg.ProductName+" account. Choose a new one within "+
-				durationText(h.cfg.PasswordResetTTL)+":\n\n"+h.cfg.Issuer+"/reset?token="+tok+
+				durationText(h.cfg.PasswordResetTTL)+":\n\n"+link+
 				"\n\nAll your sessions will be signed out. If it was not you, ignore this message: your password stays as it is.")
 	case err == nil, errors.Is(err, storage.ErrNotFound):
 		_ = h.Store.AppendAudit(ctx, h.audit(r, manage.EventPasswordResetRequested, "", "", map[string]string{"known": "false"}))
@@ -52,9 +68,34 @@ func (h *Handler) forgotSubmit(w http.ResponseWriter, r *http.Request) {
 			durationText(h.cfg.PasswordResetTTL) + "."})
 }
 
+// resetPage checks the link before showing the form: an unusable link
+// says so at once, with the way to a new one.
 func (h *Handler) resetPage(w http.ResponseWriter, r *http.Request) {
+	token, id := r.URL.Query().Get("token"), continueID(r.URL.Query().Get("id"))
+	_, err := h.Store.ActionTokenState(r.Context(), storage.HashSecret(token), storage.PurposeResetPassword, h.now())
+	switch {
+	case errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrExpired) || errors.Is(err, storage.ErrAlreadyUsed):
+		h.deadLink(w, r, id)
+		return
+	case err != nil:
+		h.fail(w, r, "reset link", err)
+		return
+	}
 	h.render(w, r, http.StatusOK, "reset", map[string]string{"CSRF": h.csrfToken(h.Cookies.EnsureBrowserID(w, r)),
-		"Token": r.URL.Query().Get("token")})
+		"Token": token, "ID": id})
+}
+
+// deadLink answers an unknown, used or expired reset link: what happened
+// and the next step.
+func (h *Handler) deadLink(w http.ResponseWriter, r *http.Request, id string) {
+	link := "/forgot"
+	if id != "" {
+		link += "?id=" + id
+	}
+	slog.InfoContext(r.Context(), "reset link refused", "reason", "unknown, used or expired")
+	h.render(w, r, http.StatusBadRequest, "notice", notice{Title: "This link no longer works",
+		Message: "Password reset links work once, for a limited time. Ask for a new one: it takes a minute.",
+		Link:    link, LinkText: "Send me a new link"})
 }
 
 // resetSubmit consumes the link and sets the password. It signs the user
@@ -65,10 +106,11 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx, now := r.Context(), h.now()
+	id := continueID(r.PostForm.Get("id"))
 	t, err := h.Store.ConsumeActionToken(ctx, storage.HashSecret(r.PostForm.Get("token")), storage.PurposeResetPassword, now)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrExpired) || errors.Is(err, storage.ErrAlreadyUsed) {
-			h.Error(w, r, http.StatusBadRequest, "This reset link is no longer valid. Ask for a new one.")
+			h.deadLink(w, r, id)
 			return
 		}
 		h.fail(w, r, "reset", err)
@@ -99,7 +141,7 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, "reset", err)
 			return
 		}
-		h.render(w, r, http.StatusBadRequest, "reset", map[string]string{"CSRF": r.PostForm.Get("csrf"), "Token": tok, "Error": reason})
+		h.render(w, r, http.StatusBadRequest, "reset", map[string]string{"CSRF": r.PostForm.Get("csrf"), "Token": tok, "Error": reason, "ID": id})
 		return
 	}
 	hash, err := h.Hasher.Hash(ctx, pw)
@@ -119,6 +161,37 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.clearSessionCookie(w)
+	if id != "" && h.continueAfterReset(w, r, id, u, pw) {
+		return
+	}
 	h.render(w, r, http.StatusOK, "notice", notice{Title: "Password changed",
-		Message: "Your new password is set and every session was signed out. Sign in again from your application."})
+		Message: "Your new password is set and every session was signed out.", Link: "/account", LinkText: "Sign in"})
+}
+
+// continueAfterReset carries on the sign-in the reset interrupted, when
+// this browser started it and nobody has signed in to it yet: the new
+// password counts as the password step (the user has just proved the
+// mailbox and chosen it), and whatever else is owed (a second factor,
+// consent) still follows. It reports whether it answered.
+func (h *Handler) continueAfterReset(w http.ResponseWriter, r *http.Request, id string, u storage.User, pw string) bool {
+	ctx := r.Context()
+	ar, err := h.Store.AuthRequestByID(ctx, id)
+	if err != nil || ar.Done || ar.PendingUserID != "" || !h.Cookies.SameBrowser(r, ar.BrowserHash) {
+		return false // another browser's, finished or unknown: sign in as usual
+	}
+	c := storage.Client{ID: accountClient, Name: "your " + h.cfg.ProductName + " account"}
+	if ar.ClientID != accountClient {
+		if c, err = h.Clients.Client(ctx, ar.ClientID); err != nil {
+			return false
+		}
+	}
+	// Admitted like a password check, so the lockout counts it and a
+	// locked account stays locked.
+	ticket, err := h.Store.AdmitLogin(ctx, u.ID, h.cfg.Lockout, h.now(), h.audit(r, manage.EventAccountLocked, u.ID, "", nil))
+	if err != nil {
+		return false
+	}
+	u.PasswordHash = "" // not needed: the password was just set
+	h.afterPassword(w, r, ar, c, checkedUser{User: u, ticket: ticket}, pw)
+	return true
 }

@@ -266,6 +266,9 @@ type ActionTokens interface {
 	// its expiry, ErrAlreadyUsed the second time. Of any number of
 	// concurrent calls exactly one succeeds.
 	ConsumeActionToken(ctx context.Context, hash, purpose string, now time.Time) (ActionToken, error)
+	// ActionTokenState reads a token without using it, with the errors of
+	// ConsumeActionToken: a page checks its link before showing a form.
+	ActionTokenState(ctx context.Context, hash, purpose string, now time.Time) (ActionToken, error)
 }
 
 // MFA stores second factors.

@@ -353,6 +353,21 @@ func (s *Store) ConsumeActionToken(_ context.Context, hash, purpose string, now 
 	return t, nil
 }
 
+func (s *Store) ActionTokenState(_ context.Context, hash, purpose string, now time.Time) (storage.ActionToken, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.actionTokens[hash]
+	switch {
+	case !ok || t.Purpose != purpose:
+		return storage.ActionToken{}, storage.ErrNotFound
+	case !t.UsedAt.IsZero():
+		return storage.ActionToken{}, storage.ErrAlreadyUsed
+	case !now.Before(t.ExpiresAt):
+		return storage.ActionToken{}, storage.ErrExpired
+	}
+	return t, nil
+}
+
 // --- Keys ---
 
 func (s *Store) SigningKeys(_ context.Context) ([]storage.SigningKey, error) {

@@ -445,6 +445,25 @@ func (s *Store) ConsumeActionToken(ctx context.Context, hash, purpose string, no
 	return t, storage.ErrExpired
 }
 
+func (s *Store) ActionTokenState(ctx context.Context, hash, purpose string, now time.Time) (storage.ActionToken, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var t storage.ActionToken
+	var used *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT hash, purpose, user_id, created_at, expires_at, used_at FROM action_tokens WHERE hash = $1 AND purpose = $2`,
+		hash, purpose).Scan(&t.Hash, &t.Purpose, &t.UserID, &t.CreatedAt, &t.ExpiresAt, &used)
+	switch {
+	case err != nil:
+		return storage.ActionToken{}, translate(err)
+	case used != nil:
+		return storage.ActionToken{}, storage.ErrAlreadyUsed
+	case !now.Before(t.ExpiresAt):
+		return storage.ActionToken{}, storage.ErrExpired
+	}
+	t.CreatedAt, t.ExpiresAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC()
+	return t, nil
+}
+
 // --- Keys ---
 
 func (s *Store) SigningKeys(ctx context.Context) ([]storage.SigningKey, error) {

@@ -360,6 +360,17 @@ func testActionTokens(t *testing.T, s storage.Store) {
 	if _, err := s.ConsumeActionToken(ctx, tok.Hash, storage.PurposeResetPassword, at.Add(2*time.Hour)); !errors.Is(err, storage.ErrExpired) {
 		t.Fatalf("expired: %v", err)
 	}
+	// Reading the state uses nothing.
+	for range 2 {
+		if got, err := s.ActionTokenState(ctx, tok.Hash, storage.PurposeResetPassword, at); err != nil || got.UserID != u.ID {
+			t.Fatalf("state: %+v %v", got, err)
+		}
+	}
+	for purpose, when := range map[string]time.Time{storage.PurposeVerifyEmail: at, storage.PurposeResetPassword: at.Add(2 * time.Hour)} {
+		if _, err := s.ActionTokenState(ctx, tok.Hash, purpose, when); err == nil {
+			t.Fatalf("state for %s at %s: no error", purpose, when)
+		}
+	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	wins := 0
@@ -378,6 +389,9 @@ func testActionTokens(t *testing.T, s storage.Store) {
 		}()
 	}
 	wg.Wait()
+	if _, err := s.ActionTokenState(ctx, tok.Hash, storage.PurposeResetPassword, at); !errors.Is(err, storage.ErrAlreadyUsed) {
+		t.Fatalf("state of a used token: %v", err)
+	}
 	if wins != 1 {
 		t.Fatalf("token consumed %d times", wins)
 	}
