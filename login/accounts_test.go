@@ -53,23 +53,20 @@ func TestRegisterVerifyLogin(t *testing.T) {
 				t.Fatalf("company must create an org owned by the user: %+v", ms)
 			}
 			link := apptest.LinkIn(t, e.MailTo("grace@globex.example", "Confirm your email"))
-			if !strings.HasPrefix(link, e.Issuer+"/verify-email?token=") {
+			if !strings.HasPrefix(link, e.Issuer+"/verify-email?token=") || !strings.HasSuffix(link, "&id="+id) {
 				t.Fatalf("link %s", link)
 			}
-			if resp, body := b.Get(link); resp.StatusCode != 200 || !strings.Contains(body, "Email confirmed") {
-				t.Fatalf("verify: %d", resp.StatusCode)
+			// Confirming in the browser that registered goes back to the
+			// application, signed in: no second sign-in.
+			resp, body = b.Follow(b.Get(link))
+			if tok := e.TokensFrom(b.ClientRedirect(resp, body), verifier); apptest.Claims(t, tok.IDToken)["email"] != "grace@globex.example" {
+				t.Fatal("id token of the new user")
 			}
 			if resp, _ := b.Get(link); resp.StatusCode != 400 {
 				t.Fatal("verification link worked twice")
 			}
 			if u, _ = e.App.Store.UserByEmail(ctx, "grace@globex.example"); !u.EmailVerified {
 				t.Fatal("email not verified")
-			}
-			// The original auth request continues with the new account.
-			_, page = b.Get("/login?id=" + id)
-			resp, body = b.Follow(b.SubmitLogin(page, "grace@globex.example", apptest.NewPassword))
-			if tok := e.TokensFrom(b.ClientRedirect(resp, body), verifier); apptest.Claims(t, tok.IDToken)["email"] != "grace@globex.example" {
-				t.Fatal("id token of the new user")
 			}
 
 			// An existing email: the same answer, and a note to the owner.
@@ -306,5 +303,25 @@ func TestResetContinuesTheSignIn(t *testing.T) {
 	}
 	if tok := e.TokensFrom(u, verifier); tok.AccessToken == "" {
 		t.Fatal("no tokens after the reset")
+	}
+}
+
+// A verification link opened in another browser confirms the address and
+// signs nobody in there.
+func TestVerificationElsewhereSignsNobodyIn(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory")
+	b := e.Browser()
+	_, page := b.Authorize(e.AuthURL(nil))
+	id := apptest.Hidden(page).Get("id")
+	_, reg := b.Get("/register?id=" + id)
+	b.Fill(reg, "/register", map[string]string{"name": "Grace", "email": "grace@example.com", "password": apptest.NewPassword})
+	link := apptest.LinkIn(t, e.MailTo("grace@example.com", "Confirm your email"))
+	resp, body := e.Browser().Get(link)
+	if resp.StatusCode != 200 || !strings.Contains(body, "Email confirmed") {
+		t.Fatalf("verify elsewhere: %d %.300s", resp.StatusCode, body)
+	}
+	if !e.User("grace@example.com").EmailVerified {
+		t.Fatal("not verified")
 	}
 }

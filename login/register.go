@@ -157,14 +157,14 @@ func (h *Handler) createAccount(r *http.Request, d registerData, pw, domain stri
 		if u, err = h.Store.CreateUser(ctx, u, ev); err != nil {
 			return err
 		}
-		return h.sendVerification(r, u)
+		return h.sendVerification(r, u, continueID(d.ID))
 	}
 	for range 3 { // a slug taken by chance gets another suffix
 		var created storage.User
 		created, _, err = h.Store.CreateUserWithOrganization(ctx, u, storage.Organization{Slug: manage.SlugFor(d.Company, random.ID()[:6]),
 			Name: d.Company}, ev, h.audit(r, manage.EventOrganizationCreated, "", "", map[string]string{"by": "registration"}))
 		if err == nil {
-			return h.sendVerification(r, created)
+			return h.sendVerification(r, created, continueID(d.ID))
 		}
 		if !errors.Is(err, storage.ErrConflict) {
 			return err
@@ -176,8 +176,10 @@ func (h *Handler) createAccount(r *http.Request, d registerData, pw, domain stri
 	return err
 }
 
-// sendVerification emails a single-use verification link.
-func (h *Handler) sendVerification(r *http.Request, u storage.User) error {
+// sendVerification emails a single-use verification link; id is the
+// sign-in the registration interrupted ("" for none), which the link
+// carries so that confirming goes back to it.
+func (h *Handler) sendVerification(r *http.Request, u storage.User, id string) error {
 	tok, now := random.Token(32), h.now()
 	if err := h.Store.CreateActionToken(r.Context(), storage.ActionToken{Hash: storage.HashSecret(tok), Purpose: storage.PurposeVerifyEmail,
 		UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(h.cfg.EmailVerificationTTL)}, h.audit(r, manage.EventEmailVerificationSent, u.ID, "", nil)); err != nil {
@@ -185,7 +187,7 @@ func (h *Handler) sendVerification(r *http.Request, u storage.User) error {
 	}
 	h.sendMail(r, u.Email, "Confirm your email address",
 		"Hello "+u.Name+",\n\nconfirm your email address for "+h.cfg.ProductName+" by opening this link within "+
-			durationText(h.cfg.EmailVerificationTTL)+":\n\n"+h.cfg.Issuer+"/verify-email?token="+tok+"\n\nIf you did not sign up, ignore this message.")
+			durationText(h.cfg.EmailVerificationTTL)+":\n\n"+h.cfg.Issuer+"/verify-email?token="+tok+continueParam(id)+"\n\nIf you did not sign up, ignore this message.")
 	return nil
 }
 
@@ -230,6 +232,12 @@ func (h *Handler) verifyEmail(w http.ResponseWriter, r *http.Request) {
 	u.EmailVerified = true
 	if err := h.joinByDomain(r, u); err != nil {
 		h.fail(w, r, "join by domain", err)
+		return
+	}
+	// Registered from a sign-in, in this browser: the password chosen at
+	// registration and the mailbox just proved complete the password step,
+	// and the sign-in goes on to the application.
+	if id := continueID(r.URL.Query().Get("id")); id != "" && h.continueSignIn(w, r, id, u, "") {
 		return
 	}
 	h.render(w, r, http.StatusOK, "notice", notice{Title: "Email confirmed", Message: u.Email + " is confirmed. You can close this page or go to your account.",

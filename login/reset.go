@@ -49,10 +49,8 @@ func (h *Handler) forgotSubmit(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, "reset token", err)
 			return
 		}
-		link := h.cfg.Issuer + "/reset?token=" + tok
-		if id := continueID(r.PostForm.Get("id")); id != "" {
-			link += "&id=" + id // back to the sign-in that was going on
-		}
+		// The link carries the sign-in that was going on, to go back to it.
+		link := h.cfg.Issuer + "/reset?token=" + tok + continueParam(continueID(r.PostForm.Get("id")))
 		h.sendMail(r, u.Email, "Reset your password",
 			"Someone asked to reset the password of your "+h.cfg.ProductName+" account. Choose a new one within "+
 				durationText(h.cfg.PasswordResetTTL)+":\n\n"+link+
@@ -161,19 +159,29 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.clearSessionCookie(w)
-	if id != "" && h.continueAfterReset(w, r, id, u, pw) {
+	if id != "" && h.continueSignIn(w, r, id, u, pw) {
 		return
 	}
 	h.render(w, r, http.StatusOK, "notice", notice{Title: "Password changed",
 		Message: "Your new password is set and every session was signed out.", Link: "/account", LinkText: "Sign in"})
 }
 
-// continueAfterReset carries on the sign-in the reset interrupted, when
-// this browser started it and nobody has signed in to it yet: the new
-// password counts as the password step (the user has just proved the
-// mailbox and chosen it), and whatever else is owed (a second factor,
-// consent) still follows. It reports whether it answered.
-func (h *Handler) continueAfterReset(w http.ResponseWriter, r *http.Request, id string, u storage.User, pw string) bool {
+// continueParam is the query parameter that carries a sign-in through an
+// email link.
+func continueParam(id string) string {
+	if id == "" {
+		return ""
+	}
+	return "&id=" + id
+}
+
+// continueSignIn carries on the sign-in a reset or a registration
+// interrupted, when this browser started it and nobody has signed in to
+// it yet: the user has just proved the mailbox and has chosen the
+// password in this browser, which counts as the password step; whatever
+// else is owed (a second factor, consent) still follows. It reports
+// whether it answered.
+func (h *Handler) continueSignIn(w http.ResponseWriter, r *http.Request, id string, u storage.User, pw string) bool {
 	ctx := r.Context()
 	ar, err := h.Store.AuthRequestByID(ctx, id)
 	if err != nil || ar.Done || ar.PendingUserID != "" || !h.Cookies.SameBrowser(r, ar.BrowserHash) {
