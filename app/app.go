@@ -61,6 +61,9 @@ type App struct {
 	Outbox *notify.Outbox
 	// resolver looks up DNS TXT records for domain verification.
 	resolver adminapi.Resolver
+	// pages renders the pages people see outside the sign-in (landing,
+	// not found).
+	pages *web.Templates
 	now      func() time.Time
 	ready    atomic.Bool
 }
@@ -238,7 +241,9 @@ func (a *App) build(ctx context.Context) error {
 		r.Handle("/dev/outbox", outbox).Methods(http.MethodGet)
 		a.Outbox = outbox
 	}
-	r.NotFoundHandler = mw(http.HandlerFunc(notFound))
+	r.HandleFunc("/", a.landing).Methods(http.MethodGet, http.MethodHead)
+	a.pages = templates
+	r.NotFoundHandler = mw(http.HandlerFunc(a.notFound))
 	r.MethodNotAllowedHandler = mw(http.HandlerFunc(methodNotAllowed))
 	// Every request is a span (a caller's trace context is linked, not
 	// trusted as the parent: anyone can send one); the
@@ -327,7 +332,35 @@ func jsonError(w http.ResponseWriter, status int, code string) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": code})
 }
 
-func notFound(w http.ResponseWriter, _ *http.Request) { jsonError(w, http.StatusNotFound, "not_found") }
+// wantsPage reports whether the caller is a person's browser (it asks
+// for HTML) rather than an API client.
+func wantsPage(r *http.Request) bool { return strings.Contains(r.Header.Get("Accept"), "text/html") }
+
+// notFound answers an unknown path: a page with a way on for a browser,
+// JSON for an API client.
+func (a *App) notFound(w http.ResponseWriter, r *http.Request) {
+	if !wantsPage(r) {
+		jsonError(w, http.StatusNotFound, "not_found")
+		return
+	}
+	a.pages.Write(w, r, http.StatusNotFound, "notice", map[string]string{"Title": "Page not found",
+		"Message": "There is no page at this address. If you followed a link from an application, go back to it and sign in again from there.",
+		"Link": "/account", "LinkText": "Go to your account"})
+}
+
+// landing is /: what this service is and where a person goes from here;
+// API clients get the discovery address.
+func (a *App) landing(w http.ResponseWriter, r *http.Request) {
+	if !wantsPage(r) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": a.cfg.Issuer,
+			"openid_configuration": a.cfg.Issuer + "/.well-known/openid-configuration"})
+		return
+	}
+	a.pages.Write(w, r, http.StatusOK, "notice", map[string]string{"Title": a.cfg.MFA.IssuerName + " sign-in",
+		"Message": "This is where you sign in to " + a.cfg.MFA.IssuerName + " applications. Manage your account, or, as an administrator, your organization.",
+		"Link": "/account", "LinkText": "Go to your account"})
+}
 
 func methodNotAllowed(w http.ResponseWriter, _ *http.Request) {
 	jsonError(w, http.StatusMethodNotAllowed, "method_not_allowed")

@@ -95,11 +95,22 @@ func (t *Templates) Write(w http.ResponseWriter, r *http.Request, status int, pa
 // end here too, so every page a person sees comes from one set of
 // templates.
 func (t *Templates) Error(w http.ResponseWriter, r *http.Request, status int, message string, cause ...any) {
+	t.ErrorNext(w, r, status, message, Next{}, cause...)
+}
+
+// Next is the step an error page offers: a link on this site and its
+// label. The zero Next is "start again from your account".
+type Next struct{ Link, Text string }
+
+// ErrorNext is Error with the next step to offer (back to the
+// application when it is known, a new link, start again).
+func (t *Templates) ErrorNext(w http.ResponseWriter, r *http.Request, status int, message string, next Next, cause ...any) {
 	level := slog.LevelWarn
 	if status >= 500 {
 		level = slog.LevelError
 	}
 	attrs := append([]any{"status", status, "path", httpx.Clip(r.URL.Path), "message", message}, cause...)
 	slog.Log(r.Context(), level, "error page", attrs...)
-	t.Write(w, r, status, "error", map[string]any{"Message": message, "RequestID": httpx.RequestID(r.Context())})
+	t.Write(w, r, status, "error", map[string]any{"Message": message, "RequestID": httpx.RequestID(r.Context()),
+		"Next": next.Link, "NextText": next.Text})
 }
