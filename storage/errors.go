@@ -27,6 +27,9 @@ var (
 	ErrMismatch = errors.New("storage: does not match")
 	// ErrLocked: the account is locked; the credential was not checked.
 	ErrLocked = errors.New("storage: account locked")
+	// ErrCloned: an authenticator's signature counter went backwards (or
+	// stood still): two copies of the key may exist.
+	ErrCloned = errors.New("storage: authenticator may be cloned")
 	// ErrUnavailable: the backend could not be reached or timed out. Callers
 	// must fail closed and map it to 503.
 	ErrUnavailable = errors.New("storage: unavailable")
@@ -39,7 +42,7 @@ var (
 // parses this package's source and fails when an Err variable is not listed.
 func Sentinels() []error {
 	return []error{ErrNotFound, ErrConflict, ErrAlreadyUsed, ErrExpired, ErrRevoked,
-		ErrLastOwner, ErrMismatch, ErrLocked, ErrUnavailable}
+		ErrLastOwner, ErrMismatch, ErrLocked, ErrCloned, ErrUnavailable}
 }
 
 // IsSentinel reports whether err is, or wraps, one of Sentinels.

@@ -301,6 +301,39 @@ type MFA interface {
 	CountOTPChallenges(ctx context.Context, userID string, since time.Time) (int, error)
 }
 
+// Passkeys stores users' WebAuthn credentials and the state of their
+// ceremonies.
+type Passkeys interface {
+	// AddPasskey stores a new credential of p.UserID; ErrConflict when its
+	// ID is registered already (to anyone), ErrNotFound for an unknown
+	// user.
+	AddPasskey(ctx context.Context, p Passkey, ev AuditEvent) error
+	// PasskeysByUser lists the user's credentials, oldest first.
+	PasskeysByUser(ctx context.Context, userID string) ([]Passkey, error)
+	// PasskeyByID finds a credential by its ID, whoever owns it.
+	PasskeyByID(ctx context.Context, id []byte) (Passkey, error)
+	// UsePasskey records a successful assertion atomically: the new sign
+	// count, backup state and last use. A count that does not move past
+	// the stored one while either is non-zero is what a cloned
+	// authenticator shows: nothing changes, cloneEv is written and
+	// ErrCloned returned. ErrNotFound for an unknown (removed) credential.
+	UsePasskey(ctx context.Context, id []byte, signCount uint32, backupState bool, now time.Time, cloneEv AuditEvent) error
+	// RenamePasskey relabels the user's credential; ErrNotFound when the
+	// user has no such credential (another user's included).
+	RenamePasskey(ctx context.Context, userID string, id []byte, name string, ev AuditEvent) error
+	// DeletePasskey removes the user's credential; ErrNotFound as for
+	// RenamePasskey.
+	DeletePasskey(ctx context.Context, userID string, id []byte, ev AuditEvent) error
+	// CreatePasskeyChallenge stores a ceremony's state.
+	CreatePasskeyChallenge(ctx context.Context, c PasskeyChallenge) error
+	// ConsumePasskeyChallenge atomically marks the challenge used and
+	// returns it: ErrNotFound for an unknown hash or another browser's
+	// challenge (which stays usable by its own), ErrExpired past its
+	// expiry, ErrAlreadyUsed the second time. Of any number of concurrent
+	// calls exactly one succeeds.
+	ConsumePasskeyChallenge(ctx context.Context, idHash, browserHash string, now time.Time) (PasskeyChallenge, error)
+}
+
 // Federation stores upstream connections, linked identities and the state
 // of trips upstream.
 type Federation interface {
@@ -487,6 +520,7 @@ type Store interface {
 	Sessions
 	ActionTokens
 	MFA
+	Passkeys
 	Federation
 	Entitlements
 	Keys

@@ -525,16 +525,29 @@ func HashSecret(secret string) string {
 const (
 	ACRPassword = "urn:optibid:acr:pwd"
 	ACRMFA      = "urn:optibid:acr:mfa"
+	// ACRPhishingResistant: a passkey with user verification (amr hwk or
+	// swk with mfa): more than ACRMFA, since the key is bound to our
+	// origin and no code can be relayed by a phishing site.
+	ACRPhishingResistant = "urn:optibid:acr:phr"
 )
 
 // ACRFor returns the acr that the methods amr achieve ("" for none).
 func ACRFor(amr []string) string {
+	mfa, key := false, false
 	for _, m := range amr {
-		if m == "mfa" {
-			return ACRMFA
+		switch m {
+		case "mfa":
+			mfa = true
+		case "hwk", "swk":
+			key = true
 		}
 	}
-	if len(amr) > 0 {
+	switch {
+	case mfa && key:
+		return ACRPhishingResistant
+	case mfa:
+		return ACRMFA
+	case len(amr) > 0:
 		return ACRPassword
 	}
 	return ""
@@ -605,4 +618,55 @@ type UsageCount struct {
 	OrgID, UserID, FeatureKey string
 	Day                       time.Time
 	Count                     int64
+}
+
+// Passkey is a WebAuthn credential (a passkey or a security key) of a
+// user. ID is the credential ID the authenticator made, unique across
+// users; Name is the user's label for it.
+type Passkey struct {
+	ID        []byte
+	UserID    string
+	Name      string
+	PublicKey []byte // COSE_Key
+	// AttestationType is the type the authenticator conveyed ("none" for
+	// passkeys we do not ask attestation of).
+	AttestationType string
+	AAGUID          []byte
+	// SignCount is the authenticator's signature counter at the last use;
+	// synced passkeys keep it at 0.
+	SignCount uint32
+	// BackupEligible (never changes) and BackupState: the key may be, and
+	// is, synced to other devices (a software key rather than one bound to
+	// a hardware authenticator).
+	BackupEligible, BackupState bool
+	Transports                  []string
+	CreatedAt                   time.Time
+	LastUsedAt                  time.Time // zero before the first sign-in
+}
+
+// Passkey ceremony purposes (PasskeyChallenge.Purpose).
+const (
+	PasskeyRegistration = "register"
+	PasskeySignIn       = "signin" // discoverable: no user is known yet
+	PasskeySecondFactor = "mfa"    // after a password, for a known user
+)
+
+// PasskeyChallenge is the state of one WebAuthn ceremony between the
+// options we hand the browser and the credential it sends back: single
+// use, short-lived and bound to the browser that asked for it. Only the
+// hash of its ID is stored.
+type PasskeyChallenge struct {
+	IDHash  string
+	Purpose string
+	// UserID is the user registering or owing the second factor ("" for a
+	// discoverable sign-in); AuthRequestID the sign-in it belongs to ("" on
+	// the account page).
+	UserID, AuthRequestID string
+	BrowserHash           string
+	// Session is the WebAuthn library's session data (challenge, RP ID,
+	// allowed credentials, user verification), opaque to storage.
+	Session   []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time
 }

@@ -36,21 +36,24 @@ type Store struct {
 	totp          map[string]storage.TOTP
 	backupCodes   map[string]map[string]time.Time // user → code hash → used at
 	otp           map[string]storage.OTPChallenge
-	connections   map[string]storage.Connection
-	identities    map[identityKey]storage.FederatedIdentity
-	ssoStates     map[string]storage.FederationState
-	features      map[string]storage.FeatureDefinition
-	orgFeatures   map[string]map[string]storage.FeatureSetting
-	featureLog    []storage.FeatureChange
-	templates     map[string]storage.FeatureTemplate
-	applications  []storage.TemplateApplication
-	invitations   map[string]storage.Invitation // by ID
-	widgets       map[string]storage.Widget
-	dashboards    map[[2]string][]byte         // user, org → layout
-	usage         map[storage.UsageCount]int64 // key with Count zero → count
-	apis          map[string]storage.API       // by identifier
-	consents      map[[2]string]storage.Consent
-	rates         map[rateKey]rateEntry
+	passkeys      map[string]storage.Passkey // by credential ID
+	// passkeyChallenges by ID hash.
+	passkeyChallenges map[string]storage.PasskeyChallenge
+	connections       map[string]storage.Connection
+	identities        map[identityKey]storage.FederatedIdentity
+	ssoStates         map[string]storage.FederationState
+	features          map[string]storage.FeatureDefinition
+	orgFeatures       map[string]map[string]storage.FeatureSetting
+	featureLog        []storage.FeatureChange
+	templates         map[string]storage.FeatureTemplate
+	applications      []storage.TemplateApplication
+	invitations       map[string]storage.Invitation // by ID
+	widgets           map[string]storage.Widget
+	dashboards        map[[2]string][]byte         // user, org → layout
+	usage             map[storage.UsageCount]int64 // key with Count zero → count
+	apis              map[string]storage.API       // by identifier
+	consents          map[[2]string]storage.Consent
+	rates             map[rateKey]rateEntry
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -62,36 +65,38 @@ func New(now func() time.Time) *Store {
 		now = time.Now
 	}
 	return &Store{
-		now:           now,
-		orgs:          map[string]storage.Organization{},
-		users:         map[string]storage.User{},
-		memberships:   map[[2]string]storage.Membership{},
-		clients:       map[string]storage.Client{},
-		authRequests:  map[string]storage.AuthRequest{},
-		codes:         map[string]string{},
-		grants:        map[string]storage.Grant{},
-		refreshTokens: map[string]storage.RefreshToken{},
-		revokedJTIs:   map[string]time.Time{},
-		sessions:      map[string]storage.Session{},
-		keys:          map[string]storage.SigningKey{},
-		domains:       map[domainKey]storage.OrganizationDomain{},
-		actionTokens:  map[string]storage.ActionToken{},
-		totp:          map[string]storage.TOTP{},
-		backupCodes:   map[string]map[string]time.Time{},
-		otp:           map[string]storage.OTPChallenge{},
-		connections:   map[string]storage.Connection{},
-		identities:    map[identityKey]storage.FederatedIdentity{},
-		ssoStates:     map[string]storage.FederationState{},
-		features:      map[string]storage.FeatureDefinition{},
-		orgFeatures:   map[string]map[string]storage.FeatureSetting{},
-		invitations:   map[string]storage.Invitation{},
-		widgets:       map[string]storage.Widget{},
-		dashboards:    map[[2]string][]byte{},
-		usage:         map[storage.UsageCount]int64{},
-		templates:     map[string]storage.FeatureTemplate{},
-		apis:          map[string]storage.API{},
-		consents:      map[[2]string]storage.Consent{},
-		rates:         map[rateKey]rateEntry{},
+		now:               now,
+		orgs:              map[string]storage.Organization{},
+		users:             map[string]storage.User{},
+		memberships:       map[[2]string]storage.Membership{},
+		clients:           map[string]storage.Client{},
+		authRequests:      map[string]storage.AuthRequest{},
+		codes:             map[string]string{},
+		grants:            map[string]storage.Grant{},
+		refreshTokens:     map[string]storage.RefreshToken{},
+		revokedJTIs:       map[string]time.Time{},
+		sessions:          map[string]storage.Session{},
+		keys:              map[string]storage.SigningKey{},
+		domains:           map[domainKey]storage.OrganizationDomain{},
+		actionTokens:      map[string]storage.ActionToken{},
+		totp:              map[string]storage.TOTP{},
+		passkeys:          map[string]storage.Passkey{},
+		passkeyChallenges: map[string]storage.PasskeyChallenge{},
+		backupCodes:       map[string]map[string]time.Time{},
+		otp:               map[string]storage.OTPChallenge{},
+		connections:       map[string]storage.Connection{},
+		identities:        map[identityKey]storage.FederatedIdentity{},
+		ssoStates:         map[string]storage.FederationState{},
+		features:          map[string]storage.FeatureDefinition{},
+		orgFeatures:       map[string]map[string]storage.FeatureSetting{},
+		invitations:       map[string]storage.Invitation{},
+		widgets:           map[string]storage.Widget{},
+		dashboards:        map[[2]string][]byte{},
+		usage:             map[storage.UsageCount]int64{},
+		templates:         map[string]storage.FeatureTemplate{},
+		apis:              map[string]storage.API{},
+		consents:          map[[2]string]storage.Consent{},
+		rates:             map[rateKey]rateEntry{},
 	}
 }
 
@@ -177,6 +182,7 @@ func (s *Store) DeleteExpired(_ context.Context, now time.Time) (int64, error) {
 	n += deleteWhere(s.actionTokens, func(x storage.ActionToken) bool { return over(x.ExpiresAt) })
 	n += deleteWhere(s.otp, func(x storage.OTPChallenge) bool { return over(x.ExpiresAt) })
 	n += deleteWhere(s.ssoStates, func(x storage.FederationState) bool { return over(x.ExpiresAt) })
+	n += deleteWhere(s.passkeyChallenges, func(x storage.PasskeyChallenge) bool { return over(x.ExpiresAt) })
 	n += deleteWhere(s.keys, func(k storage.SigningKey) bool { return !k.ExpiresAt.IsZero() && over(k.ExpiresAt) })
 	n += deleteWhere(s.rates, func(x rateEntry) bool { return over(x.expires) })
 	return n, nil

@@ -133,6 +133,8 @@ func (s *Store) EraseUser(_ context.Context, userID, pseudonym string, ev storag
 	maps.DeleteFunc(s.usage, func(k storage.UsageCount, _ int64) bool { return k.UserID == userID })
 	maps.DeleteFunc(s.consents, func(k [2]string, _ storage.Consent) bool { return k[0] == userID })
 	delete(s.totp, userID)
+	deleteWhere(s.passkeys, func(p storage.Passkey) bool { return p.UserID == userID })
+	deleteWhere(s.passkeyChallenges, func(c storage.PasskeyChallenge) bool { return c.UserID == userID })
 	delete(s.backupCodes, userID)
 	rows := 0
 	for i, a := range s.audit {

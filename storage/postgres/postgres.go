@@ -376,6 +376,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		`DELETE FROM action_tokens WHERE expires_at <= $1`,
 		`DELETE FROM otp_challenges WHERE expires_at <= $1`,
 		`DELETE FROM sso_state WHERE expires_at <= $1`,
+		`DELETE FROM passkey_challenges WHERE expires_at <= $1`,
 		`DELETE FROM rate_limits WHERE expires_at <= $1`,
 	} {
 		n, err := s.exec(ctx, q, now)

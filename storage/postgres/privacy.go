@@ -137,6 +137,7 @@ func (s *Store) EraseUser(ctx context.Context, userID, pseudonym string, ev stor
 		for _, q := range []string{
 			`DELETE FROM auth_requests WHERE user_id = $1 OR pending_user_id = $1`,
 			`DELETE FROM feature_usage WHERE user_id = $1`,
+			`DELETE FROM passkey_challenges WHERE user_id = $1`,
 			`DELETE FROM invitations WHERE accepted_by = $1 OR email = (SELECT email FROM users WHERE id = $1)`,
 		} {
 			if _, err := tx.Exec(ctx, q, userID); err != nil {

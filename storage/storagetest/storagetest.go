@@ -60,6 +60,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"TOTP", testTOTP},
 		{"BackupCodes", testBackupCodes},
 		{"OTPChallenges", testOTPChallenges},
+		{"Passkeys", testPasskeys},
+		{"PasskeyChallenges", testPasskeyChallenges},
 		{"Federation", testFederation},
 		{"EmailLinksEndAtRecovery", testEmailLinksEndAtRecovery},
 		{"LoginOrganization", testLoginOrg},
