@@ -259,7 +259,7 @@ func (h *Handler) accountTOTPConfirm(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "confirm totp", err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "backupcodes", map[string]any{"Codes": codes, "Next": "/account"})
+	h.showBackupCodes(w, r, codes, "/account")
 }
 
 func (h *Handler) accountTOTPRemove(w http.ResponseWriter, r *http.Request) {
@@ -292,7 +292,7 @@ func (h *Handler) accountBackupCodes(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "backup codes", err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "backupcodes", map[string]any{"Codes": codes, "Next": "/account"})
+	h.showBackupCodes(w, r, codes, "/account")
 }
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)

@@ -1,6 +1,7 @@
 package login
 
 import (
+	"net/url"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -385,7 +386,17 @@ func (h *Handler) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	// The codes are shown once; the page's link continues the sign-in,
 	// which the login page moves on to whatever it still owes.
-	h.render(w, r, http.StatusOK, "backupcodes", map[string]any{"Codes": codes, "Next": "/login?id=" + ar.ID})
+	h.showBackupCodes(w, r, codes, "/login?id="+ar.ID)
+}
+
+// showBackupCodes shows new backup codes once, with ways to keep them: a
+// text file to download (built here, so no script is needed), copying
+// and printing.
+func (h *Handler) showBackupCodes(w http.ResponseWriter, r *http.Request, codes []string, next string) {
+	text := h.cfg.ProductName + " backup codes for your account (" + h.now().Format("2 January 2006") + ").\n" +
+		"Each code works once, if you lose your authenticator.\n\n" + strings.Join(codes, "\n") + "\n"
+	h.render(w, r, http.StatusOK, "backupcodes", map[string]any{"Codes": codes, "Next": next, "Text": text,
+		"Download": template.URL("data:text/plain;charset=utf-8," + url.PathEscape(text))})
 }
 
 func maskPhone(p string) string {

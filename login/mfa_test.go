@@ -338,3 +338,34 @@ func TestResetContinuationStillAsksTheSecondFactor(t *testing.T) {
 		t.Fatalf("the reset skipped the second factor: %d %s", resp.StatusCode, loc)
 	}
 }
+
+// Backup codes can be kept: a text file to download (no script needed)
+// holding every code, copy and print for browsers that run the page's
+// script.
+func TestBackupCodesCanBeKept(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory")
+	b := e.Browser()
+	b.AccountSignIn(apptest.UserEmail, apptest.UserPassword)
+	_, page := b.Get("/account/totp")
+	secret := strings.ReplaceAll(secretRE.FindStringSubmatch(page)[1], " ", "")
+	code, _ := totp.GenerateCode(secret, e.Clock.Now())
+	_, page = b.Fill(page, "/account/totp", map[string]string{"code": code})
+	codes := codesRE.FindAllStringSubmatch(page, -1)
+	m := regexp.MustCompile(`href="data:text/plain;charset=utf-8,([^"]+)" download="backup-codes.txt"`).FindStringSubmatch(page)
+	if len(codes) != mfa.BackupCodeCount || m == nil {
+		t.Fatalf("backup codes page: %d codes, download %v: %.2000s", len(codes), m != nil, page)
+	}
+	text, err := url.PathUnescape(apptest.HTMLUnescape(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range codes {
+		if !strings.Contains(text, c[1]) {
+			t.Fatalf("the download lacks %s: %q", c[1], text)
+		}
+	}
+	if !strings.Contains(page, "data-print") || !strings.Contains(page, `src="/static/codes.js"`) {
+		t.Fatal("no print or copy")
+	}
+}
