@@ -28,13 +28,17 @@ type Templates struct {
 	static http.Handler
 }
 
-// Load parses every page at start, from themeDir when given (which must
-// contain templates/ and static/ like the embedded set) or from the
-// embedded files, and fails if one is missing.
+// Load parses every page at start. A theme directory (themeDir, laid out
+// like the embedded set: templates/ and static/) overrides any subset of
+// the files, and the embedded ones fill in the rest; a theme file that
+// does not parse stops the start, not the first request.
 func Load(themeDir string) (*Templates, error) {
 	var fsys fs.FS = embedded
 	if themeDir != "" {
-		fsys = os.DirFS(themeDir)
+		if st, err := os.Stat(themeDir); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("web: theme directory %q is not a directory", themeDir)
+		}
+		fsys = overlay{os.DirFS(themeDir), embedded}
 	}
 	t := &Templates{pages: map[string]*template.Template{}}
 	for _, name := range Pages {
@@ -50,6 +54,16 @@ func Load(themeDir string) (*Templates, error) {
 	}
 	t.static = http.StripPrefix("/static/", http.FileServerFS(static))
 	return t, nil
+}
+
+// overlay serves a file from top when it has it, else from base.
+type overlay struct{ top, base fs.FS }
+
+func (o overlay) Open(name string) (fs.File, error) {
+	if f, err := o.top.Open(name); err == nil {
+		return f, nil
+	}
+	return o.base.Open(name)
 }
 
 // Render executes a page into a buffer, so a template error never leaves a

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,27 +33,38 @@ func TestEmbeddedPagesRender(t *testing.T) {
 	}
 }
 
-// A theme directory replaces the embedded files; a theme missing a page
-// fails at start, not at the first request.
+// A theme directory overrides any subset of the embedded files (pages,
+// layout, static), the embedded ones fill in the rest, and a broken theme
+// template fails at start, not at the first request.
 func TestThemeDirectory(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "templates"), 0o755)
 	os.MkdirAll(filepath.Join(dir, "static"), 0o755)
 	os.WriteFile(filepath.Join(dir, "templates", "layout.html"), []byte(`THEME {{block "content" .}}{{end}}`), 0o644)
-	for _, p := range web.Pages[:len(web.Pages)-1] {
-		os.WriteFile(filepath.Join(dir, "templates", p+".html"), []byte(`{{define "content"}}`+p+`{{end}}`), 0o644)
-	}
-	if _, err := web.Load(dir); err == nil {
-		t.Fatal("theme without the error page accepted")
-	}
-	last := web.Pages[len(web.Pages)-1]
-	os.WriteFile(filepath.Join(dir, "templates", last+".html"), []byte(`{{define "content"}}custom{{end}}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "templates", "error.html"), []byte(`{{define "content"}}custom{{end}}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "static", "logo.svg"), []byte(`<svg/>`), 0o644)
 	tpl, err := web.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, _ := tpl.Render(last, nil)
-	if string(out) != "THEME custom" {
-		t.Fatalf("theme not used: %q", out)
+	if out, _ := tpl.Render("error", nil); string(out) != "THEME custom" {
+		t.Fatalf("theme page not used: %q", out)
+	}
+	if out, _ := tpl.Render("login", map[string]string{}); !strings.HasPrefix(string(out), "THEME ") || !strings.Contains(string(out), `<label for="email">`) {
+		t.Fatalf("a page the theme lacks does not fall back to the built-in one in the theme's layout: %.200q", out)
+	}
+	for _, f := range []string{"/static/logo.svg", "/static/style.css"} {
+		rec := httptest.NewRecorder()
+		tpl.Static().ServeHTTP(rec, httptest.NewRequest("GET", f, nil))
+		if rec.Code != 200 {
+			t.Fatalf("%s: %d", f, rec.Code)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "templates", "consent.html"), []byte(`{{define "content"}}{{.Broken`), 0o644)
+	if _, err := web.Load(dir); err == nil {
+		t.Fatal("a theme page that does not parse was accepted")
+	}
+	if _, err := web.Load(filepath.Join(dir, "missing")); err == nil {
+		t.Fatal("a missing theme directory was accepted")
 	}
 }
