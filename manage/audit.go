@@ -37,6 +37,7 @@ const (
 	EventDomainAdded               EventType = "domain_added"
 	EventDomainVerified            EventType = "domain_verified"
 	EventDomainRemoved             EventType = "domain_removed"
+	EventBrandingChanged           EventType = "branding_changed"
 	EventConnectionUpdated         EventType = "connection_updated"
 	EventInvitationResent          EventType = "invitation_resent"
 	EventEmailLinksRemoved         EventType = "email_links_removed"
@@ -70,6 +71,10 @@ const (
 	EventOrganizationUpserted      EventType = "organization_upserted"
 	EventOTPSendFailed             EventType = "otp_send_failed"
 	EventOTPSent                   EventType = "otp_sent"
+	EventPasskeyCloneSuspected     EventType = "passkey_clone_suspected"
+	EventPasskeyRegistered         EventType = "passkey_registered"
+	EventPasskeyRemoved            EventType = "passkey_removed"
+	EventPasskeyRenamed            EventType = "passkey_renamed"
 	EventPasswordChanged           EventType = "password_changed"
 	EventPasswordReset             EventType = "password_reset"
 	EventPasswordResetRequested    EventType = "password_reset_requested"
@@ -182,6 +187,7 @@ var eventTypes = []EventType{
 	EventDomainAdded,
 	EventDomainVerified,
 	EventDomainRemoved,
+	EventBrandingChanged,
 	EventConnectionUpdated,
 	EventInvitationResent,
 	EventEmailLinksRemoved,
@@ -215,6 +221,10 @@ var eventTypes = []EventType{
 	EventOrganizationUpserted,
 	EventOTPSendFailed,
 	EventOTPSent,
+	EventPasskeyCloneSuspected,
+	EventPasskeyRegistered,
+	EventPasskeyRemoved,
+	EventPasskeyRenamed,
 	EventPasswordChanged,
 	EventPasswordReset,
 	EventPasswordResetRequested,

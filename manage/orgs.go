@@ -199,6 +199,8 @@ type OrgChange struct {
 	RequireVerifiedEmail *bool
 	JoinByDomain         *bool
 	Settings             json.RawMessage
+	// Branding replaces the whole branding (a zero one removes it).
+	Branding *storage.Branding
 }
 
 // maxSettings bounds an organization's free-form settings object.
@@ -222,6 +224,9 @@ func (ch OrgChange) Check(operator bool) error {
 		if len(ch.Settings) > maxSettings || json.Unmarshal(ch.Settings, &v) != nil || v == nil {
 			es = append(es, &ValidationError{"settings", "must be a JSON object of at most 16 KiB"})
 		}
+	}
+	if ch.Branding != nil {
+		es.Collect(CheckBranding(ch.Branding))
 	}
 	if err := es.Err(); err != nil {
 		return err
@@ -266,6 +271,10 @@ func (s *Service) UpdateOrganization(ctx context.Context, by Actor, o storage.Or
 	if err == nil && ch.Settings != nil {
 		err = s.Store.SetOrgSettings(ctx, o.ID, ch.Settings, ev(EventOrgSettingsChanged, nil))
 		o.Settings = ch.Settings
+	}
+	if err == nil && ch.Branding != nil && *ch.Branding != o.Branding {
+		err = s.Store.SetBranding(ctx, o.ID, *ch.Branding, ev(EventBrandingChanged, nil))
+		o.Branding = *ch.Branding
 	}
 	if err != nil {
 		return o, fmt.Errorf("update organization: %w", err)

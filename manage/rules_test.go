@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/optibid/idp/manage"
+	"github.com/optibid/idp/storage"
 )
 
 func TestSlugForAlwaysMakesAValidSlug(t *testing.T) {
@@ -130,5 +131,29 @@ func TestPrefixNamesTheConfigKey(t *testing.T) {
 	err := manage.Prefix("bootstrap.clients[2]", manage.ValidationErrors{{Field: "name", Msg: "must be 1 to 200 characters"}})
 	if err.Error() != "bootstrap.clients[2].name: must be 1 to 200 characters" {
 		t.Fatalf("got %q", err)
+	}
+}
+
+func TestBrandingRules(t *testing.T) {
+	ok := storage.Branding{DisplayName: " Volt ", Logo: "data:image/png;base64,iVBORw0KGgo=", Color: "#0B6E4F", SupportURL: "mailto:help@volt.example"}
+	if err := manage.CheckBranding(&ok); err != nil || ok.DisplayName != "Volt" || ok.Color != "#0b6e4f" {
+		t.Fatalf("good branding: %v %+v", err, ok)
+	}
+	for name, b := range map[string]storage.Branding{
+		"light colour":   {Color: "#ffd700"},
+		"not a colour":   {Color: "red"},
+		"remote logo":    {Logo: "https://evil.example/logo.png"},
+		"html logo":      {Logo: "data:text/html;base64,PHNjcmlwdD4="},
+		"huge logo":      {Logo: "data:image/png;base64," + strings.Repeat("A", 70000)},
+		"javascript url": {SupportURL: "javascript:alert(1)"},
+		"http url":       {SupportURL: "http://help.example"},
+		"two lines":      {DisplayName: "a\nb"},
+	} {
+		if err := manage.CheckBranding(&b); err == nil {
+			t.Errorf("%s accepted", name)
+		}
+	}
+	if c := manage.Contrast("#000000", "#ffffff"); c < 20.9 || c > 21.1 {
+		t.Fatalf("black on white: %.2f", c)
 	}
 }

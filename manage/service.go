@@ -46,6 +46,7 @@ type Store interface {
 	SetEmailPolicy(ctx context.Context, orgID string, required bool, ev storage.AuditEvent) error
 	SetJoinByDomain(ctx context.Context, orgID string, on bool, ev storage.AuditEvent) error
 	SetOrgSettings(ctx context.Context, orgID string, settings []byte, ev storage.AuditEvent) error
+	SetBranding(ctx context.Context, orgID string, b storage.Branding, ev storage.AuditEvent) error
 	MembershipsByUser(ctx context.Context, userID string) ([]storage.Membership, error)
 	UpsertMembership(ctx context.Context, m storage.Membership, ev storage.AuditEvent) error
 	CreateUser(ctx context.Context, u storage.User, ev storage.AuditEvent) (storage.User, error)

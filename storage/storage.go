@@ -33,6 +33,8 @@ type Organizations interface {
 	SetEmailPolicy(ctx context.Context, orgID string, requireVerified bool, ev AuditEvent) error
 	// SetJoinByDomain sets whether people join by verified email domain.
 	SetJoinByDomain(ctx context.Context, orgID string, on bool, ev AuditEvent) error
+	// SetBranding sets the organization's look on the sign-in screens.
+	SetBranding(ctx context.Context, orgID string, b Branding, ev AuditEvent) error
 	// AddDomain records a domain of an organization (upsert). A domain
 	// another organization verified is ErrConflict; another
 	// organization's unverified claim gives way, so a claim never blocks

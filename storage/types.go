@@ -25,10 +25,25 @@ type Organization struct {
 	// organization opts in).
 	JoinByDomain bool
 	// Settings is a free-form JSON object for the platform's apps.
-	Settings  []byte
+	Settings []byte
+	// Branding is how the sign-in screens look for the organization.
+	Branding  Branding
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
+
+// Branding is an organization's look on the sign-in screens (manage
+// checks it: a data-URL logo, a colour with enough contrast, an https or
+// mailto support link). The zero Branding is the product's own look.
+type Branding struct {
+	DisplayName string `json:"display_name,omitempty"`
+	Logo        string `json:"logo,omitempty"`  // data:image/...;base64,...
+	Color       string `json:"color,omitempty"` // #rrggbb
+	SupportURL  string `json:"support_url,omitempty"`
+}
+
+// IsZero reports whether no branding is set.
+func (b Branding) IsZero() bool { return b == Branding{} }
 
 // User is a person who can sign in. Email is stored lower-cased and is unique.
 type User struct {

@@ -14,14 +14,15 @@ import (
 )
 
 type orgView struct {
-	ID                   string          `json:"id"`
-	Slug                 string          `json:"slug"`
-	Name                 string          `json:"name"`
-	Plan                 string          `json:"plan"`
-	MFA                  string          `json:"mfa"`
-	RequireVerifiedEmail bool            `json:"require_verified_email"`
-	JoinByDomain         bool            `json:"join_by_domain"`
-	Settings             json.RawMessage `json:"settings"`
+	ID                   string           `json:"id"`
+	Slug                 string           `json:"slug"`
+	Name                 string           `json:"name"`
+	Plan                 string           `json:"plan"`
+	MFA                  string           `json:"mfa"`
+	RequireVerifiedEmail bool             `json:"require_verified_email"`
+	JoinByDomain         bool             `json:"join_by_domain"`
+	Settings             json.RawMessage  `json:"settings"`
+	Branding             storage.Branding `json:"branding"`
 }
 
 func viewOrg(o storage.Organization) orgView {
@@ -29,7 +30,7 @@ func viewOrg(o storage.Organization) orgView {
 	if len(settings) == 0 {
 		settings = json.RawMessage(`{}`)
 	}
-	return orgView{o.ID, o.Slug, o.Name, o.Plan, o.MFAPolicy, o.RequireVerifiedEmail, o.JoinByDomain, settings}
+	return orgView{o.ID, o.Slug, o.Name, o.Plan, o.MFAPolicy, o.RequireVerifiedEmail, o.JoinByDomain, settings, o.Branding}
 }
 
 func (h *Handler) me(w http.ResponseWriter, r *http.Request, c caller) {
@@ -63,12 +64,13 @@ func (h *Handler) getOrg(w http.ResponseWriter, _ *http.Request, _ caller, o sto
 // request is applied whole or not at all (short of a store failure).
 func (h *Handler) patchOrg(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, role string) {
 	var body struct {
-		Name                 *string         `json:"name"`
-		Plan                 *string         `json:"plan"`
-		Settings             json.RawMessage `json:"settings"`
-		MFA                  *string         `json:"mfa"`
-		RequireVerifiedEmail *bool           `json:"require_verified_email"`
-		JoinByDomain         *bool           `json:"join_by_domain"`
+		Name                 *string           `json:"name"`
+		Plan                 *string           `json:"plan"`
+		Settings             json.RawMessage   `json:"settings"`
+		MFA                  *string           `json:"mfa"`
+		RequireVerifiedEmail *bool             `json:"require_verified_email"`
+		JoinByDomain         *bool             `json:"join_by_domain"`
+		Branding             *storage.Branding `json:"branding"`
 	}
 	if !decode(w, r, &body) {
 		return
@@ -83,7 +85,8 @@ func (h *Handler) patchOrg(w http.ResponseWriter, r *http.Request, c caller, o s
 		return
 	}
 	o, err := h.rules.UpdateOrganization(r.Context(), c.actor(r), o, manage.OrgChange{Name: body.Name, Plan: body.Plan, MFA: body.MFA,
-		RequireVerifiedEmail: body.RequireVerifiedEmail, JoinByDomain: body.JoinByDomain, Settings: body.Settings})
+		RequireVerifiedEmail: body.RequireVerifiedEmail, JoinByDomain: body.JoinByDomain, Settings: body.Settings,
+		Branding: body.Branding})
 	switch {
 	case errors.Is(err, manage.ErrOperatorOnly):
 		// A plan decides paid features: tenants do not choose their own.

@@ -1,8 +1,11 @@
 package console
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -57,6 +60,18 @@ var orgActions = map[string]action{
 			}
 			return b
 		}, done: "Settings saved."},
+	"branding": {page: "settings", method: http.MethodPatch, path: func(url.Values) string { return "" },
+		body: func(f url.Values) any {
+			logo := f.Get("logo_current")
+			switch {
+			case f.Get("logo_remove") == "on":
+				logo = ""
+			case f.Get("logo") != "": // an upload (orgAction turned the file into a data URL)
+				logo = f.Get("logo")
+			}
+			return map[string]any{"branding": map[string]string{"display_name": f.Get("display_name"), "color": f.Get("color"),
+				"support_url": f.Get("support_url"), "logo": logo}}
+		}, done: "Branding saved: sign-ins for your organization show it now."},
 	"domain-add": {page: "domains", method: http.MethodPost, path: func(url.Values) string { return "/domains" },
 		body: func(f url.Values) any { return map[string]string{"domain": f.Get("domain")} }, done: "Domain added: publish the TXT record, then verify."},
 	"domain-verify": {page: "domains", method: http.MethodPost, path: func(f url.Values) string { return "/domains/" + seg(f, "domain") + "/verify" },
@@ -158,8 +173,8 @@ var orgActions = map[string]action{
 
 // orgAction runs one of orgActions for the organization in the URL.
 func (c *Console) orgAction(w http.ResponseWriter, r *http.Request, s *session) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil || !c.csrfOK(r, *s) {
+	r.Body = http.MaxBytesReader(w, r.Body, 128<<10)
+	if err := parseForm(r); err != nil || !c.csrfOK(r, *s) {
 		c.problem(w, r, http.StatusForbidden, "This form has expired. Go back, reload the page and try again.", "csrf")
 		return
 	}
@@ -188,6 +203,36 @@ func (c *Console) orgAction(w http.ResponseWriter, r *http.Request, s *session) 
 		c.flash(w, a.done)
 		http.Redirect(w, r, "/console/orgs/"+url.PathEscape(ref)+pagePath(a.page), http.StatusSeeOther)
 	}
+}
+
+// parseForm reads a form, and a multipart one's logo file as a data URL
+// in the form value "logo" (the branding rules check it again).
+func parseForm(r *http.Request) error {
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		return r.ParseForm()
+	}
+	if err := r.ParseMultipartForm(128 << 10); err != nil {
+		return err
+	}
+	r.PostForm.Del("logo")
+	f, _, err := r.FormFile("logo")
+	if errors.Is(err, http.ErrMissingFile) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, 100<<10))
+	if err != nil || len(raw) == 0 {
+		return err
+	}
+	typ := http.DetectContentType(raw)
+	if bytes.Contains(raw[:min(len(raw), 512)], []byte("<svg")) {
+		typ = "image/svg+xml"
+	}
+	r.PostForm.Set("logo", "data:"+strings.SplitN(typ, ";", 2)[0]+";base64,"+base64.StdEncoding.EncodeToString(raw))
+	return nil
 }
 
 func pagePath(page string) string {

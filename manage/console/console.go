@@ -571,6 +571,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, what string, err 
 // --- shared views (the API's JSON) ---
 
 type orgView struct {
+	Branding             branding        `json:"branding"`
 	ID                   string          `json:"id"`
 	Slug                 string          `json:"slug"`
 	Name                 string          `json:"name"`
@@ -579,6 +580,22 @@ type orgView struct {
 	RequireVerifiedEmail bool            `json:"require_verified_email"`
 	JoinByDomain         bool            `json:"join_by_domain"`
 	Settings             json.RawMessage `json:"settings"`
+}
+
+type branding struct {
+	DisplayName string `json:"display_name"`
+	Logo        string `json:"logo"`
+	Color       string `json:"color"`
+	SupportURL  string `json:"support_url"`
+}
+
+// LogoURL is the logo for an <img>: a data URL the branding rules allow
+// (PNG, JPEG, WebP or SVG as base64), so it may be used as a source.
+func (b branding) LogoURL() template.URL {
+	if !strings.HasPrefix(b.Logo, "data:image/") {
+		return ""
+	}
+	return template.URL(b.Logo)
 }
 
 type orgEntry struct {

@@ -1,6 +1,8 @@
 package console_test
 
 import (
+	"bytes"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -18,7 +20,7 @@ var pages = []string{"", "/settings", "/domains", "/members", "/connections", "/
 // actions are every organization action the console posts.
 var actions = []string{"settings", "domain-add", "domain-verify", "domain-remove", "member-role", "member-remove", "invite",
 	"invitation-revoke", "invitation-resend", "connection-create", "connection-test", "connection-enable", "connection-delete",
-	"client-create", "client-rotate", "client-delete", "api-save", "api-delete", "feature-set", "feature-config", "template-apply"}
+	"client-create", "client-rotate", "client-delete", "api-save", "api-delete", "feature-set", "feature-config", "template-apply", "branding"}
 
 func withViewer(c *app.Config) {
 	c.Bootstrap.Users = append(c.Bootstrap.Users, app.BootstrapUser{Email: "vera@example.com", Password: apptest.UserPassword,
@@ -364,5 +366,53 @@ func TestConsoleFeatureConfig(t *testing.T) {
 	_, page = olaf.Get("/console/orgs/acme/features")
 	if !strings.Contains(page, `value="75"`) || !strings.Contains(page, `value="&#34;north&#34;"`) {
 		t.Fatalf("saved configuration: %.3000s", page)
+	}
+}
+
+// Branding is set in the console's settings (a logo upload becomes a data
+// URL; a colour without enough contrast is refused with the reason).
+func TestConsoleBranding(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory")
+	ada := signedIn(t, e, apptest.UserEmail)
+	_, page := ada.Get("/console/orgs/acme/settings")
+	post := func(fields map[string]string, logo []byte) (*http.Response, string) {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		mw.WriteField("csrf", csrfOf(t, page))
+		for k, v := range fields {
+			mw.WriteField(k, v)
+		}
+		if logo != nil {
+			fw, _ := mw.CreateFormFile("logo", "logo.png")
+			fw.Write(logo)
+		}
+		mw.Close()
+		req, _ := http.NewRequest(http.MethodPost, e.Issuer+"/console/orgs/acme/do/branding", &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		return ada.Do(req)
+	}
+	if resp, body := post(map[string]string{"display_name": "Acme", "color": "#ffd700"}, nil); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "contrast") {
+		t.Fatalf("a light colour: %d %.500s", resp.StatusCode, body)
+	}
+	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89")
+	if resp, _ := post(map[string]string{"display_name": "Acme Energy Trading", "color": "#0b6e4f", "support_url": "https://help.acme.example"}, png); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("branding: %d", resp.StatusCode)
+	}
+	o := e.Org("acme")
+	if o.Branding.DisplayName != "Acme Energy Trading" || o.Branding.Color != "#0b6e4f" || !strings.HasPrefix(o.Branding.Logo, "data:image/png;base64,") {
+		t.Fatalf("stored branding: %+v", o.Branding)
+	}
+	// Saving again without a file keeps the logo; removing drops it.
+	_, page = ada.Get("/console/orgs/acme/settings")
+	if resp, _ := post(map[string]string{"display_name": "Acme", "logo_current": o.Branding.Logo}, nil); resp.StatusCode != http.StatusSeeOther || e.Org("acme").Branding.Logo == "" {
+		t.Fatalf("logo kept: %d %+v", resp.StatusCode, e.Org("acme").Branding)
+	}
+	if resp, _ := post(map[string]string{"logo_current": o.Branding.Logo, "logo_remove": "on"}, nil); resp.StatusCode != http.StatusSeeOther || e.Org("acme").Branding.Logo != "" {
+		t.Fatalf("logo removed: %d", resp.StatusCode)
+	}
+	// A forged "current logo" is checked like an upload.
+	if resp, _ := post(map[string]string{"logo_current": "data:text/html;base64,PHNjcmlwdD4="}, nil); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a forged logo: %d", resp.StatusCode)
 	}
 }

@@ -178,6 +178,10 @@ func (s *Store) SetEmailPolicy(_ context.Context, orgID string, requireVerified 
 	return s.updateOrg(orgID, ev, func(o *storage.Organization) error { o.RequireVerifiedEmail = requireVerified; return nil })
 }
 
+func (s *Store) SetBranding(_ context.Context, orgID string, b storage.Branding, ev storage.AuditEvent) error {
+	return s.updateOrg(orgID, ev, func(o *storage.Organization) error { o.Branding = b; return nil })
+}
+
 func (s *Store) SetJoinByDomain(_ context.Context, orgID string, on bool, ev storage.AuditEvent) error {
 	return s.updateOrg(orgID, ev, func(o *storage.Organization) error { o.JoinByDomain = on; return nil })
 }

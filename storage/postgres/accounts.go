@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -13,11 +14,15 @@ import (
 
 // --- Organizations ---
 
-const orgCols = `id, slug, name, mfa_policy, require_verified_email, plan, created_at, updated_at, settings, join_by_domain`
+const orgCols = `id, slug, name, mfa_policy, require_verified_email, plan, created_at, updated_at, settings, join_by_domain, branding`
 
 func scanOrg(r pgx.Row) (storage.Organization, error) {
 	var o storage.Organization
-	err := r.Scan(&o.ID, &o.Slug, &o.Name, &o.MFAPolicy, &o.RequireVerifiedEmail, &o.Plan, &o.CreatedAt, &o.UpdatedAt, &o.Settings, &o.JoinByDomain)
+	var branding []byte
+	err := r.Scan(&o.ID, &o.Slug, &o.Name, &o.MFAPolicy, &o.RequireVerifiedEmail, &o.Plan, &o.CreatedAt, &o.UpdatedAt, &o.Settings, &o.JoinByDomain, &branding)
+	if err == nil && len(branding) > 0 {
+		err = json.Unmarshal(branding, &o.Branding)
+	}
 	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
 	return o, translate(err)
 }
@@ -131,6 +136,14 @@ func (s *Store) SetOrgSettings(ctx context.Context, orgID string, settings []byt
 
 func (s *Store) SetEmailPolicy(ctx context.Context, orgID string, requireVerified bool, ev storage.AuditEvent) error {
 	return s.execAudited(ctx, ev, `UPDATE organizations SET require_verified_email = $2 WHERE id = $1`, orgID, requireVerified)
+}
+
+func (s *Store) SetBranding(ctx context.Context, orgID string, b storage.Branding, ev storage.AuditEvent) error {
+	raw, err := json.Marshal(b)
+	if err != nil {
+		return err
+	}
+	return s.execAudited(ctx, ev, `UPDATE organizations SET branding = $2 WHERE id = $1`, orgID, raw)
 }
 
 func (s *Store) SetJoinByDomain(ctx context.Context, orgID string, on bool, ev storage.AuditEvent) error {

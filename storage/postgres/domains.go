@@ -48,7 +48,7 @@ func (s *Store) DomainsOf(ctx context.Context, orgID string) ([]storage.Organiza
 func (s *Store) OrganizationByVerifiedDomain(ctx context.Context, domain string) (storage.Organization, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	return scanOrg(s.pool.QueryRow(ctx, `SELECT o.id, o.slug, o.name, o.mfa_policy, o.require_verified_email, o.plan, o.created_at, o.updated_at, o.settings, o.join_by_domain
+	return scanOrg(s.pool.QueryRow(ctx, `SELECT o.id, o.slug, o.name, o.mfa_policy, o.require_verified_email, o.plan, o.created_at, o.updated_at, o.settings, o.join_by_domain, o.branding
 		FROM organization_domains d JOIN organizations o ON o.id = d.org_id
 		WHERE d.domain = $1 AND d.verified_at IS NOT NULL`, strings.ToLower(domain)))
 }

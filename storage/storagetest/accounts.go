@@ -683,3 +683,31 @@ func testOrgDeletion(t *testing.T, s storage.Store) {
 		t.Fatal("platform admin not withdrawn")
 	}
 }
+
+// testBranding: an organization's branding is stored whole and read back
+// by every lookup.
+func testBranding(t *testing.T, s storage.Store) {
+	o, err := s.UpsertOrganization(ctx, storage.Organization{Slug: "branded", Name: "Branded"}, storage.AuditEvent{})
+	must(t, err)
+	if !o.Branding.IsZero() {
+		t.Fatalf("new organization branded: %+v", o.Branding)
+	}
+	b := storage.Branding{DisplayName: "Branded Energy", Logo: "data:image/png;base64,iVBORw0KGgo=", Color: "#0a5c36", SupportURL: "https://help.branded.example"}
+	must(t, s.SetBranding(ctx, o.ID, b, ev("branding_changed")))
+	must(t, s.AddDomain(ctx, storage.OrganizationDomain{OrgID: o.ID, Domain: "branded.example", VerifiedAt: now()}, storage.AuditEvent{}))
+	for name, get := range map[string]func() (storage.Organization, error){
+		"id":     func() (storage.Organization, error) { return s.OrganizationByID(ctx, o.ID) },
+		"slug":   func() (storage.Organization, error) { return s.OrganizationBySlug(ctx, "branded") },
+		"domain": func() (storage.Organization, error) { return s.OrganizationByVerifiedDomain(ctx, "branded.example") },
+	} {
+		if got, err := get(); err != nil || got.Branding != b {
+			t.Fatalf("by %s: %+v %v", name, got.Branding, err)
+		}
+	}
+	if n := auditCount(t, s, "branding_changed"); n != 1 {
+		t.Fatalf("branding_changed rows: %d", n)
+	}
+	if err := s.SetBranding(ctx, "nope", b, storage.AuditEvent{}); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("unknown org: %v", err)
+	}
+}

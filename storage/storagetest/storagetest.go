@@ -75,6 +75,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"OrgClients", testOrgClients},
 		{"Dashboards", testDashboards},
 		{"RemoveDomain", testRemoveDomain},
+		{"Branding", testBranding},
 		{"AuditPagingInOneInstant", testAuditPagingInOneInstant},
 		{"InvitationByToken", testInvitationByToken},
 	}
