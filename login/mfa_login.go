@@ -1,13 +1,13 @@
 package login
 
 import (
-	"net/url"
 	"context"
 	"encoding/base64"
 	"errors"
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
