@@ -22,11 +22,13 @@ type factors struct {
 	// phoneEnrolled: a verified phone; phone: and SMS can be sent to it.
 	phoneEnrolled, phone bool
 	email                bool
+	passkeys             int
 }
 
 // any reports whether the user has a second factor of their own: an
-// authenticator, a verified phone, or backup codes (which come with one).
-func (f factors) any() bool { return f.totp || f.phoneEnrolled || f.backup > 0 }
+// authenticator, a verified phone, backup codes (which come with one) or
+// a passkey.
+func (f factors) any() bool { return f.totp || f.phoneEnrolled || f.backup > 0 || f.passkeys > 0 }
 
 func (h *Handler) factorsOf(ctx context.Context, u storage.User) (factors, error) {
 	var f factors
@@ -40,6 +42,11 @@ func (h *Handler) factorsOf(ctx context.Context, u storage.User) (factors, error
 	if f.backup, err = h.Store.BackupCodesRemaining(ctx, u.ID); err != nil {
 		return f, err
 	}
+	ps, err := h.Store.PasskeysByUser(ctx, u.ID)
+	if err != nil {
+		return f, err
+	}
+	f.passkeys = len(ps)
 	f.phoneEnrolled = u.PhoneVerified && u.Phone != ""
 	f.phone = f.phoneEnrolled && h.SMS != nil
 	// An emailed code is a second factor only for a user who has no
@@ -117,7 +124,32 @@ func (h *Handler) afterPassword(w http.ResponseWriter, r *http.Request, ar stora
 	h.completeLogin(w, r, ar, c, u.User, []string{"pwd"}, newHash, &u.ticket)
 }
 
-// toSecondFactor records the pending login and sends the browser on.
+// afterPasskey continues a sign-in whose passkey was right, as
+// afterPassword does after a password: a passkey with user verification
+// is both factors (amr holds mfa); without it, it is one, and a second
+// factor that is due is still asked for.
+func (h *Handler) afterPasskey(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, c storage.Client, u storage.User, amr []string, ticket storage.Ticket) {
+	if !slices.Contains(amr, "mfa") {
+		need, _, _, err := h.mfaRequired(r.Context(), ar, c, u)
+		if err != nil {
+			h.fail(w, r, "mfa decision", err)
+			return
+		}
+		if need {
+			if err := h.Store.ReleaseAdmission(r.Context(), u.ID); err != nil {
+				h.fail(w, r, "release admission", err)
+				return
+			}
+			h.toSecondFactor(w, r, ar, u.ID, amr)
+			return
+		}
+	}
+	h.completeLogin(w, r, ar, c, u, amr, "", &ticket)
+}
+
+// toSecondFactor records the pending login and sends the browser on: to
+// the passkey when the user has one and has not used it already, else to
+// the other methods.
 func (h *Handler) toSecondFactor(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, userID string, amr []string) {
 	if err := h.Store.SetPendingLogin(r.Context(), ar.ID, userID, amr, h.now()); err != nil {
 		if errors.Is(err, storage.ErrAlreadyUsed) || errors.Is(err, storage.ErrNotFound) {
@@ -126,6 +158,17 @@ func (h *Handler) toSecondFactor(w http.ResponseWriter, r *http.Request, ar stor
 		}
 		h.fail(w, r, "pending login", err)
 		return
+	}
+	if h.passkeys != nil && !hasKey(amr) {
+		ps, err := h.Store.PasskeysByUser(r.Context(), userID)
+		if err != nil {
+			h.fail(w, r, "passkeys", err)
+			return
+		}
+		if len(ps) > 0 {
+			http.Redirect(w, r, "/login/passkey/mfa?id="+ar.ID, http.StatusSeeOther)
+			return
+		}
 	}
 	http.Redirect(w, r, "/login/mfa?id="+ar.ID, http.StatusSeeOther)
 }
@@ -149,8 +192,11 @@ func (h *Handler) completeLogin(w http.ResponseWriter, r *http.Request, ar stora
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u storage.User, amr []string, newHash, clientID string, ticket *storage.Ticket) (storage.Session, bool) {
 	ctx := r.Context()
 	method := "password"
-	if ticket == nil {
+	switch {
+	case ticket == nil:
 		method = "federated"
+	case hasKey(amr):
+		method = "passkey"
 	}
 	s, raw := h.newSession(r, u.ID, amr)
 	err := h.Store.LoginSucceeded(ctx, u.ID, ticket, h.now(), newHash, s, h.audit(r, manage.EventLoginSucceeded, u.ID, clientID, map[string]string{"amr": join(amr)}))

@@ -6,12 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -82,6 +84,14 @@ type Store interface {
 	LoginSucceeded(ctx context.Context, userID string, t *storage.Ticket, now time.Time, newHash string, s storage.Session, ev storage.AuditEvent) error
 	MembershipsByUser(ctx context.Context, userID string) ([]storage.Membership, error)
 	OrganizationByID(ctx context.Context, id string) (storage.Organization, error)
+	AddPasskey(ctx context.Context, p storage.Passkey, ev storage.AuditEvent) error
+	PasskeysByUser(ctx context.Context, userID string) ([]storage.Passkey, error)
+	PasskeyByID(ctx context.Context, id []byte) (storage.Passkey, error)
+	UsePasskey(ctx context.Context, id []byte, signCount uint32, backupState bool, now time.Time, cloneEv storage.AuditEvent) error
+	RenamePasskey(ctx context.Context, userID string, id []byte, name string, ev storage.AuditEvent) error
+	DeletePasskey(ctx context.Context, userID string, id []byte, ev storage.AuditEvent) error
+	CreatePasskeyChallenge(ctx context.Context, c storage.PasskeyChallenge) error
+	ConsumePasskeyChallenge(ctx context.Context, idHash, browserHash string, now time.Time) (storage.PasskeyChallenge, error)
 	OrganizationBySlug(ctx context.Context, slug string) (storage.Organization, error)
 	OrganizationByVerifiedDomain(ctx context.Context, domain string) (storage.Organization, error)
 	ProvisionFederatedUser(ctx context.Context, u storage.User, m *storage.Membership, fi storage.FederatedIdentity, ev storage.AuditEvent) (storage.User, error)
@@ -150,6 +160,9 @@ type Handler struct {
 	Deps
 	origin  string
 	metrics *metrics
+	// passkeys is the WebAuthn relying party (nil: the issuer's host is an
+	// IP address, which cannot have passkeys).
+	passkeys *webauthn.WebAuthn
 }
 
 // DefaultConfig holds the defaults of the sign-in tunables (the config
@@ -209,7 +222,11 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Handler{cfg: cfg, Deps: d, origin: u.Scheme + "://" + u.Host, metrics: newMetrics(d.Registry)}, nil
+	wa, err := newWebAuthn(cfg.Issuer, cfg.ProductName)
+	if err != nil {
+		return nil, fmt.Errorf("login: passkeys: %w", err)
+	}
+	return &Handler{cfg: cfg, Deps: d, origin: u.Scheme + "://" + u.Host, metrics: newMetrics(d.Registry), passkeys: wa}, nil
 }
 
 // Register mounts the screens on r.
@@ -235,6 +252,7 @@ func (h *Handler) Register(r *mux.Router) {
 	r.HandleFunc("/reset", h.resetPage).Methods(http.MethodGet)
 	r.HandleFunc("/reset", h.resetSubmit).Methods(http.MethodPost)
 	h.registerAccount(r)
+	h.registerPasskeys(r)
 	h.registerFederation(r)
 	r.HandleFunc("/login/org", h.orgSubmit).Methods(http.MethodPost)
 	r.HandleFunc("/invitations/accept", h.invitationPage).Methods(http.MethodGet)
@@ -411,9 +429,9 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "optibid_logins_total",
-			Help: "Sign-ins by method (password, federated) and result."}, []string{"method", "result"}),
+			Help: "Sign-ins by method (password, passkey, federated) and result."}, []string{"method", "result"}),
 		mfa: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "optibid_mfa_total",
-			Help: "Second-factor checks by factor (totp, backup, email, sms) and result."}, []string{"factor", "result"}),
+			Help: "Second-factor checks by factor (totp, backup, email, sms, passkey) and result."}, []string{"factor", "result"}),
 		federation: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "optibid_federation_total",
 			Help: "Sign-ins through an upstream identity provider by connection and result."}, []string{"connection", "result"}),
 		lockouts: prometheus.NewCounter(prometheus.CounterOpts{Name: "optibid_account_lockouts_total",

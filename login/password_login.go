@@ -22,6 +22,8 @@ type loginData struct {
 	ID, CSRF, Email, ClientName, Error string
 	CanRegister                        bool
 	Buttons                            []button
+	// Passkeys: offer a passkey (the page's script shows the button).
+	Passkeys bool
 }
 
 // loginPage continues an auth request: with a live session that this
@@ -58,7 +60,7 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request, ar storage.A
 	}
 	browser := h.Cookies.EnsureBrowserID(w, r)
 	h.render(w, r, http.StatusOK, "login", loginData{ID: ar.ID, CSRF: h.csrfToken(browser), Email: ar.LoginHint,
-		ClientName: c.Name, CanRegister: h.cfg.Registration == "open", Buttons: h.buttons(ctx, ar, c)})
+		ClientName: c.Name, CanRegister: h.cfg.Registration == "open", Buttons: h.buttons(ctx, ar, c), Passkeys: h.passkeys != nil})
 }
 
 func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
@@ -83,7 +85,7 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	again := func(status int, msg string) {
 		h.render(w, r, status, "login", loginData{ID: ar.ID, CSRF: r.PostForm.Get("csrf"), Email: email, ClientName: c.Name, Error: msg,
-			CanRegister: h.cfg.Registration == "open", Buttons: h.buttons(ctx, ar, c)})
+			CanRegister: h.cfg.Registration == "open", Buttons: h.buttons(ctx, ar, c), Passkeys: h.passkeys != nil})
 	}
 	u, err := h.checkPassword(ctx, email, pw)
 	switch {

@@ -260,13 +260,15 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 // PageCSP is the Content-Security-Policy of every HTML page: same-origin
-// assets only, no scripts, no framing.
+// assets only, no inline script or style, no framing. Scripts come from
+// our own static files only (the passkey ceremony, which talks to our own
+// endpoints: connect-src 'self'); every page works without them.
 //
 // No form-action: browsers apply it to every redirect that follows a form
 // submission, and a sign-in form ends in a redirect to the client's
 // redirect URI, which is never 'self'. With form-action 'self' no login
 // could complete in a real browser.
-const PageCSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
+const PageCSP = "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
 
 // NoStore marks a response as uncacheable (token responses, pages with
 // per-user data).
