@@ -255,6 +255,7 @@ func (h *Handler) Register(r *mux.Router) {
 	h.registerPasskeys(r)
 	h.registerFederation(r)
 	r.HandleFunc("/login/org", h.orgSubmit).Methods(http.MethodPost)
+	r.HandleFunc("/branding/{org}.css", h.brandingCSS).Methods(http.MethodGet)
 	r.HandleFunc("/invitations/accept", h.invitationPage).Methods(http.MethodGet)
 	r.HandleFunc("/invitations/accept", h.invitationAccept).Methods(http.MethodPost)
 	r.PathPrefix("/static/").Handler(h.Templates.Static()).Methods(http.MethodGet, http.MethodHead)
@@ -262,9 +263,15 @@ func (h *Handler) Register(r *mux.Router) {
 
 func (h *Handler) now() time.Time { return h.Now().UTC() }
 
-// render writes a page with the headers every page carries.
+// render writes a page with the headers every page carries, in the look
+// of the organization the sign-in is for (the request's id) when it has
+// one.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
-	h.Templates.Write(w, r, status, page, data)
+	id := r.URL.Query().Get("id")
+	if id == "" && r.PostForm != nil {
+		id = r.PostForm.Get("id")
+	}
+	h.Templates.Write(w, h.branded(r, id), status, page, data)
 }
 
 // Error renders the friendly error page, logged with its cause (see

@@ -24,9 +24,16 @@ var Pages = []string{"login", "consent", "logout", "loggedout", "mfa", "enroll",
 
 // Templates is the parsed set of pages plus the static file server.
 type Templates struct {
-	pages  map[string]*template.Template
-	static http.Handler
+	pages map[string]*template.Template
+	// masters are never executed, so that a branded render can clone one
+	// (html/template clones only templates that have not run).
+	masters map[string]*template.Template
+	static  http.Handler
 }
+
+// noBrand is the "brand" of pages not branded: templates test it with
+// {{with brand}}.
+func noBrand() *Brand { return nil }
 
 // Load parses every page at start. A theme directory (themeDir, laid out
 // like the embedded set: templates/ and static/) overrides any subset of
@@ -40,13 +47,15 @@ func Load(themeDir string) (*Templates, error) {
 		}
 		fsys = overlay{os.DirFS(themeDir), embedded}
 	}
-	t := &Templates{pages: map[string]*template.Template{}}
+	t := &Templates{pages: map[string]*template.Template{}, masters: map[string]*template.Template{}}
 	for _, name := range Pages {
-		tpl, err := template.New("layout.html").ParseFS(fsys, "templates/layout.html", "templates/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("web: page %s: %w", name, err)
+		for _, set := range []map[string]*template.Template{t.pages, t.masters} {
+			tpl, err := template.New("layout.html").Funcs(template.FuncMap{"brand": noBrand}).ParseFS(fsys, "templates/layout.html", "templates/"+name+".html")
+			if err != nil {
+				return nil, fmt.Errorf("web: page %s: %w", name, err)
+			}
+			set[name] = tpl
 		}
-		t.pages[name] = tpl
 	}
 	static, err := fs.Sub(fsys, "static")
 	if err != nil {
@@ -80,13 +89,38 @@ func (t *Templates) Render(name string, data any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// renderBranded renders page with brand b (a clone of its master, whose
+// "brand" returns b).
+func (t *Templates) renderBranded(name string, data any, b Brand) ([]byte, error) {
+	master, ok := t.masters[name]
+	if !ok {
+		return nil, fmt.Errorf("web: no page %q", name)
+	}
+	tpl, err := master.Clone()
+	if err != nil {
+		return nil, fmt.Errorf("web: clone %s: %w", name, err)
+	}
+	tpl.Funcs(template.FuncMap{"brand": func() *Brand { return &b }})
+	var buf bytes.Buffer
+	if err := tpl.Execute(&buf, data); err != nil {
+		return nil, fmt.Errorf("web: render %s: %w", name, err)
+	}
+	return buf.Bytes(), nil
+}
+
 // Static serves /static/.
 func (t *Templates) Static() http.Handler { return t.static }
 
 // Write renders page to w with the headers every page carries (CSP, no
 // caching); a template failure is logged and answered with a plain page.
 func (t *Templates) Write(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
-	body, err := t.Render(page, data)
+	var body []byte
+	var err error
+	if b, ok := BrandOf(r.Context()); ok {
+		body, err = t.renderBranded(page, data, b)
+	} else {
+		body, err = t.Render(page, data)
+	}
 	if err != nil {
 		slog.ErrorContext(r.Context(), "render page", "page", page, "error", err)
 		status = http.StatusInternalServerError
