@@ -64,8 +64,8 @@ type App struct {
 	// pages renders the pages people see outside the sign-in (landing,
 	// not found).
 	pages *web.Templates
-	now      func() time.Time
-	ready    atomic.Bool
+	now   func() time.Time
+	ready atomic.Bool
 }
 
 // OpenStore opens the configured backend, migrating PostgreSQL when
@@ -345,7 +345,7 @@ func (a *App) notFound(w http.ResponseWriter, r *http.Request) {
 	}
 	a.pages.Write(w, r, http.StatusNotFound, "notice", map[string]string{"Title": "Page not found",
 		"Message": "There is no page at this address. If you followed a link from an application, go back to it and sign in again from there.",
-		"Link": "/account", "LinkText": "Go to your account"})
+		"Link":    "/account", "LinkText": "Go to your account"})
 }
 
 // landing is /: what this service is and where a person goes from here;
@@ -359,7 +359,7 @@ func (a *App) landing(w http.ResponseWriter, r *http.Request) {
 	}
 	a.pages.Write(w, r, http.StatusOK, "notice", map[string]string{"Title": a.cfg.MFA.IssuerName + " sign-in",
 		"Message": "This is where you sign in to " + a.cfg.MFA.IssuerName + " applications. Manage your account, or, as an administrator, your organization.",
-		"Link": "/account", "LinkText": "Go to your account"})
+		"Link":    "/account", "LinkText": "Go to your account"})
 }
 
 func methodNotAllowed(w http.ResponseWriter, _ *http.Request) {
