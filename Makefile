@@ -50,7 +50,7 @@ migrate: ## apply PostgreSQL migrations (CONFIG=file with storage.type postgres)
 	$(GO) run ./cmd/optibid-idp migrate up --config $(CONFIG)
 
 screenshots: ## refresh docs/screenshots from the browser journey (needs chromium)
-	OPTIBID_SCREENSHOTS=docs/screenshots $(GO) test -count=1 -run TestBrowserJourney ./login
+	OPTIBID_SCREENSHOTS=docs/screenshots $(GO) test -count=1 -run 'TestBrowserJourney|TestBrowserPasskey' ./login
 
 clean: ## remove build output
 	rm -rf bin coverage.out
