@@ -176,6 +176,7 @@ func (a *App) build(ctx context.Context) error {
 		RefreshGrace:          cfg.Tokens.RefreshGrace,
 		AccessTokenSigningAlg: cfg.Tokens.AccessTokenSigningAlg,
 		CORSAllowedOrigins:    cfg.HTTP.CORSAllowedOrigins,
+		UILocales:             web.Languages,
 	}, provider.Deps{Store: a.Store, Keys: a.Keys, ErrorPage: templates.Error, Cookies: cookies, Registry: reg, Now: a.now})
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -14,13 +15,14 @@ import (
 	"github.com/optibid/idp/storage"
 )
 
-// branded returns r carrying the brand of the organization the sign-in id
-// is for, when it has one: the organization whose own application asks
-// (a tenant's client), else the one the request names (organization= or
-// org:<slug>). A page without a sign-in, or for the platform's own
-// applications, keeps the product's look. Lookups that fail leave the
-// page unbranded rather than failing it.
-func (h *Handler) branded(r *http.Request, id string) *http.Request {
+// signInContext returns r carrying what the pages of the sign-in id show:
+// the languages the application asked for (ui_locales), and the brand of
+// the organization the sign-in is for, when it has one: the organization
+// whose own application asks (a tenant's client), else the one the
+// request names (organization= or org:<slug>). A page without a sign-in,
+// or for the platform's own applications, keeps the product's look.
+// Lookups that fail leave the page plain rather than failing it.
+func (h *Handler) signInContext(r *http.Request, id string) *http.Request {
 	if len(id) != 32 {
 		return r
 	}
@@ -28,6 +30,10 @@ func (h *Handler) branded(r *http.Request, id string) *http.Request {
 	ar, err := h.Store.AuthRequestByID(ctx, id)
 	if err != nil || !h.Cookies.SameBrowser(r, ar.BrowserHash) {
 		return r
+	}
+	if len(ar.UILocales) > 0 {
+		ctx = web.WithLanguages(ctx, ar.UILocales)
+		r = r.WithContext(ctx)
 	}
 	var o storage.Organization
 	if ar.ClientID != accountClient {
@@ -53,6 +59,28 @@ func brandOf(o storage.Organization) web.Brand {
 		b.Logo = template.URL(o.Branding.Logo)
 	}
 	return b
+}
+
+// setLanguage keeps the language a person chose on a page (a cookie for a
+// year) and sends them back to the page, which must be one of ours.
+func (h *Handler) setLanguage(w http.ResponseWriter, r *http.Request) {
+	code := mux.Vars(r)["lang"]
+	known := false
+	for _, t := range web.Languages {
+		known = known || t.String() == code
+	}
+	if !known {
+		h.Error(w, r, http.StatusNotFound, "There is no page at this address.", "reason", "unknown language")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: web.LangCookie, Value: code, Path: "/", MaxAge: 365 * 24 * 3600, HttpOnly: true,
+		Secure: h.Cookies.Secure, SameSite: http.SameSiteLaxMode})
+	back := r.URL.Query().Get("back")
+	if u, err := url.Parse(back); err != nil || !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") ||
+		strings.Contains(back, "\\") || u.Host != "" || u.Scheme != "" {
+		back = "/account"
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
 // brandingCSS serves an organization's colours as a stylesheet

@@ -256,6 +256,7 @@ func (h *Handler) Register(r *mux.Router) {
 	h.registerFederation(r)
 	r.HandleFunc("/login/org", h.orgSubmit).Methods(http.MethodPost)
 	r.HandleFunc("/branding/{org}.css", h.brandingCSS).Methods(http.MethodGet)
+	r.HandleFunc("/lang/{lang}", h.setLanguage).Methods(http.MethodGet)
 	r.HandleFunc("/invitations/accept", h.invitationPage).Methods(http.MethodGet)
 	r.HandleFunc("/invitations/accept", h.invitationAccept).Methods(http.MethodPost)
 	r.PathPrefix("/static/").Handler(h.Templates.Static()).Methods(http.MethodGet, http.MethodHead)
@@ -271,7 +272,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, pag
 	if id == "" && r.PostForm != nil {
 		id = r.PostForm.Get("id")
 	}
-	h.Templates.Write(w, h.branded(r, id), status, page, data)
+	h.Templates.Write(w, h.signInContext(r, id), status, page, data)
 }
 
 // Error renders the friendly error page, logged with its cause (see

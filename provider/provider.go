@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"golang.org/x/text/language"
 	"net/http"
 	"net/url"
 	"slices"
@@ -52,6 +53,9 @@ type Config struct {
 	// introspection, revocation, JWKS and discovery endpoints from a
 	// browser. Empty allows none. /authorize never sends CORS headers.
 	CORSAllowedOrigins []string
+	// UILocales are the languages the sign-in screens speak (discovery's
+	// ui_locales_supported).
+	UILocales []language.Tag
 	// LoginPath is where /authorize sends the browser (default /login).
 	LoginPath string
 	// MaxConcurrent caps the client-authenticated requests (token,
@@ -206,6 +210,7 @@ func New(cfg Config, d Deps) (*Provider, error) {
 		SupportedScopes:          []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess, claims.ScopeOrg, claims.ScopeEntitlements},
 		SupportedClaims: []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp",
 			"at_hash", "name", "email", "email_verified", "updated_at", "org", "permissions", "entitlements"},
+		SupportedUILocales: cfg.UILocales,
 	}
 	// An empty allow-list must allow nothing: rs/cors reads an empty
 	// AllowedOrigins as "*", so the decision is always ours.

@@ -22,18 +22,27 @@ var embedded embed.FS
 var Pages = []string{"login", "consent", "logout", "loggedout", "mfa", "enroll", "backupcodes", "register", "notice",
 	"forgot", "reset", "account", "org", "error", "invitation", "passkeys", "passkeymfa"}
 
-// Templates is the parsed set of pages plus the static file server.
+// Templates is the parsed set of pages, the translator and the static
+// file server.
 type Templates struct {
-	pages map[string]*template.Template
-	// masters are never executed, so that a branded render can clone one
+	// masters are never executed: each render runs a clone whose
+	// functions speak the request's language and wear its brand
 	// (html/template clones only templates that have not run).
 	masters map[string]*template.Template
+	tr      *Translator
 	static  http.Handler
 }
 
-// noBrand is the "brand" of pages not branded: templates test it with
-// {{with brand}}.
-func noBrand() *Brand { return nil }
+// placeholders declare the per-render functions for parsing: t (a
+// message in the page's language), lang (its tag), brand (the
+// organization's look, nil for none) and here (the page's own address,
+// for the language links).
+var placeholders = template.FuncMap{
+	"t":     func(id string, _ ...any) string { return id },
+	"lang":  func() string { return "en" },
+	"brand": func() *Brand { return nil },
+	"here":  func() string { return "/" },
+}
 
 // Load parses every page at start. A theme directory (themeDir, laid out
 // like the embedded set: templates/ and static/) overrides any subset of
@@ -47,15 +56,17 @@ func Load(themeDir string) (*Templates, error) {
 		}
 		fsys = overlay{os.DirFS(themeDir), embedded}
 	}
-	t := &Templates{pages: map[string]*template.Template{}, masters: map[string]*template.Template{}}
+	tr, err := NewTranslator()
+	if err != nil {
+		return nil, err
+	}
+	t := &Templates{masters: map[string]*template.Template{}, tr: tr}
 	for _, name := range Pages {
-		for _, set := range []map[string]*template.Template{t.pages, t.masters} {
-			tpl, err := template.New("layout.html").Funcs(template.FuncMap{"brand": noBrand}).ParseFS(fsys, "templates/layout.html", "templates/"+name+".html")
-			if err != nil {
-				return nil, fmt.Errorf("web: page %s: %w", name, err)
-			}
-			set[name] = tpl
+		tpl, err := template.New("layout.html").Funcs(placeholders).ParseFS(fsys, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web: page %s: %w", name, err)
 		}
+		t.masters[name] = tpl
 	}
 	static, err := fs.Sub(fsys, "static")
 	if err != nil {
@@ -75,23 +86,17 @@ func (o overlay) Open(name string) (fs.File, error) {
 	return o.base.Open(name)
 }
 
-// Render executes a page into a buffer, so a template error never leaves a
-// half-written page behind.
+// Render executes a page in English, unbranded, into a buffer.
 func (t *Templates) Render(name string, data any) ([]byte, error) {
-	tpl, ok := t.pages[name]
-	if !ok {
-		return nil, fmt.Errorf("web: no page %q", name)
-	}
-	var buf bytes.Buffer
-	if err := tpl.Execute(&buf, data); err != nil {
-		return nil, fmt.Errorf("web: render %s: %w", name, err)
-	}
-	return buf.Bytes(), nil
+	return t.execute(name, data, Languages[0].String(), nil, "/")
 }
 
-// renderBranded renders page with brand b (a clone of its master, whose
-// "brand" returns b).
-func (t *Templates) renderBranded(name string, data any, b Brand) ([]byte, error) {
+// Translator is the screens' translator (for text built in code).
+func (t *Templates) Translator() *Translator { return t.tr }
+
+// execute runs a clone of the page's master with the render's functions
+// into a buffer, so a template error never leaves a half-written page.
+func (t *Templates) execute(name string, data any, lang string, brand *Brand, here string) ([]byte, error) {
 	master, ok := t.masters[name]
 	if !ok {
 		return nil, fmt.Errorf("web: no page %q", name)
@@ -100,7 +105,12 @@ func (t *Templates) renderBranded(name string, data any, b Brand) ([]byte, error
 	if err != nil {
 		return nil, fmt.Errorf("web: clone %s: %w", name, err)
 	}
-	tpl.Funcs(template.FuncMap{"brand": func() *Brand { return &b }})
+	tpl.Funcs(template.FuncMap{
+		"t":     func(id string, args ...any) string { return t.tr.T(lang, id, args...) },
+		"lang":  func() string { return lang },
+		"brand": func() *Brand { return brand },
+		"here":  func() string { return here },
+	})
 	var buf bytes.Buffer
 	if err := tpl.Execute(&buf, data); err != nil {
 		return nil, fmt.Errorf("web: render %s: %w", name, err)
@@ -114,13 +124,12 @@ func (t *Templates) Static() http.Handler { return t.static }
 // Write renders page to w with the headers every page carries (CSP, no
 // caching); a template failure is logged and answered with a plain page.
 func (t *Templates) Write(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
-	var body []byte
-	var err error
+	var brand *Brand
 	if b, ok := BrandOf(r.Context()); ok {
-		body, err = t.renderBranded(page, data, b)
-	} else {
-		body, err = t.Render(page, data)
+		brand = &b
 	}
+	lang := t.tr.Pick(r)
+	body, err := t.execute(page, data, lang, brand, r.URL.RequestURI())
 	if err != nil {
 		slog.ErrorContext(r.Context(), "render page", "page", page, "error", err)
 		status = http.StatusInternalServerError
@@ -128,6 +137,8 @@ func (t *Templates) Write(w http.ResponseWriter, r *http.Request, status int, pa
 	}
 	hd := w.Header()
 	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Content-Language", lang)
+	hd.Add("Vary", "Accept-Language, Cookie")
 	hd.Set("Content-Security-Policy", httpx.PageCSP)
 	httpx.NoStore(w)
 	w.WriteHeader(status)
