@@ -40,6 +40,7 @@ func (h *Handler) registerAccount(r *mux.Router) {
 	r.HandleFunc("/account/phone", h.accountPhone).Methods(http.MethodPost)
 	r.HandleFunc("/account/phone/verify", h.accountPhoneVerify).Methods(http.MethodPost)
 	r.HandleFunc("/account/sessions/end", h.accountEndSession).Methods(http.MethodPost)
+	r.HandleFunc("/account/apps/disconnect", h.accountDisconnect).Methods(http.MethodPost)
 }
 
 // accountSignin starts an internal login for the account page; fresh=1
@@ -84,6 +85,16 @@ type accountData struct {
 	BackupLeft                                   int
 	Sessions                                     []sessionView
 	Events                                       []storage.AuditEvent
+	// Apps are the applications the person let in (consents), described.
+	Apps []appView
+}
+
+// appView is a connected application: its name, what it may do, since
+// when.
+type appView struct {
+	ClientID, Name string
+	Grants         []string
+	Since          time.Time
 }
 
 func (h *Handler) accountView(w http.ResponseWriter, r *http.Request, s storage.Session, u storage.User, status int, d accountData) {
@@ -108,6 +119,22 @@ func (h *Handler) accountView(w http.ResponseWriter, r *http.Request, s storage.
 		if events[i].ActorID != u.ID { // another person's address and browser are theirs
 			events[i].IP, events[i].UserAgent = "", ""
 		}
+	}
+	consents, err := h.Store.ConsentsOf(ctx, u.ID)
+	if err != nil {
+		h.fail(w, r, "account", err)
+		return
+	}
+	for _, c := range consents {
+		name := c.ClientID
+		if cl, err := h.Clients.Client(ctx, c.ClientID); err == nil && cl.Name != "" {
+			name = cl.Name
+		}
+		app := appView{ClientID: c.ClientID, Name: name, Since: c.UpdatedAt}
+		for _, sc := range c.Scopes {
+			app.Grants = append(app.Grants, h.describeScope(sc, c.Resources))
+		}
+		d.Apps = append(d.Apps, app)
 	}
 	d.CSRF, d.User, d.TOTP, d.BackupLeft, d.Current, d.Events = h.csrfToken(h.Cookies.BrowserID(r)), u, f.totp, f.backup, s.IDHash, events
 	for _, ss := range sessions {
@@ -356,6 +383,26 @@ func (h *Handler) accountPhoneVerify(w http.ResponseWriter, r *http.Request) {
 	}
 	u.PhoneVerified = true
 	h.accountView(w, r, s, u, http.StatusOK, accountData{Notice: "Your phone is verified."})
+}
+
+// accountDisconnect withdraws the person's consent to an application and
+// revokes what it holds for them (its refresh tokens stop working); its
+// next sign-in asks again.
+func (h *Handler) accountDisconnect(w http.ResponseWriter, r *http.Request) {
+	s, u, ok := h.accountForm(w, r)
+	if !ok {
+		return
+	}
+	client := r.PostForm.Get("client")
+	err := h.Store.RevokeConsent(r.Context(), u.ID, client, h.now(), h.audit(r, manage.EventConsentRevoked, u.ID, client, nil))
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		h.accountView(w, r, s, u, http.StatusNotFound, accountData{Error: "That application is not connected to your account."})
+	case err != nil:
+		h.fail(w, r, "disconnect", err)
+	default:
+		h.accountView(w, r, s, u, http.StatusOK, accountData{Notice: "Disconnected. The application must ask you again to use your account."})
+	}
 }
 
 // accountEndSession signs out another of the user's own sessions.

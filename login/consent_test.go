@@ -2,6 +2,7 @@ package login_test
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -58,5 +59,48 @@ func TestConsentForThirdPartyClients(t *testing.T) {
 				t.Fatalf("consent_granted audit rows: %d", len(evs))
 			}
 		})
+	}
+}
+
+// Consent is remembered per user, client and scope set, listed on the
+// account page under connected applications, and disconnecting there
+// makes the next sign-in ask again.
+func TestRememberedConsentAndDisconnect(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory", apptest.APIs)
+	b := e.Browser()
+	auth := func() string {
+		_, ch := apptest.PKCE()
+		return e.AuthURL(map[string]string{"client_id": "partner", "redirect_uri": apptest.PartnerCallback, "scope": "openid email",
+			"code_challenge": ch, "code_challenge_method": "S256"})
+	}
+	resp, page := b.Authorize(auth())
+	resp, page = b.Follow(b.SubmitLogin(page, apptest.UserEmail, apptest.UserPassword))
+	if !strings.Contains(page, "Allow access?") {
+		t.Fatalf("first sign-in: no consent page: %d %.500s", resp.StatusCode, page)
+	}
+	resp, page = b.Follow(b.Fill(page, "/consent", map[string]string{"decision": "allow"}))
+	if u := b.ClientRedirect(resp, page); u.Query().Get("code") == "" {
+		t.Fatalf("after consent: %s", u)
+	}
+	// The second sign-in is not asked again.
+	resp, page = b.Follow(b.Get(auth()))
+	if u := b.ClientRedirect(resp, page); u.Query().Get("code") == "" {
+		t.Fatalf("second sign-in asked again: %d %.300s", resp.StatusCode, page)
+	}
+	_, acct := b.Get("/account")
+	if !strings.Contains(acct, "Connected applications") || !strings.Contains(acct, "Partner App") || !strings.Contains(acct, "See your email address") {
+		t.Fatalf("account page: %.3000s", acct)
+	}
+	resp, acct = b.Fill(acct, "/account/apps/disconnect", nil)
+	if resp.StatusCode != 200 || !strings.Contains(acct, "Disconnected.") || strings.Contains(acct, `value="partner"`) {
+		t.Fatalf("disconnect: %d %.500s", resp.StatusCode, acct)
+	}
+	resp, page = b.Follow(b.Get(auth()))
+	if !strings.Contains(page, "Allow access?") {
+		t.Fatalf("after disconnecting, no consent page: %d %.300s", resp.StatusCode, page)
+	}
+	if resp, _ := b.Post("/account/apps/disconnect", url.Values{"csrf": {apptest.Hidden(acct).Get("csrf")}, "client": {"partner"}}); resp.StatusCode != 404 {
+		t.Fatalf("disconnecting twice: %d", resp.StatusCode)
 	}
 }

@@ -33,6 +33,7 @@ const (
 	EventConnectionUpserted        EventType = "connection_upserted"
 	EventConsentDenied             EventType = "consent_denied"
 	EventConsentGranted            EventType = "consent_granted"
+	EventConsentRevoked            EventType = "consent_revoked"
 	EventDataExported              EventType = "data_exported"
 	EventDomainAdded               EventType = "domain_added"
 	EventDomainVerified            EventType = "domain_verified"
@@ -182,6 +183,7 @@ var eventTypes = []EventType{
 	EventConnectionDeleted,
 	EventConnectionUpserted,
 	EventConsentDenied,
+	EventConsentRevoked,
 	EventConsentGranted,
 	EventDataExported,
 	EventDomainAdded,

@@ -458,6 +458,13 @@ type Consents interface {
 	// GrantConsent adds scopes and resources to the user's consent for
 	// the client (a union) and writes ev.
 	GrantConsent(ctx context.Context, c Consent, ev AuditEvent) error
+	// ConsentsOf lists the user's consents, newest first.
+	ConsentsOf(ctx context.Context, userID string) ([]Consent, error)
+	// RevokeConsent withdraws the user's consent to the client and, in the
+	// same transaction, revokes the user's grants to it (their refresh
+	// tokens stop working, and so do their access tokens wherever grants
+	// are checked); ErrNotFound when there was neither.
+	RevokeConsent(ctx context.Context, userID, clientID string, now time.Time, ev AuditEvent) error
 }
 
 // RateLimits counts events per key in fixed windows, shared by every

@@ -45,16 +45,25 @@ func NewTranslator() (*Translator, error) {
 	return &Translator{bundle: b, matcher: language.NewMatcher(Languages)}, nil
 }
 
-// T translates the message id (its English text) into lang, executing
-// its {{.Name}} placeholders with data (one map or struct). A message the
+// T translates the message id (its English text) into lang. With data
+// (one map or struct), the message's {{.Name}} placeholders are filled
+// from it: only the templates' own literal messages take data. Without
+// data a message is never executed as a template, so text built from
+// input (an address in a notice) cannot run as one. A message the
 // catalogue lacks is the English text.
 func (tr *Translator) T(lang, id string, data ...any) string {
-	var td any
-	if len(data) > 0 {
-		td = data[0]
+	loc := i18n.NewLocalizer(tr.bundle, lang)
+	if len(data) == 0 {
+		if lang == Languages[0].String() {
+			return id
+		}
+		out, tag, err := loc.LocalizeWithTag(&i18n.LocalizeConfig{MessageID: id})
+		if err != nil || tag.String() != lang {
+			return id
+		}
+		return out
 	}
-	out, err := i18n.NewLocalizer(tr.bundle, lang).Localize(&i18n.LocalizeConfig{
-		DefaultMessage: &i18n.Message{ID: id, Other: id}, TemplateData: td})
+	out, err := loc.Localize(&i18n.LocalizeConfig{DefaultMessage: &i18n.Message{ID: id, Other: id}, TemplateData: data[0]})
 	if err != nil {
 		return id
 	}

@@ -167,3 +167,20 @@ func TestCodeMessagesTranslated(t *testing.T) {
 		t.Fatalf("only %d messages found in the sign-in code: is the pattern right?", n)
 	}
 }
+
+// Text built from input is shown as it is, never run as a template.
+func TestMessagesFromInputAreNotTemplates(t *testing.T) {
+	tr, err := web.NewTranslator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range []string{"en", "de"} {
+		in := `We sent a message to {{printf "%0999999d" 1}}@example.com.`
+		if got := tr.T(lang, in); got != in {
+			t.Fatalf("%s: input ran as a template: %.80q", lang, got)
+		}
+	}
+	if got := tr.T("de", "Signed in as {{.Email}}.", map[string]string{"Email": "{{.Email}}"}); got != "Angemeldet als {{.Email}}." {
+		t.Fatalf("placeholder data re-run: %q", got)
+	}
+}

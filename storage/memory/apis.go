@@ -75,6 +75,40 @@ func (s *Store) ConsentOf(_ context.Context, userID, clientID string) (storage.C
 	return c, nil
 }
 
+func (s *Store) ConsentsOf(_ context.Context, userID string) ([]storage.Consent, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []storage.Consent
+	for k, c := range s.consents {
+		if k[0] == userID {
+			c.Scopes, c.Resources = slices.Clone(c.Scopes), slices.Clone(c.Resources)
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b storage.Consent) int { return b.UpdatedAt.Compare(a.UpdatedAt) })
+	return out, nil
+}
+
+func (s *Store) RevokeConsent(_ context.Context, userID, clientID string, now time.Time, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := [2]string{userID, clientID}
+	_, had := s.consents[key]
+	delete(s.consents, key)
+	for id, g := range s.grants {
+		if g.UserID == userID && g.ClientID == clientID && g.RevokedAt.IsZero() {
+			g.RevokedAt = now
+			s.grants[id] = g
+			had = true
+		}
+	}
+	if !had {
+		return storage.ErrNotFound
+	}
+	s.appendAudit(ev)
+	return nil
+}
+
 func (s *Store) GrantConsent(_ context.Context, c storage.Consent, ev storage.AuditEvent) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -96,6 +96,39 @@ func (s *Store) ConsentOf(ctx context.Context, userID, clientID string) (storage
 	return c, translate(err)
 }
 
+func (s *Store) ConsentsOf(ctx context.Context, userID string) ([]storage.Consent, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `SELECT client_id, scopes, resources, updated_at FROM consents WHERE user_id = $1 ORDER BY updated_at DESC, client_id`, userID)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.Consent, error) {
+		c := storage.Consent{UserID: userID}
+		err := r.Scan(&c.ClientID, &c.Scopes, &c.Resources, &c.UpdatedAt)
+		c.UpdatedAt = c.UpdatedAt.UTC()
+		return c, err
+	})
+	return out, translate(err)
+}
+
+func (s *Store) RevokeConsent(ctx context.Context, userID, clientID string, now time.Time, ev storage.AuditEvent) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		c, err := tx.Exec(ctx, `DELETE FROM consents WHERE user_id = $1 AND client_id = $2`, userID, clientID)
+		if err != nil {
+			return err
+		}
+		g, err := tx.Exec(ctx, `UPDATE grants SET revoked_at = $3 WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL`, userID, clientID, now)
+		if err != nil {
+			return err
+		}
+		if c.RowsAffected() == 0 && g.RowsAffected() == 0 {
+			return storage.ErrNotFound
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+}
+
 func (s *Store) GrantConsent(ctx context.Context, c storage.Consent, ev storage.AuditEvent) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO consents (user_id, client_id, scopes, resources, updated_at)

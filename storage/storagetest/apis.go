@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/storage"
 )
 
@@ -141,5 +142,43 @@ func testRateLimits(t *testing.T, s storage.Store) {
 	}
 	if n, _ := s.Hit(ctx, "email:b@example.com", start, start.Add(time.Hour)); n != 1 {
 		t.Fatalf("other key %d", n)
+	}
+}
+
+// testRevokeConsent: withdrawing consent to a client also revokes the
+// user's grants to it (not to other clients, not other users'), with its
+// audit row.
+func testRevokeConsent(t *testing.T, s storage.Store) {
+	u, other := newUser(t, s), newUser(t, s)
+	grant := func(user storage.User) string {
+		_, code := completedRequest(t, s, user, time.Minute)
+		gid := random.ID()
+		_, err := s.RedeemCode(ctx, storage.HashSecret(code), webBinding, gid,
+			now().Add(time.Hour), now(), storage.AuditEvent{}, storage.AuditEvent{})
+		must(t, err)
+		return gid
+	}
+	mine, theirs := grant(u), grant(other)
+	_, err := s.UpsertClient(ctx, storage.Client{ID: "web", SecretHash: "x"}, storage.AuditEvent{})
+	must(t, err)
+	must(t, s.GrantConsent(ctx, storage.Consent{UserID: u.ID, ClientID: "web", Scopes: []string{"openid"}}, storage.AuditEvent{}))
+	if list, err := s.ConsentsOf(ctx, u.ID); err != nil || len(list) != 1 || list[0].ClientID != "web" {
+		t.Fatalf("consents: %+v %v", list, err)
+	}
+	must(t, s.RevokeConsent(ctx, u.ID, "web", now(), ev("consent_revoked")))
+	if g, err := s.GrantByID(ctx, mine); err != nil || g.RevokedAt.IsZero() {
+		t.Fatalf("the user's grant after revoking consent: %+v %v", g, err)
+	}
+	if g, err := s.GrantByID(ctx, theirs); err != nil || !g.RevokedAt.IsZero() {
+		t.Fatalf("another user's grant was revoked: %+v %v", g, err)
+	}
+	if list, _ := s.ConsentsOf(ctx, u.ID); len(list) != 0 {
+		t.Fatalf("consents after revoking: %+v", list)
+	}
+	if err := s.RevokeConsent(ctx, u.ID, "web", now(), ev("consent_revoked")); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("revoking twice: %v", err)
+	}
+	if n := auditCount(t, s, "consent_revoked"); n != 1 {
+		t.Fatalf("consent_revoked rows: %d", n)
 	}
 }

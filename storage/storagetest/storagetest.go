@@ -76,6 +76,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Dashboards", testDashboards},
 		{"RemoveDomain", testRemoveDomain},
 		{"Branding", testBranding},
+		{"RevokeConsent", testRevokeConsent},
 		{"AuditPagingInOneInstant", testAuditPagingInOneInstant},
 		{"InvitationByToken", testInvitationByToken},
 	}
