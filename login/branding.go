@@ -1,6 +1,7 @@
 package login
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -42,12 +43,31 @@ func (h *Handler) signInContext(r *http.Request, id string) *http.Request {
 		}
 	}
 	if o.ID == "" && ar.OrgRequest != "" {
-		o, _ = h.Store.OrganizationBySlug(ctx, ar.OrgRequest)
+		// A sign-in that only names an organization wears its look when the
+		// organization has proved a domain: anyone can register one and
+		// name it in a link, and its name, logo and support link must not
+		// dress up the platform's own applications for a phishing message.
+		if named, err := h.Store.OrganizationBySlug(ctx, ar.OrgRequest); err == nil && h.hasVerifiedDomain(ctx, named.ID) {
+			o = named
+		}
 	}
 	if o.ID == "" || o.Branding.IsZero() {
 		return r
 	}
 	return r.WithContext(web.WithBrand(ctx, brandOf(o)))
+}
+
+func (h *Handler) hasVerifiedDomain(ctx context.Context, orgID string) bool {
+	ds, err := h.Store.DomainsOf(ctx, orgID)
+	if err != nil {
+		return false
+	}
+	for _, d := range ds {
+		if !d.VerifiedAt.IsZero() {
+			return true
+		}
+	}
+	return false
 }
 
 func brandOf(o storage.Organization) web.Brand {

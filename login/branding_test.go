@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/optibid/idp/app"
 	"github.com/optibid/idp/app/apptest"
@@ -22,6 +23,14 @@ func TestOrganizationBrandingOnSignIn(t *testing.T) {
 	b := storage.Branding{DisplayName: "Acme Trading Desk", Color: "#0a5c36", SupportURL: "https://help.acme.example",
 		Logo: "data:image/png;base64,iVBORw0KGgo="}
 	if err := e.App.Store.SetBranding(ctx, acme.ID, b, storage.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	// A sign-in that only names an organization wears its look once the
+	// organization has proved a domain; globex, branded too, has none.
+	if err := e.App.Store.AddDomain(ctx, storage.OrganizationDomain{OrgID: acme.ID, Domain: "acme.example", VerifiedAt: time.Now()}, storage.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.App.Store.SetBranding(ctx, globex.ID, storage.Branding{DisplayName: "Globex Helpdesk", SupportURL: "https://evil.example"}, storage.AuditEvent{}); err != nil {
 		t.Fatal(err)
 	}
 	// A client of acme's own.
@@ -58,8 +67,9 @@ func TestOrganizationBrandingOnSignIn(t *testing.T) {
 		"platform client": with(nil),
 		"globex":          with(map[string]string{"organization": "globex", "scope": "openid org"}),
 	} {
-		if _, page := e.Browser().Authorize(e.AuthURL(params)); strings.Contains(page, "Acme Trading Desk") || strings.Contains(page, "/branding/") {
-			t.Fatalf("%s shows acme's branding", name)
+		if _, page := e.Browser().Authorize(e.AuthURL(params)); strings.Contains(page, "Acme Trading Desk") || strings.Contains(page, "/branding/") ||
+			strings.Contains(page, "Globex Helpdesk") {
+			t.Fatalf("%s shows an organization's branding", name)
 		}
 	}
 	_ = globex

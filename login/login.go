@@ -64,6 +64,7 @@ type Store interface {
 	ConfirmTOTP(ctx context.Context, userID string, step int64, now time.Time, ev storage.AuditEvent) error
 	ConnectionByID(ctx context.Context, id string) (storage.Connection, error)
 	ConsentOf(ctx context.Context, userID, clientID string) (storage.Consent, error)
+	DomainsOf(ctx context.Context, orgID string) ([]storage.OrganizationDomain, error)
 	ConsentsOf(ctx context.Context, userID string) ([]storage.Consent, error)
 	RevokeConsent(ctx context.Context, userID, clientID string, now time.Time, ev storage.AuditEvent) error
 	ConsumeActionToken(ctx context.Context, hash, purpose string, now time.Time) (storage.ActionToken, error)

@@ -270,6 +270,15 @@ func (h *Handler) passkeySignIn(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusUnauthorized, "disabled", nil)
 		return
 	}
+	// An organization with its own identity provider signs its people in
+	// there, passkey or not: leaving the company must end every way in.
+	if conn, err := h.homeRealm(ctx, u.Email); err != nil {
+		h.fail(w, r, "home realm", err)
+		return
+	} else if conn != "" {
+		http.Redirect(w, r, federatedURL(conn, ar.ID, u.Email), http.StatusSeeOther)
+		return
+	}
 	ticket, err := h.Store.AdmitLogin(ctx, u.ID, h.cfg.Lockout, h.now(), h.audit(r, manage.EventAccountLocked, u.ID, ar.ClientID, nil))
 	if errors.Is(err, storage.ErrLocked) {
 		_ = h.Store.AppendAudit(ctx, h.audit(r, manage.EventLoginRefused, u.ID, ar.ClientID, map[string]string{"reason": "locked"}))

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
 
@@ -406,5 +407,42 @@ func TestPasskeys(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// An organization that signs its people in through its own identity
+// provider does so for passkeys too, and a reset does not sign them in
+// here either: leaving the company ends every way in (review finding).
+func TestPasskeyAndResetFollowHomeRealm(t *testing.T) {
+	t.Parallel()
+	e := passkeyEnv(t, "memory")
+	b := e.Browser()
+	b.AccountSignIn(apptest.UserEmail, apptest.UserPassword)
+	key := newAuthenticator(t, e)
+	addPasskey(t, b, key, "Laptop")
+	ctx := t.Context()
+	acme := e.Org("acme")
+	if err := e.App.Store.AddDomain(ctx, storage.OrganizationDomain{OrgID: acme.ID, Domain: "example.com", VerifiedAt: time.Now()}, storage.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.App.Store.UpsertConnection(ctx, storage.Connection{ID: "acme-sso", Type: "oidc", Name: "Acme SSO", OrgID: acme.ID, Enabled: true,
+		Config: []byte(`{"issuer":"https://idp.acme.example","client_id":"c"}`)}, storage.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	signer := e.Browser()
+	_, form, _ := signInPage(t, e, signer)
+	resp, _ := passkeySignIn(t, signer, form, func(opts map[string]any) string { return key.assert(opts, e.User(apptest.UserEmail).ID) })
+	if loc := resp.Header.Get("Location"); !strings.HasPrefix(loc, "/login/federated/acme-sso?") && !strings.Contains(resp.Request.URL.Path, "/login/federated/") {
+		t.Fatalf("passkey sign-in of a home-realm user: %d %s", resp.StatusCode, loc)
+	}
+	// Forgot → reset from a sign-in: the password changes, nobody is signed in.
+	c := e.Browser()
+	_, login := c.Authorize(e.AuthURL(nil))
+	_, page := c.Get("/forgot?id=" + apptest.Hidden(login).Get("id"))
+	c.Fill(page, "/forgot", map[string]string{"email": apptest.UserEmail})
+	_, page = c.Get(apptest.LinkIn(t, e.MailTo(apptest.UserEmail, "Reset your password")))
+	resp, page = c.Fill(page, "/reset", map[string]string{"password": apptest.NewPassword})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "Password changed") {
+		t.Fatalf("reset of a home-realm user continued the sign-in: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }

@@ -119,6 +119,10 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "reset", err)
 		return
 	}
+	if u.Disabled { // a link sent before the account was disabled
+		h.deadLink(w, r, "")
+		return
+	}
 	f, err := h.factorsOf(ctx, u)
 	if err != nil {
 		h.fail(w, r, "reset", err)
@@ -184,8 +188,13 @@ func continueParam(id string) string {
 func (h *Handler) continueSignIn(w http.ResponseWriter, r *http.Request, id string, u storage.User, pw string) bool {
 	ctx := r.Context()
 	ar, err := h.Store.AuthRequestByID(ctx, id)
-	if err != nil || ar.Done || ar.PendingUserID != "" || !h.Cookies.SameBrowser(r, ar.BrowserHash) {
-		return false // another browser's, finished or unknown: sign in as usual
+	if err != nil || ar.Done || ar.PendingUserID != "" || !h.Cookies.SameBrowser(r, ar.BrowserHash) || u.Disabled {
+		return false // another browser's, finished or unknown, or an account that cannot sign in: sign in as usual
+	}
+	// People of an organization with its own identity provider sign in
+	// there (home-realm discovery), whatever proved their mailbox here.
+	if conn, err := h.homeRealm(ctx, u.Email); err != nil || conn != "" {
+		return false
 	}
 	c := storage.Client{ID: accountClient, Name: "your " + h.cfg.ProductName + " account"}
 	if ar.ClientID != accountClient {
