@@ -136,7 +136,9 @@ func TestBrowserJourney(t *testing.T) {
 	link := apptest.LinkIn(t, e.MailTo("grace@globex.example", "Confirm your email"))
 	// Confirming in the browser that registered goes back to the
 	// application, signed in, without a second sign-in.
-	run("verify", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("got")))
+	run("verify", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`form[action="/verify-email"] button`)))
+	shot("04-confirm-email")
+	run("confirm", chromedp.Click(chromedp.CSS(`form[action="/verify-email"] button`)), chromedp.WaitVisible(chromedp.ID("got")))
 	if u, _ := url.Parse(location()); u.Query().Get("code") == "" || u.Query().Get("iss") != e.Issuer {
 		t.Fatalf("relying party got %s", u)
 	}

@@ -126,7 +126,7 @@ func TestInvitationOpensRegistrationForItsAddress(t *testing.T) {
 		t.Fatalf("registering made memberships before the invitation was accepted: %+v", ms)
 	}
 	// The address is confirmed from the mail, then the invitation accepted.
-	b.Get(apptest.LinkIn(t, e.MailTo("newbie@example.com", "onfirm")))
+	b.ConfirmEmail(apptest.LinkIn(t, e.MailTo("newbie@example.com", "onfirm")))
 	b.ConsoleSignIn("newbie@example.com", "a long passphrase for newbie 42")
 	_, page = b.Get(link)
 	resp, _ = b.Fill(page, "/invitations/accept", nil)

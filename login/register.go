@@ -209,9 +209,37 @@ func durationText(d time.Duration) string {
 	return itoa(int(d/time.Minute)) + " minutes"
 }
 
+// verifyEmailPage shows what the confirmation link will confirm and asks
+// for a click: opening a link (a GET, which mail scanners do on their
+// own) confirms nothing.
+func (h *Handler) verifyEmailPage(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	t, err := h.Store.ActionTokenState(r.Context(), storage.HashSecret(token), storage.PurposeVerifyEmail, h.now())
+	switch {
+	case errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrExpired) || errors.Is(err, storage.ErrAlreadyUsed):
+		h.render(w, r, http.StatusBadRequest, "notice", notice{Title: "This link no longer works",
+			Message: "This link is no longer valid. Sign in and ask for a new one from your account page.", Link: "/account", LinkText: "Go to your account"})
+		return
+	case err != nil:
+		h.fail(w, r, "verify email", err)
+		return
+	}
+	u, err := h.Store.UserByID(r.Context(), t.UserID)
+	if err != nil {
+		h.fail(w, r, "verify email", err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "confirm", map[string]string{"CSRF": h.csrfToken(h.Cookies.EnsureBrowserID(w, r)), "Token": token,
+		"ID": continueID(r.URL.Query().Get("id")), "Email": u.Email})
+}
+
+// verifyEmail confirms the address (the confirm page's form).
 func (h *Handler) verifyEmail(w http.ResponseWriter, r *http.Request) {
+	if !h.checkForm(w, r) {
+		return
+	}
 	ctx := r.Context()
-	t, err := h.Store.ConsumeActionToken(ctx, storage.HashSecret(r.URL.Query().Get("token")), storage.PurposeVerifyEmail, h.now())
+	t, err := h.Store.ConsumeActionToken(ctx, storage.HashSecret(r.PostForm.Get("token")), storage.PurposeVerifyEmail, h.now())
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrExpired) || errors.Is(err, storage.ErrAlreadyUsed) {
 			h.Error(w, r, http.StatusBadRequest, "This link is no longer valid. Sign in and ask for a new one from your account page.")
@@ -237,7 +265,7 @@ func (h *Handler) verifyEmail(w http.ResponseWriter, r *http.Request) {
 	// Registered from a sign-in, in this browser: the password chosen at
 	// registration and the mailbox just proved complete the password step,
 	// and the sign-in goes on to the application.
-	if id := continueID(r.URL.Query().Get("id")); id != "" && h.continueSignIn(w, r, id, u, "") {
+	if id := continueID(r.PostForm.Get("id")); id != "" && h.continueSignIn(w, r, id, u, "") {
 		return
 	}
 	h.render(w, r, http.StatusOK, "notice", notice{Title: "Email confirmed", Message: u.Email + " is confirmed. You can close this page or go to your account.",

@@ -252,3 +252,14 @@ func (b *Browser) ConsoleSignIn(email, pw string) (*http.Response, string) {
 	_, page = b.Get(resp.Header.Get("Location"))
 	return b.Follow(b.SubmitLogin(page, email, pw))
 }
+
+// ConfirmEmail opens a confirmation link and presses its button (opening
+// the link alone confirms nothing), returning the answer to the button.
+func (b *Browser) ConfirmEmail(link string) (*http.Response, string) {
+	b.t.Helper()
+	resp, page := b.Get(link)
+	if resp.StatusCode != http.StatusOK {
+		return resp, page
+	}
+	return b.Fill(page, "/verify-email", nil)
+}
