@@ -143,6 +143,10 @@ func (h *Handler) accountPasskeyAdd(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "passkeys", err)
 		return
 	}
+	if len(pu.creds) >= maxPasskeys {
+		h.passkeysView(w, r, u, http.StatusConflict, passkeysData{Error: "You have as many passkeys as an account can have. Remove one you no longer use first."})
+		return
+	}
 	cred, err := h.passkeys.CreateCredential(pu, sd, parsed)
 	if err != nil {
 		refused(err)
@@ -152,7 +156,9 @@ func (h *Handler) accountPasskeyAdd(w http.ResponseWriter, r *http.Request) {
 		AAGUID: cred.Authenticator.AAGUID, SignCount: cred.Authenticator.SignCount, BackupEligible: cred.Flags.BackupEligible,
 		BackupState: cred.Flags.BackupState, CreatedAt: h.now()}
 	for _, t := range cred.Transport {
-		p.Transports = append(p.Transports, string(t))
+		if len(p.Transports) < 8 && len(t) <= 32 { // what authenticators report is small; keep it so
+			p.Transports = append(p.Transports, string(t))
+		}
 	}
 	err = h.Store.AddPasskey(r.Context(), p, h.audit(r, manage.EventPasskeyRegistered, u.ID, "", map[string]string{"passkey": name}))
 	if errors.Is(err, storage.ErrConflict) {
@@ -163,8 +169,17 @@ func (h *Handler) accountPasskeyAdd(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "add passkey", err)
 		return
 	}
+	// A new way in is told to the mailbox: a passkey planted with a
+	// borrowed session would otherwise outlive a password reset unseen.
+	h.sendMail(r, u.Email, "A passkey was added to your account",
+		"A passkey named “"+name+"” was added to your "+h.cfg.ProductName+" account on "+h.now().Format("2 January 2006 15:04 MST")+
+			".\n\nIf it was not you, reset your password and remove the passkey on your account page: "+h.cfg.Issuer+"/account/passkeys")
 	h.passkeysView(w, r, u, http.StatusOK, passkeysData{Notice: "Passkey “" + name + "” added. You can now sign in with it."})
 }
+
+// maxPasskeys bounds one account's passkeys (each is read at every
+// factor decision).
+const maxPasskeys = 20
 
 // passkeyRef reads the credential ID a form names.
 func passkeyRef(r *http.Request) []byte {

@@ -420,6 +420,9 @@ func TestPasskeyAndResetFollowHomeRealm(t *testing.T) {
 	b.AccountSignIn(apptest.UserEmail, apptest.UserPassword)
 	key := newAuthenticator(t, e)
 	addPasskey(t, b, key, "Laptop")
+	if mail := e.MailTo(apptest.UserEmail, "A passkey was added"); !strings.Contains(mail, "Laptop") || !strings.Contains(mail, "/account/passkeys") {
+		t.Fatalf("notice of the new passkey: %q", mail)
+	}
 	ctx := t.Context()
 	acme := e.Org("acme")
 	if err := e.App.Store.AddDomain(ctx, storage.OrganizationDomain{OrgID: acme.ID, Domain: "example.com", VerifiedAt: time.Now()}, storage.AuditEvent{}); err != nil {
