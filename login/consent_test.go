@@ -74,8 +74,8 @@ func TestRememberedConsentAndDisconnect(t *testing.T) {
 		return e.AuthURL(map[string]string{"client_id": "partner", "redirect_uri": apptest.PartnerCallback, "scope": "openid email",
 			"code_challenge": ch, "code_challenge_method": "S256"})
 	}
-	resp, page := b.Authorize(auth())
-	resp, page = b.Follow(b.SubmitLogin(page, apptest.UserEmail, apptest.UserPassword))
+	_, page := b.Authorize(auth())
+	resp, page := b.Follow(b.SubmitLogin(page, apptest.UserEmail, apptest.UserPassword))
 	if !strings.Contains(page, "Allow access?") {
 		t.Fatalf("first sign-in: no consent page: %d %.500s", resp.StatusCode, page)
 	}
