@@ -242,11 +242,11 @@ func (h *Handler) sendCode(r *http.Request, u storage.User, transaction, channel
 	if err := h.Store.CreateOTPChallenge(ctx, c, h.audit(r, manage.EventOTPSent, u.ID, "", map[string]string{"channel": channel})); err != nil {
 		return "", err
 	}
-	body := code + " is your " + h.cfg.ProductName + " verification code. It expires in " + h.cfg.OTPTTL.String() + ". Never share it."
+	subject, body := h.compose(r, mailCode, map[string]any{"Code": code, "Duration": h.cfg.OTPTTL})
 	if channel == "sms" {
 		err = h.SMS.SendSMS(ctx, notify.SMS{To: dest, Body: body})
 	} else {
-		err = h.Email.SendEmail(ctx, notify.Email{To: dest, Subject: "Your " + h.cfg.ProductName + " verification code", Text: body})
+		err = h.Email.SendEmail(ctx, notify.Email{To: dest, Subject: subject, Text: body})
 	}
 	if err != nil {
 		_ = h.Store.AppendAudit(ctx, h.audit(r, manage.EventOTPSendFailed, u.ID, "", map[string]string{"channel": channel}))

@@ -171,9 +171,8 @@ func (h *Handler) accountPasskeyAdd(w http.ResponseWriter, r *http.Request) {
 	}
 	// A new way in is told to the mailbox: a passkey planted with a
 	// borrowed session would otherwise outlive a password reset unseen.
-	h.sendMail(r, u.Email, "A passkey was added to your account",
-		"A passkey named “"+name+"” was added to your "+h.cfg.ProductName+" account on "+h.now().Format("2 January 2006 15:04 MST")+
-			".\n\nIf it was not you, reset your password and remove the passkey on your account page: "+h.cfg.Issuer+"/account/passkeys")
+	h.mail(r, u.Email, mailPasskeyAdded, map[string]any{"Passkey": name, "When": h.now().Format("2006-01-02 15:04 MST"),
+		"Link": h.cfg.Issuer + "/account/passkeys"})
 	h.passkeysView(w, r, u, http.StatusOK, passkeysData{Notice: "Passkey “" + name + "” added. You can now sign in with it."})
 }
 

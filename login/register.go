@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/optibid/idp/internal/random"
-	"github.com/optibid/idp/login/notify"
 	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/storage"
 )
@@ -122,9 +121,7 @@ func (h *Handler) registerSubmit(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, "register", err)
 			return
 		}
-		h.sendMail(r, existing.Email, "Someone tried to create an account with your email",
-			"Someone tried to create a new "+h.cfg.ProductName+" account with this email address. You already have one.\n\n"+
-				"If it was you, sign in or reset your password: "+h.cfg.Issuer+"/forgot\nIf it was not you, you can ignore this message.")
+		h.mail(r, existing.Email, mailExisting, map[string]any{"Link": h.cfg.Issuer + "/forgot"})
 		_ = h.Store.AppendAudit(ctx, h.audit(r, manage.EventRegistrationExistingEmail, existing.ID, "", nil))
 	case errors.Is(err, storage.ErrNotFound):
 		if err := h.createAccount(r, d, f.Get("password"), domain); err != nil {
@@ -185,18 +182,9 @@ func (h *Handler) sendVerification(r *http.Request, u storage.User, id string) e
 		UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(h.cfg.EmailVerificationTTL)}, h.audit(r, manage.EventEmailVerificationSent, u.ID, "", nil)); err != nil {
 		return err
 	}
-	h.sendMail(r, u.Email, "Confirm your email address",
-		"Hello "+u.Name+",\n\nconfirm your email address for "+h.cfg.ProductName+" by opening this link within "+
-			durationText(h.cfg.EmailVerificationTTL)+":\n\n"+h.cfg.Issuer+"/verify-email?token="+tok+continueParam(id)+"\n\nIf you did not sign up, ignore this message.")
+	h.mail(r, u.Email, mailVerify, map[string]any{"Name": u.Name, "Duration": h.cfg.EmailVerificationTTL,
+		"Link": h.cfg.Issuer + "/verify-email?token=" + tok + continueParam(id)})
 	return nil
-}
-
-// sendMail sends and logs failures; the pages that trigger it answer the
-// same either way, so a mail outage does not reveal account state.
-func (h *Handler) sendMail(r *http.Request, to, subject, text string) {
-	if err := h.Email.SendEmail(r.Context(), notify.Email{To: to, Subject: subject, Text: text}); err != nil {
-		h.logWarn(r, "sending email failed", err)
-	}
 }
 
 func durationText(d time.Duration) string {

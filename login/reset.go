@@ -51,10 +51,7 @@ func (h *Handler) forgotSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 		// The link carries the sign-in that was going on, to go back to it.
 		link := h.cfg.Issuer + "/reset?token=" + tok + continueParam(continueID(r.PostForm.Get("id")))
-		h.sendMail(r, u.Email, "Reset your password",
-			"Someone asked to reset the password of your "+h.cfg.ProductName+" account. Choose a new one within "+
-				durationText(h.cfg.PasswordResetTTL)+":\n\n"+link+
-				"\n\nAll your sessions will be signed out. If it was not you, ignore this message: your password stays as it is.")
+		h.mail(r, u.Email, mailReset, map[string]any{"Duration": h.cfg.PasswordResetTTL, "Link": link})
 	case err == nil, errors.Is(err, storage.ErrNotFound):
 		_ = h.Store.AppendAudit(ctx, h.audit(r, manage.EventPasswordResetRequested, "", "", map[string]string{"known": "false"}))
 	default:

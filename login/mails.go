@@ -1,0 +1,75 @@
+package login
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/optibid/idp/login/notify"
+)
+
+// mailText is one mail's subject and body, as message IDs (the English
+// text) with {{.Name}}-style placeholders filled from the mail's data.
+type mailText struct{ Subject, Body string }
+
+// The mails of the sign-in screens. Each goes out in the language of the
+// page that sent it; TestMailsTranslated keeps every language complete.
+var (
+	mailReset = mailText{"Reset your password",
+		"Someone asked to reset the password of your {{.Product}} account. Choose a new one within {{.Duration}}:\n\n{{.Link}}\n\nAll your sessions will be signed out. If it was not you, ignore this message: your password stays as it is."}
+	mailVerify = mailText{"Confirm your email address",
+		"Hello {{.Name}},\n\nconfirm your email address for {{.Product}} by opening this link within {{.Duration}}:\n\n{{.Link}}\n\nIf you did not sign up, ignore this message."}
+	mailExisting = mailText{"Someone tried to create an account with your email",
+		"Someone tried to create a new {{.Product}} account with this email address. You already have one.\n\nIf it was you, sign in or reset your password: {{.Link}}\nIf it was not you, you can ignore this message."}
+	mailPasskeyAdded = mailText{"A passkey was added to your account",
+		"A passkey named “{{.Passkey}}” was added to your {{.Product}} account on {{.When}}.\n\nIf it was not you, reset your password and remove the passkey on your account page: {{.Link}}"}
+	mailCode = mailText{"Your {{.Product}} verification code",
+		"{{.Code}} is your {{.Product}} verification code. It expires in {{.Duration}}. Never share it."}
+)
+
+// allMails lists them for the translation test.
+var allMails = []mailText{mailReset, mailVerify, mailExisting, mailPasskeyAdded, mailCode}
+
+// compose fills m in the language of r's page.
+func (h *Handler) compose(r *http.Request, m mailText, data map[string]any) (subject, body string) {
+	tr := h.Templates.Translator()
+	lang := tr.Pick(r)
+	if data == nil {
+		data = map[string]any{}
+	}
+	data["Product"] = h.cfg.ProductName
+	if d, ok := data["Duration"].(time.Duration); ok {
+		data["Duration"] = durationIn(lang, d)
+	}
+	return tr.T(lang, m.Subject, data), tr.T(lang, m.Body, data)
+}
+
+// mail sends m to the address and logs a failure (the pages that trigger
+// mails answer the same either way, so an outage reveals no account).
+func (h *Handler) mail(r *http.Request, to string, m mailText, data map[string]any) {
+	subject, body := h.compose(r, m, data)
+	if err := h.Email.SendEmail(r.Context(), notify.Email{To: to, Subject: subject, Text: body}); err != nil {
+		h.logWarn(r, "sending email failed", err)
+	}
+}
+
+// durationIn says d in lang: whole hours as hours, else minutes.
+func durationIn(lang string, d time.Duration) string {
+	n, unit := int(d/time.Minute), "minute"
+	if d >= time.Hour && d%time.Hour == 0 {
+		n, unit = int(d/time.Hour), "hour"
+	}
+	words := map[string]map[string][2]string{
+		"en": {"minute": {"minute", "minutes"}, "hour": {"hour", "hours"}},
+		"de": {"minute": {"Minute", "Minuten"}, "hour": {"Stunde", "Stunden"}},
+	}
+	w, ok := words[lang]
+	if !ok {
+		w = words["en"]
+	}
+	form := w[unit][1]
+	if n == 1 {
+		form = w[unit][0]
+	}
+	return strconv.Itoa(n) + " " + form
+}
