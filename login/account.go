@@ -75,7 +75,16 @@ func (h *Handler) accountSession(w http.ResponseWriter, r *http.Request) (storag
 
 type sessionView struct {
 	storage.Session
-	Ref string
+	Ref    string
+	Device string // e.g. "Firefox · Linux"
+}
+
+// eventView is an audit row as its person reads it.
+type eventView struct {
+	Time           time.Time
+	What           string // plain words (a message ID)
+	IP, Device     string
+	OtherPersonAct bool // done to them by someone else (no address shown)
 }
 
 type accountData struct {
@@ -84,7 +93,7 @@ type accountData struct {
 	TOTP                                         bool
 	BackupLeft                                   int
 	Sessions                                     []sessionView
-	Events                                       []storage.AuditEvent
+	Events                                       []eventView
 	// Apps are the applications the person let in (consents), described.
 	Apps []appView
 }
@@ -115,10 +124,15 @@ func (h *Handler) accountView(w http.ResponseWriter, r *http.Request, s storage.
 		h.fail(w, r, "account", err)
 		return
 	}
-	for i := range events {
-		if events[i].ActorID != u.ID { // another person's address and browser are theirs
-			events[i].IP, events[i].UserAgent = "", ""
+	var views []eventView
+	for _, ev := range events {
+		v := eventView{Time: ev.Time, What: eventPhrase(ev.Type)}
+		if ev.ActorID == u.ID || ev.ActorID == "" { // another person's address and browser are theirs
+			v.IP, v.Device = ev.IP, device(ev.UserAgent)
+		} else {
+			v.OtherPersonAct = true
 		}
+		views = append(views, v)
 	}
 	consents, err := h.Store.ConsentsOf(ctx, u.ID)
 	if err != nil {
@@ -136,9 +150,9 @@ func (h *Handler) accountView(w http.ResponseWriter, r *http.Request, s storage.
 		}
 		d.Apps = append(d.Apps, app)
 	}
-	d.CSRF, d.User, d.TOTP, d.BackupLeft, d.Current, d.Events = h.csrfToken(h.Cookies.BrowserID(r)), u, f.totp, f.backup, s.IDHash, events
+	d.CSRF, d.User, d.TOTP, d.BackupLeft, d.Current, d.Events = h.csrfToken(h.Cookies.BrowserID(r)), u, f.totp, f.backup, s.IDHash, views
 	for _, ss := range sessions {
-		d.Sessions = append(d.Sessions, sessionView{Session: ss, Ref: ss.IDHash[:16]})
+		d.Sessions = append(d.Sessions, sessionView{Session: ss, Ref: ss.IDHash[:16], Device: device(ss.UserAgent)})
 	}
 	h.render(w, r, status, "account", d)
 }

@@ -27,7 +27,7 @@ func TestAccountPage(t *testing.T) {
 			if strings.Count(page, `action="/account/sessions/end"`) != 1 || !strings.Contains(page, "this browser") {
 				t.Fatalf("sessions list: %.500s", page)
 			}
-			if !strings.Contains(page, "login_succeeded") || strings.Contains(page, "bob@example.com") {
+			if !strings.Contains(page, "<td>Signed in</td>") || strings.Contains(page, "login_succeeded") || strings.Contains(page, "bob@example.com") {
 				t.Fatal("events must be the user's own")
 			}
 			resp, page := b.Fill(page, "/account/profile", map[string]string{"name": "Countess Lovelace"})

@@ -38,3 +38,33 @@ func TestMailsTranslated(t *testing.T) {
 		t.Fatalf("English code mail: %q", body)
 	}
 }
+
+// Events are named in plain words, every one of them translated, and a
+// user agent becomes a short device description.
+func TestPlainWords(t *testing.T) {
+	tpl, err := web.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for typ, words := range eventWords {
+		for _, lang := range web.Languages[1:] {
+			if !tpl.Translator().Has(lang.String(), words) {
+				t.Errorf("%s lacks the words for %s: %q", lang, typ, words)
+			}
+		}
+	}
+	if eventPhrase("totp_enrollment_started") != "Authenticator app set-up started" || eventPhrase("something_new") != "Other account activity" {
+		t.Fatal("event phrases")
+	}
+	for ua, want := range map[string]string{
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36":                         "Chrome · Windows",
+		"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0":                                                                  "Firefox · Linux",
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1": "Safari · iPhone",
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0":         "Edge · macOS",
+		"": "",
+	} {
+		if got := device(ua); got != want {
+			t.Errorf("device(%.40q) = %q, want %q", ua, got, want)
+		}
+	}
+}
