@@ -41,6 +41,9 @@ func (h *Handler) registerAccount(r *mux.Router) {
 	r.HandleFunc("/account/phone/verify", h.accountPhoneVerify).Methods(http.MethodPost)
 	r.HandleFunc("/account/sessions/end", h.accountEndSession).Methods(http.MethodPost)
 	r.HandleFunc("/account/apps/disconnect", h.accountDisconnect).Methods(http.MethodPost)
+	r.HandleFunc("/account/orgs/leave", h.accountLeave).Methods(http.MethodPost)
+	r.HandleFunc("/account/export", h.accountExport).Methods(http.MethodPost)
+	r.HandleFunc("/account/delete", h.accountDelete).Methods(http.MethodPost)
 }
 
 // accountSignin starts an internal login for the account page; fresh=1
@@ -96,6 +99,8 @@ type accountData struct {
 	Events                                       []eventView
 	// Apps are the applications the person let in (consents), described.
 	Apps []appView
+	// Orgs are the person's organizations and roles.
+	Orgs []orgView
 }
 
 // appView is a connected application: its name, what it may do, since
@@ -133,6 +138,10 @@ func (h *Handler) accountView(w http.ResponseWriter, r *http.Request, s storage.
 			v.OtherPersonAct = true
 		}
 		views = append(views, v)
+	}
+	if d.Orgs, err = h.accountOrgs(ctx, u.ID); err != nil {
+		h.fail(w, r, "account", err)
+		return
 	}
 	consents, err := h.Store.ConsentsOf(ctx, u.ID)
 	if err != nil {

@@ -1,6 +1,7 @@
 package login_test
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -70,5 +71,54 @@ func TestAccountPage(t *testing.T) {
 				t.Fatal("account page without a session")
 			}
 		})
+	}
+}
+
+// The account page lists the person's organizations (leaving one, unless
+// last owner), downloads their data, and deletes the account after the
+// address and password are given.
+func TestAccountOrganizationsExportDelete(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory")
+	ada := e.Browser()
+	page := ada.AccountSignIn(apptest.UserEmail, apptest.UserPassword)
+	if !strings.Contains(page, "Your organizations") || !strings.Contains(page, "Acme Energy") {
+		t.Fatalf("organizations: %.3000s", page)
+	}
+	resp, page := ada.Fill(page, "/account/orgs/leave", nil)
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(page, "last owner") {
+		t.Fatalf("the last owner left: %d", resp.StatusCode)
+	}
+	resp, body := ada.Fill(page, "/account/export", nil)
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Disposition"), "attachment") || !strings.Contains(body, apptest.UserEmail) {
+		t.Fatalf("export: %d %.300s", resp.StatusCode, body)
+	}
+	bob := e.Browser()
+	page = bob.AccountSignIn("bob@example.com", apptest.UserPassword)
+	// Another organization's ID names nothing of bob's.
+	if resp, _ := bob.Post("/account/orgs/leave", url.Values{"csrf": {apptest.Hidden(page).Get("csrf")}, "org": {"nope"}}); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("leaving an organization one is not in: %d", resp.StatusCode)
+	}
+	resp, page = bob.Fill(page, "/account/orgs/leave", nil)
+	if resp.StatusCode != 200 || !strings.Contains(page, "You left the organization.") {
+		t.Fatalf("leave: %d", resp.StatusCode)
+	}
+	if ms, _ := e.App.Store.MembershipsByUser(t.Context(), e.User("bob@example.com").ID); len(ms) != 0 {
+		t.Fatalf("memberships after leaving: %+v", ms)
+	}
+	for name, f := range map[string]map[string]string{
+		"no confirmation": {"confirm": "", "password": apptest.UserPassword},
+		"wrong password":  {"confirm": "bob@example.com", "password": "not the password at all"},
+	} {
+		if resp, _ := bob.Fill(page, "/account/delete", f); resp.StatusCode == 200 {
+			t.Fatalf("deleted with %s", name)
+		}
+	}
+	_, page = bob.Get("/account")
+	if resp, page := bob.Fill(page, "/account/delete", map[string]string{"confirm": "BOB@example.com", "password": apptest.UserPassword}); resp.StatusCode != 200 || !strings.Contains(page, "Your account is deleted") {
+		t.Fatalf("delete: %d %.300s", resp.StatusCode, page)
+	}
+	if _, err := e.App.Store.UserByEmail(t.Context(), "bob@example.com"); err == nil {
+		t.Fatal("the account is still there")
 	}
 }

@@ -151,6 +151,9 @@ type Deps struct {
 	// Invitations finds and accepts organization invitations (nil: the
 	// invitation page answers 404).
 	Invitations Invitations
+	// Rules are what the account page does through the management layer
+	// (leave an organization, export, erase); nil turns those off.
+	Rules AccountRules
 	// API finds a registered API, for the consent page (nil: none known).
 	API      func(identifier string) (storage.API, bool)
 	Registry prometheus.Registerer

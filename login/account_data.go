@@ -1,0 +1,141 @@
+package login
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/optibid/idp/manage"
+	"github.com/optibid/idp/manage/privacy"
+	"github.com/optibid/idp/storage"
+)
+
+// AccountRules are the management layer's rules the account page applies
+// for the person themself: leaving an organization (the last owner
+// stays), exporting their data and erasing their account.
+type AccountRules interface {
+	RemoveMember(ctx context.Context, by manage.Actor, org storage.Organization, own, self string, m storage.Membership) error
+	ExportUser(ctx context.Context, by manage.Actor, userID string) (privacy.Document, error)
+	EraseUser(ctx context.Context, by manage.Actor, userID, reason string) (string, error)
+}
+
+// orgView is one of the person's organizations on their account page.
+type orgView struct {
+	ID, Name, Slug, Role string
+}
+
+// accountOrgs lists the person's organizations.
+func (h *Handler) accountOrgs(ctx context.Context, userID string) ([]orgView, error) {
+	ms, err := h.Store.MembershipsByUser(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	var out []orgView
+	for _, m := range ms {
+		o, err := h.Store.OrganizationByID(ctx, m.OrgID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, orgView{ID: o.ID, Name: o.Name, Slug: o.Slug, Role: m.Role})
+	}
+	slices.SortFunc(out, func(a, b orgView) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// accountLeave takes the person out of one of their organizations; the
+// last owner cannot leave (someone else must be made owner first).
+func (h *Handler) accountLeave(w http.ResponseWriter, r *http.Request) {
+	s, u, ok := h.accountForm(w, r)
+	if !ok {
+		return
+	}
+	if h.Rules == nil {
+		h.accountView(w, r, s, u, http.StatusNotFound, accountData{Error: "That cannot be done here."})
+		return
+	}
+	ctx := r.Context()
+	ms, err := h.Store.MembershipsByUser(ctx, u.ID)
+	if err != nil {
+		h.fail(w, r, "leave", err)
+		return
+	}
+	i := slices.IndexFunc(ms, func(m storage.Membership) bool { return m.OrgID == r.PostForm.Get("org") })
+	if i < 0 {
+		h.accountView(w, r, s, u, http.StatusNotFound, accountData{Error: "You are not a member of that organization."})
+		return
+	}
+	o, err := h.Store.OrganizationByID(ctx, ms[i].OrgID)
+	if err != nil {
+		h.fail(w, r, "leave", err)
+		return
+	}
+	err = h.Rules.RemoveMember(ctx, manage.ActorFrom(r, u.ID, ""), o, ms[i].Role, u.ID, ms[i])
+	switch {
+	case errors.Is(err, storage.ErrLastOwner):
+		h.accountView(w, r, s, u, http.StatusConflict, accountData{Error: "You are the last owner of this organization: make another member an owner first."})
+	case err != nil:
+		h.fail(w, r, "leave", err)
+	default:
+		h.accountView(w, r, s, u, http.StatusOK, accountData{Notice: "You left the organization."})
+	}
+}
+
+// accountExport downloads everything stored about the person (GDPR
+// art. 15 and 20), as the management API's export does.
+func (h *Handler) accountExport(w http.ResponseWriter, r *http.Request) {
+	_, u, ok := h.accountForm(w, r)
+	if !ok {
+		return
+	}
+	if h.Rules == nil {
+		http.NotFound(w, r)
+		return
+	}
+	doc, err := h.Rules.ExportUser(r.Context(), manage.ActorFrom(r, u.ID, ""), u.ID)
+	if err != nil {
+		h.fail(w, r, "export", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", `attachment; filename="my-account.json"`)
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(doc)
+}
+
+// accountDelete erases the person's account after they confirm with their
+// password and their address: their data goes, audit rows are
+// pseudonymized, and the last owner of an organization must hand it over
+// first.
+func (h *Handler) accountDelete(w http.ResponseWriter, r *http.Request) {
+	s, u, ok := h.accountForm(w, r)
+	if !ok {
+		return
+	}
+	if h.Rules == nil {
+		h.accountView(w, r, s, u, http.StatusNotFound, accountData{Error: "That cannot be done here."})
+		return
+	}
+	if !strings.EqualFold(strings.TrimSpace(r.PostForm.Get("confirm")), u.Email) {
+		h.accountView(w, r, s, u, http.StatusBadRequest, accountData{Error: "Type your email address to confirm."})
+		return
+	}
+	if !h.reauth(w, r, s, u, r.PostForm.Get("password"), "delete account") {
+		return
+	}
+	_, err := h.Rules.EraseUser(r.Context(), manage.ActorFrom(r, u.ID, ""), u.ID, "self")
+	switch {
+	case errors.Is(err, storage.ErrLastOwner):
+		h.accountView(w, r, s, u, http.StatusConflict, accountData{Error: "You are the last owner of an organization: make another member an owner first."})
+	case err != nil:
+		h.fail(w, r, "erase", err)
+	default:
+		h.clearSessionCookie(w)
+		h.render(w, r, http.StatusOK, "notice", notice{Title: "Your account is deleted",
+			Message: "Your account and its data are gone. Records of security events keep only a pseudonym."})
+	}
+}
