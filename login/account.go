@@ -42,6 +42,7 @@ func (h *Handler) registerAccount(r *mux.Router) {
 	r.HandleFunc("/account/sessions/end", h.accountEndSession).Methods(http.MethodPost)
 	r.HandleFunc("/account/apps/disconnect", h.accountDisconnect).Methods(http.MethodPost)
 	r.HandleFunc("/account/orgs/leave", h.accountLeave).Methods(http.MethodPost)
+	r.HandleFunc("/account/identities/unlink", h.accountUnlink).Methods(http.MethodPost)
 	r.HandleFunc("/account/export", h.accountExport).Methods(http.MethodPost)
 	r.HandleFunc("/account/delete", h.accountDelete).Methods(http.MethodPost)
 }
@@ -101,6 +102,8 @@ type accountData struct {
 	Apps []appView
 	// Orgs are the person's organizations and roles.
 	Orgs []orgView
+	// Identities are the person's linked company sign-ins.
+	Identities []identityView
 }
 
 // appView is a connected application: its name, what it may do, since
@@ -140,6 +143,10 @@ func (h *Handler) accountView(w http.ResponseWriter, r *http.Request, s storage.
 		views = append(views, v)
 	}
 	if d.Orgs, err = h.accountOrgs(ctx, u.ID); err != nil {
+		h.fail(w, r, "account", err)
+		return
+	}
+	if d.Identities, err = h.accountIdentities(ctx, u.ID); err != nil {
 		h.fail(w, r, "account", err)
 		return
 	}

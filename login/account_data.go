@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/manage/privacy"
@@ -138,4 +139,75 @@ func (h *Handler) accountDelete(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusOK, "notice", notice{Title: "Your account is deleted",
 			Message: "Your account and its data are gone. Records of security events keep only a pseudonym."})
 	}
+}
+
+// identityView is one of the person's company sign-ins.
+type identityView struct {
+	Connection, ConnectionID, Issuer, Subject, Email string
+	LastLoginAt                                      time.Time
+}
+
+// accountIdentities lists the person's linked company sign-ins.
+func (h *Handler) accountIdentities(ctx context.Context, userID string) ([]identityView, error) {
+	ids, err := h.Store.IdentitiesOf(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	var out []identityView
+	for _, fi := range ids {
+		name := fi.ConnectionID
+		if c, err := h.Store.ConnectionByID(ctx, fi.ConnectionID); err == nil && c.Name != "" {
+			name = c.Name
+		}
+		out = append(out, identityView{Connection: name, ConnectionID: fi.ConnectionID, Issuer: fi.Issuer, Subject: fi.Subject,
+			Email: fi.Email, LastLoginAt: fi.LastLoginAt})
+	}
+	return out, nil
+}
+
+// accountUnlink removes one of the person's company sign-ins, when
+// another way in remains (a password, a passkey or another company
+// sign-in): nobody locks themselves out here.
+func (h *Handler) accountUnlink(w http.ResponseWriter, r *http.Request) {
+	s, u, ok := h.accountForm(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	ids, err := h.Store.IdentitiesOf(ctx, u.ID)
+	if err != nil {
+		h.fail(w, r, "unlink", err)
+		return
+	}
+	f := r.PostForm
+	i := slices.IndexFunc(ids, func(fi storage.FederatedIdentity) bool {
+		return fi.ConnectionID == f.Get("connection") && fi.Issuer == f.Get("issuer") && fi.Subject == f.Get("subject")
+	})
+	if i < 0 {
+		h.accountView(w, r, s, u, http.StatusNotFound, accountData{Error: "That sign-in is not linked to your account."})
+		return
+	}
+	passkeys, err := h.Store.PasskeysByUser(ctx, u.ID)
+	if err != nil {
+		h.fail(w, r, "unlink", err)
+		return
+	}
+	if onlyWayIn(u.PasswordHash != "", len(passkeys), len(ids)) {
+		h.accountView(w, r, s, u, http.StatusConflict, accountData{Error: "This is your only way to sign in: set a password or add a passkey first."})
+		return
+	}
+	fi := ids[i]
+	err = h.Store.UnlinkIdentity(ctx, u.ID, fi.ConnectionID, fi.Issuer, fi.Subject,
+		h.audit(r, manage.EventIdentityUnlinked, u.ID, "", map[string]string{"connection": fi.ConnectionID}))
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		h.fail(w, r, "unlink", err)
+		return
+	}
+	h.accountView(w, r, s, u, http.StatusOK, accountData{Notice: "The company sign-in was unlinked."})
+}
+
+// onlyWayIn reports whether a company sign-in is the person's last way
+// in: no password, no passkey, no other company sign-in.
+func onlyWayIn(hasPassword bool, passkeys, identities int) bool {
+	return !hasPassword && passkeys == 0 && identities <= 1
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/optibid/idp/app/apptest"
+	"github.com/optibid/idp/storage"
 )
 
 // The account page: profile, sessions, password change, re-authentication
@@ -120,5 +121,34 @@ func TestAccountOrganizationsExportDelete(t *testing.T) {
 	}
 	if _, err := e.App.Store.UserByEmail(t.Context(), "bob@example.com"); err == nil {
 		t.Fatal("the account is still there")
+	}
+}
+
+// Company sign-ins are listed and can be unlinked while another way in
+// remains; the only way in stays.
+func TestAccountUnlinkIdentity(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory")
+	ctx := t.Context()
+	if err := e.App.Store.UpsertConnection(ctx, storage.Connection{ID: "corp", Type: "oidc", Name: "Corp SSO", Enabled: true, DefaultRole: "member",
+		Config: []byte(`{"issuer":"https://idp.corp.example","client_id":"c"}`)}, storage.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	ada := e.User(apptest.UserEmail)
+	fi := storage.FederatedIdentity{ConnectionID: "corp", Issuer: "https://idp.corp.example", Subject: "ada-1", UserID: ada.ID, Email: "ada@corp.example"}
+	if err := e.App.Store.LinkIdentity(ctx, fi, storage.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	b := e.Browser()
+	page := b.AccountSignIn(apptest.UserEmail, apptest.UserPassword)
+	if !strings.Contains(page, "Company sign-ins") || !strings.Contains(page, "Corp SSO") || !strings.Contains(page, "ada@corp.example") {
+		t.Fatalf("identities: %.3000s", page)
+	}
+	resp, page := b.Fill(page, "/account/identities/unlink", nil)
+	if resp.StatusCode != 200 || !strings.Contains(page, "unlinked") || strings.Contains(page, "Corp SSO") {
+		t.Fatalf("unlink: %d %.500s", resp.StatusCode, page)
+	}
+	if _, err := e.App.Store.IdentityByUpstream(ctx, fi.ConnectionID, fi.Issuer, fi.Subject); err == nil {
+		t.Fatal("still linked")
 	}
 }

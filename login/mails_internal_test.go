@@ -68,3 +68,16 @@ func TestPlainWords(t *testing.T) {
 		}
 	}
 }
+
+// A company sign-in is kept when it is the only way in.
+func TestOnlyWayIn(t *testing.T) {
+	for _, c := range []struct {
+		pw            bool
+		passkeys, ids int
+		want          bool
+	}{{false, 0, 1, true}, {true, 0, 1, false}, {false, 1, 1, false}, {false, 0, 2, false}} {
+		if got := onlyWayIn(c.pw, c.passkeys, c.ids); got != c.want {
+			t.Errorf("onlyWayIn(%v, %d, %d) = %v", c.pw, c.passkeys, c.ids, got)
+		}
+	}
+}

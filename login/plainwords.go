@@ -41,6 +41,7 @@ var eventWords = map[manage.EventType]string{
 	manage.EventPasskeyCloneSuspected:     "A passkey that may have been copied was refused",
 	manage.EventFederatedLogin:            "Signed in through your organization",
 	manage.EventIdentityLinked:            "A company sign-in was linked",
+	manage.EventIdentityUnlinked:          "A company sign-in was unlinked",
 	manage.EventInvitationAccepted:        "Joined an organization",
 	manage.EventUserRegistered:            "Account created",
 	manage.EventRegistrationExistingEmail: "Someone tried to register with your address",

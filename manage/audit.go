@@ -51,6 +51,7 @@ const (
 	EventFederatedLogin            EventType = "federated_login"
 	EventFederationFailed          EventType = "federation_failed"
 	EventIdentityLinked            EventType = "identity_linked"
+	EventIdentityUnlinked          EventType = "identity_unlinked"
 	EventInvitationAccepted        EventType = "invitation_accepted"
 	EventInvitationCreated         EventType = "invitation_created"
 	EventInvitationRevoked         EventType = "invitation_revoked"
@@ -202,6 +203,7 @@ var eventTypes = []EventType{
 	EventFederatedLogin,
 	EventFederationFailed,
 	EventIdentityLinked,
+	EventIdentityUnlinked,
 	EventInvitationAccepted,
 	EventInvitationCreated,
 	EventInvitationRevoked,

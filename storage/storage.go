@@ -360,6 +360,11 @@ type Federation interface {
 	// assertion (LinkedByEmail) and writes ev with their number; it is
 	// part of every account recovery.
 	UnlinkEmailLinks(ctx context.Context, userID string, ev AuditEvent) (int, error)
+	// IdentitiesOf lists the user's linked upstream identities.
+	IdentitiesOf(ctx context.Context, userID string) ([]FederatedIdentity, error)
+	// UnlinkIdentity removes one of the user's links and writes ev;
+	// ErrNotFound when the user has no such link.
+	UnlinkIdentity(ctx context.Context, userID, connectionID, issuer, subject string, ev AuditEvent) error
 	// TouchIdentity records a login through the link and its latest email.
 	TouchIdentity(ctx context.Context, fi FederatedIdentity, now time.Time) error
 }

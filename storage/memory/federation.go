@@ -177,6 +177,36 @@ func (s *Store) UnlinkEmailLinks(_ context.Context, userID string, ev storage.Au
 	return n, nil
 }
 
+func (s *Store) IdentitiesOf(_ context.Context, userID string) ([]storage.FederatedIdentity, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []storage.FederatedIdentity
+	for _, fi := range s.identities {
+		if fi.UserID == userID {
+			out = append(out, fi)
+		}
+	}
+	slices.SortFunc(out, func(a, b storage.FederatedIdentity) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ConnectionID+a.Subject, b.ConnectionID+b.Subject)
+	})
+	return out, nil
+}
+
+func (s *Store) UnlinkIdentity(_ context.Context, userID, conn, iss, sub string, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := identityKey{conn, iss, sub}
+	if fi, ok := s.identities[k]; !ok || fi.UserID != userID {
+		return storage.ErrNotFound
+	}
+	delete(s.identities, k)
+	s.appendAudit(ev)
+	return nil
+}
+
 func (s *Store) TouchIdentity(_ context.Context, fi storage.FederatedIdentity, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -122,6 +122,36 @@ func (s *Store) IdentityByUpstream(ctx context.Context, conn, iss, sub string) (
 	return fi, translate(err)
 }
 
+func (s *Store) IdentitiesOf(ctx context.Context, userID string) ([]storage.FederatedIdentity, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `SELECT connection_id, issuer, subject, user_id, email, created_at, last_login_at, linked_by_email
+		FROM federated_identities WHERE user_id = $1 ORDER BY created_at, connection_id, subject`, userID)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.FederatedIdentity, error) {
+		var fi storage.FederatedIdentity
+		err := r.Scan(&fi.ConnectionID, &fi.Issuer, &fi.Subject, &fi.UserID, &fi.Email, &fi.CreatedAt, &fi.LastLoginAt, &fi.LinkedByEmail)
+		return fi, err
+	})
+	return out, translate(err)
+}
+
+func (s *Store) UnlinkIdentity(ctx context.Context, userID, conn, iss, sub string, ev storage.AuditEvent) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM federated_identities WHERE user_id = $1 AND connection_id = $2 AND issuer = $3 AND subject = $4`,
+			userID, conn, iss, sub)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return storage.ErrNotFound
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+}
+
 func insertIdentity(ctx context.Context, tx pgx.Tx, fi storage.FederatedIdentity) error {
 	_, err := tx.Exec(ctx, `INSERT INTO federated_identities (connection_id, issuer, subject, user_id, email, linked_by_email)
 		VALUES ($1, $2, $3, $4, $5, $6)`, fi.ConnectionID, fi.Issuer, fi.Subject, fi.UserID, fi.Email, fi.LinkedByEmail)

@@ -131,3 +131,28 @@ func testEmailLinksEndAtRecovery(t *testing.T, s storage.Store) {
 		t.Fatalf("audit rows %d", n)
 	}
 }
+
+// testUnlinkIdentity: a person lists and removes their own links only,
+// with its audit row.
+func testUnlinkIdentity(t *testing.T, s storage.Store) {
+	must(t, s.UpsertConnection(ctx, storage.Connection{ID: "unlink-conn", Type: "oidc", Name: "C", Enabled: true, DefaultRole: "member"}, storage.AuditEvent{}))
+	u, other := newUser(t, s), newUser(t, s)
+	fi := storage.FederatedIdentity{ConnectionID: "unlink-conn", Issuer: "https://idp", Subject: "s-1", UserID: u.ID, Email: "a@idp"}
+	must(t, s.LinkIdentity(ctx, fi, storage.AuditEvent{}))
+	if list, err := s.IdentitiesOf(ctx, u.ID); err != nil || len(list) != 1 || list[0].Subject != "s-1" {
+		t.Fatalf("identities: %+v %v", list, err)
+	}
+	if list, _ := s.IdentitiesOf(ctx, other.ID); len(list) != 0 {
+		t.Fatalf("another user's identities: %+v", list)
+	}
+	if err := s.UnlinkIdentity(ctx, other.ID, fi.ConnectionID, fi.Issuer, fi.Subject, ev("identity_unlinked")); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("another user unlinked it: %v", err)
+	}
+	must(t, s.UnlinkIdentity(ctx, u.ID, fi.ConnectionID, fi.Issuer, fi.Subject, ev("identity_unlinked")))
+	if _, err := s.IdentityByUpstream(ctx, fi.ConnectionID, fi.Issuer, fi.Subject); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("after unlinking: %v", err)
+	}
+	if n := auditCount(t, s, "identity_unlinked"); n != 1 {
+		t.Fatalf("identity_unlinked rows: %d", n)
+	}
+}

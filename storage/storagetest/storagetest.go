@@ -77,6 +77,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"RemoveDomain", testRemoveDomain},
 		{"Branding", testBranding},
 		{"RevokeConsent", testRevokeConsent},
+		{"UnlinkIdentity", testUnlinkIdentity},
 		{"AuditPagingInOneInstant", testAuditPagingInOneInstant},
 		{"InvitationByToken", testInvitationByToken},
 	}
