@@ -43,6 +43,9 @@ func (h *Handler) registerAccount(r *mux.Router) {
 	r.HandleFunc("/account/apps/disconnect", h.accountDisconnect).Methods(http.MethodPost)
 	r.HandleFunc("/account/orgs/leave", h.accountLeave).Methods(http.MethodPost)
 	r.HandleFunc("/account/identities/unlink", h.accountUnlink).Methods(http.MethodPost)
+	r.HandleFunc("/account/email", h.accountEmail).Methods(http.MethodPost)
+	r.HandleFunc("/account/email/confirm", h.accountEmailPage).Methods(http.MethodGet)
+	r.HandleFunc("/account/email/confirm", h.accountEmailConfirm).Methods(http.MethodPost)
 	r.HandleFunc("/account/export", h.accountExport).Methods(http.MethodPost)
 	r.HandleFunc("/account/delete", h.accountDelete).Methods(http.MethodPost)
 }

@@ -152,3 +152,65 @@ func TestAccountUnlinkIdentity(t *testing.T) {
 		t.Fatal("still linked")
 	}
 }
+
+// Changing the address: the password first, a link to the new address,
+// a click there; the old address is told; a taken address stays whose it
+// is; a used link does nothing.
+func TestAccountEmailChange(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory")
+	b := e.Browser()
+	page := b.AccountSignIn(apptest.UserEmail, apptest.UserPassword)
+	if resp, _ := b.Fill(page, "/account/email", map[string]string{"email": "ada.new@example.com", "password": "not my password"}); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("without the password: %d", resp.StatusCode)
+	}
+	_, page = b.Get("/account")
+	resp, page := b.Fill(page, "/account/email", map[string]string{"email": "Ada.New@example.com", "password": apptest.UserPassword})
+	if resp.StatusCode != 200 || !strings.Contains(page, "We sent a link to the new address") {
+		t.Fatalf("request: %d", resp.StatusCode)
+	}
+	if e.User(apptest.UserEmail).Email != apptest.UserEmail {
+		t.Fatal("the address changed before it was confirmed")
+	}
+	link := apptest.LinkIn(t, e.MailTo("ada.new@example.com", "Confirm your new email address"))
+	// Opening the link changes nothing; the button does.
+	if resp, page := e.Browser().Get(link); resp.StatusCode != 200 || !strings.Contains(page, "ada.new@example.com") {
+		t.Fatalf("link page: %d", resp.StatusCode)
+	}
+	if _, err := e.App.Store.UserByEmail(t.Context(), "ada.new@example.com"); err == nil {
+		t.Fatal("opening the link changed the address")
+	}
+	other := e.Browser()
+	_, confirm := other.Get(link)
+	resp, page = other.Fill(confirm, "/account/email/confirm", nil)
+	if resp.StatusCode != 200 || !strings.Contains(page, "Email changed") {
+		t.Fatalf("confirm: %d %.300s", resp.StatusCode, page)
+	}
+	u, err := e.App.Store.UserByEmail(t.Context(), "ada.new@example.com")
+	if err != nil || !u.EmailVerified {
+		t.Fatalf("after the change: %+v %v", u, err)
+	}
+	if mail := e.MailTo(apptest.UserEmail, "Your email address was changed"); !strings.Contains(mail, "ada.new@example.com") {
+		t.Fatalf("notice to the old address: %q", mail)
+	}
+	if resp, _ := other.Fill(confirm, "/account/email/confirm", nil); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a used link: %d", resp.StatusCode)
+	}
+	// bob asks for ada's new address: the confirmation refuses it.
+	bob := e.Browser()
+	page = bob.AccountSignIn("bob@example.com", apptest.UserPassword)
+	bob.Fill(page, "/account/email", map[string]string{"email": "ada.new@example.com", "password": apptest.UserPassword})
+	var link2 string
+	for _, m := range e.App.Outbox.Messages() {
+		if m.To == "ada.new@example.com" && strings.Contains(m.Body, "Hello Bob") {
+			link2 = apptest.LinkIn(t, m.Body)
+		}
+	}
+	_, confirm = bob.Get(link2)
+	if resp, page := bob.Fill(confirm, "/account/email/confirm", nil); resp.StatusCode != http.StatusConflict || !strings.Contains(page, "That address is taken") {
+		t.Fatalf("a taken address: %d", resp.StatusCode)
+	}
+	if e.User("bob@example.com").Email != "bob@example.com" {
+		t.Fatal("bob's address changed")
+	}
+}

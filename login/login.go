@@ -88,6 +88,7 @@ type Store interface {
 	MembershipsByUser(ctx context.Context, userID string) ([]storage.Membership, error)
 	OrganizationByID(ctx context.Context, id string) (storage.Organization, error)
 	AddPasskey(ctx context.Context, p storage.Passkey, ev storage.AuditEvent) error
+	ChangeEmail(ctx context.Context, userID, email string, ev storage.AuditEvent) error
 	IdentitiesOf(ctx context.Context, userID string) ([]storage.FederatedIdentity, error)
 	UnlinkIdentity(ctx context.Context, userID, connectionID, issuer, subject string, ev storage.AuditEvent) error
 	PasskeysByUser(ctx context.Context, userID string) ([]storage.Passkey, error)

@@ -28,7 +28,7 @@ var (
 )
 
 // allMails lists them for the translation test.
-var allMails = []mailText{mailReset, mailVerify, mailExisting, mailPasskeyAdded, mailCode}
+var allMails = []mailText{mailReset, mailVerify, mailExisting, mailPasskeyAdded, mailCode, mailEmailChange, mailEmailChanged}
 
 // compose fills m in the language of r's page.
 func (h *Handler) compose(r *http.Request, m mailText, data map[string]any) (subject, body string) {

@@ -42,6 +42,8 @@ var eventWords = map[manage.EventType]string{
 	manage.EventFederatedLogin:            "Signed in through your organization",
 	manage.EventIdentityLinked:            "A company sign-in was linked",
 	manage.EventIdentityUnlinked:          "A company sign-in was unlinked",
+	manage.EventEmailChangeRequested:      "An address change was requested",
+	manage.EventEmailChanged:              "Email address changed",
 	manage.EventInvitationAccepted:        "Joined an organization",
 	manage.EventUserRegistered:            "Account created",
 	manage.EventRegistrationExistingEmail: "Someone tried to register with your address",

@@ -52,6 +52,8 @@ const (
 	EventFederationFailed          EventType = "federation_failed"
 	EventIdentityLinked            EventType = "identity_linked"
 	EventIdentityUnlinked          EventType = "identity_unlinked"
+	EventEmailChangeRequested      EventType = "email_change_requested"
+	EventEmailChanged              EventType = "email_changed"
 	EventInvitationAccepted        EventType = "invitation_accepted"
 	EventInvitationCreated         EventType = "invitation_created"
 	EventInvitationRevoked         EventType = "invitation_revoked"
@@ -204,6 +206,8 @@ var eventTypes = []EventType{
 	EventFederationFailed,
 	EventIdentityLinked,
 	EventIdentityUnlinked,
+	EventEmailChangeRequested,
+	EventEmailChanged,
 	EventInvitationAccepted,
 	EventInvitationCreated,
 	EventInvitationRevoked,

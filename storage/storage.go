@@ -360,6 +360,10 @@ type Federation interface {
 	// assertion (LinkedByEmail) and writes ev with their number; it is
 	// part of every account recovery.
 	UnlinkEmailLinks(ctx context.Context, userID string, ev AuditEvent) (int, error)
+	// ChangeEmail sets the user's address to email, verified (the person
+	// proved the new mailbox), removes the upstream links made on an email
+	// assertion, and writes ev; ErrConflict when another account has it.
+	ChangeEmail(ctx context.Context, userID, email string, ev AuditEvent) error
 	// IdentitiesOf lists the user's linked upstream identities.
 	IdentitiesOf(ctx context.Context, userID string) ([]FederatedIdentity, error)
 	// UnlinkIdentity removes one of the user's links and writes ev;

@@ -306,14 +306,18 @@ type OrganizationDomain struct {
 const (
 	PurposeVerifyEmail   = "verify_email"
 	PurposeResetPassword = "reset_password"
+	PurposeChangeEmail   = "change_email"
 )
 
 // ActionToken is a single-use, expiring token sent by email (verification
 // and password-reset links). Only its hash is stored.
 type ActionToken struct {
-	Hash      string
-	Purpose   string
-	UserID    string
+	Hash    string
+	Purpose string
+	UserID  string
+	// Data is what the link carries besides its user (the new address of
+	// an email change).
+	Data      string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    time.Time

@@ -177,6 +177,30 @@ func (s *Store) UnlinkEmailLinks(_ context.Context, userID string, ev storage.Au
 	return n, nil
 }
 
+func (s *Store) ChangeEmail(_ context.Context, userID, email string, ev storage.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[userID]
+	if !ok {
+		return storage.ErrNotFound
+	}
+	email = strings.ToLower(email)
+	for id, other := range s.users {
+		if id != userID && other.Email == email {
+			return storage.ErrConflict
+		}
+	}
+	u.Email, u.EmailVerified, u.UpdatedAt = email, true, s.stamp()
+	s.users[userID] = u
+	for k, fi := range s.identities {
+		if fi.UserID == userID && fi.LinkedByEmail {
+			delete(s.identities, k)
+		}
+	}
+	s.appendAudit(ev)
+	return nil
+}
+
 func (s *Store) IdentitiesOf(_ context.Context, userID string) ([]storage.FederatedIdentity, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

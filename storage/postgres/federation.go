@@ -122,6 +122,22 @@ func (s *Store) IdentityByUpstream(ctx context.Context, conn, iss, sub string) (
 	return fi, translate(err)
 }
 
+func (s *Store) ChangeEmail(ctx context.Context, userID, email string, ev storage.AuditEvent) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE users SET email = $2, email_verified = true, updated_at = now() WHERE id = $1`, userID, strings.ToLower(email))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return storage.ErrNotFound
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM federated_identities WHERE user_id = $1 AND linked_by_email`, userID); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+}
+
 func (s *Store) IdentitiesOf(ctx context.Context, userID string) ([]storage.FederatedIdentity, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()

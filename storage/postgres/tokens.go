@@ -409,8 +409,8 @@ func (s *Store) SessionsByUser(ctx context.Context, userID string, now time.Time
 
 func (s *Store) CreateActionToken(ctx context.Context, t storage.ActionToken, ev storage.AuditEvent) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO action_tokens (hash, purpose, user_id, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5)`, t.Hash, t.Purpose, t.UserID, t.CreatedAt, t.ExpiresAt); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO action_tokens (hash, purpose, user_id, created_at, expires_at, data)
+			VALUES ($1, $2, $3, $4, $5, $6)`, t.Hash, t.Purpose, t.UserID, t.CreatedAt, t.ExpiresAt, t.Data); err != nil {
 			return err
 		}
 		return insertAudit(ctx, tx, ev)
@@ -424,8 +424,8 @@ func (s *Store) ConsumeActionToken(ctx context.Context, hash, purpose string, no
 	var used *time.Time
 	err := s.pool.QueryRow(ctx, `UPDATE action_tokens SET used_at = $3
 		WHERE hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3
-		RETURNING hash, purpose, user_id, created_at, expires_at, used_at`, hash, purpose, now).
-		Scan(&t.Hash, &t.Purpose, &t.UserID, &t.CreatedAt, &t.ExpiresAt, &used)
+		RETURNING hash, purpose, user_id, created_at, expires_at, used_at, data`, hash, purpose, now).
+		Scan(&t.Hash, &t.Purpose, &t.UserID, &t.CreatedAt, &t.ExpiresAt, &used, &t.Data)
 	if err == nil {
 		t.UsedAt, t.CreatedAt, t.ExpiresAt = fromNull(used), t.CreatedAt.UTC(), t.ExpiresAt.UTC()
 		return t, nil
@@ -450,8 +450,8 @@ func (s *Store) ActionTokenState(ctx context.Context, hash, purpose string, now 
 	defer cancel()
 	var t storage.ActionToken
 	var used *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT hash, purpose, user_id, created_at, expires_at, used_at FROM action_tokens WHERE hash = $1 AND purpose = $2`,
-		hash, purpose).Scan(&t.Hash, &t.Purpose, &t.UserID, &t.CreatedAt, &t.ExpiresAt, &used)
+	err := s.pool.QueryRow(ctx, `SELECT hash, purpose, user_id, created_at, expires_at, used_at, data FROM action_tokens WHERE hash = $1 AND purpose = $2`,
+		hash, purpose).Scan(&t.Hash, &t.Purpose, &t.UserID, &t.CreatedAt, &t.ExpiresAt, &used, &t.Data)
 	switch {
 	case err != nil:
 		return storage.ActionToken{}, translate(err)

@@ -156,3 +156,37 @@ func testUnlinkIdentity(t *testing.T, s storage.Store) {
 		t.Fatalf("identity_unlinked rows: %d", n)
 	}
 }
+
+// testChangeEmail: a change sets the new address verified, refuses one
+// another account has, drops links made on an email assertion, and
+// action tokens carry their data.
+func testChangeEmail(t *testing.T, s storage.Store) {
+	u, other := newUser(t, s), newUser(t, s)
+	at := now()
+	tok := storage.ActionToken{Hash: storage.HashSecret(random.ID()), Purpose: storage.PurposeChangeEmail, UserID: u.ID, Data: "New@Example.COM",
+		CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
+	must(t, s.CreateActionToken(ctx, tok, storage.AuditEvent{}))
+	if got, err := s.ActionTokenState(ctx, tok.Hash, storage.PurposeChangeEmail, at); err != nil || got.Data != "New@Example.COM" {
+		t.Fatalf("token data: %+v %v", got, err)
+	}
+	if got, err := s.ConsumeActionToken(ctx, tok.Hash, storage.PurposeChangeEmail, at); err != nil || got.Data != "New@Example.COM" {
+		t.Fatalf("consumed token data: %+v %v", got, err)
+	}
+	must(t, s.UpsertConnection(ctx, storage.Connection{ID: "email-conn", Type: "oidc", Name: "C", Enabled: true, DefaultRole: "member"}, storage.AuditEvent{}))
+	must(t, s.LinkIdentity(ctx, storage.FederatedIdentity{ConnectionID: "email-conn", Issuer: "https://i", Subject: "by-email", UserID: u.ID, LinkedByEmail: true}, storage.AuditEvent{}))
+	must(t, s.LinkIdentity(ctx, storage.FederatedIdentity{ConnectionID: "email-conn", Issuer: "https://i", Subject: "by-login", UserID: u.ID}, storage.AuditEvent{}))
+	if err := s.ChangeEmail(ctx, u.ID, other.Email, ev("email_changed")); !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("another account's address: %v", err)
+	}
+	must(t, s.ChangeEmail(ctx, u.ID, "New@Example.COM", ev("email_changed")))
+	got, err := s.UserByEmail(ctx, "new@example.com")
+	if err != nil || got.ID != u.ID || !got.EmailVerified {
+		t.Fatalf("after the change: %+v %v", got, err)
+	}
+	if ids, _ := s.IdentitiesOf(ctx, u.ID); len(ids) != 1 || ids[0].Subject != "by-login" {
+		t.Fatalf("links after the change: %+v", ids)
+	}
+	if n := auditCount(t, s, "email_changed"); n != 1 {
+		t.Fatalf("email_changed rows: %d", n)
+	}
+}

@@ -78,6 +78,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Branding", testBranding},
 		{"RevokeConsent", testRevokeConsent},
 		{"UnlinkIdentity", testUnlinkIdentity},
+		{"ChangeEmail", testChangeEmail},
 		{"AuditPagingInOneInstant", testAuditPagingInOneInstant},
 		{"InvitationByToken", testInvitationByToken},
 	}

@@ -1,0 +1,107 @@
+package login
+
+import (
+	"errors"
+	"net/http"
+	"net/mail"
+	"strings"
+
+	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/manage"
+	"github.com/optibid/idp/storage"
+)
+
+var (
+	mailEmailChange = mailText{"Confirm your new email address",
+		"Hello {{.Name}},\n\nto use this address for your {{.Product}} account, confirm it within {{.Duration}}:\n\n{{.Link}}\n\nIf you did not ask for this, ignore this message: nothing changes."}
+	mailEmailChanged = mailText{"Your email address was changed",
+		"The address of your {{.Product}} account was changed from {{.Old}} to {{.New}}.\n\nIf it was not you, reset your password from {{.Link}} and tell your administrator."}
+)
+
+// accountEmail asks to change the person's address: after their password,
+// a link goes to the new address, and only confirming it changes
+// anything. The answer is the same whoever has that address.
+func (h *Handler) accountEmail(w http.ResponseWriter, r *http.Request) {
+	s, u, ok := h.accountForm(w, r)
+	if !ok {
+		return
+	}
+	addr, err := mail.ParseAddress(strings.TrimSpace(r.PostForm.Get("email")))
+	if err != nil || addr.Name != "" || len(addr.Address) > 254 {
+		h.accountView(w, r, s, u, http.StatusBadRequest, accountData{Error: "Enter a valid email address."})
+		return
+	}
+	newAddr := strings.ToLower(addr.Address)
+	if newAddr == u.Email {
+		h.accountView(w, r, s, u, http.StatusBadRequest, accountData{Error: "That is already your address."})
+		return
+	}
+	if !h.reauth(w, r, s, u, r.PostForm.Get("password"), "email change") {
+		return
+	}
+	tok, now := random.Token(32), h.now()
+	if err := h.Store.CreateActionToken(r.Context(), storage.ActionToken{Hash: storage.HashSecret(tok), Purpose: storage.PurposeChangeEmail,
+		UserID: u.ID, Data: newAddr, CreatedAt: now, ExpiresAt: now.Add(h.cfg.EmailVerificationTTL)},
+		h.audit(r, manage.EventEmailChangeRequested, u.ID, "", nil)); err != nil {
+		h.fail(w, r, "email change", err)
+		return
+	}
+	h.mail(r, newAddr, mailEmailChange, map[string]any{"Name": u.Name, "Duration": h.cfg.EmailVerificationTTL,
+		"Link": h.cfg.Issuer + "/account/email/confirm?token=" + tok})
+	h.accountView(w, r, s, u, http.StatusOK, accountData{Notice: "We sent a link to the new address. Your address changes when you confirm it there."})
+}
+
+// accountEmailPage shows what the link will change and asks for a click.
+func (h *Handler) accountEmailPage(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	t, err := h.Store.ActionTokenState(r.Context(), storage.HashSecret(token), storage.PurposeChangeEmail, h.now())
+	switch {
+	case errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrExpired) || errors.Is(err, storage.ErrAlreadyUsed):
+		h.render(w, r, http.StatusBadRequest, "notice", notice{Title: "This link no longer works",
+			Message: "Ask for the change again from your account page.", Link: "/account", LinkText: "Go to your account"})
+		return
+	case err != nil:
+		h.fail(w, r, "email change", err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "confirm", map[string]string{"CSRF": h.csrfToken(h.Cookies.EnsureBrowserID(w, r)), "Token": token,
+		"Email": t.Data, "Action": "/account/email/confirm"})
+}
+
+// accountEmailConfirm changes the address (the new mailbox has proved
+// itself) and tells the old one.
+func (h *Handler) accountEmailConfirm(w http.ResponseWriter, r *http.Request) {
+	if !h.checkForm(w, r) {
+		return
+	}
+	ctx := r.Context()
+	t, err := h.Store.ConsumeActionToken(ctx, storage.HashSecret(r.PostForm.Get("token")), storage.PurposeChangeEmail, h.now())
+	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrExpired) || errors.Is(err, storage.ErrAlreadyUsed) {
+		h.render(w, r, http.StatusBadRequest, "notice", notice{Title: "This link no longer works",
+			Message: "Ask for the change again from your account page.", Link: "/account", LinkText: "Go to your account"})
+		return
+	}
+	if err != nil {
+		h.fail(w, r, "email change", err)
+		return
+	}
+	u, err := h.Store.UserByID(ctx, t.UserID)
+	if err != nil {
+		h.fail(w, r, "email change", err)
+		return
+	}
+	old := u.Email
+	err = h.Store.ChangeEmail(ctx, u.ID, t.Data, h.audit(r, manage.EventEmailChanged, u.ID, "", nil))
+	if errors.Is(err, storage.ErrConflict) {
+		h.render(w, r, http.StatusConflict, "notice", notice{Title: "That address is taken",
+			Message: "Another account uses this address. Your address stays as it was.", Link: "/account", LinkText: "Go to your account"})
+		return
+	}
+	if err != nil {
+		h.fail(w, r, "email change", err)
+		return
+	}
+	h.mail(r, old, mailEmailChanged, map[string]any{"Old": old, "New": t.Data, "Link": h.cfg.Issuer + "/forgot"})
+	h.render(w, r, http.StatusOK, "notice", notice{Title: "Email changed",
+		Message: "Your account now uses the new address. We told the old one.", Link: "/account", LinkText: "Go to your account"})
+}
