@@ -49,8 +49,9 @@ build: ## build bin/optibid-idp
 migrate: ## apply PostgreSQL migrations (CONFIG=file with storage.type postgres)
 	$(GO) run ./cmd/optibid-idp migrate up --config $(CONFIG)
 
-screenshots: ## refresh docs/screenshots from the browser journey (needs chromium)
-	OPTIBID_SCREENSHOTS=docs/screenshots $(GO) test -count=1 -run 'TestBrowserJourney|TestBrowserPasskey' ./login
+screenshots: ## refresh docs/screenshots from the browser journeys (needs chromium)
+	OPTIBID_SCREENSHOTS=docs/screenshots $(GO) test -count=1 -run 'TestBrowserJourney|TestBrowserPasskey|TestBrowserLanguagesAndBranding' ./login
+	OPTIBID_SCREENSHOTS=docs/screenshots $(GO) test -count=1 -run 'TestConsoleJourney/memory' ./manage/console
 
 clean: ## remove build output
 	rm -rf bin coverage.out
