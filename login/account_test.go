@@ -173,16 +173,30 @@ func TestAccountEmailChange(t *testing.T) {
 		t.Fatal("the address changed before it was confirmed")
 	}
 	link := apptest.LinkIn(t, e.MailTo("ada.new@example.com", "Confirm your new email address"))
-	// Opening the link changes nothing; the button does.
-	if resp, page := e.Browser().Get(link); resp.StatusCode != 200 || !strings.Contains(page, "ada.new@example.com") {
-		t.Fatalf("link page: %d", resp.StatusCode)
+	// Opening the link changes nothing, and only ada, signed in here,
+	// confirms: the new mailbox's owner cannot be made to attach their
+	// address to an account that is not theirs.
+	stranger := e.Browser()
+	if resp, page := stranger.Get(link); resp.StatusCode != 200 || !strings.Contains(page, "Sign in to confirm") {
+		t.Fatalf("link page for someone signed out: %d", resp.StatusCode)
+	}
+	bob := e.Browser()
+	bobPage := bob.AccountSignIn("bob@example.com", apptest.UserPassword)
+	if _, page := bob.Get(link); !strings.Contains(page, "Sign in to confirm") {
+		t.Fatal("another account may confirm ada's change")
+	}
+	tok := strings.SplitN(link, "token=", 2)[1]
+	if resp, _ := bob.Post("/account/email/confirm", url.Values{"csrf": {apptest.Hidden(bobPage).Get("csrf")}, "token": {tok}}); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("bob posting ada's link: %d", resp.StatusCode)
 	}
 	if _, err := e.App.Store.UserByEmail(t.Context(), "ada.new@example.com"); err == nil {
-		t.Fatal("opening the link changed the address")
+		t.Fatal("the address changed without its owner")
 	}
-	other := e.Browser()
-	_, confirm := other.Get(link)
-	resp, page = other.Fill(confirm, "/account/email/confirm", nil)
+	_, confirm := b.Get(link)
+	if !strings.Contains(confirm, "ada@example.com") || !strings.Contains(confirm, "ada.new@example.com") {
+		t.Fatalf("the confirm page does not name the account: %.800s", confirm)
+	}
+	resp, page = b.Fill(confirm, "/account/email/confirm", nil)
 	if resp.StatusCode != 200 || !strings.Contains(page, "Email changed") {
 		t.Fatalf("confirm: %d %.300s", resp.StatusCode, page)
 	}
@@ -193,16 +207,15 @@ func TestAccountEmailChange(t *testing.T) {
 	if mail := e.MailTo(apptest.UserEmail, "Your email address was changed"); !strings.Contains(mail, "ada.new@example.com") {
 		t.Fatalf("notice to the old address: %q", mail)
 	}
-	if resp, _ := other.Fill(confirm, "/account/email/confirm", nil); resp.StatusCode != http.StatusBadRequest {
+	if resp, _ := b.Fill(confirm, "/account/email/confirm", nil); resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("a used link: %d", resp.StatusCode)
 	}
 	// bob asks for ada's new address: the confirmation refuses it.
-	bob := e.Browser()
-	page = bob.AccountSignIn("bob@example.com", apptest.UserPassword)
+	_, page = bob.Get("/account")
 	bob.Fill(page, "/account/email", map[string]string{"email": "ada.new@example.com", "password": apptest.UserPassword})
 	var link2 string
 	for _, m := range e.App.Outbox.Messages() {
-		if m.To == "ada.new@example.com" && strings.Contains(m.Body, "Hello Bob") {
+		if m.To == "ada.new@example.com" && strings.Contains(m.Body, "bob@example.com") {
 			link2 = apptest.LinkIn(t, m.Body)
 		}
 	}
@@ -212,5 +225,26 @@ func TestAccountEmailChange(t *testing.T) {
 	}
 	if e.User("bob@example.com").Email != "bob@example.com" {
 		t.Fatal("bob's address changed")
+	}
+}
+
+// An address on a domain whose organization signs its people in
+// elsewhere is that organization's: changing away from it is refused.
+func TestEmailChangeKeepsCompanySignIn(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory")
+	b := e.Browser()
+	page := b.AccountSignIn(apptest.UserEmail, apptest.UserPassword)
+	ctx := t.Context()
+	acme := e.Org("acme")
+	if err := e.App.Store.AddDomain(ctx, storage.OrganizationDomain{OrgID: acme.ID, Domain: "example.com", VerifiedAt: time.Now()}, storage.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.App.Store.UpsertConnection(ctx, storage.Connection{ID: "acme-sso", Type: "oidc", Name: "Acme SSO", OrgID: acme.ID, Enabled: true,
+		Config: []byte(`{"issuer":"https://idp.acme.example","client_id":"c"}`)}, storage.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, page := b.Fill(page, "/account/email", map[string]string{"email": "ada@private.example", "password": apptest.UserPassword}); resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "Your organization manages your address") {
+		t.Fatalf("leaving the company's domain: %d", resp.StatusCode)
 	}
 }

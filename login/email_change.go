@@ -13,7 +13,7 @@ import (
 
 var (
 	mailEmailChange = mailText{"Confirm your new email address",
-		"Hello {{.Name}},\n\nto use this address for your {{.Product}} account, confirm it within {{.Duration}}:\n\n{{.Link}}\n\nIf you did not ask for this, ignore this message: nothing changes."}
+		"The {{.Product}} account of {{.Old}} asks to use this address instead. If that is your account, sign in to it and confirm within {{.Duration}}:\n\n{{.Link}}\n\nIf it is not yours, ignore this message: nothing changes."}
 	mailEmailChanged = mailText{"Your email address was changed",
 		"The address of your {{.Product}} account was changed from {{.Old}} to {{.New}}.\n\nIf it was not you, reset your password from {{.Link}} and tell your administrator."}
 )
@@ -36,6 +36,16 @@ func (h *Handler) accountEmail(w http.ResponseWriter, r *http.Request) {
 		h.accountView(w, r, s, u, http.StatusBadRequest, accountData{Error: "That is already your address."})
 		return
 	}
+	// An address on a domain whose organization signs its people in
+	// through its own identity provider is that organization's: moving
+	// away from it would escape the company sign-in.
+	if conn, err := h.homeRealm(r.Context(), u.Email); err != nil {
+		h.fail(w, r, "home realm", err)
+		return
+	} else if conn != "" {
+		h.accountView(w, r, s, u, http.StatusForbidden, accountData{Error: "Your organization manages your address. Ask its administrators to change it."})
+		return
+	}
 	if !h.reauth(w, r, s, u, r.PostForm.Get("password"), "email change") {
 		return
 	}
@@ -46,7 +56,7 @@ func (h *Handler) accountEmail(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "email change", err)
 		return
 	}
-	h.mail(r, newAddr, mailEmailChange, map[string]any{"Name": u.Name, "Duration": h.cfg.EmailVerificationTTL,
+	h.mail(r, newAddr, mailEmailChange, map[string]any{"Old": u.Email, "Duration": h.cfg.EmailVerificationTTL,
 		"Link": h.cfg.Issuer + "/account/email/confirm?token=" + tok})
 	h.accountView(w, r, s, u, http.StatusOK, accountData{Notice: "We sent a link to the new address. Your address changes when you confirm it there."})
 }
@@ -64,8 +74,22 @@ func (h *Handler) accountEmailPage(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "email change", err)
 		return
 	}
+	u, err := h.Store.UserByID(r.Context(), t.UserID)
+	if err != nil {
+		h.fail(w, r, "email change", err)
+		return
+	}
+	// Only the account's holder, signed in here, confirms: a link sent to
+	// someone else's mailbox cannot attach their address to an account
+	// that is not theirs.
+	if _, cur, live, err := h.currentSession(r.Context(), r); err != nil || !live || cur.ID != u.ID {
+		h.render(w, r, http.StatusOK, "notice", notice{Title: "Sign in to confirm",
+			Message: "Sign in to your account in this browser, then open the link again. If you do not have that account, ignore the link.",
+			Link:    "/account/signin", LinkText: "Sign in"})
+		return
+	}
 	h.render(w, r, http.StatusOK, "confirm", map[string]string{"CSRF": h.csrfToken(h.Cookies.EnsureBrowserID(w, r)), "Token": token,
-		"Email": t.Data, "Action": "/account/email/confirm"})
+		"Email": t.Data, "Old": u.Email, "Action": "/account/email/confirm"})
 }
 
 // accountEmailConfirm changes the address (the new mailbox has proved
@@ -75,6 +99,18 @@ func (h *Handler) accountEmailConfirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	_, cur, live, err := h.currentSession(ctx, r)
+	if err != nil {
+		h.fail(w, r, "email change", err)
+		return
+	}
+	state, err := h.Store.ActionTokenState(ctx, storage.HashSecret(r.PostForm.Get("token")), storage.PurposeChangeEmail, h.now())
+	if err == nil && (!live || cur.ID != state.UserID) {
+		h.render(w, r, http.StatusForbidden, "notice", notice{Title: "Sign in to confirm",
+			Message: "Sign in to your account in this browser, then open the link again. If you do not have that account, ignore the link.",
+			Link:    "/account/signin", LinkText: "Sign in"})
+		return
+	}
 	t, err := h.Store.ConsumeActionToken(ctx, storage.HashSecret(r.PostForm.Get("token")), storage.PurposeChangeEmail, h.now())
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrExpired) || errors.Is(err, storage.ErrAlreadyUsed) {
 		h.render(w, r, http.StatusBadRequest, "notice", notice{Title: "This link no longer works",

@@ -191,6 +191,17 @@ func (h *Handler) audit(r *http.Request, typ manage.EventType, actor, clientID s
 }
 
 // auditCtx is audit for code without the request at hand.
+// aboutByAnyone is a row about the person for something anyone who
+// typed their address could have done (a reset request, a registration
+// with it): the person sees it, but not the other browser's address and
+// device, which are not theirs to see. The log keeps them with the
+// request ID.
+func (h *Handler) aboutByAnyone(r *http.Request, typ manage.EventType, userID string) storage.AuditEvent {
+	ev := h.audit(r, typ, userID, "", nil)
+	ev.IP, ev.UserAgent = "", ""
+	return ev
+}
+
 func (h *Handler) auditCtx(ctx context.Context, typ manage.EventType, actor, clientID string, details map[string]string) storage.AuditEvent {
 	return manage.ActorCtx(ctx, actor, clientID).Event(h.now(), typ, manage.About{Subject: actor, Details: details})
 }

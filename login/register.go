@@ -122,7 +122,7 @@ func (h *Handler) registerSubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.mail(r, existing.Email, mailExisting, map[string]any{"Link": h.cfg.Issuer + "/forgot"})
-		_ = h.Store.AppendAudit(ctx, h.audit(r, manage.EventRegistrationExistingEmail, existing.ID, "", nil))
+		_ = h.Store.AppendAudit(ctx, h.aboutByAnyone(r, manage.EventRegistrationExistingEmail, existing.ID))
 	case errors.Is(err, storage.ErrNotFound):
 		if err := h.createAccount(r, d, f.Get("password"), domain); err != nil {
 			h.fail(w, r, "register", err)

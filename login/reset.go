@@ -45,7 +45,7 @@ func (h *Handler) forgotSubmit(w http.ResponseWriter, r *http.Request) {
 	case err == nil && !u.Disabled:
 		tok, now := random.Token(32), h.now()
 		if err := h.Store.CreateActionToken(ctx, storage.ActionToken{Hash: storage.HashSecret(tok), Purpose: storage.PurposeResetPassword,
-			UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(h.cfg.PasswordResetTTL)}, h.audit(r, manage.EventPasswordResetRequested, u.ID, "", nil)); err != nil {
+			UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(h.cfg.PasswordResetTTL)}, h.aboutByAnyone(r, manage.EventPasswordResetRequested, u.ID)); err != nil {
 			h.fail(w, r, "reset token", err)
 			return
 		}

@@ -326,6 +326,18 @@ func (s *Store) revokeUserLocked(userID string, now time.Time) {
 			s.grants[id] = g
 		}
 	}
+	s.endActionTokensLocked(userID, now, "")
+}
+
+// endActionTokensLocked uses up the user's pending email links (of one
+// purpose, or all for ""), as PostgreSQL's endActionTokens.
+func (s *Store) endActionTokensLocked(userID string, now time.Time, purpose string) {
+	for h, t := range s.actionTokens {
+		if t.UserID == userID && t.UsedAt.IsZero() && (purpose == "" || t.Purpose == purpose) {
+			t.UsedAt = now
+			s.actionTokens[h] = t
+		}
+	}
 }
 
 func (s *Store) SetPhone(_ context.Context, id, phone string, verified bool, ev storage.AuditEvent) error {

@@ -192,6 +192,7 @@ func (s *Store) ChangeEmail(_ context.Context, userID, email string, ev storage.
 	}
 	u.Email, u.EmailVerified, u.UpdatedAt = email, true, s.stamp()
 	s.users[userID] = u
+	s.endActionTokensLocked(userID, s.stamp(), "")
 	for k, fi := range s.identities {
 		if fi.UserID == userID && fi.LinkedByEmail {
 			delete(s.identities, k)

@@ -328,6 +328,9 @@ func (s *Store) CreateActionToken(_ context.Context, t storage.ActionToken, ev s
 	if _, ok := s.users[t.UserID]; !ok {
 		return storage.ErrNotFound
 	}
+	if t.Purpose == storage.PurposeChangeEmail { // one address change pending at a time
+		s.endActionTokensLocked(t.UserID, t.CreatedAt, storage.PurposeChangeEmail)
+	}
 	if _, ok := s.actionTokens[t.Hash]; ok {
 		return storage.ErrConflict
 	}

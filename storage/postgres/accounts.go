@@ -262,7 +262,18 @@ func revokeUser(ctx context.Context, tx pgx.Tx, userID string, now time.Time) er
 	if _, err := tx.Exec(ctx, `UPDATE user_sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`, userID, now); err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, `UPDATE grants SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`, userID, now)
+	if _, err := tx.Exec(ctx, `UPDATE grants SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL`, userID, now); err != nil {
+		return err
+	}
+	return endActionTokens(ctx, tx, userID, now, "")
+}
+
+// endActionTokens uses up the user's pending email links (of one purpose,
+// or all for ""): a link asked for before a password change, a disabling
+// or an address change must not outlive it.
+func endActionTokens(ctx context.Context, tx pgx.Tx, userID string, now time.Time, purpose string) error {
+	_, err := tx.Exec(ctx, `UPDATE action_tokens SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL AND ($3 = '' OR purpose = $3)`,
+		userID, now, purpose)
 	return err
 }
 

@@ -134,6 +134,10 @@ func (s *Store) ChangeEmail(ctx context.Context, userID, email string, ev storag
 		if _, err := tx.Exec(ctx, `DELETE FROM federated_identities WHERE user_id = $1 AND linked_by_email`, userID); err != nil {
 			return err
 		}
+		// Links sent to the old address (a reset, another change) end here.
+		if err := endActionTokens(ctx, tx, userID, time.Now().UTC(), ""); err != nil {
+			return err
+		}
 		return insertAudit(ctx, tx, ev)
 	})
 }

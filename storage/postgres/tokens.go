@@ -409,6 +409,11 @@ func (s *Store) SessionsByUser(ctx context.Context, userID string, now time.Time
 
 func (s *Store) CreateActionToken(ctx context.Context, t storage.ActionToken, ev storage.AuditEvent) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
+		if t.Purpose == storage.PurposeChangeEmail { // one address change pending at a time
+			if err := endActionTokens(ctx, tx, t.UserID, t.CreatedAt, storage.PurposeChangeEmail); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO action_tokens (hash, purpose, user_id, created_at, expires_at, data)
 			VALUES ($1, $2, $3, $4, $5, $6)`, t.Hash, t.Purpose, t.UserID, t.CreatedAt, t.ExpiresAt, t.Data); err != nil {
 			return err

@@ -178,7 +178,35 @@ func testChangeEmail(t *testing.T, s storage.Store) {
 	if err := s.ChangeEmail(ctx, u.ID, other.Email, ev("email_changed")); !errors.Is(err, storage.ErrConflict) {
 		t.Fatalf("another account's address: %v", err)
 	}
+	// Links sent before the change (a reset to the old address, another
+	// change) end with it; a second change request ends the first.
+	reset := storage.ActionToken{Hash: storage.HashSecret(random.ID()), Purpose: storage.PurposeResetPassword, UserID: u.ID, CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
+	must(t, s.CreateActionToken(ctx, reset, storage.AuditEvent{}))
+	first := storage.ActionToken{Hash: storage.HashSecret(random.ID()), Purpose: storage.PurposeChangeEmail, UserID: u.ID, Data: "a@example.com", CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
+	second := first
+	second.Hash, second.Data = storage.HashSecret(random.ID()), "b@example.com"
+	must(t, s.CreateActionToken(ctx, first, storage.AuditEvent{}))
+	must(t, s.CreateActionToken(ctx, second, storage.AuditEvent{}))
+	if _, err := s.ActionTokenState(ctx, first.Hash, storage.PurposeChangeEmail, at); !errors.Is(err, storage.ErrAlreadyUsed) {
+		t.Fatalf("an earlier change request after a later one: %v", err)
+	}
 	must(t, s.ChangeEmail(ctx, u.ID, "New@Example.COM", ev("email_changed")))
+	for name, h := range map[string]string{"reset": reset.Hash, "change": second.Hash} {
+		purpose := storage.PurposeResetPassword
+		if name == "change" {
+			purpose = storage.PurposeChangeEmail
+		}
+		if _, err := s.ActionTokenState(ctx, h, purpose, at); !errors.Is(err, storage.ErrAlreadyUsed) {
+			t.Fatalf("a %s link after the address changed: %v", name, err)
+		}
+	}
+	// A password change ends pending links too.
+	third := storage.ActionToken{Hash: storage.HashSecret(random.ID()), Purpose: storage.PurposeChangeEmail, UserID: u.ID, Data: "c@example.com", CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
+	must(t, s.CreateActionToken(ctx, third, storage.AuditEvent{}))
+	must(t, s.SetPassword(ctx, u.ID, "h2", at, storage.AuditEvent{}))
+	if _, err := s.ActionTokenState(ctx, third.Hash, storage.PurposeChangeEmail, at); !errors.Is(err, storage.ErrAlreadyUsed) {
+		t.Fatalf("a change link after a password change: %v", err)
+	}
 	got, err := s.UserByEmail(ctx, "new@example.com")
 	if err != nil || got.ID != u.ID || !got.EmailVerified {
 		t.Fatalf("after the change: %+v %v", got, err)
