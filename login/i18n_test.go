@@ -2,6 +2,7 @@ package login_test
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -51,5 +52,22 @@ func TestSignInInGerman(t *testing.T) {
 	}
 	if _, body := e.Browser().Get("/.well-known/openid-configuration"); !strings.Contains(body, `"ui_locales_supported":["en","de"]`) {
 		t.Fatalf("discovery: %s", body)
+	}
+}
+
+// Dates are written as the page's language writes them.
+func TestDatesPerLanguage(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory")
+	b := e.Browser()
+	b.AccountSignIn(apptest.UserEmail, apptest.UserPassword)
+	_, en := b.Get("/account")
+	b.Get("/lang/de?back=/account")
+	_, de := b.Get("/account")
+	if !regexp.MustCompile(`\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2}`).MatchString(en) {
+		t.Fatalf("English dates: %.300s", en)
+	}
+	if !regexp.MustCompile(`\d{2}\.\d{2}\.\d{4}, \d{2}:\d{2}`).MatchString(de) || !strings.Contains(de, "Ihr Konto") {
+		t.Fatalf("German dates: %.300s", de)
 	}
 }
