@@ -194,7 +194,7 @@ func (a *App) build(ctx context.Context) error {
 		Connectors:  conns,
 		CallbackURL: a.Provider.CallbackURL, ErrorRedirectURL: a.Provider.ErrorRedirectURL,
 		ClientVouched: a.Provider.ClientVouched,
-		IDTokenHint:   a.Provider.IDTokenHint, API: a.Provider.API, Registry: reg, Now: a.now,
+		IDTokenHint:   a.Provider.IDTokenHint, API: a.Provider.API, APIsWithScope: a.Provider.APIsWithScope, Registry: reg, Now: a.now,
 		Invitations: &manage.Service{Store: a.Store, Now: a.now}, Rules: &manage.Service{Store: a.Store, Now: a.now}})
 	if err != nil {
 		return err

@@ -111,6 +111,17 @@ func (h *Handler) describeScope(scope string, resources []string) string {
 			}
 		}
 	}
+	// A scope that selects its API (no resource named): the one API that
+	// defines it says what it is.
+	if h.APIsWithScope != nil {
+		if apis := h.APIsWithScope(scope); len(apis) == 1 {
+			for _, sc := range apis[0].Scopes {
+				if sc.Name == scope && sc.Description != "" {
+					return apis[0].Name + ": " + sc.Description
+				}
+			}
+		}
+	}
 	return "Use the “" + scope + "” permission"
 }
 

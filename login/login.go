@@ -157,6 +157,9 @@ type Deps struct {
 	// Rules are what the account page does through the management layer
 	// (leave an organization, export, erase); nil turns those off.
 	Rules AccountRules
+	// APIsWithScope finds the APIs that define a scope, for the consent
+	// page when a request names no resource (nil: none known).
+	APIsWithScope func(scope string) []storage.API
 	// API finds a registered API, for the consent page (nil: none known).
 	API      func(identifier string) (storage.API, bool)
 	Registry prometheus.Registerer

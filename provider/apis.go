@@ -85,6 +85,17 @@ func (p *Provider) API(identifier string) (storage.API, bool) {
 	return a, ok
 }
 
+// APIsWithScope returns the registered APIs that define scope (for the
+// consent page's words when a request names no resource).
+func (p *Provider) APIsWithScope(scope string) []storage.API {
+	set := p.apiSet()
+	var out []storage.API
+	for _, id := range set.byScope[scope] {
+		out = append(out, set.byID[id])
+	}
+	return out
+}
+
 // mayUse reports whether client c may obtain tokens for api: for a user
 // (forUser) or for itself (client credentials). The management API takes
 // first-party clients for users and service accounts for themselves,
