@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/optibid/idp/login/web"
+	"github.com/optibid/idp/storage"
 )
 
 // Every mail has its subject and body in every language, and goes out in
@@ -79,5 +80,22 @@ func TestOnlyWayIn(t *testing.T) {
 		if got := onlyWayIn(c.pw, c.passkeys, c.ids); got != c.want {
 			t.Errorf("onlyWayIn(%v, %d, %d) = %v", c.pw, c.passkeys, c.ids, got)
 		}
+	}
+}
+
+// A scope whose API the request did not name is described by the one API
+// that defines it.
+func TestDescribeScopeWithoutResource(t *testing.T) {
+	h := &Handler{Deps: Deps{APIsWithScope: func(scope string) []storage.API {
+		if scope == "reports:read" {
+			return []storage.API{{Name: "Reports", Scopes: []storage.APIScope{{Name: "reports:read", Description: "See reports"}}}}
+		}
+		return nil
+	}}}
+	if got := h.describeScope("reports:read", nil); got != "Reports: See reports" {
+		t.Fatalf("described as %q", got)
+	}
+	if got := h.describeScope("other:thing", nil); got != "Use the “other:thing” permission" {
+		t.Fatalf("unknown scope: %q", got)
 	}
 }
