@@ -89,6 +89,10 @@ func TestRememberedConsentAndDisconnect(t *testing.T) {
 		t.Fatalf("second sign-in asked again: %d %.300s", resp.StatusCode, page)
 	}
 	_, acct := b.Get("/account")
+	if resp, body := b.Fill(acct, "/account/export", nil); resp.StatusCode != 200 || !strings.Contains(body, `"client_id": "partner"`) {
+		t.Fatalf("the export lacks the connected application: %d %.2000s", resp.StatusCode, body)
+	}
+	_, acct = b.Get("/account")
 	if !strings.Contains(acct, "Connected applications") || !strings.Contains(acct, "Partner App") || !strings.Contains(acct, "See your email address") {
 		t.Fatalf("account page: %.3000s", acct)
 	}

@@ -14,10 +14,20 @@ func (s *Service) ExportUser(ctx context.Context, by Actor, userID string) (priv
 	if err != nil {
 		return privacy.Document{}, fmt.Errorf("user data: %w", err)
 	}
+	passkeys, err := s.Store.PasskeysByUser(ctx, userID)
+	if err != nil {
+		return privacy.Document{}, fmt.Errorf("passkeys: %w", err)
+	}
+	consents, err := s.Store.ConsentsOf(ctx, userID)
+	if err != nil {
+		return privacy.Document{}, fmt.Errorf("consents: %w", err)
+	}
 	if err := s.Store.AppendAudit(ctx, by.Event(s.now(), EventDataExported, About{Subject: userID})); err != nil {
 		return privacy.Document{}, fmt.Errorf("audit: %w", err)
 	}
-	return privacy.Export(d, s.now()), nil
+	doc := privacy.Export(d, s.now())
+	doc.Passkeys, doc.Applications = privacy.Passkeys(passkeys), privacy.Applications(consents)
+	return doc, nil
 }
 
 // EraseUser erases the account (GDPR art. 17) and returns the pseudonym

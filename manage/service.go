@@ -26,6 +26,8 @@ type Store interface {
 	DeleteAPI(ctx context.Context, identifier, orgID string, ev storage.AuditEvent) error
 	ListClients(ctx context.Context) ([]storage.Client, error)
 	UserData(ctx context.Context, userID string) (storage.UserData, error)
+	PasskeysByUser(ctx context.Context, userID string) ([]storage.Passkey, error)
+	ConsentsOf(ctx context.Context, userID string) ([]storage.Consent, error)
 	AppendAudit(ctx context.Context, ev storage.AuditEvent) error
 	VerifyAudit(ctx context.Context, against []storage.AuditHead) (storage.AuditReport, error)
 	EraseUser(ctx context.Context, userID, pseudonym string, ev storage.AuditEvent) error

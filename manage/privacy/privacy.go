@@ -16,17 +16,55 @@ import (
 // identify nothing to the person and would weaken the account if the file
 // leaked.
 type Document struct {
-	ExportedAt  time.Time         `json:"exported_at"`
-	Account     Account           `json:"account"`
-	Memberships []Membership      `json:"memberships"`
-	Sessions    []Session         `json:"sessions"`
-	Grants      []Grant           `json:"authorizations"`
-	Identities  []Identity        `json:"linked_identities"`
-	MFA         MFA               `json:"two_step_verification"`
-	Dashboards  map[string]any    `json:"dashboards,omitempty"`
-	Usage       []Usage           `json:"feature_usage"`
-	Events      []Event           `json:"security_events"`
-	Notes       map[string]string `json:"notes"`
+	ExportedAt  time.Time      `json:"exported_at"`
+	Account     Account        `json:"account"`
+	Memberships []Membership   `json:"memberships"`
+	Sessions    []Session      `json:"sessions"`
+	Grants      []Grant        `json:"authorizations"`
+	Identities  []Identity     `json:"linked_identities"`
+	MFA         MFA            `json:"two_step_verification"`
+	Dashboards  map[string]any `json:"dashboards,omitempty"`
+	Usage       []Usage        `json:"feature_usage"`
+	Events      []Event        `json:"security_events"`
+	// Passkeys and Applications (connected applications, by consent) are
+	// filled by the management layer, which reads them beside UserData.
+	Passkeys     []Passkey         `json:"passkeys"`
+	Applications []Application     `json:"connected_applications"`
+	Notes        map[string]string `json:"notes"`
+}
+
+// Passkey is one of the person's passkeys, without its public key.
+type Passkey struct {
+	Name       string    `json:"name"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
+	Synced     bool      `json:"synced"`
+}
+
+// Application is a client the person let in, and what it may do.
+type Application struct {
+	ClientID  string    `json:"client_id"`
+	Scopes    []string  `json:"scopes"`
+	Resources []string  `json:"resources,omitempty"`
+	Since     time.Time `json:"since"`
+}
+
+// Passkeys lists passkeys for the export.
+func Passkeys(ps []storage.Passkey) []Passkey {
+	out := []Passkey{}
+	for _, p := range ps {
+		out = append(out, Passkey{Name: p.Name, CreatedAt: p.CreatedAt, LastUsedAt: p.LastUsedAt, Synced: p.BackupEligible})
+	}
+	return out
+}
+
+// Applications lists consents for the export.
+func Applications(cs []storage.Consent) []Application {
+	out := []Application{}
+	for _, c := range cs {
+		out = append(out, Application{ClientID: c.ClientID, Scopes: c.Scopes, Resources: c.Resources, Since: c.UpdatedAt})
+	}
+	return out
 }
 
 type Account struct {
