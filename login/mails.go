@@ -2,15 +2,15 @@ package login
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
+	"github.com/optibid/idp/internal/i18n"
 	"github.com/optibid/idp/login/notify"
 )
 
 // mailText is one mail's subject and body, as message IDs (the English
 // text) with {{.Name}}-style placeholders filled from the mail's data.
-type mailText struct{ Subject, Body string }
+type mailText = i18n.Mail
 
 // The mails of the sign-in screens. Each goes out in the language of the
 // page that sent it; TestMailsTranslated keeps every language complete.
@@ -39,9 +39,9 @@ func (h *Handler) compose(r *http.Request, m mailText, data map[string]any) (sub
 	}
 	data["Product"] = h.cfg.ProductName
 	if d, ok := data["Duration"].(time.Duration); ok {
-		data["Duration"] = durationIn(lang, d)
+		data["Duration"] = i18n.Duration(lang, d)
 	}
-	return tr.T(lang, m.Subject, data), tr.T(lang, m.Body, data)
+	return tr.Compose(lang, m, data)
 }
 
 // mail sends m to the address and logs a failure (the pages that trigger
@@ -51,25 +51,4 @@ func (h *Handler) mail(r *http.Request, to string, m mailText, data map[string]a
 	if err := h.Email.SendEmail(r.Context(), notify.Email{To: to, Subject: subject, Text: body}); err != nil {
 		h.logWarn(r, "sending email failed", err)
 	}
-}
-
-// durationIn says d in lang: whole hours as hours, else minutes.
-func durationIn(lang string, d time.Duration) string {
-	n, unit := int(d/time.Minute), "minute"
-	if d >= time.Hour && d%time.Hour == 0 {
-		n, unit = int(d/time.Hour), "hour"
-	}
-	words := map[string]map[string][2]string{
-		"en": {"minute": {"minute", "minutes"}, "hour": {"hour", "hours"}},
-		"de": {"minute": {"Minute", "Minuten"}, "hour": {"Stunde", "Stunden"}},
-	}
-	w, ok := words[lang]
-	if !ok {
-		w = words["en"]
-	}
-	form := w[unit][1]
-	if n == 1 {
-		form = w[unit][0]
-	}
-	return strconv.Itoa(n) + " " + form
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/optibid/idp/internal/httpx"
+	"github.com/optibid/idp/internal/i18n"
 )
 
 //go:embed templates/*.html static/*
@@ -45,24 +46,6 @@ var placeholders = template.FuncMap{
 	"here":  func() string { return "/" },
 	"when":  func(time.Time) string { return "" },
 	"day":   func(time.Time) string { return "" },
-}
-
-// dateLayouts are how each language writes a date and a time (UTC, as
-// the pages say).
-var dateLayouts = map[string][2]string{
-	"en": {"2 Jan 2006", "2 Jan 2006, 15:04"},
-	"de": {"02.01.2006", "02.01.2006, 15:04"},
-}
-
-func dateIn(lang string, t time.Time, withTime bool) string {
-	l, ok := dateLayouts[lang]
-	if !ok {
-		l = dateLayouts["en"]
-	}
-	if withTime {
-		return t.UTC().Format(l[1])
-	}
-	return t.UTC().Format(l[0])
 }
 
 // Load parses every page at start. A theme directory (themeDir, laid out
@@ -131,8 +114,8 @@ func (t *Templates) execute(name string, data any, lang string, brand *Brand, he
 		"lang":  func() string { return lang },
 		"brand": func() *Brand { return brand },
 		"here":  func() string { return here },
-		"when":  func(t time.Time) string { return dateIn(lang, t, true) },
-		"day":   func(t time.Time) string { return dateIn(lang, t, false) },
+		"when":  func(t time.Time) string { return i18n.Date(lang, t, true) },
+		"day":   func(t time.Time) string { return i18n.Date(lang, t, false) },
 	})
 	var buf bytes.Buffer
 	if err := tpl.Execute(&buf, data); err != nil {
