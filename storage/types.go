@@ -599,9 +599,12 @@ type UserData struct {
 // revoking or expiring ends it.
 type Invitation struct {
 	ID, OrgID, Email, Role, TokenHash, InvitedBy string
-	CreatedAt, ExpiresAt                         time.Time
-	AcceptedAt, RevokedAt                        time.Time
-	AcceptedBy                                   string
+	// Language is the tag of the language its mails are written in ("en",
+	// "de"); invitations from before languages are "en".
+	Language              string
+	CreatedAt, ExpiresAt  time.Time
+	AcceptedAt, RevokedAt time.Time
+	AcceptedBy            string
 }
 
 // Pending reports whether the invitation can still be accepted at now.

@@ -28,6 +28,9 @@ func (s *Store) CreateInvitation(_ context.Context, inv storage.Invitation, ev s
 		inv.CreatedAt = s.stamp()
 	}
 	inv.Email = strings.ToLower(inv.Email)
+	if inv.Language == "" {
+		inv.Language = "en"
+	}
 	s.invitations[inv.ID] = inv
 	s.appendAudit(ev)
 	return nil

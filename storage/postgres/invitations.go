@@ -11,12 +11,12 @@ import (
 	"github.com/optibid/idp/storage"
 )
 
-const invitationCols = `id, org_id, email, role, token_hash, invited_by, created_at, expires_at, accepted_at, accepted_by, revoked_at`
+const invitationCols = `id, org_id, email, role, token_hash, invited_by, language, created_at, expires_at, accepted_at, accepted_by, revoked_at`
 
 func scanInvitation(r pgx.Row) (storage.Invitation, error) {
 	var i storage.Invitation
 	var accepted, revoked *time.Time
-	err := r.Scan(&i.ID, &i.OrgID, &i.Email, &i.Role, &i.TokenHash, &i.InvitedBy, &i.CreatedAt, &i.ExpiresAt, &accepted, &i.AcceptedBy, &revoked)
+	err := r.Scan(&i.ID, &i.OrgID, &i.Email, &i.Role, &i.TokenHash, &i.InvitedBy, &i.Language, &i.CreatedAt, &i.ExpiresAt, &accepted, &i.AcceptedBy, &revoked)
 	i.AcceptedAt, i.RevokedAt = fromNull(accepted), fromNull(revoked)
 	i.CreatedAt, i.ExpiresAt = i.CreatedAt.UTC(), i.ExpiresAt.UTC()
 	return i, err
@@ -26,9 +26,12 @@ func (s *Store) CreateInvitation(ctx context.Context, inv storage.Invitation, ev
 	if inv.ID == "" {
 		inv.ID = random.ID()
 	}
-	return s.execAudited(ctx, ev, `INSERT INTO invitations (id, org_id, email, role, token_hash, invited_by, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, inv.ID, inv.OrgID, strings.ToLower(inv.Email), inv.Role, inv.TokenHash, inv.InvitedBy,
-		inv.CreatedAt, inv.ExpiresAt)
+	if inv.Language == "" {
+		inv.Language = "en"
+	}
+	return s.execAudited(ctx, ev, `INSERT INTO invitations (id, org_id, email, role, token_hash, invited_by, language, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, inv.ID, inv.OrgID, strings.ToLower(inv.Email), inv.Role, inv.TokenHash, inv.InvitedBy,
+		inv.Language, inv.CreatedAt, inv.ExpiresAt)
 }
 
 func (s *Store) InvitationsOf(ctx context.Context, orgID string) ([]storage.Invitation, error) {

@@ -11,16 +11,16 @@ import (
 )
 
 // testInvitationByToken: a link finds its invitation in any state, and
-// nothing else.
+// nothing else; the invitation keeps its language.
 func testInvitationByToken(t *testing.T, s storage.Store) {
 	o, err := s.UpsertOrganization(ctx, storage.Organization{Slug: "by-token", Name: "By token"}, storage.AuditEvent{})
 	must(t, err)
 	tok, at := random.Token(32), now()
 	inv := storage.Invitation{ID: random.ID(), OrgID: o.ID, Email: "x@example.com", Role: "admin", TokenHash: storage.HashSecret(tok),
-		InvitedBy: "admin-1", CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
+		InvitedBy: "admin-1", Language: "de", CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
 	must(t, s.CreateInvitation(ctx, inv, ev("invitation_created")))
 	got, err := s.InvitationByTokenHash(ctx, storage.HashSecret(tok))
-	if err != nil || got.ID != inv.ID || got.OrgID != o.ID || got.Role != "admin" || !got.Pending(at) {
+	if err != nil || got.ID != inv.ID || got.OrgID != o.ID || got.Role != "admin" || got.Language != "de" || !got.Pending(at) {
 		t.Fatalf("by token: %+v %v", got, err)
 	}
 	must(t, s.RevokeInvitation(ctx, o.ID, inv.ID, at, ev("invitation_revoked")))
@@ -52,6 +52,9 @@ func testInvitations(t *testing.T, s storage.Store) {
 	must(t, err)
 	if len(list) != 1 || list[0].ID != inv.ID || !list[0].Pending(at) {
 		t.Fatalf("list: %+v", list)
+	}
+	if list[0].Language != "en" {
+		t.Fatalf("an invitation without a language is English: %q", list[0].Language)
 	}
 	// Someone else cannot use it; an unknown token is not found.
 	if _, err := s.AcceptInvitation(ctx, storage.HashSecret(tok), stranger, at, anyInviter, ev("invitation_accepted")); !errors.Is(err, storage.ErrMismatch) {
