@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/optibid/idp/internal/i18n"
 	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/manage/roles"
 	"github.com/optibid/idp/storage"
@@ -33,12 +34,25 @@ var ErrNotSent = errors.New("manage: saved, but the email could not be sent")
 var ErrEmailUnverified = errors.New("manage: the email address is not verified")
 
 // Invite invites email to org with invitedRole, on behalf of inviter (a
-// member with role own, or a platform operator). The token goes only to
-// the invited mailbox, never back to the inviter: only that mailbox can
-// accept.
+// member with role own, or a platform operator), with the mail in English
+// (see InviteIn). The token goes only to the invited mailbox, never back
+// to the inviter: only that mailbox can accept.
 func (s *Service) Invite(ctx context.Context, by Actor, inviter storage.User, org storage.Organization, own, email, invitedRole string) (storage.Invitation, error) {
+	return s.InviteIn(ctx, by, inviter, org, own, email, invitedRole, "")
+}
+
+// InviteIn is Invite with the invitee's language lang (one of
+// i18n.Languages, "" for English): the mail is written in it, and so is
+// every resend.
+func (s *Service) InviteIn(ctx context.Context, by Actor, inviter storage.User, org storage.Organization, own, email, invitedRole, lang string) (storage.Invitation, error) {
 	address, err := inviteeAddress(email)
 	if err != nil {
+		return storage.Invitation{}, err
+	}
+	if lang == "" {
+		lang = i18n.Default
+	}
+	if err := CheckLanguage(lang); err != nil {
 		return storage.Invitation{}, err
 	}
 	if invitedRole == "" {
@@ -52,10 +66,10 @@ func (s *Service) Invite(ctx context.Context, by Actor, inviter storage.User, or
 		ttl = DefaultInvitationTTL
 	}
 	token := random.Token(32)
-	inv := storage.Invitation{ID: random.ID(), OrgID: org.ID, Email: address, Role: invitedRole,
+	inv := storage.Invitation{ID: random.ID(), OrgID: org.ID, Email: address, Role: invitedRole, Language: lang,
 		TokenHash: storage.HashSecret(token), InvitedBy: inviter.ID, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	if err := s.Store.CreateInvitation(ctx, inv, by.Event(now, EventInvitationCreated,
-		About{Org: org.ID, Details: map[string]string{"invitation": inv.ID, "role": inv.Role}})); err != nil {
+		About{Org: org.ID, Details: map[string]string{"invitation": inv.ID, "role": inv.Role, "language": lang}})); err != nil {
 		return storage.Invitation{}, fmt.Errorf("invitation: %w", err)
 	}
 	if s.Mailer != nil {
@@ -70,6 +84,15 @@ func (s *Service) Invite(ctx context.Context, by Actor, inviter storage.User, or
 	return inv, nil
 }
 
+// CheckLanguage is the rule for a language someone is written to in: the
+// tag of one of i18n.Languages.
+func CheckLanguage(lang string) error {
+	if !i18n.Supported(lang) {
+		return Invalid("language", "must be one of "+strings.Join(i18n.Tags(), ", "))
+	}
+	return nil
+}
+
 // inviteeAddress is the invitation address rule: a plain address (no
 // display name), lower-cased.
 func inviteeAddress(email string) (string, error) {
@@ -80,14 +103,39 @@ func inviteeAddress(email string) (string, error) {
 	return strings.ToLower(addr.Address), nil
 }
 
-// invitationMail is the invitation's text: a link to the accept page when
-// one is configured, else the code.
+// The invitation mail and its parts, in the catalogue's words (the
+// English text is the message ID); TestMailsTranslated keeps every
+// language complete.
+var (
+	mailInvitation = i18n.Mail{Subject: "Join {{.Org}} on {{.Product}}",
+		Body: "{{.Inviter}} invited you to join {{.Org}} on {{.Product}} as {{.Role}}.\n\n{{.How}}\n\nThe invitation can be used once, by {{.Email}}, until {{.Until}} UTC.\nIf you did not expect it, ignore this email.\n"}
+	invitationByLink = "Accept it here:\n\n  {{.Link}}"
+	invitationByCode = "Sign in to {{.Product}} and enter this invitation code:\n\n  {{.Code}}"
+	anAdministrator  = "An administrator"
+)
+
+// invitationMail is the invitation's text in its language: a link to the
+// accept page when one is configured, else the code.
 func (s *Service) invitationMail(inv storage.Invitation, org storage.Organization, inviterName, token string) (subject, text string, err error) {
+	tr := s.Translator
+	if tr == nil {
+		if tr, err = i18n.New(); err != nil {
+			return "", "", err
+		}
+	}
+	lang := inv.Language
+	if !i18n.Supported(lang) {
+		lang = i18n.Default
+	}
 	product := s.ProductName
 	if product == "" {
 		product = "OptiBid"
 	}
-	how := "Sign in to " + product + " and enter this invitation code:\n\n  " + token
+	// The role is named in the mail's language too (the catalogue has
+	// every one of roles.All).
+	data := map[string]any{"Product": product, "Org": org.Name, "Role": tr.T(lang, inv.Role), "Email": inv.Email,
+		"Until": i18n.Date(lang, inv.ExpiresAt, true), "Code": token}
+	how := tr.T(lang, invitationByCode, data)
 	if s.InvitationURL != "" {
 		u, err := url.Parse(s.InvitationURL)
 		if err != nil {
@@ -97,14 +145,15 @@ func (s *Service) invitationMail(inv storage.Invitation, org storage.Organizatio
 		q.Set("token", token)
 		q.Set("organization", org.Slug)
 		u.RawQuery = q.Encode()
-		how = "Accept it here:\n\n  " + u.String()
+		data["Link"] = u.String()
+		how = tr.T(lang, invitationByLink, data)
 	}
 	if inviterName == "" {
-		inviterName = "An administrator"
+		inviterName = tr.T(lang, anAdministrator)
 	}
-	text = fmt.Sprintf("%s invited you to join %s on %s as %s.\n\n%s\n\nThe invitation can be used once, by %s, until %s.\nIf you did not expect it, ignore this email.\n",
-		inviterName, org.Name, product, inv.Role, how, inv.Email, inv.ExpiresAt.Format("2 January 2006 15:04 MST"))
-	return "Join " + org.Name + " on " + product, text, nil
+	data["Inviter"], data["How"] = inviterName, how
+	subject, text = tr.Compose(lang, mailInvitation, data)
+	return subject, text, nil
 }
 
 // InvitationStatus is pending, accepted, revoked or expired.
@@ -131,7 +180,8 @@ func (s *Service) RevokeInvitation(ctx context.Context, by Actor, org storage.Or
 }
 
 // ResendInvitation replaces org's pending invitation id with a new one to
-// the same address and role, mailed again: the old link stops working.
+// the same address and role, mailed again in the same language: the old
+// link stops working.
 // The resender (role own) must be able to grant the role themselves.
 func (s *Service) ResendInvitation(ctx context.Context, by Actor, inviter storage.User, org storage.Organization, own, id string) (storage.Invitation, error) {
 	list, err := s.Store.InvitationsOf(ctx, org.ID)
@@ -150,7 +200,7 @@ func (s *Service) ResendInvitation(ctx context.Context, by Actor, inviter storag
 		About{Org: org.ID, Details: map[string]string{"invitation": id}})); err != nil {
 		return storage.Invitation{}, fmt.Errorf("resend invitation: %w", err)
 	}
-	return s.Invite(ctx, by, inviter, org, own, old.Email, old.Role)
+	return s.InviteIn(ctx, by, inviter, org, own, old.Email, old.Role, old.Language)
 }
 
 // InvitationByToken finds the invitation a link carries, in any state

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/optibid/idp/internal/i18n"
 	"github.com/optibid/idp/manage/entitlements"
 	"github.com/optibid/idp/storage"
 )
@@ -77,6 +78,9 @@ type Service struct {
 	Mailer        Mailer
 	ProductName   string
 	InvitationURL string
+	// Translator writes the mails in their languages (nil: the embedded
+	// catalogue, loaded for each mail).
+	Translator *i18n.Translator
 	// InvitationTTL: DefaultInvitationTTL when zero.
 	InvitationTTL time.Duration
 	// Resolver looks up the DNS TXT records that prove a domain;
