@@ -278,12 +278,12 @@ func (h *Handler) federatedCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	h.metrics.federation.WithLabelValues(conn.ID, "success").Inc()
 	_ = h.Store.AppendAudit(ctx, h.audit(r, manage.EventFederatedLogin, u.ID, ar.ClientID, map[string]string{"connection": conn.ID}))
-	need, _, _, err := h.mfaRequired(ctx, ar, c, u)
+	d, err := h.mfaRequired(ctx, ar, c, u)
 	if err != nil {
 		h.fail(w, r, "mfa decision", err)
 		return
 	}
-	if need && !upstreamMFA {
+	if d.need && !upstreamMFA {
 		h.toSecondFactor(w, r, ar, u.ID, amr)
 		return
 	}

@@ -56,26 +56,46 @@ func (h *Handler) factorsOf(ctx context.Context, u storage.User) (factors, error
 	return f, nil
 }
 
-// mfaRequired decides whether this login needs a second factor: the user
-// enrolled one, an organization of theirs requires it, the client
-// requires it, or the request asks for it (acr_values).
-func (h *Handler) mfaRequired(ctx context.Context, ar storage.AuthRequest, c storage.Client, u storage.User) (need, byPolicy bool, f factors, err error) {
-	if f, err = h.factorsOf(ctx, u); err != nil {
-		return false, false, f, err
+// mfaDecision is what a sign-in must prove beyond its first step.
+type mfaDecision struct {
+	// need: a second factor is due (the user enrolled one, or a policy
+	// requires one); byPolicy: a policy requires it.
+	need, byPolicy bool
+	// passkey: the sign-in must be phishing-resistant, a passkey with the
+	// second factor (acr urn:optibid:acr:phr): an organization's policy or
+	// the request's acr_values asks for it.
+	passkey bool
+	f       factors
+}
+
+// mfaRequired decides what this login must prove: a second factor when
+// the user enrolled one, an organization of theirs requires it, the
+// client requires it, or the request asks for it (acr_values); a passkey
+// when an organization's policy or the request demands one.
+func (h *Handler) mfaRequired(ctx context.Context, ar storage.AuthRequest, c storage.Client, u storage.User) (mfaDecision, error) {
+	var d mfaDecision
+	var err error
+	if d.f, err = h.factorsOf(ctx, u); err != nil {
+		return d, err
 	}
-	byPolicy = c.RequireMFA || slices.Contains(ar.ACRValues, storage.ACRMFA) || slices.Contains(ar.ACRValues, "mfa")
-	if !byPolicy {
-		p, err := h.orgPolicy(ctx, u.ID)
-		if err != nil {
-			return false, false, f, err
-		}
-		byPolicy = p.mfa
+	p, err := h.orgPolicy(ctx, u.ID)
+	if err != nil {
+		return d, err
 	}
-	return byPolicy || f.any(), byPolicy, f, nil
+	d.passkey = p.passkey || slices.Contains(ar.ACRValues, storage.ACRPhishingResistant)
+	d.byPolicy = d.passkey || p.mfa || c.RequireMFA || slices.Contains(ar.ACRValues, storage.ACRMFA) || slices.Contains(ar.ACRValues, "mfa")
+	d.need = d.byPolicy || d.f.any()
+	return d, nil
+}
+
+// phishingResistant reports whether the methods amr meet a passkey
+// requirement: a passkey and two factors (storage.ACRFor's phr).
+func phishingResistant(amr []string) bool {
+	return storage.ACRFor(amr) == storage.ACRPhishingResistant
 }
 
 // orgRules is what the user's organizations demand of every login.
-type orgRules struct{ mfa, verifiedEmail bool }
+type orgRules struct{ mfa, passkey, verifiedEmail bool }
 
 // orgPolicy combines the policies of every organization the user is a
 // member of: the strictest wins.
@@ -90,7 +110,8 @@ func (h *Handler) orgPolicy(ctx context.Context, userID string) (orgRules, error
 		if err != nil {
 			return p, err
 		}
-		p.mfa = p.mfa || o.MFAPolicy == manage.MFARequired
+		p.passkey = p.passkey || o.MFAPolicy == manage.MFAPasskey
+		p.mfa = p.mfa || p.passkey || o.MFAPolicy == manage.MFARequired
 		p.verifiedEmail = p.verifiedEmail || o.RequireVerifiedEmail
 	}
 	return p, nil
@@ -101,12 +122,12 @@ func (h *Handler) orgPolicy(ctx context.Context, userID string) (orgRules, error
 // failure counter is reset only when the whole login succeeds, so a known
 // password cannot be used to reset the count of wrong second factors.
 func (h *Handler) afterPassword(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, c storage.Client, u checkedUser, pw string) {
-	need, _, _, err := h.mfaRequired(r.Context(), ar, c, u.User)
+	d, err := h.mfaRequired(r.Context(), ar, c, u.User)
 	if err != nil {
 		h.fail(w, r, "mfa decision", err)
 		return
 	}
-	if need {
+	if d.need {
 		// The password was right: take back its own admission (and only
 		// that), so an unfinished second step does not count against the
 		// user; a wrong second factor will.
@@ -130,12 +151,12 @@ func (h *Handler) afterPassword(w http.ResponseWriter, r *http.Request, ar stora
 // factor that is due is still asked for.
 func (h *Handler) afterPasskey(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, c storage.Client, u storage.User, amr []string, ticket storage.Ticket) {
 	if !slices.Contains(amr, "mfa") {
-		need, _, _, err := h.mfaRequired(r.Context(), ar, c, u)
+		d, err := h.mfaRequired(r.Context(), ar, c, u)
 		if err != nil {
 			h.fail(w, r, "mfa decision", err)
 			return
 		}
-		if need {
+		if d.need {
 			if err := h.Store.ReleaseAdmission(r.Context(), u.ID); err != nil {
 				h.fail(w, r, "release admission", err)
 				return
@@ -225,6 +246,7 @@ const (
 	stepDone         step = iota
 	stepAuthenticate      // no session this request may use
 	stepSecondFactor      // a second factor is due and the session has none
+	stepPasskey           // a passkey is required and the session has two factors without one
 	stepVerifyEmail       // the client or an organization needs a verified email
 	stepOrganization      // the organization of the login is not settled
 	stepConsent           // the user must consent
@@ -248,12 +270,15 @@ func (h *Handler) owed(ctx context.Context, ar storage.AuthRequest, c storage.Cl
 		ar.HintSubject != "" && ar.HintSubject != s.UserID:
 		return stepAuthenticate, nil
 	}
-	need, _, _, err := h.mfaRequired(ctx, ar, c, u)
+	d, err := h.mfaRequired(ctx, ar, c, u)
 	if err != nil {
 		return 0, err
 	}
-	if need && !slices.Contains(s.AMR, "mfa") {
+	if d.need && !slices.Contains(s.AMR, "mfa") {
 		return stepSecondFactor, nil
+	}
+	if d.passkey && !phishingResistant(s.AMR) {
+		return stepPasskey, nil
 	}
 	if !u.EmailVerified {
 		p, err := h.orgPolicy(ctx, u.ID)
@@ -316,6 +341,10 @@ func (h *Handler) advance(w http.ResponseWriter, r *http.Request, ar storage.Aut
 				return
 			}
 			h.toSecondFactor(w, r, ar, s.UserID, s.AMR)
+		case st == stepPasskey && silent:
+			http.Redirect(w, r, h.ErrorRedirectURL(r.Context(), ar, "interaction_required", "a passkey is required"), http.StatusFound)
+		case st == stepPasskey:
+			h.toPasskey(w, r, ar, c, s, u)
 		case st == stepVerifyEmail && silent:
 			http.Redirect(w, r, h.ErrorRedirectURL(r.Context(), ar, "interaction_required", "the user must verify their email address"), http.StatusFound)
 		case st == stepVerifyEmail:

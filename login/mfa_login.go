@@ -67,22 +67,53 @@ func (h *Handler) mfaPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	_, byPolicy, f, err := h.mfaRequired(r.Context(), ar, c, u)
+	dec, err := h.mfaRequired(r.Context(), ar, c, u)
 	if err != nil {
 		h.fail(w, r, "mfa decision", err)
 		return
 	}
-	if !f.any() && (byPolicy || !f.email) {
+	f := dec.f
+	if h.passkeyOnly(w, r, ar, dec) {
+		return
+	}
+	if !f.any() && (dec.byPolicy || !f.email) {
 		// Required, and nothing enrolled: enrollment is the second step.
 		http.Redirect(w, r, "/login/mfa/enroll?id="+ar.ID, http.StatusSeeOther)
 		return
 	}
 	d := h.mfaData(r, ar, f)
+	if dec.passkey {
+		d.Notice = "Your organization requires a passkey. Confirm it's you with your usual second step, then add a passkey."
+	}
 	if !f.totp && !f.phone && f.backup == 0 && !f.email {
 		// A factor is enrolled (a phone) but cannot be used right now.
 		d.Error = "Your second step cannot be used right now. Try again later."
 	}
 	h.render(w, r, http.StatusOK, "mfa", d)
+}
+
+// passkeyOnly sends a sign-in that must end with a passkey away from the
+// codes when the codes cannot help: to the user's passkey, or (no factor
+// at all) to adding one. A user with a factor but no passkey proves
+// themselves with it first. On true the answer is written.
+func (h *Handler) passkeyOnly(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, d mfaDecision) bool {
+	switch {
+	case !d.passkey:
+		return false
+	case h.passkeys == nil:
+		h.Error(w, r, http.StatusForbidden, passkeysUnavailable)
+	case d.f.passkeys > 0 && !hasKey(ar.PendingAMR):
+		http.Redirect(w, r, "/login/passkey/mfa?id="+ar.ID, http.StatusSeeOther)
+	case d.f.passkeys > 0:
+		// A passkey without user verification was the first step: a code
+		// completes it as usual, and the result holds a passkey.
+		return false
+	case !d.f.any():
+		http.Redirect(w, r, "/login/passkey/enroll?id="+ar.ID, http.StatusSeeOther)
+	default:
+		return false
+	}
+	return true
 }
 
 const wrongCode = "That code is not right, or was already used. Try again."
@@ -100,6 +131,14 @@ func (h *Handler) mfaSubmit(w http.ResponseWriter, r *http.Request) {
 	method := r.PostForm.Get("method")
 	if method != "totp" && method != "backup" && method != "otp" {
 		h.Error(w, r, http.StatusBadRequest, "The form could not be read. Please go back and try again.")
+		return
+	}
+	dec, err := h.mfaRequired(ctx, ar, c, u)
+	if err != nil {
+		h.fail(w, r, "mfa decision", err)
+		return
+	}
+	if h.passkeyOnly(w, r, ar, dec) {
 		return
 	}
 	// Second factors are admitted (and counted) like passwords, atomically
@@ -146,8 +185,7 @@ func (h *Handler) mfaSubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.metrics.logins.WithLabelValues("password", "bad_second_factor").Inc()
-		_, _, f, _ := h.mfaRequired(ctx, ar, c, u)
-		d := h.mfaData(r, ar, f)
+		d := h.mfaData(r, ar, dec.f)
 		d.Error = wrongCode
 		if r.PostForm.Get("method") == "otp" {
 			d.Challenge, d.Channel = r.PostForm.Get("challenge"), r.PostForm.Get("channel")
@@ -190,11 +228,15 @@ func (h *Handler) mfaSend(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	_, _, f, err := h.mfaRequired(r.Context(), ar, c, u)
+	dec, err := h.mfaRequired(r.Context(), ar, c, u)
 	if err != nil {
 		h.fail(w, r, "mfa decision", err)
 		return
 	}
+	if h.passkeyOnly(w, r, ar, dec) {
+		return
+	}
+	f := dec.f
 	d := h.mfaData(r, ar, f)
 	channel := r.PostForm.Get("channel")
 	if (channel == "sms" && !f.phone) || (channel == "email" && !f.email) || (channel != "sms" && channel != "email") {

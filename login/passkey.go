@@ -346,6 +346,9 @@ func (h *Handler) usePasskey(w http.ResponseWriter, r *http.Request, u storage.U
 
 type passkeyMFAData struct {
 	ID, CSRF, Error string
+	// Required: the sign-in must end with a passkey, so there is no other
+	// way to offer.
+	Required bool
 }
 
 // pendingPasskeyUser is pendingLogin for a user with passkeys; without
@@ -368,11 +371,16 @@ func (h *Handler) pendingPasskeyUser(w http.ResponseWriter, r *http.Request, id 
 }
 
 func (h *Handler) passkeyMFAPage(w http.ResponseWriter, r *http.Request) {
-	ar, _, _, ok := h.pendingPasskeyUser(w, r, r.URL.Query().Get("id"))
+	ar, c, pu, ok := h.pendingPasskeyUser(w, r, r.URL.Query().Get("id"))
 	if !ok {
 		return
 	}
-	h.render(w, r, http.StatusOK, "passkeymfa", passkeyMFAData{ID: ar.ID, CSRF: h.csrfToken(h.Cookies.BrowserID(r))})
+	d, err := h.mfaRequired(r.Context(), ar, c, pu.u)
+	if err != nil {
+		h.fail(w, r, "mfa decision", err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "passkeymfa", passkeyMFAData{ID: ar.ID, CSRF: h.csrfToken(h.Cookies.BrowserID(r)), Required: d.passkey})
 }
 
 func (h *Handler) passkeyMFAOptions(w http.ResponseWriter, r *http.Request) {
@@ -439,15 +447,26 @@ func (h *Handler) passkeyMFASubmit(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, "record mfa failure", aerr)
 			return
 		}
-		h.render(w, r, http.StatusUnauthorized, "passkeymfa", passkeyMFAData{ID: ar.ID, CSRF: r.PostForm.Get("csrf"),
-			Error: "That passkey could not be used. Try again, or use another way."})
+		d, derr := h.mfaRequired(ctx, ar, c, u)
+		if derr != nil {
+			h.fail(w, r, "mfa decision", derr)
+			return
+		}
+		msg := "That passkey could not be used. Try again, or use another way."
+		if d.passkey {
+			msg = "That passkey could not be used. Try again."
+		}
+		h.render(w, r, http.StatusUnauthorized, "passkeymfa", passkeyMFAData{ID: ar.ID, CSRF: r.PostForm.Get("csrf"), Error: msg, Required: d.passkey})
 		return
 	}
 	if !h.usePasskey(w, r, u, p, parsed, ar.ClientID) {
 		return
 	}
+	// The pending methods may already hold mfa (two factors shown, the
+	// passkey still owed): it is said once, last.
 	key := passkeyAMR(p.BackupEligible, false)[0]
-	amr := slices.Compact(append(slices.Clone(ar.PendingAMR), key, "mfa"))
+	amr := slices.DeleteFunc(slices.Clone(ar.PendingAMR), func(m string) bool { return m == "mfa" })
+	amr = slices.Compact(append(amr, key, "mfa"))
 	h.completeLogin(w, r, ar, c, u, amr, "", &ticket)
 }
 

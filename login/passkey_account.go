@@ -22,6 +22,9 @@ func (h *Handler) registerPasskeys(r *mux.Router) {
 	r.HandleFunc("/login/passkey/mfa", h.passkeyMFAPage).Methods(http.MethodGet)
 	r.HandleFunc("/login/passkey/mfa/options", h.passkeyMFAOptions).Methods(http.MethodPost)
 	r.HandleFunc("/login/passkey/mfa", h.passkeyMFASubmit).Methods(http.MethodPost)
+	r.HandleFunc("/login/passkey/enroll", h.passkeyEnrollPage).Methods(http.MethodGet)
+	r.HandleFunc("/login/passkey/enroll/options", h.passkeyEnrollOptions).Methods(http.MethodPost)
+	r.HandleFunc("/login/passkey/enroll", h.passkeyEnrollSubmit).Methods(http.MethodPost)
 	r.HandleFunc("/account/passkeys", h.accountPasskeysPage).Methods(http.MethodGet)
 	r.HandleFunc("/account/passkeys/options", h.accountPasskeyOptions).Methods(http.MethodPost)
 	r.HandleFunc("/account/passkeys", h.accountPasskeyAdd).Methods(http.MethodPost)
@@ -90,13 +93,21 @@ func (h *Handler) accountPasskeyOptions(w http.ResponseWriter, r *http.Request) 
 		h.passkeyJSONError(w, r, http.StatusServiceUnavailable, "passkeys", err)
 		return
 	}
+	h.beginRegistration(w, r, pu, "")
+}
+
+// beginRegistration starts a registration for pu (within the sign-in
+// arID, or "" on the account page): a discoverable credential is
+// preferred (a passkey, not just a second factor), user verification
+// too, and the user's existing passkeys are excluded.
+func (h *Handler) beginRegistration(w http.ResponseWriter, r *http.Request, pu passkeyUser, arID string) {
 	opts, sd, err := h.passkeys.BeginRegistration(pu, webauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementPreferred),
 		webauthn.WithExclusions(webauthn.Credentials(pu.creds).CredentialDescriptors()))
 	if err != nil {
 		h.passkeyJSONError(w, r, http.StatusInternalServerError, "begin registration", err)
 		return
 	}
-	h.startCeremony(w, r, storage.PasskeyRegistration, u.ID, "", sd, opts)
+	h.startCeremony(w, r, storage.PasskeyRegistration, pu.u.ID, arID, sd, opts)
 }
 
 // accountPasskeyAdd finishes a registration. Without a script the form
@@ -120,39 +131,52 @@ func (h *Handler) accountPasskeyAdd(w http.ResponseWriter, r *http.Request) {
 		h.passkeysView(w, r, u, http.StatusBadRequest, passkeysData{Error: ve.Msg})
 		return
 	}
-	refused := func(cause error) {
-		slog.InfoContext(r.Context(), "passkey registration refused", "error", cause)
-		h.passkeysView(w, r, u, http.StatusBadRequest, passkeysData{Error: "The passkey could not be added. Please try again."})
-	}
-	sd, err := h.takeCeremony(r, storage.PasskeyRegistration, u.ID, "")
-	if errors.Is(err, errBadPasskey) {
-		refused(err)
-		return
-	}
-	if err != nil {
-		h.fail(w, r, "passkey challenge", err)
-		return
-	}
-	parsed, err := protocol.ParseCredentialCreationResponseBytes([]byte(r.PostForm.Get("credential")))
-	if err != nil {
-		refused(err)
-		return
-	}
 	pu, _, err := h.passkeyUserOf(r, u)
 	if err != nil {
 		h.fail(w, r, "passkeys", err)
 		return
 	}
-	if len(pu.creds) >= maxPasskeys {
-		h.passkeysView(w, r, u, http.StatusConflict, passkeysData{Error: "You have as many passkeys as an account can have. Remove one you no longer use first."})
+	_, msg, status, err := h.addPasskey(r, pu, "", "", name)
+	if err != nil {
+		h.fail(w, r, "add passkey", err)
 		return
+	}
+	if msg != "" {
+		h.passkeysView(w, r, u, status, passkeysData{Error: msg})
+		return
+	}
+	h.passkeysView(w, r, u, http.StatusOK, passkeysData{Notice: "Passkey “" + name + "” added. You can now sign in with it."})
+}
+
+// addPasskey finishes the registration ceremony posted with r (begun for
+// the sign-in arID, or "" on the account page), stores the passkey and
+// tells the mailbox. A refusal is the user's to see (msg, status); err is
+// an outage.
+func (h *Handler) addPasskey(r *http.Request, pu passkeyUser, arID, clientID, name string) (p storage.Passkey, msg string, status int, err error) {
+	u := pu.u
+	refused := func(cause error) (storage.Passkey, string, int, error) {
+		slog.InfoContext(r.Context(), "passkey registration refused", "error", cause)
+		return p, "The passkey could not be added. Please try again.", http.StatusBadRequest, nil
+	}
+	sd, err := h.takeCeremony(r, storage.PasskeyRegistration, u.ID, arID)
+	if errors.Is(err, errBadPasskey) {
+		return refused(err)
+	}
+	if err != nil {
+		return p, "", 0, err
+	}
+	parsed, err := protocol.ParseCredentialCreationResponseBytes([]byte(r.PostForm.Get("credential")))
+	if err != nil {
+		return refused(err)
+	}
+	if len(pu.creds) >= maxPasskeys {
+		return p, "You have as many passkeys as an account can have. Remove one you no longer use first.", http.StatusConflict, nil
 	}
 	cred, err := h.passkeys.CreateCredential(pu, sd, parsed)
 	if err != nil {
-		refused(err)
-		return
+		return refused(err)
 	}
-	p := storage.Passkey{ID: cred.ID, UserID: u.ID, Name: name, PublicKey: cred.PublicKey, AttestationType: cred.AttestationType,
+	p = storage.Passkey{ID: cred.ID, UserID: u.ID, Name: name, PublicKey: cred.PublicKey, AttestationType: cred.AttestationType,
 		AAGUID: cred.Authenticator.AAGUID, SignCount: cred.Authenticator.SignCount, BackupEligible: cred.Flags.BackupEligible,
 		BackupState: cred.Flags.BackupState, CreatedAt: h.now()}
 	for _, t := range cred.Transport {
@@ -160,20 +184,18 @@ func (h *Handler) accountPasskeyAdd(w http.ResponseWriter, r *http.Request) {
 			p.Transports = append(p.Transports, string(t))
 		}
 	}
-	err = h.Store.AddPasskey(r.Context(), p, h.audit(r, manage.EventPasskeyRegistered, u.ID, "", map[string]string{"passkey": name}))
+	err = h.Store.AddPasskey(r.Context(), p, h.audit(r, manage.EventPasskeyRegistered, u.ID, clientID, map[string]string{"passkey": name}))
 	if errors.Is(err, storage.ErrConflict) {
-		h.passkeysView(w, r, u, http.StatusConflict, passkeysData{Error: "This passkey is already registered."})
-		return
+		return p, "This passkey is already registered.", http.StatusConflict, nil
 	}
 	if err != nil {
-		h.fail(w, r, "add passkey", err)
-		return
+		return p, "", 0, err
 	}
 	// A new way in is told to the mailbox: a passkey planted with a
 	// borrowed session would otherwise outlive a password reset unseen.
 	h.mail(r, u.Email, mailPasskeyAdded, map[string]any{"Passkey": name, "When": h.now().Format("2006-01-02 15:04 MST"),
 		"Link": h.cfg.Issuer + "/account/passkeys"})
-	h.passkeysView(w, r, u, http.StatusOK, passkeysData{Notice: "Passkey “" + name + "” added. You can now sign in with it."})
+	return p, "", 0, nil
 }
 
 // maxPasskeys bounds one account's passkeys (each is read at every

@@ -36,10 +36,14 @@ const (
 	MFAOff      = "off"
 	MFAOptional = "optional"
 	MFARequired = "required"
+	// MFAPasskey: members must sign in with a passkey (phishing-resistant,
+	// acr urn:optibid:acr:phr); codes alone no longer finish a sign-in,
+	// and a member without a passkey adds one during the sign-in.
+	MFAPasskey = "passkey"
 )
 
 // MFAPolicies lists the policies, weakest first.
-var MFAPolicies = []string{MFAOff, MFAOptional, MFARequired}
+var MFAPolicies = []string{MFAOff, MFAOptional, MFARequired, MFAPasskey}
 
 // slugPattern: the schema enforces the same (migrations).
 var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)

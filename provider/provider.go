@@ -374,7 +374,7 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 	d.ClaimsParameterSupported = false
 	d.SubjectTypesSupported = []string{"public"}
 	d.IDTokenSigningAlgValuesSupported = algs(p.keys)
-	d.ACRValuesSupported = []string{storage.ACRPassword, storage.ACRMFA}
+	d.ACRValuesSupported = []string{storage.ACRPassword, storage.ACRMFA, storage.ACRPhishingResistant}
 	raw, err := json.Marshal(d)
 	if err != nil {
 		return nil, err

@@ -25,7 +25,7 @@ type Organizations interface {
 	// APIs, feature settings and logs) and revokes the grants its clients
 	// hold; ErrNotFound when there is none. Audit rows stay.
 	DeleteOrganization(ctx context.Context, orgID string, ev AuditEvent) error
-	// SetMFAPolicy sets "off", "optional" or "required".
+	// SetMFAPolicy sets "off", "optional", "required" or "passkey".
 	SetMFAPolicy(ctx context.Context, orgID, policy string, ev AuditEvent) error
 	// SetOrgSettings replaces the organization's settings (a JSON object).
 	SetOrgSettings(ctx context.Context, orgID string, settings []byte, ev AuditEvent) error

@@ -12,8 +12,9 @@ type Organization struct {
 	ID   string
 	Slug string
 	Name string
-	// MFAPolicy: "off", "optional" (default) or "required" (members must
-	// enroll a second factor at their next login).
+	// MFAPolicy: "off", "optional" (default), "required" (members must
+	// enroll a second factor at their next login) or "passkey" (members
+	// must sign in with a passkey).
 	MFAPolicy string
 	// RequireVerifiedEmail: members must verify their email address before
 	// any client gets a code for them.

@@ -22,7 +22,7 @@ var embedded embed.FS
 
 // Pages are the templates every deployment must have.
 var Pages = []string{"login", "consent", "logout", "loggedout", "mfa", "enroll", "backupcodes", "register", "notice",
-	"forgot", "reset", "account", "org", "error", "invitation", "confirm", "passkeys", "passkeymfa"}
+	"forgot", "reset", "account", "org", "error", "invitation", "confirm", "passkeys", "passkeymfa", "passkeyenroll"}
 
 // Templates is the parsed set of pages, the translator and the static
 // file server.

@@ -90,7 +90,7 @@ func (c *Console) showOrg(w http.ResponseWriter, r *http.Request, s *session, na
 		}
 	case "settings":
 		p.Title = "Settings"
-		data["Policies"] = []string{"off", "optional", "required"}
+		data["Policies"] = []string{"off", "optional", "required", "passkey"} // what the API accepts
 	case "domains":
 		p.Title = "Domains"
 		var ds struct {

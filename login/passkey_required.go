@@ -1,0 +1,151 @@
+package login
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+
+	"github.com/optibid/idp/manage"
+	"github.com/optibid/idp/storage"
+)
+
+// An organization may require a passkey (MFA policy "passkey"), and a
+// request may ask for one (acr_values urn:optibid:acr:phr). Such a
+// sign-in ends only with a passkey and two factors. A member who has no
+// passkey adds one during the sign-in, after proving themselves as they
+// could before: with their usual second factor, or with the password
+// alone when they have no factor at all (the same rule as a first
+// authenticator, see mayEnroll). Then they use it, so the new passkey is
+// shown to work before any code is issued.
+
+const passkeysUnavailable = "Your organization requires a passkey to sign in, but passkeys are not available here. Contact your organization's support."
+
+// toPasskey moves on a sign-in that has two factors but no passkey where
+// one is required: to the user's passkey when they have one; to adding
+// one when both factors were shown in this very sign-in (a session made
+// in this browser after the request began); else to the sign-in form, so
+// that a session alone (a borrowed cookie) never adds a way in.
+func (h *Handler) toPasskey(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, c storage.Client, s storage.Session, u storage.User) {
+	if h.passkeys == nil {
+		h.Error(w, r, http.StatusForbidden, passkeysUnavailable)
+		return
+	}
+	ps, err := h.Store.PasskeysByUser(r.Context(), u.ID)
+	if err != nil {
+		h.fail(w, r, "passkeys", err)
+		return
+	}
+	if len(ps) > 0 {
+		// The passkey step completes the second factor again.
+		h.toSecondFactor(w, r, ar, u.ID, slices.DeleteFunc(slices.Clone(s.AMR), func(m string) bool { return m == "mfa" }))
+		return
+	}
+	if !s.AuthTime.After(ar.CreatedAt) || !slices.Contains(s.AMR, "mfa") {
+		h.showLogin(w, r, ar, c)
+		return
+	}
+	if err := h.Store.SetPendingLogin(r.Context(), ar.ID, u.ID, s.AMR, h.now()); err != nil {
+		if errors.Is(err, storage.ErrAlreadyUsed) || errors.Is(err, storage.ErrNotFound) {
+			h.Error(w, r, http.StatusBadRequest, "This sign-in was already completed. Return to the application.")
+			return
+		}
+		h.fail(w, r, "pending login", err)
+		return
+	}
+	http.Redirect(w, r, "/login/passkey/enroll?id="+ar.ID, http.StatusSeeOther)
+}
+
+type passkeyEnrollData struct {
+	ID, CSRF, Error string
+	Max             int
+}
+
+// pendingPasskeyEnrollment is pendingLogin for adding a required passkey
+// during a sign-in. It refuses (and sends the browser where it belongs)
+// when no passkey is required, when the user already has one, and when
+// the user has a second factor that this sign-in has not seen yet.
+func (h *Handler) pendingPasskeyEnrollment(w http.ResponseWriter, r *http.Request, id string) (storage.AuthRequest, passkeyUser, bool) {
+	ar, c, u, ok := h.pendingLogin(w, r, id)
+	if !ok {
+		return ar, passkeyUser{}, false
+	}
+	d, err := h.mfaRequired(r.Context(), ar, c, u)
+	if err != nil {
+		h.fail(w, r, "mfa decision", err)
+		return ar, passkeyUser{}, false
+	}
+	switch {
+	case !d.passkey:
+		http.Redirect(w, r, "/login/mfa?id="+ar.ID, http.StatusSeeOther)
+		return ar, passkeyUser{}, false
+	case h.passkeys == nil:
+		h.Error(w, r, http.StatusForbidden, passkeysUnavailable)
+		return ar, passkeyUser{}, false
+	case d.f.passkeys > 0:
+		http.Redirect(w, r, "/login/passkey/mfa?id="+ar.ID, http.StatusSeeOther)
+		return ar, passkeyUser{}, false
+	case d.f.any() && !slices.Contains(ar.PendingAMR, "mfa"):
+		_ = h.Store.AppendAudit(r.Context(), h.audit(r, manage.EventEnrollmentRefused, u.ID, ar.ClientID, map[string]string{"reason": "has_factor"}))
+		http.Redirect(w, r, "/login/mfa?id="+ar.ID, http.StatusSeeOther)
+		return ar, passkeyUser{}, false
+	}
+	pu, _, err := h.passkeyUserOf(r, u)
+	if err != nil {
+		h.fail(w, r, "passkeys", err)
+		return ar, pu, false
+	}
+	return ar, pu, true
+}
+
+func (h *Handler) passkeyEnrollPage(w http.ResponseWriter, r *http.Request) {
+	ar, _, ok := h.pendingPasskeyEnrollment(w, r, r.URL.Query().Get("id"))
+	if !ok {
+		return
+	}
+	h.render(w, r, http.StatusOK, "passkeyenroll", passkeyEnrollData{ID: ar.ID, CSRF: h.csrfToken(h.Cookies.BrowserID(r)), Max: manage.PasskeyNameMax})
+}
+
+func (h *Handler) passkeyEnrollOptions(w http.ResponseWriter, r *http.Request) {
+	if !h.checkForm(w, r) {
+		return
+	}
+	ar, pu, ok := h.pendingPasskeyEnrollment(w, r, r.PostForm.Get("id"))
+	if !ok {
+		return
+	}
+	h.beginRegistration(w, r, pu, ar.ID)
+}
+
+// passkeyEnrollSubmit stores the new passkey and asks for it at once.
+func (h *Handler) passkeyEnrollSubmit(w http.ResponseWriter, r *http.Request) {
+	if !h.checkForm(w, r) {
+		return
+	}
+	ar, pu, ok := h.pendingPasskeyEnrollment(w, r, r.PostForm.Get("id"))
+	if !ok {
+		return
+	}
+	again := func(status int, msg string) {
+		h.render(w, r, status, "passkeyenroll", passkeyEnrollData{ID: ar.ID, CSRF: r.PostForm.Get("csrf"), Error: msg, Max: manage.PasskeyNameMax})
+	}
+	if r.PostForm.Get("credential") == "" {
+		again(http.StatusBadRequest, "Adding a passkey needs JavaScript in this browser.")
+		return
+	}
+	name, err := manage.PasskeyName(r.PostForm.Get("name"), "Passkey added "+h.now().Format("2 Jan 2006"))
+	var ve *manage.ValidationError
+	if errors.As(err, &ve) {
+		again(http.StatusBadRequest, ve.Msg)
+		return
+	}
+	_, msg, status, err := h.addPasskey(r, pu, ar.ID, ar.ClientID, name)
+	if err != nil {
+		h.fail(w, r, "add passkey", err)
+		return
+	}
+	if msg != "" {
+		again(status, msg)
+		return
+	}
+	http.Redirect(w, r, "/login/passkey/mfa?id="+ar.ID, http.StatusSeeOther)
+}
