@@ -235,7 +235,7 @@ func (a *App) build(ctx context.Context) error {
 		Keys: a.Keys, KeyAlgorithms: cfg.Keys.Algorithms,
 		Catalogue: a.Provider.Catalogue, Now: a.now,
 		Mailer: mailer{emailSender}, ProductName: cfg.MFA.IssuerName, InvitationURL: cfg.invitationURL(),
-		InvitationTTL: cfg.Accounts.InvitationTTL,
+		InvitationTTL: cfg.Accounts.InvitationTTL, Translator: templates.Translator().Translator,
 		ClientChanged: a.clientChanged, Connections: conns, ManagementAPI: a.Provider.ManagementAPI(),
 		APIsChanged: func() { _ = a.Provider.ReloadAPIs(context.Background()) }}).Register(r)
 	if outbox != nil {

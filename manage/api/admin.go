@@ -23,6 +23,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/optibid/idp/internal/httpx"
+	"github.com/optibid/idp/internal/i18n"
 	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/manage/entitlements"
 	"github.com/optibid/idp/manage/roles"
@@ -101,6 +102,9 @@ type Deps struct {
 	ProductName   string
 	InvitationURL string
 	InvitationTTL time.Duration
+	// Translator writes the mails in their languages (nil: the embedded
+	// catalogue, loaded for each mail).
+	Translator *i18n.Translator
 	// ClientChanged drops a client from the provider's cache after a
 	// change (nil: none).
 	ClientChanged func(clientID string)
@@ -144,7 +148,7 @@ func New(d Deps) *Handler {
 	}
 	return &Handler{Deps: d, rules: &manage.Service{Store: d.Store, Now: d.Now, Catalogue: d.Catalogue,
 		ManagementAPI: d.ManagementAPI, Connectors: d.Connections, Mailer: d.Mailer, ProductName: d.ProductName,
-		InvitationURL: d.InvitationURL, InvitationTTL: d.InvitationTTL, Resolver: d.Resolver, DomainKey: d.DomainKey}}
+		InvitationURL: d.InvitationURL, InvitationTTL: d.InvitationTTL, Translator: d.Translator, Resolver: d.Resolver, DomainKey: d.DomainKey}}
 }
 
 // Register mounts the routes under /api/v1.

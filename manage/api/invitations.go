@@ -7,6 +7,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/optibid/idp/internal/i18n"
 	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/storage"
 )
@@ -15,6 +16,7 @@ type invitationView struct {
 	ID        string    `json:"id"`
 	Email     string    `json:"email"`
 	Role      string    `json:"role"`
+	Language  string    `json:"language"`
 	Status    string    `json:"status"` // pending, accepted, revoked or expired
 	InvitedBy string    `json:"invited_by"`
 	CreatedAt time.Time `json:"created_at"`
@@ -22,20 +24,27 @@ type invitationView struct {
 }
 
 func (h *Handler) viewInvitation(i storage.Invitation) invitationView {
-	return invitationView{i.ID, i.Email, i.Role, manage.InvitationStatus(i, h.Now()), i.InvitedBy, i.CreatedAt, i.ExpiresAt}
+	return invitationView{i.ID, i.Email, i.Role, i.Language, manage.InvitationStatus(i, h.Now()), i.InvitedBy, i.CreatedAt, i.ExpiresAt}
 }
 
 // invite creates an invitation and mails its token; the token is never in
-// the response, so only the invited mailbox can accept.
+// the response, so only the invited mailbox can accept. The mail is in
+// the body's language, else the one the request's Accept-Language
+// prefers among the supported ones, else English.
 func (h *Handler) invite(w http.ResponseWriter, r *http.Request, c caller, o storage.Organization, own string) {
 	var body struct {
-		Email string `json:"email"`
-		Role  string `json:"role"`
+		Email    string `json:"email"`
+		Role     string `json:"role"`
+		Language string `json:"language"`
 	}
 	if !decode(w, r, &body) {
 		return
 	}
-	inv, err := h.rules.Invite(r.Context(), c.actor(r), c.user, o, own, body.Email, body.Role)
+	lang := body.Language
+	if lang == "" {
+		lang = i18n.Negotiate(nil, r.Header.Get("Accept-Language"))
+	}
+	inv, err := h.rules.InviteIn(r.Context(), c.actor(r), c.user, o, own, body.Email, body.Role, lang)
 	var ceiling *manage.RoleCeilingError
 	switch {
 	case errors.As(err, &ceiling):
