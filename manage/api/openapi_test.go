@@ -175,7 +175,7 @@ func TestOpenAPIValid(t *testing.T) {
 		{"response without description", "        \"204\":\n          description: Erased.\n", "        \"204\": {}\n"},
 		{"dangling reference", `$ref: "#/components/schemas/Member"`, `$ref: "#/components/schemas/Membr"`},
 		{"unknown operation field", "      operationId: getMe\n", "      operationId: getMe\n      operationID: getMe\n"},
-		{"unquoted off", `enum: ["off", optional, required]`, `enum: [off, optional, required]`},
+		{"unquoted off", `enum: ["off", optional, required, passkey]`, `enum: [off, optional, required, passkey]`},
 		{"stray key from a comma", "    org:\n      name: org\n", "    org: {name: org, in: path, required: true, schema: {type: string}, description: ID, or slug}\n    org0:\n      name: org\n"},
 		{"status code as a number", "        \"204\":\n          description: Erased.\n", "        204:\n          description: Erased.\n"},
 	} {
@@ -449,7 +449,7 @@ func TestOpenAPIServedYAML(t *testing.T) {
 	if err := yaml11.Unmarshal(served, &v11); err != nil {
 		t.Fatalf("not YAML 1.1: %v", err)
 	}
-	want := []any{"off", "optional", "required"}
+	want := []any{"off", "optional", "required", "passkey"}
 	for name, got := range map[string][]any{"YAML 1.2": v12.Components.Schemas["MFAPolicy"].Enum, "YAML 1.1": v11.Components.Schemas["MFAPolicy"].Enum} {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s reads the MFA policies as %#v, want %#v", name, got, want)
