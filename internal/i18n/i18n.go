@@ -48,6 +48,21 @@ func Supported(lang string) bool {
 	return false
 }
 
+// names are the languages' own names, as a choice of language shows them.
+var names = map[string]string{"en": "English", "de": "Deutsch"}
+
+// Choice is one language to choose: its tag and its own name.
+type Choice struct{ Tag, Name string }
+
+// Choices lists Languages by their own names, the default first.
+func Choices() []Choice {
+	out := make([]Choice, len(Languages))
+	for i, t := range Languages {
+		out[i] = Choice{t.String(), names[t.String()]}
+	}
+	return out
+}
+
 // Tags lists the tags of Languages, the default first.
 func Tags() []string {
 	out := make([]string, len(Languages))

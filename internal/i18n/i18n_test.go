@@ -39,6 +39,11 @@ func TestSupported(t *testing.T) {
 	if tags := i18n.Tags(); len(tags) != 2 || tags[0] != i18n.Default || tags[1] != "de" {
 		t.Fatalf("tags: %v", tags)
 	}
+	for _, c := range i18n.Choices() {
+		if c.Name == "" || !i18n.Supported(c.Tag) {
+			t.Errorf("language %q has no name of its own", c.Tag)
+		}
+	}
 }
 
 // Dates and durations are written as each language writes them.

@@ -83,7 +83,9 @@ var orgActions = map[string]action{
 	"member-remove": {page: "members", method: http.MethodDelete, path: func(f url.Values) string { return "/members/" + seg(f, "user") },
 		done: "Member removed."},
 	"invite": {page: "members", method: http.MethodPost, path: func(url.Values) string { return "/invitations" },
-		body: func(f url.Values) any { return map[string]string{"email": f.Get("email"), "role": f.Get("role")} }, done: "Invitation sent."},
+		body: func(f url.Values) any {
+			return map[string]string{"email": f.Get("email"), "role": f.Get("role"), "language": f.Get("language")}
+		}, done: "Invitation sent."},
 	"invitation-revoke": {page: "members", method: http.MethodDelete, path: func(f url.Values) string { return "/invitations/" + seg(f, "id") },
 		done: "Invitation revoked."},
 	"invitation-resend": {page: "members", method: http.MethodPost, path: func(f url.Values) string { return "/invitations/" + seg(f, "id") + "/resend" },

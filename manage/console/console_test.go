@@ -416,3 +416,42 @@ func TestConsoleBranding(t *testing.T) {
 		t.Fatalf("a forged logo: %d", resp.StatusCode)
 	}
 }
+
+// The invite form asks for the email's language, the browser's to start
+// with, and the invitation goes out in the one chosen; another value is
+// refused with the API's words.
+func TestConsoleInviteLanguage(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory")
+	ada := signedIn(t, e, apptest.UserEmail)
+	members := func(accept string) string {
+		req, _ := http.NewRequest(http.MethodGet, e.Issuer+"/console/orgs/acme/members", nil)
+		if accept != "" {
+			req.Header.Set("Accept-Language", accept)
+		}
+		resp, page := ada.Do(req)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("members: %d", resp.StatusCode)
+		}
+		return page
+	}
+	for accept, want := range map[string]string{"": "en", "de-DE,de;q=0.9": "de", "fr": "en", "fr, de;q=0.5": "de"} {
+		page := members(accept)
+		if !strings.Contains(page, `<option value="`+want+`" lang="`+want+`" selected>`) || !strings.Contains(page, `<option value="de" lang="de"`) ||
+			!strings.Contains(page, ">Deutsch</option>") || !strings.Contains(page, `<label for="invite-language">`) {
+			t.Fatalf("Accept-Language %q: want %s chosen: %.3000s", accept, want, page)
+		}
+	}
+	csrf := csrfOf(t, members(""))
+	resp, _ := ada.Post("/console/orgs/acme/do/invite", url.Values{"csrf": {csrf}, "email": {"dave@example.com"}, "role": {"member"}, "language": {"de"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("invite: %d", resp.StatusCode)
+	}
+	if mail := e.MailTo("dave@example.com", "Treten Sie"); !strings.Contains(mail, "hat Sie eingeladen") || !strings.Contains(mail, "als Mitglied beizutreten") {
+		t.Fatalf("German invitation: %s", mail)
+	}
+	resp, page := ada.Post("/console/orgs/acme/do/invite", url.Values{"csrf": {csrf}, "email": {"erin@example.com"}, "language": {"fr"}})
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "language: must be one of en, de.") {
+		t.Fatalf("unknown language: %d %.2000s", resp.StatusCode, page)
+	}
+}

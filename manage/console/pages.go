@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
+
+	"github.com/optibid/idp/internal/i18n"
 )
 
 // orgInfo is GET /orgs/{org}: the organization and the person's standing.
@@ -124,6 +126,9 @@ func (c *Console) showOrg(w http.ResponseWriter, r *http.Request, s *session, na
 				}
 			}
 			data["Invitations"] = pending
+			// The invitation mail's language: the browser's, to start with.
+			data["Languages"] = i18n.Choices()
+			data["Language"] = i18n.Negotiate(nil, r.Header.Get("Accept-Language"))
 		}
 	case "connections":
 		p.Title = "Single sign-on"
