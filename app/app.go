@@ -358,9 +358,9 @@ func (a *App) landing(w http.ResponseWriter, r *http.Request) {
 			"openid_configuration": a.cfg.Issuer + "/.well-known/openid-configuration"})
 		return
 	}
-	a.pages.Write(w, r, http.StatusOK, "notice", map[string]string{"Title": a.cfg.MFA.IssuerName + " sign-in",
-		"Message": "This is where you sign in to " + a.cfg.MFA.IssuerName + " applications. Manage your account, or, as an administrator, your organization.",
-		"Link":    "/account", "LinkText": "Go to your account"})
+	a.pages.Write(w, r, http.StatusOK, "notice", map[string]any{"Title": "{{.Product}} sign-in",
+		"Message": "This is where you sign in to {{.Product}} applications. Manage your account, or, as an administrator, your organization.",
+		"Data":    map[string]any{"Product": a.cfg.MFA.IssuerName}, "Link": "/account", "LinkText": "Go to your account"})
 }
 
 func methodNotAllowed(w http.ResponseWriter, _ *http.Request) {

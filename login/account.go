@@ -15,6 +15,7 @@ import (
 	"github.com/optibid/idp/login/mfa"
 	"github.com/optibid/idp/login/notify"
 	"github.com/optibid/idp/login/password"
+	"github.com/optibid/idp/login/web"
 	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/storage"
 )
@@ -113,7 +114,7 @@ type accountData struct {
 // when.
 type appView struct {
 	ClientID, Name string
-	Grants         []string
+	Grants         []web.Phrase
 	Since          time.Time
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/optibid/idp/login/web"
 	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/storage"
 )
@@ -19,7 +20,7 @@ var scopeText = map[string]string{
 
 type consentData struct {
 	ID, CSRF, ClientName, Email string
-	Scopes                      []string
+	Scopes                      []web.Phrase
 }
 
 // consentRequest loads what both consent handlers need (the request for
@@ -55,13 +56,13 @@ func (h *Handler) consentPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var scopes []string
+	var scopes []web.Phrase
 	for _, s := range ar.Scopes {
 		scopes = append(scopes, h.describeScope(s, ar.Resources))
 	}
 	for _, id := range ar.Resources {
 		if api, ok := h.apiNamed(id); ok {
-			scopes = append(scopes, "Use "+api.Name+" for you")
+			scopes = append(scopes, web.Phrase{Text: "Use {{.API}} for you", Data: map[string]any{"API": api.Name}})
 		}
 	}
 	h.render(w, r, http.StatusOK, "consent", consentData{ID: ar.ID, CSRF: h.csrfToken(h.Cookies.BrowserID(r)),
@@ -95,19 +96,26 @@ func (h *Handler) consentSubmit(w http.ResponseWriter, r *http.Request) {
 // describeScope says in words what a scope lets the client do: the
 // standard ones from scopeText, an API's from its registered description
 // (named after the API), anything else as a named permission.
-func (h *Handler) describeScope(scope string, resources []string) string {
+func (h *Handler) describeScope(scope string, resources []string) web.Phrase {
 	if t, ok := scopeText[scope]; ok {
-		return t
+		return web.Say(t)
 	}
 	if strings.HasPrefix(scope, "org:") {
-		return "See your role in the organization " + strings.TrimPrefix(scope, "org:")
+		return web.Phrase{Text: "See your role in the organization {{.Org}}", Data: map[string]any{"Org": strings.TrimPrefix(scope, "org:")}}
+	}
+	described := func(api storage.API) (web.Phrase, bool) {
+		for _, sc := range api.Scopes {
+			if sc.Name == scope && sc.Description != "" {
+				// The API's own words, in the language its owner wrote them.
+				return web.Phrase{Text: "{{.API}}: {{.Description}}", Data: map[string]any{"API": api.Name, "Description": sc.Description}}, true
+			}
+		}
+		return web.Phrase{}, false
 	}
 	for _, id := range resources {
 		if api, ok := h.apiNamed(id); ok {
-			for _, sc := range api.Scopes {
-				if sc.Name == scope && sc.Description != "" {
-					return api.Name + ": " + sc.Description
-				}
+			if p, ok := described(api); ok {
+				return p
 			}
 		}
 	}
@@ -115,14 +123,12 @@ func (h *Handler) describeScope(scope string, resources []string) string {
 	// defines it says what it is.
 	if h.APIsWithScope != nil {
 		if apis := h.APIsWithScope(scope); len(apis) == 1 {
-			for _, sc := range apis[0].Scopes {
-				if sc.Name == scope && sc.Description != "" {
-					return apis[0].Name + ": " + sc.Description
-				}
+			if p, ok := described(apis[0]); ok {
+				return p
 			}
 		}
 	}
-	return "Use the “" + scope + "” permission"
+	return web.Phrase{Text: "Use the “{{.Scope}}” permission", Data: map[string]any{"Scope": scope}}
 }
 
 func (h *Handler) apiNamed(id string) (storage.API, bool) {

@@ -18,6 +18,7 @@ import (
 	"github.com/optibid/idp/federation"
 	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/internal/random"
+	"github.com/optibid/idp/login/web"
 	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/manage/roles"
 	"github.com/optibid/idp/storage"
@@ -186,7 +187,7 @@ func (h *Handler) federatedStart(w http.ResponseWriter, r *http.Request) {
 		LoginHint: r.URL.Query().Get("hint")})
 	if err != nil {
 		h.federationFailed(w, r, conn, "", "upstream_unavailable", err, http.StatusBadGateway,
-			"The sign-in service of "+conn.Name+" is not responding. Try again later, or sign in another way.")
+			"The sign-in service of {{.Connection}} is not responding. Try again later, or sign in another way.")
 		return
 	}
 	http.Redirect(w, r, to, http.StatusFound)
@@ -197,7 +198,9 @@ func (h *Handler) federatedStart(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) federationFailed(w http.ResponseWriter, r *http.Request, conn storage.Connection, userID, reason string, cause error, status int, msg string) {
 	h.metrics.federation.WithLabelValues(conn.ID, reason).Inc()
 	_ = h.Store.AppendAudit(r.Context(), h.audit(r, manage.EventFederationFailed, userID, "", map[string]string{"connection": conn.ID, "reason": reason}))
-	h.Error(w, r, status, msg, "reason", "federated sign-in failed: "+reason, "connection", conn.ID, "error", cause)
+	// Messages name the connection through {{.Connection}}.
+	h.Templates.ErrorWith(w, r, status, msg, map[string]any{"Connection": conn.Name}, web.Next{},
+		"reason", "federated sign-in failed: "+reason, "connection", conn.ID, "error", cause)
 }
 
 // federatedCallback receives the upstream's answer.
@@ -230,7 +233,7 @@ func (h *Handler) federatedCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	if e := q.Get("error"); e != "" {
 		h.federationFailed(w, r, conn, "", "upstream_error", errors.New(httpx.Clip(e)), http.StatusBadRequest,
-			conn.Name+" did not sign you in. Return to the application and try again.")
+			"{{.Connection}} did not sign you in. Return to the application and try again.")
 		return
 	}
 	ar, c, ok := h.requestAndClient(w, r, st.AuthRequestID)
@@ -245,15 +248,15 @@ func (h *Handler) federatedCallback(w http.ResponseWriter, r *http.Request) {
 	id, err := conr.Exchange(ctx, q.Get("code"), st.CodeVerifier, st.Nonce)
 	switch {
 	case errors.Is(err, federation.ErrNotAllowed):
-		h.federationFailed(w, r, conn, "", "not_allowed", err, http.StatusForbidden, "Your account at "+conn.Name+" may not sign in here.")
+		h.federationFailed(w, r, conn, "", "not_allowed", err, http.StatusForbidden, "Your account at {{.Connection}} may not sign in here.")
 		return
 	case errors.Is(err, federation.ErrInvalidToken):
 		h.federationFailed(w, r, conn, "", "invalid_token", err, http.StatusBadRequest,
-			"The answer from "+conn.Name+" could not be verified. Return to the application and sign in again.")
+			"The answer from {{.Connection}} could not be verified. Return to the application and sign in again.")
 		return
 	case err != nil:
 		h.federationFailed(w, r, conn, "", "upstream_unavailable", err, http.StatusBadGateway,
-			"The sign-in service of "+conn.Name+" is not responding. Try again later, or sign in another way.")
+			"The sign-in service of {{.Connection}} is not responding. Try again later, or sign in another way.")
 		return
 	}
 	u, msg, err := h.resolveFederatedUser(r, conn, id)
@@ -319,7 +322,7 @@ func (h *Handler) resolveFederatedUser(r *http.Request, conn storage.Connection,
 	}
 	id.Email = plainEmail(id.Email)
 	if id.Email == "" {
-		return storage.User{}, conn.Name + " did not share a usable email address, so no account could be set up.", nil
+		return storage.User{}, "{{.Connection}} did not share a usable email address, so no account could be set up.", nil
 	}
 	existing, err := h.Store.UserByEmail(ctx, id.Email)
 	switch {
@@ -329,8 +332,7 @@ func (h *Handler) resolveFederatedUser(r *http.Request, conn storage.Connection,
 			return existing, "", err
 		}
 		if !ok {
-			return existing, "An account with this email address already exists. Sign in with your password; " +
-				conn.Name + " cannot be used for it.", nil
+			return existing, "An account with this email address already exists. Sign in with your password; {{.Connection}} cannot be used for it.", nil
 		}
 		fi.UserID, fi.LinkedByEmail = existing.ID, true
 		if err := h.Store.LinkIdentity(ctx, fi, h.audit(r, manage.EventIdentityLinked, existing.ID, "", map[string]string{"connection": conn.ID, "by": "email"})); err != nil {
@@ -348,7 +350,7 @@ func (h *Handler) resolveFederatedUser(r *http.Request, conn storage.Connection,
 			return storage.User{}, "", err
 		}
 		if !own {
-			return storage.User{}, "Your account at " + conn.Name + " may not sign in here with this email address.", nil
+			return storage.User{}, "Your account at {{.Connection}} may not sign in here with this email address.", nil
 		}
 	}
 	var m *storage.Membership

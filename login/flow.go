@@ -349,7 +349,8 @@ func (h *Handler) advance(w http.ResponseWriter, r *http.Request, ar storage.Aut
 			http.Redirect(w, r, h.ErrorRedirectURL(r.Context(), ar, "interaction_required", "the user must verify their email address"), http.StatusFound)
 		case st == stepVerifyEmail:
 			h.render(w, r, http.StatusForbidden, "notice", notice{Title: "Verify your email first",
-				Message: c.Name + " needs a verified email address. Open the link we sent to " + u.Email + ", then sign in again."})
+				Message: "{{.App}} needs a verified email address. Open the link we sent to {{.Email}}, then sign in again.",
+				Data:    map[string]any{"App": c.Name, "Email": u.Email}})
 		case st == stepOrganization:
 			picked, ok := h.chooseOrg(w, r, &ar, c, u, silent)
 			if ok && picked {
@@ -370,6 +371,9 @@ func (h *Handler) advance(w http.ResponseWriter, r *http.Request, ar storage.Aut
 
 type notice struct {
 	Title, Message, Link, LinkText string
+	// Data fills the message's placeholders ({{.Email}}): names and
+	// addresses stay out of the text that is translated.
+	Data map[string]any
 }
 
 func join(s []string) string {

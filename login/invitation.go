@@ -30,6 +30,7 @@ type invitationData struct {
 	Unverified          bool
 	SignIn, Register    string
 	Error               string
+	ErrorData           map[string]any // fills Error's placeholders
 	RegistrationAllowed bool
 }
 
@@ -116,13 +117,13 @@ func (h *Handler) invitationAccept(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/console/orgs/"+url.PathEscape(o.Slug), http.StatusSeeOther)
 		return
 	case errors.Is(err, manage.ErrEmailUnverified):
-		d.Error = "Confirm your email address first: open the link we sent to " + u.Email + "."
+		d.Error, d.ErrorData = "Confirm your email address first: open the link we sent to {{.Email}}.", map[string]any{"Email": u.Email}
 	case errors.Is(err, storage.ErrMismatch):
-		d.Error = "This invitation was sent to " + d.Email + ". Sign out, then sign in or create an account with that address."
+		d.Error, d.ErrorData = "This invitation was sent to {{.Email}}. Sign out, then sign in or create an account with that address.", map[string]any{"Email": d.Email}
 	case errors.Is(err, storage.ErrRevoked):
 		d.Error = "Whoever invited you can no longer give this role. Ask them for a new invitation."
 	case errors.Is(err, storage.ErrConflict):
-		d.Error = "You are already a member of " + d.OrgName + "."
+		d.Error, d.ErrorData = "You are already a member of {{.Org}}.", map[string]any{"Org": d.OrgName}
 	case errors.Is(err, storage.ErrNotFound), errors.Is(err, storage.ErrAlreadyUsed), errors.Is(err, storage.ErrExpired):
 		d.Error = "This invitation can no longer be used. Ask for a new one."
 	default:

@@ -305,11 +305,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, what string, err 
 // error's code only when it is one of ours.
 func (h *Handler) signInError(w http.ResponseWriter, r *http.Request) {
 	code := r.URL.Query().Get("code")
-	msg := "The sign-in could not be completed. Return to the application and try again."
+	msg, data := "The sign-in could not be completed. Return to the application and try again.", map[string]any(nil)
 	if oauthErrorCode.MatchString(code) {
-		msg = "The sign-in could not be completed (" + code + "). Return to the application and try again."
+		msg, data = "The sign-in could not be completed ({{.Code}}). Return to the application and try again.", map[string]any{"Code": code}
 	}
-	h.Error(w, r, http.StatusBadRequest, msg, "reason", "sign-in error of an application whose address is not vouched for",
+	h.Templates.ErrorWith(w, r, http.StatusBadRequest, msg, data, web.Next{}, "reason", "sign-in error of an application whose address is not vouched for",
 		"error_code", httpx.Clip(code))
 }
 

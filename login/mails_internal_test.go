@@ -92,10 +92,28 @@ func TestDescribeScopeWithoutResource(t *testing.T) {
 		}
 		return nil
 	}}}
-	if got := h.describeScope("reports:read", nil); got != "Reports: See reports" {
+	if got := h.describeScope("reports:read", nil); got.Text != "{{.API}}: {{.Description}}" || got.Data["API"] != "Reports" || got.Data["Description"] != "See reports" {
 		t.Fatalf("described as %q", got)
 	}
-	if got := h.describeScope("other:thing", nil); got != "Use the “other:thing” permission" {
+	if got := h.describeScope("other:thing", nil); got.Text != "Use the “{{.Scope}}” permission" || got.Data["Scope"] != "other:thing" {
 		t.Fatalf("unknown scope: %q", got)
+	}
+}
+
+// The standard scopes' words and the device names are translated (the
+// consent page and the account page pass them through the catalogue).
+func TestScopeAndDeviceWordsTranslated(t *testing.T) {
+	tr, err := web.NewTranslator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	words := []string{"a program"}
+	for _, w := range scopeText {
+		words = append(words, w)
+	}
+	for _, w := range words {
+		if !tr.Has("de", w) {
+			t.Errorf("de lacks %q", w)
+		}
 	}
 }

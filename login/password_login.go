@@ -207,14 +207,3 @@ func (h *Handler) auditCtx(ctx context.Context, typ manage.EventType, actor, cli
 }
 
 func clientIP(r *http.Request) string { return httpx.ClientIP(r.Context()) }
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; n > 0; n /= 10 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-	}
-	return string(b)
-}

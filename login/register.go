@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/manage"
@@ -133,8 +132,8 @@ func (h *Handler) registerSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.render(w, r, http.StatusOK, "notice", notice{Title: "Check your email",
-		Message: "We sent a message to " + d.Email + ". Open the link in it to confirm your address, then sign in.",
-		Link:    d.SignIn, LinkText: "Continue to sign in"})
+		Message: "We sent a message to {{.Email}}. Open the link in it to confirm your address, then sign in.", Data: map[string]any{"Email": d.Email},
+		Link: d.SignIn, LinkText: "Continue to sign in"})
 }
 
 // createAccount stores the user and sends the verification link. With a
@@ -185,16 +184,6 @@ func (h *Handler) sendVerification(r *http.Request, u storage.User, id string) e
 	h.mail(r, u.Email, mailVerify, map[string]any{"Name": u.Name, "Duration": h.cfg.EmailVerificationTTL,
 		"Link": h.cfg.Issuer + "/verify-email?token=" + tok + continueParam(id)})
 	return nil
-}
-
-func durationText(d time.Duration) string {
-	if d >= time.Hour && d%time.Hour == 0 {
-		if d == time.Hour {
-			return "1 hour"
-		}
-		return itoa(int(d/time.Hour)) + " hours"
-	}
-	return itoa(int(d/time.Minute)) + " minutes"
 }
 
 // verifyEmailPage shows what the confirmation link will confirm and asks
@@ -256,7 +245,8 @@ func (h *Handler) verifyEmail(w http.ResponseWriter, r *http.Request) {
 	if id := continueID(r.PostForm.Get("id")); id != "" && h.continueSignIn(w, r, id, u, "") {
 		return
 	}
-	h.render(w, r, http.StatusOK, "notice", notice{Title: "Email confirmed", Message: u.Email + " is confirmed. You can close this page or go to your account.",
+	h.render(w, r, http.StatusOK, "notice", notice{Title: "Email confirmed", Message: "{{.Email}} is confirmed. You can close this page or go to your account.",
+		Data: map[string]any{"Email": u.Email},
 		Link: "/account", LinkText: "Go to your account"})
 }
 

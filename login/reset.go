@@ -2,6 +2,7 @@ package login
 
 import (
 	"errors"
+	"github.com/optibid/idp/internal/i18n"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -59,8 +60,8 @@ func (h *Handler) forgotSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.render(w, r, http.StatusOK, "notice", notice{Title: "Check your email",
-		Message: "If an account exists for " + email + ", we sent it a link to choose a new password. The link works once, for " +
-			durationText(h.cfg.PasswordResetTTL) + "."})
+		Message: "If an account exists for {{.Email}}, we sent it a link to choose a new password. The link works once, for {{.Duration}}.",
+		Data:    map[string]any{"Email": email, "Duration": i18n.Duration(h.Templates.Translator().Pick(r), h.cfg.PasswordResetTTL)}})
 }
 
 // resetPage checks the link before showing the form: an unusable link

@@ -77,7 +77,7 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 		if !vouched {
 			// A client of an organization without a verified domain gets
 			// no bounce: anyone can register one with any address.
-			p.errorPage(w, r, http.StatusBadRequest, "The application's sign-in request is not valid ("+code+").",
+			p.errorPage(w, r, http.StatusBadRequest, "The application's sign-in request is not valid. Return to the application and try again.", // the code is logged
 				"reason", "invalid request of an unvouched client", "client_id", c.Client.ID, "error_code", code, "error_description", desc)
 			return
 		}

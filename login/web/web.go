@@ -163,6 +163,19 @@ func (t *Templates) Error(w http.ResponseWriter, r *http.Request, status int, me
 	t.ErrorNext(w, r, status, message, Next{}, cause...)
 }
 
+// Phrase is a sentence to translate with data for its placeholders:
+// Text is the catalogue's ID (the English text, with {{.Name}}
+// placeholders when Data is set). Names, addresses and descriptions
+// that others typed go in Data, so they are never looked up or run as
+// a template.
+type Phrase struct {
+	Text string
+	Data map[string]any
+}
+
+// Say is a Phrase without data.
+func Say(text string) Phrase { return Phrase{Text: text} }
+
 // Next is the step an error page offers: a link on this site and its
 // label. The zero Next is "start again from your account".
 type Next struct{ Link, Text string }
@@ -170,12 +183,20 @@ type Next struct{ Link, Text string }
 // ErrorNext is Error with the next step to offer (back to the
 // application when it is known, a new link, start again).
 func (t *Templates) ErrorNext(w http.ResponseWriter, r *http.Request, status int, message string, next Next, cause ...any) {
+	t.ErrorWith(w, r, status, message, nil, next, cause...)
+}
+
+// ErrorWith is ErrorNext for a message with placeholders ({{.Name}}):
+// the message (fixed text, the catalogue's ID) is translated, then data
+// fills it, so a name or an address never becomes part of the text that
+// is looked up or run.
+func (t *Templates) ErrorWith(w http.ResponseWriter, r *http.Request, status int, message string, data map[string]any, next Next, cause ...any) {
 	level := slog.LevelWarn
 	if status >= 500 {
 		level = slog.LevelError
 	}
 	attrs := append([]any{"status", status, "path", httpx.Clip(r.URL.Path), "message", message}, cause...)
 	slog.Log(r.Context(), level, "error page", attrs...)
-	t.Write(w, r, status, "error", map[string]any{"Message": message, "RequestID": httpx.RequestID(r.Context()),
+	t.Write(w, r, status, "error", map[string]any{"Message": message, "Data": data, "RequestID": httpx.RequestID(r.Context()),
 		"Next": next.Link, "NextText": next.Text})
 }
