@@ -280,7 +280,9 @@ func (h *Handler) accountPassword(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "password", err)
 		return
 	}
-	s, ok = h.startSession(w, r, u, s.AMR, "", "", nil) // SetPassword cleared the lockout
+	// A new session ID, the same sign-in: its methods and time stay (a
+	// password change is not a sign-in). SetPassword cleared the lockout.
+	s, ok = h.startSession(w, r, u, s.AMR, "", "", nil, s.AuthTime)
 	if !ok {
 		return
 	}

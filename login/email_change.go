@@ -12,10 +12,10 @@ import (
 )
 
 var (
-	mailEmailChange = mailText{"Confirm your new email address",
-		"The {{.Product}} account of {{.Old}} asks to use this address instead. If that is your account, sign in to it and confirm within {{.Duration}}:\n\n{{.Link}}\n\nIf it is not yours, ignore this message: nothing changes."}
-	mailEmailChanged = mailText{"Your email address was changed",
-		"The address of your {{.Product}} account was changed from {{.Old}} to {{.New}}.\n\nIf it was not you, reset your password from {{.Link}} and tell your administrator."}
+	mailEmailChange = mailText{Subject: "Confirm your new email address",
+		Body: "The {{.Product}} account of {{.Old}} asks to use this address instead. If that is your account, sign in to it and confirm within {{.Duration}}:\n\n{{.Link}}\n\nIf it is not yours, ignore this message: nothing changes."}
+	mailEmailChanged = mailText{Subject: "Your email address was changed",
+		Body: "The address of your {{.Product}} account was changed from {{.Old}} to {{.New}}.\n\nIf it was not you, reset your password from {{.Link}} and tell your administrator."}
 )
 
 // accountEmail asks to change the person's address: after their password,

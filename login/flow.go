@@ -198,7 +198,10 @@ func (h *Handler) toSecondFactor(w http.ResponseWriter, r *http.Request, ar stor
 // sign-in on. ticket is the admission of the credential check that got
 // here (nil: none of ours, as for federation).
 func (h *Handler) completeLogin(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, c storage.Client, u storage.User, amr []string, newHash string, ticket *storage.Ticket) {
-	s, ok := h.startSession(w, r, u, amr, newHash, ar.ClientID, ticket)
+	if owed, err := h.passkeyOwed(w, r, ar, c, u, amr, ticket); err != nil || owed {
+		return
+	}
+	s, ok := h.startSession(w, r, u, amr, newHash, ar.ClientID, ticket, time.Time{})
 	if !ok {
 		return
 	}
@@ -210,7 +213,12 @@ func (h *Handler) completeLogin(w http.ResponseWriter, r *http.Request, ar stora
 // cookie. When failures admitted after the check have locked the account
 // (parallel guesses), nothing is stored and the sign-in fails like a
 // wrong password: a right guess never gets in past that lock.
-func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u storage.User, amr []string, newHash, clientID string, ticket *storage.Ticket) (storage.Session, bool) {
+//
+// authTime is when the person signed in; zero means now. A session that
+// replaces another without a new sign-in (after a password change) keeps
+// the old one's, so it cannot pass for a fresh sign-in with the old
+// methods.
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u storage.User, amr []string, newHash, clientID string, ticket *storage.Ticket, authTime time.Time) (storage.Session, bool) {
 	ctx := r.Context()
 	method := "password"
 	switch {
@@ -220,6 +228,9 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u storage
 		method = "passkey"
 	}
 	s, raw := h.newSession(r, u.ID, amr)
+	if !authTime.IsZero() {
+		s.AuthTime = authTime
+	}
 	err := h.Store.LoginSucceeded(ctx, u.ID, ticket, h.now(), newHash, s, h.audit(r, manage.EventLoginSucceeded, u.ID, clientID, map[string]string{"amr": join(amr)}))
 	if errors.Is(err, storage.ErrLocked) {
 		h.metrics.logins.WithLabelValues(method, "raced").Inc()

@@ -15,16 +15,16 @@ type mailText = i18n.Mail
 // The mails of the sign-in screens. Each goes out in the language of the
 // page that sent it; TestMailsTranslated keeps every language complete.
 var (
-	mailReset = mailText{"Reset your password",
-		"Someone asked to reset the password of your {{.Product}} account. Choose a new one within {{.Duration}}:\n\n{{.Link}}\n\nAll your sessions will be signed out. If it was not you, ignore this message: your password stays as it is."}
-	mailVerify = mailText{"Confirm your email address",
-		"Hello {{.Name}},\n\nconfirm your email address for {{.Product}} by opening this link within {{.Duration}}:\n\n{{.Link}}\n\nIf you did not sign up, ignore this message."}
-	mailExisting = mailText{"Someone tried to create an account with your email",
-		"Someone tried to create a new {{.Product}} account with this email address. You already have one.\n\nIf it was you, sign in or reset your password: {{.Link}}\nIf it was not you, you can ignore this message."}
-	mailPasskeyAdded = mailText{"A passkey was added to your account",
-		"A passkey named “{{.Passkey}}” was added to your {{.Product}} account on {{.When}}.\n\nIf it was not you, reset your password and remove the passkey on your account page: {{.Link}}"}
-	mailCode = mailText{"Your {{.Product}} verification code",
-		"{{.Code}} is your {{.Product}} verification code. It expires in {{.Duration}}. Never share it."}
+	mailReset = mailText{Subject: "Reset your password",
+		Body: "Someone asked to reset the password of your {{.Product}} account. Choose a new one within {{.Duration}}:\n\n{{.Link}}\n\nAll your sessions will be signed out. If it was not you, ignore this message: your password stays as it is."}
+	mailVerify = mailText{Subject: "Confirm your email address",
+		Body: "Hello {{.Name}},\n\nconfirm your email address for {{.Product}} by opening this link within {{.Duration}}:\n\n{{.Link}}\n\nIf you did not sign up, ignore this message."}
+	mailExisting = mailText{Subject: "Someone tried to create an account with your email",
+		Body: "Someone tried to create a new {{.Product}} account with this email address. You already have one.\n\nIf it was you, sign in or reset your password: {{.Link}}\nIf it was not you, you can ignore this message."}
+	mailPasskeyAdded = mailText{Subject: "A passkey was added to your account",
+		Body: "A passkey named “{{.Passkey}}” was added to your {{.Product}} account on {{.When}}.\n\nIf it was not you, reset your password and remove the passkey on your account page: {{.Link}}"}
+	mailCode = mailText{Subject: "Your {{.Product}} verification code",
+		Body: "{{.Code}} is your {{.Product}} verification code. It expires in {{.Duration}}. Never share it."}
 )
 
 // allMails lists them for the translation test.

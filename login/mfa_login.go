@@ -301,7 +301,7 @@ func (h *Handler) sendCode(r *http.Request, u storage.User, transaction, channel
 // only for a user who has none (forced enrollment). A user with a factor
 // signs in with it; adding another needs it (NIST SP 800-63B §6.1.2.1), on
 // the account page. On false the answer is written.
-func (h *Handler) mayEnroll(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, u storage.User) bool {
+func (h *Handler) mayEnroll(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, c storage.Client, u storage.User) bool {
 	f, err := h.factorsOf(r.Context(), u)
 	if err != nil {
 		h.fail(w, r, "factors", err)
@@ -310,6 +310,17 @@ func (h *Handler) mayEnroll(w http.ResponseWriter, r *http.Request, ar storage.A
 	if f.any() {
 		_ = h.Store.AppendAudit(r.Context(), h.audit(r, manage.EventEnrollmentRefused, u.ID, ar.ClientID, map[string]string{"reason": "has_factor"}))
 		http.Redirect(w, r, "/login/mfa?id="+ar.ID, http.StatusSeeOther)
+		return false
+	}
+	// Where a passkey is owed, the first factor to add is a passkey: an
+	// authenticator app would not finish the sign-in.
+	d, err := h.mfaRequired(r.Context(), ar, c, u)
+	if err != nil {
+		h.fail(w, r, "mfa decision", err)
+		return false
+	}
+	if d.passkey {
+		http.Redirect(w, r, "/login/passkey/enroll?id="+ar.ID, http.StatusSeeOther)
 		return false
 	}
 	return true
@@ -325,8 +336,8 @@ type enrollData struct {
 // enrollPage starts TOTP enrollment inside a login, when a second factor
 // is required and the user has none yet.
 func (h *Handler) enrollPage(w http.ResponseWriter, r *http.Request) {
-	ar, _, u, ok := h.pendingLogin(w, r, r.URL.Query().Get("id"))
-	if !ok || !h.mayEnroll(w, r, ar, u) {
+	ar, c, u, ok := h.pendingLogin(w, r, r.URL.Query().Get("id"))
+	if !ok || !h.mayEnroll(w, r, ar, c, u) {
 		return
 	}
 	h.renderEnroll(w, r, u, enrollData{ID: ar.ID, Action: "/login/mfa/enroll",
@@ -408,8 +419,8 @@ func (h *Handler) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 	if !h.checkForm(w, r) {
 		return
 	}
-	ar, _, u, ok := h.pendingLogin(w, r, r.PostForm.Get("id"))
-	if !ok || !h.mayEnroll(w, r, ar, u) {
+	ar, c, u, ok := h.pendingLogin(w, r, r.PostForm.Get("id"))
+	if !ok || !h.mayEnroll(w, r, ar, c, u) {
 		return
 	}
 	codes, err := h.confirmTOTP(r, u, r.PostForm.Get("code"))
@@ -423,7 +434,7 @@ func (h *Handler) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	amr := slices.Compact(append(slices.Clone(ar.PendingAMR), "otp", "mfa"))
-	if _, ok := h.startSession(w, r, u, amr, "", ar.ClientID, nil); !ok {
+	if _, ok := h.startSession(w, r, u, amr, "", ar.ClientID, nil, time.Time{}); !ok {
 		return
 	}
 	// The codes are shown once; the page's link continues the sign-in,

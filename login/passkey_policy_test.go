@@ -103,6 +103,67 @@ func TestOrganizationRequiresPasskey(t *testing.T) {
 				}
 			})
 
+			t.Run("a stolen cookie of a fresh sign-in adds no passkey", func(t *testing.T) {
+				// Bob's colleague has a two-factor session (the policy is
+				// off for it: acr_values asks for the passkey instead).
+				if status, body := e.API("PATCH", "/orgs/acme", token, map[string]any{"mfa": "required"}); status != http.StatusOK {
+					t.Fatalf("back to required: %d %v", status, body)
+				}
+				defer e.API("PATCH", "/orgs/acme", token, map[string]any{"mfa": "passkey"})
+				// The thief starts a request asking for a passkey, then the
+				// victim signs in, then the thief uses the victim's cookie.
+				thief := e.Browser()
+				_, p := pkce()
+				p["acr_values"] = storage.ACRPhishingResistant
+				_, tpage := thief.Authorize(e.AuthURL(p))
+				x := apptest.Hidden(tpage).Get("id")
+				victim := e.Browser()
+				vpage, _ := toMFA(e, victim, nil)
+				e.Clock.Offset += 31e9
+				if u := victim.ClientRedirect(victim.Follow(victim.Fill(vpage, "/login/mfa", map[string]string{"method": "totp", "code": totpCode()}))); u.Query().Get("code") == "" {
+					t.Fatalf("victim: %s", u)
+				}
+				issuer, _ := url.Parse(e.Issuer)
+				for _, ck := range victim.Client().Jar.Cookies(issuer) {
+					if strings.HasSuffix(ck.Name, "optibid_session") { // the session cookie only: the thief keeps their own browser
+						thief.Client().Jar.SetCookies(issuer, []*http.Cookie{ck})
+					}
+				}
+				resp, page := thief.Get("/login?id=" + x)
+				if strings.Contains(resp.Request.URL.Path, "enroll") || !strings.Contains(page, `name="password"`) {
+					t.Fatalf("stolen cookie: %d %s %.300s", resp.StatusCode, resp.Request.URL, page)
+				}
+				e.Clock.Offset += 31e9
+			})
+
+			t.Run("a password change keeps the sign-in's time", func(t *testing.T) {
+				if status, body := e.API("PATCH", "/orgs/acme", token, map[string]any{"mfa": "optional"}); status != http.StatusOK {
+					t.Fatalf("optional: %d %v", status, body)
+				}
+				defer e.API("PATCH", "/orgs/acme", token, map[string]any{"mfa": "passkey"})
+				b := e.Browser()
+				b.AccountSignIn("bob@example.com", apptest.UserPassword)
+				authTime := func() any {
+					verifier, p := pkce()
+					p["prompt"] = "none"
+					return apptest.Claims(t, e.TokensFrom(b.ClientRedirect(b.Follow(b.Get(e.AuthURL(p)))), verifier).IDToken)["auth_time"]
+				}
+				before := authTime()
+				e.Clock.Offset += 120e9
+				_, page := b.Get("/account")
+				resp, page := b.Fill(page, "/account/password", map[string]string{"current": apptest.UserPassword, "new": "another correct horse battery"})
+				if resp.StatusCode != http.StatusOK || !strings.Contains(page, "Password changed") {
+					t.Fatalf("password change: %d %.500s", resp.StatusCode, page)
+				}
+				if after := authTime(); after != before {
+					t.Fatalf("auth_time %v after a password change, was %v", after, before)
+				}
+				_, page = b.Get("/account")
+				if resp, _ := b.Fill(page, "/account/password", map[string]string{"current": "another correct horse battery", "new": apptest.UserPassword}); resp.StatusCode != http.StatusOK {
+					t.Fatalf("password back: %d", resp.StatusCode)
+				}
+			})
+
 			t.Run("no factor: adds a passkey with the password, then uses it", func(t *testing.T) {
 				b := e.Browser()
 				verifier, p := pkce()
@@ -121,6 +182,10 @@ func TestOrganizationRequiresPasskey(t *testing.T) {
 				}
 				if resp, _ := b.Post("/login/mfa/send", url.Values{"id": {id}, "csrf": {csrf}, "channel": {"email"}}); resp.StatusCode != http.StatusSeeOther {
 					t.Fatalf("code sent: %d", resp.StatusCode)
+				}
+				// Nor is an authenticator app: it would not finish the sign-in.
+				if resp, _ := b.Get("/login/mfa/enroll?id=" + id); resp.Header.Get("Location") != "/login/passkey/enroll?id="+id {
+					t.Fatalf("authenticator enrollment under a passkey policy: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 				}
 				key := newAuthenticator(t, e)
 				u := enrollPasskeyInSignIn(t, e, b, page, key, bob.ID)
@@ -152,6 +217,10 @@ func TestOrganizationRequiresPasskey(t *testing.T) {
 				resp, page := b.Follow(b.Fill(page, "/login/mfa", map[string]string{"method": "totp", "code": totpCode()}))
 				if resp.StatusCode != http.StatusOK {
 					t.Fatalf("after TOTP: %d %.500s", resp.StatusCode, page)
+				}
+				// Two factors without the passkey make no session yet.
+				if resp, _ := b.Get("/account"); resp.StatusCode == http.StatusOK {
+					t.Fatal("a session before the passkey step")
 				}
 				u := enrollPasskeyInSignIn(t, e, b, page, newAuthenticator(t, e), ada.ID)
 				claims := apptest.Claims(t, e.TokensFrom(u, verifier).IDToken)

@@ -20,11 +20,56 @@ import (
 
 const passkeysUnavailable = "Your organization requires a passkey to sign in, but passkeys are not available here. Contact your organization's support."
 
-// toPasskey moves on a sign-in that has two factors but no passkey where
-// one is required: to the user's passkey when they have one; to adding
-// one when both factors were shown in this very sign-in (a session made
-// in this browser after the request began); else to the sign-in form, so
-// that a session alone (a borrowed cookie) never adds a way in.
+// passkeyOwed stops a sign-in that has just shown two factors but no
+// passkey where one is required, before any session exists: the methods
+// shown wait as the pending login (so this very sign-in, in this
+// browser, may add a passkey), and the browser goes on to the user's
+// passkey or to adding one. ticket's admission is taken back: the factor
+// was right. On true (or an error) the answer is written.
+func (h *Handler) passkeyOwed(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, c storage.Client, u storage.User, amr []string, ticket *storage.Ticket) (bool, error) {
+	if !slices.Contains(amr, "mfa") || phishingResistant(amr) {
+		return false, nil
+	}
+	d, err := h.mfaRequired(r.Context(), ar, c, u)
+	if err != nil {
+		h.fail(w, r, "mfa decision", err)
+		return false, err
+	}
+	if !d.passkey {
+		return false, nil
+	}
+	if h.passkeys == nil {
+		h.Error(w, r, http.StatusForbidden, passkeysUnavailable)
+		return true, nil
+	}
+	if ticket != nil {
+		if err := h.Store.ReleaseAdmission(r.Context(), u.ID); err != nil {
+			h.fail(w, r, "release admission", err)
+			return false, err
+		}
+	}
+	next := "/login/passkey/enroll?id="
+	if d.f.passkeys > 0 {
+		// The passkey is the second factor again.
+		amr, next = slices.DeleteFunc(slices.Clone(amr), func(m string) bool { return m == "mfa" }), "/login/passkey/mfa?id="
+	}
+	if err := h.Store.SetPendingLogin(r.Context(), ar.ID, u.ID, amr, h.now()); err != nil {
+		if errors.Is(err, storage.ErrAlreadyUsed) || errors.Is(err, storage.ErrNotFound) {
+			h.Error(w, r, http.StatusBadRequest, "This sign-in was already completed. Return to the application.")
+			return true, nil
+		}
+		h.fail(w, r, "pending login", err)
+		return false, err
+	}
+	http.Redirect(w, r, next+ar.ID, http.StatusSeeOther)
+	return true, nil
+}
+
+// toPasskey moves on a sign-in whose session has two factors but no
+// passkey where one is required: to the user's passkey when they have
+// one; else to the sign-in form. A session alone (perhaps a borrowed
+// cookie) never adds a way in: adding a passkey takes the factors shown
+// in this sign-in (passkeyOwed).
 func (h *Handler) toPasskey(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, c storage.Client, s storage.Session, u storage.User) {
 	if h.passkeys == nil {
 		h.Error(w, r, http.StatusForbidden, passkeysUnavailable)
@@ -36,23 +81,10 @@ func (h *Handler) toPasskey(w http.ResponseWriter, r *http.Request, ar storage.A
 		return
 	}
 	if len(ps) > 0 {
-		// The passkey step completes the second factor again.
 		h.toSecondFactor(w, r, ar, u.ID, slices.DeleteFunc(slices.Clone(s.AMR), func(m string) bool { return m == "mfa" }))
 		return
 	}
-	if !s.AuthTime.After(ar.CreatedAt) || !slices.Contains(s.AMR, "mfa") {
-		h.showLogin(w, r, ar, c)
-		return
-	}
-	if err := h.Store.SetPendingLogin(r.Context(), ar.ID, u.ID, s.AMR, h.now()); err != nil {
-		if errors.Is(err, storage.ErrAlreadyUsed) || errors.Is(err, storage.ErrNotFound) {
-			h.Error(w, r, http.StatusBadRequest, "This sign-in was already completed. Return to the application.")
-			return
-		}
-		h.fail(w, r, "pending login", err)
-		return
-	}
-	http.Redirect(w, r, "/login/passkey/enroll?id="+ar.ID, http.StatusSeeOther)
+	h.showLogin(w, r, ar, c)
 }
 
 type passkeyEnrollData struct {

@@ -545,9 +545,10 @@ func HashSecret(secret string) string {
 const (
 	ACRPassword = "urn:optibid:acr:pwd"
 	ACRMFA      = "urn:optibid:acr:mfa"
-	// ACRPhishingResistant: a passkey with user verification (amr hwk or
-	// swk with mfa): more than ACRMFA, since the key is bound to our
-	// origin and no code can be relayed by a phishing site.
+	// ACRPhishingResistant: a passkey in a two-factor sign-in (amr hwk or
+	// swk with mfa: a passkey with user verification, or a passkey and
+	// another factor): more than ACRMFA, since the key is bound to our
+	// origin and a phishing site cannot relay its answer.
 	ACRPhishingResistant = "urn:optibid:acr:phr"
 )
 
