@@ -236,6 +236,7 @@ func (a *App) build(ctx context.Context) error {
 		Catalogue: a.Provider.Catalogue, Now: a.now,
 		Mailer: mailer{emailSender}, ProductName: cfg.MFA.IssuerName, InvitationURL: cfg.invitationURL(),
 		InvitationTTL: cfg.Accounts.InvitationTTL, Translator: templates.Translator().Translator,
+		NoPasskeys:    !login.PasskeysAvailable(cfg.Issuer),
 		ClientChanged: a.clientChanged, Connections: conns, ManagementAPI: a.Provider.ManagementAPI(),
 		APIsChanged: func() { _ = a.Provider.ReloadAPIs(context.Background()) }}).Register(r)
 	if outbox != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/optibid/idp/login"
 	"github.com/optibid/idp/login/password"
 	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/provider"
@@ -321,5 +322,5 @@ func bootstrapWidgets(ctx context.Context, s storage.Store, ws []BootstrapWidget
 // Rules is the management layer over store for the operator's tools.
 func Rules(cfg *Config, store storage.Store) *manage.Service {
 	return &manage.Service{Store: store, ManagementAPI: cfg.Issuer + provider.ManagementAPIPath, ProductName: cfg.MFA.IssuerName,
-		InvitationURL: cfg.invitationURL(), InvitationTTL: cfg.Accounts.InvitationTTL}
+		InvitationURL: cfg.invitationURL(), InvitationTTL: cfg.Accounts.InvitationTTL, NoPasskeys: !login.PasskeysAvailable(cfg.Issuer)}
 }

@@ -73,6 +73,20 @@ func TestInvalidConfig(t *testing.T) {
 			}
 		})
 	}
+	// An issuer on an IP address has no passkeys: an organization that
+	// requires them would lock every member out.
+	t.Run("passkey policy without passkeys", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "c.yaml")
+		c := strings.Replace(string(base), "      plan: professional\n", "      plan: professional\n      mfa: passkey\n", 1)
+		os.WriteFile(path, []byte(c), 0o600)
+		if _, err := app.LoadConfig(path); err != nil {
+			t.Fatalf("localhost has passkeys: %v", err)
+		}
+		os.WriteFile(path, []byte(strings.Replace(c, "issuer: http://localhost:8080", "issuer: http://127.0.0.1:8080", 1)), 0o600)
+		if _, err := app.LoadConfig(path); err == nil || !strings.Contains(err.Error(), "bootstrap.organizations[0].mfa") {
+			t.Fatalf("passkey policy on an IP issuer: %v", err)
+		}
+	})
 	t.Run("postgres without dsn", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "c.yaml")
 		os.WriteFile(path, []byte(strings.Replace(string(base), "type: memory", "type: postgres", 1)), 0o600)

@@ -31,6 +31,13 @@ import (
 // passkeyTTL is the life of a ceremony's challenge.
 const passkeyTTL = 5 * time.Minute
 
+// PasskeysAvailable reports whether an issuer can have passkeys: its
+// host must be a name (browsers refuse an IP address as the RP ID).
+func PasskeysAvailable(issuer string) bool {
+	u, err := url.Parse(issuer)
+	return err == nil && protocol.ValidateRPID(u.Hostname()) == nil
+}
+
 // newWebAuthn is the relying party of our issuer: its host is the RP ID,
 // its origin the only origin. An issuer whose host is an IP address
 // cannot have passkeys (browsers refuse an IP as RP ID): nil.
@@ -39,7 +46,7 @@ func newWebAuthn(issuer, productName string) (*webauthn.WebAuthn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if protocol.ValidateRPID(u.Hostname()) != nil {
+	if !PasskeysAvailable(issuer) {
 		return nil, nil
 	}
 	return webauthn.New(&webauthn.Config{

@@ -127,6 +127,15 @@ func CheckMFAPolicy(p string, optional bool) error {
 	return Invalid("mfa", "must be one of "+strings.Join(MFAPolicies, ", "))
 }
 
+// CheckPasskeyPolicy refuses the passkey policy where passkeys cannot
+// work: every member, its admins included, would be locked out.
+func (s *Service) CheckPasskeyPolicy(p string) error {
+	if p == MFAPasskey && s.NoPasskeys {
+		return Invalid("mfa", "cannot be passkey here: this deployment has no passkeys (its issuer's host is an IP address), so no member could sign in")
+	}
+	return nil
+}
+
 // CheckPlan accepts one of entitlements.Plans.
 func CheckPlan(p string) error {
 	if slices.Contains(entitlements.Plans, p) {
@@ -247,6 +256,11 @@ func (ch OrgChange) Check(operator bool) error {
 func (s *Service) UpdateOrganization(ctx context.Context, by Actor, o storage.Organization, ch OrgChange) (storage.Organization, error) {
 	if err := ch.Check(by.Operator); err != nil {
 		return o, err
+	}
+	if ch.MFA != nil {
+		if err := s.CheckPasskeyPolicy(*ch.MFA); err != nil {
+			return o, err
+		}
 	}
 	ev := func(typ EventType, details map[string]string) storage.AuditEvent {
 		return by.Event(s.now(), typ, About{Org: o.ID, Details: details})

@@ -87,6 +87,9 @@ type Service struct {
 	// DomainKey keys the values they must hold (32 bytes).
 	Resolver  Resolver
 	DomainKey []byte
+	// NoPasskeys: this deployment cannot have passkeys (its issuer's host
+	// is an IP address), so no organization may require one.
+	NoPasskeys bool
 }
 
 func (s *Service) now() time.Time {

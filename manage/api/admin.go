@@ -105,6 +105,8 @@ type Deps struct {
 	// Translator writes the mails in their languages (nil: the embedded
 	// catalogue, loaded for each mail).
 	Translator *i18n.Translator
+	// NoPasskeys: the deployment cannot have passkeys (manage.Service).
+	NoPasskeys bool
 	// ClientChanged drops a client from the provider's cache after a
 	// change (nil: none).
 	ClientChanged func(clientID string)
@@ -148,7 +150,7 @@ func New(d Deps) *Handler {
 	}
 	return &Handler{Deps: d, rules: &manage.Service{Store: d.Store, Now: d.Now, Catalogue: d.Catalogue,
 		ManagementAPI: d.ManagementAPI, Connectors: d.Connections, Mailer: d.Mailer, ProductName: d.ProductName,
-		InvitationURL: d.InvitationURL, InvitationTTL: d.InvitationTTL, Translator: d.Translator, Resolver: d.Resolver, DomainKey: d.DomainKey}}
+		InvitationURL: d.InvitationURL, InvitationTTL: d.InvitationTTL, Translator: d.Translator, Resolver: d.Resolver, DomainKey: d.DomainKey, NoPasskeys: d.NoPasskeys}}
 }
 
 // Register mounts the routes under /api/v1.

@@ -44,7 +44,7 @@ func TestManagementAPIAudience(t *testing.T) {
 				loc, _ := url.Parse(resp.Header.Get("Location"))
 				// A client of an organization without a verified domain gets
 				// no error redirect either: an error page.
-				if resp.StatusCode != 400 || loc.Query().Get("code") != "" || !strings.Contains(body, "invalid_") {
+				if resp.StatusCode != 400 || loc.Query().Get("code") != "" || !strings.Contains(body, "request is not valid") {
 					t.Fatalf("phishing client asking for the management API (%v): %d %s", params, resp.StatusCode, loc)
 				}
 			}
