@@ -66,14 +66,34 @@ func (h *Handler) accountPasskeysPage(w http.ResponseWriter, r *http.Request) {
 	h.passkeysView(w, r, u, http.StatusOK, passkeysData{})
 }
 
-// recentForPasskey answers the script when the sign-in is too old to add
-// a factor: it sends the browser to sign in again.
-func (h *Handler) recentForPasskey(w http.ResponseWriter, r *http.Request, s storage.Session) bool {
-	if h.now().Sub(s.AuthTime) <= recentAuth {
-		return true
+// recentForPasskey answers the script when the session may not add a
+// passkey (see mayAddPasskey): it sends the browser to sign in again.
+func (h *Handler) recentForPasskey(w http.ResponseWriter, r *http.Request, s storage.Session, u storage.User) bool {
+	ok, err := h.mayAddPasskey(r, s, u)
+	if err != nil {
+		h.passkeyJSONError(w, r, http.StatusServiceUnavailable, "passkey policy", err)
+		return false
 	}
-	h.writeJSON(w, http.StatusForbidden, map[string]string{"error": "reauthenticate", "location": "/account/signin?fresh=1"})
-	return false
+	if !ok {
+		h.writeJSON(w, http.StatusForbidden, map[string]string{"error": "reauthenticate", "location": "/account/signin?fresh=1"})
+	}
+	return ok
+}
+
+// mayAddPasskey: a recent sign-in may add a passkey; where a passkey is
+// required, only a sign-in that used one may. Otherwise a session alone
+// (a borrowed cookie) could plant the passkey that the policy trusts; the
+// person who has none adds theirs during the sign-in, after their
+// password and their second factor (passkeyOwed).
+func (h *Handler) mayAddPasskey(r *http.Request, s storage.Session, u storage.User) (bool, error) {
+	if h.now().Sub(s.AuthTime) > recentAuth {
+		return false, nil
+	}
+	if phishingResistant(s.AMR) {
+		return true, nil
+	}
+	p, err := h.orgPolicy(r.Context(), u.ID)
+	return !p.passkey, err
 }
 
 // accountPasskeyOptions starts a registration: a discoverable credential
@@ -85,7 +105,7 @@ func (h *Handler) accountPasskeyOptions(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	s, u, ok := h.accountForm(w, r)
-	if !ok || !h.recentForPasskey(w, r, s) {
+	if !ok || !h.recentForPasskey(w, r, s, u) {
 		return
 	}
 	pu, _, err := h.passkeyUserOf(r, u)
@@ -114,7 +134,15 @@ func (h *Handler) beginRegistration(w http.ResponseWriter, r *http.Request, pu p
 // arrives without a credential and the page says what is missing.
 func (h *Handler) accountPasskeyAdd(w http.ResponseWriter, r *http.Request) {
 	s, u, ok := h.accountForm(w, r)
-	if !ok || !h.requireRecent(w, r, s) {
+	if !ok {
+		return
+	}
+	if may, err := h.mayAddPasskey(r, s, u); err != nil || !may {
+		if err != nil {
+			h.fail(w, r, "passkey policy", err)
+		} else {
+			http.Redirect(w, r, "/account/signin?fresh=1", http.StatusSeeOther)
+		}
 		return
 	}
 	if h.passkeys == nil {

@@ -66,22 +66,14 @@ func (h *Handler) passkeyOwed(w http.ResponseWriter, r *http.Request, ar storage
 }
 
 // toPasskey moves on a sign-in whose session has two factors but no
-// passkey where one is required: to the user's passkey when they have
-// one; else to the sign-in form. A session alone (perhaps a borrowed
-// cookie) never adds a way in: adding a passkey takes the factors shown
-// in this sign-in (passkeyOwed).
-func (h *Handler) toPasskey(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, c storage.Client, s storage.Session, u storage.User) {
+// passkey where one is required: to the sign-in form. The session's
+// methods do not count towards it: a session alone (perhaps a borrowed
+// cookie, which may have planted a passkey on the account page) never
+// makes a passkey sign-in. The password and then the passkey do, or
+// adding one after both factors (passkeyOwed).
+func (h *Handler) toPasskey(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, c storage.Client, _ storage.Session, _ storage.User) {
 	if h.passkeys == nil {
 		h.Error(w, r, http.StatusForbidden, passkeysUnavailable)
-		return
-	}
-	ps, err := h.Store.PasskeysByUser(r.Context(), u.ID)
-	if err != nil {
-		h.fail(w, r, "passkeys", err)
-		return
-	}
-	if len(ps) > 0 {
-		h.toSecondFactor(w, r, ar, u.ID, slices.DeleteFunc(slices.Clone(s.AMR), func(m string) bool { return m == "mfa" }))
 		return
 	}
 	h.showLogin(w, r, ar, c)
