@@ -245,3 +245,26 @@ func TestLoginFloodShed(t *testing.T) {
 		t.Fatalf("status counts %v, Retry-After %q", codes, retry)
 	}
 }
+
+// A right password after wrong second factors does not lock its owner out
+// of the very next step: its admission is taken back with the backoff it
+// armed (review finding: the MFA page answered "incorrect" for a second).
+func TestRightPasswordDoesNotArmTheBackoff(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory")
+	enrollTOTP(e, e.Browser())
+	b := e.Browser()
+	page, _ := toMFA(e, b, nil)
+	for range 4 { // the policy's backoff starts at the 5th failure
+		if resp, _ := b.Fill(page, "/login/mfa", map[string]string{"method": "totp", "code": "000000"}); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong code: %d", resp.StatusCode)
+		}
+	}
+	b2 := e.Browser()
+	if page, _ := toMFA(e, b2, nil); !strings.Contains(page, "Code from your authenticator app") {
+		t.Fatalf("MFA page after a right password: %.400s", page)
+	}
+	if u := e.User(apptest.UserEmail); u.FailedLogins != 4 {
+		t.Fatalf("failures %d, want the 4 wrong codes", u.FailedLogins)
+	}
+}

@@ -110,10 +110,12 @@ type Logins interface {
 	// reaches p.LockAfter or p.MaxFailures it writes lockEv (with the
 	// count and the lock's end added) in the same transaction.
 	AdmitLogin(ctx context.Context, userID string, p LockoutPolicy, now time.Time, lockEv AuditEvent) (Ticket, error)
-	// ReleaseAdmission takes back one admitted check that proved right but
-	// does not end the sign-in (a password before its second factor). It
-	// erases no other failure.
-	ReleaseAdmission(ctx context.Context, userID string) error
+	// ReleaseAdmission takes back one admitted check (t) that proved right
+	// but does not end the sign-in (a password before its second factor).
+	// It erases no other failure; when none was admitted after t, the lock
+	// goes back to what it was before t, so a right answer does not re-arm
+	// the backoff against its own next step.
+	ReleaseAdmission(ctx context.Context, userID string, t Ticket) error
 	// LoginFailed atomically increments the user's consecutive-failure
 	// counter, applies the lockout policy to the new count, writes ev and
 	// returns the updated user. N concurrent calls raise the counter by
@@ -138,6 +140,9 @@ type Ticket struct {
 	// LockAfter is the policy's lock threshold, from which failures
 	// admitted later refuse this check's success.
 	LockAfter int
+	// LockedBefore is the lock as it was before this admission (zero:
+	// none), which ReleaseAdmission puts back.
+	LockedBefore time.Time
 }
 
 // Clients stores relying parties.

@@ -454,6 +454,7 @@ func (s *Store) AdmitLogin(_ context.Context, userID string, p storage.LockoutPo
 	if u.Locked(now) || (p.MaxFailures > 0 && u.FailedLogins >= p.MaxFailures) {
 		return storage.Ticket{}, storage.ErrLocked
 	}
+	before := u.LockedUntil
 	u.FailedLogins++
 	u.LockedUntil = p.LockedUntil(u.FailedLogins, now)
 	u.UpdatedAt = s.stamp()
@@ -461,15 +462,18 @@ func (s *Store) AdmitLogin(_ context.Context, userID string, p storage.LockoutPo
 	if p.Locks(u.FailedLogins) {
 		s.appendAudit(storage.LockEvent(lockEv, u.FailedLogins, u.LockedUntil))
 	}
-	return storage.Ticket{Count: u.FailedLogins, LockAfter: p.LockAfter}, nil
+	return storage.Ticket{Count: u.FailedLogins, LockAfter: p.LockAfter, LockedBefore: before}, nil
 }
 
-func (s *Store) ReleaseAdmission(_ context.Context, userID string) error {
+func (s *Store) ReleaseAdmission(_ context.Context, userID string, t storage.Ticket) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, ok := s.users[userID]
 	if !ok {
 		return storage.ErrNotFound
+	}
+	if u.FailedLogins == t.Count {
+		u.LockedUntil = t.LockedBefore
 	}
 	u.FailedLogins = max(u.FailedLogins-1, 0)
 	s.users[userID] = u

@@ -418,6 +418,7 @@ func (s *Store) LoginFailed(ctx context.Context, userID string, p storage.Lockou
 // the lock state it checks is the one it changes.
 func (s *Store) AdmitLogin(ctx context.Context, userID string, p storage.LockoutPolicy, now time.Time, lockEv storage.AuditEvent) (storage.Ticket, error) {
 	var failures int
+	var before time.Time
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var locked *time.Time
 		if err := tx.QueryRow(ctx, `SELECT failed_logins, locked_until FROM users WHERE id = $1 FOR UPDATE`, userID).Scan(&failures, &locked); err != nil {
@@ -425,6 +426,9 @@ func (s *Store) AdmitLogin(ctx context.Context, userID string, p storage.Lockout
 		}
 		if (locked != nil && now.Before(*locked)) || (p.MaxFailures > 0 && failures >= p.MaxFailures) {
 			return storage.ErrLocked
+		}
+		if locked != nil {
+			before = *locked
 		}
 		failures++
 		until := p.LockedUntil(failures, now)
@@ -436,11 +440,14 @@ func (s *Store) AdmitLogin(ctx context.Context, userID string, p storage.Lockout
 		}
 		return nil
 	})
-	return storage.Ticket{Count: failures, LockAfter: p.LockAfter}, err
+	return storage.Ticket{Count: failures, LockAfter: p.LockAfter, LockedBefore: before}, err
 }
 
-func (s *Store) ReleaseAdmission(ctx context.Context, userID string) error {
-	n, err := s.exec(ctx, `UPDATE users SET failed_logins = greatest(failed_logins - 1, 0) WHERE id = $1`, userID)
+func (s *Store) ReleaseAdmission(ctx context.Context, userID string, t storage.Ticket) error {
+	// The lock goes back only when nothing was admitted after t (the
+	// count is still t's): a later failure's lock stands.
+	n, err := s.exec(ctx, `UPDATE users SET failed_logins = greatest(failed_logins - 1, 0),
+		locked_until = CASE WHEN failed_logins = $2 THEN $3 ELSE locked_until END WHERE id = $1`, userID, t.Count, nullTime(t.LockedBefore))
 	if err == nil && n == 0 {
 		return storage.ErrNotFound
 	}

@@ -338,9 +338,29 @@ func testAdmission(t *testing.T, s storage.Store) {
 		t.Fatalf("a success erased later failures: %d, want 3", got.FailedLogins)
 	}
 	// A right password before its second factor takes back only itself.
-	must(t, s.ReleaseAdmission(ctx, w.ID))
-	if got, _ := s.UserByID(ctx, w.ID); got.FailedLogins != 2 {
-		t.Fatalf("release: %d, want 2", got.FailedLogins)
+	right, err := s.AdmitLogin(ctx, w.ID, p, at, storage.AuditEvent{})
+	must(t, err)
+	must(t, s.ReleaseAdmission(ctx, w.ID, right))
+	if got, _ := s.UserByID(ctx, w.ID); got.FailedLogins != 3 || !got.LockedUntil.Equal(right.LockedBefore) {
+		t.Fatalf("release: %d failures, locked until %v; want 3 and the lock before it (%v)", got.FailedLogins, got.LockedUntil, right.LockedBefore)
+	}
+	// A backoff that the right answer's own admission armed is gone again;
+	// a failure admitted after it keeps its lock.
+	backoff := storage.LockoutPolicy{BackoffAfter: 1, BackoffBase: time.Minute, BackoffMax: time.Hour}
+	bu := newUser(t, s)
+	right, err = s.AdmitLogin(ctx, bu.ID, backoff, at, storage.AuditEvent{})
+	must(t, err)
+	must(t, s.ReleaseAdmission(ctx, bu.ID, right))
+	if got, _ := s.UserByID(ctx, bu.ID); got.Locked(at) {
+		t.Fatalf("a right answer's release left its backoff: %+v", got.LockedUntil)
+	}
+	right, err = s.AdmitLogin(ctx, bu.ID, backoff, at, storage.AuditEvent{})
+	must(t, err)
+	_, err = s.LoginFailed(ctx, bu.ID, backoff, at, storage.AuditEvent{})
+	must(t, err)
+	must(t, s.ReleaseAdmission(ctx, bu.ID, right))
+	if got, _ := s.UserByID(ctx, bu.ID); !got.Locked(at) {
+		t.Fatal("a later failure's lock was lifted by an earlier success")
 	}
 	// A burst against the hard cap evaluates at most the cap.
 	v := newUser(t, s)
