@@ -184,8 +184,14 @@ func (s *Service) CreateOrganization(ctx context.Context, by Actor, spec OrgSpec
 // its owner (the invitation is returned; accepting needs the verified
 // address).
 // Nobody becomes an owner without proving the mailbox. An invitation
-// whose mail failed is returned with ErrNotSent: it can be resent.
-func (s *Service) CreateOrganizationInviting(ctx context.Context, by Actor, operator storage.User, spec OrgSpec, ownerEmail string) (storage.Organization, *storage.Invitation, error) {
+// whose mail failed is returned with ErrNotSent: it can be resent. The
+// invitation is written in lang (as InviteIn).
+func (s *Service) CreateOrganizationInviting(ctx context.Context, by Actor, operator storage.User, spec OrgSpec, ownerEmail, lang string) (storage.Organization, *storage.Invitation, error) {
+	if lang != "" {
+		if err := CheckLanguage(lang); err != nil {
+			return storage.Organization{}, nil, err
+		}
+	}
 	o, err := s.CreateOrganization(ctx, by, spec, ownerEmail)
 	if !errors.Is(err, ErrUnknownOwner) && !errors.Is(err, ErrOwnerUnverified) {
 		return o, nil, err
@@ -198,7 +204,7 @@ func (s *Service) CreateOrganizationInviting(ctx context.Context, by Actor, oper
 	if err != nil {
 		return storage.Organization{}, nil, fmt.Errorf("create organization: %w", err)
 	}
-	inv, err := s.Invite(ctx, by, operator, o, roles.Owner, ownerEmail, roles.Owner)
+	inv, err := s.InviteIn(ctx, by, operator, o, roles.Owner, ownerEmail, roles.Owner, lang)
 	if err != nil && !errors.Is(err, ErrNotSent) {
 		return o, nil, err
 	}

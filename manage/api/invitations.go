@@ -27,6 +27,16 @@ func (h *Handler) viewInvitation(i storage.Invitation) invitationView {
 	return invitationView{i.ID, i.Email, i.Role, i.Language, manage.InvitationStatus(i, h.Now()), i.InvitedBy, i.CreatedAt, i.ExpiresAt}
 }
 
+// invitationLanguage is the language an invitation is written in: the
+// body's, else the one the request's Accept-Language prefers among the
+// supported ones, else English.
+func invitationLanguage(body string, r *http.Request) string {
+	if body != "" {
+		return body
+	}
+	return i18n.Negotiate(nil, r.Header.Get("Accept-Language"))
+}
+
 // invite creates an invitation and mails its token; the token is never in
 // the response, so only the invited mailbox can accept. The mail is in
 // the body's language, else the one the request's Accept-Language
@@ -40,11 +50,7 @@ func (h *Handler) invite(w http.ResponseWriter, r *http.Request, c caller, o sto
 	if !decode(w, r, &body) {
 		return
 	}
-	lang := body.Language
-	if lang == "" {
-		lang = i18n.Negotiate(nil, r.Header.Get("Accept-Language"))
-	}
-	inv, err := h.rules.InviteIn(r.Context(), c.actor(r), c.user, o, own, body.Email, body.Role, lang)
+	inv, err := h.rules.InviteIn(r.Context(), c.actor(r), c.user, o, own, body.Email, body.Role, invitationLanguage(body.Language, r))
 	var ceiling *manage.RoleCeilingError
 	switch {
 	case errors.As(err, &ceiling):

@@ -22,12 +22,13 @@ func (h *Handler) createOrg(w http.ResponseWriter, r *http.Request, c caller) {
 		Name       string `json:"name"`
 		Plan       string `json:"plan"`
 		OwnerEmail string `json:"owner_email"`
+		Language   string `json:"language"`
 	}
 	if !decode(w, r, &body) {
 		return
 	}
 	o, inv, err := h.rules.CreateOrganizationInviting(r.Context(), c.actor(r), c.user, manage.OrgSpec{Slug: body.Slug, Name: body.Name, Plan: body.Plan},
-		body.OwnerEmail)
+		body.OwnerEmail, invitationLanguage(body.Language, r))
 	switch {
 	case errors.Is(err, manage.ErrNotSent):
 		// The organization and invitation stand; the invitation can be resent.

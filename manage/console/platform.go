@@ -11,6 +11,8 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/optibid/idp/internal/i18n"
+
 	"github.com/optibid/idp/manage/entitlements"
 )
 
@@ -64,6 +66,7 @@ func (c *Console) showPlatform(w http.ResponseWriter, r *http.Request, s *sessio
 		data["More"] = "?" + q.Encode()
 	}
 	data["Plans"] = entitlements.Plans
+	data["Languages"], data["Language"] = i18n.Choices(), i18n.Negotiate(nil, r.Header.Get("Accept-Language"))
 	if failed != nil {
 		p.Error, p.ErrorField = failed.Message, failed.Field
 		status = failed.status
@@ -75,7 +78,7 @@ func (c *Console) showPlatform(w http.ResponseWriter, r *http.Request, s *sessio
 var platformActions = map[string]action{
 	"org-create": {method: http.MethodPost, path: func(url.Values) string { return "/orgs" },
 		body: func(f url.Values) any {
-			return map[string]string{"slug": f.Get("slug"), "name": f.Get("name"), "plan": f.Get("plan"), "owner_email": f.Get("owner_email")}
+			return map[string]string{"slug": f.Get("slug"), "name": f.Get("name"), "plan": f.Get("plan"), "owner_email": f.Get("owner_email"), "language": f.Get("language")}
 		}, show: "Created"},
 	"org-plan": {method: http.MethodPatch, path: func(f url.Values) string { return "/orgs/" + seg(f, "org") },
 		body: func(f url.Values) any { return map[string]string{"plan": f.Get("plan")} }, done: "Plan changed."},
