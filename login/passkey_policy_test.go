@@ -283,7 +283,9 @@ func TestOrganizationRequiresPasskey(t *testing.T) {
 				b := e.Browser()
 				verifier, p := pkce()
 				_, page := b.Authorize(e.AuthURL(p))
-				resp, _ = b.SubmitLogin(page, apptest.UserEmail, apptest.UserPassword)
+				if resp, _ := b.SubmitLogin(page, apptest.UserEmail, apptest.UserPassword); resp.StatusCode != http.StatusSeeOther {
+					t.Fatalf("password: %d", resp.StatusCode)
+				}
 				id := apptest.Hidden(page).Get("id")
 				csrf := apptest.Hidden(page).Get("csrf")
 				u := b.ClientRedirect(b.Follow(b.Post("/login/mfa", url.Values{"id": {id}, "csrf": {csrf}, "method": {"totp"}, "code": {totpCode()}})))
@@ -296,8 +298,10 @@ func TestOrganizationRequiresPasskey(t *testing.T) {
 				_, p = pkce()
 				p["acr_values"] = storage.ACRPhishingResistant
 				_, page = b.Authorize(e.AuthURL(p))
-				resp, _ = b.SubmitLogin(page, apptest.UserEmail, apptest.UserPassword)
 				id, csrf = apptest.Hidden(page).Get("id"), apptest.Hidden(page).Get("csrf")
+				if resp, _ := b.SubmitLogin(page, apptest.UserEmail, apptest.UserPassword); resp.Header.Get("Location") != "/login/passkey/mfa?id="+id {
+					t.Fatalf("password when acr_values asks for a passkey: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+				}
 				if resp, _ := b.Post("/login/mfa", url.Values{"id": {id}, "csrf": {csrf}, "method": {"totp"}, "code": {totpCode()}}); resp.Header.Get("Location") != "/login/passkey/mfa?id="+id {
 					t.Fatalf("TOTP when acr_values asks for a passkey: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 				}
