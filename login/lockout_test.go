@@ -244,6 +244,12 @@ func TestLoginFloodShed(t *testing.T) {
 	if codes[429] == 0 || retry == "" || codes[500] != 0 {
 		t.Fatalf("status counts %v, Retry-After %q", codes, retry)
 	}
+	// A shed attempt was never checked, so it is no failure: a flood of
+	// the owner's own (or anyone's) attempts cannot lock the account by
+	// overload alone.
+	if n := e.User(apptest.UserEmail).FailedLogins; n != codes[401] {
+		t.Fatalf("%d failures counted for %d checked attempts (%v)", n, codes[401], codes)
+	}
 }
 
 // A right password after wrong second factors does not lock its owner out

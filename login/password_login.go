@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/login/password"
@@ -150,6 +151,15 @@ func (h *Handler) checkPassword(ctx context.Context, email, pw string) (checkedU
 	}
 	ok, rehash, err := h.Hasher.Verify(ctx, hash, pw)
 	if errors.Is(err, password.ErrBusy) || errors.Is(err, context.Canceled) {
+		// Shed (or abandoned) before the check: no failure. Its admission
+		// is taken back, so overload alone never locks an account.
+		if found && !refused {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			defer cancel()
+			if rerr := h.Store.ReleaseAdmission(rctx, u.ID, ticket); rerr != nil {
+				slog.WarnContext(ctx, "release of a shed admission failed", "user_id", u.ID, "error", rerr)
+			}
+		}
 		return checkedUser{}, err
 	}
 	if err != nil { // malformed stored hash: a failure, and worth a log line
