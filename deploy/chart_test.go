@@ -525,3 +525,33 @@ func checkNetworkPolicy(t *testing.T, np *networkingv1.NetworkPolicy, pods map[s
 		}
 	}
 }
+
+// TestGoMemLimit: the servers get a Go soft memory limit below the
+// container's memory limit (85% of 512Mi by default), none without a
+// limit, and an explicit env GOMEMLIMIT wins.
+func TestGoMemLimit(t *testing.T) {
+	limitOf := func(r *rendered) string {
+		t.Helper()
+		for _, e := range podSpecs(t, r)["Deployment"].Containers[0].Env {
+			if e.Name == "GOMEMLIMIT" {
+				return e.Value
+			}
+		}
+		return ""
+	}
+	if got := limitOf(mustRender(t, defaults)); got != "435MiB" {
+		t.Fatalf("default GOMEMLIMIT %q, want 435MiB (85%% of 512Mi)", got)
+	}
+	gi := values{name: "1Gi", set: `{resources: {limits: {memory: 1Gi}}}`}
+	if got := limitOf(mustRender(t, gi)); got != "870MiB" {
+		t.Fatalf("1Gi: GOMEMLIMIT %q, want 870MiB", got)
+	}
+	off := values{name: "off", set: `{goMemLimitPercent: 0}`}
+	if got := limitOf(mustRender(t, off)); got != "" {
+		t.Fatalf("turned off: GOMEMLIMIT %q", got)
+	}
+	own := values{name: "own", set: `{env: [{name: GOMEMLIMIT, value: 300MiB}]}`}
+	if got := limitOf(mustRender(t, own)); got != "300MiB" {
+		t.Fatalf("an env GOMEMLIMIT: %q", got)
+	}
+}

@@ -133,11 +133,28 @@ migrate), else from secrets.keys.databaseURL.
       optional: true
       {{- end }}
 {{- end }}
+{{- $userSet := dict }}
 {{- range $root.Values.env }}
 {{- if hasKey $table .name }}
 {{- fail (printf "env: %s is a secret; it comes from secrets.existingSecret (secrets.keys)" .name) }}
 {{- end }}
+{{- $_ := set $userSet .name true }}
 - {{ toYaml . | nindent 2 | trim }}
+{{- end }}
+{{- /* The Go runtime's soft memory limit: goMemLimitPercent of the
+container's memory limit (Mi or Gi), so the collector works harder
+before the kernel would kill the pod; the rest is left for what is
+not Go heap (the binary's pages, stacks). An env entry GOMEMLIMIT wins. */}}
+{{- $mem := toString (dig "limits" "memory" "" ($root.Values.resources | default dict)) }}
+{{- $pct := int ($root.Values.goMemLimitPercent | default 0) }}
+{{- if and $mem (gt $pct 0) (not (hasKey $userSet "GOMEMLIMIT")) }}
+{{- $mib := 0 }}
+{{- if hasSuffix "Mi" $mem }}{{ $mib = int (trimSuffix "Mi" $mem) }}{{ end }}
+{{- if hasSuffix "Gi" $mem }}{{ $mib = mul (int (trimSuffix "Gi" $mem)) 1024 }}{{ end }}
+{{- if gt $mib 0 }}
+- name: GOMEMLIMIT
+  value: {{ printf "%dMiB" (div (mul $mib $pct) 100) | quote }}
+{{- end }}
 {{- end }}
 {{- end -}}
 
