@@ -56,6 +56,23 @@ func (p LockoutPolicy) LockedUntil(failures int, now time.Time) time.Time {
 	return time.Time{}
 }
 
+// RetryEvent marks a refresh's audit event as the client's retry of a
+// rotation whose answer was lost (refresh grace): the rotation itself has
+// its row already, so an audit count of refreshes that clients received
+// leaves these out.
+func RetryEvent(ev AuditEvent) AuditEvent {
+	if ev.Type == "" {
+		return ev
+	}
+	d := make(map[string]string, len(ev.Details)+1)
+	for k, v := range ev.Details {
+		d[k] = v
+	}
+	d["retry"] = "lost_answer"
+	ev.Details = d
+	return ev
+}
+
 // LockEvent adds the count and the lock's end to a lock's audit event.
 func LockEvent(ev AuditEvent, failures int, until time.Time) AuditEvent {
 	d := make(map[string]string, len(ev.Details)+2)

@@ -201,7 +201,7 @@ func (s *Store) RotateRefreshToken(_ context.Context, oldHash string, next stora
 			s.refreshTokens[oldHash] = old
 			next.GrantID = old.GrantID
 			s.refreshTokens[next.Hash] = next
-			s.appendAudit(ev)
+			s.appendAudit(storage.RetryEvent(ev))
 			return nil
 		}
 		if g.RevokedAt.IsZero() {

@@ -287,7 +287,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash string, next sto
 					return err
 				}
 				if ev.Type != "" {
-					return insertAudit(ctx, tx, ev)
+					return insertAudit(ctx, tx, storage.RetryEvent(ev))
 				}
 				return nil
 			}

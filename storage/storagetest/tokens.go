@@ -494,10 +494,18 @@ func testRefreshGrace(t *testing.T, s storage.Store) {
 
 	g, first := family()
 	lost, lostTok := next()
-	must(t, s.RotateRefreshToken(ctx, storage.HashSecret(first), lost, now, grace, storage.AuditEvent{}, storage.AuditEvent{}))
+	refreshed := ev("token_refreshed")
+	refreshed.SubjectID = random.ID()
+	must(t, s.RotateRefreshToken(ctx, storage.HashSecret(first), lost, now, grace, refreshed, storage.AuditEvent{}))
 	retry, retryTok := next()
-	if err := s.RotateRefreshToken(ctx, storage.HashSecret(first), retry, now.Add(time.Second), grace, storage.AuditEvent{}, storage.AuditEvent{}); err != nil {
+	if err := s.RotateRefreshToken(ctx, storage.HashSecret(first), retry, now.Add(time.Second), grace, refreshed, storage.AuditEvent{}); err != nil {
 		t.Fatalf("a retry within the grace was refused: %v", err)
+	}
+	// Two rows: the rotation, and the retry marked as one (a count of the
+	// refreshes clients received leaves it out).
+	if rows, err := s.ListAudit(ctx, storage.AuditFilter{SubjectID: refreshed.SubjectID, Limit: 10}); err != nil || len(rows) != 2 ||
+		(rows[0].Details["retry"] == "lost_answer") == (rows[1].Details["retry"] == "lost_answer") {
+		t.Fatalf("audit of a rotation and its retry: %+v %v", rows, err)
 	}
 	third, _ := next()
 	must(t, s.RotateRefreshToken(ctx, storage.HashSecret(retryTok), third, now.Add(2*time.Second), grace, storage.AuditEvent{}, storage.AuditEvent{}))
