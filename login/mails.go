@@ -41,6 +41,9 @@ func (h *Handler) compose(r *http.Request, m mailText, data map[string]any) (sub
 	if d, ok := data["Duration"].(time.Duration); ok {
 		data["Duration"] = i18n.Duration(lang, d)
 	}
+	if t, ok := data["When"].(time.Time); ok {
+		data["When"] = i18n.Date(lang, t, true) + " UTC"
+	}
 	return tr.Compose(lang, m, data)
 }
 

@@ -100,14 +100,15 @@ func TestDescribeScopeWithoutResource(t *testing.T) {
 	}
 }
 
-// The standard scopes' words and the device names are translated (the
-// consent page and the account page pass them through the catalogue).
+// The standard scopes' words, the device names and the backup-code file's
+// heading are translated (pages and the download pass them through the
+// catalogue).
 func TestScopeAndDeviceWordsTranslated(t *testing.T) {
 	tr, err := web.NewTranslator()
 	if err != nil {
 		t.Fatal(err)
 	}
-	words := []string{"a program"}
+	words := []string{"a program", backupCodesText}
 	for _, w := range scopeText {
 		words = append(words, w)
 	}

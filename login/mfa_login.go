@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/optibid/idp/internal/i18n"
 	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/login/mfa"
 	"github.com/optibid/idp/login/notify"
@@ -442,12 +443,17 @@ func (h *Handler) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 	h.showBackupCodes(w, r, codes, "/login?id="+ar.ID)
 }
 
+// backupCodesText heads the backup-code file.
+const backupCodesText = "{{.Product}} backup codes for your account ({{.Date}}). Each code works once, if you lose your authenticator."
+
 // showBackupCodes shows new backup codes once, with ways to keep them: a
 // text file to download (built here, so no script is needed), copying
 // and printing.
 func (h *Handler) showBackupCodes(w http.ResponseWriter, r *http.Request, codes []string, next string) {
-	text := h.cfg.ProductName + " backup codes for your account (" + h.now().Format("2 January 2006") + ").\n" +
-		"Each code works once, if you lose your authenticator.\n\n" + strings.Join(codes, "\n") + "\n"
+	tr := h.Templates.Translator()
+	lang := tr.Pick(r)
+	// The file says what it is in the page's language.
+	text := tr.T(lang, backupCodesText, map[string]any{"Product": h.cfg.ProductName, "Date": i18n.Date(lang, h.now(), false)}) + "\n\n" + strings.Join(codes, "\n") + "\n"
 	h.render(w, r, http.StatusOK, "backupcodes", map[string]any{"Codes": codes, "Next": next, "Text": text,
 		"Download": template.URL("data:text/plain;charset=utf-8," + url.PathEscape(text))})
 }

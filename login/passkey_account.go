@@ -221,7 +221,7 @@ func (h *Handler) addPasskey(r *http.Request, pu passkeyUser, arID, clientID, na
 	}
 	// A new way in is told to the mailbox: a passkey planted with a
 	// borrowed session would otherwise outlive a password reset unseen.
-	h.mail(r, u.Email, mailPasskeyAdded, map[string]any{"Passkey": name, "When": h.now().Format("2006-01-02 15:04 MST"),
+	h.mail(r, u.Email, mailPasskeyAdded, map[string]any{"Passkey": name, "When": h.now(),
 		"Link": h.cfg.Issuer + "/account/passkeys"})
 	return p, "", 0, nil
 }
