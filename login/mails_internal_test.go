@@ -108,7 +108,7 @@ func TestScopeAndDeviceWordsTranslated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	words := []string{"a program", backupCodesText}
+	words := []string{"a program", backupCodesText, passkeyDefaultName}
 	for _, w := range scopeText {
 		words = append(words, w)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/gorilla/mux"
 
+	"github.com/optibid/idp/internal/i18n"
 	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/storage"
 )
@@ -153,7 +154,7 @@ func (h *Handler) accountPasskeyAdd(w http.ResponseWriter, r *http.Request) {
 		h.passkeysView(w, r, u, http.StatusBadRequest, passkeysData{Error: "Adding a passkey needs JavaScript in this browser."})
 		return
 	}
-	name, err := manage.PasskeyName(r.PostForm.Get("name"), "Passkey added "+h.now().Format("2 Jan 2006"))
+	name, err := manage.PasskeyName(r.PostForm.Get("name"), h.defaultPasskeyName(r))
 	var ve *manage.ValidationError
 	if errors.As(err, &ve) {
 		h.passkeysView(w, r, u, http.StatusBadRequest, passkeysData{Error: ve.Msg})
@@ -225,6 +226,16 @@ func (h *Handler) addPasskey(r *http.Request, pu passkeyUser, arID, clientID, na
 		"Link": h.cfg.Issuer + "/account/passkeys"})
 	return p, "", 0, nil
 }
+
+// defaultPasskeyName names a passkey its owner left unnamed, in the
+// page's language.
+func (h *Handler) defaultPasskeyName(r *http.Request) string {
+	tr := h.Templates.Translator()
+	lang := tr.Pick(r)
+	return tr.T(lang, passkeyDefaultName, map[string]any{"Date": i18n.Date(lang, h.now(), false)})
+}
+
+const passkeyDefaultName = "Passkey added {{.Date}}"
 
 // maxPasskeys bounds one account's passkeys (each is read at every
 // factor decision).

@@ -156,7 +156,7 @@ func (h *Handler) passkeyEnrollSubmit(w http.ResponseWriter, r *http.Request) {
 		again(http.StatusBadRequest, "Adding a passkey needs JavaScript in this browser.")
 		return
 	}
-	name, err := manage.PasskeyName(r.PostForm.Get("name"), "Passkey added "+h.now().Format("2 Jan 2006"))
+	name, err := manage.PasskeyName(r.PostForm.Get("name"), h.defaultPasskeyName(r))
 	var ve *manage.ValidationError
 	if errors.As(err, &ve) {
 		again(http.StatusBadRequest, ve.Msg)
