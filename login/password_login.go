@@ -141,8 +141,6 @@ func (h *Handler) checkPassword(ctx context.Context, email, pw string) (checkedU
 			refused = true
 		case err != nil:
 			return checkedUser{}, err
-		case h.cfg.Lockout.Locks(ticket.Count):
-			h.metrics.lockouts.Inc()
 		}
 	}
 	hash := u.PasswordHash
@@ -161,6 +159,9 @@ func (h *Handler) checkPassword(ctx context.Context, email, pw string) (checkedU
 			}
 		}
 		return checkedUser{}, err
+	}
+	if found && !refused && h.cfg.Lockout.Locks(ticket.Count) {
+		h.metrics.lockouts.Inc() // counted once the attempt was checked (a shed one is released)
 	}
 	if err != nil { // malformed stored hash: a failure, and worth a log line
 		slog.ErrorContext(ctx, "stored password hash unreadable", "user_id", u.ID, "error", err)

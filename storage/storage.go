@@ -112,9 +112,10 @@ type Logins interface {
 	AdmitLogin(ctx context.Context, userID string, p LockoutPolicy, now time.Time, lockEv AuditEvent) (Ticket, error)
 	// ReleaseAdmission takes back one admitted check (t) that proved right
 	// but does not end the sign-in (a password before its second factor).
-	// It erases no other failure; when none was admitted after t, the lock
-	// goes back to what it was before t, so a right answer does not re-arm
-	// the backoff against its own next step.
+	// It erases no other failure; when none was admitted after t and t's
+	// own lock still stands (no later failure replaced it), the lock goes
+	// back to what it was before t, so a right answer does not re-arm the
+	// backoff against its own next step.
 	ReleaseAdmission(ctx context.Context, userID string, t Ticket) error
 	// LoginFailed atomically increments the user's consecutive-failure
 	// counter, applies the lockout policy to the new count, writes ev and
@@ -141,8 +142,9 @@ type Ticket struct {
 	// admitted later refuse this check's success.
 	LockAfter int
 	// LockedBefore is the lock as it was before this admission (zero:
-	// none), which ReleaseAdmission puts back.
-	LockedBefore time.Time
+	// none), which ReleaseAdmission puts back; Armed is the lock this
+	// admission set (zero: none), which must still stand for that.
+	LockedBefore, Armed time.Time
 }
 
 // Clients stores relying parties.

@@ -462,7 +462,7 @@ func (s *Store) AdmitLogin(_ context.Context, userID string, p storage.LockoutPo
 	if p.Locks(u.FailedLogins) {
 		s.appendAudit(storage.LockEvent(lockEv, u.FailedLogins, u.LockedUntil))
 	}
-	return storage.Ticket{Count: u.FailedLogins, LockAfter: p.LockAfter, LockedBefore: before}, nil
+	return storage.Ticket{Count: u.FailedLogins, LockAfter: p.LockAfter, LockedBefore: before, Armed: u.LockedUntil}, nil
 }
 
 func (s *Store) ReleaseAdmission(_ context.Context, userID string, t storage.Ticket) error {
@@ -472,7 +472,7 @@ func (s *Store) ReleaseAdmission(_ context.Context, userID string, t storage.Tic
 	if !ok {
 		return storage.ErrNotFound
 	}
-	if u.FailedLogins == t.Count {
+	if u.FailedLogins == t.Count && u.LockedUntil.Equal(t.Armed) {
 		u.LockedUntil = t.LockedBefore
 	}
 	u.FailedLogins = max(u.FailedLogins-1, 0)

@@ -418,7 +418,7 @@ func (s *Store) LoginFailed(ctx context.Context, userID string, p storage.Lockou
 // the lock state it checks is the one it changes.
 func (s *Store) AdmitLogin(ctx context.Context, userID string, p storage.LockoutPolicy, now time.Time, lockEv storage.AuditEvent) (storage.Ticket, error) {
 	var failures int
-	var before time.Time
+	var before, armed time.Time
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var locked *time.Time
 		if err := tx.QueryRow(ctx, `SELECT failed_logins, locked_until FROM users WHERE id = $1 FOR UPDATE`, userID).Scan(&failures, &locked); err != nil {
@@ -432,22 +432,31 @@ func (s *Store) AdmitLogin(ctx context.Context, userID string, p storage.Lockout
 		}
 		failures++
 		until := p.LockedUntil(failures, now)
-		if _, err := tx.Exec(ctx, `UPDATE users SET failed_logins = $2, locked_until = $3 WHERE id = $1`, userID, failures, nullTime(until)); err != nil {
+		// The lock as stored (microseconds), which ReleaseAdmission
+		// compares with what it finds.
+		var stored *time.Time
+		if err := tx.QueryRow(ctx, `UPDATE users SET failed_logins = $2, locked_until = $3 WHERE id = $1 RETURNING locked_until`,
+			userID, failures, nullTime(until)).Scan(&stored); err != nil {
 			return err
+		}
+		if stored != nil {
+			armed = *stored
 		}
 		if p.Locks(failures) {
 			return insertAudit(ctx, tx, storage.LockEvent(lockEv, failures, until))
 		}
 		return nil
 	})
-	return storage.Ticket{Count: failures, LockAfter: p.LockAfter, LockedBefore: before}, err
+	return storage.Ticket{Count: failures, LockAfter: p.LockAfter, LockedBefore: before, Armed: armed}, err
 }
 
 func (s *Store) ReleaseAdmission(ctx context.Context, userID string, t storage.Ticket) error {
 	// The lock goes back only when nothing was admitted after t (the
-	// count is still t's): a later failure's lock stands.
+	// count is still t's) and t's own lock stands: a later failure's lock
+	// stays.
 	n, err := s.exec(ctx, `UPDATE users SET failed_logins = greatest(failed_logins - 1, 0),
-		locked_until = CASE WHEN failed_logins = $2 THEN $3 ELSE locked_until END WHERE id = $1`, userID, t.Count, nullTime(t.LockedBefore))
+		locked_until = CASE WHEN failed_logins = $2 AND locked_until IS NOT DISTINCT FROM $4 THEN $3 ELSE locked_until END
+		WHERE id = $1`, userID, t.Count, nullTime(t.LockedBefore), nullTime(t.Armed))
 	if err == nil && n == 0 {
 		return storage.ErrNotFound
 	}
