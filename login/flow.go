@@ -198,7 +198,7 @@ func (h *Handler) toSecondFactor(w http.ResponseWriter, r *http.Request, ar stor
 // sign-in on. ticket is the admission of the credential check that got
 // here (nil: none of ours, as for federation).
 func (h *Handler) completeLogin(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, c storage.Client, u storage.User, amr []string, newHash string, ticket *storage.Ticket) {
-	if owed, err := h.passkeyOwed(w, r, ar, c, u, amr, ticket); err != nil || owed {
+	if h.passkeyOwed(w, r, ar, c, u, amr, ticket) {
 		return
 	}
 	s, ok := h.startSession(w, r, u, amr, newHash, ar.ClientID, ticket, time.Time{})
@@ -355,7 +355,7 @@ func (h *Handler) advance(w http.ResponseWriter, r *http.Request, ar storage.Aut
 		case st == stepPasskey && silent:
 			http.Redirect(w, r, h.ErrorRedirectURL(r.Context(), ar, "interaction_required", "a passkey is required"), http.StatusFound)
 		case st == stepPasskey:
-			h.toPasskey(w, r, ar, c, s, u)
+			h.toPasskey(w, r, ar, c)
 		case st == stepVerifyEmail && silent:
 			http.Redirect(w, r, h.ErrorRedirectURL(r.Context(), ar, "interaction_required", "the user must verify their email address"), http.StatusFound)
 		case st == stepVerifyEmail:

@@ -25,27 +25,27 @@ const passkeysUnavailable = "Your organization requires a passkey to sign in, bu
 // shown wait as the pending login (so this very sign-in, in this
 // browser, may add a passkey), and the browser goes on to the user's
 // passkey or to adding one. ticket's admission is taken back: the factor
-// was right. On true (or an error) the answer is written.
-func (h *Handler) passkeyOwed(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, c storage.Client, u storage.User, amr []string, ticket *storage.Ticket) (bool, error) {
+// was right. On true the answer is written (the next step, or an error).
+func (h *Handler) passkeyOwed(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, c storage.Client, u storage.User, amr []string, ticket *storage.Ticket) bool {
 	if !slices.Contains(amr, "mfa") || phishingResistant(amr) {
-		return false, nil
+		return false
 	}
 	d, err := h.mfaRequired(r.Context(), ar, c, u)
 	if err != nil {
 		h.fail(w, r, "mfa decision", err)
-		return false, err
+		return true
 	}
 	if !d.passkey {
-		return false, nil
+		return false
 	}
 	if h.passkeys == nil {
 		h.Error(w, r, http.StatusForbidden, passkeysUnavailable)
-		return true, nil
+		return true
 	}
 	if ticket != nil {
 		if err := h.Store.ReleaseAdmission(r.Context(), u.ID, *ticket); err != nil {
 			h.fail(w, r, "release admission", err)
-			return false, err
+			return true
 		}
 	}
 	next := "/login/passkey/enroll?id="
@@ -56,13 +56,13 @@ func (h *Handler) passkeyOwed(w http.ResponseWriter, r *http.Request, ar storage
 	if err := h.Store.SetPendingLogin(r.Context(), ar.ID, u.ID, amr, h.now()); err != nil {
 		if errors.Is(err, storage.ErrAlreadyUsed) || errors.Is(err, storage.ErrNotFound) {
 			h.Error(w, r, http.StatusBadRequest, "This sign-in was already completed. Return to the application.")
-			return true, nil
+			return true
 		}
 		h.fail(w, r, "pending login", err)
-		return false, err
+		return true
 	}
 	http.Redirect(w, r, next+ar.ID, http.StatusSeeOther)
-	return true, nil
+	return true
 }
 
 // toPasskey moves on a sign-in whose session has two factors but no
@@ -71,7 +71,7 @@ func (h *Handler) passkeyOwed(w http.ResponseWriter, r *http.Request, ar storage
 // cookie, which may have planted a passkey on the account page) never
 // makes a passkey sign-in. The password and then the passkey do, or
 // adding one after both factors (passkeyOwed).
-func (h *Handler) toPasskey(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, c storage.Client, _ storage.Session, _ storage.User) {
+func (h *Handler) toPasskey(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, c storage.Client) {
 	if h.passkeys == nil {
 		h.Error(w, r, http.StatusForbidden, passkeysUnavailable)
 		return
