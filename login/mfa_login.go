@@ -93,6 +93,27 @@ func (h *Handler) mfaPage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "mfa", d)
 }
 
+// admitSecondFactor admits (and counts) a second-factor check like a
+// password, atomically with the lock: a locked account's codes and
+// passkeys are not even checked. On false the answer is written.
+func (h *Handler) admitSecondFactor(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, u storage.User, now time.Time) (storage.Ticket, bool) {
+	ctx := r.Context()
+	ticket, err := h.Store.AdmitLogin(ctx, u.ID, h.cfg.Lockout, now, h.audit(r, manage.EventAccountLocked, u.ID, ar.ClientID, nil))
+	if errors.Is(err, storage.ErrLocked) {
+		_ = h.Store.AppendAudit(ctx, h.audit(r, manage.EventLoginRefused, u.ID, ar.ClientID, map[string]string{"reason": "locked"}))
+		h.Error(w, r, http.StatusForbidden, badCredentials)
+		return ticket, false
+	}
+	if err != nil {
+		h.fail(w, r, "admit second factor", err)
+		return ticket, false
+	}
+	if h.cfg.Lockout.Locks(ticket.Count) {
+		h.metrics.lockouts.Inc()
+	}
+	return ticket, true
+}
+
 // passkeyOnly sends a sign-in that must end with a passkey away from the
 // codes when the codes cannot help: to the user's passkey, or (no factor
 // at all) to adding one. A user with a factor but no passkey proves
@@ -142,20 +163,9 @@ func (h *Handler) mfaSubmit(w http.ResponseWriter, r *http.Request) {
 	if h.passkeyOnly(w, r, ar, dec) {
 		return
 	}
-	// Second factors are admitted (and counted) like passwords, atomically
-	// with the lock: a locked account's codes are not even checked.
-	ticket, err := h.Store.AdmitLogin(ctx, u.ID, h.cfg.Lockout, now, h.audit(r, manage.EventAccountLocked, u.ID, ar.ClientID, nil))
-	if errors.Is(err, storage.ErrLocked) {
-		_ = h.Store.AppendAudit(ctx, h.audit(r, manage.EventLoginRefused, u.ID, ar.ClientID, map[string]string{"reason": "locked"}))
-		h.Error(w, r, http.StatusForbidden, badCredentials)
+	ticket, ok := h.admitSecondFactor(w, r, ar, u, now)
+	if !ok {
 		return
-	}
-	if err != nil {
-		h.fail(w, r, "admit second factor", err)
-		return
-	}
-	if h.cfg.Lockout.Locks(ticket.Count) {
-		h.metrics.lockouts.Inc()
 	}
 	switch method {
 	case "totp":

@@ -418,18 +418,9 @@ func (h *Handler) passkeyMFASubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := pu.u
-	ticket, err := h.Store.AdmitLogin(ctx, u.ID, h.cfg.Lockout, h.now(), h.audit(r, manage.EventAccountLocked, u.ID, ar.ClientID, nil))
-	if errors.Is(err, storage.ErrLocked) {
-		_ = h.Store.AppendAudit(ctx, h.audit(r, manage.EventLoginRefused, u.ID, ar.ClientID, map[string]string{"reason": "locked"}))
-		h.Error(w, r, http.StatusForbidden, badCredentials)
+	ticket, ok := h.admitSecondFactor(w, r, ar, u, h.now())
+	if !ok {
 		return
-	}
-	if err != nil {
-		h.fail(w, r, "admit second factor", err)
-		return
-	}
-	if h.cfg.Lockout.Locks(ticket.Count) {
-		h.metrics.lockouts.Inc()
 	}
 	var parsed *protocol.ParsedCredentialAssertionData
 	sd, err := h.takeCeremony(r, storage.PasskeySecondFactor, u.ID, ar.ID)
