@@ -342,14 +342,9 @@ func (s *Store) CreateActionToken(_ context.Context, t storage.ActionToken, ev s
 func (s *Store) ConsumeActionToken(_ context.Context, hash, purpose string, now time.Time) (storage.ActionToken, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.actionTokens[hash]
-	switch {
-	case !ok || t.Purpose != purpose:
-		return storage.ActionToken{}, storage.ErrNotFound
-	case !t.UsedAt.IsZero():
-		return storage.ActionToken{}, storage.ErrAlreadyUsed
-	case !now.Before(t.ExpiresAt):
-		return storage.ActionToken{}, storage.ErrExpired
+	t, err := s.usableActionToken(hash, purpose, now)
+	if err != nil {
+		return t, err
 	}
 	t.UsedAt = now
 	s.actionTokens[hash] = t
@@ -359,6 +354,12 @@ func (s *Store) ConsumeActionToken(_ context.Context, hash, purpose string, now 
 func (s *Store) ActionTokenState(_ context.Context, hash, purpose string, now time.Time) (storage.ActionToken, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.usableActionToken(hash, purpose, now)
+}
+
+// usableActionToken is the token with hash made for purpose, or why it
+// cannot be used at now. The caller holds s.mu.
+func (s *Store) usableActionToken(hash, purpose string, now time.Time) (storage.ActionToken, error) {
 	t, ok := s.actionTokens[hash]
 	switch {
 	case !ok || t.Purpose != purpose:
