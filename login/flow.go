@@ -66,6 +66,9 @@ type mfaDecision struct {
 	// the request's acr_values asks for it.
 	passkey bool
 	f       factors
+	// org is what the user's organizations demand (read once per
+	// decision: the verified-email rule uses it too).
+	org orgRules
 }
 
 // mfaRequired decides what this login must prove: a second factor when
@@ -78,12 +81,11 @@ func (h *Handler) mfaRequired(ctx context.Context, ar storage.AuthRequest, c sto
 	if d.f, err = h.factorsOf(ctx, u); err != nil {
 		return d, err
 	}
-	p, err := h.orgPolicy(ctx, u.ID)
-	if err != nil {
+	if d.org, err = h.orgPolicy(ctx, u.ID); err != nil {
 		return d, err
 	}
-	d.passkey = p.passkey || slices.Contains(ar.ACRValues, storage.ACRPhishingResistant)
-	d.byPolicy = d.passkey || p.mfa || c.RequireMFA || slices.Contains(ar.ACRValues, storage.ACRMFA) || slices.Contains(ar.ACRValues, "mfa")
+	d.passkey = d.org.passkey || slices.Contains(ar.ACRValues, storage.ACRPhishingResistant)
+	d.byPolicy = d.passkey || d.org.mfa || c.RequireMFA || slices.Contains(ar.ACRValues, storage.ACRMFA) || slices.Contains(ar.ACRValues, "mfa")
 	d.need = d.byPolicy || d.f.any()
 	return d, nil
 }
@@ -291,14 +293,8 @@ func (h *Handler) owed(ctx context.Context, ar storage.AuthRequest, c storage.Cl
 	if d.passkey && !phishingResistant(s.AMR) {
 		return stepPasskey, nil
 	}
-	if !u.EmailVerified {
-		p, err := h.orgPolicy(ctx, u.ID)
-		if err != nil {
-			return 0, err
-		}
-		if c.RequireVerifiedEmail || p.verifiedEmail {
-			return stepVerifyEmail, nil
-		}
+	if !u.EmailVerified && (c.RequireVerifiedEmail || d.org.verifiedEmail) {
+		return stepVerifyEmail, nil
 	}
 	if manage.WantsOrg(ar.Scopes) && ar.OrgID == "" {
 		orgs, err := h.memberOrgs(ctx, u.ID)
