@@ -738,7 +738,7 @@ func (b Bootstrap) Check(issuer string) error {
 		key := fmt.Sprintf("bootstrap.organizations[%d]", i)
 		spec := manage.OrgSpec{Slug: o.Slug, Name: o.Name, Plan: o.Plan, MFA: o.MFA}
 		es.collect(manage.Prefix(key, spec.Check()))
-		es.collect(manage.Prefix(key, (&manage.Service{NoPasskeys: !login.PasskeysAvailable(issuer)}).CheckPasskeyPolicy(o.MFA)))
+		es.collect(manage.Prefix(key, manage.CheckPasskeyPolicy(o.MFA, !login.PasskeysAvailable(issuer))))
 		slugs[o.Slug] = true
 	}
 	for i, u := range b.Users {

@@ -128,9 +128,10 @@ func CheckMFAPolicy(p string, optional bool) error {
 }
 
 // CheckPasskeyPolicy refuses the passkey policy where passkeys cannot
-// work: every member, its admins included, would be locked out.
-func (s *Service) CheckPasskeyPolicy(p string) error {
-	if p == MFAPasskey && s.NoPasskeys {
+// work (noPasskeys): every member, its admins included, would be locked
+// out.
+func CheckPasskeyPolicy(p string, noPasskeys bool) error {
+	if p == MFAPasskey && noPasskeys {
 		return Invalid("mfa", "cannot be passkey here: this deployment has no passkeys (its issuer's host is an IP address), so no member could sign in")
 	}
 	return nil
@@ -264,7 +265,7 @@ func (s *Service) UpdateOrganization(ctx context.Context, by Actor, o storage.Or
 		return o, err
 	}
 	if ch.MFA != nil {
-		if err := s.CheckPasskeyPolicy(*ch.MFA); err != nil {
+		if err := CheckPasskeyPolicy(*ch.MFA, s.NoPasskeys); err != nil {
 			return o, err
 		}
 	}
