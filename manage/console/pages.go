@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/optibid/idp/internal/i18n"
+	"github.com/optibid/idp/manage"
 )
 
 // orgInfo is GET /orgs/{org}: the organization and the person's standing.
@@ -92,7 +93,7 @@ func (c *Console) showOrg(w http.ResponseWriter, r *http.Request, s *session, na
 		}
 	case "settings":
 		p.Title = "Settings"
-		data["Policies"] = []string{"off", "optional", "required", "passkey"} // what the API accepts
+		data["Policies"] = manage.MFAPolicies
 	case "domains":
 		p.Title = "Domains"
 		var ds struct {
