@@ -88,8 +88,7 @@ func TestOrganizationRequiresPasskey(t *testing.T) {
 			}
 
 			t.Run("a session from before the policy adds no passkey", func(t *testing.T) {
-				v, p := pkce()
-				_ = v
+				_, p := pkce()
 				resp, page := before.Authorize(e.AuthURL(p))
 				if resp.StatusCode != http.StatusOK || !strings.Contains(page, `name="password"`) {
 					t.Fatalf("old session: %d %.500s", resp.StatusCode, page)
@@ -186,7 +185,7 @@ func TestOrganizationRequiresPasskey(t *testing.T) {
 				b := e.Browser()
 				verifier, p := pkce()
 				_, page := b.Authorize(e.AuthURL(p))
-				resp, page := b.Follow(b.SubmitLogin(page, "bob@example.com", apptest.UserPassword))
+				_, page = b.Follow(b.SubmitLogin(page, "bob@example.com", apptest.UserPassword))
 				id := apptest.Hidden(page).Get("id")
 				// The emailed code and a first authenticator are no way round.
 				csrf := apptest.Hidden(page).Get("csrf")
@@ -211,7 +210,6 @@ func TestOrganizationRequiresPasskey(t *testing.T) {
 				if amr := amrOf(t, claims); claims["acr"] != storage.ACRPhishingResistant || !slices.Contains(amr, "hwk") || !slices.Contains(amr, "mfa") {
 					t.Fatalf("acr %v amr %v", claims["acr"], amr)
 				}
-				_ = resp
 				if mail := e.MailTo("bob@example.com", ""); !strings.Contains(mail, "Desk key") {
 					t.Fatalf("no passkey mail: %.500s", mail)
 				}
@@ -257,8 +255,6 @@ func TestOrganizationRequiresPasskey(t *testing.T) {
 				if loc := resp.Header.Get("Location"); loc != "/login/passkey/mfa?id="+id {
 					t.Fatalf("after the password: %q", loc)
 				}
-				_, mfaPage := b.Get("/login/mfa?id=" + id)
-				_ = mfaPage
 				csrf := apptest.Hidden(page).Get("csrf")
 				if resp, _ := b.Post("/login/mfa", url.Values{"id": {id}, "csrf": {csrf}, "method": {"totp"}, "code": {totpCode()}}); resp.Header.Get("Location") != "/login/passkey/mfa?id="+id {
 					t.Fatalf("TOTP under a passkey policy: %d %q", resp.StatusCode, resp.Header.Get("Location"))
