@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -134,6 +135,10 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	hasher := password.NewHasher(cfg.Passwords.Argon2, cfg.Passwords.MaxConcurrentHashes, cfg.Passwords.QueueWait)
+	// After a burst of sign-ins, hand argon2id's working memory back to
+	// the system instead of holding it until the heap grows again
+	// (docs/benchmarks.md, "Memory").
+	hasher.OnIdle(hashIdleRelease, debug.FreeOSMemory)
 	boot := cfg.Bootstrap
 	if cc, on := cfg.consoleClient(); on {
 		boot.Clients = append(slices.Clone(boot.Clients), cc)
@@ -423,6 +428,12 @@ func (a *App) applyChange(ctx context.Context, table, key string) {
 		a.reloadSoon(ctx, "provider", a.Provider.Reload)
 	}
 }
+
+// hashIdleRelease is how long the hashing pool stays empty before the
+// memory its hashes left is returned: long enough that steady sign-in
+// traffic never pays for it (a forced collection), short enough that a
+// replica is back to its idle size moments after a burst.
+const hashIdleRelease = 250 * time.Millisecond
 
 // reloadCoalesce is how long changes of one kind are gathered into one
 // reload: far below what a person notices, far above a burst's spacing.

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/optibid/idp/internal/telemetry"
@@ -44,7 +45,25 @@ type Hasher struct {
 	slots  chan struct{}
 	wait   time.Duration
 	dummy  string // hash of a random password, verified for unknown users
+	idle   *idleHook
 }
+
+// idleHook calls f once the pool has stayed empty for after.
+type idleHook struct {
+	after time.Duration
+	f     func()
+	mu    sync.Mutex
+	timer *time.Timer
+}
+
+// OnIdle arranges for f to run once the pool has had no hash in flight for
+// after, counted from the last one to finish. A burst of sign-ins leaves
+// argon2id's working memory (tens of MiB per hash) as garbage that the
+// collector keeps, and the process keeps its pages, until the heap grows
+// again; the caller can give it back here (debug.FreeOSMemory), once per
+// quiet spell rather than once per hash, and never while the pool is
+// busy. Call it before the Hasher is used.
+func (h *Hasher) OnIdle(after time.Duration, f func()) { h.idle = &idleHook{after: after, f: f} }
 
 // NewHasher returns a Hasher allowing concurrency parallel hashes; a request
 // waits at most wait for a slot.
@@ -81,7 +100,28 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	}
 }
 
-func (h *Hasher) release() { <-h.slots }
+func (h *Hasher) release() {
+	<-h.slots
+	if h.idle != nil && len(h.slots) == 0 {
+		h.idle.arm(h)
+	}
+}
+
+// arm (re)starts the quiet-spell timer. When it fires with a hash in
+// flight it does nothing: that hash's release arms it again.
+func (i *idleHook) arm(h *Hasher) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.timer != nil {
+		i.timer.Reset(i.after)
+		return
+	}
+	i.timer = time.AfterFunc(i.after, func() {
+		if len(h.slots) == 0 {
+			i.f()
+		}
+	})
+}
 
 // CheckPolicy runs p.Check inside the hashing pool: the strength
 // estimate is CPU work an anonymous form can ask for, so it shares the
