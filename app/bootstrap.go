@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -40,6 +41,12 @@ func ApplyBootstrap(ctx context.Context, s storage.Store, h *password.Hasher, b 
 		orgs[o.Slug] = stored
 	}
 	for _, u := range b.Users {
+		// Each user costs an argon2id hash (tens of MiB, garbage once it
+		// returns; so did the hasher's own reference hash). Collecting
+		// first lets the next one reuse those pages, so starting never
+		// holds more than one hash and does not set the replica's peak
+		// resident set.
+		runtime.GC()
 		if err := bootstrapUser(ctx, s, h, u, orgs, now, ev); err != nil {
 			return fmt.Errorf("bootstrap: user %s: %w", u.Email, err)
 		}
@@ -121,6 +128,7 @@ func bootstrapUser(ctx context.Context, s storage.Store, h *password.Hasher, u B
 	now func() time.Time, ev func(manage.EventType, map[string]string) storage.AuditEvent) error {
 	email := strings.ToLower(u.Email)
 	existing, err := s.UserByEmail(ctx, email)
+	created := false
 	if errors.Is(err, storage.ErrNotFound) {
 		hash, herr := h.Hash(ctx, u.Password)
 		if herr != nil {
@@ -128,33 +136,38 @@ func bootstrapUser(ctx context.Context, s storage.Store, h *password.Hasher, u B
 		}
 		existing, err = s.CreateUser(ctx, storage.User{Email: email, Name: u.Name, PasswordHash: hash, EmailVerified: true},
 			ev(manage.EventUserCreated, map[string]string{"email": email}))
+		created = err == nil
 		if errors.Is(err, storage.ErrConflict) {
 			// Another replica starting at the same moment created it: use
 			// theirs (replicas apply the same file).
 			existing, err = s.UserByEmail(ctx, email)
 		}
 	}
-	switch {
-	case err != nil:
+	if err != nil {
 		return err
-	default:
-		if existing.Name != u.Name {
-			if err := s.UpdateProfile(ctx, existing.ID, u.Name, existing.EmailVerified, ev(manage.EventUserUpdated, nil)); err != nil {
-				return err
-			}
+	}
+	// Rows about a stored user name them, as the API's rows do.
+	about := func(typ manage.EventType, details map[string]string) storage.AuditEvent {
+		e := ev(typ, details)
+		e.SubjectID = existing.ID
+		return e
+	}
+	if existing.Name != u.Name {
+		if err := s.UpdateProfile(ctx, existing.ID, u.Name, existing.EmailVerified, about(manage.EventUserUpdated, nil)); err != nil {
+			return err
 		}
-		if ok, _, _ := h.Verify(ctx, existing.PasswordHash, u.Password); !ok {
-			hash, err := h.Hash(ctx, u.Password)
-			if err != nil {
-				return err
-			}
-			if err := s.SetPassword(ctx, existing.ID, hash, now().UTC(), ev(manage.EventPasswordChanged, map[string]string{"by": "bootstrap"})); err != nil {
-				return err
-			}
+	}
+	if !created && !storedPassword(ctx, h, existing, u.Password) {
+		hash, err := h.Hash(ctx, u.Password)
+		if err != nil {
+			return err
+		}
+		if err := s.SetPassword(ctx, existing.ID, hash, now().UTC(), about(manage.EventPasswordChanged, map[string]string{"by": "bootstrap"})); err != nil {
+			return err
 		}
 	}
 	if u.PlatformAdmin && !existing.PlatformAdmin {
-		if err := s.SetPlatformAdmin(ctx, existing.ID, true, ev(manage.EventPlatformAdminGranted, map[string]string{"email": email})); err != nil {
+		if err := s.SetPlatformAdmin(ctx, existing.ID, true, about(manage.EventPlatformAdminGranted, map[string]string{"email": email})); err != nil {
 			return err
 		}
 	}
@@ -169,8 +182,17 @@ func bootstrapUser(ctx context.Context, s storage.Store, h *password.Hasher, u B
 	if slices.ContainsFunc(ms, func(m storage.Membership) bool { return m.OrgID == org.ID && m.Role == u.Role }) {
 		return nil
 	}
-	return s.UpsertMembership(ctx, storage.Membership{UserID: existing.ID, OrgID: org.ID, Role: u.Role},
-		ev(manage.EventMembershipUpserted, map[string]string{"org": u.Organization, "role": u.Role}))
+	m := about(manage.EventMembershipUpserted, map[string]string{"org": u.Organization, "role": u.Role})
+	m.OrgID = org.ID
+	return s.UpsertMembership(ctx, storage.Membership{UserID: existing.ID, OrgID: org.ID, Role: u.Role}, m)
+}
+
+// storedPassword tells whether a stored user's password is the configured
+// one. A user created just now has it already, which is why the caller
+// asks only for stored users: the check costs a hash.
+func storedPassword(ctx context.Context, h *password.Hasher, u storage.User, pw string) bool {
+	ok, _, _ := h.Verify(ctx, u.PasswordHash, pw)
+	return ok
 }
 
 func sameClient(a, b storage.Client) bool {

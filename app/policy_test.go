@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/optibid/idp/app"
 	"github.com/optibid/idp/app/apptest"
 	"github.com/optibid/idp/login/password"
+	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/storage"
 )
 
@@ -54,5 +56,22 @@ func TestDeclaredPolicies(t *testing.T) {
 	}
 	if after, _ := e.App.Store.ListAudit(ctx, storage.AuditFilter{}); len(after) != len(before) {
 		t.Fatalf("idempotent bootstrap wrote %d rows", len(after)-len(before))
+	}
+	// A changed password in the file replaces the stored one, and only
+	// that user's.
+	changed := e.Cfg.Bootstrap
+	changed.Users = slices.Clone(changed.Users)
+	i := slices.IndexFunc(changed.Users, func(u app.BootstrapUser) bool { return u.Email == "dan@strict.example" })
+	changed.Users[i].Password = "a-new-password-from-the-file"
+	if err := app.ApplyBootstrap(ctx, e.App.Store, h, changed, e.Clock.Now); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := e.App.Store.ListAudit(ctx, storage.AuditFilter{Type: string(manage.EventPasswordChanged)})
+	if len(rows) != 1 || rows[0].SubjectID != dan.ID {
+		t.Fatalf("password changes after a changed file: %+v", rows)
+	}
+	dan, _ = e.App.Store.UserByEmail(ctx, "dan@strict.example")
+	if ok, _, _ := h.Verify(ctx, dan.PasswordHash, "a-new-password-from-the-file"); !ok {
+		t.Fatal("the file's new password does not verify")
 	}
 }
