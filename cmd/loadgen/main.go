@@ -47,6 +47,7 @@ func main() {
 	only := flag.String("only", "", "run only scenarios whose name contains this")
 	strict := flag.Bool("strict", false, "fail on any failed request (the CI smoke: correctness, not speed)")
 	flag.BoolVar(&bare, "bare", false, "also run the bare zitadel/oidc engine (its example storage, opaque tokens) for comparison")
+	flag.StringVar(&argon2Params, "argon2", "", `the server's argon2id cost as "MEMORY_KIB,ITERATIONS" (default: the server's own)`)
 	flag.IntVar(&seed.users, "seed-users", 0, "PostgreSQL only: users to add before the run (cost growth with scale)")
 	flag.IntVar(&seed.clients, "seed-clients", 0, "PostgreSQL only: clients to add")
 	flag.IntVar(&seed.orgs, "seed-orgs", 0, "PostgreSQL only: organizations to add (users and clients are spread over them)")
@@ -182,6 +183,18 @@ func runBare(dir string, d time.Duration, workers, maxReq int) error {
 	return nil
 }
 
+// argon2Params is the -argon2 flag: "MEMORY_KIB,ITERATIONS", or empty.
+var argon2Params string
+
+// argon2Config is the server config's passwords section for -argon2.
+func argon2Config() string {
+	m, t, ok := strings.Cut(argon2Params, ",")
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("passwords: {argon2: {memory_kib: %s, iterations: %s, parallelism: 1}}\n", strings.TrimSpace(m), strings.TrimSpace(t))
+}
+
 // seed is how much data to add to PostgreSQL before the scenarios, so that
 // runs at different scales show whether per-request cost stays flat.
 var seed struct{ users, clients, orgs int }
@@ -265,7 +278,7 @@ storage: {type: %[3]s, postgres: {dsn: "%[4]s", max_conns: 16}}
 keys: {encryption_key: "%[5]s"}
 sessions: {csrf_key: "%[6]s"}
 lockout: {backoff_after: 90, lock_after: 95, max_failures: 100}
-tokens: {client_rate: -1, max_concurrent: 1024}
+%[13]stokens: {client_rate: -1, max_concurrent: 1024}
 bootstrap:
   organizations: [{slug: load, name: Load}]
   users: [{email: %[7]s, password: "%[8]s", organization: load, role: member}]
@@ -277,7 +290,7 @@ bootstrap:
     - {id: web-rs, name: Web RS256, secret: "%[9]s", redirect_uris: ["%[10]s"], grant_types: [authorization_code, refresh_token], id_token_signed_response_alg: RS256, first_party: true}
     - {id: svc, name: Service, secret: "%[11]s", grant_types: [client_credentials]}
     - {id: trading-api, name: Trading API, secret: "%[11]s", grant_types: [client_credentials], acts_for: ["%[12]s"]}
-`, issuer, addr, store, dsn, randomKey(), randomKey(), email, pw, webSecret, callback, svcSecret, tradingAPI)
+`, issuer, addr, store, dsn, randomKey(), randomKey(), email, pw, webSecret, callback, svcSecret, tradingAPI, argon2Config())
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
 	}
