@@ -133,7 +133,7 @@ func (h *Handler) afterPassword(w http.ResponseWriter, r *http.Request, ar stora
 		// The password was right: take back its own admission (and only
 		// that), so an unfinished second step does not count against the
 		// user; a wrong second factor will.
-		if err := h.Store.ReleaseAdmission(r.Context(), u.ID, u.ticket); err != nil {
+		if err := h.releaseAdmission(r.Context(), u.ID, ar.ClientID, u.ticket, "checked_right"); err != nil {
 			h.fail(w, r, "release admission", err)
 			return
 		}
@@ -159,7 +159,7 @@ func (h *Handler) afterPasskey(w http.ResponseWriter, r *http.Request, ar storag
 			return
 		}
 		if d.need {
-			if err := h.Store.ReleaseAdmission(r.Context(), u.ID, ticket); err != nil {
+			if err := h.releaseAdmission(r.Context(), u.ID, ar.ClientID, ticket, "checked_right"); err != nil {
 				h.fail(w, r, "release admission", err)
 				return
 			}

@@ -101,7 +101,7 @@ type Store interface {
 	OrganizationBySlug(ctx context.Context, slug string) (storage.Organization, error)
 	OrganizationByVerifiedDomain(ctx context.Context, domain string) (storage.Organization, error)
 	ProvisionFederatedUser(ctx context.Context, u storage.User, m *storage.Membership, fi storage.FederatedIdentity, ev storage.AuditEvent) (storage.User, error)
-	ReleaseAdmission(ctx context.Context, userID string, t storage.Ticket) error
+	ReleaseAdmission(ctx context.Context, userID string, t storage.Ticket, liftEv storage.AuditEvent) error
 	ReplaceBackupCodes(ctx context.Context, userID string, hashes []string, now time.Time, ev storage.AuditEvent) error
 	RevokeSession(ctx context.Context, hash string, now time.Time, ev storage.AuditEvent) error
 	SaveTOTP(ctx context.Context, t storage.TOTP, ev storage.AuditEvent) error

@@ -43,7 +43,7 @@ func (h *Handler) passkeyOwed(w http.ResponseWriter, r *http.Request, ar storage
 		return true
 	}
 	if ticket != nil {
-		if err := h.Store.ReleaseAdmission(r.Context(), u.ID, *ticket); err != nil {
+		if err := h.releaseAdmission(r.Context(), u.ID, ar.ClientID, *ticket, "checked_right"); err != nil {
 			h.fail(w, r, "release admission", err)
 			return true
 		}

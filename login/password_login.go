@@ -154,7 +154,7 @@ func (h *Handler) checkPassword(ctx context.Context, email, pw string) (checkedU
 		if found && !refused {
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 			defer cancel()
-			if rerr := h.Store.ReleaseAdmission(rctx, u.ID, ticket); rerr != nil {
+			if rerr := h.releaseAdmission(rctx, u.ID, "", ticket, "not_checked"); rerr != nil {
 				slog.WarnContext(ctx, "release of a shed admission failed", "user_id", u.ID, "error", rerr)
 			}
 		}
@@ -211,6 +211,16 @@ func (h *Handler) aboutByAnyone(r *http.Request, typ manage.EventType, userID st
 	ev := h.audit(r, typ, userID, "", nil)
 	ev.IP, ev.UserAgent = "", ""
 	return ev
+}
+
+// releaseAdmission takes back a check's admission
+// (storage.ReleaseAdmission) with the row that says so, should that lift
+// the lock the check's admission set: reason is checked_right (the
+// factor was right, the sign-in goes on) or not_checked (shed before the
+// check).
+func (h *Handler) releaseAdmission(ctx context.Context, userID, clientID string, t storage.Ticket, reason string) error {
+	return h.Store.ReleaseAdmission(ctx, userID, t,
+		h.auditCtx(ctx, manage.EventAccountLockLifted, userID, clientID, map[string]string{"reason": reason}))
 }
 
 func (h *Handler) auditCtx(ctx context.Context, typ manage.EventType, actor, clientID string, details map[string]string) storage.AuditEvent {

@@ -14,6 +14,7 @@ var eventWords = map[manage.EventType]string{
 	manage.EventLoginFailed:               "A sign-in failed",
 	manage.EventLoginRefused:              "A sign-in was refused",
 	manage.EventAccountLocked:             "Account locked after failed sign-ins",
+	manage.EventAccountLockLifted:         "Account lock lifted: the attempt that set it was not a failure",
 	manage.EventLogout:                    "Signed out",
 	manage.EventSessionEnded:              "A session was signed out",
 	manage.EventPasswordChanged:           "Password changed",

@@ -18,6 +18,7 @@ type EventType string
 // The audit vocabulary, alphabetically.
 const (
 	EventAccountLocked             EventType = "account_locked"
+	EventAccountLockLifted         EventType = "account_lock_lifted"
 	EventAPIDeleted                EventType = "api_deleted"
 	EventAPISaved                  EventType = "api_saved"
 	EventBackupCodeUsed            EventType = "backup_code_used"
@@ -172,6 +173,7 @@ func EventTypes() []EventType {
 
 var eventTypes = []EventType{
 	EventAccountLocked,
+	EventAccountLockLifted,
 	EventAPIDeleted,
 	EventAPISaved,
 	EventBackupCodeUsed,

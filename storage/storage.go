@@ -111,12 +111,15 @@ type Logins interface {
 	// count and the lock's end added) in the same transaction.
 	AdmitLogin(ctx context.Context, userID string, p LockoutPolicy, now time.Time, lockEv AuditEvent) (Ticket, error)
 	// ReleaseAdmission takes back one admitted check (t) that proved right
-	// but does not end the sign-in (a password before its second factor).
-	// It erases no other failure; when none was admitted after t and t's
-	// own lock still stands (no later failure replaced it), the lock goes
-	// back to what it was before t, so a right answer does not re-arm the
-	// backoff against its own next step.
-	ReleaseAdmission(ctx context.Context, userID string, t Ticket) error
+	// but does not end the sign-in (a password before its second factor),
+	// or that was never made (shed). It erases no other failure; when
+	// none was admitted after t and t's own lock still stands (no later
+	// failure replaced it), the lock goes back to what it was before t, so
+	// a right answer does not re-arm the backoff against its own next
+	// step. When that takes back a lock whose row t's admission wrote
+	// (t.Logged), liftEv is written in the same transaction: the log does
+	// not keep a lock that no longer stands.
+	ReleaseAdmission(ctx context.Context, userID string, t Ticket, liftEv AuditEvent) error
 	// LoginFailed atomically increments the user's consecutive-failure
 	// counter, applies the lockout policy to the new count, writes ev and
 	// returns the updated user. N concurrent calls raise the counter by
@@ -145,6 +148,8 @@ type Ticket struct {
 	// none), which ReleaseAdmission puts back; Armed is the lock this
 	// admission set (zero: none), which must still stand for that.
 	LockedBefore, Armed time.Time
+	// Logged: this admission reached a lock and wrote its audit row.
+	Logged bool
 }
 
 // Clients stores relying parties.

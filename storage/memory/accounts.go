@@ -459,24 +459,29 @@ func (s *Store) AdmitLogin(_ context.Context, userID string, p storage.LockoutPo
 	u.LockedUntil = p.LockedUntil(u.FailedLogins, now)
 	u.UpdatedAt = s.stamp()
 	s.users[userID] = u
-	if p.Locks(u.FailedLogins) {
+	logged := p.Locks(u.FailedLogins)
+	if logged {
 		s.appendAudit(storage.LockEvent(lockEv, u.FailedLogins, u.LockedUntil))
 	}
-	return storage.Ticket{Count: u.FailedLogins, LockAfter: p.LockAfter, LockedBefore: before, Armed: u.LockedUntil}, nil
+	return storage.Ticket{Count: u.FailedLogins, LockAfter: p.LockAfter, LockedBefore: before, Armed: u.LockedUntil, Logged: logged}, nil
 }
 
-func (s *Store) ReleaseAdmission(_ context.Context, userID string, t storage.Ticket) error {
+func (s *Store) ReleaseAdmission(_ context.Context, userID string, t storage.Ticket, liftEv storage.AuditEvent) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, ok := s.users[userID]
 	if !ok {
 		return storage.ErrNotFound
 	}
-	if u.FailedLogins == t.Count && u.LockedUntil.Equal(t.Armed) {
+	own := u.FailedLogins == t.Count && u.LockedUntil.Equal(t.Armed)
+	if own {
 		u.LockedUntil = t.LockedBefore
 	}
 	u.FailedLogins = max(u.FailedLogins-1, 0)
 	s.users[userID] = u
+	if own && t.Logged {
+		s.appendAudit(liftEv)
+	}
 	return nil
 }
 

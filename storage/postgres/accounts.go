@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 
@@ -447,20 +448,28 @@ func (s *Store) AdmitLogin(ctx context.Context, userID string, p storage.Lockout
 		}
 		return nil
 	})
-	return storage.Ticket{Count: failures, LockAfter: p.LockAfter, LockedBefore: before, Armed: armed}, err
+	return storage.Ticket{Count: failures, LockAfter: p.LockAfter, LockedBefore: before, Armed: armed, Logged: p.Locks(failures)}, err
 }
 
-func (s *Store) ReleaseAdmission(ctx context.Context, userID string, t storage.Ticket) error {
-	// The lock goes back only when nothing was admitted after t (the
-	// count is still t's) and t's own lock stands: a later failure's lock
-	// stays.
-	n, err := s.exec(ctx, `UPDATE users SET failed_logins = greatest(failed_logins - 1, 0),
-		locked_until = CASE WHEN failed_logins = $2 AND locked_until IS NOT DISTINCT FROM $4 THEN $3 ELSE locked_until END
-		WHERE id = $1`, userID, t.Count, nullTime(t.LockedBefore), nullTime(t.Armed))
-	if err == nil && n == 0 {
-		return storage.ErrNotFound
-	}
-	return err
+func (s *Store) ReleaseAdmission(ctx context.Context, userID string, t storage.Ticket, liftEv storage.AuditEvent) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		// The lock goes back only when nothing was admitted after t (the
+		// count is still t's) and t's own lock stands: a later failure's
+		// lock stays. own is read from the row as it was.
+		var own bool
+		err := tx.QueryRow(ctx, `WITH old AS (
+				SELECT failed_logins = $2 AND locked_until IS NOT DISTINCT FROM $4 AS own FROM users WHERE id = $1 FOR UPDATE)
+			UPDATE users u SET failed_logins = greatest(u.failed_logins - 1, 0),
+				locked_until = CASE WHEN old.own THEN $3 ELSE u.locked_until END
+			FROM old WHERE u.id = $1 RETURNING old.own`, userID, t.Count, nullTime(t.LockedBefore), nullTime(t.Armed)).Scan(&own)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return storage.ErrNotFound
+		}
+		if err != nil || !own || !t.Logged {
+			return err
+		}
+		return insertAudit(ctx, tx, liftEv)
+	})
 }
 
 func (s *Store) LoginSucceeded(ctx context.Context, userID string, t *storage.Ticket, now time.Time, newHash string, sess storage.Session, ev storage.AuditEvent) error {

@@ -340,7 +340,7 @@ func testAdmission(t *testing.T, s storage.Store) {
 	// A right password before its second factor takes back only itself.
 	right, err := s.AdmitLogin(ctx, w.ID, p, at, storage.AuditEvent{})
 	must(t, err)
-	must(t, s.ReleaseAdmission(ctx, w.ID, right))
+	must(t, s.ReleaseAdmission(ctx, w.ID, right, ev("account_lock_lifted")))
 	if got, _ := s.UserByID(ctx, w.ID); got.FailedLogins != 3 || !got.LockedUntil.Equal(right.LockedBefore) {
 		t.Fatalf("release: %d failures, locked until %v; want 3 and the lock before it (%v)", got.FailedLogins, got.LockedUntil, right.LockedBefore)
 	}
@@ -351,7 +351,7 @@ func testAdmission(t *testing.T, s storage.Store) {
 	// (A clock with nanoseconds, as the server's: the store keeps less.)
 	right, err = s.AdmitLogin(ctx, bu.ID, backoff, at.Add(333), storage.AuditEvent{})
 	must(t, err)
-	must(t, s.ReleaseAdmission(ctx, bu.ID, right))
+	must(t, s.ReleaseAdmission(ctx, bu.ID, right, ev("account_lock_lifted")))
 	if got, _ := s.UserByID(ctx, bu.ID); got.Locked(at) {
 		t.Fatalf("a right answer's release left its backoff: %+v", got.LockedUntil)
 	}
@@ -359,7 +359,7 @@ func testAdmission(t *testing.T, s storage.Store) {
 	must(t, err)
 	_, err = s.LoginFailed(ctx, bu.ID, backoff, at, storage.AuditEvent{})
 	must(t, err)
-	must(t, s.ReleaseAdmission(ctx, bu.ID, right))
+	must(t, s.ReleaseAdmission(ctx, bu.ID, right, ev("account_lock_lifted")))
 	if got, _ := s.UserByID(ctx, bu.ID); !got.Locked(at) {
 		t.Fatal("a later failure's lock was lifted by an earlier success")
 	}
@@ -376,10 +376,44 @@ func testAdmission(t *testing.T, s storage.Store) {
 	failedAt := later.Add(3 * time.Hour)
 	_, err = s.LoginFailed(ctx, ou.ID, backoff, failedAt, storage.AuditEvent{})
 	must(t, err)
-	must(t, s.ReleaseAdmission(ctx, ou.ID, first))
-	must(t, s.ReleaseAdmission(ctx, ou.ID, second))
+	must(t, s.ReleaseAdmission(ctx, ou.ID, first, ev("account_lock_lifted")))
+	must(t, s.ReleaseAdmission(ctx, ou.ID, second, ev("account_lock_lifted")))
 	if got, _ := s.UserByID(ctx, ou.ID); got.FailedLogins != 1 || !got.Locked(failedAt) {
 		t.Fatalf("out-of-order releases: %d failures, locked until %v; want 1 and the failure's lock", got.FailedLogins, got.LockedUntil)
+	}
+	if n := auditCount(t, s, "account_lock_lifted"); n != 0 {
+		t.Fatalf("releases that lifted no logged lock wrote %d lift rows", n)
+	}
+	// A release that takes back a lock whose row its own admission wrote
+	// says so in the log (a timed lock, and the hard cap); one whose lock
+	// a later failure replaced writes nothing.
+	for _, lp := range []storage.LockoutPolicy{{LockAfter: 1, LockFor: time.Hour}, {MaxFailures: 1}} {
+		lu := newUser(t, s)
+		locking, err := s.AdmitLogin(ctx, lu.ID, lp, at, ev("account_locked"))
+		must(t, err)
+		if !locking.Logged {
+			t.Fatalf("an admission that locked did not say so: %+v", locking)
+		}
+		before := auditCount(t, s, "account_lock_lifted")
+		must(t, s.ReleaseAdmission(ctx, lu.ID, locking, ev("account_lock_lifted")))
+		got, _ := s.UserByID(ctx, lu.ID)
+		if got.Locked(at) || got.FailedLogins != 0 {
+			t.Fatalf("%+v: the released lock stands: %+v", lp, got)
+		}
+		if n := auditCount(t, s, "account_lock_lifted"); n != before+1 {
+			t.Fatalf("%+v: lift rows %d, want %d", lp, n, before+1)
+		}
+	}
+	lp := storage.LockoutPolicy{LockAfter: 1, LockFor: time.Hour}
+	lu := newUser(t, s)
+	locking, err := s.AdmitLogin(ctx, lu.ID, lp, at, ev("account_locked"))
+	must(t, err)
+	_, err = s.LoginFailed(ctx, lu.ID, lp, at, ev("login_failed"))
+	must(t, err)
+	before := auditCount(t, s, "account_lock_lifted")
+	must(t, s.ReleaseAdmission(ctx, lu.ID, locking, ev("account_lock_lifted")))
+	if got, _ := s.UserByID(ctx, lu.ID); !got.Locked(at) || auditCount(t, s, "account_lock_lifted") != before {
+		t.Fatalf("a lock a later failure replaced was lifted, or logged as lifted: %+v", got)
 	}
 	// A burst against the hard cap evaluates at most the cap.
 	v := newUser(t, s)
