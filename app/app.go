@@ -204,7 +204,8 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	mw := httpx.Middleware(httpx.NewMetrics(reg), cookies.Secure, cfg.HTTP.RequestBudget)
+	proxies, _ := httpx.ParseTrustedProxies(cfg.HTTP.TrustedProxies) // validated
+	mw := httpx.Middleware(httpx.NewMetrics(reg), cookies.Secure, cfg.HTTP.RequestBudget, proxies)
 	r := mux.NewRouter()
 	r.Use(mw)
 	a.storeUp = prometheus.NewGauge(prometheus.GaugeOpts{Name: "optibid_store_up",

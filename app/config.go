@@ -16,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/optibid/idp/internal/httpx"
 	"github.com/optibid/idp/internal/seal"
 	"github.com/optibid/idp/login"
 	"github.com/optibid/idp/login/notify"
@@ -75,6 +76,9 @@ type HTTPConfig struct {
 	// anything is refused.
 	DrainPeriod     time.Duration `yaml:"drain_period"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// TrustedProxies are the load balancers whose X-Forwarded-For names
+	// the client (CIDRs or addresses); empty believes no header.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 type AccountsConfig struct {
@@ -606,6 +610,14 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.RequestBudget < 100*time.Millisecond || c.HTTP.RequestBudget > time.Minute {
 		es.add("http.request_budget", "%s must be between 100ms and 1m", c.HTTP.RequestBudget)
+	}
+	for i, p := range c.HTTP.TrustedProxies {
+		switch tp, err := httpx.ParseTrustedProxies([]string{p}); {
+		case err != nil:
+			es.add(fmt.Sprintf("http.trusted_proxies[%d]", i), "%q is neither an address nor a CIDR", p)
+		case tp[0].Bits() == 0:
+			es.add(fmt.Sprintf("http.trusted_proxies[%d]", i), "%q trusts every address: any client could choose the address it is logged and limited under", p)
+		}
 	}
 	if c.HTTP.DrainPeriod < 0 || c.HTTP.DrainPeriod > 5*time.Minute {
 		es.add("http.drain_period", "%s must be between 0 and 5m", c.HTTP.DrainPeriod)

@@ -56,6 +56,8 @@ func TestInvalidConfig(t *testing.T) {
 		{"bad role", "role: owner", "role: god", "bootstrap.users[0].role"},
 		{"unknown key", "\nstorage:", "\nstorge: {}\nstorage:", "storge"},
 		{"bad addr", "addr: 127.0.0.1:8080", "addr: nowhere", "http.addr"},
+		{"proxy not an address", "addr: 127.0.0.1:8080", "addr: 127.0.0.1:8080\n  trusted_proxies: [10.0.0.0/8, lb.internal]", "http.trusted_proxies[1]"},
+		{"proxy list trusts everyone", "addr: 127.0.0.1:8080", "addr: 127.0.0.1:8080\n  trusted_proxies: [\"::/0\"]", "http.trusted_proxies[0]"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"context"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -57,7 +56,8 @@ func RequestID(ctx context.Context) string {
 	return s
 }
 
-// ClientIP returns the remote address of the request (set by Middleware).
+// ClientIP returns the address of the request's client (set by
+// Middleware: the peer, or what trusted proxies say it is).
 func ClientIP(ctx context.Context) string {
 	s, _ := ctx.Value(clientIPKey).(string)
 	return s
@@ -115,18 +115,16 @@ func method(r *http.Request) string {
 const MaxBody = 64 << 10
 
 // Middleware is the outermost wrapper of every route: it assigns a request
-// ID, gives the request its store budget (storage.WithBudget), caps the
-// body, sets the headers every response needs, recovers from
-// panics as a plain 500 without detail, and records metrics.
-func Middleware(m *Metrics, hsts bool, budget time.Duration) mux.MiddlewareFunc {
+// ID, finds the client's address (through proxies: TrustedProxies), gives
+// the request its store budget (storage.WithBudget), caps the body, sets
+// the headers every response needs, recovers from panics as a plain 500
+// without detail, and records metrics.
+func Middleware(m *Metrics, hsts bool, budget time.Duration, proxies TrustedProxies) mux.MiddlewareFunc {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
 			id := random.ID()
-			ip, _, err := net.SplitHostPort(r.RemoteAddr)
-			if err != nil {
-				ip = r.RemoteAddr
-			}
+			ip := proxies.ClientIP(r)
 			info := &requestInfo{}
 			ctx := context.WithValue(context.WithValue(context.WithValue(r.Context(), requestIDKey, id), clientIPKey, ip), infoKey, info)
 			if budget > 0 {

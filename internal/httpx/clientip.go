@@ -1,0 +1,110 @@
+package httpx
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// TrustedProxies are the addresses (load balancers, ingress controllers)
+// whose X-Forwarded-For is believed. Behind them every connection comes
+// from a proxy, so without this list the audit log, the sign-in history
+// and the per-address mail and SMS caps would all see the proxy's address
+// and treat every person as one. Empty (the default) believes no header:
+// a server reached directly must not let a client choose its own address.
+type TrustedProxies []netip.Prefix
+
+// ParseTrustedProxies reads CIDRs and single addresses ("10.0.0.0/8",
+// "192.0.2.7", "fd00::/8").
+func ParseTrustedProxies(list []string) (TrustedProxies, error) {
+	out := make(TrustedProxies, 0, len(list))
+	for i, s := range list {
+		s = strings.TrimSpace(s)
+		if p, err := netip.ParsePrefix(s); err == nil {
+			if p.Addr().Is4In6() && p.Bits() >= 96 { // ::ffff:a.b.c.d/n: compare as IPv4
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("httpx: trusted proxy %d: %q is neither an address nor a CIDR", i, s)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+func (t TrustedProxies) trusts(a netip.Addr) bool {
+	for _, p := range t {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// ClientIP is the address of the party that sent r. It is the peer's
+// address, unless the peer is a trusted proxy: then X-Forwarded-For is
+// read from its right end (the entry the nearest proxy added) leftwards,
+// past every trusted proxy, and the first address that is not one is the
+// client. Entries left of that one were written by the client and are
+// never believed. An entry that is not an address ends the walk at the
+// last proxy's own view.
+func (t TrustedProxies) ClientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	peer = peer.Unmap()
+	if len(t) == 0 || !t.trusts(peer) {
+		return peer.String()
+	}
+	hops := forwardedFor(r.Header.Values("X-Forwarded-For"))
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, ok := parseHop(hops[i])
+		if !ok {
+			break
+		}
+		client = a
+		if !t.trusts(a) {
+			break
+		}
+	}
+	return client.String()
+}
+
+// forwardedFor joins every X-Forwarded-For line into one list of hops,
+// as proxies may add a line or append to the last.
+func forwardedFor(lines []string) []string {
+	var hops []string
+	for _, l := range lines {
+		hops = append(hops, strings.Split(l, ",")...)
+	}
+	return hops
+}
+
+// parseHop reads one X-Forwarded-For entry: an address, with or without a
+// port (some proxies add one), IPv6 possibly in brackets.
+func parseHop(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap(), true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")); err == nil {
+		return a.Unmap(), true
+	}
+	return netip.Addr{}, false
+}
