@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/optibid/idp/app/apptest"
+	"github.com/optibid/idp/app/apptest/chrome"
 	"github.com/optibid/idp/storage"
 )
 
@@ -23,7 +24,7 @@ import (
 // it with Chromium's virtual authenticator during the sign-in and uses it.
 func TestBrowserContinuations(t *testing.T) {
 	t.Parallel()
-	exe := chromium(t)
+	exe := chrome.Path(t)
 	e, rp := screensEnv(t)
 	if _, err := e.App.Store.UpsertClient(t.Context(), storage.Client{ID: "partner", Name: "Partner Analytics",
 		RedirectURIs: []string{rp + "/cb"}, GrantTypes: []string{"authorization_code"}}, storage.AuditEvent{}); err != nil {

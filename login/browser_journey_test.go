@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,24 +15,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/optibid/idp/app"
 	"github.com/optibid/idp/app/apptest"
+	"github.com/optibid/idp/app/apptest/chrome"
 	"github.com/pquerna/otp/totp"
 )
-
-// chromium finds a Chromium binary, or skips (fails under
-// OPTIBID_REQUIRE_BROWSER=1, as in CI).
-func chromium(t *testing.T) string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	msg := "\n\n*** browser tests NOT RUN: no chromium (apt-get install chromium) ***\n"
-	if os.Getenv("OPTIBID_REQUIRE_BROWSER") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
 
 // TestBrowserJourney drives real Chromium through registration, email
 // verification, sign-in, TOTP enrollment, logout, a TOTP sign-in, consent
@@ -42,7 +26,7 @@ func chromium(t *testing.T) string {
 // directory) and checking that every field has a label.
 func TestBrowserJourney(t *testing.T) {
 	t.Parallel()
-	exe := chromium(t)
+	exe := chrome.Path(t)
 	// The relying party: a page on loopback that shows what it received.
 	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
@@ -54,33 +38,8 @@ func TestBrowserJourney(t *testing.T) {
 			RedirectURIs: []string{rp.URL + "/cb"}, PostLogoutRedirectURIs: []string{rp.URL + "/bye"}, GrantTypes: []string{"authorization_code"},
 			FirstParty: true})
 	})
-	dir := os.Getenv("OPTIBID_SCREENSHOTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else if !filepath.IsAbs(dir) {
-		dir = filepath.Join("..", dir) // relative to the repository root
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
-		// Resolve nothing: every page is on 127.0.0.1.
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"),
-		chromedp.WindowSize(390, 844), chromedp.UserDataDir(t.TempDir()))
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(alloc)
-	defer cancelCtx()
-	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	// The first call starts the browser and ties it to this context; steps
-	// below run under shorter, derived contexts.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
+	dir := chrome.ScreenshotDir(t, true)
+	ctx := chrome.Start(t, exe, chrome.Options{Width: 390, Height: 844})
 
 	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()

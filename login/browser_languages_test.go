@@ -6,6 +6,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/optibid/idp/app/apptest"
+	"github.com/optibid/idp/app/apptest/chrome"
 )
 
 // TestBrowserLanguagesAndBranding drives real Chromium, one for English
@@ -27,7 +28,7 @@ import (
 // second step sends exactly those users to enrollment instead).
 func TestBrowserLanguagesAndBranding(t *testing.T) {
 	t.Parallel()
-	exe := chromium(t)
+	exe := chrome.Path(t)
 	for _, lang := range []string{"en", "de"} {
 		t.Run(lang, func(t *testing.T) {
 			t.Parallel()

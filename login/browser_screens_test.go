@@ -21,6 +21,7 @@ import (
 
 	"github.com/optibid/idp/app"
 	"github.com/optibid/idp/app/apptest"
+	"github.com/optibid/idp/app/apptest/chrome"
 	"github.com/optibid/idp/storage"
 )
 
@@ -239,44 +240,11 @@ type tab struct {
 	dir  string // where screenshots go; "" for none
 }
 
-// newTab starts Chromium preferring lang. It resolves no name but
-// 127.0.0.1 and localhost: every page of the tests is on loopback.
+// newTab starts Chromium preferring lang.
 func newTab(t *testing.T, exe, lang string) *tab {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true), chromedp.Flag("lang", lang), chromedp.Flag("accept-lang", lang),
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1, EXCLUDE localhost"),
-		chromedp.WindowSize(1280, 900), chromedp.UserDataDir(t.TempDir()))
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancelCtx := chromedp.NewContext(alloc)
-	t.Cleanup(cancelCtx)
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(cancel)
-	// The first call starts the browser and ties it to this context; steps
-	// run under shorter, derived contexts.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return &tab{t: t, ctx: ctx, lang: lang, dir: screenshotDir(t)}
-}
-
-// screenshotDir is $OPTIBID_SCREENSHOTS (relative to the repository
-// root), created, or "" when it is not set.
-func screenshotDir(t *testing.T) string {
-	dir := os.Getenv("OPTIBID_SCREENSHOTS")
-	if dir == "" {
-		return ""
-	}
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join("..", dir)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	ctx := chrome.Start(t, exe, chrome.Options{Lang: lang, Timeout: 3 * time.Minute})
+	return &tab{t: t, ctx: ctx, lang: lang, dir: chrome.ScreenshotDir(t, false)}
 }
 
 func (b *tab) failf(format string, args ...any) {

@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/optibid/idp/app/apptest"
+	"github.com/optibid/idp/app/apptest/chrome"
 	"github.com/optibid/idp/storage"
 )
 
@@ -26,7 +27,7 @@ import (
 // $OPTIBID_SCREENSHOTS (or a temporary directory).
 func TestBrowserPasskey(t *testing.T) {
 	t.Parallel()
-	exe := chromium(t)
+	exe := chrome.Path(t)
 	// WebAuthn needs a host name: the RP ID cannot be an IP address.
 	srv := httptest.NewUnstartedServer(nil)
 	_, port, _ := strings.Cut(srv.Listener.Addr().String(), ":")
@@ -35,30 +36,8 @@ func TestBrowserPasskey(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := apptest.StartOn(t, srv, cfg)
-	dir := os.Getenv("OPTIBID_SCREENSHOTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else if !filepath.IsAbs(dir) {
-		dir = filepath.Join("..", dir) // relative to the repository root
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1, EXCLUDE localhost"),
-		chromedp.WindowSize(1280, 900), chromedp.UserDataDir(t.TempDir()))
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(alloc)
-	defer cancelCtx()
-	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
+	dir := chrome.ScreenshotDir(t, true)
+	ctx := chrome.Start(t, exe, chrome.Options{})
 	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		stepCtx, cancel := context.WithTimeout(ctx, 20*time.Second)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/optibid/idp/app"
 	"github.com/optibid/idp/app/apptest"
+	"github.com/optibid/idp/app/apptest/chrome"
 	"github.com/optibid/idp/federation/oidc/oidctest"
 	"github.com/optibid/idp/storage"
 )
@@ -27,22 +27,6 @@ import (
 //
 //go:embed testdata/axe.min.js
 var axe string
-
-// chromium finds a Chromium binary, or skips (fails under
-// OPTIBID_REQUIRE_BROWSER=1, as in CI).
-func chromium(t *testing.T) string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	msg := "\n\n*** browser tests NOT RUN: no chromium (apt-get install chromium) ***\n"
-	if os.Getenv("OPTIBID_REQUIRE_BROWSER") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
 
 // journey is one Chromium driven through the console.
 type journey struct {
@@ -184,34 +168,16 @@ func withOperator(c *app.Config) {
 // and 390 px go to $OPTIBID_SCREENSHOTS (e.g. docs/screenshots).
 func TestConsoleJourney(t *testing.T) {
 	t.Parallel()
-	exe := chromium(t)
+	exe := chrome.Path(t)
 	for _, backend := range apptest.Backends {
 		t.Run(backend, func(t *testing.T) {
 			e := apptest.New(t, backend, apptest.Tenants, apptest.Catalogue, withOperator)
 			upstream := oidctest.New(t)
 			dir := ""
-			if d := os.Getenv("OPTIBID_SCREENSHOTS"); d != "" && backend == "memory" {
-				if dir = d; !filepath.IsAbs(dir) {
-					dir = filepath.Join("..", "..", dir) // relative to the repository root
-				}
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					t.Fatal(err)
-				}
+			if backend == "memory" {
+				dir = chrome.ScreenshotDir(t, false)
 			}
-			opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
-				chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-background-networking", true),
-				chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-				chromedp.Flag("no-first-run", true), chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"),
-				chromedp.WindowSize(1280, 900), chromedp.UserDataDir(t.TempDir()))
-			alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-			defer cancelAlloc()
-			ctx, cancelCtx := chromedp.NewContext(alloc)
-			defer cancelCtx()
-			ctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
-			defer cancel()
-			if err := chromedp.Do(ctx); err != nil {
-				t.Fatalf("start chromium: %v", err)
-			}
+			ctx := chrome.Start(t, exe, chrome.Options{Timeout: 4 * time.Minute})
 			j := &journey{t: t, e: e, ctx: ctx, dir: dir}
 
 			// 1. The operator creates the organization; its owner is invited.
