@@ -612,11 +612,12 @@ func (c *Config) Validate() error {
 		es.add("http.request_budget", "%s must be between 100ms and 1m", c.HTTP.RequestBudget)
 	}
 	for i, p := range c.HTTP.TrustedProxies {
-		switch tp, err := httpx.ParseTrustedProxies([]string{p}); {
-		case err != nil:
+		tp, err := httpx.ParseTrustedProxies([]string{p})
+		if err != nil {
 			es.add(fmt.Sprintf("http.trusted_proxies[%d]", i), "%q is neither an address nor a CIDR", p)
-		case tp[0].Bits() == 0:
-			es.add(fmt.Sprintf("http.trusted_proxies[%d]", i), "%q trusts every address: any client could choose the address it is logged and limited under", p)
+		} else if _, broad := tp.TooBroad(); broad {
+			es.add(fmt.Sprintf("http.trusted_proxies[%d]", i),
+				"%q is wider than any set of proxies (IPv4 /8, IPv6 /7 at most): the clients in it could choose the address they are logged and limited under", p)
 		}
 	}
 	if c.HTTP.DrainPeriod < 0 || c.HTTP.DrainPeriod > 5*time.Minute {

@@ -58,6 +58,8 @@ func TestInvalidConfig(t *testing.T) {
 		{"bad addr", "addr: 127.0.0.1:8080", "addr: nowhere", "http.addr"},
 		{"proxy not an address", "addr: 127.0.0.1:8080", "addr: 127.0.0.1:8080\n  trusted_proxies: [10.0.0.0/8, lb.internal]", "http.trusted_proxies[1]"},
 		{"proxy list trusts everyone", "addr: 127.0.0.1:8080", "addr: 127.0.0.1:8080\n  trusted_proxies: [\"::/0\"]", "http.trusted_proxies[0]"},
+		{"half of everyone", "addr: 127.0.0.1:8080", "addr: 127.0.0.1:8080\n  trusted_proxies: [10.0.0.0/8, 0.0.0.0/1]", "http.trusted_proxies[1]"},
+		{"everyone, IPv4-mapped", "addr: 127.0.0.1:8080", "addr: 127.0.0.1:8080\n  trusted_proxies: [\"::ffff:0:0/97\"]", "http.trusted_proxies[0]"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,13 +11,14 @@ import (
 	"github.com/optibid/idp/storage"
 )
 
-// forwarding adds an X-Forwarded-For line to every request, as a load
-// balancer would (or as a client trying to choose its address would).
-type forwarding struct{ xff string }
+// forwarding adds X-Forwarded-For lines to every request, as a client
+// trying to choose its address (the first) and a load balancer that adds
+// a line of its own (the last) would.
+type forwarding struct{ lines []string }
 
 func (f forwarding) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
-	r.Header.Set("X-Forwarded-For", f.xff)
+	r.Header["X-Forwarded-For"] = f.lines
 	return http.DefaultTransport.RoundTrip(r)
 }
 
@@ -38,7 +39,7 @@ func TestAuditRecordsTheClientBehindTrustedProxies(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			e := apptest.New(t, "memory", func(cfg *app.Config) { cfg.HTTP.TrustedProxies = c.proxies })
 			b := e.Browser()
-			b.Client().Transport = forwarding{xff: "203.0.113.66, 198.51.100.23"}
+			b.Client().Transport = forwarding{lines: []string{"203.0.113.66, 198.51.100.23"}}
 			_, page := b.Authorize(e.AuthURL(nil))
 			if resp, _ := b.SubmitLogin(page, apptest.UserEmail, "not the password"); resp.StatusCode != http.StatusUnauthorized {
 				t.Fatalf("wrong password: %d", resp.StatusCode)
@@ -51,5 +52,40 @@ func TestAuditRecordsTheClientBehindTrustedProxies(t *testing.T) {
 				t.Fatalf("audit IP %q, want %q", rows[0].IP, c.want)
 			}
 		})
+	}
+}
+
+// The console acts through the provider's own routes: their audit rows name
+// the same client as the person's own requests, also when the balancer
+// adds its own X-Forwarded-For line after one the client wrote (review
+// finding: only the first line was passed on).
+func TestConsoleActionsKeepTheClientAddress(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory", func(cfg *app.Config) { cfg.HTTP.TrustedProxies = []string{"127.0.0.0/8"} })
+	b := e.Browser()
+	b.Client().Transport = forwarding{lines: []string{"6.6.6.6", "198.51.100.23"}}
+	if resp, page := b.ConsoleSignIn(apptest.UserEmail, apptest.UserPassword); resp.StatusCode != http.StatusOK {
+		t.Fatalf("console sign-in: %d %.300s", resp.StatusCode, page)
+	}
+	_, page := b.Get("/console/orgs/acme/members")
+	f := apptest.Hidden(page)
+	f.Set("email", "new.member@example.com")
+	f.Set("role", "member")
+	if resp, _ := b.Post("/console/orgs/acme/do/invite", f); resp.StatusCode >= 400 {
+		t.Fatalf("invite: %d", resp.StatusCode)
+	}
+	rows, err := e.App.Store.ListAudit(context.Background(), storage.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, r := range rows {
+		seen[r.Type] = true
+		if r.IP != "" && r.IP != "198.51.100.23" {
+			t.Errorf("%s row has IP %q, want the balancer's client 198.51.100.23", r.Type, r.IP)
+		}
+	}
+	if !seen[string(manage.EventInvitationCreated)] || !seen[string(manage.EventLoginSucceeded)] {
+		t.Fatalf("rows %v: want the sign-in and the invitation", seen)
 	}
 }

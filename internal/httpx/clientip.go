@@ -39,6 +39,19 @@ func ParseTrustedProxies(list []string) (TrustedProxies, error) {
 	return out, nil
 }
 
+// TooBroad reports an entry wider than any set of proxies: more than an
+// IPv4 /8 (10.0.0.0/8 is the widest private range) or an IPv6 /7 (the
+// unique-local fc00::/7). A list of such entries, even split in halves,
+// would let most of the Internet choose its own address.
+func (t TrustedProxies) TooBroad() (netip.Prefix, bool) {
+	for _, p := range t {
+		if (p.Addr().Is4() && p.Bits() < 8) || (p.Addr().Is6() && p.Bits() < 7) {
+			return p, true
+		}
+	}
+	return netip.Prefix{}, false
+}
+
 func (t TrustedProxies) trusts(a netip.Addr) bool {
 	for _, p := range t {
 		if p.Contains(a) {
@@ -64,7 +77,7 @@ func (t TrustedProxies) ClientIP(r *http.Request) string {
 	if err != nil {
 		return host
 	}
-	peer = peer.Unmap()
+	peer = peer.Unmap().WithZone("")
 	if len(t) == 0 || !t.trusts(peer) {
 		return peer.String()
 	}
@@ -97,14 +110,17 @@ func forwardedFor(lines []string) []string {
 // port (some proxies add one), IPv6 possibly in brackets.
 func parseHop(s string) (netip.Addr, bool) {
 	s = strings.TrimSpace(s)
-	if a, err := netip.ParseAddr(s); err == nil {
-		return a.Unmap(), true
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		if ap, perr := netip.ParseAddrPort(s); perr == nil {
+			a, err = ap.Addr(), nil
+		} else {
+			a, err = netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"))
+		}
 	}
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap(), true
+	if err != nil {
+		return netip.Addr{}, false
 	}
-	if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")); err == nil {
-		return a.Unmap(), true
-	}
-	return netip.Addr{}, false
+	// A zone is the sender's local interface name: nothing to log.
+	return a.Unmap().WithZone(""), true
 }

@@ -34,6 +34,7 @@ func TestClientIPBelievesOnlyTrustedProxies(t *testing.T) {
 		{"bare IPv6 entry", proxies, "[fd00::1]:5000", []string{"2001:db8::5"}, "2001:db8::5"},
 		{"IPv4-mapped peer and CIDR", proxies, "[::ffff:172.16.0.9]:5000", []string{"::ffff:198.51.100.1"}, "198.51.100.1"},
 		{"a spoofed trusted address left of the client is not used", proxies, "10.1.2.3:5000", []string{"10.0.0.1, 198.51.100.1, 10.0.0.2"}, "198.51.100.1"},
+		{"a zone is dropped", proxies, "[fd00::1]:5000", []string{"fe80::1%<script>"}, "fe80::1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/", nil)

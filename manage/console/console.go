@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -366,10 +367,13 @@ func (c *Console) call(r *http.Request, method, path, contentType string, body i
 	if err != nil {
 		return result{}, fmt.Errorf("console: %w", err)
 	}
+	// The same peer and every forwarding line, so that the provider finds
+	// the same client address as for the person's own request (one line
+	// alone could be one the client wrote).
 	req.RemoteAddr = r.RemoteAddr
-	for _, h := range []string{"User-Agent", "X-Forwarded-For", "X-Real-Ip", "Accept-Language"} {
-		if v := r.Header.Get(h); v != "" {
-			req.Header.Set(h, v)
+	for _, h := range []string{"User-Agent", "X-Forwarded-For", "Accept-Language"} {
+		if vs := r.Header.Values(h); len(vs) > 0 {
+			req.Header[h] = slices.Clone(vs)
 		}
 	}
 	if contentType != "" {
