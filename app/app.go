@@ -138,7 +138,7 @@ func (a *App) build(ctx context.Context) error {
 	// After a burst of sign-ins, hand argon2id's working memory back to
 	// the system instead of holding it until the heap grows again
 	// (docs/benchmarks.md, "Memory").
-	hasher.OnIdle(hashIdleRelease, debug.FreeOSMemory)
+	hasher.OnIdle(hashIdleRelease, hashReleaseGap, debug.FreeOSMemory)
 	boot := cfg.Bootstrap
 	if cc, on := cfg.consoleClient(); on {
 		boot.Clients = append(slices.Clone(boot.Clients), cc)
@@ -435,6 +435,11 @@ func (a *App) applyChange(ctx context.Context, table, key string) {
 // traffic never pays for it (a forced collection), short enough that a
 // replica is back to its idle size moments after a burst.
 const hashIdleRelease = 250 * time.Millisecond
+
+// hashReleaseGap is the least time between two such returns: a forced
+// collection costs milliseconds, so sign-ins that trickle in (each one
+// its own quiet spell) pay it at most once per gap.
+const hashReleaseGap = 10 * time.Second
 
 // reloadCoalesce is how long changes of one kind are gathered into one
 // reload: far below what a person notices, far above a burst's spacing.

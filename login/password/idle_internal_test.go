@@ -13,7 +13,7 @@ func TestOnIdleOncePerQuietSpell(t *testing.T) {
 	ctx := context.Background()
 	h := NewHasher(Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}, 2, time.Second)
 	var calls atomic.Int32
-	h.OnIdle(20*time.Millisecond, func() { calls.Add(1) })
+	h.OnIdle(20*time.Millisecond, 0, func() { calls.Add(1) })
 	for range 5 {
 		if _, err := h.Hash(ctx, "burst"); err != nil {
 			t.Fatal(err)
@@ -53,4 +53,34 @@ func waitCalls(t *testing.T, calls *atomic.Int32, want int32) {
 		}
 	}
 	t.Fatalf("hook ran %d times, want %d", calls.Load(), want)
+}
+
+// TestOnIdleOnlyAfterArgonAndOncePerGap: work that leaves no argon2id
+// memory (the strength estimate) never calls the hook, and sign-ins that
+// trickle in, each after a quiet spell, call it once per gap, not once
+// each (review finding).
+func TestOnIdleOnlyAfterArgonAndOncePerGap(t *testing.T) {
+	ctx := context.Background()
+	h := NewHasher(Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}, 2, time.Second)
+	var calls atomic.Int32
+	h.OnIdle(10*time.Millisecond, 300*time.Millisecond, func() { calls.Add(1) })
+	_ = h.CheckPolicy(ctx, Policy{}, "any password", false) // refused or not, it hashed nothing
+	time.Sleep(60 * time.Millisecond)
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("the strength estimate alone called the hook %d times", n)
+	}
+	start := time.Now()
+	for range 4 { // each hash is its own quiet spell
+		if _, err := h.Hash(ctx, "trickle"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(40 * time.Millisecond)
+	}
+	if n := calls.Load(); time.Since(start) < 300*time.Millisecond && n != 1 {
+		t.Fatalf("four quiet spells inside one gap called the hook %d times, want 1", n)
+	}
+	waitCalls(t, &calls, 2) // the last hash's memory is still given back, once the gap has passed
+	if since := time.Since(start); since < 300*time.Millisecond {
+		t.Fatalf("second call after %v, inside the gap", since)
+	}
 }

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/optibid/idp/internal/telemetry"
@@ -47,23 +46,6 @@ type Hasher struct {
 	dummy  string // hash of a random password, verified for unknown users
 	idle   *idleHook
 }
-
-// idleHook calls f once the pool has stayed empty for after.
-type idleHook struct {
-	after time.Duration
-	f     func()
-	mu    sync.Mutex
-	timer *time.Timer
-}
-
-// OnIdle arranges for f to run once the pool has had no hash in flight for
-// after, counted from the last one to finish. A burst of sign-ins leaves
-// argon2id's working memory (tens of MiB per hash) as garbage that the
-// collector keeps, and the process keeps its pages, until the heap grows
-// again; the caller can give it back here (debug.FreeOSMemory), once per
-// quiet spell rather than once per hash, and never while the pool is
-// busy. Call it before the Hasher is used.
-func (h *Hasher) OnIdle(after time.Duration, f func()) { h.idle = &idleHook{after: after, f: f} }
 
 // NewHasher returns a Hasher allowing concurrency parallel hashes; a request
 // waits at most wait for a slot.
@@ -107,22 +89,6 @@ func (h *Hasher) release() {
 	}
 }
 
-// arm (re)starts the quiet-spell timer. When it fires with a hash in
-// flight it does nothing: that hash's release arms it again.
-func (i *idleHook) arm(h *Hasher) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if i.timer != nil {
-		i.timer.Reset(i.after)
-		return
-	}
-	i.timer = time.AfterFunc(i.after, func() {
-		if len(h.slots) == 0 {
-			i.f()
-		}
-	})
-}
-
 // CheckPolicy runs p.Check inside the hashing pool: the strength
 // estimate is CPU work an anonymous form can ask for, so it shares the
 // bound (and the ErrBusy answer) of hashing.
@@ -150,6 +116,7 @@ func (h *Hasher) hash(pw string) string {
 	salt := []byte(randomBytes(16))
 	p := h.params
 	key := argon2.IDKey([]byte(pw), salt, p.Iterations, p.MemoryKiB, p.Parallelism, 32)
+	h.argonRan()
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Iterations, p.Parallelism,
 		b64.EncodeToString(salt), b64.EncodeToString(key))
@@ -210,5 +177,6 @@ func (h *Hasher) verifyArgon(hash, pw string) (ok, stale bool, err error) {
 		return false, false, ErrMalformedHash
 	}
 	got := argon2.IDKey([]byte(pw), salt, p.Iterations, p.MemoryKiB, p.Parallelism, uint32(len(want)))
+	h.argonRan()
 	return subtle.ConstantTimeCompare(got, want) == 1, p != h.params, nil
 }

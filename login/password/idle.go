@@ -1,0 +1,74 @@
+package password
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// OnIdle arranges for f to run once the pool has had no hash in flight for
+// after, counted from the last one to finish, when argon2id ran since f
+// last did, and at most once per gap. A burst of sign-ins leaves
+// argon2id's working memory (tens of MiB per hash) as garbage that the
+// collector keeps, and the process keeps its pages, until the heap grows
+// again; the caller can give it back here (debug.FreeOSMemory). The gap
+// bounds what that costs, whatever the traffic: sign-ins slower than one
+// per quiet spell would otherwise pay a full collection each. Call it
+// before the Hasher is used.
+func (h *Hasher) OnIdle(after, gap time.Duration, f func()) {
+	h.idle = &idleHook{after: after, gap: gap, f: f}
+}
+
+// idleHook is OnIdle's state.
+type idleHook struct {
+	after, gap time.Duration
+	f          func()
+	used       atomic.Bool // argon2id ran since f last did
+	mu         sync.Mutex
+	timer      *time.Timer
+	last       time.Time // when f last ran
+}
+
+// argonRan marks work that left argon2id's memory behind (a hash, or a
+// check of one); CheckPolicy and bcrypt checks leave none.
+func (h *Hasher) argonRan() {
+	if h.idle != nil {
+		h.idle.used.Store(true)
+	}
+}
+
+// arm (re)starts the quiet-spell timer, when there is something to give
+// back.
+func (i *idleHook) arm(h *Hasher) {
+	if !i.used.Load() {
+		return
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	wait := max(i.after, i.gap-time.Since(i.last))
+	if i.timer != nil {
+		i.timer.Reset(wait)
+		return
+	}
+	i.timer = time.AfterFunc(wait, func() { i.fire(h) })
+}
+
+// fire runs f, unless a hash is in flight as the timer fires (its
+// release arms the timer again; one may still start while f runs, which
+// costs it time, not correctness) or the gap since the last run has not
+// passed (then it waits for the rest of it).
+func (i *idleHook) fire(h *Hasher) {
+	if len(h.slots) != 0 || !i.used.Load() {
+		return
+	}
+	i.mu.Lock()
+	if rest := i.gap - time.Since(i.last); rest > 0 {
+		i.timer.Reset(rest)
+		i.mu.Unlock()
+		return
+	}
+	i.last = time.Now()
+	i.used.Store(false)
+	i.mu.Unlock()
+	i.f()
+}
