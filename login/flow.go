@@ -233,7 +233,8 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u storage
 	if !authTime.IsZero() {
 		s.AuthTime = authTime
 	}
-	err := h.Store.LoginSucceeded(ctx, u.ID, ticket, h.now(), newHash, s, h.audit(r, manage.EventLoginSucceeded, u.ID, clientID, map[string]string{"amr": join(amr)}))
+	err := h.Store.LoginSucceeded(ctx, u.ID, ticket, h.now(), newHash, s, h.audit(r, manage.EventLoginSucceeded, u.ID, clientID, map[string]string{"amr": join(amr)}),
+		h.audit(r, manage.EventAccountLockLifted, u.ID, clientID, map[string]string{"reason": "signed_in"}))
 	if errors.Is(err, storage.ErrLocked) {
 		h.metrics.logins.WithLabelValues(method, "raced").Inc()
 		_ = h.Store.AppendAudit(ctx, h.audit(r, manage.EventLoginRefused, u.ID, clientID, map[string]string{"reason": "locked_meanwhile"}))

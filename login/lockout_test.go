@@ -275,49 +275,62 @@ func TestRightPasswordDoesNotArmTheBackoff(t *testing.T) {
 	}
 }
 
-// A right password whose own admission reached the lock, before its second
-// step: the lock is taken back, and the log says so after the lock's row,
-// so it does not show a lock that no longer stands.
+// A right password whose own admission reached the lock: the lock is
+// taken back, before a second step or by the sign-in itself, and the log
+// says so after the lock's row, so it does not show a lock that no longer
+// stands (the second case: review finding).
 func TestRightPasswordAtTheThresholdLogsTheLiftedLock(t *testing.T) {
 	t.Parallel()
 	for _, backend := range apptest.Backends {
-		t.Run(backend, func(t *testing.T) {
-			e := apptest.New(t, backend, func(c *app.Config) {
-				c.Lockout = app.LockoutConfig{LockAfter: 3, LockFor: 15 * time.Minute, MaxFailures: 100}
-				c.Bootstrap.Clients[0].RequireMFA = true // "web": the password is the first of two steps
-			})
-			ctx := context.Background()
-			b := e.Browser()
-			for range 2 {
-				if resp, _ := attempt(e, b, "bob@example.com", "wrong password here"); resp.StatusCode != http.StatusUnauthorized {
-					t.Fatalf("wrong password: %d", resp.StatusCode)
-				}
-			}
-			resp, page := b.Follow(attempt(e, b, "bob@example.com", apptest.UserPassword))
-			if !strings.Contains(page, "Set up two-step verification") {
-				t.Fatalf("the right password at the threshold: %d %.200s", resp.StatusCode, page)
-			}
-			bob := e.User("bob@example.com")
-			if bob.Locked(e.Clock.Now()) || bob.FailedLogins != 2 {
-				t.Fatalf("after the right password: locked until %v, %d failures; want open, 2", bob.LockedUntil, bob.FailedLogins)
-			}
-			rows, err := e.App.Store.ListAudit(ctx, storage.AuditFilter{UserID: bob.ID})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var types []string
-			for _, r := range rows {
-				if r.Type == "account_locked" || r.Type == "account_lock_lifted" {
-					types = append(types, r.Type)
-					if r.Type == "account_lock_lifted" && (r.Details["reason"] != "checked_right" || r.SubjectID != bob.ID) {
-						t.Fatalf("lift row: %+v", r)
+		for _, c := range []struct {
+			name, reason string
+			mfa          bool
+			want         string
+		}{
+			{"before its second step", "checked_right", true, "Set up two-step verification"},
+			{"signed in", "signed_in", false, ""},
+		} {
+			t.Run(backend+"/"+c.name, func(t *testing.T) {
+				e := apptest.New(t, backend, func(cfg *app.Config) {
+					cfg.Lockout = app.LockoutConfig{LockAfter: 3, LockFor: 15 * time.Minute, MaxFailures: 100}
+					cfg.Bootstrap.Clients[0].RequireMFA = c.mfa // "web"
+				})
+				ctx := context.Background()
+				b := e.Browser()
+				for range 2 {
+					if resp, _ := attempt(e, b, "bob@example.com", "wrong password here"); resp.StatusCode != http.StatusUnauthorized {
+						t.Fatalf("wrong password: %d", resp.StatusCode)
 					}
 				}
-			}
-			// Newest first.
-			if !slices.Equal(types, []string{"account_lock_lifted", "account_locked"}) {
-				t.Fatalf("lock rows %v, want the lock and then its lifting", types)
-			}
-		})
+				resp, page := b.Follow(attempt(e, b, "bob@example.com", apptest.UserPassword))
+				if c.want != "" && !strings.Contains(page, c.want) {
+					t.Fatalf("the right password at the threshold: %d %.200s", resp.StatusCode, page)
+				}
+				if c.want == "" && resp.Header.Get("Location") == "" {
+					t.Fatalf("the right password at the threshold did not sign in: %d %.200s", resp.StatusCode, page)
+				}
+				bob := e.User("bob@example.com")
+				if bob.Locked(e.Clock.Now()) {
+					t.Fatalf("after the right password: locked until %v", bob.LockedUntil)
+				}
+				rows, err := e.App.Store.ListAudit(ctx, storage.AuditFilter{UserID: bob.ID})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var types []string
+				for _, r := range rows {
+					if r.Type == "account_locked" || r.Type == "account_lock_lifted" {
+						types = append(types, r.Type)
+						if r.Type == "account_lock_lifted" && (r.Details["reason"] != c.reason || r.SubjectID != bob.ID) {
+							t.Fatalf("lift row: %+v", r)
+						}
+					}
+				}
+				// Newest first.
+				if !slices.Equal(types, []string{"account_lock_lifted", "account_locked"}) {
+					t.Fatalf("lock rows %v, want the lock and then its lifting", types)
+				}
+			})
+		}
 	}
 }

@@ -84,7 +84,7 @@ type Store interface {
 	ListAudit(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error)
 	ListConnections(ctx context.Context) ([]storage.Connection, error)
 	LoginFailed(ctx context.Context, userID string, p storage.LockoutPolicy, now time.Time, ev storage.AuditEvent) (storage.User, error)
-	LoginSucceeded(ctx context.Context, userID string, t *storage.Ticket, now time.Time, newHash string, s storage.Session, ev storage.AuditEvent) error
+	LoginSucceeded(ctx context.Context, userID string, t *storage.Ticket, now time.Time, newHash string, s storage.Session, ev, liftEv storage.AuditEvent) error
 	MembershipsByUser(ctx context.Context, userID string) ([]storage.Membership, error)
 	OrganizationByID(ctx context.Context, id string) (storage.Organization, error)
 	AddPasskey(ctx context.Context, p storage.Passkey, ev storage.AuditEvent) error

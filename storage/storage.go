@@ -132,9 +132,11 @@ type Logins interface {
 	// failures counted up to the ticket's admission (those admitted later
 	// stay, with their lock), and it refuses (ErrLocked, nothing written)
 	// when failures admitted after the ticket have locked the account at
-	// now (LockAfter reached). A nil ticket (a session without a credential
-	// check of ours) leaves the counter.
-	LoginSucceeded(ctx context.Context, userID string, t *Ticket, now time.Time, newHash string, s Session, ev AuditEvent) error
+	// now (LockAfter reached). When it takes back a lock whose row the
+	// ticket's admission wrote (t.Logged, nothing admitted since), liftEv
+	// is written too, as with ReleaseAdmission. A nil ticket (a session
+	// without a credential check of ours) leaves the counter.
+	LoginSucceeded(ctx context.Context, userID string, t *Ticket, now time.Time, newHash string, s Session, ev, liftEv AuditEvent) error
 }
 
 // Ticket is the admission of one credential check.

@@ -485,13 +485,14 @@ func (s *Store) ReleaseAdmission(_ context.Context, userID string, t storage.Tic
 	return nil
 }
 
-func (s *Store) LoginSucceeded(_ context.Context, userID string, t *storage.Ticket, now time.Time, newHash string, sess storage.Session, ev storage.AuditEvent) error {
+func (s *Store) LoginSucceeded(_ context.Context, userID string, t *storage.Ticket, now time.Time, newHash string, sess storage.Session, ev, liftEv storage.AuditEvent) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, ok := s.users[userID]
 	if !ok {
 		return storage.ErrNotFound
 	}
+	lifted := t != nil && t.Logged && u.FailedLogins == t.Count
 	if t != nil {
 		if u.FailedLogins != t.Count && t.LockAfter > 0 && u.FailedLogins >= t.LockAfter && u.Locked(now) {
 			return storage.ErrLocked // failures admitted after this check locked the account
@@ -510,5 +511,8 @@ func (s *Store) LoginSucceeded(_ context.Context, userID string, t *storage.Tick
 		s.sessions[sess.IDHash] = sess
 	}
 	s.appendAudit(ev)
+	if lifted {
+		s.appendAudit(liftEv)
+	}
 	return nil
 }

@@ -472,13 +472,14 @@ func (s *Store) ReleaseAdmission(ctx context.Context, userID string, t storage.T
 	})
 }
 
-func (s *Store) LoginSucceeded(ctx context.Context, userID string, t *storage.Ticket, now time.Time, newHash string, sess storage.Session, ev storage.AuditEvent) error {
+func (s *Store) LoginSucceeded(ctx context.Context, userID string, t *storage.Ticket, now time.Time, newHash string, sess storage.Session, ev, liftEv storage.AuditEvent) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		var failures int
 		var locked *time.Time
 		if err := tx.QueryRow(ctx, `SELECT failed_logins, locked_until FROM users WHERE id = $1 FOR UPDATE`, userID).Scan(&failures, &locked); err != nil {
 			return err
 		}
+		lifted := t != nil && t.Logged && failures == t.Count
 		if t != nil {
 			if failures != t.Count && t.LockAfter > 0 && failures >= t.LockAfter && locked != nil && now.Before(*locked) {
 				return storage.ErrLocked // failures admitted after this check locked the account
@@ -496,6 +497,11 @@ func (s *Store) LoginSucceeded(ctx context.Context, userID string, t *storage.Ti
 			if _, err := tx.Exec(ctx, `INSERT INTO user_sessions (id_hash, user_id, auth_time, amr, created_at, last_seen_at, expires_at, ip, user_agent)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, sess.IDHash, sess.UserID, sess.AuthTime, strs(sess.AMR),
 				sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt, sess.IP, sess.UserAgent); err != nil {
+				return err
+			}
+		}
+		if lifted {
+			if err := insertAudit(ctx, tx, liftEv); err != nil {
 				return err
 			}
 		}

@@ -251,13 +251,13 @@ func testLoginFailures(t *testing.T, s storage.Store) {
 		}
 	}
 	sess := storage.Session{IDHash: storage.HashSecret("sid"), UserID: u.ID, AuthTime: at, CreatedAt: at, LastSeenAt: at, ExpiresAt: at.Add(time.Hour)}
-	must(t, s.LoginSucceeded(ctx, u.ID, &storage.Ticket{Count: 5, LockAfter: p.LockAfter}, at, "newhash", sess, ev("login_succeeded")))
+	must(t, s.LoginSucceeded(ctx, u.ID, &storage.Ticket{Count: 5, LockAfter: p.LockAfter}, at, "newhash", sess, ev("login_succeeded"), ev("account_lock_lifted")))
 	got, err = s.UserByID(ctx, u.ID)
 	must(t, err)
 	if got.FailedLogins != 0 || !got.LockedUntil.IsZero() || got.PasswordHash != "newhash" {
 		t.Fatalf("success did not reset/rehash: %+v", got)
 	}
-	must(t, s.LoginSucceeded(ctx, u.ID, nil, now(), "", storage.Session{}, storage.AuditEvent{}))
+	must(t, s.LoginSucceeded(ctx, u.ID, nil, now(), "", storage.Session{}, storage.AuditEvent{}, ev("account_lock_lifted")))
 	got, _ = s.UserByID(ctx, u.ID)
 	if got.PasswordHash != "newhash" {
 		t.Fatal("empty newHash must keep the hash")
@@ -315,7 +315,7 @@ func testAdmission(t *testing.T, s storage.Store) {
 	// The right password, admitted first, cannot get in past the lock the
 	// later failures caused, nor erase them.
 	sess := storage.Session{IDHash: storage.HashSecret("late"), UserID: u.ID, AuthTime: at, CreatedAt: at, LastSeenAt: at, ExpiresAt: at.Add(time.Hour)}
-	if err := s.LoginSucceeded(ctx, u.ID, &ticket, at, "", sess, ev("login_succeeded")); !errors.Is(err, storage.ErrLocked) {
+	if err := s.LoginSucceeded(ctx, u.ID, &ticket, at, "", sess, ev("login_succeeded"), ev("account_lock_lifted")); !errors.Is(err, storage.ErrLocked) {
 		t.Fatalf("the right password after the lock committed: %v", err)
 	}
 	if _, err := s.SessionByHash(ctx, sess.IDHash); !errors.Is(err, storage.ErrNotFound) {
@@ -333,7 +333,7 @@ func testAdmission(t *testing.T, s storage.Store) {
 		_, err := s.AdmitLogin(ctx, w.ID, p, at, storage.AuditEvent{})
 		must(t, err)
 	}
-	must(t, s.LoginSucceeded(ctx, w.ID, &first, at, "", storage.Session{}, storage.AuditEvent{}))
+	must(t, s.LoginSucceeded(ctx, w.ID, &first, at, "", storage.Session{}, storage.AuditEvent{}, ev("account_lock_lifted")))
 	if got, _ := s.UserByID(ctx, w.ID); got.FailedLogins != 3 {
 		t.Fatalf("a success erased later failures: %d, want 3", got.FailedLogins)
 	}
@@ -404,13 +404,22 @@ func testAdmission(t *testing.T, s storage.Store) {
 			t.Fatalf("%+v: lift rows %d, want %d", lp, n, before+1)
 		}
 	}
+	// A success that takes back its own logged lock says so as well.
 	lp := storage.LockoutPolicy{LockAfter: 1, LockFor: time.Hour}
+	su := newUser(t, s)
+	locking, err := s.AdmitLogin(ctx, su.ID, lp, at, ev("account_locked"))
+	must(t, err)
+	before := auditCount(t, s, "account_lock_lifted")
+	must(t, s.LoginSucceeded(ctx, su.ID, &locking, at, "", storage.Session{}, ev("login_succeeded"), ev("account_lock_lifted")))
+	if got, _ := s.UserByID(ctx, su.ID); got.Locked(at) || auditCount(t, s, "account_lock_lifted") != before+1 {
+		t.Fatalf("a success at the lock: locked until %v, lift rows %d, want open and %d", got.LockedUntil, auditCount(t, s, "account_lock_lifted"), before+1)
+	}
 	lu := newUser(t, s)
-	locking, err := s.AdmitLogin(ctx, lu.ID, lp, at, ev("account_locked"))
+	locking, err = s.AdmitLogin(ctx, lu.ID, lp, at, ev("account_locked"))
 	must(t, err)
 	_, err = s.LoginFailed(ctx, lu.ID, lp, at, ev("login_failed"))
 	must(t, err)
-	before := auditCount(t, s, "account_lock_lifted")
+	before = auditCount(t, s, "account_lock_lifted")
 	must(t, s.ReleaseAdmission(ctx, lu.ID, locking, ev("account_lock_lifted")))
 	if got, _ := s.UserByID(ctx, lu.ID); !got.Locked(at) || auditCount(t, s, "account_lock_lifted") != before {
 		t.Fatalf("a lock a later failure replaced was lifted, or logged as lifted: %+v", got)
@@ -551,7 +560,7 @@ func testPhonePendingSessions(t *testing.T, s storage.Store) {
 	for i, exp := range []time.Duration{time.Hour, 2 * time.Hour, -time.Minute} {
 		sess := storage.Session{IDHash: storage.HashSecret(random.ID()), UserID: u.ID, AuthTime: at, CreatedAt: at.Add(time.Duration(i) * time.Second),
 			LastSeenAt: at, ExpiresAt: at.Add(exp)}
-		must(t, s.LoginSucceeded(ctx, u.ID, nil, now(), "", sess, storage.AuditEvent{}))
+		must(t, s.LoginSucceeded(ctx, u.ID, nil, now(), "", sess, storage.AuditEvent{}, ev("account_lock_lifted")))
 	}
 	list, err := s.SessionsByUser(ctx, u.ID, at)
 	must(t, err)

@@ -21,7 +21,7 @@ func testPrivacy(t *testing.T, s storage.Store) {
 	must(t, s.LoginSucceeded(ctx, uid, nil, now(), "", storage.Session{IDHash: storage.HashSecret("priv-s"), UserID: uid, AuthTime: at,
 		AMR: []string{"pwd"}, CreatedAt: at, LastSeenAt: at, ExpiresAt: at.Add(time.Hour), IP: "192.0.2.7", UserAgent: "Firefox"},
 		storage.AuditEvent{Type: "login_succeeded", ActorID: uid, SubjectID: uid, IP: "192.0.2.7", UserAgent: "Firefox",
-			Details: map[string]string{"email": u.Email, "method": "password"}}))
+			Details: map[string]string{"email": u.Email, "method": "password"}}, storage.AuditEvent{}))
 	must(t, s.SaveTOTP(ctx, storage.TOTP{UserID: uid, SecretSealed: []byte("sealed"), CreatedAt: at}, storage.AuditEvent{}))
 	must(t, s.ReplaceBackupCodes(ctx, uid, []string{"h1", "h2"}, at, storage.AuditEvent{}))
 	o, err := s.UpsertOrganization(ctx, storage.Organization{Slug: "privacy-org", Name: "Privacy"}, storage.AuditEvent{})

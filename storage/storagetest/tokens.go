@@ -286,7 +286,7 @@ func testUserRevocation(t *testing.T, s storage.Store) {
 			g, _ := grantWithToken(t, s)
 			at := now()
 			sess := storage.Session{IDHash: storage.HashSecret(random.ID()), UserID: g.UserID, AuthTime: at, CreatedAt: at, LastSeenAt: at, ExpiresAt: at.Add(time.Hour)}
-			must(t, s.LoginSucceeded(ctx, g.UserID, nil, now(), "", sess, storage.AuditEvent{}))
+			must(t, s.LoginSucceeded(ctx, g.UserID, nil, now(), "", sess, storage.AuditEvent{}, ev("account_lock_lifted")))
 			if _, err := s.LoginFailed(ctx, g.UserID, storage.DefaultLockoutPolicy(), at, storage.AuditEvent{}); err != nil {
 				t.Fatal(err)
 			}
@@ -324,7 +324,7 @@ func testSessions(t *testing.T, s storage.Store) {
 	at := now()
 	sess := storage.Session{IDHash: storage.HashSecret("s1"), UserID: u.ID, AuthTime: at, AMR: []string{"pwd"},
 		CreatedAt: at, LastSeenAt: at, ExpiresAt: at.Add(time.Hour), IP: "127.0.0.1", UserAgent: "test"}
-	must(t, s.LoginSucceeded(ctx, u.ID, nil, now(), "", sess, ev("login_succeeded")))
+	must(t, s.LoginSucceeded(ctx, u.ID, nil, now(), "", sess, ev("login_succeeded"), ev("account_lock_lifted")))
 	got, err := s.SessionByHash(ctx, sess.IDHash)
 	must(t, err)
 	if got.UserID != u.ID || !got.AuthTime.Equal(at) || got.AMR[0] != "pwd" || got.IP != "127.0.0.1" || !got.RevokedAt.IsZero() {
