@@ -436,10 +436,11 @@ func (a *App) applyChange(ctx context.Context, table, key string) {
 // replica is back to its idle size moments after a burst.
 const hashIdleRelease = 250 * time.Millisecond
 
-// hashReleaseGap is the least time between two such returns: a forced
-// collection costs milliseconds, so sign-ins that trickle in (each one
-// its own quiet spell) pay it at most once per gap.
-const hashReleaseGap = 10 * time.Second
+// hashReleaseGap is the least time between two such returns: one costs
+// tens of milliseconds of CPU (a forced collection, and the page faults
+// of the next hash's fresh memory), so sign-ins that trickle in (each one
+// its own quiet spell) pay it at most once per gap: under 2% of a core.
+const hashReleaseGap = 2 * time.Second
 
 // reloadCoalesce is how long changes of one kind are gathered into one
 // reload: far below what a person notices, far above a burst's spacing.

@@ -503,8 +503,9 @@ func peakRSS(pid int) string {
 }
 
 // settle is the pause before each scenario of our server: longer than the
-// quiet spell after which it returns argon2id's memory (app.hashIdleRelease).
-const settle = 500 * time.Millisecond
+// quiet spell after which it returns argon2id's memory, and than the least
+// time between two such returns (app.hashIdleRelease, app.hashReleaseGap).
+const settle = 2500 * time.Millisecond
 
 // resetPeakRSS sets the process's high-water mark back to its current
 // resident set (Linux: "5" to clear_refs); where that is refused, the mark
