@@ -87,11 +87,22 @@ func (h *Handler) mfaPage(w http.ResponseWriter, r *http.Request) {
 		d.Notice = "Your organization requires a passkey. Confirm it's you with your usual second step, then add a passkey."
 	}
 	if !f.totp && !f.phone && f.backup == 0 && !f.email {
+		if hasKey(ar.PendingAMR) {
+			// The passkey was the first step (without a PIN or fingerprint,
+			// so one factor) and passkeys are all the user has: the same
+			// passkey cannot also be the second. The password, or the
+			// company's sign-in, comes first; the passkey is then asked
+			// for as the second step.
+			h.loginForm(w, r, ar, c, u.Email, passkeyNotVerified)
+			return
+		}
 		// A factor is enrolled (a phone) but cannot be used right now.
 		d.Error = "Your second step cannot be used right now. Try again later."
 	}
 	h.render(w, r, http.StatusOK, "mfa", d)
 }
+
+const passkeyNotVerified = "That passkey did not confirm it's you with a PIN or fingerprint, so it can only be your second step. Sign in with your password or your company's sign-in first, then use the passkey."
 
 // admitSecondFactor admits (and counts) a second-factor check like a
 // password, atomically with the lock: a locked account's codes and

@@ -333,7 +333,9 @@ func TestPasskeys(t *testing.T) {
 				b := e.Browser()
 				_, form, _ := signInPage(t, e, b)
 				resp, body := passkeySignIn(t, b, form, func(o map[string]any) string { return a.assert(o, ada.ID) })
-				if loc := resp.Header.Get("Location"); strings.Contains(loc, "code=") || !strings.Contains(body, "Verify it") {
+				// Ada's only second factor is passkeys: the password comes
+				// first (TestUnverifiedPasskeyAloneLeadsToThePassword).
+				if loc := resp.Header.Get("Location"); strings.Contains(loc, "code=") || !strings.Contains(body, "can only be your second step") {
 					t.Fatalf("one factor got %d %s %.300s", resp.StatusCode, loc, body)
 				}
 				synced.count = a.count
@@ -447,5 +449,47 @@ func TestPasskeyAndResetFollowHomeRealm(t *testing.T) {
 	resp, page = c.Fill(page, "/reset", map[string]string{"password": apptest.NewPassword})
 	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "Password changed") {
 		t.Fatalf("reset of a home-realm user continued the sign-in: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// A passkey without user verification is one factor. For a user whose
+// only second factor is passkeys it cannot also be the second step: the
+// sign-in goes back to the form (no dead end), where the password comes
+// first and the same passkey is then the second step.
+func TestUnverifiedPasskeyAloneLeadsToThePassword(t *testing.T) {
+	t.Parallel()
+	for _, backend := range apptest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			e := passkeyEnv(t, backend)
+			bob := e.User("bob@example.com")
+			b := e.Browser()
+			b.AccountSignIn("bob@example.com", apptest.UserPassword)
+			key := newAuthenticator(t, e)
+			addPasskey(t, b, key, "Security key")
+			key.uv = false // a key without a PIN
+
+			b2 := e.Browser()
+			verifier, form, _ := signInPage(t, e, b2)
+			resp, page := passkeySignIn(t, b2, form, func(o map[string]any) string { return key.assert(o, bob.ID) })
+			if resp.StatusCode != http.StatusOK || !strings.Contains(page, "can only be your second step") ||
+				!strings.Contains(page, `value="bob@example.com"`) || !strings.Contains(page, `name="password"`) {
+				t.Fatalf("after an unverified passkey: %d %.1500s", resp.StatusCode, page)
+			}
+			if loc := resp.Header.Get("Location"); strings.Contains(loc, "code=") {
+				t.Fatalf("one factor got a code: %s", loc)
+			}
+			resp, page = b2.Follow(b2.SubmitLogin(page, "bob@example.com", apptest.UserPassword))
+			if resp.StatusCode != http.StatusOK || !strings.Contains(page, "Use your passkey") {
+				t.Fatalf("after the password: %d %.1000s", resp.StatusCode, page)
+			}
+			h := apptest.Hidden(page)
+			id, opts := ceremony(t, b2, "/login/passkey/mfa/options", url.Values{"id": {h.Get("id")}, "csrf": {h.Get("csrf")}})
+			resp, body := b2.Follow(b2.Post("/login/passkey/mfa", url.Values{"id": {h.Get("id")}, "csrf": {h.Get("csrf")}, "ceremony": {id},
+				"credential": {key.assert(opts, bob.ID)}}))
+			claims := apptest.Claims(t, e.TokensFrom(b2.ClientRedirect(resp, body), verifier).IDToken)
+			if amr := claims["amr"].([]any); len(amr) != 3 || amr[0] != "pwd" || amr[1] != "hwk" || amr[2] != "mfa" {
+				t.Fatalf("amr %v", amr)
+			}
+		})
 	}
 }

@@ -59,9 +59,15 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request, ar storage.A
 		http.Redirect(w, r, federatedURL(conn, ar.ID, ar.LoginHint), http.StatusFound)
 		return
 	}
+	h.loginForm(w, r, ar, c, ar.LoginHint, "")
+}
+
+// loginForm shows the sign-in form of ar, with email filled in and msg
+// (a catalogue message, or "") above it.
+func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request, ar storage.AuthRequest, c storage.Client, email, msg string) {
 	browser := h.Cookies.EnsureBrowserID(w, r)
-	h.render(w, r, http.StatusOK, "login", loginData{ID: ar.ID, CSRF: h.csrfToken(browser), Email: ar.LoginHint,
-		ClientName: c.Name, CanRegister: h.cfg.Registration == "open", Buttons: h.buttons(ctx, ar, c), Passkeys: h.passkeys != nil})
+	h.render(w, r, http.StatusOK, "login", loginData{ID: ar.ID, CSRF: h.csrfToken(browser), Email: email, Error: msg,
+		ClientName: c.Name, CanRegister: h.cfg.Registration == "open", Buttons: h.buttons(r.Context(), ar, c), Passkeys: h.passkeys != nil})
 }
 
 func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
