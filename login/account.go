@@ -1,6 +1,7 @@
 package login
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"regexp"
@@ -193,24 +194,47 @@ func (h *Handler) accountForm(w http.ResponseWriter, r *http.Request) (storage.S
 	return h.accountSession(w, r)
 }
 
-// reauth checks the current password for a sensitive change. A wrong one
-// counts towards the lockout like a failed sign-in; on any failure the
-// account page is written with the reason and false returned.
+// reauth checks the current password for a sensitive change. The check
+// is admitted like a sign-in's (storage.AdmitLogin: counted before it
+// runs, refused while the account is locked), so parallel guesses from a
+// stolen session cannot outrun the lockout; a right password takes back
+// its own admission. On any failure the account page is written with the
+// reason and false returned; a locked account reads like a wrong password.
 func (h *Handler) reauth(w http.ResponseWriter, r *http.Request, s storage.Session, u storage.User, pw, what string) bool {
-	ok, _, err := h.Hasher.Verify(r.Context(), u.PasswordHash, pw)
-	if err != nil && !errors.Is(err, password.ErrMalformedHash) {
+	ctx := r.Context()
+	wrong := func(reason string) bool {
+		_ = h.Store.AppendAudit(ctx, h.audit(r, manage.EventReauthFailed, u.ID, "", map[string]string{"for": what, "reason": reason}))
+		h.accountView(w, r, s, u, http.StatusUnauthorized, accountData{Error: "The password is not right."})
+		return false
+	}
+	ticket, err := h.Store.AdmitLogin(ctx, u.ID, h.cfg.Lockout, h.now(), h.audit(r, manage.EventAccountLocked, u.ID, "", nil))
+	if errors.Is(err, storage.ErrLocked) {
+		return wrong("locked")
+	}
+	if err != nil {
 		h.fail(w, r, "password check", err)
 		return false
 	}
-	if ok {
+	if h.cfg.Lockout.Locks(ticket.Count) {
+		h.metrics.lockouts.Inc()
+	}
+	ok, _, err := h.Hasher.Verify(ctx, u.PasswordHash, pw)
+	switch {
+	case errors.Is(err, password.ErrBusy) || errors.Is(err, context.Canceled):
+		h.releaseShed(ctx, u.ID, ticket) // shed before the check: not a failure
+		h.fail(w, r, "password check", err)
+		return false
+	case err != nil && !errors.Is(err, password.ErrMalformedHash):
+		h.fail(w, r, "password check", err)
+		return false
+	case ok:
+		if err := h.releaseAdmission(ctx, u.ID, "", ticket, "checked_right"); err != nil {
+			h.fail(w, r, "password check", err)
+			return false
+		}
 		return true
 	}
-	if _, err := h.Store.LoginFailed(r.Context(), u.ID, h.cfg.Lockout, h.now(), h.audit(r, manage.EventReauthFailed, u.ID, "", map[string]string{"for": what})); err != nil {
-		h.fail(w, r, "password check", err)
-		return false
-	}
-	h.accountView(w, r, s, u, http.StatusUnauthorized, accountData{Error: "The password is not right."})
-	return false
+	return wrong("wrong_password")
 }
 
 // policyReason returns the words of a password-policy refusal, or "" and

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -332,5 +333,51 @@ func TestRightPasswordAtTheThresholdLogsTheLiftedLock(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// Re-entering the password on the account page is admitted like a
+// sign-in: a burst of guesses from one (stolen) session is checked at
+// most up to the lock, never once per request (review finding: each
+// request was checked, then counted).
+func TestAccountPasswordChecksCannotOutrunTheLockout(t *testing.T) {
+	t.Parallel()
+	for _, backend := range apptest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			e := apptest.New(t, backend, func(c *app.Config) {
+				c.Lockout = app.LockoutConfig{BackoffAfter: 5, BackoffMax: time.Minute, LockAfter: 5, LockFor: 15 * time.Minute, MaxFailures: 100}
+				c.Passwords.MaxConcurrentHashes = 8
+			})
+			b := e.Browser()
+			b.AccountSignIn(apptest.UserEmail, apptest.UserPassword)
+			_, page := b.Get("/account")
+			csrf := apptest.Hidden(page).Get("csrf")
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range 40 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					b.Post("/account/password", url.Values{"csrf": {csrf}, "current": {"guess number " + strconv.Itoa(i)}, "new": {apptest.NewPassword}})
+				}()
+			}
+			close(start)
+			wg.Wait()
+			u := e.User(apptest.UserEmail)
+			rows, err := e.App.Store.ListAudit(context.Background(), storage.AuditFilter{UserID: u.ID, Type: "reauth_failed"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checked := 0
+			for _, r := range rows {
+				if r.Details["reason"] == "wrong_password" {
+					checked++
+				}
+			}
+			if checked > 5 || u.FailedLogins > 5 || !u.Locked(e.Clock.Now()) {
+				t.Fatalf("%d guesses checked, %d failures counted, locked until %v; want at most 5, 5 and a lock", checked, u.FailedLogins, u.LockedUntil)
+			}
+		})
 	}
 }

@@ -158,11 +158,7 @@ func (h *Handler) checkPassword(ctx context.Context, email, pw string) (checkedU
 		// Shed (or abandoned) before the check: no failure. Its admission
 		// is taken back, so overload alone never locks an account.
 		if found && !refused {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-			defer cancel()
-			if rerr := h.releaseAdmission(rctx, u.ID, "", ticket, "not_checked"); rerr != nil {
-				slog.WarnContext(ctx, "release of a shed admission failed", "user_id", u.ID, "error", rerr)
-			}
+			h.releaseShed(ctx, u.ID, ticket)
 		}
 		return checkedUser{}, err
 	}
@@ -227,6 +223,17 @@ func (h *Handler) aboutByAnyone(r *http.Request, typ manage.EventType, userID st
 func (h *Handler) releaseAdmission(ctx context.Context, userID, clientID string, t storage.Ticket, reason string) error {
 	return h.Store.ReleaseAdmission(ctx, userID, t,
 		h.auditCtx(ctx, manage.EventAccountLockLifted, userID, clientID, map[string]string{"reason": reason}))
+}
+
+// releaseShed takes back the admission of a check that was shed (or
+// abandoned) before it ran: overload alone never counts as a failure. It
+// outlives the request's own cancellation, briefly.
+func (h *Handler) releaseShed(ctx context.Context, userID string, t storage.Ticket) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := h.releaseAdmission(rctx, userID, "", t, "not_checked"); err != nil {
+		slog.WarnContext(ctx, "release of a shed admission failed", "user_id", userID, "error", err)
+	}
 }
 
 func (h *Handler) auditCtx(ctx context.Context, typ manage.EventType, actor, clientID string, details map[string]string) storage.AuditEvent {
