@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/optibid/idp/app"
@@ -94,5 +95,37 @@ func TestSMSLimitsAndAllowedPrefixes(t *testing.T) {
 	}
 	if statuses[0] != 200 || statuses[1] != 200 || statuses[2] != http.StatusTooManyRequests || tw.count() != 2 {
 		t.Fatalf("per-number cap 2: statuses %v, %d texts", statuses, tw.count())
+	}
+}
+
+// rotatingV6 sends each request from another address of one IPv6 /64, as
+// a client that owns the block can, through a trusted balancer.
+type rotatingV6 struct{ n *atomic.Int32 }
+
+func (f rotatingV6) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Forwarded-For", fmt.Sprintf("2001:db8:1:2::%x", f.n.Add(1)))
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// The per-address cap counts an IPv6 client's whole /64: changing the
+// address within it does not buy more mail (review finding).
+func TestMailCapPerAddressHoldsAcrossAnIPv6Block(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "memory", func(c *app.Config) {
+		c.HTTP.TrustedProxies = []string{"127.0.0.0/8"}
+		c.Notify.Limits = notify.Limits{EmailPerRecipient: 100, PerIP: 3, PerOrganization: 100, SMSPerDestination: 2, SMSPerPrefix: 3}
+	})
+	var n atomic.Int32
+	for range 8 {
+		b := e.Browser()
+		b.Client().Transport = rotatingV6{&n}
+		_, page := b.Get("/forgot")
+		if resp, _ := b.Fill(page, "/forgot", map[string]string{"email": apptest.UserEmail}); resp.StatusCode != http.StatusOK {
+			t.Fatalf("forgot: %d", resp.StatusCode)
+		}
+	}
+	if got := outboxTo(e, apptest.UserEmail); got != 3 {
+		t.Fatalf("%d mails from one IPv6 /64 through 16 addresses, cap 3", got)
 	}
 }

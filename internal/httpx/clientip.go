@@ -96,6 +96,19 @@ func (t TrustedProxies) ClientIP(r *http.Request) string {
 	return client.String()
 }
 
+// AddressBlock is the block of addresses one party controls, for caps
+// per client address: an IPv4 address itself, and for IPv6 its /64 (every
+// IPv6 client is given at least that many and may use any of them).
+// Anything else is returned as it is.
+func AddressBlock(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Unmap().Is4() {
+		return ip
+	}
+	p, _ := a.WithZone("").Prefix(64)
+	return p.String()
+}
+
 // forwardedFor joins every X-Forwarded-For line into one list of hops,
 // as proxies may add a line or append to the last.
 func forwardedFor(lines []string) []string {

@@ -49,6 +49,22 @@ func TestClientIPBelievesOnlyTrustedProxies(t *testing.T) {
 	}
 }
 
+func TestAddressBlock(t *testing.T) {
+	for in, want := range map[string]string{
+		"198.51.100.7":            "198.51.100.7",
+		"2001:db8:1:2::5":         "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff:1:2:3": "2001:db8:1:2::/64",
+		"2001:db8:1:3::5":         "2001:db8:1:3::/64",
+		"::ffff:198.51.100.7":     "::ffff:198.51.100.7",
+		"fe80::1%eth0":            "fe80::/64",
+		"not an address":          "not an address",
+	} {
+		if got := httpx.AddressBlock(in); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestParseTrustedProxiesRefusesNonsense(t *testing.T) {
 	for _, bad := range []string{"", "10.0.0.0/33", "example.com", "10.0.0.1/8/9"} {
 		if _, err := httpx.ParseTrustedProxies([]string{bad}); err == nil {

@@ -20,7 +20,8 @@ var ErrLimited = errors.New("notify: send limit reached")
 type Limits struct {
 	// EmailPerRecipient caps mails to one address.
 	EmailPerRecipient int `yaml:"email_per_recipient"`
-	// PerIP caps messages (mail and SMS) caused from one client address.
+	// PerIP caps messages (mail and SMS) caused from one client address
+	// (for IPv6, one /64: a client may use any address of its block).
 	PerIP int `yaml:"per_ip"`
 	// PerOrganization caps messages sent on behalf of one organization
 	// (invitations).
@@ -120,7 +121,7 @@ func (l *Limiter) hit(ctx context.Context, keys map[string]int) error {
 func (l *Limiter) originKeys(ctx context.Context, org string) map[string]int {
 	keys := map[string]int{}
 	if ip := httpx.ClientIP(ctx); ip != "" {
-		keys["ip:"+ip] = l.Limits.PerIP
+		keys["ip:"+httpx.AddressBlock(ip)] = l.Limits.PerIP
 	}
 	if org != "" {
 		keys["org:"+org] = l.Limits.PerOrganization
