@@ -30,6 +30,9 @@ type factors struct {
 // a passkey.
 func (f factors) any() bool { return f.totp || f.phoneEnrolled || f.backup > 0 || f.passkeys > 0 }
 
+// codes reports a second step other than a passkey that can be used now.
+func (f factors) codes() bool { return f.totp || f.phone || f.backup > 0 || f.email }
+
 func (h *Handler) factorsOf(ctx context.Context, u storage.User) (factors, error) {
 	var f factors
 	t, err := h.Store.TOTPByUser(ctx, u.ID)

@@ -86,7 +86,13 @@ func (h *Handler) mfaPage(w http.ResponseWriter, r *http.Request) {
 	if dec.passkey {
 		d.Notice = "Your organization requires a passkey. Confirm it's you with your usual second step, then add a passkey."
 	}
-	if !f.totp && !f.phone && f.backup == 0 && !f.email {
+	if !f.codes() {
+		if f.passkeys > 0 && h.passkeys != nil && !hasKey(ar.PendingAMR) {
+			// Passkeys are the only second step: "another way" has
+			// nothing else to offer.
+			http.Redirect(w, r, "/login/passkey/mfa?id="+ar.ID, http.StatusSeeOther)
+			return
+		}
 		if hasKey(ar.PendingAMR) {
 			// The passkey was the first step (without a PIN or fingerprint,
 			// so one factor) and passkeys are all the user has: the same

@@ -356,6 +356,14 @@ type passkeyMFAData struct {
 	// Required: the sign-in must end with a passkey, so there is no other
 	// way to offer.
 	Required bool
+	// Others: the user has a code-based second step to offer instead.
+	Others bool
+}
+
+// passkeyMFAView is the passkey second step's page for decision d, with
+// msg (or "") above it.
+func passkeyMFAView(ar storage.AuthRequest, csrf string, d mfaDecision, msg string) passkeyMFAData {
+	return passkeyMFAData{ID: ar.ID, CSRF: csrf, Error: msg, Required: d.passkey, Others: d.f.codes()}
 }
 
 // pendingPasskeyUser is pendingLogin for a user with passkeys; without
@@ -387,7 +395,7 @@ func (h *Handler) passkeyMFAPage(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "mfa decision", err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "passkeymfa", passkeyMFAData{ID: ar.ID, CSRF: h.csrfToken(h.Cookies.BrowserID(r)), Required: d.passkey})
+	h.render(w, r, http.StatusOK, "passkeymfa", passkeyMFAView(ar, h.csrfToken(h.Cookies.BrowserID(r)), d, ""))
 }
 
 func (h *Handler) passkeyMFAOptions(w http.ResponseWriter, r *http.Request) {
@@ -451,10 +459,10 @@ func (h *Handler) passkeyMFASubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		msg := "That passkey could not be used. Try again, or use another way."
-		if d.passkey {
+		if v := passkeyMFAView(ar, "", d, ""); v.Required || !v.Others {
 			msg = "That passkey could not be used. Try again."
 		}
-		h.render(w, r, http.StatusUnauthorized, "passkeymfa", passkeyMFAData{ID: ar.ID, CSRF: r.PostForm.Get("csrf"), Error: msg, Required: d.passkey})
+		h.render(w, r, http.StatusUnauthorized, "passkeymfa", passkeyMFAView(ar, r.PostForm.Get("csrf"), d, msg))
 		return
 	}
 	if !h.usePasskey(w, r, u, p, parsed, ar.ClientID) {

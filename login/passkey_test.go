@@ -483,6 +483,16 @@ func TestUnverifiedPasskeyAloneLeadsToThePassword(t *testing.T) {
 				t.Fatalf("after the password: %d %.1000s", resp.StatusCode, page)
 			}
 			h := apptest.Hidden(page)
+			// Passkeys are bob's only second step: no "another way" that
+			// leads nowhere, and the methods page sends him back to them
+			// (review finding).
+			if strings.Contains(page, "Use another way") || strings.Contains(page, "another way") {
+				t.Fatalf("the passkey step offers another way that does not exist: %.1500s", page)
+			}
+			if resp, _ := b2.Get("/login/mfa?id=" + h.Get("id")); resp.StatusCode != http.StatusSeeOther ||
+				!strings.HasPrefix(resp.Header.Get("Location"), "/login/passkey/mfa?id=") {
+				t.Fatalf("the methods page for passkeys only: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+			}
 			id, opts := ceremony(t, b2, "/login/passkey/mfa/options", url.Values{"id": {h.Get("id")}, "csrf": {h.Get("csrf")}})
 			resp, body := b2.Follow(b2.Post("/login/passkey/mfa", url.Values{"id": {h.Get("id")}, "csrf": {h.Get("csrf")}, "ceremony": {id},
 				"credential": {key.assert(opts, bob.ID)}}))
