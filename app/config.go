@@ -617,7 +617,7 @@ func (c *Config) Validate() error {
 			es.add(fmt.Sprintf("http.trusted_proxies[%d]", i), "%q is neither an address nor a CIDR", p)
 		} else if _, broad := tp.TooBroad(); broad {
 			es.add(fmt.Sprintf("http.trusted_proxies[%d]", i),
-				"%q is wider than any set of proxies (IPv4 /8, IPv6 /7 at most): the clients in it could choose the address they are logged and limited under", p)
+				"%q is wider than any set of proxies (public addresses: an IPv4 /16 or an IPv6 /32 at most; private ranges may be listed whole): the clients in it could choose the address they are logged and limited under", p)
 		}
 	}
 	if c.HTTP.DrainPeriod < 0 || c.HTTP.DrainPeriod > 5*time.Minute {

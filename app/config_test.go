@@ -59,6 +59,7 @@ func TestInvalidConfig(t *testing.T) {
 		{"proxy not an address", "addr: 127.0.0.1:8080", "addr: 127.0.0.1:8080\n  trusted_proxies: [10.0.0.0/8, lb.internal]", "http.trusted_proxies[1]"},
 		{"proxy list trusts everyone", "addr: 127.0.0.1:8080", "addr: 127.0.0.1:8080\n  trusted_proxies: [\"::/0\"]", "http.trusted_proxies[0]"},
 		{"half of everyone", "addr: 127.0.0.1:8080", "addr: 127.0.0.1:8080\n  trusted_proxies: [10.0.0.0/8, 0.0.0.0/1]", "http.trusted_proxies[1]"},
+		{"a public /8", "addr: 127.0.0.1:8080", "addr: 127.0.0.1:8080\n  trusted_proxies: [11.0.0.0/8]", "http.trusted_proxies[0]"},
 		{"everyone, IPv4-mapped", "addr: 127.0.0.1:8080", "addr: 127.0.0.1:8080\n  trusted_proxies: [\"::ffff:0:0/97\"]", "http.trusted_proxies[0]"},
 	}
 	for _, tc := range cases {

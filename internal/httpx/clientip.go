@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -39,17 +40,30 @@ func ParseTrustedProxies(list []string) (TrustedProxies, error) {
 	return out, nil
 }
 
-// TooBroad reports an entry wider than any set of proxies: more than an
-// IPv4 /8 (10.0.0.0/8 is the widest private range) or an IPv6 /7 (the
-// unique-local fc00::/7). A list of such entries, even split in halves,
-// would let most of the Internet choose its own address.
+// TooBroad reports an entry wider than any set of proxies: public
+// addresses beyond an IPv4 /16 or an IPv6 /32 (one provider's block).
+// Private, loopback and link-local ranges (where a balancer inside the
+// network sits) may be listed whole. Entries are judged one by one, so
+// splitting the Internet into many entries does not get past it.
 func (t TrustedProxies) TooBroad() (netip.Prefix, bool) {
 	for _, p := range t {
-		if (p.Addr().Is4() && p.Bits() < 8) || (p.Addr().Is6() && p.Bits() < 7) {
+		if slices.ContainsFunc(internalRanges, func(r netip.Prefix) bool { return r.Bits() <= p.Bits() && r.Contains(p.Addr()) }) {
+			continue
+		}
+		if (p.Addr().Is4() && p.Bits() < 16) || (p.Addr().Is6() && p.Bits() < 32) {
 			return p, true
 		}
 	}
 	return netip.Prefix{}, false
+}
+
+// internalRanges are the non-public ranges a trusted proxy list may name
+// whole: RFC 1918, shared (RFC 6598), loopback and link-local for IPv4;
+// unique-local, link-local and loopback for IPv6.
+var internalRanges = []netip.Prefix{
+	netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("100.64.0.0/10"), netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("fc00::/7"), netip.MustParsePrefix("fe80::/10"), netip.MustParsePrefix("::1/128"),
 }
 
 func (t TrustedProxies) trusts(a netip.Addr) bool {

@@ -65,6 +65,23 @@ func TestAddressBlock(t *testing.T) {
 	}
 }
 
+func TestTrustedProxiesTooBroad(t *testing.T) {
+	for list, broad := range map[string]bool{
+		"10.0.0.0/8": false, "172.16.0.0/12": false, "192.168.0.0/16": false, "100.64.0.0/10": false,
+		"fd00::/8": false, "fc00::/7": false, "203.0.113.0/24": false, "35.191.0.0/16": false, "2001:db8::/32": false,
+		"0.0.0.0/0": true, "::/0": true, "0.0.0.0/1": true, "10.0.0.0/7": true, "11.0.0.0/8": true,
+		"2a00::/7": true, "2000::/3": true, "::ffff:0:0/97": true, "2001:db8::/31": true,
+	} {
+		p, err := httpx.ParseTrustedProxies([]string{list})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, got := p.TooBroad(); got != broad {
+			t.Errorf("%s: too broad %v, want %v", list, got, broad)
+		}
+	}
+}
+
 func TestParseTrustedProxiesRefusesNonsense(t *testing.T) {
 	for _, bad := range []string{"", "10.0.0.0/33", "example.com", "10.0.0.1/8/9"} {
 		if _, err := httpx.ParseTrustedProxies([]string{bad}); err == nil {
