@@ -85,6 +85,22 @@ func LockEvent(ev AuditEvent, failures int, until time.Time) AuditEvent {
 	return ev
 }
 
+// LockedAfter reports whether checks admitted after t (later of them) may
+// have reached the lock threshold: then a lock in force is theirs, and
+// t's success must not get past it. The count they reached is at most
+// t.Count+later (releases of earlier checks lower the stored count, not
+// what those checks saw), so this errs towards refusing.
+func LockedAfter(t Ticket, later int64) bool {
+	return later > 0 && t.LockAfter > 0 && int64(t.Count)+later >= int64(t.LockAfter)
+}
+
+// FailuresAfter is what a success leaves of failures when later checks
+// were admitted after its own: at most those (a release may since have
+// taken some back), never one from before it.
+func FailuresAfter(failures int, later int64) int {
+	return int(min(int64(failures), max(later, 0)))
+}
+
 // Locks reports whether reaching failures starts a lock worth an audit
 // row: the timed lock's threshold or the hard cap.
 func (p LockoutPolicy) Locks(failures int) bool {

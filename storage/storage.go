@@ -113,8 +113,7 @@ type Logins interface {
 	// ReleaseAdmission takes back one admitted check (t) that proved right
 	// but does not end the sign-in (a password before its second factor),
 	// or that was never made (shed). It erases no other failure; when
-	// none was admitted after t and t's own lock still stands (no later
-	// failure replaced it), the lock goes back to what it was before t, so
+	// nothing was admitted after t (t.Seq) and t's own lock still stands, the lock goes back to what it was before t, so
 	// a right answer does not re-arm the backoff against its own next
 	// step. When that takes back a lock whose row t's admission wrote
 	// (t.Logged), liftEv is written in the same transaction: the log does
@@ -129,10 +128,10 @@ type Logins interface {
 	// LoginSucceeded records a successful sign-in: it stores the new SSO
 	// session, replaces the password hash when newHash is not empty
 	// (transparent rehash) and writes ev. With a ticket it takes back the
-	// failures counted up to the ticket's admission (those admitted later
-	// stay, with their lock), and it refuses (ErrLocked, nothing written)
-	// when failures admitted after the ticket have locked the account at
-	// now (LockAfter reached). When it takes back a lock whose row the
+	// failures counted up to the ticket's admission (those admitted later,
+	// by t.Seq, stay with their lock), and it refuses (ErrLocked, nothing
+	// written) when anything admitted after the ticket leaves the account
+	// locked at now (LockAfter reached). When it takes back a lock whose row the
 	// ticket's admission wrote (t.Logged, nothing admitted since), liftEv
 	// is written too, as with ReleaseAdmission. A nil ticket (a session
 	// without a credential check of ours) leaves the counter.
@@ -152,6 +151,10 @@ type Ticket struct {
 	LockedBefore, Armed time.Time
 	// Logged: this admission reached a lock and wrote its audit row.
 	Logged bool
+	// Seq is this admission's number in the user's sequence of admitted
+	// checks and counted failures: a higher number now means something
+	// was admitted after it.
+	Seq int64
 }
 
 // Clients stores relying parties.

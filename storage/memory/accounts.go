@@ -440,6 +440,7 @@ func (s *Store) LoginFailed(_ context.Context, userID string, p storage.LockoutP
 	u.LockedUntil = p.LockedUntil(u.FailedLogins, now)
 	u.UpdatedAt = s.stamp()
 	s.users[userID] = u
+	s.loginChecks[userID]++
 	s.appendAudit(ev)
 	return u, nil
 }
@@ -459,11 +460,13 @@ func (s *Store) AdmitLogin(_ context.Context, userID string, p storage.LockoutPo
 	u.LockedUntil = p.LockedUntil(u.FailedLogins, now)
 	u.UpdatedAt = s.stamp()
 	s.users[userID] = u
+	s.loginChecks[userID]++
 	logged := p.Locks(u.FailedLogins)
 	if logged {
 		s.appendAudit(storage.LockEvent(lockEv, u.FailedLogins, u.LockedUntil))
 	}
-	return storage.Ticket{Count: u.FailedLogins, LockAfter: p.LockAfter, LockedBefore: before, Armed: u.LockedUntil, Logged: logged}, nil
+	return storage.Ticket{Count: u.FailedLogins, LockAfter: p.LockAfter, LockedBefore: before, Armed: u.LockedUntil, Logged: logged,
+		Seq: s.loginChecks[userID]}, nil
 }
 
 func (s *Store) ReleaseAdmission(_ context.Context, userID string, t storage.Ticket, liftEv storage.AuditEvent) error {
@@ -473,7 +476,7 @@ func (s *Store) ReleaseAdmission(_ context.Context, userID string, t storage.Tic
 	if !ok {
 		return storage.ErrNotFound
 	}
-	own := u.FailedLogins == t.Count && u.LockedUntil.Equal(t.Armed)
+	own := s.loginChecks[userID] == t.Seq && u.LockedUntil.Equal(t.Armed)
 	if own {
 		u.LockedUntil = t.LockedBefore
 	}
@@ -492,15 +495,17 @@ func (s *Store) LoginSucceeded(_ context.Context, userID string, t *storage.Tick
 	if !ok {
 		return storage.ErrNotFound
 	}
-	lifted := t != nil && t.Logged && u.FailedLogins == t.Count
+	var lifted bool
 	if t != nil {
-		if u.FailedLogins != t.Count && t.LockAfter > 0 && u.FailedLogins >= t.LockAfter && u.Locked(now) {
-			return storage.ErrLocked // failures admitted after this check locked the account
+		later := s.loginChecks[userID] - t.Seq
+		if storage.LockedAfter(*t, later) && u.Locked(now) {
+			return storage.ErrLocked // checks admitted after this one left the account locked
 		}
-		u.FailedLogins = max(u.FailedLogins-t.Count, 0)
+		u.FailedLogins = storage.FailuresAfter(u.FailedLogins, later)
 		if u.FailedLogins == 0 {
 			u.LockedUntil = time.Time{}
 		}
+		lifted = t.Logged && later == 0
 	}
 	if newHash != "" {
 		u.PasswordHash = newHash

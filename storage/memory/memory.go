@@ -54,6 +54,7 @@ type Store struct {
 	apis              map[string]storage.API       // by identifier
 	consents          map[[2]string]storage.Consent
 	rates             map[rateKey]rateEntry
+	loginChecks       map[string]int64 // user → number of the last admitted check or counted failure
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -97,6 +98,7 @@ func New(now func() time.Time) *Store {
 		apis:              map[string]storage.API{},
 		consents:          map[[2]string]storage.Consent{},
 		rates:             map[rateKey]rateEntry{},
+		loginChecks:       map[string]int64{},
 	}
 }
 

@@ -400,7 +400,7 @@ func (s *Store) LoginFailed(ctx context.Context, userID string, p storage.Lockou
 	var out storage.User
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var failures int
-		if err := tx.QueryRow(ctx, `UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins`,
+		if err := tx.QueryRow(ctx, `UPDATE users SET failed_logins = failed_logins + 1, login_checks = login_checks + 1 WHERE id = $1 RETURNING failed_logins`,
 			userID).Scan(&failures); err != nil {
 			return err
 		}
@@ -419,6 +419,7 @@ func (s *Store) LoginFailed(ctx context.Context, userID string, p storage.Lockou
 // the lock state it checks is the one it changes.
 func (s *Store) AdmitLogin(ctx context.Context, userID string, p storage.LockoutPolicy, now time.Time, lockEv storage.AuditEvent) (storage.Ticket, error) {
 	var failures int
+	var seq int64
 	var before, armed time.Time
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var locked *time.Time
@@ -436,8 +437,9 @@ func (s *Store) AdmitLogin(ctx context.Context, userID string, p storage.Lockout
 		// The lock as stored (microseconds), which ReleaseAdmission
 		// compares with what it finds.
 		var stored *time.Time
-		if err := tx.QueryRow(ctx, `UPDATE users SET failed_logins = $2, locked_until = $3 WHERE id = $1 RETURNING locked_until`,
-			userID, failures, nullTime(until)).Scan(&stored); err != nil {
+		if err := tx.QueryRow(ctx, `UPDATE users SET failed_logins = $2, locked_until = $3, login_checks = login_checks + 1
+			WHERE id = $1 RETURNING locked_until, login_checks`,
+			userID, failures, nullTime(until)).Scan(&stored, &seq); err != nil {
 			return err
 		}
 		if stored != nil {
@@ -448,7 +450,7 @@ func (s *Store) AdmitLogin(ctx context.Context, userID string, p storage.Lockout
 		}
 		return nil
 	})
-	return storage.Ticket{Count: failures, LockAfter: p.LockAfter, LockedBefore: before, Armed: armed, Logged: p.Locks(failures)}, err
+	return storage.Ticket{Count: failures, LockAfter: p.LockAfter, LockedBefore: before, Armed: armed, Logged: p.Locks(failures), Seq: seq}, err
 }
 
 func (s *Store) ReleaseAdmission(ctx context.Context, userID string, t storage.Ticket, liftEv storage.AuditEvent) error {
@@ -458,10 +460,10 @@ func (s *Store) ReleaseAdmission(ctx context.Context, userID string, t storage.T
 		// lock stays. own is read from the row as it was.
 		var own bool
 		err := tx.QueryRow(ctx, `WITH old AS (
-				SELECT failed_logins = $2 AND locked_until IS NOT DISTINCT FROM $4 AS own FROM users WHERE id = $1 FOR UPDATE)
+				SELECT login_checks = $2 AND locked_until IS NOT DISTINCT FROM $4 AS own FROM users WHERE id = $1 FOR UPDATE)
 			UPDATE users u SET failed_logins = greatest(u.failed_logins - 1, 0),
 				locked_until = CASE WHEN old.own THEN $3 ELSE u.locked_until END
-			FROM old WHERE u.id = $1 RETURNING old.own`, userID, t.Count, nullTime(t.LockedBefore), nullTime(t.Armed)).Scan(&own)
+			FROM old WHERE u.id = $1 RETURNING old.own`, userID, t.Seq, nullTime(t.LockedBefore), nullTime(t.Armed)).Scan(&own)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return storage.ErrNotFound
 		}
@@ -475,19 +477,23 @@ func (s *Store) ReleaseAdmission(ctx context.Context, userID string, t storage.T
 func (s *Store) LoginSucceeded(ctx context.Context, userID string, t *storage.Ticket, now time.Time, newHash string, sess storage.Session, ev, liftEv storage.AuditEvent) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		var failures int
+		var checks int64
 		var locked *time.Time
-		if err := tx.QueryRow(ctx, `SELECT failed_logins, locked_until FROM users WHERE id = $1 FOR UPDATE`, userID).Scan(&failures, &locked); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT failed_logins, locked_until, login_checks FROM users WHERE id = $1 FOR UPDATE`,
+			userID).Scan(&failures, &locked, &checks); err != nil {
 			return err
 		}
-		lifted := t != nil && t.Logged && failures == t.Count
+		var lifted bool
 		if t != nil {
-			if failures != t.Count && t.LockAfter > 0 && failures >= t.LockAfter && locked != nil && now.Before(*locked) {
-				return storage.ErrLocked // failures admitted after this check locked the account
+			later := checks - t.Seq
+			if storage.LockedAfter(*t, later) && locked != nil && now.Before(*locked) {
+				return storage.ErrLocked // checks admitted after this one left the account locked
 			}
-			failures = max(failures-t.Count, 0)
+			failures = storage.FailuresAfter(failures, later)
 			if failures == 0 {
 				locked = nil
 			}
+			lifted = t.Logged && later == 0
 		}
 		if _, err := tx.Exec(ctx, `UPDATE users SET failed_logins = $2, locked_until = $3,
 			password_hash = CASE WHEN $4 = '' THEN password_hash ELSE $4 END WHERE id = $1`, userID, failures, locked, newHash); err != nil {

@@ -251,7 +251,8 @@ func testLoginFailures(t *testing.T, s storage.Store) {
 		}
 	}
 	sess := storage.Session{IDHash: storage.HashSecret("sid"), UserID: u.ID, AuthTime: at, CreatedAt: at, LastSeenAt: at, ExpiresAt: at.Add(time.Hour)}
-	must(t, s.LoginSucceeded(ctx, u.ID, &storage.Ticket{Count: 5, LockAfter: p.LockAfter}, at, "newhash", sess, ev("login_succeeded"), ev("account_lock_lifted")))
+	// As if the fifth counted check were this one (Seq: nothing after it).
+	must(t, s.LoginSucceeded(ctx, u.ID, &storage.Ticket{Count: 5, LockAfter: p.LockAfter, Seq: 5}, at, "newhash", sess, ev("login_succeeded"), ev("account_lock_lifted")))
 	got, err = s.UserByID(ctx, u.ID)
 	must(t, err)
 	if got.FailedLogins != 0 || !got.LockedUntil.IsZero() || got.PasswordHash != "newhash" {
@@ -423,6 +424,54 @@ func testAdmission(t *testing.T, s storage.Store) {
 	must(t, s.ReleaseAdmission(ctx, lu.ID, locking, ev("account_lock_lifted")))
 	if got, _ := s.UserByID(ctx, lu.ID); !got.Locked(at) || auditCount(t, s, "account_lock_lifted") != before {
 		t.Fatalf("a lock a later failure replaced was lifted, or logged as lifted: %+v", got)
+	}
+	// An earlier check released between a ticket's admission and its
+	// success lowers the count: that must not hide what came after the
+	// ticket (review finding; both read the count before).
+	//  - The ticket's own logged lock, taken back by its success, is
+	//    logged as lifted.
+	ep := storage.LockoutPolicy{BackoffAfter: 2, BackoffBase: time.Second, BackoffMax: time.Minute, LockAfter: 2, LockFor: time.Hour, MaxFailures: 10}
+	eu := newUser(t, s)
+	early, err := s.AdmitLogin(ctx, eu.ID, ep, at, ev("account_locked")) // a check still queued
+	must(t, err)
+	tk, err := s.AdmitLogin(ctx, eu.ID, ep, at, ev("account_locked")) // locks, logged
+	must(t, err)
+	before = auditCount(t, s, "account_lock_lifted")
+	must(t, s.ReleaseAdmission(ctx, eu.ID, early, ev("account_lock_lifted"))) // the queued one is shed
+	must(t, s.LoginSucceeded(ctx, eu.ID, &tk, at, "", storage.Session{}, ev("login_succeeded"), ev("account_lock_lifted")))
+	if got, _ := s.UserByID(ctx, eu.ID); got.Locked(at) || auditCount(t, s, "account_lock_lifted") != before+1 {
+		t.Fatalf("the ticket's own lock: locked until %v, lift rows %d, want open and %d", got.LockedUntil, auditCount(t, s, "account_lock_lifted"), before+1)
+	}
+	//  - A failure admitted after the ticket keeps its lock and refuses
+	//    the success, although the count is back at the ticket's.
+	ep = storage.LockoutPolicy{BackoffAfter: 3, BackoffBase: time.Second, BackoffMax: time.Minute, LockAfter: 3, LockFor: time.Hour, MaxFailures: 10}
+	gu := newUser(t, s)
+	early, err = s.AdmitLogin(ctx, gu.ID, ep, at, ev("account_locked"))
+	must(t, err)
+	tk, err = s.AdmitLogin(ctx, gu.ID, ep, at, ev("account_locked"))
+	must(t, err)
+	_, err = s.AdmitLogin(ctx, gu.ID, ep, at, ev("account_locked")) // a wrong guess after the ticket: locks
+	must(t, err)
+	must(t, s.ReleaseAdmission(ctx, gu.ID, early, ev("account_lock_lifted")))
+	if err := s.LoginSucceeded(ctx, gu.ID, &tk, at, "", storage.Session{}, ev("login_succeeded"), ev("account_lock_lifted")); !errors.Is(err, storage.ErrLocked) {
+		t.Fatalf("a success got past a later failure's lock: %v", err)
+	}
+	if got, _ := s.UserByID(ctx, gu.ID); !got.Locked(at) || got.FailedLogins != 2 {
+		t.Fatalf("the later failure was erased: locked until %v, %d failures", got.LockedUntil, got.FailedLogins)
+	}
+	//  - Without a lock, the later failure stays counted after a success.
+	nu := newUser(t, s)
+	np := storage.LockoutPolicy{LockAfter: 20, LockFor: time.Hour, MaxFailures: 30}
+	early, err = s.AdmitLogin(ctx, nu.ID, np, at, storage.AuditEvent{})
+	must(t, err)
+	tk, err = s.AdmitLogin(ctx, nu.ID, np, at, storage.AuditEvent{})
+	must(t, err)
+	_, err = s.LoginFailed(ctx, nu.ID, np, at, ev("login_failed"))
+	must(t, err)
+	must(t, s.ReleaseAdmission(ctx, nu.ID, early, ev("account_lock_lifted")))
+	must(t, s.LoginSucceeded(ctx, nu.ID, &tk, at, "", storage.Session{}, ev("login_succeeded"), ev("account_lock_lifted")))
+	if got, _ := s.UserByID(ctx, nu.ID); got.FailedLogins != 1 {
+		t.Fatalf("a success erased a failure counted after it: %d failures, want 1", got.FailedLogins)
 	}
 	// A burst against the hard cap evaluates at most the cap.
 	v := newUser(t, s)
