@@ -99,7 +99,11 @@ func (h *Handler) mfaPage(w http.ResponseWriter, r *http.Request) {
 			// passkey cannot also be the second. The password, or the
 			// company's sign-in, comes first; the passkey is then asked
 			// for as the second step.
-			h.loginForm(w, r, ar, c, u.Email, passkeyNotVerified)
+			msg := passkeyNotVerified
+			if u.PasswordHash == "" {
+				msg = passkeyNotVerifiedNoPassword
+			}
+			h.loginForm(w, r, ar, c, u.Email, msg)
 			return
 		}
 		// A factor is enrolled (a phone) but cannot be used right now.
@@ -108,7 +112,12 @@ func (h *Handler) mfaPage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "mfa", d)
 }
 
-const passkeyNotVerified = "That passkey did not confirm it's you with a PIN or fingerprint, so it can only be your second step. Sign in with your password or your company's sign-in first, then use the passkey."
+const (
+	passkeyNotVerified = "That passkey did not confirm it's you with a PIN or fingerprint, so it can only be your second step. Sign in with your password or your company's sign-in first, then use the passkey."
+	// For someone without a password (who came through a company
+	// sign-in): the reset link sets one, and the sign-in goes on from it.
+	passkeyNotVerifiedNoPassword = "That passkey did not confirm it's you with a PIN or fingerprint, so it can only be your second step. Use your company's sign-in, or choose “Forgot password?” to set a password, then use the passkey."
+)
 
 // admitSecondFactor admits (and counts) a second-factor check like a
 // password, atomically with the lock: a locked account's codes and

@@ -1,6 +1,7 @@
 package login_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -501,5 +503,51 @@ func TestUnverifiedPasskeyAloneLeadsToThePassword(t *testing.T) {
 				t.Fatalf("amr %v", amr)
 			}
 		})
+	}
+}
+
+// Someone without a password (who came through a company sign-in) whose
+// only way in is a passkey without a PIN: the form says to set a password
+// through the reset link, and the reset goes on with the same sign-in,
+// which then asks for the passkey as its second step (review finding:
+// the reset refused to continue it).
+func TestUnverifiedPasskeyWithoutPasswordGoesOnThroughAReset(t *testing.T) {
+	t.Parallel()
+	e := passkeyEnv(t, "memory")
+	ctx := context.Background()
+	bob := e.User("bob@example.com")
+	b := e.Browser()
+	b.AccountSignIn("bob@example.com", apptest.UserPassword)
+	key := newAuthenticator(t, e)
+	addPasskey(t, b, key, "Security key")
+	if err := e.App.Store.SetPassword(ctx, bob.ID, "", e.Clock.Now(), storage.AuditEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	key.uv = false
+
+	b2 := e.Browser()
+	verifier, form, _ := signInPage(t, e, b2)
+	resp, page := passkeySignIn(t, b2, form, func(o map[string]any) string { return key.assert(o, bob.ID) })
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "to set a password") {
+		t.Fatalf("after an unverified passkey, without a password: %d %.1500s", resp.StatusCode, page)
+	}
+	m := regexp.MustCompile(`href="(/forgot\?id=[0-9a-f]{32})"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no reset link that keeps the sign-in: %.1500s", page)
+	}
+	_, page = b2.Get(m[1])
+	b2.Fill(page, "/forgot", map[string]string{"email": "bob@example.com"})
+	_, page = b2.Get(apptest.LinkIn(t, e.MailTo("bob@example.com", "Reset your password")))
+	resp, page = b2.Follow(b2.Fill(page, "/reset", map[string]string{"password": "a brand new passphrase for bob"}))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "Use your passkey") {
+		t.Fatalf("after the reset: %d %.1500s", resp.StatusCode, page)
+	}
+	h := apptest.Hidden(page)
+	id, opts := ceremony(t, b2, "/login/passkey/mfa/options", url.Values{"id": {h.Get("id")}, "csrf": {h.Get("csrf")}})
+	resp, body := b2.Follow(b2.Post("/login/passkey/mfa", url.Values{"id": {h.Get("id")}, "csrf": {h.Get("csrf")}, "ceremony": {id},
+		"credential": {key.assert(opts, bob.ID)}}))
+	claims := apptest.Claims(t, e.TokensFrom(b2.ClientRedirect(resp, body), verifier).IDToken)
+	if amr := claims["amr"].([]any); len(amr) != 3 || amr[0] != "pwd" || amr[1] != "hwk" || amr[2] != "mfa" {
+		t.Fatalf("amr %v", amr)
 	}
 }

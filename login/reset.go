@@ -186,7 +186,10 @@ func continueParam(id string) string {
 func (h *Handler) continueSignIn(w http.ResponseWriter, r *http.Request, id string, u storage.User, pw string) bool {
 	ctx := r.Context()
 	ar, err := h.Store.AuthRequestByID(ctx, id)
-	if err != nil || ar.Done || ar.PendingUserID != "" || !h.Cookies.SameBrowser(r, ar.BrowserHash) || u.Disabled {
+	// A sign-in already on its second step may go on only for the same
+	// person (who showed a passkey without a PIN, then set a password):
+	// the second step is still asked for.
+	if err != nil || ar.Done || (ar.PendingUserID != "" && ar.PendingUserID != u.ID) || !h.Cookies.SameBrowser(r, ar.BrowserHash) || u.Disabled {
 		return false // another browser's, finished or unknown, or an account that cannot sign in: sign in as usual
 	}
 	// People of an organization with its own identity provider sign in

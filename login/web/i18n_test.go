@@ -135,7 +135,7 @@ func TestLanguageChoice(t *testing.T) {
 // codeMessageRE finds messages the sign-in code hands to pages (errors,
 // notices, titles, and message constants); ones built by concatenation (with an address in
 // them) are not caught and stay English.
-var codeMessageRE = regexp.MustCompile(`(?:(?:Error|Message|Title|LinkText|Reason|Notice|NextText|Text|Error, d\.ErrorData)\s*[:=]\s*|Error(?:Next)?\(w, r, [^,]+, |again\([^,]+, |http\.Status\w+,\s*|(?m:^const \w+\s*=\s*))"([A-Z{][^"]*)"(\s*\+)?`)
+var codeMessageRE = regexp.MustCompile(`(?:(?:Error|Message|Title|LinkText|Reason|Notice|NextText|Text|Error, d\.ErrorData)\s*[:=]\s*|Error(?:Next)?\(w, r, [^,]+, |again\([^,]+, |http\.Status\w+,\s*|(?m:^(?:const |\t)\w+\s*=\s*))"([A-Z{][^"]*)"(\s*\+)?`)
 
 // Every message the sign-in code shows (not built by concatenation) has
 // a translation.
