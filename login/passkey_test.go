@@ -495,13 +495,7 @@ func TestUnverifiedPasskeyAloneLeadsToThePassword(t *testing.T) {
 				!strings.HasPrefix(resp.Header.Get("Location"), "/login/passkey/mfa?id=") {
 				t.Fatalf("the methods page for passkeys only: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 			}
-			id, opts := ceremony(t, b2, "/login/passkey/mfa/options", url.Values{"id": {h.Get("id")}, "csrf": {h.Get("csrf")}})
-			resp, body := b2.Follow(b2.Post("/login/passkey/mfa", url.Values{"id": {h.Get("id")}, "csrf": {h.Get("csrf")}, "ceremony": {id},
-				"credential": {key.assert(opts, bob.ID)}}))
-			claims := apptest.Claims(t, e.TokensFrom(b2.ClientRedirect(resp, body), verifier).IDToken)
-			if amr := claims["amr"].([]any); len(amr) != 3 || amr[0] != "pwd" || amr[1] != "hwk" || amr[2] != "mfa" {
-				t.Fatalf("amr %v", amr)
-			}
+			passkeyStepAfterPassword(t, e, b2, h, key, bob.ID, verifier)
 		})
 	}
 }
@@ -542,11 +536,18 @@ func TestUnverifiedPasskeyWithoutPasswordGoesOnThroughAReset(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "Use your passkey") {
 		t.Fatalf("after the reset: %d %.1500s", resp.StatusCode, page)
 	}
-	h := apptest.Hidden(page)
-	id, opts := ceremony(t, b2, "/login/passkey/mfa/options", url.Values{"id": {h.Get("id")}, "csrf": {h.Get("csrf")}})
-	resp, body := b2.Follow(b2.Post("/login/passkey/mfa", url.Values{"id": {h.Get("id")}, "csrf": {h.Get("csrf")}, "ceremony": {id},
-		"credential": {key.assert(opts, bob.ID)}}))
-	claims := apptest.Claims(t, e.TokensFrom(b2.ClientRedirect(resp, body), verifier).IDToken)
+	passkeyStepAfterPassword(t, e, b2, apptest.Hidden(page), key, bob.ID, verifier)
+}
+
+// passkeyStepAfterPassword answers the passkey second step whose page's
+// fields are h with key, and checks that the app's ID token says
+// password, then key, then two factors.
+func passkeyStepAfterPassword(t *testing.T, e *apptest.Env, b *apptest.Browser, h url.Values, key *authenticator, userID, verifier string) {
+	t.Helper()
+	id, opts := ceremony(t, b, "/login/passkey/mfa/options", url.Values{"id": {h.Get("id")}, "csrf": {h.Get("csrf")}})
+	resp, body := b.Follow(b.Post("/login/passkey/mfa", url.Values{"id": {h.Get("id")}, "csrf": {h.Get("csrf")}, "ceremony": {id},
+		"credential": {key.assert(opts, userID)}}))
+	claims := apptest.Claims(t, e.TokensFrom(b.ClientRedirect(resp, body), verifier).IDToken)
 	if amr := claims["amr"].([]any); len(amr) != 3 || amr[0] != "pwd" || amr[1] != "hwk" || amr[2] != "mfa" {
 		t.Fatalf("amr %v", amr)
 	}
