@@ -219,19 +219,20 @@ func (h *Handler) aboutByAnyone(r *http.Request, typ manage.EventType, userID st
 // (storage.ReleaseAdmission) with the row that says so, should that lift
 // the lock the check's admission set: reason is checked_right (the
 // factor was right, the sign-in goes on) or not_checked (shed before the
-// check).
+// check). It outlives the request's own cancellation, briefly: a client
+// that hangs up after a right answer must not leave it counted as a
+// failure (in one store and not the other).
 func (h *Handler) releaseAdmission(ctx context.Context, userID, clientID string, t storage.Ticket, reason string) error {
-	return h.Store.ReleaseAdmission(ctx, userID, t,
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	return h.Store.ReleaseAdmission(rctx, userID, t,
 		h.auditCtx(ctx, manage.EventAccountLockLifted, userID, clientID, map[string]string{"reason": reason}))
 }
 
 // releaseShed takes back the admission of a check that was shed (or
-// abandoned) before it ran: overload alone never counts as a failure. It
-// outlives the request's own cancellation, briefly.
+// abandoned) before it ran: overload alone never counts as a failure.
 func (h *Handler) releaseShed(ctx context.Context, userID string, t storage.Ticket) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	if err := h.releaseAdmission(rctx, userID, "", t, "not_checked"); err != nil {
+	if err := h.releaseAdmission(ctx, userID, "", t, "not_checked"); err != nil {
 		slog.WarnContext(ctx, "release of a shed admission failed", "user_id", userID, "error", err)
 	}
 }

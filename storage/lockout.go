@@ -95,8 +95,10 @@ func LockedAfter(t Ticket, later int64) bool {
 }
 
 // FailuresAfter is what a success leaves of failures when later checks
-// were admitted after its own: at most those (a release may since have
-// taken some back), never one from before it.
+// were admitted after its own: at most those, never one from before it.
+// A later check that was released since still counts here (the store
+// keeps no list of releases), so a success may leave a failure behind
+// that the next one clears: it errs towards counting.
 func FailuresAfter(failures int, later int64) int {
 	return int(min(int64(failures), max(later, 0)))
 }

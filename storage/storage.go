@@ -117,7 +117,8 @@ type Logins interface {
 	// a right answer does not re-arm the backoff against its own next
 	// step. When that takes back a lock whose row t's admission wrote
 	// (t.Logged), liftEv is written in the same transaction: the log does
-	// not keep a lock that no longer stands.
+	// not keep a lock that no longer stands. A check that a success or a
+	// reset has already settled (its failure forgiven) takes nothing back.
 	ReleaseAdmission(ctx context.Context, userID string, t Ticket, liftEv AuditEvent) error
 	// LoginFailed atomically increments the user's consecutive-failure
 	// counter, applies the lockout policy to the new count, writes ev and

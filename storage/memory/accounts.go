@@ -290,6 +290,7 @@ func (s *Store) SetPassword(_ context.Context, id, hash string, now time.Time, e
 		return storage.ErrNotFound
 	}
 	u.PasswordHash, u.FailedLogins, u.LockedUntil, u.UpdatedAt = hash, 0, time.Time{}, s.stamp()
+	s.loginSettled[id] = s.loginChecks[id]
 	s.users[id] = u
 	s.revokeUserLocked(id, now)
 	s.appendAudit(ev)
@@ -476,6 +477,9 @@ func (s *Store) ReleaseAdmission(_ context.Context, userID string, t storage.Tic
 	if !ok {
 		return storage.ErrNotFound
 	}
+	if t.Seq <= s.loginSettled[userID] {
+		return nil // already forgiven by a success or a reset
+	}
 	own := s.loginChecks[userID] == t.Seq && u.LockedUntil.Equal(t.Armed)
 	if own {
 		u.LockedUntil = t.LockedBefore
@@ -506,6 +510,7 @@ func (s *Store) LoginSucceeded(_ context.Context, userID string, t *storage.Tick
 			u.LockedUntil = time.Time{}
 		}
 		lifted = t.Logged && later == 0
+		s.loginSettled[userID] = max(s.loginSettled[userID], t.Seq)
 	}
 	if newHash != "" {
 		u.PasswordHash = newHash

@@ -55,6 +55,7 @@ type Store struct {
 	consents          map[[2]string]storage.Consent
 	rates             map[rateKey]rateEntry
 	loginChecks       map[string]int64 // user → number of the last admitted check or counted failure
+	loginSettled      map[string]int64 // user → checks up to this number were forgiven (success, reset)
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -99,6 +100,7 @@ func New(now func() time.Time) *Store {
 		consents:          map[[2]string]storage.Consent{},
 		rates:             map[rateKey]rateEntry{},
 		loginChecks:       map[string]int64{},
+		loginSettled:      map[string]int64{},
 	}
 }
 

@@ -280,7 +280,7 @@ func endActionTokens(ctx context.Context, tx pgx.Tx, userID string, now time.Tim
 
 func (s *Store) SetPassword(ctx context.Context, id, hash string, now time.Time, ev storage.AuditEvent) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL WHERE id = $1`, id, hash)
+		tag, err := tx.Exec(ctx, `UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL, login_checks_settled = login_checks WHERE id = $1`, id, hash)
 		if err != nil {
 			return err
 		}
@@ -460,8 +460,9 @@ func (s *Store) ReleaseAdmission(ctx context.Context, userID string, t storage.T
 		// lock stays. own is read from the row as it was.
 		var own bool
 		err := tx.QueryRow(ctx, `WITH old AS (
-				SELECT login_checks = $2 AND locked_until IS NOT DISTINCT FROM $4 AS own FROM users WHERE id = $1 FOR UPDATE)
-			UPDATE users u SET failed_logins = greatest(u.failed_logins - 1, 0),
+				SELECT login_checks = $2 AND login_checks_settled < $2 AND locked_until IS NOT DISTINCT FROM $4 AS own,
+					login_checks_settled >= $2 AS settled FROM users WHERE id = $1 FOR UPDATE)
+			UPDATE users u SET failed_logins = CASE WHEN old.settled THEN u.failed_logins ELSE greatest(u.failed_logins - 1, 0) END,
 				locked_until = CASE WHEN old.own THEN $3 ELSE u.locked_until END
 			FROM old WHERE u.id = $1 RETURNING old.own`, userID, t.Seq, nullTime(t.LockedBefore), nullTime(t.Armed)).Scan(&own)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -495,8 +496,13 @@ func (s *Store) LoginSucceeded(ctx context.Context, userID string, t *storage.Ti
 			}
 			lifted = t.Logged && later == 0
 		}
+		var seq int64
+		if t != nil {
+			seq = t.Seq
+		}
 		if _, err := tx.Exec(ctx, `UPDATE users SET failed_logins = $2, locked_until = $3,
-			password_hash = CASE WHEN $4 = '' THEN password_hash ELSE $4 END WHERE id = $1`, userID, failures, locked, newHash); err != nil {
+			password_hash = CASE WHEN $4 = '' THEN password_hash ELSE $4 END,
+			login_checks_settled = greatest(login_checks_settled, $5) WHERE id = $1`, userID, failures, locked, newHash, seq); err != nil {
 			return err
 		}
 		if sess.IDHash != "" {

@@ -473,6 +473,39 @@ func testAdmission(t *testing.T, s storage.Store) {
 	if got, _ := s.UserByID(ctx, nu.ID); got.FailedLogins != 1 {
 		t.Fatalf("a success erased a failure counted after it: %d failures, want 1", got.FailedLogins)
 	}
+	// Checks held in a queue across the owner's success (or a reset) and
+	// released after it take nothing back: their failures were already
+	// forgiven, and taking back later ones would give extra guesses
+	// (review finding).
+	qp := storage.LockoutPolicy{LockAfter: 5, LockFor: time.Hour, MaxFailures: 10}
+	for _, settle := range []string{"success", "reset"} {
+		qu := newUser(t, s)
+		q1, err := s.AdmitLogin(ctx, qu.ID, qp, at, ev("account_locked"))
+		must(t, err)
+		q2, err := s.AdmitLogin(ctx, qu.ID, qp, at, ev("account_locked"))
+		must(t, err)
+		if settle == "success" {
+			own, err := s.AdmitLogin(ctx, qu.ID, qp, at, ev("account_locked"))
+			must(t, err)
+			must(t, s.LoginSucceeded(ctx, qu.ID, &own, at, "", storage.Session{}, ev("login_succeeded"), ev("account_lock_lifted")))
+		} else {
+			must(t, s.SetPassword(ctx, qu.ID, "reset", at, ev("password_reset")))
+		}
+		guesses := 0
+		for i := range 20 {
+			if i == 4 { // four wrong guesses in, the queued checks are shed
+				must(t, s.ReleaseAdmission(ctx, qu.ID, q1, ev("account_lock_lifted")))
+				must(t, s.ReleaseAdmission(ctx, qu.ID, q2, ev("account_lock_lifted")))
+			}
+			if _, err := s.AdmitLogin(ctx, qu.ID, qp, at, ev("account_locked")); errors.Is(err, storage.ErrLocked) {
+				break
+			}
+			guesses++
+		}
+		if guesses != qp.LockAfter {
+			t.Fatalf("after a %s, %d guesses before the lock, want %d", settle, guesses, qp.LockAfter)
+		}
+	}
 	// A burst against the hard cap evaluates at most the cap.
 	v := newUser(t, s)
 	hardCap := storage.LockoutPolicy{MaxFailures: 100}
