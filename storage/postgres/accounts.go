@@ -455,9 +455,11 @@ func (s *Store) AdmitLogin(ctx context.Context, userID string, p storage.Lockout
 
 func (s *Store) ReleaseAdmission(ctx context.Context, userID string, t storage.Ticket, liftEv storage.AuditEvent) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		// The lock goes back only when nothing was admitted after t (the
-		// count is still t's) and t's own lock stands: a later failure's
-		// lock stays. own is read from the row as it was.
+		// The lock goes back only when nothing was admitted after t (t.Seq
+		// is the last number), t is not settled, and t's own lock stands:
+		// a later failure's lock stays. A settled check's failure was
+		// already forgiven, so nothing is taken back for it. own and
+		// settled are read from the row as it was.
 		var own bool
 		err := tx.QueryRow(ctx, `WITH old AS (
 				SELECT login_checks = $2 AND login_checks_settled < $2 AND locked_until IS NOT DISTINCT FROM $4 AS own,
@@ -485,7 +487,9 @@ func (s *Store) LoginSucceeded(ctx context.Context, userID string, t *storage.Ti
 			return err
 		}
 		var lifted bool
+		var settled int64 // t's number, which the success settles
 		if t != nil {
+			settled = t.Seq
 			later := checks - t.Seq
 			if storage.LockedAfter(*t, later) && locked != nil && now.Before(*locked) {
 				return storage.ErrLocked // checks admitted after this one left the account locked
@@ -496,13 +500,9 @@ func (s *Store) LoginSucceeded(ctx context.Context, userID string, t *storage.Ti
 			}
 			lifted = t.Logged && later == 0
 		}
-		var seq int64
-		if t != nil {
-			seq = t.Seq
-		}
 		if _, err := tx.Exec(ctx, `UPDATE users SET failed_logins = $2, locked_until = $3,
 			password_hash = CASE WHEN $4 = '' THEN password_hash ELSE $4 END,
-			login_checks_settled = greatest(login_checks_settled, $5) WHERE id = $1`, userID, failures, locked, newHash, seq); err != nil {
+			login_checks_settled = greatest(login_checks_settled, $5) WHERE id = $1`, userID, failures, locked, newHash, settled); err != nil {
 			return err
 		}
 		if sess.IDHash != "" {
