@@ -459,7 +459,7 @@ func (h *Handler) passkeyMFASubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		msg := "That passkey could not be used. Try again, or use another way."
-		if v := passkeyMFAView(ar, "", d, ""); v.Required || !v.Others {
+		if d.passkey || !d.f.codes() { // no other way to point to
 			msg = "That passkey could not be used. Try again."
 		}
 		h.render(w, r, http.StatusUnauthorized, "passkeymfa", passkeyMFAView(ar, r.PostForm.Get("csrf"), d, msg))
