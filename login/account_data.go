@@ -46,15 +46,22 @@ func (h *Handler) accountOrgs(ctx context.Context, userID string) ([]orgView, er
 	return out, nil
 }
 
+// accountRulesForm is accountForm for the changes that go through the
+// management layer (Rules): where it is not wired, the page says so.
+func (h *Handler) accountRulesForm(w http.ResponseWriter, r *http.Request) (storage.Session, storage.User, bool) {
+	s, u, ok := h.accountForm(w, r)
+	if ok && h.Rules == nil {
+		h.accountView(w, r, s, u, http.StatusNotFound, accountData{Error: "That cannot be done here."})
+		return s, u, false
+	}
+	return s, u, ok
+}
+
 // accountLeave takes the person out of one of their organizations; the
 // last owner cannot leave (someone else must be made owner first).
 func (h *Handler) accountLeave(w http.ResponseWriter, r *http.Request) {
-	s, u, ok := h.accountForm(w, r)
+	s, u, ok := h.accountRulesForm(w, r)
 	if !ok {
-		return
-	}
-	if h.Rules == nil {
-		h.accountView(w, r, s, u, http.StatusNotFound, accountData{Error: "That cannot be done here."})
 		return
 	}
 	ctx := r.Context()
@@ -87,12 +94,8 @@ func (h *Handler) accountLeave(w http.ResponseWriter, r *http.Request) {
 // accountExport downloads everything stored about the person (GDPR
 // art. 15 and 20), as the management API's export does.
 func (h *Handler) accountExport(w http.ResponseWriter, r *http.Request) {
-	_, u, ok := h.accountForm(w, r)
+	_, u, ok := h.accountRulesForm(w, r)
 	if !ok {
-		return
-	}
-	if h.Rules == nil {
-		http.NotFound(w, r)
 		return
 	}
 	doc, err := h.Rules.ExportUser(r.Context(), manage.ActorFrom(r, u.ID, ""), u.ID)
@@ -113,12 +116,8 @@ func (h *Handler) accountExport(w http.ResponseWriter, r *http.Request) {
 // pseudonymized, and the last owner of an organization must hand it over
 // first.
 func (h *Handler) accountDelete(w http.ResponseWriter, r *http.Request) {
-	s, u, ok := h.accountForm(w, r)
+	s, u, ok := h.accountRulesForm(w, r)
 	if !ok {
-		return
-	}
-	if h.Rules == nil {
-		h.accountView(w, r, s, u, http.StatusNotFound, accountData{Error: "That cannot be done here."})
 		return
 	}
 	if !strings.EqualFold(strings.TrimSpace(r.PostForm.Get("confirm")), u.Email) {
