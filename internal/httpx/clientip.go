@@ -87,12 +87,15 @@ func (t TrustedProxies) ClientIP(r *http.Request) string {
 	if err != nil {
 		host = r.RemoteAddr
 	}
+	if len(t) == 0 {
+		return host // the default: nothing to compare, so nothing to parse per request
+	}
 	peer, err := netip.ParseAddr(host)
 	if err != nil {
 		return host
 	}
 	peer = peer.Unmap().WithZone("")
-	if len(t) == 0 || !t.trusts(peer) {
+	if !t.trusts(peer) {
 		return peer.String()
 	}
 	hops := forwardedFor(r.Header.Values("X-Forwarded-For"))
