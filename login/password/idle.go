@@ -6,14 +6,15 @@ import (
 	"time"
 )
 
-// OnIdle arranges for f to run once the pool has had no hash in flight for
-// after, counted from the last one to finish, when argon2id ran since f
-// last did, and at most once per gap. A burst of sign-ins leaves
-// argon2id's working memory (tens of MiB per hash) as garbage that the
-// collector keeps, and the process keeps its pages, until the heap grows
-// again; the caller can give it back here (debug.FreeOSMemory). The gap
-// bounds what that costs, whatever the traffic: sign-ins slower than one
-// per quiet spell would otherwise pay a full collection each. Call it
+// OnIdle arranges for the pool to drop its argon2id working memory (one
+// set of MiB per slot, kept between hashes) and for f to run, once the
+// pool has had no hash in flight for after, counted from the last one to
+// finish, when argon2id ran since f last did, and at most once per gap.
+// Dropped memory is garbage that the collector keeps, and the process
+// keeps its pages, until the heap grows again; the caller can give it
+// back here (debug.FreeOSMemory). The gap bounds what that costs,
+// whatever the traffic: sign-ins slower than one per quiet spell would
+// otherwise pay a full collection and a fresh working set each. Call it
 // before the Hasher is used.
 func (h *Hasher) OnIdle(after, gap time.Duration, f func()) {
 	h.idle = &idleHook{after: after, gap: gap, f: f}
@@ -53,7 +54,7 @@ func (i *idleHook) arm(h *Hasher) {
 	i.timer = time.AfterFunc(wait, func() { i.fire(h) })
 }
 
-// fire runs f, unless a hash is in flight as the timer fires (its
+// fire drops the working memory and runs f, unless a hash is in flight as the timer fires (its
 // release arms the timer again; one may still start while f runs, which
 // costs it time, not correctness) or the gap since the last run has not
 // passed (then it waits for the rest of it).
@@ -70,5 +71,6 @@ func (i *idleHook) fire(h *Hasher) {
 	i.last = time.Now()
 	i.used.Store(false)
 	i.mu.Unlock()
+	h.mem.drop()
 	i.f()
 }

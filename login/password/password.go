@@ -12,10 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/optibid/idp/internal/telemetry"
-	"golang.org/x/crypto/argon2"
+	"github.com/optibid/idp/login/password/internal/argon2id"
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/text/unicode/norm"
 )
@@ -45,6 +46,7 @@ type Hasher struct {
 	wait   time.Duration
 	dummy  string // hash of a random password, verified for unknown users
 	idle   *idleHook
+	mem    memPool
 }
 
 // NewHasher returns a Hasher allowing concurrency parallel hashes; a request
@@ -53,7 +55,7 @@ func NewHasher(p Params, concurrency int, wait time.Duration) *Hasher {
 	if concurrency < 1 {
 		concurrency = 1
 	}
-	h := &Hasher{params: p, slots: make(chan struct{}, concurrency), wait: wait}
+	h := &Hasher{params: p, slots: make(chan struct{}, concurrency), wait: wait, mem: memPool{keep: p.MemoryKiB}}
 	h.dummy = h.hash(randomBytes(16))
 	return h
 }
@@ -115,10 +117,9 @@ func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
 func (h *Hasher) hash(pw string) string {
 	salt := []byte(randomBytes(16))
 	p := h.params
-	key := argon2.IDKey([]byte(pw), salt, p.Iterations, p.MemoryKiB, p.Parallelism, 32)
-	h.argonRan()
+	key := h.argon2id([]byte(pw), salt, p, 32)
 	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Iterations, p.Parallelism,
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2id.Version, p.MemoryKiB, p.Iterations, p.Parallelism,
 		b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
@@ -164,7 +165,7 @@ func (h *Hasher) verifyArgon(hash, pw string) (ok, stale bool, err error) {
 	}
 	var version int
 	var p Params
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2id.Version {
 		return false, false, ErrMalformedHash
 	}
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Iterations, &p.Parallelism); err != nil ||
@@ -176,7 +177,56 @@ func (h *Hasher) verifyArgon(hash, pw string) (ok, stale bool, err error) {
 	if err1 != nil || err2 != nil || len(want) < 16 || len(want) > 128 {
 		return false, false, ErrMalformedHash
 	}
-	got := argon2.IDKey([]byte(pw), salt, p.Iterations, p.MemoryKiB, p.Parallelism, uint32(len(want)))
-	h.argonRan()
+	got := h.argon2id([]byte(pw), salt, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, p != h.params, nil
+}
+
+// argon2id derives the key in working memory from the pool. The caller
+// holds a slot.
+func (h *Hasher) argon2id(pw, salt []byte, p Params, keyLen uint32) []byte {
+	m := h.mem.get()
+	defer h.mem.put(m)
+	key := m.Key(pw, salt, p.Iterations, p.MemoryKiB, p.Parallelism, keyLen)
+	h.argonRan()
+	return key
+}
+
+// memPool keeps argon2id's working memory from one hash to the next, so
+// a burst of sign-ins costs one working set per slot instead of one per
+// hash as garbage. There are never more than the slots in use, since
+// each hash holds one while it runs; the idle hook drops them all.
+type memPool struct {
+	keep uint32 // the largest memory kept, in KiB: the configured cost
+	mu   sync.Mutex
+	free []*argon2id.Memory
+}
+
+func (p *memPool) get() *argon2id.Memory {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.free); n > 0 {
+		m := p.free[n-1]
+		p.free = p.free[:n-1]
+		return m
+	}
+	return new(argon2id.Memory)
+}
+
+// put keeps m unless it grew past the configured cost: checking an old
+// hash made with more memory is rare, and keeping its working set would
+// hold that much for good.
+func (p *memPool) put(m *argon2id.Memory) {
+	if m.Size() > p.keep {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.free = append(p.free, m)
+}
+
+// drop lets the collector have every working set not in use.
+func (p *memPool) drop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.free = nil
 }
