@@ -2,11 +2,11 @@ package login
 
 import (
 	"errors"
-	"github.com/optibid/idp/internal/i18n"
 	"log/slog"
 	"net/http"
 	"strings"
 
+	"github.com/optibid/idp/internal/i18n"
 	"github.com/optibid/idp/internal/random"
 	"github.com/optibid/idp/manage"
 	"github.com/optibid/idp/storage"
