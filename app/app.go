@@ -135,8 +135,9 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	hasher := password.NewHasher(cfg.Passwords.Argon2, cfg.Passwords.MaxConcurrentHashes, cfg.Passwords.QueueWait)
-	// After a burst of sign-ins, hand argon2id's working memory back to
-	// the system instead of holding it until the heap grows again
+	// After a burst of sign-ins the hasher drops argon2id's working
+	// memory (kept from hash to hash while they come); hand it back to the
+	// system instead of holding it until the heap grows again
 	// (docs/benchmarks.md, "Memory").
 	hasher.OnIdle(hashIdleRelease, hashReleaseGap, debug.FreeOSMemory)
 	boot := cfg.Bootstrap

@@ -40,13 +40,13 @@ func ApplyBootstrap(ctx context.Context, s storage.Store, h *password.Hasher, b 
 		}
 		orgs[o.Slug] = stored
 	}
-	for _, u := range b.Users {
-		// Each user costs an argon2id hash (tens of MiB, garbage once it
-		// returns; so did the hasher's own reference hash). Collecting
-		// first lets the next one reuse those pages, so starting never
-		// holds more than one hash and does not set the replica's peak
-		// resident set.
+	if len(b.Users) > 0 {
+		// The hasher's reference hash left argon2id's working set
+		// (tens of MiB) as garbage; collect it before the users' hashes
+		// take a working set of their own, so starting never holds two.
 		runtime.GC()
+	}
+	for _, u := range b.Users {
 		if err := bootstrapUser(ctx, s, h, u, orgs, now, ev); err != nil {
 			return fmt.Errorf("bootstrap: user %s: %w", u.Email, err)
 		}

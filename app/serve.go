@@ -54,9 +54,10 @@ func Serve(ctx context.Context, cfg *Config, version string, banner io.Writer) e
 		return err
 	}
 	defer a.Close()
-	// Starting hashed the bootstrap users' passwords (argon2id: tens of
-	// MiB each, now garbage): give that memory back before serving, so an
-	// idle replica holds what it uses (about half the resident set).
+	// Starting left garbage (the hasher's reference hash, argon2id's tens
+	// of MiB among it): give it back before serving, so an idle replica
+	// holds what it uses. The hasher gives back the bootstrap users'
+	// working memory itself, once it has been idle (app.go).
 	debug.FreeOSMemory()
 	bg, cancelBG := context.WithCancel(context.Background())
 	defer cancelBG()

@@ -2,7 +2,7 @@
 // Use of this source code is governed by a BSD-style
 // license that can be found in the LICENSE file.
 
-// Package argon2id is golang.org/x/crypto/argon2 (v0.59.0), cut down to
+// Package argon2id is the Go project's x/crypto argon2 (v0.59.0), cut down to
 // argon2id and changed in one way: the caller supplies the working memory
 // ([Memory]) and may use it for hash after hash. Upstream allocates
 // memory KiB afresh on every call; a sign-in replica doing tens of hashes
@@ -13,7 +13,8 @@
 //
 // Everything else is upstream's code, unchanged: the BLAKE2b long hash,
 // the block mixing (SSE4.1 assembly on amd64, generated upstream, and the
-// portable Go elsewhere) and the indexing. The tests check the outputs
+// portable Go elsewhere; upstream's loong64 vector code is left out) and
+// the indexing. The tests check the outputs
 // against upstream's IDKey and the RFC 9106 test vector. Upstream's
 // licence is in LICENSE.
 package argon2id

@@ -27,7 +27,7 @@ func TestRFC9106(t *testing.T) {
 	}
 }
 
-// TestSameAsUpstream checks Key against golang.org/x/crypto/argon2's
+// TestSameAsUpstream checks Key against x/crypto's argon2
 // IDKey, through one Memory used in an order that would show a leftover:
 // larger, smaller, larger again, the same twice, several lanes.
 func TestSameAsUpstream(t *testing.T) {
