@@ -14,9 +14,8 @@
 // Everything else is upstream's code, unchanged: the BLAKE2b long hash,
 // the block mixing (SSE4.1 assembly on amd64, generated upstream, and the
 // portable Go elsewhere; upstream's loong64 vector code is left out) and
-// the indexing. The tests check the outputs
-// against upstream's IDKey and the RFC 9106 test vector. Upstream's
-// licence is in LICENSE.
+// the indexing. The tests check the outputs against upstream's IDKey and
+// the RFC 9106 test vector. Upstream's licence is in LICENSE.
 package argon2id
 
 import (
