@@ -184,7 +184,7 @@ func (h *Hasher) verifyArgon(hash, pw string) (ok, stale bool, err error) {
 }
 
 // argon2id derives the key in working memory from the pool. The caller
-// holds a slot.
+// holds a slot, or (NewHasher's reference hash) has the Hasher to itself.
 func (h *Hasher) argon2id(pw, salt []byte, p Params, keyLen uint32) []byte {
 	m := h.mem.get()
 	defer h.mem.put(m)

@@ -42,7 +42,9 @@ func TestSameAsUpstream(t *testing.T) {
 		{3, 256, 2, 32},
 		{2, 4096, 1, 32},
 		{2, 4096, 1, 32},
-		{1, 19, 1, 16}, // rounded up to the minimum, as upstream does
+		{1, 19, 1, 16}, // rounded down to a multiple of 4 lanes' segments
+		{1, 3, 1, 16},  // rounded up to the minimum of 8 KiB per lane
+		{1, 20, 4, 16}, // the same, with four lanes
 		{4, 4096, 4, 64},
 		{2, 1024, 1, 32},
 	}
