@@ -54,10 +54,10 @@ func (i *idleHook) arm(h *Hasher) {
 	i.timer = time.AfterFunc(wait, func() { i.fire(h) })
 }
 
-// fire drops the working memory and runs f, unless a hash is in flight as the timer fires (its
-// release arms the timer again; one may still start while f runs, which
-// costs it time, not correctness) or the gap since the last run has not
-// passed (then it waits for the rest of it).
+// fire drops the working memory and runs f, unless a hash is in flight
+// as the timer fires (its release arms the timer again; one may still
+// start while f runs, which costs it time, not correctness) or the gap
+// since the last run has not passed (then it waits for the rest of it).
 func (i *idleHook) fire(h *Hasher) {
 	if len(h.slots) != 0 || !i.used.Load() {
 		return
