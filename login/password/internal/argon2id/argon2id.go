@@ -11,10 +11,10 @@
 // scenario"). With the memory reused, a replica needs its baseline plus
 // one working set per concurrent hash, and no collection work for it.
 //
-// Everything else is upstream's code, unchanged: the BLAKE2b long hash,
-// the block mixing (SSE4.1 assembly on amd64, generated upstream, and the
-// portable Go elsewhere; upstream's loong64 vector code is left out) and
-// the indexing. The tests check the outputs against upstream's IDKey and
+// Everything else is upstream's code, unchanged but for a doc comment and
+// a lint directive: the BLAKE2b long hash, the block mixing (SSE4.1
+// assembly on amd64, generated upstream, and the portable Go elsewhere;
+// upstream's loong64 vector code is left out) and the indexing. The tests check the outputs against upstream's IDKey and
 // the RFC 9106 test vector. Upstream's licence is in LICENSE.
 package argon2id
 
@@ -25,7 +25,7 @@ import (
 	"golang.org/x/crypto/blake2b"
 )
 
-// The Argon2 version implemented by this package.
+// Version is the Argon2 version implemented by this package (1.3).
 const Version = 0x13
 
 const (

@@ -6,6 +6,7 @@ package argon2id
 
 var useSSE4 bool
 
+//lint:ignore U1000 called by blamka_ref.go, on every platform but amd64 (as upstream)
 func processBlockGeneric(out, in1, in2 *block, xor bool) {
 	var t block
 	for i := range t {
