@@ -180,6 +180,7 @@ func (a *App) build(ctx context.Context) error {
 		CodeTTL: cfg.Tokens.CodeTTL, AuthRequestTTL: cfg.Tokens.AuthRequestTTL, SigningAlg: cfg.Tokens.SigningAlg,
 		MaxConcurrent: cfg.Tokens.MaxConcurrent, ClientRate: cfg.Tokens.ClientRate, ClientBurst: cfg.Tokens.ClientBurst,
 		RefreshGrace:          cfg.Tokens.RefreshGrace,
+		CodeGrace:             cfg.Tokens.CodeGrace,
 		AccessTokenSigningAlg: cfg.Tokens.AccessTokenSigningAlg,
 		CORSAllowedOrigins:    cfg.HTTP.CORSAllowedOrigins,
 		UILocales:             web.Languages,

@@ -240,6 +240,12 @@ type TokensConfig struct {
 	// lost answer and is rotated again instead of revoking the family
 	// (default 5s; -1s: none).
 	RefreshGrace time.Duration `yaml:"refresh_grace"`
+	// CodeGrace: a code presented again this soon after its redemption,
+	// by the same client with the same redirect_uri and PKCE verifier,
+	// when the first exchange's answer was never written (its replica
+	// died, or it failed after the redemption), gets fresh tokens in place
+	// of the lost ones instead of revoking them (default 5s; -1s: never).
+	CodeGrace time.Duration `yaml:"code_grace"`
 }
 
 type SessionsConfig struct {
@@ -542,6 +548,7 @@ func (c *Config) SetDefaults() {
 		c.Tokens.ClientRate = pd.ClientRate
 	}
 	dur(&c.Tokens.RefreshGrace, pd.RefreshGrace)
+	dur(&c.Tokens.CodeGrace, pd.CodeGrace)
 	dur(&c.Sessions.IdleTimeout, ld.SessionIdleTimeout)
 	dur(&c.Sessions.AbsoluteTimeout, ld.SessionAbsoluteTimeout)
 	if c.Passwords.Argon2 == (password.Params{}) {
@@ -670,6 +677,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Tokens.RefreshGrace > time.Minute {
 		es.add("tokens.refresh_grace", "%s is longer than a minute", c.Tokens.RefreshGrace)
+	}
+	if c.Tokens.CodeGrace > time.Minute {
+		es.add("tokens.code_grace", "%s is longer than a minute", c.Tokens.CodeGrace)
 	}
 	if c.Tokens.AccessTokenTTL > 24*time.Hour {
 		es.add("tokens.access_token_ttl", "%s is longer than a day", c.Tokens.AccessTokenTTL)

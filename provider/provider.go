@@ -73,6 +73,11 @@ type Config struct {
 	// still taken as the client's retry (its answer was lost) rather than
 	// reuse, while the successor is unused. Negative: no grace.
 	RefreshGrace time.Duration
+	// CodeGrace is how long after a code's redemption its exchange may be
+	// retried, when that exchange's answer was never written (its replica
+	// died, or it failed after the redemption): storage.LostAnswer.
+	// Negative: never.
+	CodeGrace time.Duration
 }
 
 // DefaultConfig holds the defaults of every tunable (the config file's
@@ -83,7 +88,8 @@ func DefaultConfig() Config {
 	return Config{AccessTokenTTL: 15 * time.Minute, IDTokenTTL: time.Hour, RefreshTokenTTL: 30 * 24 * time.Hour,
 		RefreshFamilyTTL: 90 * 24 * time.Hour, CodeTTL: time.Minute, AuthRequestTTL: 30 * time.Minute,
 		SigningAlg: "RS256", AccessTokenSigningAlg: "ES256", LoginPath: "/login",
-		MaxConcurrent: 256, AdmissionWait: 100 * time.Millisecond, ClientRate: 500, ClientBurst: 1000, RefreshGrace: 5 * time.Second}
+		MaxConcurrent: 256, AdmissionWait: 100 * time.Millisecond, ClientRate: 500, ClientBurst: 1000, RefreshGrace: 5 * time.Second,
+		CodeGrace: 5 * time.Second}
 }
 
 // setDefaults fills what is unset from DefaultConfig.
@@ -117,6 +123,9 @@ func (c *Config) setDefaults() {
 	if c.RefreshGrace == 0 {
 		c.RefreshGrace = d.RefreshGrace
 	}
+	if c.CodeGrace == 0 {
+		c.CodeGrace = d.CodeGrace
+	}
 }
 
 // Store is the storage the provider uses: exactly the methods it calls,
@@ -135,6 +144,9 @@ type Store interface {
 	OrganizationByID(ctx context.Context, id string) (storage.Organization, error)
 	Ping(ctx context.Context) error
 	RedeemCode(ctx context.Context, codeHash string, b storage.CodeBinding, grantID string, grantExpiresAt, now time.Time, ev, replayEv storage.AuditEvent) (storage.AuthRequest, error)
+	ClaimCode(ctx context.Context, codeHash string) (release func(), ok bool, err error)
+	RedeemClaimedCode(ctx context.Context, codeHash string, b storage.CodeBinding, grantID string, grantExpiresAt, now time.Time, grace time.Duration, ev, replayEv storage.AuditEvent) (storage.AuthRequest, error)
+	CodeDelivered(ctx context.Context, codeHash, grantID string, at time.Time) error
 	RefreshTokenByHash(ctx context.Context, hash string) (storage.RefreshTokenState, error)
 	RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time, ev storage.AuditEvent) error
 	RevokeGrant(ctx context.Context, id string, now time.Time, ev storage.AuditEvent) error

@@ -155,6 +155,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	var oerr *oauthFailure
 	grant := r.PostForm.Get("grant_type")
 	var resp *tokenResponse
+	answered := func(written bool) {} // told whether the answer went out
 	switch {
 	case grant == "":
 		oerr = oauthErr("invalid_request", "grant_type is required")
@@ -166,7 +167,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 			oerr = oauthErr("unsupported_grant_type", "grant type not supported")
 		}
 	case grant == string(oidc.GrantTypeCode):
-		resp, oerr = p.codeGrant(ctx, c, r.PostForm)
+		resp, answered, oerr = p.codeGrant(ctx, c, r.PostForm)
 	case grant == string(oidc.GrantTypeRefreshToken):
 		resp, oerr = p.refreshGrant(ctx, c, r.PostForm)
 	case grant == string(oidc.GrantTypeClientCredentials):
@@ -178,11 +179,17 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	if oerr != nil {
 		p.writeErr(w, oerr)
+		answered(false)
 		return
 	}
 	httpx.NoStore(w)
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(resp)
+	err := json.NewEncoder(w).Encode(resp)
+	if err == nil {
+		err = http.NewResponseController(w).Flush()
+	}
+	// A writer that cannot flush has taken the answer as far as it can.
+	answered(err == nil || errors.Is(err, http.ErrNotSupported))
 }
 
 // authenticateClient identifies and authenticates the caller of the token,
@@ -232,27 +239,65 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request) (*cl
 }
 
 // codeGrant redeems an authorization code (RFC 6749 §4.1.3, RFC 7636).
-func (p *Provider) codeGrant(ctx context.Context, c *client, form url.Values) (*tokenResponse, *oauthFailure) {
+// answered must be told whether the answer was written: the exchange
+// holds the code's claim until then, and a written answer is never
+// retried (storage.LostAnswer).
+func (p *Provider) codeGrant(ctx context.Context, c *client, form url.Values) (_ *tokenResponse, answered func(written bool), _ *oauthFailure) {
+	answered = func(bool) {}
 	code, redirectURI, verifier := form.Get("code"), form.Get("redirect_uri"), form.Get("code_verifier")
 	if code == "" || redirectURI == "" {
-		return nil, oauthErr("invalid_request", "code and redirect_uri are required")
+		return nil, answered, oauthErr("invalid_request", "code and redirect_uri are required")
 	}
 	challenge := ""
 	if verifier != "" {
 		if !pkceVerifier.MatchString(verifier) {
-			return nil, oauthErr("invalid_grant", "invalid code_verifier")
+			return nil, answered, oauthErr("invalid_grant", "invalid code_verifier")
 		}
 		sum := sha256.Sum256([]byte(verifier))
 		challenge = base64.RawURLEncoding.EncodeToString(sum[:])
 	} else if c.Public() {
-		return nil, oauthErr("invalid_grant", "code_verifier is required")
+		return nil, answered, oauthErr("invalid_grant", "code_verifier is required")
 	}
+	codeHash := storage.HashSecret(code)
 	now := p.now().UTC()
 	grantID := random.ID()
-	ar, err := p.store.RedeemCode(ctx, storage.HashSecret(code), storage.CodeBinding{ClientID: c.ID, RedirectURI: redirectURI, CodeChallenge: challenge},
-		grantID, now.Add(p.cfg.RefreshFamilyTTL), now,
-		audit(ctx, manage.EventCodeRedeemed, "", "", c.ID, map[string]string{"grant_id": grantID}),
-		audit(ctx, manage.EventCodeReplayed, "", "", c.ID, nil))
+	claimed := false
+	if p.cfg.CodeGrace > 0 {
+		release, ok, err := p.store.ClaimCode(ctx, codeHash)
+		if err != nil {
+			return nil, answered, serverFailure(ctx, "claim code", err)
+		}
+		if claimed = ok; claimed {
+			answered = func(written bool) {
+				defer release()
+				if written {
+					// The answer is out: record it, whatever the client does now.
+					if err := p.store.CodeDelivered(context.WithoutCancel(ctx), codeHash, grantID, p.now().UTC()); err != nil {
+						internal(ctx, "record code delivery", err)
+					}
+				}
+			}
+		}
+	}
+	binding := storage.CodeBinding{ClientID: c.ID, RedirectURI: redirectURI, CodeChallenge: challenge}
+	resp, oerr := p.redeemCode(ctx, c, form, code, codeHash, binding, grantID, claimed, now)
+	return resp, answered, oerr
+}
+
+// redeemCode is codeGrant past the checks of the request: the code is
+// redeemed (under its claim when claimed) and the tokens issued.
+func (p *Provider) redeemCode(ctx context.Context, c *client, form url.Values, code, codeHash string, binding storage.CodeBinding,
+	grantID string, claimed bool, now time.Time) (*tokenResponse, *oauthFailure) {
+	ev := audit(ctx, manage.EventCodeRedeemed, "", "", c.ID, map[string]string{"grant_id": grantID})
+	replayEv := audit(ctx, manage.EventCodeReplayed, "", "", c.ID, nil)
+	expires := now.Add(p.cfg.RefreshFamilyTTL)
+	var ar storage.AuthRequest
+	var err error
+	if claimed {
+		ar, err = p.store.RedeemClaimedCode(ctx, codeHash, binding, grantID, expires, now, p.cfg.CodeGrace, ev, replayEv)
+	} else {
+		ar, err = p.store.RedeemCode(ctx, codeHash, binding, grantID, expires, now, ev, replayEv)
+	}
 	switch {
 	case errors.Is(err, storage.ErrAlreadyUsed):
 		p.metrics.codeReplays.Inc()

@@ -200,6 +200,22 @@ type AuthRequests interface {
 	// ErrAlreadyUsed; past its expiry it returns ErrExpired; unknown codes
 	// give ErrNotFound. ev is written with a successful redemption.
 	RedeemCode(ctx context.Context, codeHash string, b CodeBinding, grantID string, grantExpiresAt, now time.Time, ev, replayEv AuditEvent) (AuthRequest, error)
+	// ClaimCode marks an exchange of the code in flight until release, or
+	// until this process ends (a replica that dies mid-exchange frees its
+	// claims). ok is false when another exchange holds it, here or on a
+	// replica still alive, or when no claim can be held now; release is
+	// then a no-op. Only a claim holder may call RedeemClaimedCode.
+	ClaimCode(ctx context.Context, codeHash string) (release func(), ok bool, err error)
+	// RedeemClaimedCode is RedeemCode under the code's claim. The
+	// redemption is marked claimed, and a matching second presentation is
+	// taken as the retry of a lost answer, not a replay, when LostAnswer
+	// holds: the first redemption's grant is revoked, grantID is created
+	// in its place, the request is returned, and ev is written with the
+	// replaced grant (RetriedRedemption).
+	RedeemClaimedCode(ctx context.Context, codeHash string, b CodeBinding, grantID string, grantExpiresAt, now time.Time, grace time.Duration, ev, replayEv AuditEvent) (AuthRequest, error)
+	// CodeDelivered records that the answer of the code's redemption into
+	// grantID was written; from then on it is never retried.
+	CodeDelivered(ctx context.Context, codeHash, grantID string, at time.Time) error
 }
 
 // AccessTokenState is what introspection and userinfo need to know about a

@@ -23,7 +23,9 @@ type Store struct {
 	memberships   map[[2]string]storage.Membership
 	clients       map[string]storage.Client
 	authRequests  map[string]storage.AuthRequest
-	codes         map[string]string // code hash → auth request ID
+	codes         map[string]string     // code hash → auth request ID
+	codeClaims    map[string]bool       // code hashes whose exchange is in flight (ClaimCode)
+	redemptions   map[string]redemption // by auth request ID, how its code was redeemed
 	grants        map[string]storage.Grant
 	refreshTokens map[string]storage.RefreshToken
 	revokedJTIs   map[string]time.Time
@@ -74,6 +76,8 @@ func New(now func() time.Time) *Store {
 		clients:           map[string]storage.Client{},
 		authRequests:      map[string]storage.AuthRequest{},
 		codes:             map[string]string{},
+		codeClaims:        map[string]bool{},
+		redemptions:       map[string]redemption{},
 		grants:            map[string]storage.Grant{},
 		refreshTokens:     map[string]storage.RefreshToken{},
 		revokedJTIs:       map[string]time.Time{},
@@ -175,6 +179,7 @@ func (s *Store) DeleteExpired(_ context.Context, now time.Time) (int64, error) {
 	n := deleteWhere(s.authRequests, func(ar storage.AuthRequest) bool {
 		if over(ar.ExpiresAt) {
 			delete(s.codes, ar.CodeHash)
+			delete(s.redemptions, ar.ID)
 			return true
 		}
 		return false

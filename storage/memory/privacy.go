@@ -119,6 +119,7 @@ func (s *Store) EraseUser(_ context.Context, userID, pseudonym string, ev storag
 	deleteWhere(s.authRequests, func(ar storage.AuthRequest) bool {
 		if ar.UserID == userID || ar.PendingUserID == userID {
 			delete(s.codes, ar.CodeHash)
+			delete(s.redemptions, ar.ID)
 			return true
 		}
 		return false

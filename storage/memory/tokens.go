@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/optibid/idp/storage"
@@ -94,7 +95,22 @@ func (s *Store) SetPendingLogin(_ context.Context, id, userID string, amr []stri
 	return nil
 }
 
-func (s *Store) RedeemCode(_ context.Context, codeHash string, b storage.CodeBinding, grantID string, grantExpiresAt, now time.Time, ev, replayEv storage.AuditEvent) (storage.AuthRequest, error) {
+func (s *Store) RedeemCode(ctx context.Context, codeHash string, b storage.CodeBinding, grantID string, grantExpiresAt, now time.Time, ev, replayEv storage.AuditEvent) (storage.AuthRequest, error) {
+	return s.redeemCode(codeHash, b, grantID, grantExpiresAt, now, false, 0, ev, replayEv)
+}
+
+// RedeemClaimedCode: see storage.Store.
+func (s *Store) RedeemClaimedCode(_ context.Context, codeHash string, b storage.CodeBinding, grantID string, grantExpiresAt, now time.Time,
+	grace time.Duration, ev, replayEv storage.AuditEvent) (storage.AuthRequest, error) {
+	return s.redeemCode(codeHash, b, grantID, grantExpiresAt, now, true, grace, ev, replayEv)
+}
+
+// redemption is how a code was redeemed: under its claim, and whether
+// the answer was written (storage.LostAnswer).
+type redemption struct{ claimed, delivered bool }
+
+func (s *Store) redeemCode(codeHash string, b storage.CodeBinding, grantID string, grantExpiresAt, now time.Time,
+	claimed bool, grace time.Duration, ev, replayEv storage.AuditEvent) (storage.AuthRequest, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id, ok := s.codes[codeHash]
@@ -113,6 +129,15 @@ func (s *Store) RedeemCode(_ context.Context, codeHash string, b storage.CodeBin
 			g.RevokedAt = now
 			s.grants[ar.GrantID] = g
 		}
+		first := s.redemptions[id]
+		if claimed && storage.LostAnswer(first.claimed, first.delivered, ar.RedeemedAt, now, grace) {
+			replaced := ar.GrantID
+			ar.GrantID = grantID
+			s.authRequests[id] = ar
+			s.createGrantLocked(ar, grantID, grantExpiresAt, now)
+			s.appendAudit(storage.RetriedRedemption(ev, replaced))
+			return ar, nil
+		}
 		s.appendAudit(replayEv)
 		return storage.AuthRequest{}, storage.ErrAlreadyUsed
 	}
@@ -121,12 +146,48 @@ func (s *Store) RedeemCode(_ context.Context, codeHash string, b storage.CodeBin
 	}
 	ar.RedeemedAt, ar.GrantID = now, grantID
 	s.authRequests[id] = ar
-	s.grants[grantID] = storage.Grant{
-		ID: grantID, ClientID: ar.ClientID, UserID: ar.UserID, OrgID: ar.OrgID, Scopes: slices.Clone(ar.Scopes), Resources: slices.Clone(ar.Resources),
-		AuthTime: ar.AuthTime, AMR: slices.Clone(ar.AMR), CreatedAt: now, ExpiresAt: grantExpiresAt,
-	}
+	s.redemptions[id] = redemption{claimed: claimed}
+	s.createGrantLocked(ar, grantID, grantExpiresAt, now)
 	s.appendAudit(ev)
 	return ar, nil
+}
+
+// createGrantLocked creates the grant (token family) of a redeemed
+// request; s.mu held.
+func (s *Store) createGrantLocked(ar storage.AuthRequest, grantID string, expiresAt, now time.Time) {
+	s.grants[grantID] = storage.Grant{
+		ID: grantID, ClientID: ar.ClientID, UserID: ar.UserID, OrgID: ar.OrgID, Scopes: slices.Clone(ar.Scopes), Resources: slices.Clone(ar.Resources),
+		AuthTime: ar.AuthTime, AMR: slices.Clone(ar.AMR), CreatedAt: now, ExpiresAt: expiresAt,
+	}
+}
+
+// ClaimCode: see storage.Store. In one process a claim ends with release.
+func (s *Store) ClaimCode(_ context.Context, codeHash string) (release func(), ok bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.codeClaims[codeHash] {
+		return func() {}, false, nil
+	}
+	s.codeClaims[codeHash] = true
+	return sync.OnceFunc(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.codeClaims, codeHash)
+	}), true, nil
+}
+
+// CodeDelivered: see storage.Store.
+func (s *Store) CodeDelivered(_ context.Context, codeHash, grantID string, _ time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id, ok := s.codes[codeHash]
+	if !ok || s.authRequests[id].GrantID != grantID {
+		return nil
+	}
+	r := s.redemptions[id]
+	r.delivered = true
+	s.redemptions[id] = r
+	return nil
 }
 
 // --- Grants ---

@@ -51,6 +51,7 @@ type Config struct {
 type Store struct {
 	pool    *pgxpool.Pool
 	timeout time.Duration
+	claims  chan struct{} // code claims held (ClaimCode), each on a connection of its own
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -75,7 +76,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.StatementTimeout > 0 {
 		timeout = cfg.StatementTimeout
 	}
-	return &Store{pool: pool, timeout: timeout}, nil
+	return &Store{pool: pool, timeout: timeout, claims: make(chan struct{}, max(1, pc.MaxConns/4))}, nil
 }
 
 // Close releases the pool.

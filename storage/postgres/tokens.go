@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -101,17 +103,25 @@ func (s *Store) SetPendingLogin(ctx context.Context, id, userID string, amr []st
 // grant). Losers fall through to a transaction that tells replay (revoke
 // the first redemption's grant) from expiry and unknown codes.
 func (s *Store) RedeemCode(ctx context.Context, codeHash string, b storage.CodeBinding, grantID string, grantExpiresAt, now time.Time, ev, replayEv storage.AuditEvent) (storage.AuthRequest, error) {
+	return s.redeemCode(ctx, codeHash, b, grantID, grantExpiresAt, now, false, 0, ev, replayEv)
+}
+
+// redeemCode is RedeemCode and, when claimed, RedeemClaimedCode: a
+// claimed redemption is marked as such, and may itself be the retry of a
+// claimed one whose answer was never written, within grace of it.
+func (s *Store) redeemCode(ctx context.Context, codeHash string, b storage.CodeBinding, grantID string, grantExpiresAt, now time.Time,
+	claimed bool, grace time.Duration, ev, replayEv storage.AuditEvent) (storage.AuthRequest, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	args := append([]any{codeHash, now, grantID, grantExpiresAt, b.ClientID, b.RedirectURI, b.CodeChallenge}, auditArgs(ev, now)...)
+	args := append([]any{codeHash, now, grantID, grantExpiresAt, b.ClientID, b.RedirectURI, b.CodeChallenge, claimed}, auditArgs(ev, now)...)
 	ar, err := scanAR(s.pool.QueryRow(ctx, `WITH r AS (
-			UPDATE auth_requests SET redeemed_at = $2, grant_id = $3
+			UPDATE auth_requests SET redeemed_at = $2, grant_id = $3, code_claimed = $8
 			WHERE code_hash = $1 AND redeemed_at IS NULL AND code_expires_at > $2
 			  AND client_id = $5 AND redirect_uri = $6 AND code_challenge = $7
 			RETURNING *),
 		g AS (INSERT INTO grants (id, client_id, user_id, scopes, auth_time, amr, created_at, expires_at, org_id, resources)
 			SELECT $3, client_id, user_id, scopes, auth_time, amr, $2, $4, org_id, resources FROM r),
-		a AS (INSERT INTO audit_log (`+auditCols+`) SELECT `+auditValues(8)+` FROM r WHERE $10 <> '')
+		a AS (INSERT INTO audit_log (`+auditCols+`) SELECT `+auditValues(9)+` FROM r WHERE $11 <> '')
 		SELECT `+arCols+` FROM r`, args...))
 	if !errors.Is(err, storage.ErrNotFound) {
 		return ar, err
@@ -121,12 +131,13 @@ func (s *Store) RedeemCode(ctx context.Context, codeHash string, b storage.CodeB
 	// would roll the transaction back).
 	var outcome error
 	err = translate(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var redeemed *time.Time
+		var redeemed, delivered *time.Time
 		var firstGrant string
+		var firstClaimed bool
 		var bound storage.CodeBinding
-		if err := tx.QueryRow(ctx, `SELECT redeemed_at, grant_id, client_id, redirect_uri, code_challenge
+		if err := tx.QueryRow(ctx, `SELECT redeemed_at, grant_id, client_id, redirect_uri, code_challenge, code_claimed, code_delivered_at
 			FROM auth_requests WHERE code_hash = $1 FOR UPDATE`,
-			codeHash).Scan(&redeemed, &firstGrant, &bound.ClientID, &bound.RedirectURI, &bound.CodeChallenge); err != nil {
+			codeHash).Scan(&redeemed, &firstGrant, &bound.ClientID, &bound.RedirectURI, &bound.CodeChallenge, &firstClaimed, &delivered); err != nil {
 			return err
 		}
 		if bound != b {
@@ -140,13 +151,96 @@ func (s *Store) RedeemCode(ctx context.Context, codeHash string, b storage.CodeB
 		if _, err := tx.Exec(ctx, `UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`, firstGrant, now); err != nil {
 			return err
 		}
+		if claimed && storage.LostAnswer(firstClaimed, delivered != nil, *redeemed, now, grace) {
+			if _, err := tx.Exec(ctx, `UPDATE auth_requests SET grant_id = $2, code_delivered_at = NULL WHERE code_hash = $1`, codeHash, grantID); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO grants (id, client_id, user_id, scopes, auth_time, amr, created_at, expires_at, org_id, resources)
+				SELECT $2, client_id, user_id, scopes, auth_time, amr, $3, $4, org_id, resources FROM auth_requests WHERE code_hash = $1`,
+				codeHash, grantID, now, grantExpiresAt); err != nil {
+				return err
+			}
+			got, err := scanAR(tx.QueryRow(ctx, `SELECT `+arCols+` FROM auth_requests WHERE code_hash = $1`, codeHash))
+			if err != nil {
+				return err
+			}
+			ar = got
+			return insertAudit(ctx, tx, storage.RetriedRedemption(ev, firstGrant))
+		}
 		outcome = storage.ErrAlreadyUsed
 		return insertAudit(ctx, tx, replayEv)
 	}))
 	if err != nil {
 		return storage.AuthRequest{}, err
 	}
-	return storage.AuthRequest{}, outcome
+	if outcome != nil {
+		return storage.AuthRequest{}, outcome
+	}
+	return ar, nil
+}
+
+// RedeemClaimedCode: see storage.Store.
+func (s *Store) RedeemClaimedCode(ctx context.Context, codeHash string, b storage.CodeBinding, grantID string, grantExpiresAt, now time.Time,
+	grace time.Duration, ev, replayEv storage.AuditEvent) (storage.AuthRequest, error) {
+	return s.redeemCode(ctx, codeHash, b, grantID, grantExpiresAt, now, true, grace, ev, replayEv)
+}
+
+// codeClaimClass is the first key of code claims' advisory locks (the
+// two-key space, apart from the one-key locks of migrations): "CODE".
+const codeClaimClass = 0x434f4445
+
+// ClaimCode holds a session advisory lock on the code, on a connection
+// of its own, until release. PostgreSQL frees it when that session ends,
+// so a replica that dies mid-exchange frees its claims as its
+// connections close. At most a quarter of the pool is held for claims;
+// past that, and when another session holds the code, ok is false.
+func (s *Store) ClaimCode(ctx context.Context, codeHash string) (release func(), ok bool, err error) {
+	select {
+	case s.claims <- struct{}{}:
+	default:
+		return func() {}, false, nil
+	}
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		<-s.claims
+		return nil, false, translate(err)
+	}
+	key := codeClaimKey(codeHash)
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, codeClaimClass, key).Scan(&ok); err != nil || !ok {
+		conn.Release()
+		<-s.claims
+		return func() {}, false, translate(err)
+	}
+	return sync.OnceFunc(func() {
+		// The answer is out; unlocking must not wait on the request.
+		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+		defer cancel()
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1, $2)`, codeClaimClass, key); err != nil {
+			// The lock ends with its session: close it rather than
+			// hand a locked session back to the pool.
+			_ = conn.Conn().Close(ctx)
+		}
+		conn.Release()
+		<-s.claims
+	}), true, nil
+}
+
+// codeClaimKey is the second key of a code's claim: 32 bits of its hash
+// (hex SHA-256). Two codes sharing one only make a retry of either
+// impossible while the other is being exchanged.
+func codeClaimKey(codeHash string) int32 {
+	k, _ := strconv.ParseUint(codeHash[:min(8, len(codeHash))], 16, 32)
+	return int32(uint32(k))
+}
+
+// CodeDelivered: see storage.Store.
+func (s *Store) CodeDelivered(ctx context.Context, codeHash, grantID string, at time.Time) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	_, err := s.pool.Exec(ctx, `UPDATE auth_requests SET code_delivered_at = $3 WHERE code_hash = $1 AND grant_id = $2`, codeHash, grantID, at)
+	return translate(err)
 }
 
 // --- Grants and refresh tokens ---
