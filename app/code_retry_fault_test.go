@@ -1,0 +1,100 @@
+package app_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/optibid/idp/app"
+	"github.com/optibid/idp/app/apptest"
+)
+
+// Two replicas on one PostgreSQL: the replica exchanging a code dies after
+// the redemption committed and before its answer went out (its database
+// sessions end, as when the process is killed). The client's retry on the
+// other replica gets working tokens, and the code is spent from then on.
+func TestCodeExchangeRetriedOnAnotherReplica(t *testing.T) {
+	t.Parallel()
+	a := apptest.New(t, "postgres", func(c *app.Config) { c.HTTP.RequestBudget = 3 * time.Second})
+	cfg := *a.Cfg
+	b := apptest.StartOn(t, httptest.NewUnstartedServer(nil), &cfg)
+	b.Issuer = b.Srv.URL
+
+	code, verifier := a.CodeFor(a.Browser(), nil)
+	ctx := t.Context()
+	db, err := pgx.Connect(ctx, a.Cfg.Storage.Postgres.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	// Hold the exchange after its redemption: its refresh token waits on
+	// this lock.
+	hold, err := db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback(ctx) //nolint:errcheck // released below
+	if _, err := hold.Exec(ctx, `LOCK TABLE refresh_tokens IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan int, 1)
+	go func() {
+		resp, _ := a.Exchange(code, verifier)
+		first <- resp.StatusCode
+	}()
+
+	// Once the redemption committed, the replica dies: every session of
+	// its exchange ends (the claim's, and the one waiting on the lock).
+	admin, err := pgx.Connect(ctx, a.Cfg.Storage.Postgres.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var redeemed, waiting bool
+		if err := admin.QueryRow(ctx, `SELECT
+				EXISTS (SELECT 1 FROM auth_requests WHERE redeemed_at IS NOT NULL AND code_claimed),
+				EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database())`).Scan(&redeemed, &waiting); err != nil {
+			t.Fatal(err)
+		}
+		if redeemed && waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the exchange never reached its refresh token (redeemed %v, waiting %v)", redeemed, waiting)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var ended int
+	if err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid <> $1
+		  AND (wait_event_type = 'Lock' OR pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = x'434f4445'::int))`,
+		db.PgConn().PID()).Scan(&ended); err != nil || ended != 2 {
+		t.Fatalf("ending the dead replica's sessions: %d %v", ended, err)
+	}
+	if status := <-first; status == http.StatusOK {
+		t.Fatal("the dying replica's answer went out")
+	}
+	if err := hold.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	resp, body := b.Exchange(code, verifier)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the client's retry on the other replica: %d %s", resp.StatusCode, body)
+	}
+	tok := apptest.DecodeToken(t, body)
+	for _, r := range []*apptest.Env{a, b} {
+		if r.Userinfo(tok.AccessToken).StatusCode != http.StatusOK {
+			t.Fatalf("the retry's access token fails on %s", r.Issuer)
+		}
+	}
+	if resp, body := a.Exchange(code, verifier); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "invalid_grant") {
+		t.Fatalf("replay after the retry's answer: %d %s", resp.StatusCode, body)
+	}
+}
