@@ -102,8 +102,9 @@ func TestCodeRetryAfterALostAnswer(t *testing.T) {
 
 // Everything else about a second presentation stays a replay or a
 // mismatch: a redemption not made under the claim (its exchange may still
-// be answering), one past the grace, one still in flight (its claim held),
-// another verifier, another client.
+// be answering), one past the grace, one still in flight (its claim held;
+// and that replay rules out a later retry), another verifier, another
+// client.
 func TestCodeRetryRefused(t *testing.T) {
 	t.Parallel()
 	for _, backend := range apptest.Backends {
@@ -152,6 +153,10 @@ func TestCodeRetryRefused(t *testing.T) {
 				if !grantRevoked(t, e, first) {
 					t.Fatal("a replay did not revoke the first grant")
 				}
+				// The first exchange then fails without an answer: the
+				// replay seen meanwhile still rules out a retry.
+				release()
+				replayed(t, code, verifier)
 			})
 			t.Run("another verifier or client", func(t *testing.T) {
 				code, verifier := e.CodeFor(e.Browser(), nil)

@@ -12,8 +12,9 @@ import (
 // retry of an answer that never went out, not a replay, only when the
 // first redemption was made under the claim too (so its exchange is
 // over: the claim was released, or died with its replica), its answer
-// was never written, and the retry comes within grace of it. A zero or
-// negative grace allows none.
+// was never written, no replay of it was seen since (a replay ends every
+// retry), and the retry comes within grace of it. A zero or negative
+// grace allows none.
 func LostAnswer(claimed, delivered bool, redeemedAt, now time.Time, grace time.Duration) bool {
 	return claimed && !delivered && grace > 0 && now.Sub(redeemedAt) < grace
 }

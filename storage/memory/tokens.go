@@ -138,6 +138,7 @@ func (s *Store) redeemCode(codeHash string, b storage.CodeBinding, grantID strin
 			s.appendAudit(storage.RetriedRedemption(ev, replaced))
 			return ar, nil
 		}
+		s.redemptions[id] = redemption{} // a replay ends any retry: nothing the code gave may come back
 		s.appendAudit(replayEv)
 		return storage.AuthRequest{}, storage.ErrAlreadyUsed
 	}

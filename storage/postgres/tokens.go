@@ -167,6 +167,12 @@ func (s *Store) redeemCode(ctx context.Context, codeHash string, b storage.CodeB
 			ar = got
 			return insertAudit(ctx, tx, storage.RetriedRedemption(ev, firstGrant))
 		}
+		// A replay ends any retry: nothing the code gave may come back.
+		if firstClaimed {
+			if _, err := tx.Exec(ctx, `UPDATE auth_requests SET code_claimed = false WHERE code_hash = $1`, codeHash); err != nil {
+				return err
+			}
+		}
 		outcome = storage.ErrAlreadyUsed
 		return insertAudit(ctx, tx, replayEv)
 	}))
