@@ -19,7 +19,7 @@ import (
 // other replica gets working tokens, and the code is spent from then on.
 func TestCodeExchangeRetriedOnAnotherReplica(t *testing.T) {
 	t.Parallel()
-	a := apptest.New(t, "postgres", func(c *app.Config) { c.HTTP.RequestBudget = 3 * time.Second})
+	a := apptest.New(t, "postgres", func(c *app.Config) { c.HTTP.RequestBudget = 3 * time.Second })
 	cfg := *a.Cfg
 	b := apptest.StartOn(t, httptest.NewUnstartedServer(nil), &cfg)
 	b.Issuer = b.Srv.URL
@@ -96,5 +96,39 @@ func TestCodeExchangeRetriedOnAnotherReplica(t *testing.T) {
 	}
 	if resp, body := a.Exchange(code, verifier); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "invalid_grant") {
 		t.Fatalf("replay after the retry's answer: %d %s", resp.StatusCode, body)
+	}
+}
+
+// An answer that went out but could not be recorded must not look lost:
+// the exchange holds its claim until no retry could be taken, so a second
+// presentation meanwhile is a replay, refused, and revokes what the first
+// answer gave.
+func TestCodeDeliveryUnrecordedFailsClosed(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, "postgres")
+	ctx := t.Context()
+	db, err := pgx.Connect(ctx, e.Cfg.Storage.Postgres.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	if _, err := db.Exec(ctx, `
+		CREATE FUNCTION refuse_delivery() RETURNS trigger LANGUAGE plpgsql AS
+			$$ BEGIN RAISE EXCEPTION 'the database went away'; END $$;
+		CREATE TRIGGER refuse_delivery BEFORE UPDATE OF code_delivered_at ON auth_requests
+			FOR EACH ROW WHEN (NEW.code_delivered_at IS NOT NULL) EXECUTE FUNCTION refuse_delivery()`); err != nil {
+		t.Fatal(err)
+	}
+	code, verifier := e.CodeFor(e.Browser(), nil)
+	resp, body := e.Exchange(code, verifier)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("exchange: %d %s", resp.StatusCode, body)
+	}
+	first := apptest.DecodeToken(t, body)
+	if resp, body := e.Exchange(code, verifier); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "invalid_grant") {
+		t.Fatalf("second presentation after an unrecorded answer: %d %s", resp.StatusCode, body)
+	}
+	if e.Userinfo(first.AccessToken).StatusCode != http.StatusUnauthorized {
+		t.Fatal("the replay did not revoke the delivered tokens")
 	}
 }

@@ -213,7 +213,7 @@ func TestEntitlementsTokenBudget(t *testing.T) {
 	if len(tok.IDToken) >= 4096 {
 		t.Fatalf("ID token is %d bytes", len(tok.IDToken))
 	}
-	before := qc.N()
+	before := qc.Settle()
 	_, raw = e.PostToken("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, "web", apptest.WebSecret)
 	if keys, _ := featuresOf(t, apptest.DecodeToken(t, raw).IDToken); len(keys) != 100 {
 		t.Fatalf("%d features after refresh", len(keys))

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -182,11 +183,18 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		answered(false)
 		return
 	}
+	body, err := json.Marshal(resp)
+	if err != nil {
+		p.writeErr(w, serverFailure(ctx, "encode token response", err))
+		answered(false)
+		return
+	}
 	httpx.NoStore(w)
 	w.Header().Set("Content-Type", "application/json")
-	err := json.NewEncoder(w).Encode(resp)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
+	_, err = w.Write(append(body, '\n'))
 	if err == nil {
-		err = http.NewResponseController(w).Flush()
+		err = http.NewResponseController(w).Flush() // out to the socket, or an error
 	}
 	// A writer that cannot flush has taken the answer as far as it can.
 	answered(err == nil || errors.Is(err, http.ErrNotSupported))
@@ -268,14 +276,26 @@ func (p *Provider) codeGrant(ctx context.Context, c *client, form url.Values) (_
 			return nil, answered, serverFailure(ctx, "claim code", err)
 		}
 		if claimed = ok; claimed {
+			// Should the request end without an answer (a panic), the
+			// claim still ends with it.
+			stop := context.AfterFunc(ctx, release)
 			answered = func(written bool) {
-				defer release()
-				if written {
-					// The answer is out: record it, whatever the client does now.
-					if err := p.store.CodeDelivered(context.WithoutCancel(ctx), codeHash, grantID, p.now().UTC()); err != nil {
-						internal(ctx, "record code delivery", err)
-					}
+				stop()
+				if !written {
+					release()
+					return
 				}
+				// The answer is out: record it, whatever the client does
+				// now and whatever the request spent.
+				err := p.store.CodeDelivered(storage.Unbudgeted(context.WithoutCancel(ctx)), codeHash, grantID, p.now().UTC())
+				if err == nil {
+					release()
+					return
+				}
+				// Unrecorded, the answer would look lost: hold the claim
+				// until no retry could be taken any more (fail closed).
+				internal(ctx, "record code delivery", err)
+				time.AfterFunc(p.cfg.CodeGrace+time.Second, release) // a second for replicas' clocks
 			}
 		}
 	}

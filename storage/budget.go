@@ -46,3 +46,11 @@ func Spend(ctx context.Context, limit time.Duration) (_ context.Context, done fu
 		b.mu.Unlock()
 	}
 }
+
+// Unbudgeted is ctx without the request's budget: for store work that
+// must follow a request's answer whatever the request spent before it
+// (recording that a code exchange's answer went out). Each statement is
+// still bounded by its own timeout.
+func Unbudgeted(ctx context.Context) context.Context {
+	return context.WithValue(ctx, budgetKey{}, (*budget)(nil))
+}

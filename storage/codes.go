@@ -14,9 +14,12 @@ import (
 // over: the claim was released, or died with its replica), its answer
 // was never written, no replay of it was seen since (a replay ends every
 // retry), and the retry comes within grace of it. A zero or negative
-// grace allows none.
+// grace allows none. The age is measured on two replicas' clocks: one
+// that seems to lie ahead of the retry's (skewed clocks) allows none
+// rather than a longer window.
 func LostAnswer(claimed, delivered bool, redeemedAt, now time.Time, grace time.Duration) bool {
-	return claimed && !delivered && grace > 0 && now.Sub(redeemedAt) < grace
+	age := now.Sub(redeemedAt)
+	return claimed && !delivered && grace > 0 && age >= 0 && age < grace
 }
 
 // RetriedRedemption is the audit event of a retried code exchange: ev

@@ -3,6 +3,7 @@ package apptest
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -78,6 +79,22 @@ type QueryCounter struct{ n atomic.Int64 }
 
 // N is the number of statements so far.
 func (q *QueryCounter) N() int64 { return q.n.Load() }
+
+// Settle waits until no statement has started for 100 ms (at most 2 s)
+// and returns N: a code exchange records its delivery after its answer
+// went out, so the client's next request may overlap it.
+func (q *QueryCounter) Settle() int64 {
+	n := q.N()
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		m := q.N()
+		if m == n {
+			break
+		}
+		n = m
+	}
+	return n
+}
 
 // TraceQueryStart implements pgx.QueryTracer.
 func (q *QueryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {

@@ -257,6 +257,10 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// Unwrap lets http.ResponseController reach the connection (Flush: the
+// token endpoint learns whether a code's answer went out).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // PageCSP is the Content-Security-Policy of every HTML page: same-origin
 // assets only, no inline script or style, no framing. Scripts come from
 // our own static files only (the passkey ceremony, which talks to our own
