@@ -1,9 +1,14 @@
 package app_test
 
 import (
+	"bufio"
+	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -130,5 +135,74 @@ func TestCodeDeliveryUnrecordedFailsClosed(t *testing.T) {
 	}
 	if e.Userinfo(first.AccessToken).StatusCode != http.StatusUnauthorized {
 		t.Fatal("the replay did not revoke the delivered tokens")
+	}
+}
+
+// pauseDelivery holds the statement that records a code answer's delivery
+// until released: the answer has gone out, its claim is still held.
+type pauseDelivery struct {
+	armed   atomic.Bool
+	reached chan struct{}
+	resume  chan struct{}
+}
+
+func (p *pauseDelivery) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	if strings.Contains(d.SQL, "SET code_delivered_at") && p.armed.CompareAndSwap(true, false) {
+		close(p.reached)
+		<-p.resume
+	}
+	return ctx
+}
+
+func (p *pauseDelivery) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// A client that half-closes its side (it still reads the answer) ends the
+// request's context in net/http while the exchange is still at work; here,
+// after its answer went out and before its delivery is recorded. The
+// claim must outlive that: a second presentation meanwhile is a replay,
+// not a retry (review finding: it got a second 200).
+func TestCodeClaimOutlivesAHalfClosedRequest(t *testing.T) {
+	t.Parallel()
+	pause := &pauseDelivery{reached: make(chan struct{}), resume: make(chan struct{})}
+	e := apptest.New(t, "postgres", func(c *app.Config) { c.Storage.Postgres.Tracer = pause })
+	code, verifier := e.CodeFor(e.Browser(), nil)
+	pause.armed.Store(true)
+
+	conn, err := net.Dial("tcp", e.Srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {apptest.RPCallback}, "code_verifier": {verifier}}.Encode()
+	req, err := http.NewRequest(http.MethodPost, e.Issuer+"/oauth/token", strings.NewReader(form))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("web", apptest.WebSecret)
+	if err := req.Write(conn); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-pause.reached:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the exchange never came to record its delivery")
+	}
+	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // net/http has seen the half-close by now
+	resp, body := e.Exchange(code, verifier)
+	close(pause.resume)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "invalid_grant") {
+		t.Fatalf("a second presentation while the first still answered: %d %s", resp.StatusCode, body)
+	}
+	first, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Body.Close()
+	if first.StatusCode != http.StatusOK {
+		t.Fatalf("the half-closed client's answer: %d", first.StatusCode)
 	}
 }

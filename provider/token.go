@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -156,7 +157,8 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	var oerr *oauthFailure
 	grant := r.PostForm.Get("grant_type")
 	var resp *tokenResponse
-	answered := func(written bool) {} // told whether the answer went out
+	answered := func(written bool) {}  // told whether the answer went out
+	defer func() { answered(false) }() // without an answer (a panic): once told, a no-op
 	switch {
 	case grant == "":
 		oerr = oauthErr("invalid_request", "grant_type is required")
@@ -168,7 +170,9 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 			oerr = oauthErr("unsupported_grant_type", "grant type not supported")
 		}
 	case grant == string(oidc.GrantTypeCode):
-		resp, answered, oerr = p.codeGrant(ctx, c, r.PostForm)
+		var told func(bool)
+		resp, told, oerr = p.codeGrant(ctx, c, r.PostForm)
+		answered = onceBool(told)
 	case grant == string(oidc.GrantTypeRefreshToken):
 		resp, oerr = p.refreshGrant(ctx, c, r.PostForm)
 	case grant == string(oidc.GrantTypeClientCredentials):
@@ -246,6 +250,12 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request) (*cl
 	return c, nil
 }
 
+// onceBool passes on only the first call.
+func onceBool(f func(bool)) func(bool) {
+	var once sync.Once
+	return func(v bool) { once.Do(func() { f(v) }) }
+}
+
 // codeGrant redeems an authorization code (RFC 6749 §4.1.3, RFC 7636).
 // answered must be told whether the answer was written: the exchange
 // holds the code's claim until then, and a written answer is never
@@ -276,11 +286,17 @@ func (p *Provider) codeGrant(ctx context.Context, c *client, form url.Values) (_
 			return nil, answered, serverFailure(ctx, "claim code", err)
 		}
 		if claimed = ok; claimed {
-			// Should the request end without an answer (a panic), the
-			// claim still ends with it.
-			stop := context.AfterFunc(ctx, release)
+			// A panic before answered is handed back still ends the claim
+			// (token ends it after that). Not the request's context: a
+			// client that half-closes its side cancels that while the
+			// exchange still answers.
+			defer func() {
+				if r := recover(); r != nil {
+					release()
+					panic(r)
+				}
+			}()
 			answered = func(written bool) {
-				stop()
 				if !written {
 					release()
 					return
