@@ -15,31 +15,48 @@ import (
 
 // lostExchange is a code exchange whose replica died after the redemption
 // committed and before the answer went out: redeemed under the code's
-// claim, the claim gone with the replica, nothing delivered. It returns
-// the grant that exchange created.
+// claim, the claim gone with the replica, nothing delivered (or, unless
+// claimed, one redeemed without a claim). It returns the grant that
+// exchange created.
 func lostExchange(t *testing.T, e *apptest.Env, code, verifier string, claimed bool) string {
 	t.Helper()
-	ctx := context.Background()
-	s := e.App.Store
-	hash := storage.HashSecret(code)
-	grant := random.ID()
-	now := e.Clock.Now().UTC()
-	b := storage.CodeBinding{ClientID: "web", RedirectURI: apptest.RPCallback, CodeChallenge: challengeOf(verifier)}
 	if !claimed {
-		if _, err := s.RedeemCode(ctx, hash, b, grant, now.Add(time.Hour), now, storage.AuditEvent{}, storage.AuditEvent{}); err != nil {
+		now := e.Clock.Now().UTC()
+		grant := random.ID()
+		if _, err := e.App.Store.RedeemCode(context.Background(), storage.HashSecret(code), binding(verifier), grant, now.Add(time.Hour), now,
+			storage.AuditEvent{}, storage.AuditEvent{}); err != nil {
 			t.Fatal(err)
 		}
 		return grant
 	}
-	release, ok, err := s.ClaimCode(ctx, hash)
+	grant, release := exchangeInFlight(t, e, code, verifier)
+	release()
+	return grant
+}
+
+// exchangeInFlight is a code exchange between its redemption and its
+// answer: the code redeemed under its claim, which release ends.
+func exchangeInFlight(t *testing.T, e *apptest.Env, code, verifier string) (grant string, release func()) {
+	t.Helper()
+	ctx := context.Background()
+	hash := storage.HashSecret(code)
+	release, ok, err := e.App.Store.ClaimCode(ctx, hash)
 	if err != nil || !ok {
 		t.Fatalf("claim: %v %v", ok, err)
 	}
-	defer release()
-	if _, err := s.RedeemClaimedCode(ctx, hash, b, grant, now.Add(time.Hour), now, 5*time.Second, storage.AuditEvent{}, storage.AuditEvent{}); err != nil {
+	now := e.Clock.Now().UTC()
+	grant = random.ID()
+	if _, err := e.App.Store.RedeemClaimedCode(ctx, hash, binding(verifier), grant, now.Add(time.Hour), now, 5*time.Second,
+		storage.AuditEvent{}, storage.AuditEvent{}); err != nil {
+		release()
 		t.Fatal(err)
 	}
-	return grant
+	return grant, release
+}
+
+// binding is what codes of the test client "web" are bound to.
+func binding(verifier string) storage.CodeBinding {
+	return storage.CodeBinding{ClientID: "web", RedirectURI: apptest.RPCallback, CodeChallenge: challengeOf(verifier)}
 }
 
 func challengeOf(verifier string) string {
@@ -136,19 +153,8 @@ func TestCodeRetryRefused(t *testing.T) {
 			})
 			t.Run("first exchange still in flight", func(t *testing.T) {
 				code, verifier := e.CodeFor(e.Browser(), nil)
-				ctx := context.Background()
-				release, ok, err := e.App.Store.ClaimCode(ctx, storage.HashSecret(code))
-				if err != nil || !ok {
-					t.Fatalf("claim: %v %v", ok, err)
-				}
+				first, release := exchangeInFlight(t, e, code, verifier)
 				defer release()
-				now := e.Clock.Now().UTC()
-				first := random.ID()
-				b := storage.CodeBinding{ClientID: "web", RedirectURI: apptest.RPCallback, CodeChallenge: challengeOf(verifier)}
-				if _, err := e.App.Store.RedeemClaimedCode(ctx, storage.HashSecret(code), b, first, now.Add(time.Hour), now, 5*time.Second,
-					storage.AuditEvent{}, storage.AuditEvent{}); err != nil {
-					t.Fatal(err)
-				}
 				replayed(t, code, verifier)
 				if !grantRevoked(t, e, first) {
 					t.Fatal("a replay did not revoke the first grant")
