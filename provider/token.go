@@ -296,28 +296,35 @@ func (p *Provider) codeGrant(ctx context.Context, c *client, form url.Values) (_
 					panic(r)
 				}
 			}()
-			answered = func(written bool) {
-				if !written {
-					release()
-					return
-				}
-				// The answer is out: record it, whatever the client does
-				// now and whatever the request spent.
-				err := p.store.CodeDelivered(storage.Unbudgeted(context.WithoutCancel(ctx)), codeHash, grantID, p.now().UTC())
-				if err == nil {
-					release()
-					return
-				}
-				// Unrecorded, the answer would look lost: hold the claim
-				// until no retry could be taken any more (fail closed).
-				internal(ctx, "record code delivery", err)
-				time.AfterFunc(p.cfg.CodeGrace+time.Second, release) // a second for replicas' clocks
-			}
+			answered = p.codeAnswered(ctx, codeHash, grantID, release)
 		}
 	}
 	binding := storage.CodeBinding{ClientID: c.ID, RedirectURI: redirectURI, CodeChallenge: challenge}
 	resp, oerr := p.redeemCode(ctx, c, form, code, codeHash, binding, grantID, claimed, now)
 	return resp, answered, oerr
+}
+
+// codeAnswered ends a code exchange's claim once told whether its answer
+// went out, having recorded an answer that did.
+func (p *Provider) codeAnswered(ctx context.Context, codeHash, grantID string, release func()) func(written bool) {
+	return func(written bool) {
+		if !written {
+			release()
+			return
+		}
+		// Record it whatever the client does now and whatever the request
+		// spent.
+		err := p.store.CodeDelivered(storage.Unbudgeted(context.WithoutCancel(ctx)), codeHash, grantID, p.now().UTC())
+		if err == nil {
+			release()
+			return
+		}
+		// Unrecorded, the answer would look lost: hold the claim until no
+		// retry could be taken any more (fail closed; a second more for
+		// replicas' clocks).
+		internal(ctx, "record code delivery", err)
+		time.AfterFunc(p.cfg.CodeGrace+time.Second, release)
+	}
 }
 
 // redeemCode is codeGrant past the checks of the request: the code is
