@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/optibid/idp/app"
 	"github.com/optibid/idp/app/apptest"
@@ -92,6 +93,32 @@ func userTokens(b *testing.B, e *apptest.Env) apptest.TokenResponse {
 		b.Fatalf("tokens: %s", body)
 	}
 	return tr
+}
+
+// BenchmarkCodeExchange redeems a code (the sign-in that makes each one is
+// not timed). With a code grace each exchange also claims its code and
+// records that its answer went out; "no-grace" shows what that costs.
+func BenchmarkCodeExchange(b *testing.B) {
+	for _, v := range []struct {
+		name, store string
+		grace       time.Duration
+	}{{"memory", "memory", 0}, {"postgres", "postgres", 0}, {"postgres/no-grace", "postgres", -time.Second}} {
+		b.Run(v.name, func(b *testing.B) {
+			e, qc := benchEnv(b, v.store, func(c *app.Config) { c.Tokens.CodeGrace = v.grace })
+			var statements int64
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				code, verifier := e.CodeFor(e.Browser(), nil)
+				form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {apptest.RPCallback}, "code_verifier": {verifier}}
+				before := qc.N()
+				b.StartTimer()
+				serveBench(b, e.App.Handler, formReq("/oauth/token", form, "web", apptest.WebSecret), 200)
+				statements += qc.N() - before
+			}
+			b.ReportMetric(float64(statements)/float64(b.N), "sql/op")
+		})
+	}
 }
 
 // BenchmarkIntrospection: the API a user's token is for introspects it
