@@ -206,3 +206,87 @@ func TestCodeClaimOutlivesAHalfClosedRequest(t *testing.T) {
 		t.Fatalf("the half-closed client's answer: %d", first.StatusCode)
 	}
 }
+
+// pauseRotation holds a refresh exchange just after its rotation
+// committed: the answer is not out yet.
+type pauseRotation struct {
+	armed   atomic.Bool
+	reached chan struct{}
+	resume  chan struct{}
+}
+
+type rotationKey struct{}
+
+func (p *pauseRotation) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	if strings.Contains(d.SQL, "SET used_at = $2, successor_hash = $3") {
+		return context.WithValue(ctx, rotationKey{}, true)
+	}
+	return ctx
+}
+
+// TraceQueryEnd holds the armed rotation once it has committed (one
+// statement).
+func (p *pauseRotation) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryEndData) {
+	if ctx.Value(rotationKey{}) != nil && d.Err == nil && p.armed.CompareAndSwap(true, false) {
+		close(p.reached)
+		<-p.resume
+	}
+}
+
+// Two replicas on one PostgreSQL: a refresh commits its rotation on one
+// replica, whose answer never reaches the client (the client gives up).
+// The client's retry with the same token on the other replica keeps the
+// family: fresh tokens that work everywhere; the lost successor turning up
+// later is reuse and ends the family.
+func TestRefreshRetriedOnAnotherReplica(t *testing.T) {
+	t.Parallel()
+	pause := &pauseRotation{reached: make(chan struct{}), resume: make(chan struct{})}
+	a := apptest.New(t, "postgres", func(c *app.Config) { c.Storage.Postgres.Tracer = pause})
+	cfg := *a.Cfg
+	cfg.Storage.Postgres.Tracer = nil
+	b := apptest.StartOn(t, httptest.NewUnstartedServer(nil), &cfg)
+	b.Issuer = b.Srv.URL
+
+	code, verifier := a.CodeFor(a.Browser(), nil)
+	_, body := a.Exchange(code, verifier)
+	rt := apptest.DecodeToken(t, body).RefreshToken
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
+
+	// The client's first try, to replica a: its rotation commits, then the
+	// replica stalls and the client gives up.
+	pause.armed.Store(true)
+	lost := make(chan string, 1)
+	go func() {
+		_, body := a.PostToken("/oauth/token", form, "web", apptest.WebSecret)
+		lost <- body
+	}()
+	select {
+	case <-pause.reached:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the refresh never reached its rotation")
+	}
+
+	resp, body := b.PostToken("/oauth/token", form, "web", apptest.WebSecret)
+	close(pause.resume)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the client's retry on the other replica: %d %s", resp.StatusCode, body)
+	}
+	retried := apptest.DecodeToken(t, body)
+	for _, r := range []*apptest.Env{a, b} {
+		if r.Userinfo(retried.AccessToken).StatusCode != http.StatusOK {
+			t.Fatalf("the retry's access token fails on %s", r.Issuer)
+		}
+	}
+	next := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {retried.RefreshToken}}
+	if resp, body := a.PostToken("/oauth/token", next, "web", apptest.WebSecret); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the family after the retry: %d %s", resp.StatusCode, body)
+	}
+	// The lost answer, had it arrived, holds a successor that is now reuse.
+	lostRT := apptest.DecodeToken(t, <-lost).RefreshToken
+	if lostRT == "" || lostRT == retried.RefreshToken {
+		t.Fatalf("the stalled replica's answer: %q", lostRT)
+	}
+	if resp, _ := b.PostToken("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {lostRT}}, "web", apptest.WebSecret); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("the lost successor: %d", resp.StatusCode)
+	}
+}
