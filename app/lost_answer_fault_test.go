@@ -241,7 +241,7 @@ func (p *pauseRotation) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, d pgx.Tr
 func TestRefreshRetriedOnAnotherReplica(t *testing.T) {
 	t.Parallel()
 	pause := &pauseRotation{reached: make(chan struct{}), resume: make(chan struct{})}
-	a := apptest.New(t, "postgres", func(c *app.Config) { c.Storage.Postgres.Tracer = pause})
+	a := apptest.New(t, "postgres", func(c *app.Config) { c.Storage.Postgres.Tracer = pause })
 	cfg := *a.Cfg
 	cfg.Storage.Postgres.Tracer = nil
 	b := apptest.StartOn(t, httptest.NewUnstartedServer(nil), &cfg)
