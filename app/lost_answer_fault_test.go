@@ -138,23 +138,46 @@ func TestCodeDeliveryUnrecordedFailsClosed(t *testing.T) {
 	}
 }
 
-// pauseDelivery holds the statement that records a code answer's delivery
-// until released: the answer has gone out, its claim is still held.
-type pauseDelivery struct {
+// pauseQuery holds one statement whose SQL contains sql, once armed:
+// before it runs, or (after) once it has run without error, until resume
+// is closed.
+type pauseQuery struct {
+	sql     string
+	after   bool
 	armed   atomic.Bool
 	reached chan struct{}
 	resume  chan struct{}
 }
 
-func (p *pauseDelivery) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
-	if strings.Contains(d.SQL, "SET code_delivered_at") && p.armed.CompareAndSwap(true, false) {
-		close(p.reached)
-		<-p.resume
+func newPause(sql string, after bool) *pauseQuery {
+	return &pauseQuery{sql: sql, after: after, reached: make(chan struct{}), resume: make(chan struct{})}
+}
+
+type pausedKey struct{}
+
+func (p *pauseQuery) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	if !strings.Contains(d.SQL, p.sql) {
+		return ctx
 	}
+	if p.after {
+		return context.WithValue(ctx, pausedKey{}, true)
+	}
+	p.hold()
 	return ctx
 }
 
-func (p *pauseDelivery) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (p *pauseQuery) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryEndData) {
+	if ctx.Value(pausedKey{}) != nil && d.Err == nil {
+		p.hold()
+	}
+}
+
+func (p *pauseQuery) hold() {
+	if p.armed.CompareAndSwap(true, false) {
+		close(p.reached)
+		<-p.resume
+	}
+}
 
 // A client that half-closes its side (it still reads the answer) ends the
 // request's context in net/http while the exchange is still at work; here,
@@ -163,7 +186,7 @@ func (p *pauseDelivery) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQuery
 // not a retry (review finding: it got a second 200).
 func TestCodeClaimOutlivesAHalfClosedRequest(t *testing.T) {
 	t.Parallel()
-	pause := &pauseDelivery{reached: make(chan struct{}), resume: make(chan struct{})}
+	pause := newPause("SET code_delivered_at", false) // the answer is out, its claim still held
 	e := apptest.New(t, "postgres", func(c *app.Config) { c.Storage.Postgres.Tracer = pause })
 	code, verifier := e.CodeFor(e.Browser(), nil)
 	pause.armed.Store(true)
@@ -207,32 +230,6 @@ func TestCodeClaimOutlivesAHalfClosedRequest(t *testing.T) {
 	}
 }
 
-// pauseRotation holds a refresh exchange just after its rotation
-// committed: the answer is not out yet.
-type pauseRotation struct {
-	armed   atomic.Bool
-	reached chan struct{}
-	resume  chan struct{}
-}
-
-type rotationKey struct{}
-
-func (p *pauseRotation) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
-	if strings.Contains(d.SQL, "SET used_at = $2, successor_hash = $3") {
-		return context.WithValue(ctx, rotationKey{}, true)
-	}
-	return ctx
-}
-
-// TraceQueryEnd holds the armed rotation once it has committed (one
-// statement).
-func (p *pauseRotation) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryEndData) {
-	if ctx.Value(rotationKey{}) != nil && d.Err == nil && p.armed.CompareAndSwap(true, false) {
-		close(p.reached)
-		<-p.resume
-	}
-}
-
 // Two replicas on one PostgreSQL: a refresh commits its rotation on one
 // replica, whose answer never reaches the client (the client gives up).
 // The client's retry with the same token on the other replica keeps the
@@ -240,7 +237,7 @@ func (p *pauseRotation) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, d pgx.Tr
 // later is reuse and ends the family.
 func TestRefreshRetriedOnAnotherReplica(t *testing.T) {
 	t.Parallel()
-	pause := &pauseRotation{reached: make(chan struct{}), resume: make(chan struct{})}
+	pause := newPause("SET used_at = $2, successor_hash = $3", true) // the rotation committed (one statement)
 	a := apptest.New(t, "postgres", func(c *app.Config) { c.Storage.Postgres.Tracer = pause })
 	cfg := *a.Cfg
 	cfg.Storage.Postgres.Tracer = nil
