@@ -95,7 +95,7 @@ func (s *Store) SetPendingLogin(_ context.Context, id, userID string, amr []stri
 	return nil
 }
 
-func (s *Store) RedeemCode(ctx context.Context, codeHash string, b storage.CodeBinding, grantID string, grantExpiresAt, now time.Time, ev, replayEv storage.AuditEvent) (storage.AuthRequest, error) {
+func (s *Store) RedeemCode(_ context.Context, codeHash string, b storage.CodeBinding, grantID string, grantExpiresAt, now time.Time, ev, replayEv storage.AuditEvent) (storage.AuthRequest, error) {
 	return s.redeemCode(codeHash, b, grantID, grantExpiresAt, now, false, 0, ev, replayEv)
 }
 

@@ -211,7 +211,7 @@ func (s *Store) ClaimCode(ctx context.Context, codeHash string) (release func(),
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		<-s.claims
-		return nil, false, translate(err)
+		return func() {}, false, translate(err)
 	}
 	key := codeClaimKey(codeHash)
 	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, $2)`, codeClaimClass, key).Scan(&ok); err != nil || !ok {
