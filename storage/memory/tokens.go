@@ -99,7 +99,7 @@ func (s *Store) RedeemCode(_ context.Context, codeHash string, b storage.CodeBin
 	return s.redeemCode(codeHash, b, grantID, grantExpiresAt, now, false, 0, ev, replayEv)
 }
 
-// RedeemClaimedCode: see storage.Store.
+// RedeemClaimedCode implements storage.Store (see there).
 func (s *Store) RedeemClaimedCode(_ context.Context, codeHash string, b storage.CodeBinding, grantID string, grantExpiresAt, now time.Time,
 	grace time.Duration, ev, replayEv storage.AuditEvent) (storage.AuthRequest, error) {
 	return s.redeemCode(codeHash, b, grantID, grantExpiresAt, now, true, grace, ev, replayEv)
@@ -162,7 +162,8 @@ func (s *Store) createGrantLocked(ar storage.AuthRequest, grantID string, expire
 	}
 }
 
-// ClaimCode: see storage.Store. In one process a claim ends with release.
+// ClaimCode implements storage.Store (see there). In one process a
+// claim ends with release.
 func (s *Store) ClaimCode(_ context.Context, codeHash string) (release func(), ok bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -177,7 +178,7 @@ func (s *Store) ClaimCode(_ context.Context, codeHash string) (release func(), o
 	}), true, nil
 }
 
-// CodeDelivered: see storage.Store.
+// CodeDelivered implements storage.Store (see there).
 func (s *Store) CodeDelivered(_ context.Context, codeHash, grantID string, _ time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -185,7 +185,7 @@ func (s *Store) redeemCode(ctx context.Context, codeHash string, b storage.CodeB
 	return ar, nil
 }
 
-// RedeemClaimedCode: see storage.Store.
+// RedeemClaimedCode implements storage.Store (see there).
 func (s *Store) RedeemClaimedCode(ctx context.Context, codeHash string, b storage.CodeBinding, grantID string, grantExpiresAt, now time.Time,
 	grace time.Duration, ev, replayEv storage.AuditEvent) (storage.AuthRequest, error) {
 	return s.redeemCode(ctx, codeHash, b, grantID, grantExpiresAt, now, true, grace, ev, replayEv)
@@ -241,7 +241,7 @@ func codeClaimKey(codeHash string) int32 {
 	return int32(uint32(k))
 }
 
-// CodeDelivered: see storage.Store.
+// CodeDelivered implements storage.Store (see there).
 func (s *Store) CodeDelivered(ctx context.Context, codeHash, grantID string, at time.Time) error {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
