@@ -296,7 +296,7 @@ func (p *Provider) codeGrant(ctx context.Context, c *client, form url.Values) (_
 					panic(r)
 				}
 			}()
-			answered = p.codeAnswered(ctx, codeHash, grantID, release)
+			answered = p.codeAnswered(ctx, codeHash, grantID, now, release)
 		}
 	}
 	binding := storage.CodeBinding{ClientID: c.ID, RedirectURI: redirectURI, CodeChallenge: challenge}
@@ -305,8 +305,10 @@ func (p *Provider) codeGrant(ctx context.Context, c *client, form url.Values) (_
 }
 
 // codeAnswered ends a code exchange's claim once told whether its answer
-// went out, having recorded an answer that did.
-func (p *Provider) codeAnswered(ctx context.Context, codeHash, grantID string, release func()) func(written bool) {
+// went out, having recorded an answer that did. It runs after the answer,
+// so it reads nothing the client's next request may change: the record
+// carries the exchange's own time, at.
+func (p *Provider) codeAnswered(ctx context.Context, codeHash, grantID string, at time.Time, release func()) func(written bool) {
 	return func(written bool) {
 		if !written {
 			release()
@@ -314,7 +316,7 @@ func (p *Provider) codeAnswered(ctx context.Context, codeHash, grantID string, r
 		}
 		// Record it whatever the client does now and whatever the request
 		// spent.
-		err := p.store.CodeDelivered(storage.Unbudgeted(context.WithoutCancel(ctx)), codeHash, grantID, p.now().UTC())
+		err := p.store.CodeDelivered(storage.Unbudgeted(context.WithoutCancel(ctx)), codeHash, grantID, at)
 		if err == nil {
 			release()
 			return
