@@ -90,15 +90,7 @@ func TestCodeExchangeRetriedOnAnotherReplica(t *testing.T) {
 	}
 
 	resp, body := b.Exchange(code, verifier)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("the client's retry on the other replica: %d %s", resp.StatusCode, body)
-	}
-	tok := apptest.DecodeToken(t, body)
-	for _, r := range []*apptest.Env{a, b} {
-		if r.Userinfo(tok.AccessToken).StatusCode != http.StatusOK {
-			t.Fatalf("the retry's access token fails on %s", r.Issuer)
-		}
-	}
+	retryWorked(t, resp, body, a, b)
 	if resp, body := a.Exchange(code, verifier); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "invalid_grant") {
 		t.Fatalf("replay after the retry's answer: %d %s", resp.StatusCode, body)
 	}
@@ -265,15 +257,7 @@ func TestRefreshRetriedOnAnotherReplica(t *testing.T) {
 
 	resp, body := b.PostToken("/oauth/token", form, "web", apptest.WebSecret)
 	close(pause.resume)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("the client's retry on the other replica: %d %s", resp.StatusCode, body)
-	}
-	retried := apptest.DecodeToken(t, body)
-	for _, r := range []*apptest.Env{a, b} {
-		if r.Userinfo(retried.AccessToken).StatusCode != http.StatusOK {
-			t.Fatalf("the retry's access token fails on %s", r.Issuer)
-		}
-	}
+	retried := retryWorked(t, resp, body, a, b)
 	next := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {retried.RefreshToken}}
 	if resp, body := a.PostToken("/oauth/token", next, "web", apptest.WebSecret); resp.StatusCode != http.StatusOK {
 		t.Fatalf("the family after the retry: %d %s", resp.StatusCode, body)
@@ -286,4 +270,20 @@ func TestRefreshRetriedOnAnotherReplica(t *testing.T) {
 	if resp, _ := b.PostToken("/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {lostRT}}, "web", apptest.WebSecret); resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("the lost successor: %d", resp.StatusCode)
 	}
+}
+
+// retryWorked checks a client's retry on another replica: a 200 whose
+// access token works on every replica.
+func retryWorked(t *testing.T, resp *http.Response, body string, replicas ...*apptest.Env) apptest.TokenResponse {
+	t.Helper()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the client's retry on the other replica: %d %s", resp.StatusCode, body)
+	}
+	tok := apptest.DecodeToken(t, body)
+	for _, r := range replicas {
+		if r.Userinfo(tok.AccessToken).StatusCode != http.StatusOK {
+			t.Fatalf("the retry's access token fails on %s", r.Issuer)
+		}
+	}
+	return tok
 }
