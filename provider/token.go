@@ -157,8 +157,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	var oerr *oauthFailure
 	grant := r.PostForm.Get("grant_type")
 	var resp *tokenResponse
-	answered := func(written bool) {}  // told whether the answer went out
-	defer func() { answered(false) }() // without an answer (a panic): once told, a no-op
+	var answered func(written bool) // a code exchange's: told whether its answer went out
 	switch {
 	case grant == "":
 		oerr = oauthErr("invalid_request", "grant_type is required")
@@ -173,6 +172,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		var told func(bool)
 		resp, told, oerr = p.codeGrant(ctx, c, r.PostForm)
 		answered = onceBool(told)
+		defer answered(false) // without an answer (a panic); once told, a no-op
 	case grant == string(oidc.GrantTypeRefreshToken):
 		resp, oerr = p.refreshGrant(ctx, c, r.PostForm)
 	case grant == string(oidc.GrantTypeClientCredentials):
@@ -184,21 +184,24 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	if oerr != nil {
 		p.writeErr(w, oerr)
-		answered(false)
-		return
+		return // a code exchange is told "not written" by its deferred call
 	}
 	body, err := json.Marshal(resp)
 	if err != nil {
 		p.writeErr(w, serverFailure(ctx, "encode token response", err))
-		answered(false)
 		return
 	}
 	httpx.NoStore(w)
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
-	_, err = w.Write(append(body, '\n'))
-	if err == nil {
-		err = http.NewResponseController(w).Flush() // out to the socket, or an error
+	if answered == nil {
+		_, _ = w.Write(body) // net/http sends it, with its length, when we return
+		return
+	}
+	// Only a code exchange needs to know that its answer reached the
+	// socket: it flushes, its length set so the answer is not chunked.
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	if _, err = w.Write(body); err == nil {
+		err = http.NewResponseController(w).Flush()
 	}
 	// A writer that cannot flush has taken the answer as far as it can.
 	answered(err == nil || errors.Is(err, http.ErrNotSupported))
