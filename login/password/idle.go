@@ -6,10 +6,11 @@ import (
 	"time"
 )
 
-// OnIdle arranges for the pool to drop its argon2id working memory (one
-// set of MiB per slot, kept between hashes) and for f to run, once the
-// pool has had no hash in flight for after, counted from the last one to
-// finish, when argon2id ran since f last did, and at most once per gap.
+// OnIdle arranges for the pool to drop what it keeps between hashes
+// (argon2id's working memory, one set of MiB per slot, and the strength
+// estimator's dictionaries) and for f to run, once the pool has had no
+// hash or check in flight for after, counted from the last one to finish,
+// when it kept memory since f last did, and at most once per gap.
 // Dropped memory is garbage that the collector keeps, and the process
 // keeps its pages, until the heap grows again; the caller can give it
 // back here (debug.FreeOSMemory). The gap bounds what that costs,
@@ -24,15 +25,17 @@ func (h *Hasher) OnIdle(after, gap time.Duration, f func()) {
 type idleHook struct {
 	after, gap time.Duration
 	f          func()
-	used       atomic.Bool // argon2id ran since f last did
+	used       atomic.Bool // memory was kept since f last did
 	mu         sync.Mutex
 	timer      *time.Timer
 	last       time.Time // when f last ran
 }
 
-// argonRan marks work that left argon2id's memory behind (a hash, or a
-// check of one); CheckPolicy and bcrypt checks leave none.
-func (h *Hasher) argonRan() {
+// keptMemory marks work that left memory for the idle hook to drop:
+// argon2id's working set (a hash, or a check of one) or the strength
+// estimator's dictionaries (a policy check that got that far). bcrypt
+// checks and policy checks refused before the estimate leave none.
+func (h *Hasher) keptMemory() {
 	if h.idle != nil {
 		h.idle.used.Store(true)
 	}
@@ -72,5 +75,6 @@ func (i *idleHook) fire(h *Hasher) {
 	i.used.Store(false)
 	i.mu.Unlock()
 	h.mem.drop()
+	h.dicts.drop()
 	i.f()
 }

@@ -3,12 +3,15 @@ package password
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/optibid/idp/login/password/internal/zxcvbn"
 	"golang.org/x/crypto/argon2"
 )
 
@@ -64,5 +67,51 @@ func TestWorkingMemoryReused(t *testing.T) {
 		if m.Size() > 256 {
 			t.Fatalf("the pool kept a %d KiB working set, over the configured 256", m.Size())
 		}
+	}
+}
+
+// TestDictionariesOnlyWhileSettingPasswords: linking the package builds no
+// strength dictionaries (upstream's zxcvbn held about 10 MB of heap from
+// the start); a policy check that reaches the estimate builds them, checks
+// in parallel share them, and the idle hook drops them.
+func TestDictionariesOnlyWhileSettingPasswords(t *testing.T) {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	if ms.HeapAlloc > 6<<20 {
+		t.Fatalf("the test binary holds %d bytes of live heap before any check", ms.HeapAlloc)
+	}
+	ctx := context.Background()
+	h := NewHasher(Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1}, 4, time.Second)
+	dropped := make(chan *zxcvbn.Estimator, 1)
+	h.OnIdle(20*time.Millisecond, 0, func() {
+		h.dicts.mu.Lock()
+		defer h.dicts.mu.Unlock()
+		dropped <- h.dicts.est
+	})
+	if h.dicts.est != nil {
+		t.Fatal("a new Hasher holds dictionaries")
+	}
+	var wg sync.WaitGroup
+	var built sync.Map
+	for i := range 8 {
+		wg.Go(func() {
+			if err := h.CheckPolicy(ctx, DefaultPolicy(), "password123456789", false); !errors.Is(err, ErrPolicy) {
+				t.Errorf("a common password passed: %v", err)
+			}
+			if err := h.CheckPolicy(ctx, DefaultPolicy(), fmt.Sprint("orbit lantern velvet ", i), false); err != nil {
+				t.Errorf("a passphrase was refused: %v", err)
+			}
+			built.Store(h.dicts.get(), true)
+		})
+	}
+	wg.Wait()
+	n := 0
+	built.Range(func(any, any) bool { n++; return true })
+	if n != 1 {
+		t.Fatalf("eight parallel checks built %d estimators, want one", n)
+	}
+	if est := <-dropped; est != nil {
+		t.Fatal("the idle hook ran with the dictionaries still held")
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/optibid/idp/internal/telemetry"
 	"github.com/optibid/idp/login/password/internal/argon2id"
+	"github.com/optibid/idp/login/password/internal/zxcvbn"
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/text/unicode/norm"
 )
@@ -49,6 +50,7 @@ type Hasher struct {
 	dummy  string // hash of a random password, verified for unknown users
 	idle   *idleHook
 	mem    memPool
+	dicts  dictionaries
 }
 
 // NewHasher returns a Hasher allowing concurrency parallel hashes; a request
@@ -95,15 +97,52 @@ func (h *Hasher) release() {
 	}
 }
 
-// CheckPolicy runs p.Check inside the hashing pool: the strength
-// estimate is CPU work an anonymous form can ask for, so it shares the
-// bound (and the ErrBusy answer) of hashing.
+// CheckPolicy returns a *PolicyError when pw breaks p (see Policy).
+// hasMFA selects the minimum length; context (email, name, company) are
+// words the password must not be built from. It runs inside the hashing
+// pool: the strength estimate is CPU work an anonymous form can ask for,
+// so it shares the bound (and the ErrBusy answer) of hashing.
 func (h *Hasher) CheckPolicy(ctx context.Context, p Policy, pw string, hasMFA bool, context ...string) error {
 	if err := h.acquire(ctx); err != nil {
 		return err
 	}
 	defer h.release()
-	return p.Check(pw, hasMFA, context...)
+	return p.check(pw, hasMFA, h.score, context...)
+}
+
+// score is zxcvbn's estimate for pw (0–4). Its dictionaries are built on
+// the first check and kept while passwords are being set; the idle hook
+// drops them with argon2id's memory (see the zxcvbn package for why).
+func (h *Hasher) score(pw string, words []string) int {
+	est := h.dicts.get()
+	h.keptMemory()
+	return est.PasswordStrength(pw, words).Score
+}
+
+// dictionaries holds the strength estimator between policy checks.
+type dictionaries struct {
+	mu  sync.Mutex
+	est *zxcvbn.Estimator
+}
+
+// get returns the estimator, building it (about 20 ms and 10 MB) when
+// none is held. Checks in parallel share one build; the estimator is
+// read-only once built.
+func (d *dictionaries) get() *zxcvbn.Estimator {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.est == nil {
+		d.est = zxcvbn.NewEstimator()
+	}
+	return d.est
+}
+
+// drop lets the collector have the dictionaries; checks still running
+// keep what they hold.
+func (d *dictionaries) drop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.est = nil
 }
 
 // Hash returns the PHC-format argon2id hash of pw.
@@ -191,7 +230,7 @@ func (h *Hasher) argon2id(pw, salt []byte, p Params, keyLen uint32) []byte {
 	m := h.mem.get()
 	defer h.mem.put(m)
 	key := m.Key(pw, salt, p.Iterations, p.MemoryKiB, p.Parallelism, keyLen)
-	h.argonRan()
+	h.keptMemory()
 	return key
 }
 
@@ -221,6 +260,7 @@ func (p *memPool) get() *argon2id.Memory {
 // hold that much for good.
 func (p *memPool) put(m *argon2id.Memory) {
 	if m.Size() > p.keep {
+		m.Release()
 		return
 	}
 	p.mu.Lock()
@@ -228,9 +268,12 @@ func (p *memPool) put(m *argon2id.Memory) {
 	p.free = append(p.free, m)
 }
 
-// drop lets the collector have every working set not in use.
+// drop gives back every working set not in use.
 func (p *memPool) drop() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	for _, m := range p.free {
+		m.Release()
+	}
 	p.free = nil
 }

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/trustelem/zxcvbn"
 )
 
 // Policy is the NIST SP 800-63B password policy: length and a blocklist,
@@ -39,10 +37,12 @@ var ErrPolicy = errors.New("password: refused by policy")
 // Is lets errors.Is(err, ErrPolicy) match.
 func (e *PolicyError) Is(target error) bool { return target == ErrPolicy }
 
-// Check returns a *PolicyError when pw is unacceptable. hasMFA selects the
+// check returns a *PolicyError when pw is unacceptable. hasMFA selects the
 // minimum length; context (email, name, company) are words the password
-// must not be built from.
-func (p Policy) Check(pw string, hasMFA bool, context ...string) error {
+// must not be built from; score is the strength estimator (zxcvbn's 0–4
+// for a password and the words it must not guess from), which the
+// Hasher builds only when a check gets that far.
+func (p Policy) check(pw string, hasMFA bool, score func(pw string, words []string) int, context ...string) error {
 	pw = Normalize(pw)
 	n := utf8.RuneCountInString(pw)
 	min := p.MinLengthWithoutMFA
@@ -71,7 +71,7 @@ func (p Policy) Check(pw string, hasMFA bool, context ...string) error {
 	// The estimator's cost grows faster than the input: it sees at most
 	// the first estimateRunes characters (a strong prefix makes a strong
 	// password; a weak one is refused, which errs on the safe side).
-	if zxcvbn.PasswordStrength(prefix(pw, estimateRunes), words).Score < 2 {
+	if score(prefix(pw, estimateRunes), words) < 2 {
 		return &PolicyError{"This password is too common or too easy to guess. Try a longer phrase of unrelated words."}
 	}
 	return nil
