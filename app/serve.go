@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"time"
 
+	"github.com/optibid/idp/internal/gcfloor"
 	"github.com/optibid/idp/internal/telemetry"
 )
 
@@ -59,11 +61,24 @@ func Serve(ctx context.Context, cfg *Config, version string, banner io.Writer) e
 	// holds what it uses. The hasher gives back the bootstrap users'
 	// working memory itself, once it has been idle (app.go).
 	debug.FreeOSMemory()
+	// A replica's live heap is a few MB, so GOGC's default pacing would
+	// collect every few hundred requests; a floor under the heap goal
+	// spaces that out (internal/gcfloor). An operator's GOGC wins.
+	if os.Getenv("GOGC") == "" {
+		defer gcfloor.Start(gcFloor).Stop()
+	}
 	bg, cancelBG := context.WithCancel(context.Background())
 	defer cancelBG()
 	go a.Run(bg)
 	return a.serve(ctx, ln, metricsLn, version, banner)
 }
+
+// gcFloor is the smallest heap goal a serving replica runs with. Measured
+// per server core (docs/benchmarks.md, "a floor under the collector's
+// pacing"): 8 MiB still cost discovery its rate; 16 MiB gained nothing
+// measurable over 14 and took a sign-in replica to within 0.3 MB of
+// 64 MiB.
+const gcFloor = 14 << 20
 
 // serve runs the servers on bound listeners until ctx ends, then drains.
 func (a *App) serve(ctx context.Context, ln, metricsLn net.Listener, version string, banner io.Writer) error {
