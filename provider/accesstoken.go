@@ -3,13 +3,10 @@ package provider
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
-	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/optibid/idp/provider/claims"
 )
@@ -22,24 +19,6 @@ import (
 // accessTokenType is the JOSE typ of our access tokens (RFC 9068 §2.1).
 const accessTokenType = "at+jwt"
 
-// signers caches one jose.Signer per key and token type: building one
-// parses the key, which the token path should not repeat per request.
-type signers struct{ m sync.Map } // "kid typ" → jose.Signer
-
-func (s *signers) get(key op.SigningKey, typ string) (jose.Signer, error) {
-	id := key.ID() + " " + typ
-	if v, ok := s.m.Load(id); ok {
-		return v.(jose.Signer), nil
-	}
-	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: key.SignatureAlgorithm(), Key: jose.JSONWebKey{Key: key.Key(), KeyID: key.ID()}},
-		(&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
-	if err != nil {
-		return nil, fmt.Errorf("provider: signer: %w", err)
-	}
-	s.m.Store(id, sig)
-	return sig, nil
-}
-
 // signJWT signs payload with the current key of alg under JOSE type typ.
 func (p *Provider) signJWT(alg, typ string, payload any) (string, error) {
 	sig, err := p.signers.get(p.keys.SigningKey(alg), typ)
@@ -50,11 +29,7 @@ func (p *Provider) signJWT(alg, typ string, payload any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	jws, err := sig.Sign(raw)
-	if err != nil {
-		return "", fmt.Errorf("provider: sign: %w", err)
-	}
-	return jws.CompactSerialize()
+	return sig.sign(raw)
 }
 
 // errNotAccessToken: not one of our access tokens (bad signature, another
