@@ -260,7 +260,6 @@ func (p *memPool) get() *argon2id.Memory {
 // hold that much for good.
 func (p *memPool) put(m *argon2id.Memory) {
 	if m.Size() > p.keep {
-		m.Release()
 		return
 	}
 	p.mu.Lock()
@@ -268,12 +267,9 @@ func (p *memPool) put(m *argon2id.Memory) {
 	p.free = append(p.free, m)
 }
 
-// drop gives back every working set not in use.
+// drop lets the collector have every working set not in use.
 func (p *memPool) drop() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, m := range p.free {
-		m.Release()
-	}
 	p.free = nil
 }

@@ -4,13 +4,12 @@
 
 // Package argon2id is the Go project's x/crypto argon2 (v0.59.0), cut down to
 // argon2id and changed in one way: the caller supplies the working memory
-// ([Memory]) and may use it for hash after hash, and on Linux that memory
-// is mapped outside the Go heap. Upstream allocates memory KiB afresh on
-// every call; a sign-in replica doing tens of hashes a second then
-// carries that much garbage per hash between collections, which doubled
-// its resident set (docs/benchmarks.md, "Memory per scenario"). With the
-// memory reused, a replica needs its baseline plus one working set per
-// concurrent hash, and no collection work for it.
+// ([Memory]) and may use it for hash after hash. Upstream allocates
+// memory KiB afresh on every call; a sign-in replica doing tens of hashes
+// a second then carries that much garbage per hash between collections,
+// which doubled its resident set (docs/benchmarks.md, "Memory per
+// scenario"). With the memory reused, a replica needs its baseline plus
+// one working set per concurrent hash, and no collection work for it.
 //
 // Everything else is upstream's code, unchanged but for a doc comment and
 // a lint directive: the BLAKE2b long hash, the block mixing (SSE4.1
@@ -222,26 +221,9 @@ func phi(rand, m, s uint64, lane, lanes uint32) uint32 {
 // Memory is argon2id's working memory, reused from one hash to the next.
 // The zero value is ready; it grows to the largest memory cost it has
 // been asked for. A Memory must not be used by two hashes at once.
-//
-// On Linux the blocks live outside the Go heap, in an anonymous mapping
-// of their own (mem_linux.go). The collector paces itself by the live
-// heap: with the working sets counted as live, it let garbage grow by as
-// much again between collections, which cost a sign-in replica about
-// 15 MB of resident memory (docs/benchmarks.md, "a floor under the
-// collector's pacing"). [Memory.Release] also returns the pages at once,
-// where heap memory waits for a collection.
 type Memory struct {
-	_   noCopy
-	b   []block
-	own mapping // the mapping behind b, when it is not on the heap
+	b []block
 }
-
-// noCopy lets go vet refuse a copied Memory: the copy would share a
-// mapping that the original's cleanup unmaps.
-type noCopy struct{}
-
-func (*noCopy) Lock()   {}
-func (*noCopy) Unlock() {}
 
 // Size is the working memory currently held, in KiB.
 func (m *Memory) Size() uint32 { return uint32(len(m.b)) }
@@ -250,22 +232,12 @@ func (m *Memory) Size() uint32 { return uint32(len(m.b)) }
 // them, as into upstream's fresh allocation.
 func (m *Memory) blocks(n uint32) []block {
 	if uint32(len(m.b)) < n {
-		m.Release()
-		m.b = m.alloc(n) // fresh memory is zero
+		m.b = make([]block, n)
 		return m.b
 	}
 	B := m.b[:n]
 	clear(B)
 	return B
-}
-
-// Release gives the working memory back: at once when it is a mapping of
-// its own, to the collector otherwise. The Memory is empty afterwards and
-// may be used again. A Memory dropped without Release is unmapped once
-// the collector finds it unreachable; Release just does not wait.
-func (m *Memory) Release() {
-	m.b = nil
-	m.unmap()
 }
 
 // Key is upstream's IDKey with mem as its working memory: it derives a
