@@ -74,8 +74,8 @@ func Serve(ctx context.Context, cfg *Config, version string, banner io.Writer) e
 }
 
 // gcFloor is the smallest heap goal a serving replica runs with. Measured
-// per server core (docs/benchmarks.md, "a floor under the collector's
-// pacing"): 8 MiB still cost discovery its rate; 16 MiB gained nothing
+// per server core (docs/benchmarks.md, "Memory: every scenario under
+// 64 MiB"): 8 MiB still cost discovery its rate; 16 MiB gained nothing
 // measurable over 14 and took a sign-in replica to within 0.3 MB of
 // 64 MiB.
 const gcFloor = 14 << 20

@@ -7,11 +7,12 @@
 // collected every few hundred requests, and a collection's fixed cost
 // (its phases, the stacks, the globals) then cost discovery and
 // client_credentials about a tenth of their rate (docs/benchmarks.md,
-// "Memory: a floor under the collector's pacing"). A floor keeps at
-// least that much room for new allocation between collections; a larger
-// live heap (a sign-in replica's argon2id working memory) is paced by
-// GOGC=100 as before, so the floor never adds to its resident set.
-// GOMEMLIMIT, when set, still caps the heap.
+// "Memory: every scenario under 64 MiB"). The tuner keeps the heap goal
+// (the heap size at which the next collection starts) at a floor or
+// above; a live heap for which GOGC=100 already reaches the floor (a
+// sign-in replica holding argon2id working memory) is paced by GOGC=100
+// as before, so there the floor adds nothing. GOMEMLIMIT, when set, still
+// caps the heap.
 package gcfloor
 
 import (
