@@ -10,7 +10,7 @@ import (
 // Dictionaries are the ranked frequency lists, ready for matching.
 type Dictionaries struct{ dm dictionaryMatch }
 
-// LoadDictionaries builds the ranked frequency lists: about 10 MB, which
+// LoadDictionaries builds the ranked frequency lists: about 8 MB, which
 // the caller keeps for as long as it wants to match against them.
 func LoadDictionaries() Dictionaries { return Dictionaries{loadDefaultDictionnaries()} }
 
