@@ -20,7 +20,6 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
-	"sync/atomic"
 )
 
 // basePercent is GOGC's default, used whenever the live heap is large
@@ -34,8 +33,8 @@ const heapMinimum = 4 << 20
 // Tuner resets the collector's percentage after every collection.
 type Tuner struct {
 	floor   uint64
-	stopped atomic.Bool
 	mu      sync.Mutex // guards what follows
+	stopped bool
 	samples []metrics.Sample
 	percent int
 	prev    int // the percentage before Start, restored by Stop
@@ -62,17 +61,11 @@ func Start(floor uint64) *Tuner {
 func (t *Tuner) Stop() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.stopped.Swap(true) {
+	if t.stopped {
 		return
 	}
+	t.stopped = true
 	debug.SetGCPercent(t.prev)
-}
-
-// Percent is the percentage last set.
-func (t *Tuner) Percent() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.percent
 }
 
 // sentinel is garbage whose cleanup tells the tuner a collection has run.
@@ -84,20 +77,19 @@ type sentinel [32]byte
 // its cleanup adjusts the percentage and arms the next one.
 func (t *Tuner) arm() {
 	runtime.AddCleanup(new(sentinel), func(t *Tuner) {
-		if t.stopped.Load() {
-			return
+		if t.adjust() {
+			t.arm()
 		}
-		t.adjust()
-		t.arm()
 	}, t)
 }
 
-// adjust sets the percentage for the heap the last collection left.
-func (t *Tuner) adjust() {
+// adjust sets the percentage for the heap the last collection left. It
+// reports false, and does nothing, once the Tuner is stopped.
+func (t *Tuner) adjust() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.stopped.Load() {
-		return
+	if t.stopped {
+		return false
 	}
 	metrics.Read(t.samples)
 	var v [3]uint64
@@ -112,6 +104,7 @@ func (t *Tuner) adjust() {
 		debug.SetGCPercent(p)
 		t.percent = p
 	}
+	return true
 }
 
 // percentFor is the percentage whose heap goal is floor when GOGC's

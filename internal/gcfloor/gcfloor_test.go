@@ -76,11 +76,18 @@ func TestFloorRaisesTheHeapGoal(t *testing.T) {
 func waitPercent(t *testing.T, tu *Tuner, ok func(int) bool, what string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for !ok(tu.Percent()) {
+	for !ok(tu.lastPercent()) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s the percentage stayed %d", what, tu.Percent())
+			t.Fatalf("%s the percentage stayed %d", what, tu.lastPercent())
 		}
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// lastPercent is the percentage the tuner last set.
+func (t *Tuner) lastPercent() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.percent
 }
